@@ -1,0 +1,118 @@
+//! Time is a parameter: everything that needs "now" asks a [`Clock`], so tests
+//! can move time forward without sleeping.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// A source of wall-clock time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Shared handle to a clock.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one place the wall clock is read
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that stands still until told to move; for tests and benchmarks.
+#[derive(Debug)]
+pub struct ManualClock {
+    unix_millis: AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            unix_millis: AtomicI64::new(to_millis(start)),
+        }
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.unix_millis.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub fn set(&self, to: OffsetDateTime) {
+        self.unix_millis.store(to_millis(to), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        from_millis(self.unix_millis.load(Ordering::SeqCst))
+    }
+}
+
+/// Milliseconds since the Unix epoch; how times are stored in the database.
+pub fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_millis`]; out-of-range values clamp to the epoch.
+pub fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// RFC 3339 in UTC, as every time in the API is written.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Serde helpers: `OffsetDateTime` as RFC 3339 UTC.
+pub mod serde_rfc3339 {
+    use serde::Serializer;
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    pub mod option {
+        use serde::Serializer;
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::rfc3339(*t)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+        assert_eq!(c.now(), datetime!(2026-11-23 09:00 UTC));
+        c.advance(std::time::Duration::from_secs(90));
+        assert_eq!(c.now(), datetime!(2026-11-23 09:01:30 UTC));
+        assert_eq!(rfc3339(c.now()), "2026-11-23T09:01:30Z");
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let t = datetime!(2026-01-02 03:04:05.678 UTC);
+        assert_eq!(from_millis(to_millis(t)), t);
+    }
+}

@@ -1,0 +1,4 @@
+//! keydrop: one-time upload links for Greenhouse Harvest credentials.
+#![forbid(unsafe_code)]
+
+pub mod clock;
