@@ -1,0 +1,130 @@
+//! `keydrop keys init | rotate | rewrap | status`.
+
+use crate::clock::SharedClock;
+use crate::config::StoreSettings;
+use crate::crypto::keyring::{Keyring, KeyringSource, MasterKey};
+use crate::startup::{check_keyring, load_keyring, open_store};
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use secrecy::ExposeSecret;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Write a new keyring file (or move KEYDROP_MASTER_KEY into one).
+    Init,
+    /// Add a new master key version and make it the active one.
+    Rotate,
+    /// Re-wrap every data key under the active master key (resumable).
+    Rewrap,
+    /// Show key versions, their check values and what they protect.
+    Status,
+}
+
+const BATCH: i64 = 100;
+
+pub async fn run(cmd: KeysCommand, settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    match cmd {
+        KeysCommand::Init => init(settings),
+        KeysCommand::Rotate => rotate(settings, clock).await,
+        KeysCommand::Rewrap => rewrap(settings, clock).await,
+        KeysCommand::Status => status(settings, clock).await,
+    }
+}
+
+fn init(settings: &StoreSettings) -> anyhow::Result<ExitCode> {
+    let path = &settings.keyring_file;
+    let ring = match &settings.master_key {
+        Some(k) => Keyring::single(MasterKey::from_base64(k.expose_secret())?),
+        None => Keyring::single(MasterKey::generate()?),
+    };
+    ring.write_new(path)?;
+    if settings.master_key.is_some() {
+        println!(
+            "wrote KEYDROP_MASTER_KEY into {} as key version 1; unset KEYDROP_MASTER_KEY and set KEYDROP_KEYRING_FILE to use it",
+            path.display()
+        );
+    } else {
+        println!("wrote a new keyring with key version 1 to {} (mode 0600)", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rotate(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    if settings.master_key.is_some() {
+        bail!(
+            "KEYDROP_MASTER_KEY holds a single key and cannot rotate; run `keydrop keys init` to move it into a keyring file first"
+        );
+    }
+    let path = &settings.keyring_file;
+    let mut ring = Keyring::read(path)?;
+    let store = open_store(settings, clock).await?;
+    check_keyring(&store, &ring).await?;
+    let version = ring.rotate(path)?;
+    check_keyring(&store, &ring).await?;
+    let pending = store.count_needing_rewrap(version).await?;
+    store.close().await;
+    println!("key version {version} is now active in {}", path.display());
+    println!("{pending} credential(s) still use older versions: run `keydrop keys rewrap`, then restart every keydrop process");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    let ring = load_keyring(settings)?;
+    let store = open_store(settings, clock).await?;
+    check_keyring(&store, &ring).await?;
+    let active = ring.active_version();
+    let total = store.count_needing_rewrap(active).await?;
+    let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "rewrapping {bar:40} {pos}/{len} data keys ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    let mut moved = 0u64;
+    loop {
+        let n = store
+            .rewrap_batch(&ring, BATCH)
+            .await
+            .context("rewrap stopped; run it again to resume")?;
+        if n == 0 {
+            break;
+        }
+        moved += n as u64;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    store.close().await;
+    println!("{moved} data key(s) now wrapped by key version {active}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    let ring = load_keyring(settings)?;
+    let store = open_store(settings, clock).await?;
+    let rows = store.key_status(&ring).await?;
+    store.close().await;
+    let source = match ring.source() {
+        KeyringSource::Generated(p) | KeyringSource::File(p) => p.display().to_string(),
+        KeyringSource::Environment => "KEYDROP_MASTER_KEY".into(),
+    };
+    println!("keyring: {source}; active version {}", ring.active_version());
+    println!("{:>7}  {:<10}  {:<12}  credentials", "version", "in keyring", "check value");
+    let mut ok = true;
+    for r in rows {
+        let check = match r.check_matches {
+            Some(true) => "matches",
+            Some(false) => "MISMATCH",
+            None => "not recorded",
+        };
+        ok &= r.check_matches != Some(false) && (r.in_keyring || r.credentials == 0);
+        println!(
+            "{:>7}  {:<10}  {:<12}  {}",
+            r.version,
+            if r.in_keyring { "yes" } else { "NO" },
+            check,
+            r.credentials
+        );
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,96 @@
+//! The command line (SPEC §7). Every command exits non-zero with a one-line
+//! reason on error.
+
+mod audit;
+mod keys;
+mod serve;
+mod token;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{GlobalArgs, LogFormat, ServeArgs, StoreSettings};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "keydrop",
+    version,
+    about = "One-time upload links for Greenhouse Harvest credentials: checked once, encrypted at rest, released to ingestion workers with an audit trail."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manage master keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+/// Parse the command line, run the command, turn any error into one line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::new(e)),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("keydrop: error: {e:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store_settings = StoreSettings::from_args(&cli.global);
+    let clock: SharedClock = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve(args) => serve::run(&store_settings, &args, clock).await,
+        Command::Migrate => {
+            let store = crate::startup::open_store(&store_settings, clock).await?;
+            println!("database {} is at the latest schema", store_settings.database_url);
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => token::run(cmd, &store_settings, clock).await,
+        Command::Keys(cmd) => keys::run(cmd, &store_settings, clock).await,
+        Command::Audit(cmd) => audit::run(cmd, &store_settings, clock).await,
+    }
+}
+
+/// Logs go to stderr; `KEYDROP_LOG` (or `RUST_LOG`) filters them.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("KEYDROP_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

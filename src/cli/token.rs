@@ -1,0 +1,77 @@
+//! `keydrop token create | list | revoke`.
+
+use crate::clock::{from_millis, rfc3339, SharedClock};
+use crate::config::StoreSettings;
+use crate::domain::audit::AuditEntry;
+use crate::domain::role::Role;
+use crate::startup::open_store;
+use crate::web::api::tokens::{mint, validate_name};
+use anyhow::{anyhow, Context};
+use clap::Subcommand;
+use serde_json::json;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, issuer or worker.
+        #[arg(long)]
+        role: Role,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Role::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+pub async fn run(cmd: TokenCommand, settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings, clock.clone()).await?;
+    match cmd {
+        TokenCommand::Create { name, role } => {
+            let name = validate_name(&name).map_err(|e| anyhow!(e))?;
+            let now = crate::clock::to_millis(clock.now());
+            let (record, token) = tokio::task::spawn_blocking(move || mint(name, role, now)).await??;
+            let audit = AuditEntry::new("cli", "token.create", format!("token:{}", record.id))
+                .details(json!({ "name": record.name, "role": record.role }));
+            store.insert_token(&record, &audit).await?;
+            eprintln!("created {} token {} ({}); it is shown only this once:", role, record.id, record.name);
+            println!("{}", token.reveal());
+        }
+        TokenCommand::List => {
+            println!("{:<36}  {:<7}  {:<20}  {:<20}  name", "id", "role", "created", "revoked");
+            for t in store.list_tokens().await? {
+                println!(
+                    "{:<36}  {:<7}  {:<20}  {:<20}  {}",
+                    t.id,
+                    t.role,
+                    rfc3339(from_millis(t.created_at)),
+                    t.revoked_at.map_or("-".into(), |ms| rfc3339(from_millis(ms))),
+                    t.name
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let id = uuid::Uuid::parse_str(&id).context("the token id must be a UUID")?;
+            let audit = AuditEntry::new("cli", "token.revoke", format!("token:{id}"));
+            let t = store
+                .revoke_token(id, &audit)
+                .await?
+                .ok_or_else(|| anyhow!("no token with id {id}"))?;
+            println!("revoked {} token {} ({})", t.role, t.id, t.name);
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

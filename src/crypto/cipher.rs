@@ -1,0 +1,239 @@
+//! Envelope encryption of credentials (SPEC §8.2).
+//!
+//! Each credential gets a fresh random 256-bit data key. The secret is sealed
+//! with AES-256-GCM under the data key; the data key is sealed ("wrapped")
+//! under the active master key. Both carry associated data that names the row
+//! (credential id, drop id, kind), and the wrapped key's associated data also
+//! names the master key version, so a ciphertext or wrapped key copied to
+//! another row, or relabelled with another version, fails to open.
+//!
+//! Stored layout of both blobs: 12-byte nonce ‖ ciphertext ‖ 16-byte tag.
+//! `rewrap` re-seals only the data key; the secret's ciphertext is untouched
+//! and no plaintext secret is produced.
+
+use super::keyring::Keyring;
+use super::{random, CryptoError};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::Zeroizing;
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+/// What a ciphertext is bound to.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub credential_id: &'a str,
+    pub drop_id: &'a str,
+    pub kind: &'a str,
+}
+
+impl Binding<'_> {
+    fn data_aad(&self) -> Vec<u8> {
+        format!(
+            "keydrop/data/v1\0cred={}\0drop={}\0kind={}",
+            self.credential_id, self.drop_id, self.kind
+        )
+        .into_bytes()
+    }
+
+    fn wrap_aad(&self, key_version: i64) -> Vec<u8> {
+        format!(
+            "keydrop/wrap/v1\0cred={}\0drop={}\0kind={}\0kv={}",
+            self.credential_id, self.drop_id, self.kind, key_version
+        )
+        .into_bytes()
+    }
+}
+
+/// A sealed secret as it is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub key_version: i64,
+    pub wrapped_key: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("key_version", &self.key_version)
+            .field("wrapped_key_len", &self.wrapped_key.len())
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Encrypt)?;
+    let nonce = random::bytes::<NONCE_LEN>()?;
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .map_err(|_| CryptoError::Encrypt)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+fn open(key: &[u8; 32], blob: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if blob.len() < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let (nonce, sealed) = blob.split_at(NONCE_LEN);
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Decrypt)?;
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Decrypt)
+}
+
+fn unwrap_data_key(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let kek = keyring.get(envelope.key_version)?;
+    let raw = open(kek.bytes(), &envelope.wrapped_key, &binding.wrap_aad(envelope.key_version))?;
+    let mut dk = Zeroizing::new([0u8; 32]);
+    if raw.len() != dk.len() {
+        return Err(CryptoError::Decrypt);
+    }
+    dk.copy_from_slice(&raw);
+    Ok(dk)
+}
+
+/// Seal `plaintext` for the row named by `binding` under the active master key.
+pub fn encrypt(keyring: &Keyring, binding: Binding<'_>, plaintext: &[u8]) -> Result<Envelope, CryptoError> {
+    let (version, kek) = keyring.active()?;
+    let data_key = Zeroizing::new(random::bytes::<32>()?);
+    let ciphertext = seal(&data_key, plaintext, &binding.data_aad())?;
+    let wrapped_key = seal(kek.bytes(), data_key.as_ref(), &binding.wrap_aad(version))?;
+    Ok(Envelope {
+        key_version: version,
+        wrapped_key,
+        ciphertext,
+    })
+}
+
+/// Open an envelope. Any mismatch — key, version, row, a flipped bit — fails.
+pub fn decrypt(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let dk = unwrap_data_key(keyring, binding, envelope)?;
+    open(&dk, &envelope.ciphertext, &binding.data_aad())
+}
+
+/// Re-wrap the data key under the active master key. The secret's ciphertext
+/// is kept as it is; the data key exists in memory only, zeroized on return.
+pub fn rewrap(keyring: &Keyring, binding: Binding<'_>, envelope: &Envelope) -> Result<Envelope, CryptoError> {
+    let dk = unwrap_data_key(keyring, binding, envelope)?;
+    let (version, kek) = keyring.active()?;
+    Ok(Envelope {
+        key_version: version,
+        wrapped_key: seal(kek.bytes(), dk.as_ref(), &binding.wrap_aad(version))?,
+        ciphertext: envelope.ciphertext.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keyring::MasterKey;
+
+    const B: Binding<'static> = Binding {
+        credential_id: "c1",
+        drop_id: "d1",
+        kind: "harvest_v3",
+    };
+    const SECRET: &[u8] = br#"{"client_secret":"s3cr3t-value"}"#;
+
+    fn ring() -> Keyring {
+        Keyring::single(MasterKey::generate().unwrap())
+    }
+
+    #[test]
+    fn round_trip() {
+        let k = ring();
+        let env = encrypt(&k, B, SECRET).unwrap();
+        assert_eq!(decrypt(&k, B, &env).unwrap().as_slice(), SECRET);
+        assert!(!env.ciphertext.windows(SECRET.len()).any(|w| w == SECRET));
+    }
+
+    #[test]
+    fn two_encryptions_differ() {
+        let k = ring();
+        let a = encrypt(&k, B, SECRET).unwrap();
+        let b = encrypt(&k, B, SECRET).unwrap();
+        assert_ne!(a.ciphertext, b.ciphertext);
+        assert_ne!(a.wrapped_key, b.wrapped_key);
+        assert_ne!(a.ciphertext[..NONCE_LEN], b.ciphertext[..NONCE_LEN]);
+    }
+
+    #[test]
+    fn a_flipped_bit_fails_anywhere() {
+        let k = ring();
+        let env = encrypt(&k, B, SECRET).unwrap();
+        for i in 0..env.ciphertext.len() {
+            let mut bad = env.clone();
+            bad.ciphertext[i] ^= 0x01;
+            assert!(decrypt(&k, B, &bad).is_err(), "ciphertext byte {i}");
+        }
+        for i in 0..env.wrapped_key.len() {
+            let mut bad = env.clone();
+            bad.wrapped_key[i] ^= 0x80;
+            assert!(decrypt(&k, B, &bad).is_err(), "wrapped key byte {i}");
+        }
+    }
+
+    #[test]
+    fn truncation_fails() {
+        let k = ring();
+        let env = encrypt(&k, B, SECRET).unwrap();
+        for n in [0, 1, NONCE_LEN, NONCE_LEN + TAG_LEN, env.ciphertext.len() - 1] {
+            let mut bad = env.clone();
+            bad.ciphertext.truncate(n);
+            assert!(decrypt(&k, B, &bad).is_err(), "truncated to {n}");
+        }
+        let mut bad = env.clone();
+        bad.wrapped_key.truncate(env.wrapped_key.len() - 1);
+        assert!(decrypt(&k, B, &bad).is_err());
+    }
+
+    #[test]
+    fn copied_to_another_row_fails() {
+        let k = ring();
+        let env = encrypt(&k, B, SECRET).unwrap();
+        for other in [
+            Binding { credential_id: "c2", ..B },
+            Binding { drop_id: "d2", ..B },
+            Binding { kind: "harvest_v1", ..B },
+        ] {
+            assert!(decrypt(&k, other, &env).is_err(), "{other:?}");
+        }
+        let relabelled = Envelope { key_version: 2, ..env };
+        assert!(decrypt(&k, B, &relabelled).is_err());
+    }
+
+    #[test]
+    fn wrong_key_fails() {
+        let env = encrypt(&ring(), B, SECRET).unwrap();
+        assert!(matches!(decrypt(&ring(), B, &env), Err(CryptoError::Decrypt)));
+    }
+
+    #[test]
+    fn rotate_rewrap_decrypt_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        let mut k = Keyring::load(None, &path, false).unwrap();
+        let env = encrypt(&k, B, SECRET).unwrap();
+        assert_eq!(env.key_version, 1);
+        k.rotate(&path).unwrap();
+        let moved = rewrap(&k, B, &env).unwrap();
+        assert_eq!(moved.key_version, 2);
+        assert_eq!(moved.ciphertext, env.ciphertext);
+        assert_eq!(decrypt(&k, B, &moved).unwrap().as_slice(), SECRET);
+    }
+}

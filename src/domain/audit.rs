@@ -1,0 +1,246 @@
+//! The tamper-evident audit log (SPEC §8.6).
+//!
+//! Each event's `hash` is SHA-256 over the previous event's hash and the
+//! event's canonical content: a JSON object of `seq`, `at` (Unix
+//! milliseconds), `actor`, `action`, `subject`, `ip` and `details`, with every
+//! object's keys sorted and no insignificant whitespace. The first event's
+//! previous hash is 64 zeros. Editing, deleting or reordering any row breaks
+//! the chain from that row on; `audit_head` in the database holds the last
+//! `seq` and hash, so truncating the tail is caught too.
+
+use crate::crypto::sha256_hex;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a state change says about itself; the store adds `seq`, `at` and the hash.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// `token:<id>` for API callers, `public` for customers, `cli`, `system`.
+    pub actor: String,
+    /// A dotted verb, e.g. `token.create`.
+    pub action: String,
+    /// What it acted on, e.g. `token:<id>`.
+    pub subject: String,
+    pub ip: Option<String>,
+    /// Never a secret.
+    pub details: Value,
+}
+
+impl AuditEntry {
+    pub fn new(actor: impl Into<String>, action: &str, subject: impl Into<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            action: action.to_owned(),
+            subject: subject.into(),
+            ip: None,
+            details: Value::Object(Map::new()),
+        }
+    }
+
+    pub fn ip(mut self, ip: Option<String>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// A stored event, as the API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditEvent {
+    pub seq: i64,
+    #[serde(serialize_with = "at_rfc3339")]
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub ip: Option<String>,
+    pub details: Value,
+    pub hash: String,
+}
+
+fn at_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::clock::rfc3339(crate::clock::from_millis(*ms)))
+}
+
+/// The content the hash covers.
+#[allow(clippy::too_many_arguments)]
+pub fn canonical(
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    ip: Option<&str>,
+    details: &Value,
+) -> String {
+    let mut m = Map::new();
+    m.insert("seq".into(), seq.into());
+    m.insert("at".into(), at.into());
+    m.insert("actor".into(), actor.into());
+    m.insert("action".into(), action.into());
+    m.insert("subject".into(), subject.into());
+    m.insert("ip".into(), ip.map_or(Value::Null, Value::from));
+    m.insert("details".into(), details.clone());
+    let mut out = String::new();
+    write_canonical(&Value::Object(m), &mut out);
+    out
+}
+
+/// JSON with sorted keys, whatever order the map keeps them in.
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(k.as_str()).to_string());
+                out.push(':');
+                if let Some(inner) = m.get(k) {
+                    write_canonical(inner, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The chain link: SHA-256 over the previous hash, a newline, and the content.
+pub fn chain_hash(prev_hash: &str, canonical_content: &str) -> String {
+    sha256_hex(&[prev_hash.as_bytes(), b"\n", canonical_content.as_bytes()])
+}
+
+/// Recompute an event's hash from its stored fields.
+pub fn event_hash(prev_hash: &str, e: &AuditEvent) -> String {
+    chain_hash(
+        prev_hash,
+        &canonical(e.seq, e.at, &e.actor, &e.action, &e.subject, e.ip.as_deref(), &e.details),
+    )
+}
+
+/// Why a chain does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("audit event seq {seq}: hash does not match its content and the previous event")]
+    BadHash { seq: i64 },
+    #[error("audit event seq {seq}: expected seq {expected} (a row is missing or out of order)")]
+    Gap { seq: i64, expected: i64 },
+    #[error("audit log ends at seq {last} but its head says {head}: events were removed")]
+    Truncated { last: i64, head: i64 },
+}
+
+/// Incremental verifier, fed events in `seq` order.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    prev_hash: String,
+    next_seq: i64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            prev_hash: GENESIS_HASH.to_owned(),
+            next_seq: 1,
+        }
+    }
+}
+
+impl ChainVerifier {
+    pub fn push(&mut self, e: &AuditEvent) -> Result<(), ChainError> {
+        if e.seq != self.next_seq {
+            return Err(ChainError::Gap {
+                seq: e.seq,
+                expected: self.next_seq,
+            });
+        }
+        if event_hash(&self.prev_hash, e) != e.hash {
+            return Err(ChainError::BadHash { seq: e.seq });
+        }
+        self.prev_hash.clone_from(&e.hash);
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Compare the end of the chain with the stored head.
+    pub fn finish(self, head_seq: i64, head_hash: &str) -> Result<i64, ChainError> {
+        let last = self.next_seq - 1;
+        if last != head_seq || self.prev_hash != head_hash {
+            return Err(ChainError::Truncated { last, head: head_seq });
+        }
+        Ok(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(seq: i64, prev: &str, details: Value) -> AuditEvent {
+        let mut e = AuditEvent {
+            seq,
+            at: 1_700_000_000_000 + seq,
+            actor: "cli".into(),
+            action: "token.create".into(),
+            subject: format!("token:{seq}"),
+            ip: None,
+            details,
+            hash: String::new(),
+        };
+        e.hash = event_hash(prev, &e);
+        e
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_depth() {
+        let a = canonical(1, 2, "a", "b", "c", None, &json!({"z": 1, "a": {"y": 2, "b": [3, {"d": 4, "c": 5}]}}));
+        assert_eq!(
+            a,
+            r#"{"action":"b","actor":"a","at":2,"details":{"a":{"b":[3,{"c":5,"d":4}],"y":2},"z":1},"ip":null,"seq":1,"subject":"c"}"#
+        );
+    }
+
+    #[test]
+    fn chain_verifies_and_catches_edits() {
+        let e1 = event(1, GENESIS_HASH, json!({"role": "admin"}));
+        let e2 = event(2, &e1.hash, json!({}));
+        let mut v = ChainVerifier::default();
+        v.push(&e1).unwrap();
+        v.push(&e2).unwrap();
+        assert_eq!(v.finish(2, &e2.hash).unwrap(), 2);
+
+        let mut edited = e1.clone();
+        edited.details = json!({"role": "worker"});
+        assert_eq!(
+            ChainVerifier::default().push(&edited),
+            Err(ChainError::BadHash { seq: 1 })
+        );
+
+        let mut v = ChainVerifier::default();
+        v.push(&e1).unwrap();
+        assert!(matches!(v.finish(2, &e2.hash), Err(ChainError::Truncated { .. })));
+
+        let mut v = ChainVerifier::default();
+        assert_eq!(v.push(&e2), Err(ChainError::Gap { seq: 2, expected: 1 }));
+    }
+}

@@ -1,0 +1,167 @@
+//! Audit appends and reads. An [`AuditedTx`] is the only way to change
+//! state: it locks the chain's head when it begins, records events as the
+//! change proceeds, and writes the new head in the same commit.
+
+use super::{Result, Store, StoreError};
+use crate::domain::audit::{canonical, chain_hash, AuditEntry, AuditEvent, ChainError, ChainVerifier};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row, Transaction};
+
+/// A write transaction that carries its audit events.
+pub struct AuditedTx {
+    tx: Transaction<'static, Any>,
+    seq: i64,
+    hash: String,
+    head_seq: i64,
+    now_ms: i64,
+}
+
+impl std::fmt::Debug for AuditedTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditedTx").field("seq", &self.seq).finish()
+    }
+}
+
+impl Store {
+    /// Begin a state change. The audit head row is locked (PostgreSQL) or the
+    /// database write-locked (SQLite) until commit or rollback, so appends
+    /// from every process form one chain.
+    pub async fn begin_audited(&self) -> Result<AuditedTx> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "SELECT seq, hash FROM audit_head WHERE id = 1{}",
+            self.backend.for_update()
+        );
+        let row = sqlx::query(&sql).fetch_one(&mut *tx).await?;
+        let seq: i64 = row.try_get("seq")?;
+        Ok(AuditedTx {
+            tx,
+            seq,
+            head_seq: seq,
+            hash: row.try_get("hash")?,
+            now_ms: self.now_ms(),
+        })
+    }
+
+    /// Events after `after`, oldest first.
+    pub async fn list_audit(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, subject, ip, details, hash FROM audit_events \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Walk the whole chain. `Ok(Ok(n))`: `n` intact events; `Ok(Err(e))`: the
+    /// first place it breaks.
+    pub async fn verify_audit(&self) -> Result<Result<i64, ChainError>> {
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = self.list_audit(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in &page {
+                if let Err(err) = verifier.push(e) {
+                    return Ok(Err(err));
+                }
+            }
+        }
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader())
+            .await?;
+        let head_hash: String = head.try_get("hash")?;
+        Ok(verifier.finish(head.try_get("seq")?, &head_hash))
+    }
+}
+
+impl AuditedTx {
+    /// The connection, for the statements of the change itself.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// The time this change happens at (Unix ms), the same for all its rows.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Append an event to the chain.
+    pub async fn record(&mut self, entry: &AuditEntry) -> Result<AuditEvent> {
+        let seq = self.seq + 1;
+        let content = canonical(
+            seq,
+            self.now_ms,
+            &entry.actor,
+            &entry.action,
+            &entry.subject,
+            entry.ip.as_deref(),
+            &entry.details,
+        );
+        let hash = chain_hash(&self.hash, &content);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(seq)
+        .bind(self.now_ms)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.subject)
+        .bind(entry.ip.as_deref())
+        .bind(entry.details.to_string())
+        .bind(&hash)
+        .execute(&mut *self.tx)
+        .await?;
+        self.seq = seq;
+        self.hash.clone_from(&hash);
+        Ok(AuditEvent {
+            seq,
+            at: self.now_ms,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            subject: entry.subject.clone(),
+            ip: entry.ip.clone(),
+            details: entry.details.clone(),
+            hash,
+        })
+    }
+
+    /// Move the head and commit the change with its events.
+    pub async fn commit(mut self) -> Result<()> {
+        if self.seq != self.head_seq {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(self.seq)
+                .bind(&self.hash)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Abandon the change and its events.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
+    let details: String = row.try_get("details")?;
+    Ok(AuditEvent {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject: row.try_get("subject")?,
+        ip: row.try_get("ip")?,
+        details: serde_json::from_str(&details)
+            .map_err(|_| StoreError::Corrupt("audit details are not JSON".into()))?,
+        hash: row.try_get("hash")?,
+    })
+}

@@ -1,0 +1,183 @@
+//! Key-check values and re-wrapping of data keys.
+
+use super::{Result, Store};
+use crate::crypto::cipher::{self, Binding, Envelope};
+use crate::crypto::keyring::Keyring;
+use crate::domain::audit::AuditEntry;
+use serde_json::json;
+use sqlx::Row;
+
+/// Why the keyring does not fit the database. Each names the version only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyMismatch {
+    #[error("master key version {0} does not match the key-check value stored in the database: wrong KEYDROP_MASTER_KEY or keyring file")]
+    WrongKey(i64),
+    #[error("the database holds {count} credential(s) encrypted under master key version {version}, which is not in the keyring")]
+    MissingVersion { version: i64, count: i64 },
+}
+
+/// What `keys status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersionStatus {
+    pub version: i64,
+    pub in_keyring: bool,
+    /// `Some(true)` matches, `Some(false)` mismatches, `None` not yet recorded.
+    pub check_matches: Option<bool>,
+    pub credentials: i64,
+}
+
+impl Store {
+    /// Per version: in the keyring? check value matches? credentials under it?
+    pub async fn key_status(&self, keyring: &Keyring) -> Result<Vec<KeyVersionStatus>> {
+        let checks: Vec<(i64, String)> = sqlx::query("SELECT version, check_value FROM key_checks")
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("version")?, r.try_get("check_value")?)))
+            .collect::<Result<_>>()?;
+        let usage: Vec<(i64, i64)> = sqlx::query(
+            "SELECT key_version, COUNT(*) AS n FROM credentials WHERE key_version IS NOT NULL GROUP BY key_version",
+        )
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("key_version")?, r.try_get("n")?)))
+        .collect::<Result<_>>()?;
+        let mut versions: Vec<i64> = keyring.versions();
+        versions.extend(checks.iter().map(|c| c.0));
+        versions.extend(usage.iter().map(|u| u.0));
+        versions.sort_unstable();
+        versions.dedup();
+        Ok(versions
+            .into_iter()
+            .map(|v| {
+                let key = keyring.get(v).ok();
+                let stored = checks.iter().find(|c| c.0 == v).map(|c| c.1.as_str());
+                KeyVersionStatus {
+                    version: v,
+                    in_keyring: key.is_some(),
+                    check_matches: match (key, stored) {
+                        (Some(k), Some(s)) => Some(k.check_value() == s),
+                        _ => None,
+                    },
+                    credentials: usage.iter().find(|u| u.0 == v).map_or(0, |u| u.1),
+                }
+            })
+            .collect())
+    }
+
+    /// Refuse a keyring that does not fit the data, then record check values
+    /// for versions the database has not seen. Run before serving.
+    pub async fn ensure_key_checks(&self, keyring: &Keyring) -> Result<Result<(), KeyMismatch>> {
+        let status = self.key_status(keyring).await?;
+        for s in &status {
+            if s.check_matches == Some(false) {
+                return Ok(Err(KeyMismatch::WrongKey(s.version)));
+            }
+            if !s.in_keyring && s.credentials > 0 {
+                return Ok(Err(KeyMismatch::MissingVersion {
+                    version: s.version,
+                    count: s.credentials,
+                }));
+            }
+        }
+        let new: Vec<i64> = status
+            .iter()
+            .filter(|s| s.in_keyring && s.check_matches.is_none())
+            .map(|s| s.version)
+            .collect();
+        if new.is_empty() {
+            return Ok(Ok(()));
+        }
+        let mut tx = self.begin_audited().await?;
+        for v in &new {
+            let check = keyring.get(*v).map(|k| k.check_value()).unwrap_or_default();
+            let now = tx.now_ms();
+            // Another process may have recorded it meanwhile; the stored one wins.
+            sqlx::query(
+                "INSERT INTO key_checks (version, check_value, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(*v)
+            .bind(check)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            tx.record(&AuditEntry::new("system", "keys.check_recorded", format!("key:{v}")))
+                .await?;
+        }
+        tx.commit().await?;
+        // Re-read: if another process recorded a different value, this fails.
+        Box::pin(self.ensure_key_checks_recorded(keyring)).await
+    }
+
+    async fn ensure_key_checks_recorded(&self, keyring: &Keyring) -> Result<Result<(), KeyMismatch>> {
+        for s in self.key_status(keyring).await? {
+            if s.check_matches == Some(false) {
+                return Ok(Err(KeyMismatch::WrongKey(s.version)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// How many credentials still have data keys wrapped by an older version.
+    pub async fn count_needing_rewrap(&self, active: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM credentials WHERE key_version IS NOT NULL AND key_version <> $1",
+        )
+        .bind(active)
+        .fetch_one(self.reader())
+        .await?)
+    }
+
+    /// Re-wrap up to `limit` data keys under the active master key, in one
+    /// audited transaction. Returns how many moved; 0 means done. Safe to
+    /// interrupt and to run again: each row moves at most once.
+    pub async fn rewrap_batch(&self, keyring: &Keyring, limit: i64) -> Result<usize> {
+        let active = keyring.active_version();
+        let mut tx = self.begin_audited().await?;
+        let sql = format!(
+            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
+             WHERE key_version IS NOT NULL AND key_version <> $1 ORDER BY id LIMIT $2{}",
+            self.backend.for_update()
+        );
+        let rows = sqlx::query(&sql).bind(active).bind(limit).fetch_all(tx.conn()).await?;
+        let mut moved = 0usize;
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let drop_id: String = row.try_get("drop_id")?;
+            let kind: String = row.try_get("kind")?;
+            let old = Envelope {
+                key_version: row.try_get("key_version")?,
+                wrapped_key: row.try_get("wrapped_key")?,
+                ciphertext: row.try_get("ciphertext")?,
+            };
+            let binding = Binding {
+                credential_id: &id,
+                drop_id: &drop_id,
+                kind: &kind,
+            };
+            let new = cipher::rewrap(keyring, binding, &old)
+                .map_err(|e| super::StoreError::Corrupt(format!("credential {id}: {e}")))?;
+            sqlx::query(
+                "UPDATE credentials SET key_version = $1, wrapped_key = $2 WHERE id = $3 AND key_version = $4",
+            )
+            .bind(new.key_version)
+            .bind(new.wrapped_key)
+            .bind(&id)
+            .bind(old.key_version)
+            .execute(tx.conn())
+            .await?;
+            moved += 1;
+        }
+        if moved > 0 {
+            tx.record(
+                &AuditEntry::new("cli", "keys.rewrap", format!("key:{active}"))
+                    .details(json!({ "credentials": moved })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+}

@@ -1,0 +1,271 @@
+//! Storage: one narrow interface over SQLite and PostgreSQL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver, so the
+//! conformance suite (`tests/api/store.rs`) proves one implementation twice
+//! rather than two implementations once. The differences that matter live
+//! in [`Backend`]: how to connect, how a write transaction starts (SQLite
+//! `BEGIN IMMEDIATE` on a single writer connection; PostgreSQL `BEGIN` with
+//! row locks), and the migration folder. Times are stored as Unix
+//! milliseconds and ids as text, so no type differs between the two.
+
+mod audit;
+mod credentials;
+mod keys;
+mod tokens;
+
+pub use audit::AuditedTx;
+pub use credentials::{NewCredential, NewDrop};
+pub use tokens::TokenRecord;
+
+use crate::clock::SharedClock;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Config(
+                "the database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// Row-lock suffix for a `SELECT` inside a write transaction. SQLite has
+    /// none and needs none: its write transactions are exclusive.
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " FOR UPDATE",
+        }
+    }
+
+    fn migrator(self) -> sqlx::migrate::Migrator {
+        match self {
+            Self::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Self::Postgres => sqlx::migrate!("migrations/postgres"),
+        }
+    }
+}
+
+/// The database, as the rest of keydrop sees it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Writes (and reads inside write transactions).
+    write: AnyPool,
+    /// Plain reads; on PostgreSQL the same pool as `write`.
+    read: AnyPool,
+    backend: Backend,
+    clock: SharedClock,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Open the database, creating an SQLite file (and its directory) if
+    /// needed, and apply pending migrations.
+    pub async fn open(url: &str, clock: SharedClock) -> Result<Self> {
+        let store = Self::connect(url, clock).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Open without migrating.
+    pub async fn connect(url: &str, clock: SharedClock) -> Result<Self> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url)?;
+                let opts = AnyConnectOptions::from_str(&url)?;
+                let write = sqlite_pool(1).connect_with(opts.clone()).await?;
+                let read = sqlite_pool(8).connect_with(opts).await?;
+                (write, read)
+            }
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Self {
+            write,
+            read,
+            backend,
+            clock,
+        })
+    }
+
+    /// Apply pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize> {
+        let migrator = self.backend.migrator();
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator.run(&self.write).await?;
+        let after = self.applied_migrations().await?;
+        Ok(after.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        crate::clock::to_millis(self.clock.now())
+    }
+
+    /// Whether the database answers; for `/readyz`.
+    pub async fn ping(&self) -> bool {
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read).await.is_ok()
+    }
+
+    /// Start a write transaction.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
+    }
+
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL for concurrent readers; FULL so every commit is on disk.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+}
+
+/// Make sure an SQLite file can be created: its directory exists, and the
+/// URL asks for read-write-create.
+fn sqlite_url(url: &str) -> Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    if file.is_empty() || file == ":memory:" {
+        return Err(StoreError::Config(
+            "an in-memory SQLite database would lose every credential; give a file path".into(),
+        ));
+    }
+    if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).map_err(|e| StoreError::Config(format!("{}: {e}", dir.display())))?;
+    }
+    create_private_file(Path::new(file)).map_err(|e| StoreError::Config(format!("{file}: {e}")))?;
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{file}?{query}"))
+}
+
+/// Create a directory readable only by its owner.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+/// Create an empty file readable only by its owner, if there is none yet;
+/// SQLite gives its -wal and -shm files the same mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parse a stored UUID.
+pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("bad uuid {text:?}")))
+}
