@@ -19,7 +19,11 @@ pub async fn run(store: &StoreSettings, args: &ServeArgs, clock: SharedClock) ->
             token.reveal()
         );
     }
-    println!("keydrop is listening on {public_url} (Ctrl-C to stop)");
+    println!(
+        "keydrop is listening on {}:{} (links: {public_url}; Ctrl-C to stop)",
+        args.bind.ip(),
+        app.port()
+    );
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -88,7 +88,9 @@ fn open(key: &[u8; 32], blob: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, C
         .map_err(|_| CryptoError::Decrypt)
 }
 
-fn unwrap_data_key(
+/// Unwrap an envelope's data key. Only for verification tools and tests
+/// that must prove the key never reaches storage; it stays zeroized on drop.
+pub fn unwrap_data_key(
     keyring: &Keyring,
     binding: Binding<'_>,
     envelope: &Envelope,

@@ -1,0 +1,176 @@
+//! The `keydrop` binary itself: commands, exit codes, one-line errors.
+
+use crate::helpers::{assert_no_secret_in, captured_logs, Backend, TestDb};
+use crate::on_both_backends;
+use base64::Engine as _;
+use sqlx::Executor;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+on_both_backends!(
+    token_commands_work_on_a_brand_new_database,
+    audit_verify_names_the_first_tampered_seq,
+    serve_refuses_a_wrong_master_key,
+    serve_prints_the_admin_token_once,
+    keys_init_rotate_rewrap_status,
+);
+
+fn keydrop(db: &TestDb, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keydrop"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KEYDROP_DATA_DIR", db.data_dir())
+        .env("KEYDROP_DATABASE_URL", &db.url)
+        .env("KEYDROP_LOG", "warn");
+    cmd
+}
+
+fn run(db: &TestDb, args: &[&str]) -> Output {
+    keydrop(db, args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let out = run(&db, &["token", "create", "--name", "ingest", "--role", "worker"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    crate::helpers::remember_secret(&token);
+    assert!(token.starts_with("kd_") && token.len() == 67, "{token}");
+
+    let list = run(&db, &["token", "list"]);
+    assert!(list.status.success());
+    let listed = text(&list.stdout);
+    assert!(listed.contains("ingest") && listed.contains("worker"));
+    assert!(!listed.contains(&token));
+    let id = listed.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    let bad = run(&db, &["token", "create", "--name", "x", "--role", "root"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("root"));
+
+    let revoke = run(&db, &["token", "revoke", &id]);
+    assert!(revoke.status.success(), "{}", text(&revoke.stderr));
+    let missing = run(&db, &["token", "revoke", &uuid::Uuid::new_v4().to_string()]);
+    assert!(!missing.status.success());
+    let err = text(&missing.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
+    assert!(err.starts_with("keydrop: error: no token with id"));
+
+    let store = db.store().await;
+    assert!(store.token(id.parse().unwrap()).await.unwrap().unwrap().revoked_at.is_some());
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
+    assert_no_secret_in(&db.raw_dump().await, &[token], "the database");
+}
+
+async fn audit_verify_names_the_first_tampered_seq(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    for name in ["a", "b", "c"] {
+        assert!(run(&db, &["token", "create", "--name", name, "--role", "issuer"]).status.success());
+    }
+    let ok = run(&db, &["audit", "verify"]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("3 events"));
+
+    let mut raw = db.raw().await;
+    raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 2"#)
+        .await
+        .unwrap();
+    let bad = run(&db, &["audit", "verify"]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(err.contains("seq 2"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1);
+}
+
+async fn serve_refuses_a_wrong_master_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let key_a = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    let key_b = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
+    // Any command that checks the keyring records its check value.
+    let first = keydrop(&db, &["keys", "rewrap"]).env("KEYDROP_MASTER_KEY", &key_a).output().unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = keydrop(&db, &["serve", "--bind", "127.0.0.1:0"])
+        .env("KEYDROP_MASTER_KEY", &key_b)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("keydrop: error:") && last.contains("does not match"), "{err}");
+    assert!(!err.contains(&key_b) && !err.contains(&key_a));
+    let bad_key = keydrop(&db, &["serve"]).env("KEYDROP_MASTER_KEY", "c2hvcnQ=").output().unwrap();
+    assert!(!bad_key.status.success());
+    assert!(text(&bad_key.stderr).contains("exactly 32"));
+}
+
+/// Start `serve` and return the lines it printed up to "listening".
+fn serve_until_listening(db: &TestDb) -> Vec<String> {
+    let mut child = keydrop(db, &["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.contains("is listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    lines
+}
+
+async fn serve_prints_the_admin_token_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let first = serve_until_listening(&db).join("\n");
+    let token = first
+        .split_whitespace()
+        .find(|w| w.starts_with("kd_"))
+        .unwrap_or_else(|| panic!("no token printed: {first}"))
+        .to_owned();
+    crate::helpers::remember_secret(&token);
+    let second = serve_until_listening(&db).join("\n");
+    assert!(!second.contains("kd_"), "{second}");
+    assert!(second.contains("is listening on 127.0.0.1:"));
+    assert_no_secret_in(captured_logs().as_bytes(), &[token], "the logs");
+}
+
+async fn keys_init_rotate_rewrap_status(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let ring = db.dir.path().join("keys").join("ring.json");
+    let ring_s = ring.to_str().unwrap();
+    let with_ring = |args: &[&str]| keydrop(&db, args).env("KEYDROP_KEYRING_FILE", ring_s).output().unwrap();
+    let init = with_ring(&["keys", "init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    assert!(!with_ring(&["keys", "init"]).status.success(), "init never overwrites keys");
+    let rotate = with_ring(&["keys", "rotate"]);
+    assert!(rotate.status.success(), "{}", text(&rotate.stderr));
+    assert!(text(&rotate.stdout).contains("key version 2 is now active"));
+    let rewrap = with_ring(&["keys", "rewrap"]);
+    assert!(rewrap.status.success(), "{}", text(&rewrap.stderr));
+    let status = with_ring(&["keys", "status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let shown = text(&status.stdout);
+    assert!(shown.contains("active version 2"), "{shown}");
+    assert_eq!(shown.matches("matches").count(), 2, "{shown}");
+    let file = std::fs::read_to_string(&ring).unwrap();
+    let key_in_file = file.split('"').find(|s| s.len() == 44 && s.ends_with('=')).unwrap().to_owned();
+    assert!(!shown.contains(&key_in_file));
+    // Rotation is refused with the single environment key.
+    let env_rotate = keydrop(&db, &["keys", "rotate"])
+        .env("KEYDROP_MASTER_KEY", base64::engine::general_purpose::STANDARD.encode([3u8; 32]))
+        .output()
+        .unwrap();
+    assert!(!env_rotate.status.success());
+    assert!(text(&env_rotate.stderr).contains("keys init"));
+}

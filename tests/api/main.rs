@@ -1,0 +1,10 @@
+//! keydrop's integration suite: one binary, one module per feature.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod api_audit;
+mod api_tokens;
+mod cli;
+mod headers;
+mod store;

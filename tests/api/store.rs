@@ -1,0 +1,290 @@
+//! The store conformance suite: the same assertions on SQLite and PostgreSQL.
+
+use crate::helpers::{assert_no_secret_in, Backend, TestDb};
+use crate::on_both_backends;
+use keydrop::crypto::cipher::{self, Binding};
+use keydrop::crypto::keyring::{Keyring, MasterKey};
+use keydrop::crypto::token::ApiToken;
+use keydrop::domain::audit::{AuditEntry, ChainError};
+use keydrop::domain::role::Role;
+use keydrop::store::{NewCredential, NewDrop, Store, TokenRecord};
+use serde_json::json;
+use sqlx::Executor;
+use std::sync::Arc;
+
+on_both_backends!(
+    tokens_round_trip,
+    bootstrap_admin_happens_once,
+    audit_chain_verifies_and_catches_an_edited_row,
+    audit_chain_catches_a_deleted_tail,
+    audit_appends_from_two_stores_form_one_chain,
+    stored_credential_holds_no_plaintext_and_no_data_key,
+    only_one_of_many_simultaneous_accepts_wins,
+    wrong_master_key_is_refused,
+    missing_key_version_is_refused,
+    rotate_then_rewrap_moves_every_data_key,
+    migrations_are_idempotent,
+);
+
+fn token_record(name: &str, role: Role) -> (TokenRecord, ApiToken) {
+    let t = ApiToken::generate().unwrap();
+    let r = TokenRecord {
+        id: t.id(),
+        name: name.into(),
+        role,
+        hash: t.hash().unwrap(),
+        created_at: 1_700_000_000_000,
+        revoked_at: None,
+    };
+    (r, t)
+}
+
+fn audit(action: &str) -> AuditEntry {
+    AuditEntry::new("test", action, "subject").details(json!({"n": 1}))
+}
+
+async fn tokens_round_trip(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let (rec, token) = token_record("ingest-1", Role::Worker);
+    store.insert_token(&rec, &audit("token.create")).await.unwrap();
+    let got = store.token(rec.id).await.unwrap().unwrap();
+    assert_eq!(got, rec);
+    assert!(token.verify(&got.hash));
+    assert_eq!(store.list_tokens().await.unwrap(), vec![rec.clone()]);
+
+    let revoked = store.revoke_token(rec.id, &audit("token.revoke")).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+    // Revoking again changes nothing and records nothing.
+    let again = store.revoke_token(rec.id, &audit("token.revoke")).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, revoked.revoked_at);
+    assert_eq!(store.list_audit(0, 100).await.unwrap().len(), 2);
+    assert!(store.revoke_token(uuid::Uuid::new_v4(), &audit("x")).await.unwrap().is_none());
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
+}
+
+async fn bootstrap_admin_happens_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let (a, _) = token_record("first", Role::Admin);
+    let (b, _) = token_record("second", Role::Admin);
+    assert!(store.bootstrap_admin(&a, &audit("token.create")).await.unwrap());
+    assert!(!store.bootstrap_admin(&b, &audit("token.create")).await.unwrap());
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(1));
+}
+
+async fn audit_chain_verifies_and_catches_an_edited_row(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    for i in 0..5 {
+        let (rec, _) = token_record(&format!("t{i}"), Role::Issuer);
+        store.insert_token(&rec, &audit("token.create")).await.unwrap();
+    }
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(5));
+    let events = store.list_audit(0, 10).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(store.list_audit(3, 10).await.unwrap().len(), 2);
+
+    let mut raw = db.raw().await;
+    raw.execute(r#"UPDATE audit_events SET details = '{"n":2}' WHERE seq = 3"#)
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit().await.unwrap(), Err(ChainError::BadHash { seq: 3 }));
+}
+
+async fn audit_chain_catches_a_deleted_tail(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    for i in 0..3 {
+        let (rec, _) = token_record(&format!("t{i}"), Role::Issuer);
+        store.insert_token(&rec, &audit("token.create")).await.unwrap();
+    }
+    let mut raw = db.raw().await;
+    raw.execute("DELETE FROM audit_events WHERE seq = 3").await.unwrap();
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        Err(ChainError::Truncated { last: 2, head: 3 })
+    ));
+    raw.execute("DELETE FROM audit_events WHERE seq = 1").await.unwrap();
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        Err(ChainError::Gap { seq: 2, expected: 1 })
+    );
+}
+
+async fn audit_appends_from_two_stores_form_one_chain(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // Two stores with their own pools stand in for two keydrop processes.
+    let stores = [db.store().await, db.store().await];
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let (rec, _) = token_record(&format!("t{i}"), Role::Worker);
+            store.insert_token(&rec, &audit("token.create")).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(stores[0].verify_audit().await.unwrap(), Ok(40));
+}
+
+fn new_drop(id: &str) -> NewDrop {
+    NewDrop {
+        id: id.into(),
+        token_hash: keydrop::crypto::sha256_hex(&[id.as_bytes()]),
+        org: "Initech".into(),
+        note: Some("hello".into()),
+        kind: "harvest_v3".into(),
+        profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+        expires_at: i64::MAX / 2,
+        max_attempts: 10,
+        created_by: "test".into(),
+    }
+}
+
+fn sealed_credential(keyring: &Keyring, id: &str, drop_id: &str, plaintext: &[u8]) -> NewCredential {
+    let binding = Binding { credential_id: id, drop_id, kind: "harvest_v3" };
+    NewCredential {
+        id: id.into(),
+        drop_id: drop_id.into(),
+        org: "Initech".into(),
+        kind: "harvest_v3".into(),
+        status: "verified".into(),
+        hint: "1234".into(),
+        verification_json: "{}".into(),
+        envelope: cipher::encrypt(keyring, binding, plaintext).unwrap(),
+        next_check_at: None,
+    }
+}
+
+async fn stored_credential_holds_no_plaintext_and_no_data_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let keyring = Keyring::single(MasterKey::generate().unwrap());
+    let secret = r#"{"kind":"harvest_v3","client_id":"acme-123","client_secret":"PLAINTEXT-Zq8v3-must-never-be-stored","user_id":null}"#;
+    let drop_id = uuid::Uuid::new_v4().to_string();
+    let cred_id = uuid::Uuid::new_v4().to_string();
+    store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    let cred = sealed_credential(&keyring, &cred_id, &drop_id, secret.as_bytes());
+    assert!(store.accept_credential(&cred, &audit("drop.submit")).await.unwrap());
+
+    // The store gives back exactly what was sealed, and it opens.
+    let (d, kind, env) = store.credential_envelope(&cred_id).await.unwrap().unwrap();
+    assert_eq!((d.as_str(), kind.as_str()), (drop_id.as_str(), "harvest_v3"));
+    let binding = Binding { credential_id: &cred_id, drop_id: &drop_id, kind: &kind };
+    assert_eq!(cipher::decrypt(&keyring, binding, &env).unwrap().as_slice(), secret.as_bytes());
+    let data_key = cipher::unwrap_data_key(&keyring, binding, &env).unwrap();
+
+    // Close the pools so SQLite folds the WAL into the file we read.
+    store.close().await;
+    let dump = db.raw_dump().await;
+    assert!(dump.len() > 1000, "the dump should hold the database");
+    let dk_hex = keydrop::crypto::hex(data_key.as_ref());
+    let needles = vec![
+        "PLAINTEXT-Zq8v3-must-never-be-stored".to_owned(),
+        String::from_utf8_lossy(data_key.as_ref()).into_owned(),
+        dk_hex,
+    ];
+    assert_no_secret_in(&dump, &needles, "the raw database");
+    assert!(!dump.windows(32).any(|w| w == data_key.as_ref()), "raw data key bytes in the database");
+}
+
+async fn only_one_of_many_simultaneous_accepts_wins(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let stores = [db.store().await, db.store().await];
+    let keyring = Arc::new(Keyring::single(MasterKey::generate().unwrap()));
+    let drop_id = uuid::Uuid::new_v4().to_string();
+    stores[0].insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store: Store = stores[i % 2].clone();
+        let keyring = keyring.clone();
+        let drop_id = drop_id.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = uuid::Uuid::new_v4().to_string();
+            let c = sealed_credential(&keyring, &id, &drop_id, b"secret");
+            store.accept_credential(&c, &audit("drop.submit")).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    let mut raw = db.raw().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials").fetch_one(&mut raw).await.unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(stores[0].verify_audit().await.unwrap(), Ok(2));
+}
+
+async fn wrong_master_key_is_refused(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let right = Keyring::single(MasterKey::generate().unwrap());
+    store.ensure_key_checks(&right).await.unwrap().unwrap();
+    // Same again is fine, and records nothing new.
+    store.ensure_key_checks(&right).await.unwrap().unwrap();
+    assert_eq!(store.list_audit(0, 10).await.unwrap().len(), 1);
+    let wrong = Keyring::single(MasterKey::generate().unwrap());
+    let err = store.ensure_key_checks(&wrong).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("version 1 does not match"), "{err}");
+}
+
+async fn missing_key_version_is_refused(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let path = db.dir.path().join("ring.json");
+    Keyring::single(MasterKey::generate().unwrap()).write_new(&path).unwrap();
+    let mut ring = Keyring::read(&path).unwrap();
+    ring.rotate(&path).unwrap(); // versions 1 and 2, 2 active
+    store.ensure_key_checks(&ring).await.unwrap().unwrap();
+    let drop_id = uuid::Uuid::new_v4().to_string();
+    store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    let c = sealed_credential(&ring, &uuid::Uuid::new_v4().to_string(), &drop_id, b"s");
+    store.accept_credential(&c, &audit("drop.submit")).await.unwrap();
+    // A keyring holding only version 1 cannot open version-2 data.
+    let only_v1 = Keyring::single(ring.get(1).unwrap().clone());
+    let err = store.ensure_key_checks(&only_v1).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("version 2, which is not in the keyring"), "{err}");
+}
+
+async fn rotate_then_rewrap_moves_every_data_key(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let path = db.dir.path().join("ring.json");
+    Keyring::single(MasterKey::generate().unwrap()).write_new(&path).unwrap();
+    let mut ring = Keyring::read(&path).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let drop_id = uuid::Uuid::new_v4().to_string();
+        let cred_id = uuid::Uuid::new_v4().to_string();
+        store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+        let c = sealed_credential(&ring, &cred_id, &drop_id, format!("secret-{i}").as_bytes());
+        store.accept_credential(&c, &audit("drop.submit")).await.unwrap();
+        ids.push((cred_id, drop_id, i));
+    }
+    assert_eq!(ring.rotate(&path).unwrap(), 2);
+    assert_eq!(store.count_needing_rewrap(2).await.unwrap(), 7);
+    // Small batches: an interrupted run resumes where it stopped.
+    assert_eq!(store.rewrap_batch(&ring, 3).await.unwrap(), 3);
+    assert_eq!(store.count_needing_rewrap(2).await.unwrap(), 4);
+    while store.rewrap_batch(&ring, 3).await.unwrap() > 0 {}
+    assert_eq!(store.count_needing_rewrap(2).await.unwrap(), 0);
+    for (cred_id, drop_id, i) in &ids {
+        let (_, kind, env) = store.credential_envelope(cred_id).await.unwrap().unwrap();
+        assert_eq!(env.key_version, 2);
+        let b = Binding { credential_id: cred_id, drop_id, kind: &kind };
+        assert_eq!(cipher::decrypt(&ring, b, &env).unwrap().as_slice(), format!("secret-{i}").as_bytes());
+    }
+    assert!(store.verify_audit().await.unwrap().is_ok());
+}
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    assert!(store.ping().await);
+}
