@@ -103,9 +103,10 @@ impl Checker {
                 .await,
                 user_id.is_some(),
             ),
-            Secret::HarvestV1 { api_key } => {
-                (super::v1::check(self, budget, api_key, profile).await, false)
-            }
+            Secret::HarvestV1 { api_key } => (
+                super::v1::check(self, budget, api_key, profile).await,
+                false,
+            ),
         };
         let v = report(kind, user_id_given, verdict, self.clock.now());
         tracing::Span::current().record("outcome", v.outcome.as_str());
@@ -162,7 +163,12 @@ pub(crate) fn planned(
         .into_iter()
         .map(|r| (r, true))
         .collect();
-    out.extend(profile.optional_resources(kind).into_iter().map(|r| (r, false)));
+    out.extend(
+        profile
+            .optional_resources(kind)
+            .into_iter()
+            .map(|r| (r, false)),
+    );
     out
 }
 

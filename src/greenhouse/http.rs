@@ -54,21 +54,25 @@ pub(crate) async fn send(
         if remaining < MIN_ATTEMPT {
             return Err(last);
         }
-        let wait = match build()
-            .timeout(request_timeout.min(remaining))
-            .send()
-            .await
-        {
+        let wait = match build().timeout(request_timeout.min(remaining)).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 if resp.status().is_redirection() {
-                    tracing::warn!(what, status, "Greenhouse answered with a redirect; not followed");
+                    tracing::warn!(
+                        what,
+                        status,
+                        "Greenhouse answered with a redirect; not followed"
+                    );
                     return Err(Transient::Redirected);
                 }
                 if status == 429 {
                     last = Transient::RateLimited;
                     let after = retry_after(resp.headers());
-                    tracing::info!(what, retry_after_s = after.map(|d| d.as_secs()), "rate limited");
+                    tracing::info!(
+                        what,
+                        retry_after_s = after.map(|d| d.as_secs()),
+                        "rate limited"
+                    );
                     after.unwrap_or_else(|| backoff(attempt))
                 } else if status >= 500 || status == 408 {
                     last = Transient::Unavailable;
@@ -79,7 +83,12 @@ pub(crate) async fn send(
                         Ok(body) => return Ok(Answer { status, body }),
                         Err(e) => {
                             last = classify(&e);
-                            tracing::info!(what, status, timeout = e.is_timeout(), "reading the answer failed");
+                            tracing::info!(
+                                what,
+                                status,
+                                timeout = e.is_timeout(),
+                                "reading the answer failed"
+                            );
                             backoff(attempt)
                         }
                     }
@@ -98,7 +107,11 @@ pub(crate) async fn send(
             }
         };
         if wait + MIN_ATTEMPT > budget.remaining() {
-            tracing::info!(what, wait_ms = wait.as_millis() as u64, "retry would overrun the budget");
+            tracing::info!(
+                what,
+                wait_ms = wait.as_millis() as u64,
+                "retry would overrun the budget"
+            );
             return Err(last);
         }
         tokio::time::sleep(wait).await;

@@ -158,12 +158,18 @@ impl Profile {
 
     /// The catalogue entries of the required resources, in order (unknown names skipped).
     pub fn required_resources(&self, kind: Kind) -> Vec<&'static Resource> {
-        self.required.iter().filter_map(|n| resource(kind, n)).collect()
+        self.required
+            .iter()
+            .filter_map(|n| resource(kind, n))
+            .collect()
     }
 
     /// The catalogue entries of the optional resources, in order (unknown names skipped).
     pub fn optional_resources(&self, kind: Kind) -> Vec<&'static Resource> {
-        self.optional.iter().filter_map(|n| resource(kind, n)).collect()
+        self.optional
+            .iter()
+            .filter_map(|n| resource(kind, n))
+            .collect()
     }
 }
 

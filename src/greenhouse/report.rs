@@ -217,7 +217,11 @@ pub(crate) fn report(
         notes.push(format!(
             "Greenhouse does not know {} ({}); that is a problem on our side, not yours, and \
              we have been told.",
-            if unknown.len() == 1 { "this resource" } else { "these resources" },
+            if unknown.len() == 1 {
+                "this resource"
+            } else {
+                "these resources"
+            },
             list(&unknown)
         ));
     }
@@ -283,7 +287,11 @@ pub(crate) fn report(
                     "optional permissions are"
                 ),
                 list(&missing_optional),
-                if missing_optional.len() == 1 { "it" } else { "them" }
+                if missing_optional.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             ));
         }
         (Outcome::Verified, m)
@@ -297,7 +305,11 @@ pub(crate) fn report(
                 "optional permissions"
             ),
             list(&unresolved_optional),
-            if unresolved_optional.len() == 1 { "it was" } else { "they were" }
+            if unresolved_optional.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            }
         ));
     }
     for n in notes {
@@ -343,8 +355,14 @@ mod tests {
         assert_eq!(j["outcome"], "verified");
         assert_eq!(j["checked_at"], "2026-11-23T09:00:00Z");
         assert_eq!(j["granted"], serde_json::json!(["harvest:users:list"]));
-        assert_eq!(j["missing_optional"], serde_json::json!(["harvest:notes:list"]));
-        assert!(j["message"].as_str().unwrap().contains("harvest:notes:list"));
+        assert_eq!(
+            j["missing_optional"],
+            serde_json::json!(["harvest:notes:list"])
+        );
+        assert!(j["message"]
+            .as_str()
+            .unwrap()
+            .contains("harvest:notes:list"));
         let back: Verification = serde_json::from_value(j).unwrap();
         assert_eq!(back, v);
     }
@@ -367,12 +385,20 @@ mod tests {
         let all403 = report(
             Kind::HarvestV3,
             true,
-            Verdict::Probed(vec![f("a", true, Probe::Forbidden), f("b", false, Probe::Forbidden)]),
+            Verdict::Probed(vec![
+                f("a", true, Probe::Forbidden),
+                f("b", false, Probe::Forbidden),
+            ]),
             t,
         );
         assert_eq!(all403.outcome, Outcome::Insufficient);
         assert!(all403.message.contains("Site Admin"));
-        let invalid = report(Kind::HarvestV1, false, Verdict::Refused(Refusal::BadV1Key), t);
+        let invalid = report(
+            Kind::HarvestV1,
+            false,
+            Verdict::Refused(Refusal::BadV1Key),
+            t,
+        );
         assert_eq!(invalid.outcome, Outcome::Invalid);
         let optional_unknown = report(
             Kind::HarvestV3,

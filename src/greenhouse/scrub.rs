@@ -15,7 +15,11 @@ pub(crate) fn excerpt(body: &str, secrets: &[&str]) -> String {
     let text = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => ["error", "error_description", "message"]
             .iter()
-            .filter_map(|k| map.get(*k).and_then(|v| v.as_str()).map(|v| format!("{k}: {v}")))
+            .filter_map(|k| {
+                map.get(*k)
+                    .and_then(|v| v.as_str())
+                    .map(|v| format!("{k}: {v}"))
+            })
             .collect::<Vec<_>>()
             .join("; "),
         _ => String::new(),
@@ -86,7 +90,10 @@ mod tests {
         })
         .to_string();
         let e = excerpt(&body, &[id, "secret"]);
-        assert!(!e.contains(id) && e.contains("[redacted]") && e.contains("suffix"), "{e}");
+        assert!(
+            !e.contains(id) && e.contains("[redacted]") && e.contains("suffix"),
+            "{e}"
+        );
         assert!(!scrub(&format!("x={}", percent_encode(id)), &[id]).contains("weird"));
     }
 

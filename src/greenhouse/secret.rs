@@ -23,7 +23,9 @@ pub enum Secret {
         #[serde(default)]
         user_id: Option<String>,
     },
-    HarvestV1 { api_key: String },
+    HarvestV1 {
+        api_key: String,
+    },
 }
 
 impl Secret {
@@ -130,7 +132,10 @@ impl fmt::Debug for Secret {
                 .debug_struct("HarvestV3")
                 .field("client_id", &format_args!("…{}", self.hint()))
                 .field("client_secret", &format_args!("[redacted]"))
-                .field("user_id", &format_args!("{}", if user_id.is_some() { "[set]" } else { "none" }))
+                .field(
+                    "user_id",
+                    &format_args!("{}", if user_id.is_some() { "[set]" } else { "none" }),
+                )
                 .finish(),
             Secret::HarvestV1 { .. } => f
                 .debug_struct("HarvestV1")
@@ -148,7 +153,10 @@ fn last_chars(s: &str, n: usize) -> String {
 /// Non-empty, not over-long, no whitespace or control characters anywhere.
 fn check_token_like(field: &'static str, label: &str, value: &str) -> Result<(), ValidationError> {
     if value.is_empty() {
-        return Err(ValidationError::new(field, format!("The {label} is empty.")));
+        return Err(ValidationError::new(
+            field,
+            format!("The {label} is empty."),
+        ));
     }
     if value.chars().count() > MAX_FIELD_CHARS {
         return Err(ValidationError::new(
@@ -225,17 +233,20 @@ mod tests {
     #[test]
     fn unknown_kind_or_fields_rejected() {
         assert!(serde_json::from_str::<Secret>(r#"{"kind":"harvest_v2","api_key":"x"}"#).is_err());
-        assert!(serde_json::from_str::<Secret>(
-            r#"{"kind":"harvest_v1","api_key":"x","extra":1}"#
-        )
-        .is_err());
+        assert!(
+            serde_json::from_str::<Secret>(r#"{"kind":"harvest_v1","api_key":"x","extra":1}"#)
+                .is_err()
+        );
     }
 
     #[test]
     fn debug_shows_no_secret() {
         let s = Secret::parse_v3(ID, SECRET, Some("4242")).unwrap();
         let d = format!("{s:?}");
-        assert!(!d.contains(SECRET) && !d.contains(ID) && !d.contains("4242"), "{d}");
+        assert!(
+            !d.contains(SECRET) && !d.contains(ID) && !d.contains("4242"),
+            "{d}"
+        );
         assert!(d.contains("2345"));
         let k = Secret::parse_v1("a7183e1b7e9ab09b8a5cfa87d1934c3c").unwrap();
         assert!(!format!("{k:?}").contains("a7183e1b"));

@@ -86,7 +86,10 @@ async fn probe(checker: &Checker, budget: Budget, api_key: &str, r: &'static Res
         }
         403 => Probe::Forbidden,
         404 => {
-            tracing::warn!(endpoint = r.name, "Greenhouse does not know this v1 endpoint: our catalogue is wrong, or v1 is gone");
+            tracing::warn!(
+                endpoint = r.name,
+                "Greenhouse does not know this v1 endpoint: our catalogue is wrong, or v1 is gone"
+            );
             Probe::NotFound
         }
         410 => return V1Probe::Refused(Refusal::V1Retired),

@@ -75,7 +75,11 @@ pub(crate) async fn check(
 }
 
 #[tracing::instrument(skip_all, fields(sub_given = creds.user_id.is_some()))]
-async fn mint(checker: &Checker, budget: Budget, creds: &Creds<'_>) -> Result<Zeroizing<String>, MintError> {
+async fn mint(
+    checker: &Checker,
+    budget: Budget,
+    creds: &Creds<'_>,
+) -> Result<Zeroizing<String>, MintError> {
     let url = format!("{}/token", checker.config.auth_url);
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
     if let Some(sub) = creds.user_id {
@@ -204,7 +208,10 @@ async fn probe(
             }
         }
     }
-    tracing::warn!(resource = r.name, "Greenhouse refused a freshly minted token");
+    tracing::warn!(
+        resource = r.name,
+        "Greenhouse refused a freshly minted token"
+    );
     Probe::Unresolved(Transient::TokenRejected)
 }
 
@@ -241,7 +248,9 @@ mod tests {
 
     #[test]
     fn sub_must_be_a_word() {
-        assert!(mentions_sub(r#"{"error":"invalid_request","error_description":"bad sub"}"#));
+        assert!(mentions_sub(
+            r#"{"error":"invalid_request","error_description":"bad sub"}"#
+        ));
         assert!(mentions_sub("sub=12 is not a user"));
         assert!(!mentions_sub("client id suffix"));
         assert!(!mentions_sub("subject"));
