@@ -214,7 +214,7 @@ async fn the_fake_answers_the_documented_shapes() {
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["token_type"], "Bearer");
     let token = body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(e.gh.issued_tokens(), [token.clone()]);
+    assert_eq!(e.gh.issued_tokens(), std::slice::from_ref(&token));
 
     let r = http
         .get(format!("{base}/v3/users?per_page=1"))
