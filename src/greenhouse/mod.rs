@@ -12,6 +12,7 @@ mod checker;
 pub mod fake;
 mod http;
 mod kind;
+mod messages;
 mod profile;
 mod report;
 mod resources;
