@@ -71,6 +71,12 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// Parses an RFC 3339 time and converts it to UTC.
+pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+}
+
 /// Serde helpers: `OffsetDateTime` as RFC 3339 UTC.
 pub mod serde_rfc3339 {
     use serde::Serializer;
@@ -78,6 +84,12 @@ pub mod serde_rfc3339 {
 
     pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::rfc3339(*t))
+    }
+
+    /// Reads any RFC 3339 time (any offset) and converts it to UTC.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        super::parse_rfc3339(&s).map_err(serde::de::Error::custom)
     }
 
     pub mod option {
@@ -114,5 +126,12 @@ mod tests {
     fn millis_round_trip() {
         let t = datetime!(2026-01-02 03:04:05.678 UTC);
         assert_eq!(from_millis(to_millis(t)), t);
+    }
+
+    #[test]
+    fn rfc3339_parses_back_to_utc() {
+        let t = parse_rfc3339("2026-11-23T10:01:30+01:00").unwrap();
+        assert_eq!(rfc3339(t), "2026-11-23T09:01:30Z");
+        assert!(parse_rfc3339("yesterday").is_err());
     }
 }

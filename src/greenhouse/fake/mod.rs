@@ -1,0 +1,181 @@
+//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`, `/v3/…` and
+//! `/v1/…` as SPEC §1's table says, for tests, benchmarks and `keydrop demo`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
+//! let gh = FakeGreenhouse::start().await?;
+//! gh.add_v3_client(V3Client::new("acme-123", "s3cret").with_all_resources());
+//! // CheckerConfig { auth_url: gh.base_url().into(), api_url: gh.base_url().into(), .. }
+//! gh.stop().await;
+//! # Ok(()) }
+//! ```
+
+mod routes;
+mod state;
+
+pub use state::V3Client;
+
+use actix_web::{web, App, HttpServer};
+use routes::{lock, Shared};
+use state::State;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A running fake. Configure it through its methods at any time; they take effect on the next
+/// request. Stops when dropped (or, waiting for it, with [`FakeGreenhouse::stop`]).
+pub struct FakeGreenhouse {
+    base_url: String,
+    state: Shared,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for FakeGreenhouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeGreenhouse")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeGreenhouse {
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime (one worker).
+    pub async fn start() -> std::io::Result<Self> {
+        let state: Shared = Arc::new(Mutex::new(State::new()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::from(state.clone());
+        let mw_state = state.clone();
+        let server = HttpServer::new(move || {
+            let st = mw_state.clone();
+            App::new()
+                .app_data(data.clone())
+                .wrap_fn(move |req, srv| routes::middleware(st.clone(), req, srv))
+                .configure(routes::configure)
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        Ok(Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            state,
+            handle,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: use it as both the auth and the API base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+
+    // ---- fixtures ----
+
+    pub fn add_v3_client(&self, client: V3Client) {
+        lock(&self.state)
+            .v3_clients
+            .insert(client.client_id.clone(), client);
+    }
+
+    /// A legacy key permitted to call the given endpoints (`users`, `tags/candidate`, …).
+    pub fn add_v1_key<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, key: &str, endpoints: I) {
+        let set: BTreeSet<String> = endpoints
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
+        lock(&self.state).v1_keys.insert(key.to_owned(), set);
+    }
+
+    /// Makes a v3 resource unknown (404), as if Greenhouse had removed it.
+    pub fn forget_v3_resource(&self, name: &str) {
+        lock(&self.state).v3_resources.remove(name);
+    }
+
+    // ---- switches ----
+
+    /// Every request answers 503.
+    pub fn set_outage(&self, on: bool) {
+        lock(&self.state).outage = on;
+    }
+
+    /// Only `/token` answers 503.
+    pub fn set_token_outage(&self, on: bool) {
+        lock(&self.state).token_outage = on;
+    }
+
+    /// Every request except `/token` answers 503.
+    pub fn set_api_outage(&self, on: bool) {
+        lock(&self.state).api_outage = on;
+    }
+
+    /// Delays every answer.
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
+    }
+
+    /// The next `count` requests answer 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limit_next(&self, count: u32, retry_after_secs: u64) {
+        let mut s = lock(&self.state);
+        s.rate_limited = count;
+        s.retry_after_secs = retry_after_secs;
+    }
+
+    /// The status for a v1 key lacking an endpoint's permission (403 by default; 401 is seen
+    /// in the wild too).
+    pub fn set_v1_permission_status(&self, status: u16) {
+        lock(&self.state).v1_permission_status = status;
+    }
+
+    /// The next `count` v3 resource requests with a valid token revoke it and answer 401.
+    pub fn revoke_next_tokens(&self, count: u32) {
+        lock(&self.state).revoke_next = count;
+    }
+
+    // ---- counters ----
+
+    pub fn total_requests(&self) -> u64 {
+        lock(&self.state).total
+    }
+
+    /// Requests to an exact path, e.g. `/token` or `/v3/users`.
+    pub fn requests_to(&self, path: &str) -> u64 {
+        lock(&self.state).per_path.get(path).copied().unwrap_or(0)
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn max_in_flight(&self) -> u64 {
+        lock(&self.state).max_in_flight
+    }
+
+    /// Every access token issued so far, oldest first.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.state).issued_order.clone()
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_counters(&self) {
+        let mut s = lock(&self.state);
+        s.total = 0;
+        s.per_path.clear();
+        s.max_in_flight = s.in_flight;
+    }
+}
+
+impl Drop for FakeGreenhouse {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+        self.task.abort();
+    }
+}

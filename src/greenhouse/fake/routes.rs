@@ -1,0 +1,282 @@
+//! The fake's HTTP answers, following SPEC §1's table.
+
+use super::state::{Issued, State};
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use futures_util::future::LocalBoxFuture;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub(crate) type Shared = Arc<Mutex<State>>;
+
+pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/token", web::post().to(token))
+        .route("/v3/{tail:.*}", web::get().to(v3))
+        .route("/v1/{tail:.*}", web::get().to(v1))
+        .default_service(web::to(|| async {
+            HttpResponse::NotFound().json(json!({"message":"Resource not found"}))
+        }));
+}
+
+/// Decrements the in-flight counter however the request ends.
+struct InFlight(Shared);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = lock(&self.0);
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
+}
+
+/// Counting, slowness, outages and rate limiting, before any route; rate-limit headers after.
+pub(crate) fn middleware<S>(
+    state: Shared,
+    req: ServiceRequest,
+    srv: &S,
+) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    let path = req.path().to_owned();
+    let (delay, short) = {
+        let mut s = lock(&state);
+        s.total += 1;
+        *s.per_path.entry(path.clone()).or_insert(0) += 1;
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        let short = if s.outage
+            || (s.token_outage && path == "/token")
+            || (s.api_outage && path != "/token")
+        {
+            Some(HttpResponse::ServiceUnavailable().json(json!({"message":"Service Unavailable"})))
+        } else if s.rate_limited > 0 {
+            s.rate_limited -= 1;
+            Some(
+                HttpResponse::TooManyRequests()
+                    .insert_header(("Retry-After", s.retry_after_secs.to_string()))
+                    .json(json!({"message":"Too Many Requests"})),
+            )
+        } else {
+            None
+        };
+        (s.delay, short)
+    };
+    let guard = InFlight(state);
+    match short {
+        Some(resp) => {
+            let (http_req, _) = req.into_parts();
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let mut res = ServiceResponse::new(http_req, resp);
+                rate_headers(&mut res, &guard.0);
+                drop(guard);
+                Ok(res)
+            })
+        }
+        None => {
+            let fut = srv.call(req);
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let mut res = fut.await?;
+                rate_headers(&mut res, &guard.0);
+                drop(guard);
+                Ok(res)
+            })
+        }
+    }
+}
+
+fn rate_headers(res: &mut ServiceResponse<BoxBody>, state: &Shared) {
+    let (remaining, limited) = {
+        let s = lock(state);
+        (75u64.saturating_sub(s.total % 75), s.rate_limited)
+    };
+    let remaining = if res.status() == StatusCode::TOO_MANY_REQUESTS || limited > 0 {
+        0
+    } else {
+        remaining
+    };
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", "75".to_owned()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", "1800000000".to_owned()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    }
+}
+
+/// `(user, password)` from `Authorization: Basic …`.
+fn basic(req: &HttpRequest) -> Option<(String, String)> {
+    let v = req.headers().get("authorization")?.to_str().ok()?;
+    let b64 = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (u, p) = raw.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+fn has_suffix(id: &str) -> bool {
+    id.rsplit_once('-')
+        .is_some_and(|(_, d)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> =
+        web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let body = String::from_utf8_lossy(body);
+    let from_body: HashMap<String, String> = if body.trim_start().starts_with('{') {
+        serde_json::from_str::<HashMap<String, serde_json::Value>>(&body)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect()
+    } else {
+        web::Query::<HashMap<String, String>>::from_query(&body)
+            .map(|q| q.into_inner())
+            .unwrap_or_default()
+    };
+    out.extend(from_body);
+    out
+}
+
+async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>>) -> HttpResponse {
+    let Some((id, secret)) = basic(&req) else {
+        return HttpResponse::Unauthorized().json(
+            json!({"message":"Unauthorized","errorId":format!("err-{}", uuid::Uuid::new_v4())}),
+        );
+    };
+    if !has_suffix(&id) {
+        return HttpResponse::BadRequest().json(json!({
+            "message": format!("client_id={id} does not contain a valid client ID suffix"),
+            "errorId": format!("err-{}", uuid::Uuid::new_v4()),
+        }));
+    }
+    let p = params(&req, &body);
+    match p.get("grant_type").map(String::as_str) {
+        None => {
+            return HttpResponse::BadRequest()
+                .json(json!({"message":"Must include `grant_type` parameter in /token request"}))
+        }
+        Some("client_credentials") => {}
+        Some(other) => {
+            return HttpResponse::BadRequest().json(json!({"message": format!(
+                "grant_type={other} is invalid, please use one of: authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange"
+            )}))
+        }
+    }
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(client) = s.v3_clients.get(&id).filter(|c| c.client_secret == secret) else {
+        return HttpResponse::Unauthorized().json(json!({"error":"invalid_client"}));
+    };
+    let sub = p.get("sub").filter(|v| !v.is_empty()).cloned();
+    if let Some(sub) = &sub {
+        if client.refused_subs.contains(sub) || !sub.bytes().all(|b| b.is_ascii_digit()) {
+            return HttpResponse::BadRequest().json(json!({
+                "error":"invalid_request","error_description":"The sub parameter is not an active user"
+            }));
+        }
+    }
+    let token = format!(
+        "ghfake.{}.{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    s.tokens
+        .insert(token.clone(), Issued { client_id: id, sub });
+    s.issued_order.push(token.clone());
+    HttpResponse::Ok().json(json!({"access_token":token,"token_type":"Bearer","expires_in":3600}))
+}
+
+async fn v3(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    let resource = path.into_inner();
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if !s.v3_resources.contains(&resource) {
+        return HttpResponse::NotFound().json(json!({"message":"Resource not found"}));
+    }
+    let unauthorized = || {
+        HttpResponse::Unauthorized().json(json!({"message":"Unauthorized","errors":[
+            "Token could not be decoded. Please ensure your token is from a trusted source."
+        ]}))
+    };
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let Some(issued) = bearer.as_ref().and_then(|t| s.tokens.get(t)).cloned() else {
+        return unauthorized();
+    };
+    if s.revoke_next > 0 {
+        s.revoke_next -= 1;
+        if let Some(t) = &bearer {
+            s.tokens.remove(t);
+        }
+        return unauthorized();
+    }
+    let Some(client) = s.v3_clients.get(&issued.client_id) else {
+        return unauthorized();
+    };
+    let admin = match &issued.sub {
+        Some(sub) => client.site_admins.contains(sub),
+        None => client.service_account_admin,
+    };
+    if !admin || !client.scopes.contains(&format!("harvest:{resource}:list")) {
+        return HttpResponse::Forbidden().json(json!({"message":"Forbidden","errors":[
+            "You do not have access to this resource"
+        ]}));
+    }
+    let host = req.connection_info().host().to_owned();
+    HttpResponse::Ok()
+        .insert_header((
+            "Link",
+            format!("<http://{host}/v3/{resource}?cursor=abc>; rel=\"next\""),
+        ))
+        .json(json!([{"id": 1}]))
+}
+
+async fn v1(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    let endpoint = path.into_inner();
+    let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let permitted = match basic(&req).and_then(|(key, _)| s.v1_keys.get(&key)) {
+        Some(p) => p,
+        None => {
+            return HttpResponse::Unauthorized()
+                .json(json!({"message":"Invalid Basic Auth credentials"}))
+        }
+    };
+    if !s.v1_endpoints.contains(&endpoint) {
+        return HttpResponse::NotFound().json(json!({"message":"Resource not found"}));
+    }
+    if !permitted.contains(&endpoint) {
+        let status = StatusCode::from_u16(s.v1_permission_status).unwrap_or(StatusCode::FORBIDDEN);
+        return HttpResponse::build(status)
+            .json(json!({"message":"This API Key does not have permission for this endpoint"}));
+    }
+    HttpResponse::Ok().json(json!([]))
+}

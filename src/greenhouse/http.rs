@@ -1,0 +1,188 @@
+//! One HTTP exchange with Greenhouse, retried inside the check's total budget: 429 honours
+//! `Retry-After` when it fits, 5xx/408/timeouts/network errors back off exponentially with
+//! jitter, redirects are never followed.
+
+use super::report::Transient;
+use std::time::Duration;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+/// The largest response body we read, in bytes; the rest is ignored.
+const MAX_BODY: usize = 16 * 1024;
+/// Not worth starting a request with less time than this left.
+const MIN_ATTEMPT: Duration = Duration::from_millis(25);
+const BACKOFF_START: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// The deadline of one whole check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    deadline: Instant,
+}
+
+impl Budget {
+    pub(crate) fn new(total: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + total,
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// A definite answer: a status that is not transient, and the (bounded) body.
+pub(crate) struct Answer {
+    pub status: u16,
+    /// May hold an access token: wiped when dropped.
+    pub body: Zeroizing<String>,
+}
+
+/// Sends the request `build` makes, again and again while the answer is transient and the
+/// budget allows. `what` names the call for logs (never a secret).
+pub(crate) async fn send(
+    build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    request_timeout: Duration,
+    budget: Budget,
+    what: &str,
+) -> Result<Answer, Transient> {
+    let mut last = Transient::TimedOut;
+    let mut attempt: u32 = 0;
+    loop {
+        let remaining = budget.remaining();
+        if remaining < MIN_ATTEMPT {
+            return Err(last);
+        }
+        let wait = match build().timeout(request_timeout.min(remaining)).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                if resp.status().is_redirection() {
+                    tracing::warn!(
+                        what,
+                        status,
+                        "Greenhouse answered with a redirect; not followed"
+                    );
+                    return Err(Transient::Redirected);
+                }
+                if status == 429 {
+                    last = Transient::RateLimited;
+                    let after = retry_after(resp.headers());
+                    tracing::info!(
+                        what,
+                        retry_after_s = after.map(|d| d.as_secs()),
+                        "rate limited"
+                    );
+                    after.unwrap_or_else(|| backoff(attempt))
+                } else if status >= 500 || status == 408 {
+                    last = Transient::Unavailable;
+                    tracing::info!(what, status, attempt, "Greenhouse unavailable");
+                    backoff(attempt)
+                } else {
+                    match read_body(resp).await {
+                        Ok(body) => return Ok(Answer { status, body }),
+                        Err(e) => {
+                            last = classify(&e);
+                            tracing::info!(
+                                what,
+                                status,
+                                timeout = e.is_timeout(),
+                                "reading the answer failed"
+                            );
+                            backoff(attempt)
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                last = classify(&e);
+                tracing::info!(
+                    what,
+                    attempt,
+                    timeout = e.is_timeout(),
+                    connect = e.is_connect(),
+                    "request to Greenhouse failed"
+                );
+                backoff(attempt)
+            }
+        };
+        if wait + MIN_ATTEMPT > budget.remaining() {
+            tracing::info!(
+                what,
+                wait_ms = wait.as_millis() as u64,
+                "retry would overrun the budget"
+            );
+            return Err(last);
+        }
+        tokio::time::sleep(wait).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Transient {
+    if e.is_timeout() {
+        Transient::TimedOut
+    } else {
+        Transient::Unavailable
+    }
+}
+
+async fn read_body(mut resp: reqwest::Response) -> Result<Zeroizing<String>, reqwest::Error> {
+    let mut buf = Zeroizing::new(Vec::new());
+    while let Some(chunk) = resp.chunk().await? {
+        let take = chunk.len().min(MAX_BODY - buf.len());
+        buf.extend_from_slice(&chunk[..take]);
+        if buf.len() >= MAX_BODY {
+            break;
+        }
+    }
+    Ok(Zeroizing::new(String::from_utf8_lossy(&buf).into_owned()))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is ignored: we back off instead).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// 200 ms doubling, capped at 2 s, with "equal jitter" (between half and all of it).
+fn backoff(attempt: u32) -> Duration {
+    let full = BACKOFF_START
+        .saturating_mul(1u32 << attempt.min(8))
+        .min(BACKOFF_CAP);
+    let jitter = u64::from(jitter_byte()) * (full.as_millis() as u64 / 2) / 255;
+    full / 2 + Duration::from_millis(jitter)
+}
+
+/// A random byte for jitter (uuid v4 draws from the OS generator).
+fn jitter_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        for attempt in 0..12 {
+            let full = BACKOFF_START
+                .saturating_mul(1u32 << attempt.min(8))
+                .min(BACKOFF_CAP);
+            let d = backoff(attempt);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_only() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+}

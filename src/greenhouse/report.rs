@@ -1,0 +1,373 @@
+//! The result of one check (SPEC §1 "Outcome of one check", §3 `verification`) and the
+//! customer-facing words for each case.
+
+use super::kind::Kind;
+use super::messages::{pending_message, refusal_message};
+use crate::clock::serde_rfc3339;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What one check concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The credential works and every required resource answered 200.
+    Verified,
+    /// The credential works but at least one required permission is missing.
+    Insufficient,
+    /// Greenhouse refused the credential itself.
+    Invalid,
+    /// Greenhouse gave no usable answer in time; check again later.
+    Pending,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Verified => "verified",
+            Outcome::Insufficient => "insufficient",
+            Outcome::Invalid => "invalid",
+            Outcome::Pending => "pending",
+        }
+    }
+}
+
+/// The report stored with a credential: `{"outcome","checked_at","granted":[…],
+/// "missing_required":[…],"missing_optional":[…],"message"}`. The lists hold permission strings
+/// (`harvest:users:list` for v3, `GET: List Users` for v1), in profile order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub outcome: Outcome,
+    #[serde(with = "serde_rfc3339")]
+    pub checked_at: OffsetDateTime,
+    pub granted: Vec<String>,
+    pub missing_required: Vec<String>,
+    pub missing_optional: Vec<String>,
+    /// Plain words for the customer; never contains a secret or a Greenhouse response body.
+    pub message: String,
+}
+
+/// Why Greenhouse gave no definite answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transient {
+    RateLimited,
+    TimedOut,
+    Unavailable,
+    Redirected,
+    Unexpected,
+    TokenRejected,
+}
+
+/// Why a credential was refused outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    BadClient,
+    MalformedClientId,
+    UserIdRefused,
+    UnauthorizedClient,
+    InvalidScope,
+    Other,
+    BadV1Key,
+    V1Retired,
+}
+
+/// What one probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    Granted,
+    Forbidden,
+    NotFound,
+    Unresolved(Transient),
+}
+
+/// One probed resource: its permission string, whether it is required, and what it answered.
+pub(crate) struct Finding {
+    pub permission: String,
+    pub required: bool,
+    pub probe: Probe,
+}
+
+/// The raw conclusion of a check, before it is put into words.
+pub(crate) enum Verdict {
+    Refused(Refusal),
+    Pending(Transient),
+    Probed(Vec<Finding>),
+}
+
+fn list(items: &[String]) -> String {
+    items.join(", ")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Turns a verdict into the stored report.
+pub(crate) fn report(
+    kind: Kind,
+    user_id_given: bool,
+    verdict: Verdict,
+    checked_at: OffsetDateTime,
+) -> Verification {
+    let empty = |outcome, message| Verification {
+        outcome,
+        checked_at,
+        granted: Vec::new(),
+        missing_required: Vec::new(),
+        missing_optional: Vec::new(),
+        message,
+    };
+    let findings = match verdict {
+        Verdict::Refused(r) => return empty(Outcome::Invalid, refusal_message(r).to_owned()),
+        Verdict::Pending(t) => return empty(Outcome::Pending, pending_message(t)),
+        Verdict::Probed(f) => f,
+    };
+
+    let pick = |req: bool, f: &dyn Fn(Probe) -> bool| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|x| x.required == req && f(x.probe))
+            .map(|x| x.permission.clone())
+            .collect()
+    };
+    let missing = |p: Probe| matches!(p, Probe::Forbidden | Probe::NotFound);
+    let granted: Vec<String> = findings
+        .iter()
+        .filter(|x| x.probe == Probe::Granted)
+        .map(|x| x.permission.clone())
+        .collect();
+    let missing_required = pick(true, &missing);
+    let missing_optional = pick(false, &missing);
+    let unknown: Vec<String> = findings
+        .iter()
+        .filter(|x| x.probe == Probe::NotFound)
+        .map(|x| x.permission.clone())
+        .collect();
+    let unresolved_required: Vec<Transient> = findings
+        .iter()
+        .filter_map(|x| match (x.required, x.probe) {
+            (true, Probe::Unresolved(t)) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let unresolved_optional = pick(false, &|p| matches!(p, Probe::Unresolved(_)));
+    let all_forbidden =
+        !findings.is_empty() && findings.iter().all(|x| x.probe == Probe::Forbidden);
+
+    let mut notes = Vec::new();
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "Greenhouse does not know {} ({}); that is a problem on our side, not yours, and \
+             we have been told.",
+            if unknown.len() == 1 {
+                "this resource"
+            } else {
+                "these resources"
+            },
+            list(&unknown)
+        ));
+    }
+
+    let (outcome, mut message) = if let Some(t) = unresolved_required.first() {
+        (Outcome::Pending, pending_message(*t))
+    } else if all_forbidden {
+        let who = match (kind, user_id_given) {
+            (Kind::HarvestV1, _) => {
+                "Every permission was refused: this API key probably has no permissions \
+                 selected. In Configure → Dev Center → API Credentials, edit the key and select \
+                 the permissions listed below (or \"Select all\")."
+            }
+            (Kind::HarvestV3, true) => {
+                "Every permission was refused: the User ID you entered is probably not a Site \
+                 Admin, and Greenhouse only lets Site Admins list data. Enter the User ID of a \
+                 Site Admin, or leave it empty, and check that the credential's scopes include \
+                 the permissions listed below."
+            }
+            (Kind::HarvestV3, false) => {
+                "Every permission was refused: the acting user is probably not a Site Admin, or \
+                 the credential has no scopes. Greenhouse only lets Site Admins list data: enter \
+                 the User ID of a Site Admin, and check under Manage Scopes that the credential \
+                 has the permissions listed below."
+            }
+        };
+        (Outcome::Insufficient, who.to_owned())
+    } else if !missing_required.is_empty() {
+        let how = match kind {
+            Kind::HarvestV3 => {
+                "Open the credential in Configure → Dev Center → API Credentials, add them under \
+                 Manage Scopes, save, and submit the same Client ID and Client Secret again."
+            }
+            Kind::HarvestV1 => {
+                "Edit the key in Configure → Dev Center → API Credentials, select these \
+                 permissions, save, and submit the key again."
+            }
+        };
+        let mut m = format!(
+            "The credential works, but {} missing: {}. {how}",
+            plural(
+                missing_required.len(),
+                "required permission is",
+                "required permissions are"
+            ),
+            list(&missing_required)
+        );
+        if kind == Kind::HarvestV3 && user_id_given {
+            m.push_str(" The User ID you entered must belong to a Site Admin.");
+        }
+        (Outcome::Insufficient, m)
+    } else {
+        let mut m = String::from(
+            "Greenhouse accepted this credential and granted every required permission.",
+        );
+        if !missing_optional.is_empty() {
+            m.push_str(&format!(
+                " {} not granted ({}); we can work without {}, but some reports will be less \
+                 complete.",
+                plural(
+                    missing_optional.len(),
+                    "optional permission is",
+                    "optional permissions are"
+                ),
+                list(&missing_optional),
+                if missing_optional.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            ));
+        }
+        (Outcome::Verified, m)
+    };
+    if outcome != Outcome::Pending && !unresolved_optional.is_empty() {
+        notes.push(format!(
+            "Greenhouse did not answer for {} ({}); {} not counted.",
+            plural(
+                unresolved_optional.len(),
+                "optional permission",
+                "optional permissions"
+            ),
+            list(&unresolved_optional),
+            if unresolved_optional.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            }
+        ));
+    }
+    for n in notes {
+        message.push(' ');
+        message.push_str(&n);
+    }
+    Verification {
+        outcome,
+        checked_at,
+        granted,
+        missing_required,
+        missing_optional,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn f(p: &str, required: bool, probe: Probe) -> Finding {
+        Finding {
+            permission: p.into(),
+            required,
+            probe,
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let v = report(
+            Kind::HarvestV3,
+            false,
+            Verdict::Probed(vec![
+                f("harvest:users:list", true, Probe::Granted),
+                f("harvest:notes:list", false, Probe::Forbidden),
+            ]),
+            datetime!(2026-11-23 09:00 UTC),
+        );
+        assert_eq!(v.outcome, Outcome::Verified);
+        let j = serde_json::to_value(&v).unwrap();
+        assert_eq!(j["outcome"], "verified");
+        assert_eq!(j["checked_at"], "2026-11-23T09:00:00Z");
+        assert_eq!(j["granted"], serde_json::json!(["harvest:users:list"]));
+        assert_eq!(
+            j["missing_optional"],
+            serde_json::json!(["harvest:notes:list"])
+        );
+        assert!(j["message"]
+            .as_str()
+            .unwrap()
+            .contains("harvest:notes:list"));
+        let back: Verification = serde_json::from_value(j).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn outcomes() {
+        let t = datetime!(2026-11-23 09:00 UTC);
+        let pending = report(
+            Kind::HarvestV3,
+            false,
+            Verdict::Probed(vec![
+                f("a", true, Probe::Granted),
+                f("b", true, Probe::Unresolved(Transient::TimedOut)),
+                f("c", true, Probe::Forbidden),
+            ]),
+            t,
+        );
+        assert_eq!(pending.outcome, Outcome::Pending);
+        assert!(pending.message.contains("did not answer in time"));
+        let all403 = report(
+            Kind::HarvestV3,
+            true,
+            Verdict::Probed(vec![
+                f("a", true, Probe::Forbidden),
+                f("b", false, Probe::Forbidden),
+            ]),
+            t,
+        );
+        assert_eq!(all403.outcome, Outcome::Insufficient);
+        assert!(all403.message.contains("Site Admin"));
+        let invalid = report(
+            Kind::HarvestV1,
+            false,
+            Verdict::Refused(Refusal::BadV1Key),
+            t,
+        );
+        assert_eq!(invalid.outcome, Outcome::Invalid);
+        let optional_unknown = report(
+            Kind::HarvestV3,
+            false,
+            Verdict::Probed(vec![
+                f("a", true, Probe::Granted),
+                f("b", false, Probe::NotFound),
+                f("c", false, Probe::Unresolved(Transient::RateLimited)),
+            ]),
+            t,
+        );
+        assert_eq!(optional_unknown.outcome, Outcome::Verified);
+        assert_eq!(optional_unknown.missing_optional, ["b"]);
+        assert!(optional_unknown.message.contains("problem on our side"));
+        assert!(optional_unknown.message.contains("not counted"));
+    }
+
+    #[test]
+    fn outcome_names() {
+        for (o, s) in [
+            (Outcome::Verified, "verified"),
+            (Outcome::Insufficient, "insufficient"),
+            (Outcome::Invalid, "invalid"),
+            (Outcome::Pending, "pending"),
+        ] {
+            assert_eq!(o.as_str(), s);
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{s}\""));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+use keydrop::clock::{ManualClock, SharedClock};
+use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
+use keydrop::greenhouse::{Checker, CheckerConfig, Kind, Profile, Secret};
+use std::sync::Arc;
+use std::time::Duration;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+pub const NOW: OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
+pub const CLIENT_ID: &str = "acme-analytics-4821";
+pub const CLIENT_SECRET: &str = "Zq8Xv1c9-SECRET-value-n0t-for-logs";
+pub const ADMIN: &str = "1001";
+pub const NOT_ADMIN: &str = "2002";
+pub const V1_KEY: &str = "a7183e1b7e9ab09b8a5cfa87d1934c3c";
+
+pub struct Env {
+    pub gh: FakeGreenhouse,
+    pub checker: Checker,
+}
+
+/// A fake Greenhouse and a checker pointed at it, with short timeouts so tests stay fast.
+pub async fn env(tune: impl FnOnce(&mut CheckerConfig)) -> Env {
+    let gh = FakeGreenhouse::start()
+        .await
+        .expect("fake greenhouse starts");
+    let mut config = CheckerConfig {
+        auth_url: gh.base_url().to_owned(),
+        api_url: gh.base_url().to_owned(),
+        request_timeout: Duration::from_millis(500),
+        total_budget: Duration::from_secs(2),
+        max_in_flight: 4,
+    };
+    tune(&mut config);
+    let clock: SharedClock = Arc::new(ManualClock::new(NOW));
+    let checker = Checker::new(config, clock).expect("checker builds");
+    Env { gh, checker }
+}
+
+/// The standard client: every scope, service account and user 1001 are Site Admins.
+pub fn full_client() -> V3Client {
+    V3Client::new(CLIENT_ID, CLIENT_SECRET)
+        .with_all_resources()
+        .with_site_admins([ADMIN])
+}
+
+pub fn v3_secret(user: Option<&str>) -> Secret {
+    Secret::parse_v3(CLIENT_ID, CLIENT_SECRET, user).expect("valid shape")
+}
+
+pub fn full_v3() -> Profile {
+    Profile::named(Kind::HarvestV3, "full-analytics").expect("profile")
+}
+
+pub fn full_v1() -> Profile {
+    Profile::named(Kind::HarvestV1, "full-analytics").expect("profile")
+}
+
+pub fn permissions(kind: Kind, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            keydrop::greenhouse::resource(kind, n)
+                .expect("known")
+                .permission()
+        })
+        .collect()
+}
+
+/// No report ever carries a secret value.
+pub fn assert_no_secret(text: &str) {
+    for s in [CLIENT_SECRET, CLIENT_ID, V1_KEY] {
+        assert!(!text.contains(s), "leaked {s:?} in {text:?}");
+    }
+}

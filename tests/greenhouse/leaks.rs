@@ -1,0 +1,100 @@
+//! SPEC §8.1: no secret, access token or echoed client id reaches a log line.
+
+use crate::helpers::*;
+use keydrop::greenhouse::fake::V3Client;
+use keydrop::greenhouse::{Kind, Outcome, Profile, Secret};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let e = env(|c| c.total_budget = std::time::Duration::from_millis(800)).await;
+    e.gh.add_v3_client(full_client());
+    e.gh.add_v3_client(V3Client::new("partial-55", CLIENT_SECRET).with_resources(["users"]));
+    e.gh.add_v1_key(V1_KEY, ["users"]);
+    let malformed_id = "MALFORMED_client_ID_echoed";
+
+    let cases: Vec<(Secret, Outcome)> = vec![
+        (v3_secret(Some(ADMIN)), Outcome::Verified),
+        (v3_secret(Some(NOT_ADMIN)), Outcome::Insufficient),
+        (
+            Secret::parse_v3("partial-55", CLIENT_SECRET, None).unwrap(),
+            Outcome::Insufficient,
+        ),
+        (
+            Secret::parse_v3(CLIENT_ID, "wrong-but-Also-Secret-99", None).unwrap(),
+            Outcome::Invalid,
+        ),
+        (
+            Secret::parse_v3(malformed_id, CLIENT_SECRET, None).unwrap(),
+            Outcome::Invalid,
+        ),
+        (Secret::parse_v1(V1_KEY).unwrap(), Outcome::Insufficient),
+        (
+            Secret::parse_v1("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").unwrap(),
+            Outcome::Invalid,
+        ),
+    ];
+    for (secret, expected) in &cases {
+        let v = e
+            .checker
+            .check(secret, &Profile::default_for(secret.kind()))
+            .await;
+        assert_eq!(v.outcome, *expected, "{secret:?}: {}", v.message);
+    }
+    // The failure path with retries and a 401 re-mint.
+    e.gh.revoke_next_tokens(1);
+    let minimal = Profile::named(Kind::HarvestV3, "minimal").unwrap();
+    assert_eq!(
+        e.checker.check(&v3_secret(None), &minimal).await.outcome,
+        Outcome::Verified
+    );
+    e.gh.set_token_outage(true);
+    assert_eq!(
+        e.checker.check(&v3_secret(None), &minimal).await.outcome,
+        Outcome::Pending
+    );
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("Greenhouse check finished"),
+        "logging was captured"
+    );
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG") || logs.contains("INFO"));
+    let tokens = e.gh.issued_tokens();
+    assert!(tokens.len() >= 5, "{tokens:?}");
+    let mut forbidden: Vec<&str> = vec![
+        CLIENT_SECRET,
+        CLIENT_ID,
+        malformed_id,
+        "wrong-but-Also-Secret-99",
+        V1_KEY,
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ];
+    forbidden.extend(tokens.iter().map(String::as_str));
+    for s in forbidden {
+        assert!(!logs.contains(s), "{s:?} leaked into the logs:\n{logs}");
+    }
+}
