@@ -37,7 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::unprocessable(format!("invalid query: {e}")).into()),
     )
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+    .app_data(
+        web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()),
+    )
     .service(health::healthz)
     .service(health::readyz)
     .service(
