@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod greenhouse;
+pub mod service;
 pub mod startup;
 pub mod store;
 pub mod web;

@@ -4,6 +4,7 @@
 
 pub mod cipher;
 pub mod keyring;
+pub mod link;
 pub mod random;
 pub mod token;
 

@@ -1,4 +1,6 @@
 //! Types and rules of the product, without I/O.
 
 pub mod audit;
+pub mod credential;
+pub mod drop;
 pub mod role;

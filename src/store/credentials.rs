@@ -1,23 +1,11 @@
-//! Drops and credentials: the rows the customer flow and workers change.
+//! Credential rows: accepted secrets (sealed) and their metadata.
 
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
+use crate::domain::credential::{CredentialMeta, Delivery, Status};
+use sqlx::any::AnyRow;
 use sqlx::Row;
-
-/// A drop to create. The link token itself is never here: only its hash.
-#[derive(Debug, Clone)]
-pub struct NewDrop {
-    pub id: String,
-    pub token_hash: String,
-    pub org: String,
-    pub note: Option<String>,
-    pub kind: String,
-    pub profile_json: String,
-    pub expires_at: i64,
-    pub max_attempts: i64,
-    pub created_by: String,
-}
 
 /// An accepted credential: metadata plus its sealed secret.
 #[derive(Debug, Clone)]
@@ -34,30 +22,6 @@ pub struct NewCredential {
 }
 
 impl Store {
-    pub async fn insert_drop(&self, d: &NewDrop, audit: &AuditEntry) -> Result<()> {
-        let mut tx = self.begin_audited().await?;
-        let now = tx.now_ms();
-        sqlx::query(
-            "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
-             attempts, max_attempts, credential_id, created_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7)",
-        )
-        .bind(&d.id)
-        .bind(&d.token_hash)
-        .bind(&d.org)
-        .bind(d.note.as_deref())
-        .bind(&d.kind)
-        .bind(&d.profile_json)
-        .bind(now)
-        .bind(d.expires_at)
-        .bind(d.max_attempts)
-        .bind(&d.created_by)
-        .execute(tx.conn())
-        .await?;
-        tx.record(audit).await?;
-        tx.commit().await
-    }
-
     /// Accept a credential for an open, unexpired drop: one conditional
     /// update moves the drop to `submitted`, and the credential row and the
     /// audit event are written in the same transaction. `false` when the
@@ -127,4 +91,113 @@ impl Store {
             },
         )))
     }
+}
+
+const META: &str =
+    "id, drop_id, org, kind, status, hint, verification, delivery, lease_expires_at, \
+                    created_at, delivered_at, destroyed_at";
+
+impl Store {
+    pub async fn credential_meta(&self, id: &str) -> Result<Option<CredentialMeta>> {
+        let sql = format!("SELECT {META} FROM credentials WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(meta_from_row).transpose()
+    }
+
+    /// Pending credentials whose next check is due, oldest first.
+    pub async fn pending_due(&self, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM credentials WHERE status = 'pending' AND delivery <> 'destroyed' \
+             AND next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        )
+        .bind(self.now_ms())
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// Take a due re-check: push its next check to `hold_until` so no other
+    /// process takes it meanwhile. `false` when someone else took it.
+    pub async fn claim_recheck(&self, id: &str, hold_until: i64) -> Result<bool> {
+        let mut conn = self.write.acquire().await?;
+        let n = sqlx::query(
+            "UPDATE credentials SET next_check_at = $1 WHERE id = $2 AND status = 'pending' \
+             AND delivery <> 'destroyed' AND next_check_at <= $3",
+        )
+        .bind(hold_until)
+        .bind(id)
+        .bind(self.now_ms())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Store the result of a re-check. `next_check_at` is `None` once the
+    /// outcome is definite; a still-pending one counts a failure.
+    pub async fn finish_recheck(
+        &self,
+        id: &str,
+        status: &str,
+        verification_json: &str,
+        next_check_at: Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let n = sqlx::query(
+            "UPDATE credentials SET status = $1, verification = $2, next_check_at = $3, \
+             check_failures = CASE WHEN $1 = 'pending' THEN check_failures + 1 ELSE check_failures END \
+             WHERE id = $4 AND status = 'pending' AND delivery <> 'destroyed'",
+        )
+        .bind(status)
+        .bind(verification_json)
+        .bind(next_check_at)
+        .bind(id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.record(audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// How many times a credential's check has come back pending.
+    pub async fn check_failures(&self, id: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT check_failures FROM credentials WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?
+                .unwrap_or(0),
+        )
+    }
+}
+
+pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("credential {what}"));
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let delivery: String = row.try_get("delivery")?;
+    let verification: String = row.try_get("verification")?;
+    Ok(CredentialMeta {
+        id: row.try_get("id")?,
+        drop_id: row.try_get("drop_id")?,
+        org: row.try_get("org")?,
+        kind: kind.parse().map_err(|_| corrupt("kind"))?,
+        status: Status::parse(&status).ok_or_else(|| corrupt("status"))?,
+        hint: row.try_get("hint")?,
+        verification: serde_json::from_str(&verification).map_err(|_| corrupt("verification"))?,
+        delivery: Delivery::parse(&delivery).ok_or_else(|| corrupt("delivery"))?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        created_at: row.try_get("created_at")?,
+        delivered_at: row.try_get("delivered_at")?,
+        destroyed_at: row.try_get("destroyed_at")?,
+    })
 }

@@ -10,11 +10,13 @@
 
 mod audit;
 mod credentials;
+mod drops;
 mod keys;
 mod tokens;
 
 pub use audit::AuditedTx;
-pub use credentials::{NewCredential, NewDrop};
+pub use credentials::NewCredential;
+pub use drops::{DropCursor, NewDrop};
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;

@@ -1,7 +1,9 @@
 //! The internal JSON API under `/api/v1`.
 
 pub mod audit;
+pub mod drops;
 pub mod tokens;
+pub mod views;
 
 use actix_web::web;
 
@@ -9,7 +11,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(tokens::create)
         .service(tokens::list)
         .service(tokens::revoke)
-        .service(audit::list);
+        .service(audit::list)
+        .service(drops::create)
+        .service(drops::list)
+        .service(drops::get)
+        .service(drops::revoke);
 }
 
 /// `limit` for list calls: 1…500, default 100.

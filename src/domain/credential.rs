@@ -1,0 +1,93 @@
+//! Credentials (SPEC §3): what was accepted, as metadata. The secret itself
+//! is never part of these types.
+
+use crate::greenhouse::{Kind, Outcome, Verification};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Verified,
+    Insufficient,
+    Invalid,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::Verified,
+        Status::Insufficient,
+        Status::Invalid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Verified => "verified",
+            Status::Insufficient => "insufficient",
+            Status::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn from_outcome(o: Outcome) -> Self {
+        match o {
+            Outcome::Pending => Status::Pending,
+            Outcome::Verified => Status::Verified,
+            Outcome::Insufficient => Status::Insufficient,
+            Outcome::Invalid => Status::Invalid,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    Waiting,
+    Leased,
+    Delivered,
+    Destroyed,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 4] = [
+        Delivery::Waiting,
+        Delivery::Leased,
+        Delivery::Delivered,
+        Delivery::Destroyed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Waiting => "waiting",
+            Delivery::Leased => "leased",
+            Delivery::Delivered => "delivered",
+            Delivery::Destroyed => "destroyed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A credential's metadata as stored and shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialMeta {
+    pub id: String,
+    pub drop_id: String,
+    pub org: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub hint: String,
+    pub verification: Verification,
+    pub delivery: Delivery,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    pub destroyed_at: Option<i64>,
+}

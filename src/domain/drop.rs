@@ -1,0 +1,214 @@
+//! Drops (SPEC §2): one-time upload links and the rules for creating them.
+
+use crate::greenhouse::{Kind, Profile};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_EXPIRES_IN: i64 = 72 * 3600;
+pub const EXPIRES_IN: std::ops::RangeInclusive<i64> = 300..=2_592_000;
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 10;
+pub const MAX_ATTEMPTS: std::ops::RangeInclusive<i64> = 1..=100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropState {
+    Open,
+    Submitted,
+    Expired,
+    Revoked,
+    Locked,
+}
+
+impl DropState {
+    pub const ALL: [DropState; 5] = [
+        DropState::Open,
+        DropState::Submitted,
+        DropState::Expired,
+        DropState::Revoked,
+        DropState::Locked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropState::Open => "open",
+            DropState::Submitted => "submitted",
+            DropState::Expired => "expired",
+            DropState::Revoked => "revoked",
+            DropState::Locked => "locked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A stored drop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropRecord {
+    pub id: String,
+    pub org: String,
+    pub note: Option<String>,
+    pub kind: Kind,
+    pub profile: Profile,
+    pub state: DropState,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub credential_id: Option<String>,
+}
+
+impl DropRecord {
+    /// Open and not yet past its expiry at `now_ms`.
+    pub fn accepts_input(&self, now_ms: i64) -> bool {
+        self.state == DropState::Open && self.expires_at > now_ms
+    }
+}
+
+/// What staff ask for, before validation (API body and CLI flags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropRequest {
+    pub org: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub required: Option<Vec<String>>,
+    #[serde(default)]
+    pub optional: Option<Vec<String>>,
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
+}
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropSpec {
+    pub org: String,
+    pub note: Option<String>,
+    pub kind: Kind,
+    pub profile: Profile,
+    pub expires_in: i64,
+    pub max_attempts: i64,
+}
+
+fn has_control(s: &str, allow_newlines: bool) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
+}
+
+impl DropRequest {
+    /// Check every field; the message names the field and the rule.
+    pub fn validate(self) -> Result<DropSpec, String> {
+        let org = self.org.trim().to_owned();
+        let org_len = org.chars().count();
+        if !(1..=200).contains(&org_len) || has_control(&org, false) {
+            return Err("org must be 1 to 200 characters, without control characters".into());
+        }
+        let note = self
+            .note
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        if let Some(n) = &note {
+            if n.chars().count() > 2000 || has_control(n, true) {
+                return Err(
+                    "note must be at most 2000 characters, without control characters".into(),
+                );
+            }
+        }
+        let kind = self.kind.unwrap_or_default();
+        let profile = match (self.profile, self.required, self.optional) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err("give either profile or required/optional lists, not both".into())
+            }
+            (Some(name), None, None) => Profile::named(kind, &name).map_err(|e| e.to_string())?,
+            (None, Some(req), opt) => {
+                Profile::explicit(kind, req, opt.unwrap_or_default()).map_err(|e| e.to_string())?
+            }
+            (None, None, Some(_)) => return Err("optional needs a required list as well".into()),
+            (None, None, None) => Profile::default_for(kind),
+        };
+        let expires_in = self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
+        if !EXPIRES_IN.contains(&expires_in) {
+            return Err("expires_in must be between 300 and 2592000 seconds".into());
+        }
+        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if !MAX_ATTEMPTS.contains(&max_attempts) {
+            return Err("max_attempts must be between 1 and 100".into());
+        }
+        Ok(DropSpec {
+            org,
+            note,
+            kind,
+            profile,
+            expires_in,
+            max_attempts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(org: &str) -> DropRequest {
+        DropRequest {
+            org: org.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = req("Initech").validate().unwrap();
+        assert_eq!(s.kind, Kind::HarvestV3);
+        assert_eq!(s.profile.name, "full-analytics");
+        assert_eq!((s.expires_in, s.max_attempts), (259_200, 10));
+    }
+
+    #[test]
+    fn bounds() {
+        assert!(req("").validate().is_err());
+        assert!(req("   ").validate().is_err());
+        assert!(req(&"x".repeat(200)).validate().is_ok());
+        assert!(req(&"x".repeat(201)).validate().is_err());
+        assert!(req("a\u{0}b").validate().is_err());
+        let mut r = req("x");
+        r.note = Some("n".repeat(2001));
+        assert!(r.validate().is_err());
+        for (e, ok) in [
+            (299, false),
+            (300, true),
+            (2_592_000, true),
+            (2_592_001, false),
+        ] {
+            let mut r = req("x");
+            r.expires_in = Some(e);
+            assert_eq!(r.validate().is_ok(), ok, "{e}");
+        }
+        for (m, ok) in [(0, false), (1, true), (100, true), (101, false)] {
+            let mut r = req("x");
+            r.max_attempts = Some(m);
+            assert_eq!(r.validate().is_ok(), ok, "{m}");
+        }
+    }
+
+    #[test]
+    fn profiles() {
+        let mut r = req("x");
+        r.required = Some(vec!["users".into(), "nonsense".into()]);
+        assert!(r.validate().unwrap_err().contains("nonsense"));
+        let mut r = req("x");
+        r.profile = Some("minimal".into());
+        assert_eq!(r.validate().unwrap().profile.required, vec!["users"]);
+        let mut r = req("x");
+        r.profile = Some("minimal".into());
+        r.required = Some(vec!["users".into()]);
+        assert!(r.validate().is_err());
+    }
+}

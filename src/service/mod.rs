@@ -1,0 +1,17 @@
+//! Use cases that combine the store, the cipher and the Greenhouse checker.
+//! The web layer and the CLI call these; they hold no HTTP or terminal logic.
+
+pub mod drops;
+pub mod recheck;
+pub mod submission;
+
+/// A failure that is ours, not the caller's: the HTTP layer answers 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,0 +1,101 @@
+//! Background re-checks of `pending` credentials (SPEC §3): the first within
+//! a minute of acceptance, then backing off to at most every 30 minutes,
+//! until Greenhouse gives a definite answer. Safe in every process at once:
+//! a due check is taken by one conditional update before it runs.
+
+use super::ServiceError;
+use crate::crypto::cipher::{self, Binding};
+use crate::crypto::keyring::Keyring;
+use crate::domain::audit::AuditEntry;
+use crate::domain::credential::Status;
+use crate::greenhouse::{Checker, Outcome, Secret};
+use crate::store::Store;
+use serde_json::json;
+
+/// Longest wait between checks.
+pub const MAX_INTERVAL_MS: i64 = 30 * 60 * 1000;
+/// How long a taken check is held from other processes while it runs.
+const HOLD_MS: i64 = 5 * 60 * 1000;
+
+/// Wait before the next check after `failures` pending answers: 1, 2, 4 … 30 min.
+pub fn backoff_ms(failures: i64) -> i64 {
+    let exp = u32::try_from(failures.clamp(0, 16)).unwrap_or(16);
+    (60_000_i64.saturating_mul(1_i64 << exp)).min(MAX_INTERVAL_MS)
+}
+
+/// Run every due re-check (up to `limit`); returns how many ran.
+pub async fn run_due(
+    store: &Store,
+    keyring: &Keyring,
+    checker: &Checker,
+    limit: i64,
+) -> Result<usize, ServiceError> {
+    let mut ran = 0;
+    for id in store.pending_due(limit).await? {
+        let now = crate::clock::to_millis(store.clock().now());
+        if !store.claim_recheck(&id, now + HOLD_MS).await? {
+            continue;
+        }
+        recheck_one(store, keyring, checker, &id).await?;
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+async fn recheck_one(
+    store: &Store,
+    keyring: &Keyring,
+    checker: &Checker,
+    id: &str,
+) -> Result<(), ServiceError> {
+    let Some((drop_id, kind, envelope)) = store.credential_envelope(id).await? else {
+        return Ok(());
+    };
+    let Some(drop) = store.drop_by_id(&drop_id).await? else {
+        return Ok(());
+    };
+    let binding = Binding {
+        credential_id: id,
+        drop_id: &drop_id,
+        kind: &kind,
+    };
+    let plaintext = cipher::decrypt(keyring, binding, &envelope)?;
+    let secret: Secret = serde_json::from_slice(&plaintext).map_err(|_| {
+        ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
+    })?;
+    std::mem::drop(plaintext);
+    let verification = checker.check(&secret, &drop.profile).await;
+    let status = Status::from_outcome(verification.outcome);
+    let next = if verification.outcome == Outcome::Pending {
+        let failures = store.check_failures(id).await?;
+        Some(crate::clock::to_millis(store.clock().now()) + backoff_ms(failures))
+    } else {
+        None
+    };
+    let json =
+        serde_json::to_string(&verification).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let audit = AuditEntry::new("system", "credential.recheck", format!("credential:{id}"))
+        .details(json!({
+            "outcome": verification.outcome.as_str(),
+            "missing_required": verification.missing_required,
+        }));
+    store
+        .finish_recheck(id, status.as_str(), &json, next, &audit)
+        .await?;
+    tracing::info!(credential = %id, outcome = verification.outcome.as_str(), "pending credential re-checked");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_to_thirty_minutes() {
+        assert_eq!(backoff_ms(0), 60_000);
+        assert_eq!(backoff_ms(1), 120_000);
+        assert_eq!(backoff_ms(4), 960_000);
+        assert_eq!(backoff_ms(5), 1_800_000);
+        assert_eq!(backoff_ms(100), 1_800_000);
+    }
+}

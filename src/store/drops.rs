@@ -1,0 +1,238 @@
+//! DropRecord rows. Every transition is one conditional statement inside an
+//! audited transaction; "0 rows" means the drop was not in the state the
+//! transition needs, never "read, check, then write".
+
+use super::{Result, Store, StoreError};
+use crate::domain::audit::AuditEntry;
+use crate::domain::drop::{DropRecord, DropState};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A drop to create. The link token itself is never here: only its hash.
+#[derive(Debug, Clone)]
+pub struct NewDrop {
+    pub id: String,
+    pub token_hash: String,
+    pub org: String,
+    pub note: Option<String>,
+    pub kind: String,
+    pub profile_json: String,
+    pub expires_at: i64,
+    pub max_attempts: i64,
+    pub created_by: String,
+}
+
+/// Where a listing continues: the last drop seen (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropCursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl DropCursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (ms, id) = text.split_once('.')?;
+        uuid::Uuid::parse_str(id).ok()?;
+        Some(Self {
+            created_at: ms.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id";
+
+impl Store {
+    pub async fn insert_drop(&self, d: &NewDrop, audit: &AuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        sqlx::query(
+            "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
+             attempts, max_attempts, credential_id, created_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7)",
+        )
+        .bind(&d.id)
+        .bind(&d.token_hash)
+        .bind(&d.org)
+        .bind(d.note.as_deref())
+        .bind(&d.kind)
+        .bind(&d.profile_json)
+        .bind(now)
+        .bind(d.expires_at)
+        .bind(d.max_attempts)
+        .bind(&d.created_by)
+        .execute(tx.conn())
+        .await?;
+        tx.record(audit).await?;
+        tx.commit().await
+    }
+
+    pub async fn drop_by_id(&self, id: &str) -> Result<Option<DropRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM drops WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(drop_from_row).transpose()
+    }
+
+    pub async fn drop_by_token_hash(&self, hash: &str) -> Result<Option<DropRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM drops WHERE token_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(drop_from_row).transpose()
+    }
+
+    /// Newest first, optionally of one state, after a cursor.
+    pub async fn list_drops(
+        &self,
+        state: Option<DropState>,
+        after: Option<&DropCursor>,
+        limit: i64,
+    ) -> Result<Vec<DropRecord>> {
+        // CAST(… IS NULL) lets PostgreSQL type a parameter that may be NULL.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM drops WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+             AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(state.map(DropState::as_str))
+            .bind(after.map(|c| c.created_at))
+            .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(drop_from_row).collect()
+    }
+
+    /// Move an open, unexpired drop to `to` (revoked by staff). `Ok(drop)`
+    /// when it moved; `Err(current)` when it was no longer open.
+    pub async fn close_drop(
+        &self,
+        id: &str,
+        to: DropState,
+        audit: &AuditEntry,
+    ) -> Result<Option<std::result::Result<DropRecord, DropRecord>>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE drops SET state = $1, updated_at = $2 WHERE id = $3 AND state = 'open' AND expires_at > $2 \
+             RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(now)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+        match row {
+            Some(row) => {
+                let d = drop_from_row(&row)?;
+                tx.record(audit).await?;
+                tx.commit().await?;
+                Ok(Some(Ok(d)))
+            }
+            None => {
+                tx.rollback().await?;
+                Ok(self.drop_by_id(id).await?.map(Err))
+            }
+        }
+    }
+
+    /// Count a failed submission on an open drop, locking it when the last
+    /// attempt is used. `None` when the drop no longer accepts input.
+    pub async fn record_failed_attempt(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<DropRecord>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE drops SET attempts = attempts + 1, updated_at = $1, \
+             state = CASE WHEN attempts + 1 >= max_attempts THEN 'locked' ELSE state END \
+             WHERE id = $2 AND state = 'open' AND expires_at > $1 RETURNING {COLUMNS}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let d = drop_from_row(&row)?;
+        tx.record(audit).await?;
+        if d.state == DropState::Locked {
+            tx.record(
+                &AuditEntry::new("system", "drop.lock", format!("drop:{id}"))
+                    .details(serde_json::json!({ "attempts": d.attempts })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(d))
+    }
+
+    /// Mark open drops past their expiry as `expired` (at most `limit`, or
+    /// just `only` when given), one audit event each. Returns their ids.
+    pub async fn expire_drops(&self, only: Option<&str>, limit: i64) -> Result<Vec<String>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "SELECT id FROM drops WHERE state = 'open' AND expires_at <= $1 AND (CAST($2 AS TEXT) IS NULL OR id = $2) \
+             ORDER BY expires_at LIMIT $3{}",
+            self.backend.for_update()
+        );
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(now)
+            .bind(only)
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
+        for id in &ids {
+            sqlx::query("UPDATE drops SET state = 'expired', updated_at = $1 WHERE id = $2 AND state = 'open'")
+                .bind(now)
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+            tx.record(&AuditEntry::new(
+                "system",
+                "drop.expire",
+                format!("drop:{id}"),
+            ))
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("drop {what}"));
+    let kind: String = row.try_get("kind")?;
+    let profile: String = row.try_get("profile")?;
+    let state: String = row.try_get("state")?;
+    Ok(DropRecord {
+        id: row.try_get("id")?,
+        org: row.try_get("org")?,
+        note: row.try_get("note")?,
+        kind: kind.parse().map_err(|_| corrupt("kind"))?,
+        profile: serde_json::from_str(&profile).map_err(|_| corrupt("profile"))?,
+        state: DropState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        credential_id: row.try_get("credential_id")?,
+    })
+}

@@ -1,0 +1,42 @@
+//! JSON shapes of drops and credentials (SPEC §2, §3). Never a secret.
+
+use crate::clock::{from_millis, rfc3339};
+use crate::domain::credential::CredentialMeta;
+use crate::domain::drop::DropRecord;
+use serde_json::{json, Value};
+
+fn time(ms: i64) -> String {
+    rfc3339(from_millis(ms))
+}
+
+pub fn drop_json(d: &DropRecord) -> Value {
+    json!({
+        "id": d.id,
+        "org": d.org,
+        "note": d.note,
+        "kind": d.kind.as_str(),
+        "profile": d.profile,
+        "state": d.state.as_str(),
+        "created_at": time(d.created_at),
+        "expires_at": time(d.expires_at),
+        "attempts": d.attempts,
+        "max_attempts": d.max_attempts,
+        "credential_id": d.credential_id,
+    })
+}
+
+pub fn credential_json(c: &CredentialMeta) -> Value {
+    json!({
+        "id": c.id,
+        "drop_id": c.drop_id,
+        "org": c.org,
+        "kind": c.kind.as_str(),
+        "status": c.status.as_str(),
+        "hint": c.hint,
+        "verification": c.verification,
+        "delivery": c.delivery.as_str(),
+        "created_at": time(c.created_at),
+        "delivered_at": c.delivered_at.map(time),
+        "destroyed_at": c.destroyed_at.map(time),
+    })
+}
