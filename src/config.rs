@@ -11,11 +11,21 @@ use std::time::Duration;
 #[derive(Args, Clone)]
 pub struct GlobalArgs {
     /// Directory for the embedded database and a generated keyring.
-    #[arg(long, global = true, env = "KEYDROP_DATA_DIR", default_value = "./keydrop-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYDROP_DATA_DIR",
+        default_value = "./keydrop-data"
+    )]
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…` (also read from DATABASE_URL).
     /// Default: sqlite://<data dir>/keydrop.db
-    #[arg(long, global = true, env = "KEYDROP_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYDROP_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Versioned master keys, written by `keys init` / `keys rotate`.
     /// Default: <data dir>/keyring.json, generated on first start.
@@ -23,10 +33,21 @@ pub struct GlobalArgs {
     pub keyring_file: Option<PathBuf>,
     /// One master key, standard base64 of 32 random bytes (key version 1).
     /// Prefer the environment variable: a flag is visible in the process list.
-    #[arg(long, global = true, env = "KEYDROP_MASTER_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYDROP_MASTER_KEY",
+        hide_env_values = true
+    )]
     pub master_key: Option<String>,
     /// Log format.
-    #[arg(long, global = true, env = "KEYDROP_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYDROP_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -43,10 +64,18 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYDROP_BRAND_NAME", default_value = "keydrop")]
     pub brand_name: String,
     /// Greenhouse's OAuth server.
-    #[arg(long, env = "KEYDROP_GREENHOUSE_AUTH_URL", default_value = "https://auth.greenhouse.io")]
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_AUTH_URL",
+        default_value = "https://auth.greenhouse.io"
+    )]
     pub greenhouse_auth_url: String,
     /// Greenhouse's Harvest API.
-    #[arg(long, env = "KEYDROP_GREENHOUSE_API_URL", default_value = "https://harvest.greenhouse.io")]
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_API_URL",
+        default_value = "https://harvest.greenhouse.io"
+    )]
     pub greenhouse_api_url: String,
     /// How long a delivered credential's ciphertext is kept (`0` = destroy on ack).
     #[arg(long, env = "KEYDROP_RETAIN_AFTER_DELIVERY", default_value = "7d", value_parser = parse_duration)]
@@ -91,7 +120,9 @@ impl DatabaseUrl {
         let Some((scheme, rest)) = url.split_once("://") else {
             return url.to_owned();
         };
-        let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+        let (authority, tail) = rest
+            .split_once('/')
+            .map_or((rest, None), |(a, t)| (a, Some(t)));
         let authority = match authority.rsplit_once('@') {
             Some((userinfo, host)) => match userinfo.split_once(':') {
                 Some((user, _password)) => format!("{user}:***@{host}"),
@@ -99,7 +130,9 @@ impl DatabaseUrl {
             },
             None => authority.to_owned(),
         };
-        let tail = tail.map(|t| t.split('?').next().unwrap_or("")).map(|t| format!("/{t}"));
+        let tail = tail
+            .map(|t| t.split('?').next().unwrap_or(""))
+            .map(|t| format!("/{t}"));
         format!("{scheme}://{authority}{}", tail.unwrap_or_default())
     }
 }

@@ -29,7 +29,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,10 +146,14 @@ async fn bootstrap_admin(store: &Store) -> anyhow::Result<Option<ApiToken>> {
         return Ok(None);
     }
     let now = crate::clock::to_millis(store.clock().now());
-    let (record, token) =
-        tokio::task::spawn_blocking(move || web::api::tokens::mint("bootstrap admin".into(), Role::Admin, now))
-            .await??;
+    let (record, token) = tokio::task::spawn_blocking(move || {
+        web::api::tokens::mint("bootstrap admin".into(), Role::Admin, now)
+    })
+    .await??;
     let audit = AuditEntry::new("system", "token.create", format!("token:{}", record.id))
         .details(json!({ "name": record.name, "role": "admin", "bootstrap": true }));
-    Ok(store.bootstrap_admin(&record, &audit).await?.then_some(token))
+    Ok(store
+        .bootstrap_admin(&record, &audit)
+        .await?
+        .then_some(token))
 }

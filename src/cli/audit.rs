@@ -12,7 +12,11 @@ pub enum AuditCommand {
     Verify,
 }
 
-pub async fn run(cmd: AuditCommand, settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cmd: AuditCommand,
+    settings: &StoreSettings,
+    clock: SharedClock,
+) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify = cmd;
     let store = open_store(settings, clock).await?;
     let result = store.verify_audit().await?;

@@ -23,7 +23,11 @@ pub enum KeysCommand {
 
 const BATCH: i64 = 100;
 
-pub async fn run(cmd: KeysCommand, settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cmd: KeysCommand,
+    settings: &StoreSettings,
+    clock: SharedClock,
+) -> anyhow::Result<ExitCode> {
     match cmd {
         KeysCommand::Init => init(settings),
         KeysCommand::Rotate => rotate(settings, clock).await,
@@ -45,7 +49,10 @@ fn init(settings: &StoreSettings) -> anyhow::Result<ExitCode> {
             path.display()
         );
     } else {
-        println!("wrote a new keyring with key version 1 to {} (mode 0600)", path.display());
+        println!(
+            "wrote a new keyring with key version 1 to {} (mode 0600)",
+            path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -108,8 +115,14 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         KeyringSource::Generated(p) | KeyringSource::File(p) => p.display().to_string(),
         KeyringSource::Environment => "KEYDROP_MASTER_KEY".into(),
     };
-    println!("keyring: {source}; active version {}", ring.active_version());
-    println!("{:>7}  {:<10}  {:<12}  credentials", "version", "in keyring", "check value");
+    println!(
+        "keyring: {source}; active version {}",
+        ring.active_version()
+    );
+    println!(
+        "{:>7}  {:<10}  {:<12}  credentials",
+        "version", "in keyring", "check value"
+    );
     let mut ok = true;
     for r in rows {
         let check = match r.check_matches {
@@ -126,5 +139,9 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
             r.credentials
         );
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -46,7 +46,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(&anyhow::Error::new(e)),
     };
@@ -68,7 +71,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&store_settings, &args, clock).await,
         Command::Migrate => {
             let store = crate::startup::open_store(&store_settings, clock).await?;
-            println!("database {} is at the latest schema", store_settings.database_url);
+            println!(
+                "database {} is at the latest schema",
+                store_settings.database_url
+            );
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }

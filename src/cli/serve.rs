@@ -5,7 +5,11 @@ use crate::config::{ServeArgs, ServeSettings, StoreSettings};
 use crate::startup::Application;
 use std::process::ExitCode;
 
-pub async fn run(store: &StoreSettings, args: &ServeArgs, clock: SharedClock) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    store: &StoreSettings,
+    args: &ServeArgs,
+    clock: SharedClock,
+) -> anyhow::Result<ExitCode> {
     let settings = ServeSettings::from_args(args);
     let public_url = settings.public_url.clone();
     let app = Application::build(store, settings, clock).await?;

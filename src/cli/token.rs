@@ -36,28 +36,40 @@ impl clap::ValueEnum for Role {
     }
 }
 
-pub async fn run(cmd: TokenCommand, settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    cmd: TokenCommand,
+    settings: &StoreSettings,
+    clock: SharedClock,
+) -> anyhow::Result<ExitCode> {
     let store = open_store(settings, clock.clone()).await?;
     match cmd {
         TokenCommand::Create { name, role } => {
             let name = validate_name(&name).map_err(|e| anyhow!(e))?;
             let now = crate::clock::to_millis(clock.now());
-            let (record, token) = tokio::task::spawn_blocking(move || mint(name, role, now)).await??;
+            let (record, token) =
+                tokio::task::spawn_blocking(move || mint(name, role, now)).await??;
             let audit = AuditEntry::new("cli", "token.create", format!("token:{}", record.id))
                 .details(json!({ "name": record.name, "role": record.role }));
             store.insert_token(&record, &audit).await?;
-            eprintln!("created {} token {} ({}); it is shown only this once:", role, record.id, record.name);
+            eprintln!(
+                "created {} token {} ({}); it is shown only this once:",
+                role, record.id, record.name
+            );
             println!("{}", token.reveal());
         }
         TokenCommand::List => {
-            println!("{:<36}  {:<7}  {:<20}  {:<20}  name", "id", "role", "created", "revoked");
+            println!(
+                "{:<36}  {:<7}  {:<20}  {:<20}  name",
+                "id", "role", "created", "revoked"
+            );
             for t in store.list_tokens().await? {
                 println!(
                     "{:<36}  {:<7}  {:<20}  {:<20}  {}",
                     t.id,
                     t.role,
                     rfc3339(from_millis(t.created_at)),
-                    t.revoked_at.map_or("-".into(), |ms| rfc3339(from_millis(ms))),
+                    t.revoked_at
+                        .map_or("-".into(), |ms| rfc3339(from_millis(ms))),
                     t.name
                 );
             }

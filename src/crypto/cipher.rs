@@ -68,7 +68,13 @@ fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoE
     let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| CryptoError::Encrypt)?;
     let nonce = random::bytes::<NONCE_LEN>()?;
     let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| CryptoError::Encrypt)?;
     let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
     out.extend_from_slice(&nonce);
@@ -96,7 +102,11 @@ pub fn unwrap_data_key(
     envelope: &Envelope,
 ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     let kek = keyring.get(envelope.key_version)?;
-    let raw = open(kek.bytes(), &envelope.wrapped_key, &binding.wrap_aad(envelope.key_version))?;
+    let raw = open(
+        kek.bytes(),
+        &envelope.wrapped_key,
+        &binding.wrap_aad(envelope.key_version),
+    )?;
     let mut dk = Zeroizing::new([0u8; 32]);
     if raw.len() != dk.len() {
         return Err(CryptoError::Decrypt);
@@ -106,7 +116,11 @@ pub fn unwrap_data_key(
 }
 
 /// Seal `plaintext` for the row named by `binding` under the active master key.
-pub fn encrypt(keyring: &Keyring, binding: Binding<'_>, plaintext: &[u8]) -> Result<Envelope, CryptoError> {
+pub fn encrypt(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    plaintext: &[u8],
+) -> Result<Envelope, CryptoError> {
     let (version, kek) = keyring.active()?;
     let data_key = Zeroizing::new(random::bytes::<32>()?);
     let ciphertext = seal(&data_key, plaintext, &binding.data_aad())?;
@@ -130,7 +144,11 @@ pub fn decrypt(
 
 /// Re-wrap the data key under the active master key. The secret's ciphertext
 /// is kept as it is; the data key exists in memory only, zeroized on return.
-pub fn rewrap(keyring: &Keyring, binding: Binding<'_>, envelope: &Envelope) -> Result<Envelope, CryptoError> {
+pub fn rewrap(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+) -> Result<Envelope, CryptoError> {
     let dk = unwrap_data_key(keyring, binding, envelope)?;
     let (version, kek) = keyring.active()?;
     Ok(Envelope {
@@ -194,7 +212,13 @@ mod tests {
     fn truncation_fails() {
         let k = ring();
         let env = encrypt(&k, B, SECRET).unwrap();
-        for n in [0, 1, NONCE_LEN, NONCE_LEN + TAG_LEN, env.ciphertext.len() - 1] {
+        for n in [
+            0,
+            1,
+            NONCE_LEN,
+            NONCE_LEN + TAG_LEN,
+            env.ciphertext.len() - 1,
+        ] {
             let mut bad = env.clone();
             bad.ciphertext.truncate(n);
             assert!(decrypt(&k, B, &bad).is_err(), "truncated to {n}");
@@ -209,20 +233,32 @@ mod tests {
         let k = ring();
         let env = encrypt(&k, B, SECRET).unwrap();
         for other in [
-            Binding { credential_id: "c2", ..B },
+            Binding {
+                credential_id: "c2",
+                ..B
+            },
             Binding { drop_id: "d2", ..B },
-            Binding { kind: "harvest_v1", ..B },
+            Binding {
+                kind: "harvest_v1",
+                ..B
+            },
         ] {
             assert!(decrypt(&k, other, &env).is_err(), "{other:?}");
         }
-        let relabelled = Envelope { key_version: 2, ..env };
+        let relabelled = Envelope {
+            key_version: 2,
+            ..env
+        };
         assert!(decrypt(&k, B, &relabelled).is_err());
     }
 
     #[test]
     fn wrong_key_fails() {
         let env = encrypt(&ring(), B, SECRET).unwrap();
-        assert!(matches!(decrypt(&ring(), B, &env), Err(CryptoError::Decrypt)));
+        assert!(matches!(
+            decrypt(&ring(), B, &env),
+            Err(CryptoError::Decrypt)
+        ));
     }
 
     #[test]

@@ -141,7 +141,11 @@ impl Keyring {
 
     /// The keyring as configured: the environment key, else the file, else a
     /// generated file (the caller warns loudly when `source()` is `Generated`).
-    pub fn load(master_key: Option<&str>, file: &Path, file_was_set: bool) -> Result<Self, KeyringError> {
+    pub fn load(
+        master_key: Option<&str>,
+        file: &Path,
+        file_was_set: bool,
+    ) -> Result<Self, KeyringError> {
         match master_key {
             Some(_) if file_was_set => Err(KeyringError::Usage(
                 "set only one of KEYDROP_MASTER_KEY and KEYDROP_KEYRING_FILE".into(),
@@ -171,17 +175,24 @@ impl Keyring {
             reason,
         };
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
-        let parsed: KeyringFile =
-            serde_json::from_str(&text).map_err(|_| err("is not a keydrop keyring (bad JSON)".into()))?;
+        let parsed: KeyringFile = serde_json::from_str(&text)
+            .map_err(|_| err("is not a keydrop keyring (bad JSON)".into()))?;
         if parsed.format != FORMAT {
             return Err(err(format!("unknown format {:?}", parsed.format)));
         }
         let mut keys = BTreeMap::new();
         for entry in &parsed.keys {
-            let key = MasterKey::from_base64(&entry.key)
-                .map_err(|_| err(format!("key version {} is not base64 of 32 bytes", entry.version)))?;
+            let key = MasterKey::from_base64(&entry.key).map_err(|_| {
+                err(format!(
+                    "key version {} is not base64 of 32 bytes",
+                    entry.version
+                ))
+            })?;
             if entry.version < 1 || keys.insert(entry.version, key).is_some() {
-                return Err(err(format!("bad or repeated key version {}", entry.version)));
+                return Err(err(format!(
+                    "bad or repeated key version {}",
+                    entry.version
+                )));
             }
         }
         if keys.is_empty() {
@@ -229,9 +240,8 @@ impl Keyring {
                 })
                 .collect(),
         };
-        let text = Zeroizing::new(
-            serde_json::to_string_pretty(&file).map_err(|e| err(e.to_string()))?,
-        );
+        let text =
+            Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| err(e.to_string()))?);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         }
@@ -253,7 +263,9 @@ impl Keyring {
     }
 
     pub fn get(&self, version: i64) -> Result<&MasterKey, CryptoError> {
-        self.keys.get(&version).ok_or(CryptoError::UnknownKeyVersion(version))
+        self.keys
+            .get(&version)
+            .ok_or(CryptoError::UnknownKeyVersion(version))
     }
 
     pub fn active(&self) -> Result<(i64, &MasterKey), CryptoError> {

@@ -52,7 +52,8 @@ impl ApiToken {
             return Err(MalformedToken);
         }
         let raw = zeroize::Zeroizing::new(B64URL.decode(body).map_err(|_| MalformedToken)?);
-        let id = Uuid::from_slice(raw.get(..16).ok_or(MalformedToken)?).map_err(|_| MalformedToken)?;
+        let id =
+            Uuid::from_slice(raw.get(..16).ok_or(MalformedToken)?).map_err(|_| MalformedToken)?;
         Ok(Self {
             id,
             text: SecretString::from(text.to_owned()),
@@ -126,8 +127,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_rejected_early() {
-        for bad in ["", "kd_", "kd_short", "xx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            "kd_!!!!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for bad in [
+            "",
+            "kd_",
+            "kd_short",
+            "xx_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "kd_!!!!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert_eq!(ApiToken::parse(bad).unwrap_err(), MalformedToken, "{bad}");
         }
     }

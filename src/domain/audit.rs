@@ -134,7 +134,15 @@ pub fn chain_hash(prev_hash: &str, canonical_content: &str) -> String {
 pub fn event_hash(prev_hash: &str, e: &AuditEvent) -> String {
     chain_hash(
         prev_hash,
-        &canonical(e.seq, e.at, &e.actor, &e.action, &e.subject, e.ip.as_deref(), &e.details),
+        &canonical(
+            e.seq,
+            e.at,
+            &e.actor,
+            &e.action,
+            &e.subject,
+            e.ip.as_deref(),
+            &e.details,
+        ),
     )
 }
 
@@ -185,7 +193,10 @@ impl ChainVerifier {
     pub fn finish(self, head_seq: i64, head_hash: &str) -> Result<i64, ChainError> {
         let last = self.next_seq - 1;
         if last != head_seq || self.prev_hash != head_hash {
-            return Err(ChainError::Truncated { last, head: head_seq });
+            return Err(ChainError::Truncated {
+                last,
+                head: head_seq,
+            });
         }
         Ok(last)
     }
@@ -213,7 +224,15 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_at_every_depth() {
-        let a = canonical(1, 2, "a", "b", "c", None, &json!({"z": 1, "a": {"y": 2, "b": [3, {"d": 4, "c": 5}]}}));
+        let a = canonical(
+            1,
+            2,
+            "a",
+            "b",
+            "c",
+            None,
+            &json!({"z": 1, "a": {"y": 2, "b": [3, {"d": 4, "c": 5}]}}),
+        );
         assert_eq!(
             a,
             r#"{"action":"b","actor":"a","at":2,"details":{"a":{"b":[3,{"c":5,"d":4}],"y":2},"z":1},"ip":null,"seq":1,"subject":"c"}"#
@@ -238,9 +257,18 @@ mod tests {
 
         let mut v = ChainVerifier::default();
         v.push(&e1).unwrap();
-        assert!(matches!(v.finish(2, &e2.hash), Err(ChainError::Truncated { .. })));
+        assert!(matches!(
+            v.finish(2, &e2.hash),
+            Err(ChainError::Truncated { .. })
+        ));
 
         let mut v = ChainVerifier::default();
-        assert_eq!(v.push(&e2), Err(ChainError::Gap { seq: 2, expected: 1 }));
+        assert_eq!(
+            v.push(&e2),
+            Err(ChainError::Gap {
+                seq: 2,
+                expected: 1
+            })
+        );
     }
 }

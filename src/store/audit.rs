@@ -3,7 +3,9 @@
 //! change proceeds, and writes the new head in the same commit.
 
 use super::{Result, Store, StoreError};
-use crate::domain::audit::{canonical, chain_hash, AuditEntry, AuditEvent, ChainError, ChainVerifier};
+use crate::domain::audit::{
+    canonical, chain_hash, AuditEntry, AuditEvent, ChainError, ChainVerifier,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 

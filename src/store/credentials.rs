@@ -105,7 +105,10 @@ impl Store {
 
     /// The sealed secret of a credential with its binding: `(drop_id, kind, envelope)`.
     /// `None` when there is no such credential or it was destroyed.
-    pub async fn credential_envelope(&self, id: &str) -> Result<Option<(String, String, Envelope)>> {
+    pub async fn credential_envelope(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, Envelope)>> {
         let row = sqlx::query(
             "SELECT drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
              WHERE id = $1 AND key_version IS NOT NULL",

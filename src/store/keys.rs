@@ -103,15 +103,22 @@ impl Store {
             .bind(now)
             .execute(tx.conn())
             .await?;
-            tx.record(&AuditEntry::new("system", "keys.check_recorded", format!("key:{v}")))
-                .await?;
+            tx.record(&AuditEntry::new(
+                "system",
+                "keys.check_recorded",
+                format!("key:{v}"),
+            ))
+            .await?;
         }
         tx.commit().await?;
         // Re-read: if another process recorded a different value, this fails.
         Box::pin(self.ensure_key_checks_recorded(keyring)).await
     }
 
-    async fn ensure_key_checks_recorded(&self, keyring: &Keyring) -> Result<Result<(), KeyMismatch>> {
+    async fn ensure_key_checks_recorded(
+        &self,
+        keyring: &Keyring,
+    ) -> Result<Result<(), KeyMismatch>> {
         for s in self.key_status(keyring).await? {
             if s.check_matches == Some(false) {
                 return Ok(Err(KeyMismatch::WrongKey(s.version)));
@@ -141,7 +148,11 @@ impl Store {
              WHERE key_version IS NOT NULL AND key_version <> $1 ORDER BY id LIMIT $2{}",
             self.backend.for_update()
         );
-        let rows = sqlx::query(&sql).bind(active).bind(limit).fetch_all(tx.conn()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(active)
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
         let mut moved = 0usize;
         for row in &rows {
             let id: String = row.try_get("id")?;

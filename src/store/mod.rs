@@ -165,7 +165,10 @@ impl Store {
 
     /// Whether the database answers; for `/readyz`.
     pub async fn ping(&self) -> bool {
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read).await.is_ok()
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&self.read)
+            .await
+            .is_ok()
     }
 
     /// Start a write transaction.
@@ -215,8 +218,12 @@ fn sqlite_url(url: &str) -> Result<String> {
             "an in-memory SQLite database would lose every credential; give a file path".into(),
         ));
     }
-    if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir).map_err(|e| StoreError::Config(format!("{}: {e}", dir.display())))?;
+    if let Some(dir) = Path::new(file)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        create_private_dir(dir)
+            .map_err(|e| StoreError::Config(format!("{}: {e}", dir.display())))?;
     }
     create_private_file(Path::new(file)).map_err(|e| StoreError::Config(format!("{file}: {e}")))?;
     let query = if query.contains("mode=") {
@@ -237,7 +244,10 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
     }
     #[cfg(not(unix))]
     {

@@ -22,7 +22,10 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let path = redact_path(req.path());
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let res = next.call(req).await;
     let status = match &res {
         Ok(r) => r.status().as_u16(),

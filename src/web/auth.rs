@@ -8,8 +8,8 @@
 //! takes effect within that time; one made here takes effect at once.
 
 use super::error::ApiError;
-use crate::crypto::token::ApiToken;
 use crate::crypto::random;
+use crate::crypto::token::ApiToken;
 use crate::domain::role::Role;
 use crate::store::Store;
 use actix_web::body::{EitherBody, MessageBody};

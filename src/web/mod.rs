@@ -8,6 +8,8 @@ pub mod body;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod pages;
+pub mod static_files;
 
 use crate::config::ServeSettings;
 use crate::crypto::keyring::Keyring;
@@ -37,9 +39,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::unprocessable(format!("invalid query: {e}")).into()),
     )
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+    .app_data(
+        web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()),
+    )
     .service(health::healthz)
     .service(health::readyz)
+    .service(static_files::serve)
     .service(
         web::scope("/api/v1")
             .wrap(from_fn(auth::authenticate))

@@ -17,7 +17,10 @@ async fn pages_walk_the_whole_log_and_hashes_chain(backend: Backend) {
     let mut after = String::from("0");
     loop {
         let page: Value = app
-            .get(&format!("/api/v1/audit?after={after}&limit=4"), Some(&app.admin_token))
+            .get(
+                &format!("/api/v1/audit?after={after}&limit=4"),
+                Some(&app.admin_token),
+            )
             .send()
             .await
             .unwrap()

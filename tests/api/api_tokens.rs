@@ -49,7 +49,10 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
     let (_, worker) = app.create_token("worker", "worker").await;
     let (revoked_id, revoked) = app.create_token("old", "admin").await;
     let res = app
-        .delete(&format!("/api/v1/tokens/{revoked_id}"), Some(&app.admin_token))
+        .delete(
+            &format!("/api/v1/tokens/{revoked_id}"),
+            Some(&app.admin_token),
+        )
         .send()
         .await
         .unwrap();
@@ -63,7 +66,14 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
         ("GET /api/v1/audit", 200),
     ];
     for (route, admin_status) in routes {
-        for who in [Who::Nobody, Who::Garbage, Who::Revoked, Who::Admin, Who::Issuer, Who::Worker] {
+        for who in [
+            Who::Nobody,
+            Who::Garbage,
+            Who::Revoked,
+            Who::Admin,
+            Who::Issuer,
+            Who::Worker,
+        ] {
             let (victim_id, _) = app.create_token("victim", "worker").await;
             let token = match who {
                 Who::Nobody => None,
@@ -81,13 +91,25 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
             };
             assert_eq!(res.status().as_u16(), expected, "{route} as {who:?}");
             if expected == 401 {
-                assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"keydrop\"");
+                assert_eq!(
+                    res.headers()["www-authenticate"],
+                    "Bearer realm=\"keydrop\""
+                );
             }
             if expected >= 400 {
                 let body: Value = res.json().await.unwrap();
                 let code = body["error"]["code"].as_str().unwrap();
-                assert_eq!(code, if expected == 401 { "unauthorized" } else { "forbidden" });
-                assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+                assert_eq!(
+                    code,
+                    if expected == 401 {
+                        "unauthorized"
+                    } else {
+                        "forbidden"
+                    }
+                );
+                assert!(body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()));
             }
         }
     }
@@ -102,27 +124,85 @@ async fn bad_input_gets_a_clear_4xx(backend: Backend) {
             .body(body)
     };
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (post(r#"{"name":"x","role":"worker","extra":1}"#, "application/json"), 422, "invalid_request"),
-        (post(r#"{"name":"x","role":"root"}"#, "application/json"), 422, "invalid_request"),
-        (post(r#"{"name":"x"}"#, "application/json"), 422, "invalid_request"),
-        (post(r#"{"name":"","role":"worker"}"#, "application/json"), 422, "invalid_request"),
-        (post(r#"{"name":5,"role":"worker"}"#, "application/json"), 422, "invalid_request"),
-        (post(r#"{"name":"x","role":"#, "application/json"), 400, "malformed_request"),
-        (post("not json at all", "application/json"), 400, "malformed_request"),
+        (
+            post(
+                r#"{"name":"x","role":"worker","extra":1}"#,
+                "application/json",
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            post(r#"{"name":"x","role":"root"}"#, "application/json"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post(r#"{"name":"x"}"#, "application/json"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post(r#"{"name":"","role":"worker"}"#, "application/json"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post(r#"{"name":5,"role":"worker"}"#, "application/json"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post(r#"{"name":"x","role":"#, "application/json"),
+            400,
+            "malformed_request",
+        ),
+        (
+            post("not json at all", "application/json"),
+            400,
+            "malformed_request",
+        ),
         (post("", "application/json"), 400, "malformed_request"),
-        (post(r#"{"name":"x","role":"worker"}"#, "text/plain"), 415, "unsupported_media_type"),
+        (
+            post(r#"{"name":"x","role":"worker"}"#, "text/plain"),
+            415,
+            "unsupported_media_type",
+        ),
         (
             app.post("/api/v1/tokens", admin)
                 .header("content-type", "application/json")
-                .body(format!(r#"{{"name":"{}","role":"worker"}}"#, "x".repeat(70 * 1024))),
+                .body(format!(
+                    r#"{{"name":"{}","role":"worker"}}"#,
+                    "x".repeat(70 * 1024)
+                )),
             413,
             "payload_too_large",
         ),
-        (app.delete("/api/v1/tokens/not-a-uuid", admin), 404, "not_found"),
-        (app.delete(&format!("/api/v1/tokens/{}", uuid::Uuid::new_v4()), admin), 404, "not_found"),
-        (app.get("/api/v1/audit?limit=0", admin), 422, "invalid_request"),
-        (app.get("/api/v1/audit?limit=abc", admin), 422, "invalid_request"),
-        (app.get("/api/v1/audit?bogus=1", admin), 422, "invalid_request"),
+        (
+            app.delete("/api/v1/tokens/not-a-uuid", admin),
+            404,
+            "not_found",
+        ),
+        (
+            app.delete(&format!("/api/v1/tokens/{}", uuid::Uuid::new_v4()), admin),
+            404,
+            "not_found",
+        ),
+        (
+            app.get("/api/v1/audit?limit=0", admin),
+            422,
+            "invalid_request",
+        ),
+        (
+            app.get("/api/v1/audit?limit=abc", admin),
+            422,
+            "invalid_request",
+        ),
+        (
+            app.get("/api/v1/audit?bogus=1", admin),
+            422,
+            "invalid_request",
+        ),
         (app.get("/api/v1/nothing-here", admin), 404, "not_found"),
     ];
     for (i, (req, status, code)) in cases.into_iter().enumerate() {
@@ -132,12 +212,18 @@ async fn bad_input_gets_a_clear_4xx(backend: Backend) {
         assert_eq!(body["error"]["code"], code, "case {i}: {body}");
     }
     // Nothing was created by any of that.
-    let list: Value = app.get("/api/v1/tokens", admin).send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .get("/api/v1/tokens", admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     // A chunked body over the limit (no Content-Length) is refused as well.
-    let chunks = futures_util::stream::iter(
-        (0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])),
-    );
+    let chunks =
+        futures_util::stream::iter((0..80).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
     let res = app
         .post("/api/v1/tokens", admin)
         .header("content-type", "application/json")
@@ -147,7 +233,10 @@ async fn bad_input_gets_a_clear_4xx(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), 413);
     // Still alive and well.
-    assert_eq!(app.get("/healthz", None).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("/healthz", None).send().await.unwrap().status(),
+        200
+    );
 }
 
 async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Backend) {
@@ -166,19 +255,40 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
     assert_eq!(body["name"], "ingest-eu");
     assert_eq!(body["role"], "issuer");
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
-    let list = app.get("/api/v1/tokens", Some(&app.admin_token)).send().await.unwrap().text().await.unwrap();
+    let list = app
+        .get("/api/v1/tokens", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!list.contains(&token));
     assert!(!list.contains("argon2"));
     // The new token authenticates, as an issuer.
-    let res = app.get("/api/v1/tokens", Some(&token)).send().await.unwrap();
+    let res = app
+        .get("/api/v1/tokens", Some(&token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     // The audit log says who created what, without the token.
-    let audit: Value = app.get("/api/v1/audit", Some(&app.admin_token)).send().await.unwrap().json().await.unwrap();
+    let audit: Value = app
+        .get("/api/v1/audit", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 3, "{audit}"); // bootstrap, key check, create
     let last = &events[2];
     assert_eq!(last["action"], "token.create");
-    assert_eq!(last["subject"], format!("token:{}", body["id"].as_str().unwrap()));
+    assert_eq!(
+        last["subject"],
+        format!("token:{}", body["id"].as_str().unwrap())
+    );
     assert_eq!(last["ip"], "127.0.0.1");
     assert_eq!(last["details"]["role"], "issuer");
     assert_eq!(last["hash"].as_str().unwrap().len(), 64);
@@ -188,29 +298,67 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
 async fn revocation_through_the_api_is_immediate(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, token) = app.create_token("soon-gone", "admin").await;
-    assert_eq!(app.get("/api/v1/tokens", Some(&token)).send().await.unwrap().status(), 200);
-    let res = app.delete(&format!("/api/v1/tokens/{id}"), Some(&app.admin_token)).send().await.unwrap();
+    assert_eq!(
+        app.get("/api/v1/tokens", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = app
+        .delete(&format!("/api/v1/tokens/{id}"), Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert!(body["revoked_at"].is_string());
-    assert_eq!(app.get("/api/v1/tokens", Some(&token)).send().await.unwrap().status(), 401);
+    assert_eq!(
+        app.get("/api/v1/tokens", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 async fn revocation_by_another_process_takes_effect_within_seconds(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, token) = app.create_token("cli-revoked", "admin").await;
-    assert_eq!(app.get("/api/v1/tokens", Some(&token)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("/api/v1/tokens", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // Revoke through a second store, as `keydrop token revoke` would.
     let other = app.db.store().await;
-    let entry = keydrop::domain::audit::AuditEntry::new("cli", "token.revoke", format!("token:{id}"));
-    other.revoke_token(id.parse().unwrap(), &entry).await.unwrap().unwrap();
+    let entry =
+        keydrop::domain::audit::AuditEntry::new("cli", "token.revoke", format!("token:{id}"));
+    other
+        .revoke_token(id.parse().unwrap(), &entry)
+        .await
+        .unwrap()
+        .unwrap();
     let started = std::time::Instant::now();
     loop {
-        let status = app.get("/api/v1/tokens", Some(&token)).send().await.unwrap().status();
+        let status = app
+            .get("/api/v1/tokens", Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status();
         if status == 401 {
             break;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(5), "still accepted after 5 s");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "still accepted after 5 s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

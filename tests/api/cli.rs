@@ -36,7 +36,10 @@ fn text(b: &[u8]) -> String {
 
 async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let out = run(&db, &["token", "create", "--name", "ingest", "--role", "worker"]);
+    let out = run(
+        &db,
+        &["token", "create", "--name", "ingest", "--role", "worker"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
     crate::helpers::remember_secret(&token);
@@ -47,7 +50,14 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
     let listed = text(&list.stdout);
     assert!(listed.contains("ingest") && listed.contains("worker"));
     assert!(!listed.contains(&token));
-    let id = listed.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
 
     let bad = run(&db, &["token", "create", "--name", "x", "--role", "root"]);
     assert!(!bad.status.success());
@@ -62,7 +72,13 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
     assert!(err.starts_with("keydrop: error: no token with id"));
 
     let store = db.store().await;
-    assert!(store.token(id.parse().unwrap()).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(store
+        .token(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
     assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
     assert_no_secret_in(&db.raw_dump().await, &[token], "the database");
 }
@@ -70,7 +86,12 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
 async fn audit_verify_names_the_first_tampered_seq(backend: Backend) {
     let db = TestDb::new(backend).await;
     for name in ["a", "b", "c"] {
-        assert!(run(&db, &["token", "create", "--name", name, "--role", "issuer"]).status.success());
+        assert!(run(
+            &db,
+            &["token", "create", "--name", name, "--role", "issuer"]
+        )
+        .status
+        .success());
     }
     let ok = run(&db, &["audit", "verify"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
@@ -92,7 +113,10 @@ async fn serve_refuses_a_wrong_master_key(backend: Backend) {
     let key_a = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
     let key_b = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
     // Any command that checks the keyring records its check value.
-    let first = keydrop(&db, &["keys", "rewrap"]).env("KEYDROP_MASTER_KEY", &key_a).output().unwrap();
+    let first = keydrop(&db, &["keys", "rewrap"])
+        .env("KEYDROP_MASTER_KEY", &key_a)
+        .output()
+        .unwrap();
     assert!(first.status.success(), "{}", text(&first.stderr));
     let out = keydrop(&db, &["serve", "--bind", "127.0.0.1:0"])
         .env("KEYDROP_MASTER_KEY", &key_b)
@@ -101,9 +125,15 @@ async fn serve_refuses_a_wrong_master_key(backend: Backend) {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     let last = err.trim().lines().last().unwrap();
-    assert!(last.starts_with("keydrop: error:") && last.contains("does not match"), "{err}");
+    assert!(
+        last.starts_with("keydrop: error:") && last.contains("does not match"),
+        "{err}"
+    );
     assert!(!err.contains(&key_b) && !err.contains(&key_a));
-    let bad_key = keydrop(&db, &["serve"]).env("KEYDROP_MASTER_KEY", "c2hvcnQ=").output().unwrap();
+    let bad_key = keydrop(&db, &["serve"])
+        .env("KEYDROP_MASTER_KEY", "c2hvcnQ=")
+        .output()
+        .unwrap();
     assert!(!bad_key.status.success());
     assert!(text(&bad_key.stderr).contains("exactly 32"));
 }
@@ -149,10 +179,18 @@ async fn keys_init_rotate_rewrap_status(backend: Backend) {
     let db = TestDb::new(backend).await;
     let ring = db.dir.path().join("keys").join("ring.json");
     let ring_s = ring.to_str().unwrap();
-    let with_ring = |args: &[&str]| keydrop(&db, args).env("KEYDROP_KEYRING_FILE", ring_s).output().unwrap();
+    let with_ring = |args: &[&str]| {
+        keydrop(&db, args)
+            .env("KEYDROP_KEYRING_FILE", ring_s)
+            .output()
+            .unwrap()
+    };
     let init = with_ring(&["keys", "init"]);
     assert!(init.status.success(), "{}", text(&init.stderr));
-    assert!(!with_ring(&["keys", "init"]).status.success(), "init never overwrites keys");
+    assert!(
+        !with_ring(&["keys", "init"]).status.success(),
+        "init never overwrites keys"
+    );
     let rotate = with_ring(&["keys", "rotate"]);
     assert!(rotate.status.success(), "{}", text(&rotate.stderr));
     assert!(text(&rotate.stdout).contains("key version 2 is now active"));
@@ -164,11 +202,18 @@ async fn keys_init_rotate_rewrap_status(backend: Backend) {
     assert!(shown.contains("active version 2"), "{shown}");
     assert_eq!(shown.matches("matches").count(), 2, "{shown}");
     let file = std::fs::read_to_string(&ring).unwrap();
-    let key_in_file = file.split('"').find(|s| s.len() == 44 && s.ends_with('=')).unwrap().to_owned();
+    let key_in_file = file
+        .split('"')
+        .find(|s| s.len() == 44 && s.ends_with('='))
+        .unwrap()
+        .to_owned();
     assert!(!shown.contains(&key_in_file));
     // Rotation is refused with the single environment key.
     let env_rotate = keydrop(&db, &["keys", "rotate"])
-        .env("KEYDROP_MASTER_KEY", base64::engine::general_purpose::STANDARD.encode([3u8; 32]))
+        .env(
+            "KEYDROP_MASTER_KEY",
+            base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+        )
         .output()
         .unwrap();
     assert!(!env_rotate.status.success());

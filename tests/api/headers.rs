@@ -34,7 +34,10 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(h["cache-control"], "no-store");
-        assert!(h.get("strict-transport-security").is_none(), "plain http: no HSTS");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "plain http: no HSTS"
+        );
     }
     let ready = app.get("/readyz", None).send().await.unwrap();
     assert_eq!(ready.status(), 200);

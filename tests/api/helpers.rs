@@ -107,7 +107,12 @@ impl TestDb {
                 let mut all = Vec::new();
                 for entry in std::fs::read_dir(self.dir.path()).unwrap() {
                     let path = entry.unwrap().path();
-                    if path.file_name().unwrap().to_string_lossy().starts_with("keydrop.db") {
+                    if path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("keydrop.db")
+                    {
                         all.extend(std::fs::read(&path).unwrap());
                     }
                 }
@@ -116,7 +121,14 @@ impl TestDb {
             Backend::Postgres => {
                 let mut conn = self.raw().await;
                 let mut all = Vec::new();
-                for table in ["drops", "credentials", "api_tokens", "audit_events", "audit_head", "key_checks"] {
+                for table in [
+                    "drops",
+                    "credentials",
+                    "api_tokens",
+                    "audit_events",
+                    "audit_head",
+                    "key_checks",
+                ] {
                     let rows: Vec<String> =
                         sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {table} t"))
                             .fetch_all(&mut conn)
@@ -138,7 +150,9 @@ async fn fresh_postgres_database() -> String {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&base).await.unwrap();
     let name = format!("keydrop_test_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let (prefix, _) = base.split_once('?').unwrap_or((&base, ""));
     let root = prefix.rsplit_once('/').map_or(prefix, |(r, _)| r);
@@ -189,7 +203,10 @@ pub async fn spawn_app_on(db: TestDb, clock: SharedClock) -> TestApp {
         admin_token,
         db,
         store,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
     }
 }
 

@@ -47,19 +47,34 @@ async fn tokens_round_trip(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let (rec, token) = token_record("ingest-1", Role::Worker);
-    store.insert_token(&rec, &audit("token.create")).await.unwrap();
+    store
+        .insert_token(&rec, &audit("token.create"))
+        .await
+        .unwrap();
     let got = store.token(rec.id).await.unwrap().unwrap();
     assert_eq!(got, rec);
     assert!(token.verify(&got.hash));
     assert_eq!(store.list_tokens().await.unwrap(), vec![rec.clone()]);
 
-    let revoked = store.revoke_token(rec.id, &audit("token.revoke")).await.unwrap().unwrap();
+    let revoked = store
+        .revoke_token(rec.id, &audit("token.revoke"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(revoked.revoked_at.is_some());
     // Revoking again changes nothing and records nothing.
-    let again = store.revoke_token(rec.id, &audit("token.revoke")).await.unwrap().unwrap();
+    let again = store
+        .revoke_token(rec.id, &audit("token.revoke"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.revoked_at, revoked.revoked_at);
     assert_eq!(store.list_audit(0, 100).await.unwrap().len(), 2);
-    assert!(store.revoke_token(uuid::Uuid::new_v4(), &audit("x")).await.unwrap().is_none());
+    assert!(store
+        .revoke_token(uuid::Uuid::new_v4(), &audit("x"))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
 }
 
@@ -68,8 +83,14 @@ async fn bootstrap_admin_happens_once(backend: Backend) {
     let store = db.store().await;
     let (a, _) = token_record("first", Role::Admin);
     let (b, _) = token_record("second", Role::Admin);
-    assert!(store.bootstrap_admin(&a, &audit("token.create")).await.unwrap());
-    assert!(!store.bootstrap_admin(&b, &audit("token.create")).await.unwrap());
+    assert!(store
+        .bootstrap_admin(&a, &audit("token.create"))
+        .await
+        .unwrap());
+    assert!(!store
+        .bootstrap_admin(&b, &audit("token.create"))
+        .await
+        .unwrap());
     assert_eq!(store.list_tokens().await.unwrap().len(), 1);
     assert_eq!(store.verify_audit().await.unwrap(), Ok(1));
 }
@@ -79,18 +100,27 @@ async fn audit_chain_verifies_and_catches_an_edited_row(backend: Backend) {
     let store = db.store().await;
     for i in 0..5 {
         let (rec, _) = token_record(&format!("t{i}"), Role::Issuer);
-        store.insert_token(&rec, &audit("token.create")).await.unwrap();
+        store
+            .insert_token(&rec, &audit("token.create"))
+            .await
+            .unwrap();
     }
     assert_eq!(store.verify_audit().await.unwrap(), Ok(5));
     let events = store.list_audit(0, 10).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
     assert_eq!(store.list_audit(3, 10).await.unwrap().len(), 2);
 
     let mut raw = db.raw().await;
     raw.execute(r#"UPDATE audit_events SET details = '{"n":2}' WHERE seq = 3"#)
         .await
         .unwrap();
-    assert_eq!(store.verify_audit().await.unwrap(), Err(ChainError::BadHash { seq: 3 }));
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        Err(ChainError::BadHash { seq: 3 })
+    );
 }
 
 async fn audit_chain_catches_a_deleted_tail(backend: Backend) {
@@ -98,18 +128,28 @@ async fn audit_chain_catches_a_deleted_tail(backend: Backend) {
     let store = db.store().await;
     for i in 0..3 {
         let (rec, _) = token_record(&format!("t{i}"), Role::Issuer);
-        store.insert_token(&rec, &audit("token.create")).await.unwrap();
+        store
+            .insert_token(&rec, &audit("token.create"))
+            .await
+            .unwrap();
     }
     let mut raw = db.raw().await;
-    raw.execute("DELETE FROM audit_events WHERE seq = 3").await.unwrap();
+    raw.execute("DELETE FROM audit_events WHERE seq = 3")
+        .await
+        .unwrap();
     assert!(matches!(
         store.verify_audit().await.unwrap(),
         Err(ChainError::Truncated { last: 2, head: 3 })
     ));
-    raw.execute("DELETE FROM audit_events WHERE seq = 1").await.unwrap();
+    raw.execute("DELETE FROM audit_events WHERE seq = 1")
+        .await
+        .unwrap();
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        Err(ChainError::Gap { seq: 2, expected: 1 })
+        Err(ChainError::Gap {
+            seq: 2,
+            expected: 1
+        })
     );
 }
 
@@ -122,7 +162,10 @@ async fn audit_appends_from_two_stores_form_one_chain(backend: Backend) {
         let store = stores[i % 2].clone();
         tasks.push(tokio::spawn(async move {
             let (rec, _) = token_record(&format!("t{i}"), Role::Worker);
-            store.insert_token(&rec, &audit("token.create")).await.unwrap();
+            store
+                .insert_token(&rec, &audit("token.create"))
+                .await
+                .unwrap();
         }));
     }
     for t in tasks {
@@ -145,8 +188,17 @@ fn new_drop(id: &str) -> NewDrop {
     }
 }
 
-fn sealed_credential(keyring: &Keyring, id: &str, drop_id: &str, plaintext: &[u8]) -> NewCredential {
-    let binding = Binding { credential_id: id, drop_id, kind: "harvest_v3" };
+fn sealed_credential(
+    keyring: &Keyring,
+    id: &str,
+    drop_id: &str,
+    plaintext: &[u8],
+) -> NewCredential {
+    let binding = Binding {
+        credential_id: id,
+        drop_id,
+        kind: "harvest_v3",
+    };
     NewCredential {
         id: id.into(),
         drop_id: drop_id.into(),
@@ -167,15 +219,31 @@ async fn stored_credential_holds_no_plaintext_and_no_data_key(backend: Backend) 
     let secret = r#"{"kind":"harvest_v3","client_id":"acme-123","client_secret":"PLAINTEXT-Zq8v3-must-never-be-stored","user_id":null}"#;
     let drop_id = uuid::Uuid::new_v4().to_string();
     let cred_id = uuid::Uuid::new_v4().to_string();
-    store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    store
+        .insert_drop(&new_drop(&drop_id), &audit("drop.create"))
+        .await
+        .unwrap();
     let cred = sealed_credential(&keyring, &cred_id, &drop_id, secret.as_bytes());
-    assert!(store.accept_credential(&cred, &audit("drop.submit")).await.unwrap());
+    assert!(store
+        .accept_credential(&cred, &audit("drop.submit"))
+        .await
+        .unwrap());
 
     // The store gives back exactly what was sealed, and it opens.
     let (d, kind, env) = store.credential_envelope(&cred_id).await.unwrap().unwrap();
-    assert_eq!((d.as_str(), kind.as_str()), (drop_id.as_str(), "harvest_v3"));
-    let binding = Binding { credential_id: &cred_id, drop_id: &drop_id, kind: &kind };
-    assert_eq!(cipher::decrypt(&keyring, binding, &env).unwrap().as_slice(), secret.as_bytes());
+    assert_eq!(
+        (d.as_str(), kind.as_str()),
+        (drop_id.as_str(), "harvest_v3")
+    );
+    let binding = Binding {
+        credential_id: &cred_id,
+        drop_id: &drop_id,
+        kind: &kind,
+    };
+    assert_eq!(
+        cipher::decrypt(&keyring, binding, &env).unwrap().as_slice(),
+        secret.as_bytes()
+    );
     let data_key = cipher::unwrap_data_key(&keyring, binding, &env).unwrap();
 
     // Close the pools so SQLite folds the WAL into the file we read.
@@ -189,7 +257,10 @@ async fn stored_credential_holds_no_plaintext_and_no_data_key(backend: Backend) 
         dk_hex,
     ];
     assert_no_secret_in(&dump, &needles, "the raw database");
-    assert!(!dump.windows(32).any(|w| w == data_key.as_ref()), "raw data key bytes in the database");
+    assert!(
+        !dump.windows(32).any(|w| w == data_key.as_ref()),
+        "raw data key bytes in the database"
+    );
 }
 
 async fn only_one_of_many_simultaneous_accepts_wins(backend: Backend) {
@@ -197,7 +268,10 @@ async fn only_one_of_many_simultaneous_accepts_wins(backend: Backend) {
     let stores = [db.store().await, db.store().await];
     let keyring = Arc::new(Keyring::single(MasterKey::generate().unwrap()));
     let drop_id = uuid::Uuid::new_v4().to_string();
-    stores[0].insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    stores[0]
+        .insert_drop(&new_drop(&drop_id), &audit("drop.create"))
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..12 {
         let store: Store = stores[i % 2].clone();
@@ -206,7 +280,10 @@ async fn only_one_of_many_simultaneous_accepts_wins(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             let id = uuid::Uuid::new_v4().to_string();
             let c = sealed_credential(&keyring, &id, &drop_id, b"secret");
-            store.accept_credential(&c, &audit("drop.submit")).await.unwrap()
+            store
+                .accept_credential(&c, &audit("drop.submit"))
+                .await
+                .unwrap()
         }));
     }
     let mut wins = 0;
@@ -215,7 +292,10 @@ async fn only_one_of_many_simultaneous_accepts_wins(backend: Backend) {
     }
     assert_eq!(wins, 1);
     let mut raw = db.raw().await;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials").fetch_one(&mut raw).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(stores[0].verify_audit().await.unwrap(), Ok(2));
 }
@@ -230,40 +310,67 @@ async fn wrong_master_key_is_refused(backend: Backend) {
     assert_eq!(store.list_audit(0, 10).await.unwrap().len(), 1);
     let wrong = Keyring::single(MasterKey::generate().unwrap());
     let err = store.ensure_key_checks(&wrong).await.unwrap().unwrap_err();
-    assert!(err.to_string().contains("version 1 does not match"), "{err}");
+    assert!(
+        err.to_string().contains("version 1 does not match"),
+        "{err}"
+    );
 }
 
 async fn missing_key_version_is_refused(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let path = db.dir.path().join("ring.json");
-    Keyring::single(MasterKey::generate().unwrap()).write_new(&path).unwrap();
+    Keyring::single(MasterKey::generate().unwrap())
+        .write_new(&path)
+        .unwrap();
     let mut ring = Keyring::read(&path).unwrap();
     ring.rotate(&path).unwrap(); // versions 1 and 2, 2 active
     store.ensure_key_checks(&ring).await.unwrap().unwrap();
     let drop_id = uuid::Uuid::new_v4().to_string();
-    store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+    store
+        .insert_drop(&new_drop(&drop_id), &audit("drop.create"))
+        .await
+        .unwrap();
     let c = sealed_credential(&ring, &uuid::Uuid::new_v4().to_string(), &drop_id, b"s");
-    store.accept_credential(&c, &audit("drop.submit")).await.unwrap();
+    store
+        .accept_credential(&c, &audit("drop.submit"))
+        .await
+        .unwrap();
     // A keyring holding only version 1 cannot open version-2 data.
     let only_v1 = Keyring::single(ring.get(1).unwrap().clone());
-    let err = store.ensure_key_checks(&only_v1).await.unwrap().unwrap_err();
-    assert!(err.to_string().contains("version 2, which is not in the keyring"), "{err}");
+    let err = store
+        .ensure_key_checks(&only_v1)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("version 2, which is not in the keyring"),
+        "{err}"
+    );
 }
 
 async fn rotate_then_rewrap_moves_every_data_key(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let path = db.dir.path().join("ring.json");
-    Keyring::single(MasterKey::generate().unwrap()).write_new(&path).unwrap();
+    Keyring::single(MasterKey::generate().unwrap())
+        .write_new(&path)
+        .unwrap();
     let mut ring = Keyring::read(&path).unwrap();
     let mut ids = Vec::new();
     for i in 0..7 {
         let drop_id = uuid::Uuid::new_v4().to_string();
         let cred_id = uuid::Uuid::new_v4().to_string();
-        store.insert_drop(&new_drop(&drop_id), &audit("drop.create")).await.unwrap();
+        store
+            .insert_drop(&new_drop(&drop_id), &audit("drop.create"))
+            .await
+            .unwrap();
         let c = sealed_credential(&ring, &cred_id, &drop_id, format!("secret-{i}").as_bytes());
-        store.accept_credential(&c, &audit("drop.submit")).await.unwrap();
+        store
+            .accept_credential(&c, &audit("drop.submit"))
+            .await
+            .unwrap();
         ids.push((cred_id, drop_id, i));
     }
     assert_eq!(ring.rotate(&path).unwrap(), 2);
@@ -276,8 +383,15 @@ async fn rotate_then_rewrap_moves_every_data_key(backend: Backend) {
     for (cred_id, drop_id, i) in &ids {
         let (_, kind, env) = store.credential_envelope(cred_id).await.unwrap().unwrap();
         assert_eq!(env.key_version, 2);
-        let b = Binding { credential_id: cred_id, drop_id, kind: &kind };
-        assert_eq!(cipher::decrypt(&ring, b, &env).unwrap().as_slice(), format!("secret-{i}").as_bytes());
+        let b = Binding {
+            credential_id: cred_id,
+            drop_id,
+            kind: &kind,
+        };
+        assert_eq!(
+            cipher::decrypt(&ring, b, &env).unwrap().as_slice(),
+            format!("secret-{i}").as_bytes()
+        );
     }
     assert!(store.verify_audit().await.unwrap().is_ok());
 }

@@ -27,7 +27,9 @@ pub async fn list(
     let after = query.after.unwrap_or(0).max(0);
     let events = state.store.list_audit(after, limit).await?;
     let next = match events.last() {
-        Some(last) if i64::try_from(events.len()).unwrap_or(0) == limit => Some(last.seq.to_string()),
+        Some(last) if i64::try_from(events.len()).unwrap_or(0) == limit => {
+            Some(last.seq.to_string())
+        }
         _ => None,
     };
     Ok(HttpResponse::Ok().json(json!({ "events": events, "next": next })))

@@ -17,6 +17,8 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, super::error::ApiError> {
     match limit {
         None => Ok(100),
         Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(super::error::ApiError::unprocessable("limit must be between 1 and 500")),
+        Some(_) => Err(super::error::ApiError::unprocessable(
+            "limit must be between 1 and 500",
+        )),
     }
 }

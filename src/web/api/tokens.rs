@@ -54,7 +54,11 @@ pub fn validate_name(name: &str) -> Result<String, String> {
 }
 
 /// Mint a token: returns the record to store and the token to show once.
-pub fn mint(name: String, role: Role, now_ms: i64) -> Result<(TokenRecord, ApiToken), crate::crypto::CryptoError> {
+pub fn mint(
+    name: String,
+    role: Role,
+    now_ms: i64,
+) -> Result<(TokenRecord, ApiToken), crate::crypto::CryptoError> {
     let token = ApiToken::generate()?;
     let record = TokenRecord {
         id: token.id(),
@@ -81,9 +85,13 @@ pub async fn create(
     let (record, token) = web::block(move || mint(name, input.role, now))
         .await
         .map_err(|e| ApiError::internal(&e))??;
-    let audit = AuditEntry::new(caller.actor(), "token.create", format!("token:{}", record.id))
-        .ip(client_ip(&req))
-        .details(json!({ "name": record.name, "role": record.role }));
+    let audit = AuditEntry::new(
+        caller.actor(),
+        "token.create",
+        format!("token:{}", record.id),
+    )
+    .ip(client_ip(&req))
+    .details(json!({ "name": record.name, "role": record.role }));
     state.store.insert_token(&record, &audit).await?;
     let view = TokenView::from(&record);
     Ok(HttpResponse::Created().json(json!({
@@ -113,7 +121,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("token"))?;
-    let audit = AuditEntry::new(caller.actor(), "token.revoke", format!("token:{id}")).ip(client_ip(&req));
+    let audit =
+        AuditEntry::new(caller.actor(), "token.revoke", format!("token:{id}")).ip(client_ip(&req));
     let record = state
         .store
         .revoke_token(id, &audit)
