@@ -1,5 +1,6 @@
 //! Test support: a fresh database per test on either backend, the real
 //! application on port 0, and a capture of every log line the suite emits.
+#![allow(dead_code)] // not every helper is used by every feature module
 
 use keydrop::clock::{ManualClock, SharedClock, SystemClock};
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
