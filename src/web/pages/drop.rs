@@ -221,7 +221,12 @@ mod tests {
         assert!(html.contains("Missing x"));
         assert!(html.contains("<strong>7 attempts</strong> left"));
         for m in pr.missing_required.iter().chain(&pr.missing_optional) {
-            assert!(html.contains(&format!("<td><code>{m}</code></td>")), "{m}");
+            assert!(
+                html.contains(&format!(
+                    "<td data-label=\"Permission\"><code>{m}</code></td>"
+                )),
+                "{m}"
+            );
             assert!(html.contains(&format!("Manage Scopes → tick <code>{m}</code> → Save")));
         }
         assert!(html.contains("Jobs — the positions"));
@@ -277,7 +282,7 @@ mod tests {
             ..Problem::default()
         };
         let html = drop_page(&p, Some(&pr)).into_string();
-        assert!(html.contains("<td><code>GET: List Users</code></td>"));
+        assert!(html.contains("<code>GET: List Users</code></td>"));
         assert!(html.contains("your key → Edit"));
         assert!(html.contains("2026-08-31"));
         let t = tags(&html);

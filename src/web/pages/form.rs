@@ -1,7 +1,6 @@
 //! The credential form. It posts back to the page's own URL (no `action`), so the link token
 //! never has to appear in the page. Secret fields are never given a value.
 
-use super::components::attempts;
 use super::problem::problem_summary;
 use super::{DropPage, Problem};
 use crate::greenhouse::Kind;
@@ -76,7 +75,7 @@ pub fn credential_form(p: &DropPage, problem: Option<&Problem>) -> Markup {
                         (field(&API_KEY, None, wrong, problem))
                     }
                 }
-                p.attempts { "This link accepts " strong { (attempts(p.attempts_left)) } " more." }
+                p.attempts { "Attempts left on this link: " strong { (p.attempts_left.max(0)) } }
                 button.button type="submit" { "Send securely" }
             }
         }

@@ -63,9 +63,10 @@ fn v1_steps(brand: &str, required: &[&Resource], optional: &[&Resource]) -> Mark
             p {
                 strong { "This link asks for a legacy Harvest API key. " }
                 "Greenhouse retired these keys (Harvest v1/v2) on "
-                time datetime=(V1_RETIRED_ON) { "31 August 2026" }
-                " (" (V1_RETIRED_ON) "). A Harvest V3 (OAuth) credential is preferred: if you "
-                "can, ask " (brand) " for a new link for a V3 credential instead."
+                time datetime=(V1_RETIRED_ON) { (V1_RETIRED_ON) }
+                ", so a key may no longer be accepted. A Harvest V3 (OAuth) credential is "
+                "preferred: if you can, ask " (brand) " for a new link for a V3 credential "
+                "instead."
             }
         }))
         ol.steps {

@@ -47,16 +47,16 @@ fn missing_table(kind: Kind, problem: &Problem) -> Markup {
                 tbody {
                     @for (permission, required) in rows {
                         tr {
-                            td { code { (permission) } }
-                            td { (describe(kind, permission)) }
-                            td {
+                            td data-label="Permission" { code { (permission) } }
+                            td data-label="What it is" { (describe(kind, permission)) }
+                            td data-label="Needed" {
                                 @if required {
                                     strong.tag.tag-required { "Required" }
                                 } @else {
                                     span.tag.tag-optional { "Optional" }
                                 }
                             }
-                            td { (how_to_grant(kind, permission)) }
+                            td data-label="How to grant it" { (how_to_grant(kind, permission)) }
                         }
                     }
                 }
