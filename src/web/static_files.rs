@@ -73,6 +73,29 @@ mod tests {
         }
     }
 
+    #[actix_web::test]
+    async fn registered_in_routes_and_keeps_its_cache_header() {
+        let app = awtest::init_service(
+            App::new()
+                .wrap(crate::web::headers::security_headers(false))
+                .configure(crate::web::routes),
+        )
+        .await;
+        let req = awtest::TestRequest::get()
+            .uri("/static/keydrop.css")
+            .to_request();
+        let res = awtest::call_service(&app, req).await;
+        assert_eq!(res.status(), 200);
+        let h = res.headers();
+        assert_eq!(h.get(CACHE_CONTROL).unwrap(), "public, max-age=3600");
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        let req = awtest::TestRequest::get()
+            .uri("/static/nope.js")
+            .to_request();
+        let res = awtest::call_service(&app, req).await;
+        assert_eq!(res.status(), 404);
+    }
+
     #[test]
     fn stylesheet_loads_nothing_external() {
         let (css, _) = lookup("keydrop.css").unwrap();

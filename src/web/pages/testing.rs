@@ -124,3 +124,43 @@ pub fn assert_page_ok(page: &str, hostile: &str) {
     assert_safe(page, hostile);
     assert_labelled(page);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_scanner_reads_attributes() {
+        let t = tags(r#"<p>x</p><input type="text" id="a" required><br/>"#);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[1].name, "input");
+        assert_eq!(t[1].attr("id"), Some("a"));
+        assert_eq!(t[1].attr("required"), Some(""));
+        assert_eq!(t[1].attr("value"), None);
+        assert_eq!(
+            escaped(r#"<a href="x">&"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+
+    #[test]
+    fn checks_catch_bad_markup() {
+        let bad = [
+            r#"<p onclick="x">a</p>"#,
+            r#"<p style="color:red">a</p>"#,
+            "<script>alert(1)</script>",
+            r#"<img src="x">"#,
+            "<p>BAD&<</p>",
+        ];
+        for page in bad {
+            let r = std::panic::catch_unwind(|| assert_safe(page, "BAD&<"));
+            assert!(r.is_err(), "not caught: {page}");
+        }
+        assert_safe("<p>BAD&amp;&lt; onerror=x</p>", "BAD&<");
+        let r = std::panic::catch_unwind(|| assert_labelled(r#"<input type="text" id="a">"#));
+        assert!(r.is_err());
+        assert_labelled(
+            r#"<label for="a">A</label><input type="text" id="a"><input type="hidden">"#,
+        );
+    }
+}
