@@ -8,6 +8,8 @@ pub mod body;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod pages;
+pub mod static_files;
 
 use crate::config::ServeSettings;
 use crate::crypto::keyring::Keyring;
@@ -42,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(health::healthz)
     .service(health::readyz)
+    .service(static_files::serve)
     .service(
         web::scope("/api/v1")
             .wrap(from_fn(auth::authenticate))

@@ -1,0 +1,306 @@
+//! The `GET /d/{token}` page (and the 422 page, which is the same with a [`Problem`]).
+
+use super::components::{kind_label, notice, page_heading, time_tag};
+use super::form::credential_form;
+use super::instructions::instructions;
+use super::layout::layout;
+use super::{DropPage, Problem};
+use maud::{html, Markup};
+
+/// The page of an open drop: who asks, for whom, the note, the expiry, the instructions, what
+/// happens to the credential, and the form (with `problem` above it after a refused attempt).
+pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
+    let title = if problem.is_some() {
+        "Please correct the credential"
+    } else {
+        "Share your Greenhouse credential"
+    };
+    layout(
+        &p.brand,
+        title,
+        html! {
+            (page_heading(title, Some(html! {
+                strong { (p.brand) } " asks for a " (kind_label(p.kind)) " for "
+                strong { (p.org) } "."
+            })))
+            (note(&p.brand, p.note.as_deref()))
+            (expiry(p))
+            (instructions(&p.brand, p.kind, &p.profile))
+            (handling(&p.brand))
+            (credential_form(p, problem))
+        },
+    )
+}
+
+fn note(brand: &str, note: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = note.filter(|n| !n.trim().is_empty()) {
+            aside.note aria-label="Note" {
+                p.note-from { "A note from " (brand) ":" }
+                p.note-text { (text) }
+            }
+        }
+    }
+}
+
+fn expiry(p: &DropPage) -> Markup {
+    notice(
+        "info",
+        html! {
+            p {
+                "This link works until " strong { (time_tag(p.expires_at)) } ". "
+                "It accepts one credential; after that it stops working."
+            }
+        },
+    )
+}
+
+/// What keydrop does with the credential, and what not to do with it.
+fn handling(brand: &str) -> Markup {
+    html! {
+        section.handling aria-labelledby="handling-title" {
+            h2 #handling-title { "What happens to your credential" }
+            ul {
+                li { "It is checked once against Greenhouse right away, and you see the result "
+                     "on the next page, permission by permission." }
+                li { "It is stored encrypted." }
+                li { "It is released only to named internal systems of " (brand)
+                     " that import your data, and every release is recorded in an audit log." }
+                li { strong { "Never send it by e-mail or chat" } "; use only this form." }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::greenhouse::{Kind, Profile};
+    use crate::web::pages::testing::{assert_page_ok, escaped, tags, HOSTILE};
+    use time::macros::datetime;
+
+    fn page(kind: Kind, hostile: &str) -> DropPage {
+        DropPage {
+            brand: format!("Brand {hostile}"),
+            org: format!("Org {hostile}"),
+            note: Some(format!("Note {hostile}")),
+            kind,
+            profile: Profile::default_for(kind),
+            expires_at: datetime!(2026-11-23 09:00 UTC),
+            csrf_token: "csrf-abc".to_owned(),
+            attempts_left: 7,
+        }
+    }
+
+    fn problem(hostile: &str) -> Problem {
+        Problem {
+            message: format!("Missing {hostile}"),
+            missing_required: vec!["harvest:jobs:list".into(), "harvest:offers:list".into()],
+            missing_optional: vec!["harvest:notes:list".into()],
+            field: Some("client_id"),
+            kept_client_id: Some(format!("cid-{hostile}-12345")),
+            kept_user_id: Some(format!("42{hostile}")),
+        }
+    }
+
+    fn all_pages(hostile: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let p = page(kind, hostile);
+            out.push(drop_page(&p, None).into_string());
+            out.push(drop_page(&p, Some(&problem(hostile))).into_string());
+        }
+        out
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_everywhere() {
+        for h in HOSTILE {
+            for html in all_pages(h) {
+                assert_page_ok(&html, h);
+                assert!(html.contains(&escaped(&format!("Org {h}"))));
+                assert!(html.contains(&escaped(&format!("Note {h}"))));
+                assert!(html.contains(&escaped(&format!("Brand {h}"))));
+            }
+        }
+    }
+
+    #[test]
+    fn page_shows_who_for_whom_note_and_expiry() {
+        let html = drop_page(&page(Kind::HarvestV3, "x"), None).into_string();
+        assert!(html.contains("<strong>Brand x</strong> asks for"));
+        assert!(html.contains("<strong>Org x</strong>"));
+        assert!(html.contains("Note x"));
+        assert!(html.contains(
+            r#"<time datetime="2026-11-23T09:00:00Z">Monday 23 November 2026, 09:00 UTC</time>"#
+        ));
+        assert!(html.contains("encrypted"));
+        assert!(html.contains("audit"));
+        assert!(html.contains("Never send it by e-mail"));
+        assert!(!html.contains("role=\"alert\""));
+        let no_note = DropPage {
+            note: None,
+            ..page(Kind::HarvestV3, "x")
+        };
+        assert!(!drop_page(&no_note, None)
+            .into_string()
+            .contains("A note from"));
+    }
+
+    #[test]
+    fn form_posts_back_without_action() {
+        for html in all_pages("x") {
+            let t = tags(&html);
+            let forms: Vec<_> = t.iter().filter(|t| t.name == "form").collect();
+            assert_eq!(forms.len(), 1);
+            assert_eq!(forms[0].attr("method"), Some("post"));
+            assert!(forms[0].attr("action").is_none());
+            let csrf = t
+                .iter()
+                .find(|t| t.attr("name") == Some("csrf_token"))
+                .unwrap();
+            assert_eq!(csrf.attr("type"), Some("hidden"));
+            assert_eq!(csrf.attr("value"), Some("csrf-abc"));
+            assert_eq!(t.iter().filter(|t| t.name == "button").count(), 1);
+            assert_eq!(
+                t.iter()
+                    .filter(|t| t.attr("type") == Some("submit"))
+                    .count(),
+                1
+            );
+        }
+    }
+
+    #[test]
+    fn inputs_per_kind_and_secrets_are_never_filled() {
+        for kind in Kind::ALL {
+            let p = page(kind, "x");
+            for html in [
+                drop_page(&p, None).into_string(),
+                drop_page(&p, Some(&problem("x"))).into_string(),
+            ] {
+                let t = tags(&html);
+                let input = |n: &str| {
+                    t.iter()
+                        .find(|t| t.name == "input" && t.attr("name") == Some(n))
+                };
+                let secrets: &[&str] = match kind {
+                    Kind::HarvestV3 => &["client_secret"],
+                    Kind::HarvestV1 => &["api_key"],
+                };
+                for s in secrets {
+                    let i = input(s).unwrap();
+                    assert_eq!(i.attr("type"), Some("password"));
+                    assert_eq!(i.attr("autocomplete"), Some("off"));
+                    assert!(i.attr("value").is_none());
+                    assert!(i.attr("aria-describedby").is_some());
+                }
+                if kind == Kind::HarvestV3 {
+                    let c = input("client_id").unwrap();
+                    assert_eq!(c.attr("type"), Some("text"));
+                    assert_eq!(c.attr("autocomplete"), Some("off"));
+                    assert_eq!(c.attr("spellcheck"), Some("false"));
+                    let u = input("user_id").unwrap();
+                    assert_eq!(u.attr("inputmode"), Some("numeric"));
+                    assert!(u.attr("required").is_none());
+                    assert!(input("api_key").is_none());
+                } else {
+                    assert!(input("client_id").is_none());
+                    assert!(input("client_secret").is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn problem_shows_summary_table_and_kept_values_only() {
+        let p = page(Kind::HarvestV3, "x");
+        let pr = problem("x");
+        let html = drop_page(&p, Some(&pr)).into_string();
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("Missing x"));
+        assert!(html.contains("<strong>7 attempts</strong> left"));
+        for m in pr.missing_required.iter().chain(&pr.missing_optional) {
+            assert!(
+                html.contains(&format!(
+                    "<td data-label=\"Permission\"><code>{m}</code></td>"
+                )),
+                "{m}"
+            );
+            assert!(html.contains(&format!("Manage Scopes → tick <code>{m}</code> → Save")));
+        }
+        assert!(html.contains("Jobs — the positions"));
+        assert!(html.contains("Optional</span>"));
+        let t = tags(&html);
+        let cid = t
+            .iter()
+            .find(|t| t.attr("name") == Some("client_id"))
+            .unwrap();
+        assert_eq!(cid.attr("value"), Some("cid-x-12345"));
+        assert_eq!(cid.attr("aria-invalid"), Some("true"));
+        assert_eq!(
+            cid.attr("aria-describedby"),
+            Some("client_id-error client_id-help")
+        );
+        assert!(t.iter().any(|t| t.attr("id") == Some("client_id-error")));
+        let uid = t
+            .iter()
+            .find(|t| t.attr("name") == Some("user_id"))
+            .unwrap();
+        assert_eq!(uid.attr("value"), Some("42x"));
+        assert!(uid.attr("aria-invalid").is_none());
+    }
+
+    #[test]
+    fn kept_client_id_appears_but_no_secret_field_has_a_value() {
+        let pr = Problem {
+            kept_client_id: Some("cid-12345".into()),
+            field: Some("client_secret"),
+            ..problem("x")
+        };
+        for kind in Kind::ALL {
+            let html = drop_page(&page(kind, "x"), Some(&pr)).into_string();
+            assert_eq!(
+                html.contains("value=\"cid-12345\""),
+                kind == Kind::HarvestV3
+            );
+            for t in tags(&html).iter().filter(|t| t.name == "input") {
+                if t.attr("type") == Some("password") {
+                    assert!(t.attr("value").is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn v1_problem_table_says_how_to_edit_the_key() {
+        let p = page(Kind::HarvestV1, "x");
+        let pr = Problem {
+            message: "Missing".into(),
+            missing_required: vec!["GET: List Users".into()],
+            field: Some("api_key"),
+            ..Problem::default()
+        };
+        let html = drop_page(&p, Some(&pr)).into_string();
+        assert!(html.contains("<code>GET: List Users</code></td>"));
+        assert!(html.contains("your key → Edit"));
+        assert!(html.contains("2026-08-31"));
+        let t = tags(&html);
+        let key = t
+            .iter()
+            .find(|t| t.attr("name") == Some("api_key"))
+            .unwrap();
+        assert_eq!(key.attr("aria-invalid"), Some("true"));
+    }
+
+    #[test]
+    fn v3_page_lists_every_required_scope() {
+        let p = page(Kind::HarvestV3, "x");
+        let html = drop_page(&p, None).into_string();
+        for name in &p.profile.required {
+            assert!(html.contains(&format!(
+                "<code class=\"perm-name\">harvest:{name}:list</code>"
+            )));
+        }
+    }
+}

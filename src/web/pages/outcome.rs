@@ -1,0 +1,136 @@
+//! The pages after an accepted submission: verified (200) and pending (202).
+
+use super::components::{notice, page_heading, permission_list};
+use super::layout::layout;
+use crate::greenhouse::{Kind, Verification};
+use maud::{html, Markup};
+
+/// 200: the credential was received and Greenhouse confirmed it.
+pub fn verified_page(brand: &str, org: &str, kind: Kind, v: &Verification) -> Markup {
+    let title = "Received and verified";
+    layout(
+        brand,
+        title,
+        html! {
+            (page_heading(title, Some(html! {
+                "Thank you. " strong { (brand) } " received the credential for "
+                strong { (org) } ", and Greenhouse confirmed that it works."
+            })))
+            (notice("success", html! {
+                p { "Checked with Greenhouse: " (v.message) }
+            }))
+            @if !v.granted.is_empty() {
+                section aria-labelledby="granted-title" {
+                    h2 #granted-title { "Permissions granted" }
+                    (permission_list(kind, &v.granted))
+                }
+            }
+            @if !v.missing_optional.is_empty() {
+                section aria-labelledby="optional-title" {
+                    h2 #optional-title { "Optional permissions not granted" }
+                    p {
+                        (brand) " can work without these, with less detail. If you want to add "
+                        "them, tick them on the same credential in Greenhouse; you do not need "
+                        "to send it again."
+                    }
+                    (permission_list(kind, &v.missing_optional))
+                }
+            }
+            (all_done(brand))
+        },
+    )
+}
+
+/// 202: the credential was received; Greenhouse could not be asked yet.
+pub fn pending_page(brand: &str, org: &str) -> Markup {
+    let title = "Received — we will verify it shortly";
+    layout(
+        brand,
+        title,
+        html! {
+            (page_heading(title, Some(html! {
+                "Thank you. " strong { (brand) } " received the credential for "
+                strong { (org) } "."
+            })))
+            (notice("info", html! {
+                p {
+                    "Greenhouse did not answer in time, so the credential will be checked again "
+                    "in the background. It is stored encrypted in the meantime."
+                }
+            }))
+            p {
+                "There is nothing more for you to do. " (brand)
+                " will contact you if something is missing."
+            }
+            (all_done(brand))
+        },
+    )
+}
+
+fn all_done(brand: &str) -> Markup {
+    html! {
+        p.done {
+            "You can close this page. This link no longer works; if you need to send a "
+            "credential again, ask " (brand) " for a new link."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::greenhouse::Outcome;
+    use crate::web::pages::testing::{assert_page_ok, escaped, HOSTILE};
+    use time::macros::datetime;
+
+    fn verification(message: &str, missing_optional: Vec<String>) -> Verification {
+        Verification {
+            outcome: Outcome::Verified,
+            checked_at: datetime!(2026-11-23 09:00 UTC),
+            granted: vec!["harvest:users:list".into(), "harvest:jobs:list".into()],
+            missing_required: vec![],
+            missing_optional,
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn verified_lists_granted_in_plain_words() {
+        let v = verification("All required permissions are granted.", vec![]);
+        let html = verified_page("Acme", "Initech", Kind::HarvestV3, &v).into_string();
+        assert!(html.contains("Received and verified"));
+        assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
+        assert!(html.contains("Users — the people"));
+        assert!(html.contains("Jobs — the positions"));
+        assert!(html.contains("You can close this page"));
+        assert!(html.contains("no longer works"));
+        assert!(!html.contains("Optional permissions not granted"));
+        let v = verification("ok", vec!["harvest:notes:list".into()]);
+        let html = verified_page("Acme", "Initech", Kind::HarvestV3, &v).into_string();
+        assert!(html.contains("Optional permissions not granted"));
+        assert!(html.contains("harvest:notes:list"));
+    }
+
+    #[test]
+    fn pending_says_nothing_more_to_do() {
+        let html = pending_page("Acme", "Initech").into_string();
+        assert!(html.contains("we will verify it shortly"));
+        assert!(html.contains("nothing more for you to do"));
+        assert!(html.contains("contact you if something is missing"));
+    }
+
+    #[test]
+    fn hostile_values_are_escaped() {
+        for h in HOSTILE {
+            let v = verification(h, vec![h.to_owned()]);
+            for html in [
+                verified_page(h, h, Kind::HarvestV3, &v).into_string(),
+                verified_page(h, h, Kind::HarvestV1, &v).into_string(),
+                pending_page(h, h).into_string(),
+            ] {
+                assert_page_ok(&html, h);
+                assert!(html.contains(&escaped(h)));
+            }
+        }
+    }
+}

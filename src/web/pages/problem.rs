@@ -1,0 +1,80 @@
+//! What went wrong with the last submission: the error summary at the top of the form and, for
+//! missing permissions, a table saying how to grant each one.
+
+use super::components::{attempts, describe};
+use super::{DropPage, Problem};
+use crate::greenhouse::Kind;
+use maud::{html, Markup};
+
+/// The summary (`role="alert"`) and, when permissions are missing, the table.
+pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
+    html! {
+        div.error-summary role="alert" aria-labelledby="error-title" {
+            h3 #error-title { "The credential was not accepted" }
+            p { (problem.message) }
+            @if let Some(field) = problem.field {
+                p { a href={ "#" (field) } { "Go to the field to correct" } }
+            }
+            p.attempts-left {
+                "You have " strong { (attempts(p.attempts_left)) } " left on this link. "
+                "Nothing was stored, and the secret was not kept: paste it again."
+            }
+        }
+        @if !problem.missing_required.is_empty() || !problem.missing_optional.is_empty() {
+            (missing_table(p.kind, problem))
+        }
+    }
+}
+
+fn missing_table(kind: Kind, problem: &Problem) -> Markup {
+    let rows = problem
+        .missing_required
+        .iter()
+        .map(|m| (m, true))
+        .chain(problem.missing_optional.iter().map(|m| (m, false)));
+    html! {
+        div.table-wrap {
+            table.missing {
+                caption { "Permissions to grant, then send the form again" }
+                thead {
+                    tr {
+                        th scope="col" { "Permission" }
+                        th scope="col" { "What it is" }
+                        th scope="col" { "Needed" }
+                        th scope="col" { "How to grant it" }
+                    }
+                }
+                tbody {
+                    @for (permission, required) in rows {
+                        tr {
+                            td data-label="Permission" { code { (permission) } }
+                            td data-label="What it is" { (describe(kind, permission)) }
+                            td data-label="Needed" {
+                                @if required {
+                                    strong.tag.tag-required { "Required" }
+                                } @else {
+                                    span.tag.tag-optional { "Optional" }
+                                }
+                            }
+                            td data-label="How to grant it" { (how_to_grant(kind, permission)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The click path in Greenhouse that grants `permission`.
+fn how_to_grant(kind: Kind, permission: &str) -> Markup {
+    match kind {
+        Kind::HarvestV3 => html! {
+            "Dev Center → API Credentials → your credential → Manage Scopes → tick "
+            code { (permission) } " → Save"
+        },
+        Kind::HarvestV1 => html! {
+            "Dev Center → API Credential Management → your key → Edit → Manage permissions "
+            "→ under Harvest tick " code { (permission) } " → Save"
+        },
+    }
+}
