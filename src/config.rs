@@ -81,6 +81,12 @@ pub struct ServeArgs {
         default_value = "https://harvest.greenhouse.io"
     )]
     pub greenhouse_api_url: String,
+    /// Timeout of one request to Greenhouse.
+    #[arg(long, env = "KEYDROP_GREENHOUSE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub greenhouse_timeout: Duration,
+    /// Total time one credential check may take, retries included.
+    #[arg(long, env = "KEYDROP_GREENHOUSE_BUDGET", default_value = "15s", value_parser = parse_duration)]
+    pub greenhouse_budget: Duration,
     /// How long a delivered credential's ciphertext is kept (`0` = destroy on ack).
     #[arg(long, env = "KEYDROP_RETAIN_AFTER_DELIVERY", default_value = "7d", value_parser = parse_duration)]
     pub retain_after_delivery: Duration,
@@ -205,6 +211,8 @@ pub struct ServeSettings {
     pub brand_name: String,
     pub greenhouse_auth_url: String,
     pub greenhouse_api_url: String,
+    pub greenhouse_timeout: Duration,
+    pub greenhouse_budget: Duration,
     pub retain_after_delivery: Duration,
     pub rate_limit: Option<RateLimit>,
 }
@@ -221,6 +229,8 @@ impl ServeSettings {
             brand_name: args.brand_name.clone(),
             greenhouse_auth_url: args.greenhouse_auth_url.trim_end_matches('/').to_owned(),
             greenhouse_api_url: args.greenhouse_api_url.trim_end_matches('/').to_owned(),
+            greenhouse_timeout: args.greenhouse_timeout,
+            greenhouse_budget: args.greenhouse_budget,
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
         }

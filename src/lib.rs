@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod greenhouse;
+pub mod jobs;
 pub mod service;
 pub mod startup;
 pub mod store;

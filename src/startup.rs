@@ -8,7 +8,10 @@ use crate::crypto::keyring::{Keyring, KeyringSource};
 use crate::crypto::token::ApiToken;
 use crate::domain::audit::AuditEntry;
 use crate::domain::role::Role;
+use crate::greenhouse::{Checker, CheckerConfig};
 use crate::store::Store;
+use crate::web::csrf::CsrfKey;
+use crate::web::rate_limit::RateLimiter;
 use crate::web::{self, auth::TokenVerifier, AppState};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -23,6 +26,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    jobs: tokio::task::JoinHandle<()>,
     /// The admin token created on the first start, to be shown once.
     pub bootstrap_token: Option<ApiToken>,
 }
@@ -97,11 +101,25 @@ impl Application {
             key_versions = ?keyring.versions(),
             "keydrop starting"
         );
+        let checker = Checker::new(
+            CheckerConfig {
+                auth_url: settings.greenhouse_auth_url.clone(),
+                api_url: settings.greenhouse_api_url.clone(),
+                request_timeout: settings.greenhouse_timeout,
+                total_budget: settings.greenhouse_budget,
+                ..CheckerConfig::default()
+            },
+            clock.clone(),
+        )?;
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
+            csrf: CsrfKey::derive(&keyring)?,
             keyring: Arc::new(keyring),
+            limiter: settings.rate_limit.map(RateLimiter::new),
+            checker,
             settings,
         });
+        let jobs = crate::jobs::spawn(state.clone().into_inner());
         let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
         let server = HttpServer::new(move || {
             App::new()
@@ -118,6 +136,7 @@ impl Application {
             port,
             server,
             store,
+            jobs,
             bootstrap_token,
         })
     }
@@ -134,6 +153,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = self.store.clone();
         let result = self.server.await;
+        self.jobs.abort();
         store.close().await;
         tracing::info!("keydrop stopped");
         result

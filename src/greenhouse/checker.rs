@@ -130,7 +130,11 @@ impl Checker {
         F: Fn(&'static Resource) -> Fut,
         Fut: Future<Output = Probe> + 'a,
     {
-        let mut found: Vec<(usize, Finding)> = stream::iter(resources.into_iter().enumerate())
+        // The futures are built first (they do nothing until polled) so no
+        // closure lives across an await: that keeps `check` a `Send` future.
+        let probes: Vec<_> = resources
+            .into_iter()
+            .enumerate()
             .map(|(i, (r, required))| {
                 let fut = probe(r);
                 async move {
@@ -145,6 +149,8 @@ impl Checker {
                     )
                 }
             })
+            .collect();
+        let mut found: Vec<(usize, Finding)> = stream::iter(probes)
             .buffer_unordered(self.config.max_in_flight)
             .collect()
             .await;

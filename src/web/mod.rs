@@ -5,14 +5,18 @@ pub mod access_log;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod csrf;
 pub mod error;
 pub mod headers;
 pub mod health;
 pub mod pages;
+pub mod public;
+pub mod rate_limit;
 pub mod static_files;
 
 use crate::config::ServeSettings;
 use crate::crypto::keyring::Keyring;
+use crate::greenhouse::Checker;
 use crate::store::Store;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -25,6 +29,9 @@ pub struct AppState {
     pub store: Store,
     pub keyring: Arc<Keyring>,
     pub settings: ServeSettings,
+    pub checker: Checker,
+    pub csrf: csrf::CsrfKey,
+    pub limiter: Option<rate_limit::RateLimiter>,
 }
 
 /// The address a request came from, as recorded in the audit log. The peer
@@ -45,19 +52,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(health::healthz)
     .service(health::readyz)
     .service(static_files::serve)
+    .service(public::show)
+    .service(public::submit)
     .service(
         web::scope("/api/v1")
             .wrap(from_fn(auth::authenticate))
             .configure(api::configure)
             .default_service(web::to(api_not_found)),
     )
-    .default_service(web::to(not_found));
+    .default_service(web::to(public::not_found));
 }
 
 async fn api_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
-}
-
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("page"))
 }

@@ -176,6 +176,8 @@ pub fn serve_settings() -> ServeSettings {
         brand_name: "Acme Analytics".into(),
         greenhouse_auth_url: "http://127.0.0.1:9".into(),
         greenhouse_api_url: "http://127.0.0.1:9".into(),
+        greenhouse_timeout: Duration::from_millis(500),
+        greenhouse_budget: Duration::from_secs(2),
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         rate_limit: None,
     }
