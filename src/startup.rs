@@ -27,6 +27,7 @@ pub struct Application {
     server: Server,
     store: Store,
     jobs: tokio::task::JoinHandle<()>,
+    state: Arc<AppState>,
     /// The admin token created on the first start, to be shown once.
     pub bootstrap_token: Option<ApiToken>,
 }
@@ -119,7 +120,8 @@ impl Application {
             checker,
             settings,
         });
-        let jobs = crate::jobs::spawn(state.clone().into_inner());
+        let shared = state.clone().into_inner();
+        let jobs = crate::jobs::spawn(shared.clone());
         let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
         let server = HttpServer::new(move || {
             App::new()
@@ -137,6 +139,7 @@ impl Application {
             server,
             store,
             jobs,
+            state: shared,
             bootstrap_token,
         })
     }
@@ -147,6 +150,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What the handlers see; tests run background passes against it.
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
     }
 
     /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests.

@@ -4,6 +4,7 @@
 
 use keydrop::clock::{ManualClock, SharedClock, SystemClock};
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
+use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
 use keydrop::startup::Application;
 use keydrop::store::Store;
 use sqlx::{Connection, Executor};
@@ -166,7 +167,67 @@ pub struct TestApp {
     pub admin_token: String,
     pub db: TestDb,
     pub store: Store,
+    pub state: Arc<keydrop::web::AppState>,
     pub http: reqwest::Client,
+    pub fake: Option<FakeGreenhouse>,
+    pub clock: Option<Arc<ManualClock>>,
+}
+
+/// Credentials the fake Greenhouse knows, for the customer-flow tests.
+pub const GOOD_ID: &str = "acme-integration-4471";
+pub const GOOD_SECRET: &str = "gh-secret-GOOD-8f2b1c9d7e6a5f4e3d2c";
+pub const PARTIAL_ID: &str = "acme-partial-5502";
+pub const PARTIAL_SECRET: &str = "gh-secret-PARTIAL-1a2b3c4d5e6f7a8b9c";
+
+/// How to start an app for a test.
+pub struct AppOptions {
+    pub greenhouse: bool,
+    pub manual_clock: bool,
+    pub rate_limit: Option<keydrop::config::RateLimit>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            greenhouse: true,
+            manual_clock: false,
+            rate_limit: None,
+        }
+    }
+}
+
+/// An app wired to a fresh fake Greenhouse that knows [`GOOD_ID`] (every
+/// scope) and [`PARTIAL_ID`] (only `users` and `jobs`).
+pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let fake = if opts.greenhouse {
+        let fake = FakeGreenhouse::start().await.unwrap();
+        fake.add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_all_resources());
+        fake.add_v3_client(
+            V3Client::new(PARTIAL_ID, PARTIAL_SECRET).with_resources(["users", "jobs"]),
+        );
+        Some(fake)
+    } else {
+        None
+    };
+    for s in [GOOD_SECRET, PARTIAL_SECRET] {
+        remember_secret(s);
+    }
+    let clock = opts.manual_clock.then(manual_clock);
+    let shared: SharedClock = match &clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let mut settings = serve_settings();
+    if let Some(f) = &fake {
+        settings.greenhouse_auth_url = f.base_url().to_owned();
+        settings.greenhouse_api_url = f.base_url().to_owned();
+    }
+    settings.rate_limit = opts.rate_limit;
+    let mut app = start(db, shared, settings).await;
+    app.fake = fake;
+    app.clock = clock;
+    app
 }
 
 pub fn serve_settings() -> ServeSettings {
@@ -189,7 +250,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDb, clock: SharedClock) -> TestApp {
-    let app = Application::build(&db.store_settings(), serve_settings(), clock.clone())
+    start(db, clock, serve_settings()).await
+}
+
+async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestApp {
+    let app = Application::build(&db.store_settings(), settings, clock.clone())
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -200,16 +265,20 @@ pub async fn spawn_app_on(db: TestDb, clock: SharedClock) -> TestApp {
         .expect("a fresh database gets a bootstrap admin token");
     remember_secret(&admin_token);
     let store = app.store().clone();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         admin_token,
         db,
         store,
+        state,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        fake: None,
+        clock: None,
     }
 }
 
@@ -234,6 +303,41 @@ impl TestApp {
         with_token(self.http.delete(self.url(path)), token)
     }
 
+    /// Create a drop through the API; returns the response body (with `url`).
+    pub async fn create_drop(&self, body: serde_json::Value) -> serde_json::Value {
+        let res = self
+            .post("/api/v1/drops", Some(&self.admin_token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        remember_secret(link_token(body["url"].as_str().unwrap()));
+        body
+    }
+
+    /// The path of a drop's link (`/d/<token>`).
+    pub fn link_path(url: &str) -> String {
+        format!("/d/{}", link_token(url))
+    }
+
+    /// GET the customer page; returns (status, html).
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let res = self.get(path, None).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// POST the customer form with a fresh CSRF token read from the page.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let (_, html) = self.page(path).await;
+        let csrf = csrf_from(&html).unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = self.post(path, None).form(&form).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
     /// Create a token through the API; returns `(id, token)`.
     pub async fn create_token(&self, name: &str, role: &str) -> (String, String) {
         let res = self
@@ -248,6 +352,21 @@ impl TestApp {
         remember_secret(&token);
         (body["id"].as_str().unwrap().to_owned(), token)
     }
+}
+
+/// The token part of a link URL.
+pub fn link_token(url: &str) -> &str {
+    url.rsplit_once("/d/").map(|(_, t)| t).unwrap()
+}
+
+/// The hidden `csrf_token` value in a page.
+pub fn csrf_from(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\"")?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.split("value=\"").nth(1)?;
+    Some(v[..v.find('"')?].to_owned())
 }
 
 fn with_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {

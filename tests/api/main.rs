@@ -6,5 +6,7 @@ mod helpers;
 mod api_audit;
 mod api_tokens;
 mod cli;
+mod drops;
 mod headers;
+mod public;
 mod store;
