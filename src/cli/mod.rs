@@ -2,6 +2,8 @@
 //! reason on error.
 
 mod audit;
+mod demo;
+mod drop;
 mod keys;
 mod serve;
 mod token;
@@ -31,6 +33,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Serve with a built-in Greenhouse sandbox, one open drop and sample credentials.
+    Demo(demo::DemoArgs),
+    /// Manage one-time upload links.
+    #[command(subcommand)]
+    Drop(drop::DropCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -78,6 +85,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo(args) => demo::run(&args, clock).await,
+        Command::Drop(cmd) => drop::run(cmd, &store_settings, clock).await,
         Command::Token(cmd) => token::run(cmd, &store_settings, clock).await,
         Command::Keys(cmd) => keys::run(cmd, &store_settings, clock).await,
         Command::Audit(cmd) => audit::run(cmd, &store_settings, clock).await,

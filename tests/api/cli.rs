@@ -13,6 +13,7 @@ on_both_backends!(
     serve_refuses_a_wrong_master_key,
     serve_prints_the_admin_token_once,
     keys_init_rotate_rewrap_status,
+    drop_create_prints_the_link_once_and_list_shows_it,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -218,4 +219,103 @@ async fn keys_init_rotate_rewrap_status(backend: Backend) {
         .unwrap();
     assert!(!env_rotate.status.success());
     assert!(text(&env_rotate.stderr).contains("keys init"));
+}
+
+async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let out = keydrop(
+        &db,
+        &[
+            "drop",
+            "create",
+            "--org",
+            "Initech",
+            "--profile",
+            "minimal",
+            "--expires-in",
+            "2h",
+        ],
+    )
+    .env("KEYDROP_PUBLIC_URL", "https://keys.example.com")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    assert!(
+        url.starts_with("https://keys.example.com/d/") && url.len() == 27 + 43,
+        "{url}"
+    );
+    crate::helpers::remember_secret(crate::helpers::link_token(&url));
+    let list = run(&db, &["drop", "list"]);
+    assert!(list.status.success());
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("Initech")
+            && listed.contains("open")
+            && !listed.contains(crate::helpers::link_token(&url))
+    );
+    let bad = run(&db, &["drop", "create", "--org", "X", "--expires-in", "1m"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("expires_in"));
+    let store = db.store().await;
+    assert_eq!(store.list_drops(None, None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = keydrop(&db, &["demo", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut printed = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("Ctrl-C stops the demo") {
+            break;
+        }
+    }
+    let word_after = |label: &str, nth: usize| {
+        printed
+            .lines()
+            .filter(|l| l.contains(label))
+            .nth(nth)
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/d/"))
+        .unwrap()
+        .to_owned();
+    let (id, secret) = (word_after("Client ID:", 0), word_after("Client Secret:", 0));
+    let http = reqwest::Client::new();
+    let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::helpers::csrf_from(&page).unwrap();
+    let res = http
+        .post(&link)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, 200, "{printed}");
 }

@@ -1,0 +1,118 @@
+//! `keydrop demo`: the whole flow offline, in one command. A fresh data
+//! directory, the built-in Greenhouse sandbox, one open drop, and sample
+//! credentials that verify and that miss a scope.
+
+use crate::clock::SharedClock;
+use crate::config::{ServeSettings, StoreSettings};
+use crate::crypto::{hex, random};
+use crate::domain::audit::AuditEntry;
+use crate::domain::drop::DropRequest;
+use crate::domain::role::Role;
+use crate::greenhouse::fake::{FakeGreenhouse, V3Client};
+use crate::service;
+use crate::startup::Application;
+use crate::web::api::tokens::mint;
+use clap::Args;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Listen address.
+    #[arg(long, env = "KEYDROP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+}
+
+pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("keydrop-demo-{}", hex(&random::bytes::<6>()?)));
+    let store_settings = StoreSettings {
+        data_dir: dir.clone(),
+        database_url: crate::config::DatabaseUrl::new(format!(
+            "sqlite://{}",
+            dir.join("keydrop.db").display()
+        )),
+        keyring_file: dir.join("keyring.json"),
+        keyring_file_set: false,
+        master_key: None,
+    };
+    let fake = FakeGreenhouse::start().await?;
+    let suffix = || -> anyhow::Result<String> { Ok(hex(&random::bytes::<12>()?)) };
+    let good = (
+        "demo-complete-1001".to_owned(),
+        format!("demo-secret-{}", suffix()?),
+    );
+    let partial = (
+        "demo-partial-1002".to_owned(),
+        format!("demo-secret-{}", suffix()?),
+    );
+    fake.add_v3_client(V3Client::new(&good.0, &good.1).with_all_resources());
+    fake.add_v3_client(V3Client::new(&partial.0, &partial.1).with_resources([
+        "users",
+        "jobs",
+        "departments",
+    ]));
+
+    let public_url = format!("http://{}", args.bind);
+    let settings = ServeSettings {
+        bind: args.bind,
+        public_url: public_url.clone(),
+        brand_name: "keydrop demo".into(),
+        greenhouse_auth_url: fake.base_url().to_owned(),
+        greenhouse_api_url: fake.base_url().to_owned(),
+        greenhouse_timeout: Duration::from_secs(5),
+        greenhouse_budget: Duration::from_secs(15),
+        retain_after_delivery: Duration::from_secs(7 * 86_400),
+        rate_limit: None,
+    };
+    let app = Application::build(&store_settings, settings, clock.clone()).await?;
+    let store = app.store().clone();
+    let spec = DropRequest {
+        org: "Demo Customer Inc.".into(),
+        note: Some(
+            "This is a demo link: paste one of the sample credentials printed in the terminal."
+                .into(),
+        ),
+        ..DropRequest::default()
+    }
+    .validate()
+    .map_err(anyhow::Error::msg)?;
+    let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
+    let now = crate::clock::to_millis(clock.now());
+    let (record, worker) =
+        tokio::task::spawn_blocking(move || mint("demo worker".into(), Role::Worker, now))
+            .await??;
+    let audit = AuditEntry::new("cli", "token.create", format!("token:{}", record.id))
+        .details(serde_json::json!({ "name": record.name, "role": "worker" }));
+    store.insert_token(&record, &audit).await?;
+    let admin = app
+        .bootstrap_token
+        .as_ref()
+        .map(|t| t.reveal().to_owned())
+        .unwrap_or_default();
+
+    println!(
+        "\nkeydrop demo — everything runs on this machine; Greenhouse is a built-in sandbox.\n\
+         Data (deleted on exit): {}\n\n\
+         1. Open the customer link:\n     {}\n\n\
+         2. Paste a credential that verifies:\n     Client ID:     {}\n     Client Secret: {}\n\n\
+         \x20  or one that misses scopes (you will see which):\n     Client ID:     {}\n     Client Secret: {}\n\n\
+         3. Look at it as staff and as a worker:\n     admin token:  {admin}\n     worker token: {}\n\n\
+         \x20    curl -s -H 'Authorization: Bearer {admin}' {public_url}/api/v1/drops/{}\n\
+         \x20    curl -s -H 'Authorization: Bearer {admin}' {public_url}/api/v1/audit\n\n\
+         Ctrl-C stops the demo.\n",
+        dir.display(),
+        created.url(),
+        good.0,
+        good.1,
+        partial.0,
+        partial.1,
+        worker.reveal(),
+        created.drop.id,
+    );
+    let result = app.run_until_stopped().await;
+    fake.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
