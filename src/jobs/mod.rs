@@ -1,4 +1,5 @@
-//! Background jobs: drop expiry and re-checks of pending credentials. Each
+//! Background jobs: drop expiry, lease expiry, retention, and re-checks of
+//! pending credentials. Each
 //! pass is safe to run in every keydrop process at once (conditional
 //! updates, row locks), and reads "now" from the store's clock, so tests run
 //! a pass directly with a controlled clock instead of waiting.
@@ -16,6 +17,8 @@ pub const INTERVAL: Duration = Duration::from_secs(5);
 pub struct PassReport {
     pub expired_drops: usize,
     pub rechecked: usize,
+    pub expired_leases: usize,
+    pub destroyed: usize,
 }
 
 /// Run every job once.
@@ -24,6 +27,16 @@ pub async fn run_once(state: &AppState) -> PassReport {
     match state.store.expire_drops(None, 500).await {
         Ok(ids) => report.expired_drops = ids.len(),
         Err(e) => tracing::error!(error = %e, "drop expiry failed"),
+    }
+    match state.store.expire_leases(500).await {
+        Ok(n) => report.expired_leases = n,
+        Err(e) => tracing::error!(error = %e, "lease expiry failed"),
+    }
+    let retain_ms =
+        i64::try_from(state.settings.retain_after_delivery.as_millis()).unwrap_or(i64::MAX);
+    match state.store.destroy_retained(retain_ms, 500).await {
+        Ok(n) => report.destroyed = n,
+        Err(e) => tracing::error!(error = %e, "retention sweep failed"),
     }
     match recheck::run_due(&state.store, &state.keyring, &state.checker, 20).await {
         Ok(n) => report.rechecked = n,

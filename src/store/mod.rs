@@ -10,12 +10,14 @@
 
 mod audit;
 mod credentials;
+mod delivery;
 mod drops;
 mod keys;
 mod tokens;
 
 pub use audit::AuditedTx;
 pub use credentials::NewCredential;
+pub use delivery::{AckResult, CredentialCursor, Lease, SecretRead};
 pub use drops::{DropCursor, NewDrop};
 pub use tokens::TokenRecord;
 

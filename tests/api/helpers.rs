@@ -184,6 +184,7 @@ pub struct AppOptions {
     pub greenhouse: bool,
     pub manual_clock: bool,
     pub rate_limit: Option<keydrop::config::RateLimit>,
+    pub retain: Option<Duration>,
 }
 
 impl Default for AppOptions {
@@ -192,6 +193,7 @@ impl Default for AppOptions {
             greenhouse: true,
             manual_clock: false,
             rate_limit: None,
+            retain: None,
         }
     }
 }
@@ -224,6 +226,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
         settings.greenhouse_api_url = f.base_url().to_owned();
     }
     settings.rate_limit = opts.rate_limit;
+    if let Some(r) = opts.retain {
+        settings.retain_after_delivery = r;
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;

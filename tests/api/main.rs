@@ -6,6 +6,7 @@ mod helpers;
 mod api_audit;
 mod api_tokens;
 mod cli;
+mod credentials;
 mod drops;
 mod headers;
 mod public;

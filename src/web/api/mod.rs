@@ -1,6 +1,7 @@
 //! The internal JSON API under `/api/v1`.
 
 pub mod audit;
+pub mod credentials;
 pub mod drops;
 pub mod tokens;
 pub mod views;
@@ -15,7 +16,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(drops::create)
         .service(drops::list)
         .service(drops::get)
-        .service(drops::revoke);
+        .service(drops::revoke)
+        // `claim` before `{id}` routes so "claim" is never taken for an id.
+        .service(credentials::claim)
+        .service(credentials::list)
+        .service(credentials::get)
+        .service(credentials::ack)
+        .service(credentials::secret)
+        .service(credentials::verify)
+        .service(credentials::destroy);
 }
 
 /// `limit` for list calls: 1…500, default 100.

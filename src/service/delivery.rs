@@ -1,0 +1,129 @@
+//! Releasing credentials: the store runs the change and its audit event in
+//! one transaction; this module supplies the decryption that runs inside it
+//! and fails closed (nothing released, an audit event, a generic error).
+
+use super::ServiceError;
+use crate::crypto::cipher::{self, Binding, Envelope};
+use crate::crypto::keyring::Keyring;
+use crate::crypto::CryptoError;
+use crate::domain::audit::AuditEntry;
+use crate::domain::credential::{CredentialMeta, Status};
+use crate::greenhouse::{Checker, Secret};
+use crate::store::{Lease, SecretRead, Store};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// A plaintext secret (the SPEC §4 secret JSON), zeroized on drop.
+pub type Plaintext = Zeroizing<Vec<u8>>;
+
+fn opener<'k>(
+    keyring: &'k Keyring,
+    id: &'k str,
+) -> impl FnOnce(&str, &str, &Envelope) -> Result<Plaintext, CryptoError> + 'k {
+    move |drop_id, kind, env| {
+        cipher::decrypt(
+            keyring,
+            Binding {
+                credential_id: id,
+                drop_id,
+                kind,
+            },
+            env,
+        )
+    }
+}
+
+/// Record a failed decryption in its own transaction, then fail.
+async fn decrypt_failed(store: &Store, id: &str, actor: &str, e: CryptoError) -> ServiceError {
+    let audit = AuditEntry::new(
+        actor,
+        "credential.decrypt_failed",
+        format!("credential:{id}"),
+    )
+    .details(json!({ "error": e.to_string() }));
+    if let Err(err) = async {
+        let mut tx = store.begin_audited().await?;
+        tx.record(&audit).await?;
+        tx.commit().await
+    }
+    .await
+    {
+        tracing::error!(error = %err, "could not audit a decryption failure");
+    }
+    ServiceError::Crypto(e)
+}
+
+pub async fn claim(
+    store: &Store,
+    keyring: &Keyring,
+    lease_secs: i64,
+    audit: &AuditEntry,
+) -> Result<Option<(CredentialMeta, Plaintext, Lease)>, ServiceError> {
+    let lease_id = crate::crypto::random::uuid()?.to_string();
+    let mut failed_id = String::new();
+    let result = store
+        .claim(
+            lease_secs.saturating_mul(1000),
+            &lease_id,
+            audit,
+            |id, drop_id, kind, env| {
+                failed_id = id.to_owned();
+                opener(keyring, id)(drop_id, kind, env)
+            },
+        )
+        .await?;
+    match result {
+        None => Ok(None),
+        Some(Ok(claimed)) => Ok(Some(claimed)),
+        Some(Err(e)) => Err(decrypt_failed(store, &failed_id, &audit.actor, e).await),
+    }
+}
+
+pub async fn read_secret(
+    store: &Store,
+    keyring: &Keyring,
+    id: &str,
+    audit: &AuditEntry,
+) -> Result<SecretRead<Plaintext>, ServiceError> {
+    match store.read_secret(id, audit, opener(keyring, id)).await? {
+        Ok(read) => Ok(read),
+        Err(e) => Err(decrypt_failed(store, id, &audit.actor, e).await),
+    }
+}
+
+/// Re-run the Greenhouse check on a stored credential; the caller sees only
+/// the new report.
+pub async fn reverify(
+    store: &Store,
+    keyring: &Keyring,
+    checker: &Checker,
+    id: &str,
+    actor: &str,
+    ip: Option<String>,
+) -> Result<Option<CredentialMeta>, ServiceError> {
+    let Some((drop_id, kind, env)) = store.credential_envelope(id).await? else {
+        return Ok(None);
+    };
+    let Some(drop) = store.drop_by_id(&drop_id).await? else {
+        return Ok(None);
+    };
+    let plaintext = match opener(keyring, id)(&drop_id, &kind, &env) {
+        Ok(p) => p,
+        Err(e) => return Err(decrypt_failed(store, id, actor, e).await),
+    };
+    let secret: Secret = serde_json::from_slice(&plaintext).map_err(|_| {
+        ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
+    })?;
+    std::mem::drop(plaintext);
+    let verification = checker.check(&secret, &drop.profile).await;
+    let status = Status::from_outcome(verification.outcome);
+    let json =
+        serde_json::to_string(&verification).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let audit = AuditEntry::new(actor, "credential.verify", format!("credential:{id}"))
+        .ip(ip)
+        .details(json!({
+            "outcome": verification.outcome.as_str(),
+            "missing_required": verification.missing_required,
+        }));
+    Ok(store.update_verification(id, status, &json, &audit).await?)
+}

@@ -1,0 +1,390 @@
+//! Releasing credentials to workers: claim with a lease, ack, secret reads,
+//! destruction, and the sweeps for lapsed leases and retention. Every change
+//! and every release is audited in its own transaction, and a secret leaves
+//! only after that transaction committed.
+
+use super::credentials::meta_from_row;
+use super::{Result, Store};
+use crate::crypto::cipher::Envelope;
+use crate::domain::audit::AuditEntry;
+use crate::domain::credential::{CredentialMeta, Delivery, Status};
+use serde_json::json;
+use sqlx::Row;
+
+const META: &str =
+    "id, drop_id, org, kind, status, hint, verification, delivery, lease_expires_at, \
+                    created_at, delivered_at, destroyed_at";
+
+/// A leased credential as the store hands it out: the sealed secret is
+/// opened by the caller *inside* [`Store::claim`] via `open`.
+#[derive(Debug)]
+pub struct Lease {
+    pub id: String,
+    pub expires_at: i64,
+}
+
+/// Where a listing continues (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialCursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// What ack found.
+#[derive(Debug)]
+pub enum AckResult {
+    Delivered(CredentialMeta),
+    /// The lease is not the current one, or it ran out.
+    WrongLease,
+    NotFound,
+}
+
+/// What a secret read found.
+#[derive(Debug)]
+pub enum SecretRead<T> {
+    Released(CredentialMeta, T),
+    Destroyed,
+    NotVerified,
+    NotFound,
+}
+
+impl Store {
+    pub async fn list_credentials(
+        &self,
+        status: Option<Status>,
+        delivery: Option<Delivery>,
+        after: Option<&CredentialCursor>,
+        limit: i64,
+    ) -> Result<Vec<CredentialMeta>> {
+        let sql = format!(
+            "SELECT {META} FROM credentials WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR delivery = $2) \
+             AND (CAST($3 AS BIGINT) IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status.map(Status::as_str))
+            .bind(delivery.map(Delivery::as_str))
+            .bind(after.map(|c| c.created_at))
+            .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(meta_from_row).collect()
+    }
+
+    /// Lease the oldest verified credential that is waiting or whose lease
+    /// ran out. `open` turns the sealed secret into what is released; if it
+    /// fails the transaction rolls back and nothing is leased.
+    pub async fn claim<T, E, F>(
+        &self,
+        lease_ms: i64,
+        lease_id: &str,
+        audit: &AuditEntry,
+        open: F,
+    ) -> Result<Option<std::result::Result<(CredentialMeta, T, Lease), E>>>
+    where
+        F: FnOnce(&str, &str, &str, &Envelope) -> std::result::Result<T, E>,
+    {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let skip_locked = match self.backend {
+            super::Backend::Sqlite => "",
+            super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
+             WHERE status = 'verified' AND key_version IS NOT NULL \
+             AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= $1)) \
+             ORDER BY created_at, id LIMIT 1{skip_locked}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(now)
+            .fetch_optional(tx.conn())
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let id: String = row.try_get("id")?;
+        let drop_id: String = row.try_get("drop_id")?;
+        let kind: String = row.try_get("kind")?;
+        let envelope = Envelope {
+            key_version: row.try_get("key_version")?,
+            wrapped_key: row.try_get("wrapped_key")?,
+            ciphertext: row.try_get("ciphertext")?,
+        };
+        let opened = match open(&id, &drop_id, &kind, &envelope) {
+            Ok(v) => v,
+            Err(e) => {
+                tx.rollback().await?;
+                return Ok(Some(Err(e)));
+            }
+        };
+        let expires_at = now.saturating_add(lease_ms);
+        let sql = format!(
+            "UPDATE credentials SET delivery = 'leased', lease_id = $1, lease_expires_at = $2 \
+             WHERE id = $3 AND status = 'verified' \
+             AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= $4)) RETURNING {META}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(lease_id)
+            .bind(expires_at)
+            .bind(&id)
+            .bind(now)
+            .fetch_optional(tx.conn())
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let meta = meta_from_row(&row)?;
+        let mut audit = audit.clone();
+        audit.subject = format!("credential:{id}");
+        audit.details =
+            json!({ "lease": lease_id, "lease_expires_at": expires_at, "drop": drop_id });
+        tx.record(&audit).await?;
+        tx.commit().await?;
+        Ok(Some(Ok((
+            meta,
+            opened,
+            Lease {
+                id: lease_id.to_owned(),
+                expires_at,
+            },
+        ))))
+    }
+
+    /// Mark a leased credential delivered, if `lease_id` is its live lease.
+    /// With `destroy_now` the ciphertext goes in the same statement.
+    pub async fn ack(
+        &self,
+        id: &str,
+        lease_id: &str,
+        destroy_now: bool,
+        audit: &AuditEntry,
+    ) -> Result<AckResult> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = if destroy_now {
+            format!(
+                "UPDATE credentials SET delivery = 'destroyed', delivered_at = $1, destroyed_at = $1, \
+                 lease_id = NULL, lease_expires_at = NULL, key_version = NULL, wrapped_key = NULL, ciphertext = NULL \
+                 WHERE id = $2 AND delivery = 'leased' AND lease_id = $3 AND lease_expires_at > $1 RETURNING {META}"
+            )
+        } else {
+            format!(
+                "UPDATE credentials SET delivery = 'delivered', delivered_at = $1, lease_id = NULL, lease_expires_at = NULL \
+                 WHERE id = $2 AND delivery = 'leased' AND lease_id = $3 AND lease_expires_at > $1 RETURNING {META}"
+            )
+        };
+        let row = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .bind(lease_id)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(match self.credential_meta(id).await? {
+                Some(_) => AckResult::WrongLease,
+                None => AckResult::NotFound,
+            });
+        };
+        let meta = meta_from_row(&row)?;
+        tx.record(audit).await?;
+        if destroy_now {
+            tx.record(
+                &AuditEntry::new("system", "credential.destroy", format!("credential:{id}"))
+                    .details(json!({ "reason": "retention" })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(AckResult::Delivered(meta))
+    }
+
+    /// Release a verified credential's secret, audited; `open` runs inside
+    /// the transaction and the secret is returned only after commit.
+    pub async fn read_secret<T, E, F>(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+        open: F,
+    ) -> Result<std::result::Result<SecretRead<T>, E>>
+    where
+        F: FnOnce(&str, &str, &Envelope) -> std::result::Result<T, E>,
+    {
+        let mut tx = self.begin_audited().await?;
+        let sql = format!(
+            "SELECT {META}, key_version, wrapped_key, ciphertext FROM credentials WHERE id = $1{}",
+            self.backend.for_update()
+        );
+        let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(tx.conn()).await? else {
+            tx.rollback().await?;
+            return Ok(Ok(SecretRead::NotFound));
+        };
+        let meta = meta_from_row(&row)?;
+        let key_version: Option<i64> = row.try_get("key_version")?;
+        let (Some(key_version), Delivery::Waiting | Delivery::Leased | Delivery::Delivered) =
+            (key_version, meta.delivery)
+        else {
+            tx.rollback().await?;
+            return Ok(Ok(SecretRead::Destroyed));
+        };
+        if meta.status != Status::Verified {
+            tx.rollback().await?;
+            return Ok(Ok(SecretRead::NotVerified));
+        }
+        let envelope = Envelope {
+            key_version,
+            wrapped_key: row
+                .try_get::<Option<Vec<u8>>, _>("wrapped_key")?
+                .unwrap_or_default(),
+            ciphertext: row
+                .try_get::<Option<Vec<u8>>, _>("ciphertext")?
+                .unwrap_or_default(),
+        };
+        let opened = match open(&meta.drop_id, meta.kind.as_str(), &envelope) {
+            Ok(v) => v,
+            Err(e) => {
+                tx.rollback().await?;
+                return Ok(Err(e));
+            }
+        };
+        tx.record(audit).await?;
+        tx.commit().await?;
+        Ok(Ok(SecretRead::Released(meta, opened)))
+    }
+
+    /// Replace a credential's verification (staff re-check).
+    pub async fn update_verification(
+        &self,
+        id: &str,
+        status: Status,
+        verification_json: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<CredentialMeta>> {
+        let mut tx = self.begin_audited().await?;
+        let sql = format!(
+            "UPDATE credentials SET status = $1, verification = $2, \
+             next_check_at = CASE WHEN $1 = 'pending' THEN next_check_at ELSE NULL END \
+             WHERE id = $3 AND delivery <> 'destroyed' RETURNING {META}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(verification_json)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let meta = meta_from_row(&row)?;
+        tx.record(audit).await?;
+        tx.commit().await?;
+        Ok(Some(meta))
+    }
+
+    /// Destroy the ciphertext and wrapped key; metadata stays. Already
+    /// destroyed: returned unchanged, nothing recorded. `None`: no such row.
+    pub async fn destroy_credential(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<CredentialMeta>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE credentials SET delivery = 'destroyed', destroyed_at = $1, lease_id = NULL, lease_expires_at = NULL, \
+             key_version = NULL, wrapped_key = NULL, ciphertext = NULL, next_check_at = NULL \
+             WHERE id = $2 AND delivery <> 'destroyed' RETURNING {META}"
+        );
+        match sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+        {
+            Some(row) => {
+                let meta = meta_from_row(&row)?;
+                tx.record(audit).await?;
+                tx.commit().await?;
+                Ok(Some(meta))
+            }
+            None => {
+                tx.rollback().await?;
+                self.credential_meta(id).await
+            }
+        }
+    }
+
+    /// Put credentials whose lease ran out back to `waiting`. Returns how many.
+    pub async fn expire_leases(&self, limit: i64) -> Result<usize> {
+        self.sweep(
+            "SELECT id FROM credentials WHERE delivery = 'leased' AND lease_expires_at <= $1 ORDER BY id LIMIT $2",
+            "UPDATE credentials SET delivery = 'waiting', lease_id = NULL, lease_expires_at = NULL \
+             WHERE id = $2 AND delivery = 'leased' AND lease_expires_at <= $1",
+            "credential.lease_expired",
+            0,
+            limit,
+        )
+        .await
+    }
+
+    /// Destroy delivered credentials older than `retain_ms` since delivery.
+    pub async fn destroy_retained(&self, retain_ms: i64, limit: i64) -> Result<usize> {
+        self.sweep(
+            "SELECT id FROM credentials WHERE delivery = 'delivered' AND delivered_at <= $1 ORDER BY id LIMIT $2",
+            "UPDATE credentials SET delivery = 'destroyed', destroyed_at = $3, key_version = NULL, wrapped_key = NULL, \
+             ciphertext = NULL WHERE id = $2 AND delivery = 'delivered' AND delivered_at <= $1",
+            "credential.destroy",
+            retain_ms,
+            limit,
+        )
+        .await
+    }
+
+    /// Select due rows (cut-off = now − `age_ms`), update each with the same
+    /// condition, one audit event per row changed, one transaction.
+    async fn sweep(
+        &self,
+        select: &str,
+        update: &str,
+        action: &str,
+        age_ms: i64,
+        limit: i64,
+    ) -> Result<usize> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let cutoff = now.saturating_sub(age_ms);
+        let select = format!("{select}{}", self.backend.for_update());
+        let ids: Vec<String> = sqlx::query_scalar(&select)
+            .bind(cutoff)
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
+        let mut n = 0;
+        for id in &ids {
+            let mut q = sqlx::query(update).bind(cutoff).bind(id);
+            if update.contains("$3") {
+                q = q.bind(now);
+            }
+            if q.execute(tx.conn()).await?.rows_affected() == 1 {
+                let details = if action == "credential.destroy" {
+                    json!({"reason": "retention"})
+                } else {
+                    json!({})
+                };
+                tx.record(
+                    &AuditEntry::new("system", action, format!("credential:{id}")).details(details),
+                )
+                .await?;
+                n += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,283 @@
+//! `/api/v1/credentials`: metadata for staff and workers; claim, ack and
+//! secret reads for workers; re-checks for staff; destruction for admins.
+
+use super::page_limit;
+use super::views::credential_json;
+use crate::clock::{from_millis, rfc3339};
+use crate::domain::audit::AuditEntry;
+use crate::domain::credential::{Delivery, Status};
+use crate::domain::role::Role;
+use crate::service::{delivery, ServiceError};
+use crate::store::{AckResult, CredentialCursor, SecretRead};
+use crate::web::auth::Caller;
+use crate::web::error::ApiError;
+use crate::web::{body, client_ip, AppState};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const READERS: &[Role] = &[Role::Admin, Role::Issuer, Role::Worker];
+const WORKERS: &[Role] = &[Role::Admin, Role::Worker];
+const STAFF: &[Role] = &[Role::Admin, Role::Issuer];
+pub const DEFAULT_LEASE_SECS: i64 = 300;
+pub const LEASE_SECS: std::ops::RangeInclusive<i64> = 10..=3600;
+
+fn internal(e: &ServiceError) -> ApiError {
+    ApiError::internal(e)
+}
+
+fn parse_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::not_found("credential"))
+}
+
+/// The stored secret JSON, as a JSON value for the response.
+fn secret_value(plaintext: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(plaintext).map_err(|_| {
+        ApiError::internal(&ServiceError::Internal("stored secret is not JSON".into()))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    delivery: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+#[get("/credentials")]
+pub async fn list(
+    caller: Caller,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(READERS)?;
+    let limit = page_limit(query.limit)?;
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::unprocessable(
+                "status must be one of pending, verified, insufficient, invalid",
+            )
+        })?),
+    };
+    let delivery = match query.delivery.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(Delivery::parse(s).ok_or_else(|| {
+            ApiError::unprocessable("delivery must be one of waiting, leased, delivered, destroyed")
+        })?),
+    };
+    let after = match query.after.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => Some(
+            decode_cursor(a)
+                .ok_or_else(|| ApiError::unprocessable("after is not a cursor from this API"))?,
+        ),
+    };
+    let items = state
+        .store
+        .list_credentials(status, delivery, after.as_ref(), limit)
+        .await?;
+    let next = match items.last() {
+        Some(last) if i64::try_from(items.len()).unwrap_or(0) == limit => {
+            Some(format!("{}.{}", last.created_at, last.id))
+        }
+        _ => None,
+    };
+    let items: Vec<Value> = items.iter().map(credential_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "credentials": items, "next": next })))
+}
+
+fn decode_cursor(text: &str) -> Option<CredentialCursor> {
+    let (ms, id) = text.split_once('.')?;
+    uuid::Uuid::parse_str(id).ok()?;
+    Some(CredentialCursor {
+        created_at: ms.parse().ok()?,
+        id: id.to_owned(),
+    })
+}
+
+#[get("/credentials/{id}")]
+pub async fn get(
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(READERS)?;
+    let id = parse_id(&id)?;
+    let meta = state
+        .store
+        .credential_meta(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("credential"))?;
+    Ok(HttpResponse::Ok().json(credential_json(&meta)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClaimBody {
+    lease_seconds: Option<i64>,
+}
+
+#[post("/credentials/claim")]
+pub async fn claim(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(WORKERS)?;
+    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
+    let input: ClaimBody = if raw.iter().all(u8::is_ascii_whitespace) {
+        ClaimBody::default()
+    } else {
+        body::parse_json(&req, &raw)?
+    };
+    let lease = input.lease_seconds.unwrap_or(DEFAULT_LEASE_SECS);
+    if !LEASE_SECS.contains(&lease) {
+        return Err(ApiError::unprocessable(
+            "lease_seconds must be between 10 and 3600",
+        ));
+    }
+    let audit =
+        AuditEntry::new(caller.actor(), "credential.claim", "credential").ip(client_ip(&req));
+    let Some((meta, plaintext, lease)) =
+        delivery::claim(&state.store, &state.keyring, lease, &audit)
+            .await
+            .map_err(|e| internal(&e))?
+    else {
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "credential": credential_json(&meta),
+        "secret": secret_value(&plaintext)?,
+        "lease": { "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) },
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    lease_id: String,
+}
+
+#[post("/credentials/{id}/ack")]
+pub async fn ack(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(WORKERS)?;
+    let id = parse_id(&id)?;
+    let input: AckBody = body::json(&req, payload).await?;
+    let destroy_now = state.settings.retain_after_delivery.is_zero();
+    let audit = AuditEntry::new(caller.actor(), "credential.ack", format!("credential:{id}"))
+        .ip(client_ip(&req))
+        .details(json!({ "lease": input.lease_id }));
+    match state
+        .store
+        .ack(&id, &input.lease_id, destroy_now, &audit)
+        .await?
+    {
+        AckResult::Delivered(meta) => Ok(HttpResponse::Ok().json(credential_json(&meta))),
+        AckResult::WrongLease => Err(ApiError::conflict(
+            "this lease is not the credential's current lease, or it ran out",
+        )),
+        AckResult::NotFound => Err(ApiError::not_found("credential")),
+    }
+}
+
+#[get("/credentials/{id}/secret")]
+pub async fn secret(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(WORKERS)?;
+    let id = parse_id(&id)?;
+    let audit = AuditEntry::new(
+        caller.actor(),
+        "credential.secret_read",
+        format!("credential:{id}"),
+    )
+    .ip(client_ip(&req));
+    match delivery::read_secret(&state.store, &state.keyring, &id, &audit)
+        .await
+        .map_err(|e| internal(&e))?
+    {
+        SecretRead::Released(_, plaintext) => {
+            Ok(HttpResponse::Ok().json(secret_value(&plaintext)?))
+        }
+        SecretRead::Destroyed => Err(ApiError::new(
+            actix_web::http::StatusCode::GONE,
+            "gone",
+            "this credential was destroyed; its secret no longer exists",
+        )),
+        SecretRead::NotVerified => Err(ApiError::conflict(
+            "this credential is not verified; its secret is not released",
+        )),
+        SecretRead::NotFound => Err(ApiError::not_found("credential")),
+    }
+}
+
+#[post("/credentials/{id}/verify")]
+pub async fn verify(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(STAFF)?;
+    let id = parse_id(&id)?;
+    if let Some(meta) = state.store.credential_meta(&id).await? {
+        if meta.delivery == Delivery::Destroyed {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::GONE,
+                "gone",
+                "this credential was destroyed; it cannot be checked again",
+            ));
+        }
+    }
+    let meta = delivery::reverify(
+        &state.store,
+        &state.keyring,
+        &state.checker,
+        &id,
+        &caller.actor(),
+        client_ip(&req),
+    )
+    .await
+    .map_err(|e| internal(&e))?
+    .ok_or_else(|| ApiError::not_found("credential"))?;
+    Ok(HttpResponse::Ok().json(credential_json(&meta)))
+}
+
+#[delete("/credentials/{id}")]
+pub async fn destroy(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let id = parse_id(&id)?;
+    let audit = AuditEntry::new(
+        caller.actor(),
+        "credential.destroy",
+        format!("credential:{id}"),
+    )
+    .ip(client_ip(&req))
+    .details(json!({ "reason": "staff" }));
+    let meta = state
+        .store
+        .destroy_credential(&id, &audit)
+        .await?
+        .ok_or_else(|| ApiError::not_found("credential"))?;
+    Ok(HttpResponse::Ok().json(credential_json(&meta)))
+}

@@ -1,0 +1,526 @@
+//! `/api/v1/credentials`: roles, claim/lease/ack, secrets, re-checks,
+//! destruction and retention.
+
+use crate::helpers::{
+    assert_no_secret_in, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET,
+};
+use crate::on_both_backends;
+use keydrop::greenhouse::fake::V3Client;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends!(
+    every_role_on_every_credential_route,
+    claim_lease_ack_and_lapsed_leases,
+    retention_destroys_at_the_right_time,
+    destroy_on_ack_when_retention_is_zero,
+    reverify_changes_the_report_without_the_secret,
+    staff_destroy_keeps_metadata_only,
+    list_filters_and_pages,
+);
+
+/// A verified credential, submitted through the customer page; returns its id.
+pub async fn verified_credential(app: &TestApp) -> String {
+    let d = app
+        .create_drop(json!({"org": "Initech", "profile": "minimal"}))
+        .await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let (status, _) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let d: Value = app
+        .get(
+            &format!("/api/v1/drops/{}", d["id"].as_str().unwrap()),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    d["credential_id"].as_str().unwrap().to_owned()
+}
+
+async fn claim(app: &TestApp, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.post("/api/v1/credentials/claim", Some(token));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    )
+}
+
+async fn ack(app: &TestApp, token: &str, id: &str, lease: &str) -> (u16, Value) {
+    let res = app
+        .post(&format!("/api/v1/credentials/{id}/ack"), Some(token))
+        .json(&json!({"lease_id": lease}))
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn every_role_on_every_credential_route(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let (_, issuer) = app.create_token("issuer", "issuer").await;
+    let (_, worker) = app.create_token("worker", "worker").await;
+    for who in ["nobody", "admin", "issuer", "worker"] {
+        let token = match who {
+            "nobody" => None,
+            "admin" => Some(app.admin_token.clone()),
+            "issuer" => Some(issuer.clone()),
+            _ => Some(worker.clone()),
+        };
+        let t = token.as_deref();
+        // A fresh credential per caller, claimed by the caller when allowed.
+        let id = verified_credential(&app).await;
+        let may = |roles: &[&str]| roles.contains(&who);
+        let expect = |ok: u16, roles: &[&str]| match who {
+            "nobody" => 401,
+            _ if may(roles) => ok,
+            _ => 403,
+        };
+        let checks: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+            (
+                "GET list",
+                app.get("/api/v1/credentials", t),
+                expect(200, &["admin", "issuer", "worker"]),
+            ),
+            (
+                "GET one",
+                app.get(&format!("/api/v1/credentials/{id}"), t),
+                expect(200, &["admin", "issuer", "worker"]),
+            ),
+            (
+                "POST verify",
+                app.post(&format!("/api/v1/credentials/{id}/verify"), t),
+                expect(200, &["admin", "issuer"]),
+            ),
+            (
+                "GET secret",
+                app.get(&format!("/api/v1/credentials/{id}/secret"), t),
+                expect(200, &["admin", "worker"]),
+            ),
+            (
+                "POST claim",
+                app.post("/api/v1/credentials/claim", t),
+                expect(200, &["admin", "worker"]),
+            ),
+        ];
+        let mut lease = String::new();
+        for (route, req, expected) in checks {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status().as_u16(), expected, "{route} as {who}");
+            if route == "POST claim" && expected == 200 {
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["credential"]["id"], id.as_str());
+                lease = body["lease"]["id"].as_str().unwrap().to_owned();
+            } else if route == "GET secret" && expected == 200 {
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["client_secret"], GOOD_SECRET);
+            }
+        }
+        let lease = if lease.is_empty() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            lease
+        };
+        let res = app
+            .post(&format!("/api/v1/credentials/{id}/ack"), t)
+            .json(&json!({"lease_id": lease}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            expect(200, &["admin", "worker"]),
+            "POST ack as {who}"
+        );
+        let res = app
+            .delete(&format!("/api/v1/credentials/{id}"), t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            expect(200, &["admin"]),
+            "DELETE as {who}"
+        );
+        if who != "admin" {
+            // Leave nothing claimable behind for the next caller.
+            app.delete(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let audit = app
+        .get("/api/v1/audit?limit=500", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!audit.contains(GOOD_SECRET));
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+async fn claim_lease_ack_and_lapsed_leases(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let clock = app.clock.clone().unwrap();
+    let (_, w) = app.create_token("w", "worker").await;
+    assert_eq!(claim(&app, &w, None).await.0, 204, "nothing to claim yet");
+    let id = verified_credential(&app).await;
+    for bad in [
+        json!({"lease_seconds": 9}),
+        json!({"lease_seconds": 3601}),
+        json!({"lease": 60}),
+    ] {
+        assert_eq!(claim(&app, &w, Some(bad.clone())).await.0, 422, "{bad}");
+    }
+    let (status, first) = claim(&app, &w, Some(json!({"lease_seconds": 60}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["credential"]["id"], id.as_str());
+    assert_eq!(first["credential"]["delivery"], "leased");
+    assert_eq!(
+        first["secret"],
+        json!({"kind": "harvest_v3", "client_id": GOOD_ID, "client_secret": GOOD_SECRET, "user_id": null})
+    );
+    assert_eq!(first["lease"]["expires_at"], "2026-11-23T09:01:00Z");
+    let lease1 = first["lease"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claim(&app, &w, None).await.0,
+        204,
+        "one live lease per credential"
+    );
+    // The lease runs out: the credential is claimable again, with a new lease.
+    clock.advance(Duration::from_secs(61));
+    let (status, second) = claim(&app, &w, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(second["credential"]["id"], id.as_str());
+    let lease2 = second["lease"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(lease1, lease2);
+    assert_eq!(
+        ack(&app, &w, &id, &lease1).await.0,
+        409,
+        "the old lease is dead"
+    );
+    assert_eq!(ack(&app, &w, &id, "not-a-lease").await.0, 409);
+    assert_eq!(
+        ack(&app, &w, &uuid::Uuid::new_v4().to_string(), &lease2)
+            .await
+            .0,
+        404
+    );
+    let (status, acked) = ack(&app, &w, &id, &lease2).await;
+    assert_eq!(status, 200);
+    assert_eq!(acked["delivery"], "delivered");
+    assert_eq!(acked["delivered_at"], "2026-11-23T09:01:01Z");
+    assert_eq!(
+        ack(&app, &w, &id, &lease2).await.0,
+        409,
+        "no double delivery"
+    );
+    assert_eq!(claim(&app, &w, None).await.0, 204);
+    // A lease that lapses is also swept back to waiting by the background job.
+    let id2 = verified_credential(&app).await;
+    let (_, c) = claim(&app, &w, Some(json!({"lease_seconds": 10}))).await;
+    assert_eq!(c["credential"]["id"], id2.as_str());
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(keydrop::jobs::run_once(&app.state).await.expired_leases, 1);
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{id2}"), Some(&w))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["delivery"], "waiting");
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+async fn retention_destroys_at_the_right_time(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let clock = app.clock.clone().unwrap();
+    let id = verified_credential(&app).await;
+    let (_, c) = claim(&app, &app.admin_token, None).await;
+    let lease = c["lease"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(ack(&app, &app.admin_token, &id, &lease).await.0, 200);
+    let secret_status = |app: &TestApp| {
+        let req = app.get(
+            &format!("/api/v1/credentials/{id}/secret"),
+            Some(&app.admin_token),
+        );
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        secret_status(&app).await,
+        200,
+        "kept after delivery for now"
+    );
+    clock.advance(Duration::from_secs(7 * 86_400 - 1));
+    assert_eq!(keydrop::jobs::run_once(&app.state).await.destroyed, 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(keydrop::jobs::run_once(&app.state).await.destroyed, 1);
+    assert_eq!(secret_status(&app).await, 410);
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["delivery"], "destroyed");
+    assert_eq!(meta["destroyed_at"], "2026-11-30T09:00:00Z");
+    assert_raw_row_destroyed(&app, &id).await;
+}
+
+async fn assert_raw_row_destroyed(app: &TestApp, id: &str) {
+    use sqlx::Row;
+    let mut raw = app.db.raw().await;
+    let row = sqlx::query(
+        "SELECT key_version, wrapped_key, ciphertext, hint, org FROM credentials WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(row.try_get::<Option<i64>, _>("key_version").unwrap(), None);
+    assert_eq!(
+        row.try_get::<Option<Vec<u8>>, _>("wrapped_key").unwrap(),
+        None
+    );
+    assert_eq!(
+        row.try_get::<Option<Vec<u8>>, _>("ciphertext").unwrap(),
+        None
+    );
+    assert_eq!(
+        row.try_get::<String, _>("hint").unwrap(),
+        "4471",
+        "metadata stays"
+    );
+}
+
+async fn destroy_on_ack_when_retention_is_zero(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            retain: Some(Duration::ZERO),
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = verified_credential(&app).await;
+    let (_, c) = claim(&app, &app.admin_token, None).await;
+    let (status, acked) = ack(
+        &app,
+        &app.admin_token,
+        &id,
+        c["lease"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(acked["delivery"], "destroyed");
+    assert!(acked["delivered_at"].is_string());
+    let res = app
+        .get(
+            &format!("/api/v1/credentials/{id}/secret"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    assert_raw_row_destroyed(&app, &id).await;
+}
+
+async fn reverify_changes_the_report_without_the_secret(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let id = verified_credential(&app).await;
+    let (_, issuer) = app.create_token("issuer", "issuer").await;
+    // The customer removes the scope in Greenhouse.
+    app.fake
+        .as_ref()
+        .unwrap()
+        .add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_resources(["jobs"]));
+    let res = app
+        .post(&format!("/api/v1/credentials/{id}/verify"), Some(&issuer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(GOOD_SECRET));
+    let meta: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(meta["status"], "insufficient");
+    assert_eq!(meta["verification"]["outcome"], "insufficient");
+    assert_eq!(
+        meta["verification"]["missing_required"],
+        json!(["harvest:users:list"])
+    );
+    // No longer verified: not claimable, secret not released.
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
+    let res = app
+        .get(
+            &format!("/api/v1/credentials/{id}/secret"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    // Granted again: verified again.
+    app.fake
+        .as_ref()
+        .unwrap()
+        .add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_all_resources());
+    let meta: Value = app
+        .post(&format!("/api/v1/credentials/{id}/verify"), Some(&issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["status"], "verified");
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
+}
+
+async fn staff_destroy_keeps_metadata_only(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let id = verified_credential(&app).await;
+    let res = app
+        .delete(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let meta: Value = res.json().await.unwrap();
+    assert_eq!(meta["delivery"], "destroyed");
+    assert_raw_row_destroyed(&app, &id).await;
+    let again = app
+        .delete(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "destroying twice is harmless");
+    let res = app
+        .get(
+            &format!("/api/v1/credentials/{id}/secret"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/credentials/{id}/verify"),
+            Some(&app.admin_token)
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        410
+    );
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
+    assert_eq!(
+        app.delete(
+            &format!("/api/v1/credentials/{}", uuid::Uuid::new_v4()),
+            Some(&app.admin_token)
+        )
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    app.store.close().await;
+    assert_no_secret_in(
+        &app.db.raw_dump().await,
+        &[GOOD_SECRET.to_owned()],
+        "the database",
+    );
+}
+
+async fn list_filters_and_pages(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(verified_credential(&app).await);
+    }
+    let (_, c) = claim(&app, &app.admin_token, None).await;
+    let leased = c["credential"]["id"].as_str().unwrap().to_owned();
+    let get = |q: &str| {
+        let req = app.get(&format!("/api/v1/credentials{q}"), Some(&app.admin_token));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let page = get("?delivery=leased").await;
+    assert_eq!(page["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(page["credentials"][0]["id"], leased.as_str());
+    assert_eq!(
+        get("?status=verified&delivery=waiting").await["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let first = get("?limit=2").await;
+    assert_eq!(first["credentials"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().unwrap();
+    let rest = get(&format!("?limit=2&after={next}")).await;
+    assert_eq!(rest["credentials"].as_array().unwrap().len(), 1);
+    assert!(rest["next"].is_null());
+    let text = app
+        .get("/api/v1/credentials", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains(GOOD_SECRET) && !text.contains("ciphertext"));
+    for bad in ["?status=nope", "?delivery=nope", "?after=x", "?limit=0"] {
+        let res = app
+            .get(&format!("/api/v1/credentials{bad}"), Some(&app.admin_token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+}
