@@ -33,7 +33,7 @@ pub struct CredentialCursor {
 /// What ack found.
 #[derive(Debug)]
 pub enum AckResult {
-    Delivered(CredentialMeta),
+    Delivered(Box<CredentialMeta>),
     /// The lease is not the current one, or it ran out.
     WrongLease,
     NotFound,
@@ -42,7 +42,7 @@ pub enum AckResult {
 /// What a secret read found.
 #[derive(Debug)]
 pub enum SecretRead<T> {
-    Released(CredentialMeta, T),
+    Released(Box<CredentialMeta>, T),
     Destroyed,
     NotVerified,
     NotFound,
@@ -201,7 +201,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(AckResult::Delivered(meta))
+        Ok(AckResult::Delivered(Box::new(meta)))
     }
 
     /// Release a verified credential's secret, audited; `open` runs inside
@@ -254,7 +254,7 @@ impl Store {
         };
         tx.record(audit).await?;
         tx.commit().await?;
-        Ok(Ok(SecretRead::Released(meta, opened)))
+        Ok(Ok(SecretRead::Released(Box::new(meta), opened)))
     }
 
     /// Replace a credential's verification (staff re-check).
