@@ -9,5 +9,6 @@ mod cli;
 mod credentials;
 mod drops;
 mod headers;
+mod multiprocess;
 mod public;
 mod store;

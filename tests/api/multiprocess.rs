@@ -1,0 +1,207 @@
+//! Two `keydrop serve` processes on one PostgreSQL database, eight workers
+//! claiming and acking through both: every credential delivered exactly
+//! once, none twice, none left behind, and the audit chain intact.
+
+use crate::helpers::{postgres_url, Backend, TestDb, PG_ENV};
+use base64::Engine as _;
+use keydrop::crypto::cipher::{self, Binding};
+use keydrop::crypto::keyring::{Keyring, MasterKey};
+use keydrop::crypto::token::ApiToken;
+use keydrop::domain::audit::AuditEntry;
+use keydrop::domain::role::Role;
+use keydrop::store::{NewCredential, NewDrop, TokenRecord};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const CREDENTIALS: usize = 200;
+const WORKERS: usize = 8;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keydrop"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("KEYDROP_DATA_DIR", dir)
+        .env("KEYDROP_DATABASE_URL", &db.url)
+        .env("KEYDROP_MASTER_KEY", master_key)
+        .env("KEYDROP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines() {
+        if line.unwrap().contains("is listening on") {
+            break;
+        }
+    }
+    Server(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_deliver_every_credential_exactly_once() {
+    if postgres_url().is_none() {
+        println!("skipped: set {PG_ENV} to run the two-process delivery test on PostgreSQL");
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let key_b64 = base64::engine::general_purpose::STANDARD
+        .encode(keydrop::crypto::random::bytes::<32>().unwrap());
+    let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
+    let store = db.store().await;
+    store.ensure_key_checks(&keyring).await.unwrap().unwrap();
+    let worker = ApiToken::generate().unwrap();
+    let record = TokenRecord {
+        id: worker.id(),
+        name: "worker".into(),
+        role: Role::Worker,
+        hash: worker.hash().unwrap(),
+        created_at: 0,
+        revoked_at: None,
+    };
+    store
+        .insert_token(&record, &AuditEntry::new("test", "token.create", "t"))
+        .await
+        .unwrap();
+    for i in 0..CREDENTIALS {
+        let drop_id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_drop(
+                &NewDrop {
+                    id: drop_id.clone(),
+                    token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
+                    org: format!("Org {i}"),
+                    note: None,
+                    kind: "harvest_v3".into(),
+                    profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+                    expires_at: i64::MAX / 2,
+                    max_attempts: 10,
+                    created_by: "test".into(),
+                },
+                &AuditEntry::new("test", "drop.create", format!("drop:{drop_id}")),
+            )
+            .await
+            .unwrap();
+        let secret = format!(
+            r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
+        );
+        let binding = Binding {
+            credential_id: &id,
+            drop_id: &drop_id,
+            kind: "harvest_v3",
+        };
+        let c = NewCredential {
+            id: id.clone(),
+            drop_id: drop_id.clone(),
+            org: format!("Org {i}"),
+            kind: "harvest_v3".into(),
+            status: "verified".into(),
+            hint: format!("{i:04}"),
+            verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
+            envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
+            next_check_at: None,
+        };
+        assert!(store
+            .accept_credential(&c, &AuditEntry::new("test", "drop.submit", "d"))
+            .await
+            .unwrap());
+    }
+
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let ports = [free_port(), free_port()];
+    let _servers: Vec<Server> = (0..2)
+        .map(|i| start_server(&db, &key_b64, ports[i], dirs[i].path()))
+        .collect();
+
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS {
+        let base = format!("http://127.0.0.1:{}", ports[w % 2]);
+        let token = worker.reveal().to_owned();
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let res = http
+                    .post(format!("{base}/api/v1/credentials/claim"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                if res.status() == 204 {
+                    break;
+                }
+                assert_eq!(res.status(), 200);
+                let body: Value = res.json().await.unwrap();
+                let id = body["credential"]["id"].as_str().unwrap().to_owned();
+                let i: usize = body["secret"]["client_id"].as_str().unwrap()[2..]
+                    .parse()
+                    .unwrap();
+                assert_eq!(
+                    body["secret"]["client_secret"],
+                    format!("s-{i}"),
+                    "the right secret for the row"
+                );
+                let ack = http
+                    .post(format!("{base}/api/v1/credentials/{id}/ack"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"lease_id": body["lease"]["id"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(ack.status(), 200, "ack of {id}");
+                got.push(id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    let mut per_worker = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        per_worker.push(got.len());
+        all.extend(got);
+    }
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(
+        all.len(),
+        CREDENTIALS,
+        "no credential delivered twice (per worker: {per_worker:?})"
+    );
+    assert_eq!(unique.len(), CREDENTIALS, "every credential delivered");
+    assert!(
+        per_worker.iter().filter(|n| **n > 0).count() > 1,
+        "the work was shared: {per_worker:?}"
+    );
+    let mut raw = db.raw().await;
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE delivery <> 'delivered'")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "none left behind");
+    let n = store.verify_audit().await.unwrap().unwrap();
+    assert!(
+        n >= (1 + 1 + 2 * CREDENTIALS + 2 * CREDENTIALS) as i64,
+        "{n} events"
+    );
+}
