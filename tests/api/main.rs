@@ -10,5 +10,6 @@ mod credentials;
 mod drops;
 mod headers;
 mod multiprocess;
+mod openapi;
 mod public;
 mod store;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod drops;
+pub mod openapi;
 pub mod tokens;
 pub mod views;
 
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(credentials::ack)
         .service(credentials::secret)
         .service(credentials::verify)
-        .service(credentials::destroy);
+        .service(credentials::destroy)
+        .service(openapi::document);
 }
 
 /// `limit` for list calls: 1…500, default 100.

@@ -1,0 +1,239 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 document of the internal API.
+//! A test compares it with the routes the handlers declare and with what
+//! the running router answers, so the two cannot drift apart.
+
+use crate::web::auth::Caller;
+use actix_web::{get, HttpResponse};
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+#[get("/openapi.json")]
+pub async fn document(_caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(spec())
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn body(name: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": r(name) } } })
+}
+
+fn ok(status: &str, description: &str, schema: Option<Value>) -> (String, Value) {
+    let mut v = json!({ "description": description });
+    if let Some(s) = schema {
+        v["content"] = json!({ "application/json": { "schema": s } });
+    }
+    (status.to_owned(), v)
+}
+
+fn err(status: &str) -> (String, Value) {
+    let description = match status {
+        "400" => "Malformed JSON",
+        "401" => "Missing or invalid API token (`WWW-Authenticate: Bearer`)",
+        "403" => "The token's role may not make this call",
+        "404" => "Not found",
+        "409" => "Conflict with the current state",
+        "410" => "Gone: the credential was destroyed",
+        "413" => "Body over 64 KiB",
+        "415" => "Body is not application/json",
+        "422" => "Unknown field or bad value",
+        _ => "Error",
+    };
+    (
+        status.to_owned(),
+        json!({ "description": description, "content": { "application/json": { "schema": r("Error") } } }),
+    )
+}
+
+fn op(summary: &str, roles: &str, responses: Vec<(String, Value)>) -> Value {
+    let mut all: Vec<(String, Value)> = responses;
+    all.push(err("401"));
+    all.push(err("403"));
+    let map: serde_json::Map<String, Value> = all.into_iter().collect();
+    json!({ "summary": summary, "description": format!("Roles: {roles}."), "responses": map })
+}
+
+fn with(mut op: Value, key: &str, value: Value) -> Value {
+    op[key] = value;
+    op
+}
+
+fn id_param(what: &str) -> Value {
+    json!([{ "name": "id", "in": "path", "required": true, "description": format!("The {what}'s id"), "schema": { "type": "string", "format": "uuid" } }])
+}
+
+fn query(params: &[(&str, Value, &str)]) -> Value {
+    Value::Array(
+        params
+            .iter()
+            .map(|(n, s, d)| json!({ "name": n, "in": "query", "required": false, "schema": s, "description": d }))
+            .collect(),
+    )
+}
+
+fn paging(extra: &[(&str, Value, &str)]) -> Value {
+    let mut p = extra.to_vec();
+    p.push((
+        "limit",
+        json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }),
+        "Page size",
+    ));
+    p.push((
+        "after",
+        json!({ "type": "string" }),
+        "The `next` cursor of the previous page",
+    ));
+    query(&p)
+}
+
+/// The document (built once).
+pub fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+fn build() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let uuid = json!({ "type": "string", "format": "uuid" });
+    let nullable_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "keydrop internal API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Staff create one-time upload links (drops); ingestion workers claim, read and acknowledge the credentials customers submitted. Every call needs `Authorization: Bearer kd_…`. Errors are always `{\"error\":{\"code\",\"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs."
+        },
+        "servers": [{ "url": "/api/v1" }],
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/drops": {
+                "post": with(op("Create a drop; the response holds the link, shown only this once", "admin, issuer",
+                    vec![ok("201", "The new drop with its `url`", Some(r("DropCreated"))), err("400"), err("413"), err("415"), err("422")]),
+                    "requestBody", body("DropCreate")),
+                "get": with(op("List drops, newest first", "admin, issuer",
+                    vec![ok("200", "A page of drops", Some(json!({ "type": "object", "required": ["drops", "next"], "properties": { "drops": { "type": "array", "items": r("Drop") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
+                    "parameters", paging(&[("state", json!({ "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] }), "Only drops in this state")]))
+            },
+            "/drops/{id}": {
+                "get": with(op("A drop, with its credential's metadata when there is one", "admin, issuer",
+                    vec![ok("200", "The drop", Some(r("DropWithCredential"))), err("404")]), "parameters", id_param("drop"))
+            },
+            "/drops/{id}/revoke": {
+                "post": with(op("Revoke an open drop", "admin, issuer",
+                    vec![ok("200", "The revoked drop", Some(r("Drop"))), err("404"), err("409")]), "parameters", id_param("drop"))
+            },
+            "/credentials": {
+                "get": with(op("List credentials (metadata only), newest first", "admin, issuer, worker",
+                    vec![ok("200", "A page of credentials", Some(json!({ "type": "object", "required": ["credentials", "next"], "properties": { "credentials": { "type": "array", "items": r("Credential") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
+                    "parameters", paging(&[
+                        ("status", json!({ "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] }), "Only this status"),
+                        ("delivery", json!({ "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] }), "Only this delivery state"),
+                    ]))
+            },
+            "/credentials/claim": {
+                "post": with(op("Lease the oldest verified credential that is waiting or whose lease ran out, with its secret", "admin, worker",
+                    vec![ok("200", "Leased", Some(r("Claim"))), ok("204", "Nothing to claim", None), err("400"), err("413"), err("415"), err("422")]),
+                    "requestBody", json!({ "required": false, "content": { "application/json": { "schema": r("ClaimRequest") } } }))
+            },
+            "/credentials/{id}": {
+                "get": with(op("A credential's metadata", "admin, issuer, worker",
+                    vec![ok("200", "The credential", Some(r("Credential"))), err("404")]), "parameters", id_param("credential")),
+                "delete": with(op("Destroy the ciphertext and wrapped data key; metadata stays", "admin",
+                    vec![ok("200", "The credential, `delivery: destroyed`", Some(r("Credential"))), err("404")]), "parameters", id_param("credential"))
+            },
+            "/credentials/{id}/ack": {
+                "post": with(with(op("Acknowledge delivery under the current lease", "admin, worker",
+                    vec![ok("200", "The credential, now delivered", Some(r("Credential"))), err("400"), err("404"), err("409"), err("413"), err("415"), err("422")]),
+                    "parameters", id_param("credential")), "requestBody", body("AckRequest"))
+            },
+            "/credentials/{id}/secret": {
+                "get": with(op("Read the secret (audited)", "admin, worker",
+                    vec![ok("200", "The secret", Some(r("Secret"))), err("404"), err("409"), err("410")]), "parameters", id_param("credential"))
+            },
+            "/credentials/{id}/verify": {
+                "post": with(op("Re-run the Greenhouse check; the caller never sees the secret", "admin, issuer",
+                    vec![ok("200", "The credential with the new report", Some(r("Credential"))), err("404"), err("410")]), "parameters", id_param("credential"))
+            },
+            "/tokens": {
+                "post": with(op("Create an API token; the token is shown only this once", "admin",
+                    vec![ok("201", "The new token", Some(r("TokenCreated"))), err("400"), err("413"), err("415"), err("422")]),
+                    "requestBody", body("TokenCreate")),
+                "get": op("List API tokens (never their secrets)", "admin",
+                    vec![ok("200", "All tokens", Some(json!({ "type": "object", "required": ["tokens"], "properties": { "tokens": { "type": "array", "items": r("Token") } } })))])
+            },
+            "/tokens/{id}": {
+                "delete": with(op("Revoke an API token (effective within 5 s in every process)", "admin",
+                    vec![ok("200", "The revoked token", Some(r("Token"))), err("404")]), "parameters", id_param("token"))
+            },
+            "/audit": {
+                "get": with(op("The audit log, oldest first", "admin",
+                    vec![ok("200", "A page of events", Some(json!({ "type": "object", "required": ["events", "next"], "properties": { "events": { "type": "array", "items": r("AuditEvent") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
+                    "parameters", query(&[
+                        ("after", json!({ "type": "integer", "minimum": 0 }), "Events with a greater seq"),
+                        ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }), "Page size"),
+                    ]))
+            },
+            "/openapi.json": {
+                "get": op("This document", "any", vec![ok("200", "OpenAPI 3 document", Some(json!({ "type": "object" })))])
+            }
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API token: `kd_` followed by 64 base64url characters" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "description": "snake_case" }, "message": { "type": "string" } } } } },
+                "Kind": { "type": "string", "enum": ["harvest_v3", "harvest_v1"] },
+                "Profile": { "type": "object", "required": ["name", "required", "optional"], "properties": { "name": { "type": "string" }, "required": { "type": "array", "items": { "type": "string" } }, "optional": { "type": "array", "items": { "type": "string" } } } },
+                "DropCreate": { "type": "object", "additionalProperties": false, "required": ["org"], "properties": {
+                    "org": { "type": "string", "minLength": 1, "maxLength": 200 },
+                    "note": { "type": ["string", "null"], "maxLength": 2000 },
+                    "kind": r("Kind"),
+                    "profile": { "type": "string", "enum": ["full-analytics", "minimal"] },
+                    "required": { "type": "array", "items": { "type": "string" }, "description": "Explicit resources instead of a profile" },
+                    "optional": { "type": "array", "items": { "type": "string" } },
+                    "expires_in": { "type": "integer", "minimum": 300, "maximum": 2_592_000, "default": 259_200 },
+                    "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 }
+                } },
+                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
+                    "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"),
+                    "state": { "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] },
+                    "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
+                    "credential_id": { "type": ["string", "null"], "format": "uuid" }
+                } },
+                "DropCreated": { "allOf": [r("Drop"), { "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "description": "The one-time link; shown only in this response" } } }] },
+                "DropWithCredential": { "allOf": [r("Drop"), { "type": "object", "properties": { "credential": r("Credential") } }] },
+                "Verification": { "type": "object", "required": ["outcome", "checked_at", "granted", "missing_required", "missing_optional", "message"], "properties": {
+                    "outcome": { "type": "string", "enum": ["verified", "insufficient", "invalid", "pending"] }, "checked_at": time,
+                    "granted": { "type": "array", "items": { "type": "string" } }, "missing_required": { "type": "array", "items": { "type": "string" } },
+                    "missing_optional": { "type": "array", "items": { "type": "string" } }, "message": { "type": "string" }
+                } },
+                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "kind", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
+                    "id": uuid, "drop_id": uuid, "org": { "type": "string" }, "kind": r("Kind"),
+                    "status": { "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] },
+                    "hint": { "type": "string", "description": "The last 4 characters of the client id or key" },
+                    "verification": r("Verification"),
+                    "delivery": { "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] },
+                    "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time
+                } },
+                "Secret": { "oneOf": [
+                    { "type": "object", "required": ["kind", "client_id", "client_secret", "user_id"], "properties": { "kind": { "const": "harvest_v3" }, "client_id": { "type": "string" }, "client_secret": { "type": "string" }, "user_id": { "type": ["string", "null"] } } },
+                    { "type": "object", "required": ["kind", "api_key"], "properties": { "kind": { "const": "harvest_v1" }, "api_key": { "type": "string" } } }
+                ] },
+                "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": "integer", "minimum": 10, "maximum": 3600, "default": 300 } } },
+                "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {
+                    "credential": r("Credential"), "secret": r("Secret"),
+                    "lease": { "type": "object", "required": ["id", "expires_at"], "properties": { "id": uuid, "expires_at": time } }
+                } },
+                "AckRequest": { "type": "object", "additionalProperties": false, "required": ["lease_id"], "properties": { "lease_id": { "type": "string" } } },
+                "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": { "name": { "type": "string", "minLength": 1, "maxLength": 100 }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] } } },
+                "Token": { "type": "object", "required": ["id", "name", "role", "created_at", "revoked_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "created_at": time, "revoked_at": nullable_time } },
+                "TokenCreated": { "type": "object", "required": ["id", "name", "role", "token", "created_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "token": { "type": "string", "description": "Shown only in this response" }, "created_at": time } },
+                "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "subject", "ip", "details", "hash"], "properties": {
+                    "seq": { "type": "integer" }, "at": time, "actor": { "type": "string" }, "action": { "type": "string" }, "subject": { "type": "string" },
+                    "ip": { "type": ["string", "null"] }, "details": { "type": "object" }, "hash": { "type": "string", "description": "SHA-256 hex over the previous hash and this event's canonical content" }
+                } }
+            }
+        }
+    })
+}

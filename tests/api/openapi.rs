@@ -1,0 +1,135 @@
+//! The OpenAPI document matches the router: every route a handler declares
+//! is documented, every documented operation is served, every `$ref` resolves.
+
+use crate::helpers::{spawn_app, Backend};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// `(METHOD, path)` of every `#[get("…")]`-style handler under src/web/api.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/api");
+    let mut routes = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines().map(str::trim) {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                    let path = rest.split('"').next().unwrap();
+                    routes.insert((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+fn documented_routes(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, inner) in m {
+                if k == "$ref" {
+                    out.push(inner.as_str().unwrap().to_owned());
+                }
+                refs(inner, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_and_router_agree() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let res = app.get("/api/v1/openapi.json", None).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let (_, worker) = app.create_token("w", "worker").await;
+    let doc: Value = app
+        .get("/api/v1/openapi.json", Some(&worker))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    let declared = declared_routes();
+    let documented = documented_routes(&doc);
+    assert!(declared.len() >= 16, "{declared:?}");
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    let unrouted: Vec<_> = documented.difference(&declared).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from the document: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented but not declared: {unrouted:?}"
+    );
+
+    // Every documented operation reaches a handler in the running router.
+    for (method, path) in &documented {
+        let url = app.url(&format!(
+            "/api/v1{}",
+            path.replace("{id}", &uuid::Uuid::new_v4().to_string())
+        ));
+        let req = app
+            .http
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(&app.admin_token);
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(
+            !(status == 404 && body["error"]["message"] == "route not found"),
+            "{method} {path} is documented but not routed"
+        );
+        assert_ne!(status, 500, "{method} {path}");
+    }
+    let res = app
+        .get("/api/v1/no-such-route", Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"], "route not found",
+        "the probe above can tell"
+    );
+
+    // Every $ref resolves, and every operation documents its errors.
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in &all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling {r}"
+        );
+    }
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for code in ["401", "403"] {
+                assert!(
+                    op["responses"][code].is_object(),
+                    "{method} {path} lacks {code}"
+                );
+            }
+        }
+    }
+}
