@@ -293,8 +293,10 @@ impl Browser {
                     .as_str()
                     .unwrap_or("")
                     .lines()
-                    .next()
-                    .unwrap_or("")
+                    .filter(|l| !l.trim_start().starts_with("(Session info"))
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" / ")
             );
         }
         Ok(value)
