@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod webdriver;
 
 mod api_audit;
 mod api_tokens;
+mod browser_selftest;
 mod cli;
 mod credentials;
 mod drops;
