@@ -6,6 +6,7 @@ mod webdriver;
 
 mod api_audit;
 mod api_tokens;
+mod browser;
 mod browser_selftest;
 mod cli;
 mod credentials;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmarks of SPEC §10, side by side in one run, load generator (wrk) on the
+# same machine. Usage: bench/run.sh [sqlite|postgres ...]   (default: both)
+# Needs: wrk and nginx (apt-get install wrk nginx-light), a local PostgreSQL for
+# the postgres run (KEYDROP_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+PG=${KEYDROP_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+cargo build --release --quiet --bin keydrop --example bench_setup
+BIN=target/release/keydrop
+SETUP=target/release/examples/bench_setup
+KEY=$(head -c 32 /dev/urandom | base64)
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+run_backend() {
+  local backend=$1 url port=18480
+  case $backend in
+    sqlite) url="sqlite://$WORK/sqlite/keydrop.db"; mkdir -p "$WORK/sqlite" ;;
+    postgres)
+      local db="keydrop_bench_$$"
+      psql "$PG" -qc "DROP DATABASE IF EXISTS $db" && psql "$PG" -qc "CREATE DATABASE $db"
+      url="${PG%/*}/$db" ;;
+  esac
+  eval "$($SETUP "$url" "$KEY")"
+  export WORKER
+  KEYDROP_DATABASE_URL="$url" KEYDROP_MASTER_KEY="$KEY" KEYDROP_DATA_DIR="$WORK/data-$backend" \
+    KEYDROP_LOG=warn KEYDROP_RATE_LIMIT=off "$BIN" serve --bind 127.0.0.1:$port >/dev/null &
+  local pid=$!
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+  echo "## $backend"
+  echo "### GET /d/{token} (customer page)"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$port$LINK_PATH" | grep -E "Requests/sec|99%|50%|Non-2xx"
+  if [ "$backend" = sqlite ]; then
+    curl -s "http://127.0.0.1:$port$LINK_PATH" > "$WORK/page.html"
+  fi
+  echo "### GET /api/v1/credentials/{id}/secret (audited release)"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/secret.lua \
+    "http://127.0.0.1:$port/api/v1/credentials/$CREDENTIAL/secret" | grep -E "Requests/sec|99%|50%|Non-2xx"
+  echo "peak RSS: $(rss_mib $pid) MiB"
+  kill $pid; wait $pid 2>/dev/null || true
+}
+
+for b in "${@:-sqlite postgres}"; do run_backend $b; done
+
+if command -v nginx >/dev/null && [ -f "$WORK/page.html" ]; then
+  mkdir -p "$WORK/nginx"
+  cp "$WORK/page.html" "$WORK/nginx/index.html"
+  cat > "$WORK/nginx.conf" <<CONF
+worker_processes 2; pid $WORK/nginx.pid; error_log /dev/null; daemon off;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:18490; root $WORK/nginx; } }
+CONF
+  nginx -c "$WORK/nginx.conf" &
+  sleep 0.5
+  echo "## nginx, the same page as a static file"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency http://127.0.0.1:18490/index.html | grep -E "Requests/sec|99%|50%"
+fi

@@ -1,0 +1,77 @@
+//! Benchmark fixture: fills a keydrop database with one open drop and one
+//! verified credential sealed under the given master key, plus a worker
+//! token, and prints `LINK_PATH=… CREDENTIAL=… WORKER=…` for bench/run.sh.
+//!
+//! cargo run --release --example bench_setup -- <database url> <master key base64>
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use keydrop::clock::SystemClock;
+use keydrop::crypto::cipher::{self, Binding};
+use keydrop::crypto::keyring::{Keyring, MasterKey};
+use keydrop::domain::audit::AuditEntry;
+use keydrop::domain::drop::DropRequest;
+use keydrop::domain::role::Role;
+use keydrop::store::{NewCredential, Store};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().expect("database url");
+    let key = args.next().expect("master key");
+    let keyring = Keyring::single(MasterKey::from_base64(&key).unwrap());
+    let store = Store::open(&url, Arc::new(SystemClock)).await.unwrap();
+    store.ensure_key_checks(&keyring).await.unwrap().unwrap();
+
+    let spec = DropRequest {
+        org: "Bench Org".into(),
+        note: Some("A benchmark drop.".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let open = keydrop::service::drops::create(&store, spec.clone(), "bench", None, "http://x")
+        .await
+        .unwrap();
+    let url_path = open.url().trim_start_matches("http://x").to_owned();
+
+    let used = keydrop::service::drops::create(&store, spec, "bench", None, "http://x")
+        .await
+        .unwrap();
+    let id = keydrop::crypto::random::uuid().unwrap().to_string();
+    let secret = br#"{"kind":"harvest_v3","client_id":"bench-1234","client_secret":"bench-secret","user_id":null}"#;
+    let binding = Binding {
+        credential_id: &id,
+        drop_id: &used.drop.id,
+        kind: "harvest_v3",
+    };
+    let credential = NewCredential {
+        id: id.clone(),
+        drop_id: used.drop.id.clone(),
+        org: "Bench Org".into(),
+        kind: "harvest_v3".into(),
+        status: "verified".into(),
+        hint: "1234".into(),
+        verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
+        envelope: cipher::encrypt(&keyring, binding, secret).unwrap(),
+        next_check_at: None,
+    };
+    assert!(store
+        .accept_credential(
+            &credential,
+            &AuditEntry::new("bench", "drop.submit", "bench")
+        )
+        .await
+        .unwrap());
+
+    let (record, token) =
+        keydrop::web::api::tokens::mint("bench worker".into(), Role::Worker, 0).unwrap();
+    store
+        .insert_token(&record, &AuditEntry::new("bench", "token.create", "bench"))
+        .await
+        .unwrap();
+    println!(
+        "LINK_PATH={url_path} CREDENTIAL={id} WORKER={}",
+        token.reveal()
+    );
+}

@@ -1,0 +1,115 @@
+//! The customer page in a real headless Chromium with JavaScript disabled:
+//! open the link, fill the form, submit, see the answer. Full-page
+//! screenshots go to target/browser-screenshots/; any CSP violation fails.
+
+use crate::helpers::{
+    spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID, PARTIAL_SECRET,
+};
+use crate::webdriver::Browser;
+use serde_json::json;
+use std::path::PathBuf;
+
+fn shot(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/browser-screenshots")
+        .join(name)
+}
+
+async fn open_link(app: &TestApp, browser: &Browser, org: &str) {
+    let d = app
+        .create_drop(json!({"org": org, "note": "Needed for the analytics sync <b>not bold</b>"}))
+        .await;
+    browser
+        .goto(
+            d["url"]
+                .as_str()
+                .unwrap()
+                .replace("http://127.0.0.1", &app.address)
+                .as_str(),
+        )
+        .await;
+}
+
+async fn fill_and_submit(browser: &Browser, id: &str, secret: &str) {
+    browser.find("#client_id").await.send_keys(id).await;
+    browser.find("#client_secret").await.send_keys(secret).await;
+    browser.find("button[type=submit]").await.click().await;
+}
+
+fn assert_no_csp_violations(browser: &Browser) {
+    let v = browser.csp_violations();
+    assert!(v.is_empty(), "CSP violations: {v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_submits_a_credential_that_verifies() {
+    let Some(browser) = Browser::start_or_skip(false).await else {
+        return;
+    };
+    let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    open_link(&app, &browser, "Initech").await;
+    assert!(
+        browser.title().await.contains("Acme Analytics")
+            || browser.page_source().await.contains("Acme Analytics")
+    );
+    let note = browser.find(".note, [class*=note]").await.text().await;
+    assert!(
+        note.contains("<b>not bold</b>"),
+        "the note is shown as text: {note}"
+    );
+    assert_eq!(
+        browser
+            .find("#client_secret")
+            .await
+            .attr("type")
+            .await
+            .as_deref(),
+        Some("password")
+    );
+    browser.screenshot_full_page(&shot("drop-page.png")).await;
+    fill_and_submit(&browser, GOOD_ID, GOOD_SECRET).await;
+    let h1 = browser.find("h1").await.text().await;
+    assert_eq!(h1, "Received and verified");
+    let source = browser.page_source().await;
+    assert!(!source.contains(GOOD_SECRET));
+    assert!(source.contains("harvest:users:list"));
+    browser.screenshot_full_page(&shot("verified.png")).await;
+    browser.browser_log().await;
+    assert_no_csp_violations(&browser);
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_sees_which_permissions_are_missing() {
+    let Some(browser) = Browser::start_or_skip(false).await else {
+        return;
+    };
+    let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    open_link(&app, &browser, "Globex").await;
+    fill_and_submit(&browser, PARTIAL_ID, PARTIAL_SECRET).await;
+    let table = browser.find("table").await.text().await;
+    for scope in [
+        "harvest:offers:list",
+        "harvest:candidates:list",
+        "harvest:applications:list",
+    ] {
+        assert!(table.contains(scope), "{scope} not in the table:\n{table}");
+    }
+    assert!(browser.find("[role=alert]").await.text().await.len() > 10);
+    assert_eq!(
+        browser
+            .find("#client_secret")
+            .await
+            .attr("value")
+            .await
+            .unwrap_or_default(),
+        "",
+        "secret not refilled"
+    );
+    browser
+        .screenshot_full_page(&shot("insufficient.png"))
+        .await;
+    browser.browser_log().await;
+    assert_no_csp_violations(&browser);
+    browser.quit().await;
+}
