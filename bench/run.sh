@@ -46,7 +46,8 @@ run_backend() {
   kill $pid; wait $pid 2>/dev/null || true
 }
 
-for b in "${@:-sqlite postgres}"; do run_backend $b; done
+[ $# -gt 0 ] || set -- sqlite postgres
+for b in "$@"; do run_backend "$b"; done
 
 if command -v nginx >/dev/null && [ -f "$WORK/page.html" ]; then
   mkdir -p "$WORK/nginx"

@@ -112,11 +112,14 @@ impl Application {
             },
             clock.clone(),
         )?;
+        let keyring = Arc::new(keyring);
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
             csrf: CsrfKey::derive(&keyring)?,
-            keyring: Arc::new(keyring),
+            releases: crate::service::release::Releases::start(store.clone(), keyring.clone()),
+            keyring,
             limiter: settings.rate_limit.map(RateLimiter::new),
+            drop_cache: Default::default(),
             checker,
             settings,
         });

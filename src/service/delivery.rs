@@ -9,7 +9,7 @@ use crate::crypto::CryptoError;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Status};
 use crate::greenhouse::{Checker, Secret};
-use crate::store::{Lease, SecretRead, Store};
+use crate::store::{Lease, Store};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -76,18 +76,6 @@ pub async fn claim(
         None => Ok(None),
         Some(Ok(claimed)) => Ok(Some(claimed)),
         Some(Err(e)) => Err(decrypt_failed(store, &failed_id, &audit.actor, e).await),
-    }
-}
-
-pub async fn read_secret(
-    store: &Store,
-    keyring: &Keyring,
-    id: &str,
-    audit: &AuditEntry,
-) -> Result<SecretRead<Plaintext>, ServiceError> {
-    match store.read_secret(id, audit, opener(keyring, id)).await? {
-        Ok(read) => Ok(read),
-        Err(e) => Err(decrypt_failed(store, id, &audit.actor, e).await),
     }
 }
 

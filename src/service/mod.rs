@@ -4,6 +4,7 @@
 pub mod delivery;
 pub mod drops;
 pub mod recheck;
+pub mod release;
 pub mod submission;
 
 /// A failure that is ours, not the caller's: the HTTP layer answers 500.

@@ -204,57 +204,51 @@ impl Store {
         Ok(AckResult::Delivered(Box::new(meta)))
     }
 
-    /// Release a verified credential's secret, audited; `open` runs inside
-    /// the transaction and the secret is returned only after commit.
-    pub async fn read_secret<T, E, F>(
+    /// Release the secrets of several credentials in ONE audited
+    /// transaction (group commit: one fsync for the whole batch). Each
+    /// request's audit event is written for each secret released; the
+    /// caller decrypts only after this returned, i.e. after the commit.
+    pub async fn read_secrets(
         &self,
-        id: &str,
-        audit: &AuditEntry,
-        open: F,
-    ) -> Result<std::result::Result<SecretRead<T>, E>>
-    where
-        F: FnOnce(&str, &str, &Envelope) -> std::result::Result<T, E>,
-    {
+        requests: &[(String, AuditEntry)],
+    ) -> Result<Vec<SecretRead<(String, Envelope)>>> {
         let mut tx = self.begin_audited().await?;
         let sql = format!(
             "SELECT {META}, key_version, wrapped_key, ciphertext FROM credentials WHERE id = $1{}",
             self.backend.for_update()
         );
-        let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(tx.conn()).await? else {
-            tx.rollback().await?;
-            return Ok(Ok(SecretRead::NotFound));
-        };
-        let meta = meta_from_row(&row)?;
-        let key_version: Option<i64> = row.try_get("key_version")?;
-        let (Some(key_version), Delivery::Waiting | Delivery::Leased | Delivery::Delivered) =
-            (key_version, meta.delivery)
-        else {
-            tx.rollback().await?;
-            return Ok(Ok(SecretRead::Destroyed));
-        };
-        if meta.status != Status::Verified {
-            tx.rollback().await?;
-            return Ok(Ok(SecretRead::NotVerified));
-        }
-        let envelope = Envelope {
-            key_version,
-            wrapped_key: row
-                .try_get::<Option<Vec<u8>>, _>("wrapped_key")?
-                .unwrap_or_default(),
-            ciphertext: row
-                .try_get::<Option<Vec<u8>>, _>("ciphertext")?
-                .unwrap_or_default(),
-        };
-        let opened = match open(&meta.drop_id, meta.kind.as_str(), &envelope) {
-            Ok(v) => v,
-            Err(e) => {
-                tx.rollback().await?;
-                return Ok(Err(e));
+        let mut out = Vec::with_capacity(requests.len());
+        for (id, audit) in requests {
+            let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(tx.conn()).await? else {
+                out.push(SecretRead::NotFound);
+                continue;
+            };
+            let meta = meta_from_row(&row)?;
+            let key_version: Option<i64> = row.try_get("key_version")?;
+            let Some(key_version) = key_version.filter(|_| meta.delivery != Delivery::Destroyed)
+            else {
+                out.push(SecretRead::Destroyed);
+                continue;
+            };
+            if meta.status != Status::Verified {
+                out.push(SecretRead::NotVerified);
+                continue;
             }
-        };
-        tx.record(audit).await?;
+            let envelope = Envelope {
+                key_version,
+                wrapped_key: row
+                    .try_get::<Option<Vec<u8>>, _>("wrapped_key")?
+                    .unwrap_or_default(),
+                ciphertext: row
+                    .try_get::<Option<Vec<u8>>, _>("ciphertext")?
+                    .unwrap_or_default(),
+            };
+            tx.record(audit).await?;
+            let drop_id = meta.drop_id.clone();
+            out.push(SecretRead::Released(Box::new(meta), (drop_id, envelope)));
+        }
         tx.commit().await?;
-        Ok(Ok(SecretRead::Released(Box::new(meta), opened)))
+        Ok(out)
     }
 
     /// Replace a credential's verification (staff re-check).

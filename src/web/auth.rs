@@ -26,6 +26,8 @@ use uuid::Uuid;
 pub const RECHECK: Duration = Duration::from_secs(2);
 /// Cache bound; only valid tokens enter it, so it is never filled by strangers.
 const MAX_ENTRIES: usize = 10_000;
+/// Concurrent argon2 verifications per process.
+const MAX_HASHING: usize = 2;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -60,6 +62,10 @@ pub struct TokenVerifier {
     store: Store,
     cache_key: ring::hmac::Key,
     cache: Mutex<HashMap<[u8; 32], Entry>>,
+    /// argon2 runs at once. Each takes 19 MiB and a core for ~20 ms, so a
+    /// burst of new (or wrong) tokens queues here instead of exhausting
+    /// memory; a queued request re-checks the cache once it gets a permit.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -75,6 +81,7 @@ impl TokenVerifier {
             store,
             cache_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
             cache: Mutex::new(HashMap::new()),
+            hashing: tokio::sync::Semaphore::new(MAX_HASHING),
         })
     }
 
@@ -110,6 +117,14 @@ impl TokenVerifier {
             .await?
             .filter(|r| r.revoked_at.is_none())
             .ok_or_else(ApiError::unauthorized)?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        if let Some((caller, true)) = self.cached(&key) {
+            return Ok(caller);
+        }
         let hash = row.hash.clone();
         let ok = web::block(move || token.verify(&hash))
             .await

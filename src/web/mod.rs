@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod csrf;
+pub mod drop_cache;
 pub mod error;
 pub mod headers;
 pub mod health;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub checker: Checker,
     pub csrf: csrf::CsrfKey,
     pub limiter: Option<rate_limit::RateLimiter>,
+    pub drop_cache: drop_cache::DropCache,
+    pub releases: crate::service::release::Releases,
 }
 
 /// The address a request came from, as recorded in the audit log. The peer

@@ -46,17 +46,37 @@ fn server_error(state: &AppState, cause: &(dyn std::error::Error + 'static)) -> 
 }
 
 /// The drop behind a link, if it still accepts input; otherwise the page to show.
-async fn open_drop(state: &AppState, token: &str) -> Result<DropRecord, HttpResponse> {
+/// `for_display`: a page view may use the one-second cache; a submission never does.
+async fn open_drop(
+    state: &AppState,
+    token: &str,
+    for_display: bool,
+) -> Result<DropRecord, HttpResponse> {
     let brand = &state.settings.brand_name;
     let not_found = || html(StatusCode::NOT_FOUND, pages::not_found_page(brand));
     let link = LinkToken::parse(token).ok_or_else(not_found)?;
-    let drop = match state.store.drop_by_token_hash(&link.hash()).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return Err(not_found()),
-        Err(e) => return Err(server_error(state, &e)),
+    let hash = link.hash();
+    let cached = if for_display {
+        state.drop_cache.get(&hash)
+    } else {
+        None
+    };
+    let drop = match cached {
+        Some(d) => d,
+        None => match state.store.drop_by_token_hash(&hash).await {
+            Ok(Some(d)) => {
+                if for_display && d.state == DropState::Open {
+                    state.drop_cache.put(hash, d.clone());
+                }
+                d
+            }
+            Ok(None) => return Err(not_found()),
+            Err(e) => return Err(server_error(state, &e)),
+        },
     };
     let now = to_millis(state.store.clock().now());
     if drop.state == DropState::Open && drop.expires_at <= now {
+        state.drop_cache.evict(&drop.id);
         if let Err(e) = state.store.expire_drops(Some(&drop.id), 1).await {
             return Err(server_error(state, &e));
         }
@@ -94,7 +114,7 @@ fn drop_page(state: &AppState, drop: &DropRecord, problem: Option<&Problem>) -> 
 /// Opening the link never consumes it: link previewers must not burn it.
 #[get("/d/{token}")]
 pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    match open_drop(&state, &token).await {
+    match open_drop(&state, &token, true).await {
         Ok(drop) => html(StatusCode::OK, drop_page(&state, &drop, None)),
         Err(page) => page,
     }
@@ -158,7 +178,7 @@ pub async fn submit(
             )
         }
     };
-    let drop = match open_drop(&state, &token).await {
+    let drop = match open_drop(&state, &token, false).await {
         Ok(d) => d,
         Err(page) => {
             raw.as_mut().zeroize();
@@ -193,7 +213,9 @@ pub async fn submit(
         keyring: &state.keyring,
         checker: &state.checker,
     };
-    match submitter.submit(&drop, &form, client_ip(&req)).await {
+    let outcome = submitter.submit(&drop, &form, client_ip(&req)).await;
+    state.drop_cache.evict(&drop.id);
+    match outcome {
         Err(e) => server_error(&state, &e),
         Ok(Outcomes::Gone(s)) => html(StatusCode::GONE, pages::gone_page(&brand, gone_reason(s))),
         Ok(Outcomes::Accepted { drop, verification }) => match verification.outcome {

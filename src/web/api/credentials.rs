@@ -207,7 +207,9 @@ pub async fn secret(
         format!("credential:{id}"),
     )
     .ip(client_ip(&req));
-    match delivery::read_secret(&state.store, &state.keyring, &id, &audit)
+    match state
+        .releases
+        .read(id.clone(), audit)
         .await
         .map_err(|e| internal(&e))?
     {
