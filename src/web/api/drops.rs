@@ -128,11 +128,12 @@ pub async fn revoke(
     let id = parse_id(&id)?;
     let audit =
         AuditEntry::new(caller.actor(), "drop.revoke", format!("drop:{id}")).ip(client_ip(&req));
-    match state
+    let closed = state
         .store
         .close_drop(&id, DropState::Revoked, &audit)
-        .await?
-    {
+        .await?;
+    state.drop_cache.evict(&id);
+    match closed {
         None => Err(ApiError::not_found("drop")),
         Some(Ok(drop)) => Ok(HttpResponse::Ok().json(drop_json(&drop))),
         Some(Err(drop)) => Err(ApiError::conflict(format!(
