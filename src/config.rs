@@ -90,6 +90,15 @@ pub struct ServeArgs {
     /// How long a delivered credential's ciphertext is kept (`0` = destroy on ack).
     #[arg(long, env = "KEYDROP_RETAIN_AFTER_DELIVERY", default_value = "7d", value_parser = parse_duration)]
     pub retain_after_delivery: Duration,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed
+    /// (comma-separated IPs). Empty: the TCP peer is the client.
+    #[arg(
+        long,
+        env = "KEYDROP_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Public POSTs per client address, e.g. `30/min`, `5/s`, or `off`.
     #[arg(long, env = "KEYDROP_RATE_LIMIT", default_value = "30/min", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimitSetting,
@@ -130,20 +139,21 @@ impl DatabaseUrl {
         let Some((scheme, rest)) = url.split_once("://") else {
             return url.to_owned();
         };
-        let (authority, tail) = rest
-            .split_once('/')
-            .map_or((rest, None), |(a, t)| (a, Some(t)));
-        let authority = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{user}:***@{host}"),
-                None => format!("{userinfo}@{host}"),
-            },
-            None => authority.to_owned(),
-        };
-        let tail = tail
-            .map(|t| t.split('?').next().unwrap_or(""))
-            .map(|t| format!("/{t}"));
-        format!("{scheme}://{authority}{}", tail.unwrap_or_default())
+        // The query may hold secrets too (`password=`, `sslpassword=`): drop it.
+        let rest = rest.split('?').next().unwrap_or("");
+        // The password may contain unencoded `/`, `:` or `@`: the user info
+        // ends at the LAST `@`, and everything before it but the user is hidden.
+        match rest.rsplit_once('@') {
+            Some((userinfo, host_and_path)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                if userinfo.contains(':') {
+                    format!("{scheme}://{user}:***@{host_and_path}")
+                } else {
+                    format!("{scheme}://{user}@{host_and_path}")
+                }
+            }
+            None => format!("{scheme}://{rest}"),
+        }
     }
 }
 
@@ -215,15 +225,16 @@ pub struct ServeSettings {
     pub greenhouse_budget: Duration,
     pub retain_after_delivery: Duration,
     pub rate_limit: Option<RateLimit>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServeSettings {
-    pub fn from_args(args: &ServeArgs) -> Self {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
         let public_url = args
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.bind));
-        Self {
+        Ok(Self {
             bind: args.bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             brand_name: args.brand_name.clone(),
@@ -233,7 +244,17 @@ impl ServeSettings {
             greenhouse_budget: args.greenhouse_budget,
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
-        }
+            trusted_proxies: args
+                .trusted_proxies
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| format!("KEYDROP_TRUSTED_PROXIES: {s:?} is not an IP address"))
+                })
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Whether the links are served over TLS (then HSTS is sent).
@@ -309,6 +330,19 @@ mod tests {
         let u = DatabaseUrl::new("postgres://kd:hunter2@db:5432/keydrop?sslmode=require".into());
         assert_eq!(u.redacted(), "postgres://kd:***@db:5432/keydrop");
         assert!(!format!("{u:?} {u}").contains("hunter2"));
+        for tricky in [
+            "postgres://u:pa/ss@h/db",
+            "postgres://u:p@ss:w/rd@h:5432/db",
+            "postgres://u@h/db?password=hunter2",
+        ] {
+            let shown = DatabaseUrl::new(tricky.into()).redacted();
+            assert!(
+                !shown.contains("pa/ss")
+                    && !shown.contains("ss:w/rd")
+                    && !shown.contains("hunter2"),
+                "{shown}"
+            );
+        }
         let s = DatabaseUrl::new("sqlite://./keydrop-data/keydrop.db".into());
         assert_eq!(s.redacted(), "sqlite://./keydrop-data/keydrop.db");
     }

@@ -14,6 +14,8 @@ CREATE TABLE drops (
     created_at    BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL,
     attempts      BIGINT NOT NULL DEFAULT 0,
+    -- submissions being checked right now (their attempts are taken)
+    checking      BIGINT NOT NULL DEFAULT 0,
     max_attempts  BIGINT NOT NULL,
     credential_id TEXT,
     created_by    TEXT NOT NULL,

@@ -14,6 +14,8 @@ CREATE TABLE drops (
     created_at    INTEGER NOT NULL,
     expires_at    INTEGER NOT NULL,
     attempts      INTEGER NOT NULL DEFAULT 0,
+    -- submissions being checked right now (their attempts are taken)
+    checking      INTEGER NOT NULL DEFAULT 0,
     max_attempts  INTEGER NOT NULL,
     credential_id TEXT,
     created_by    TEXT NOT NULL,

@@ -63,6 +63,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         greenhouse_timeout: Duration::from_secs(5),
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(7 * 86_400),
+        trusted_proxies: Vec::new(),
         rate_limit: None,
     };
     let app = Application::build(&store_settings, settings, clock.clone()).await?;

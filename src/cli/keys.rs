@@ -72,7 +72,7 @@ async fn rotate(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     let pending = store.count_needing_rewrap(version).await?;
     store.close().await;
     println!("key version {version} is now active in {}", path.display());
-    println!("{pending} credential(s) still use older versions: run `keydrop keys rewrap`, then restart every keydrop process");
+    println!("{pending} credential(s) still use older versions: give the new keyring to every keydrop process and restart them, then run `keydrop keys rewrap`");
     Ok(ExitCode::SUCCESS)
 }
 

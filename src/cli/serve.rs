@@ -10,7 +10,7 @@ pub async fn run(
     args: &ServeArgs,
     clock: SharedClock,
 ) -> anyhow::Result<ExitCode> {
-    let settings = ServeSettings::from_args(args);
+    let settings = ServeSettings::from_args(args).map_err(anyhow::Error::msg)?;
     let public_url = settings.public_url.clone();
     let app = Application::build(store, settings, clock).await?;
     if let Some(token) = &app.bootstrap_token {

@@ -247,7 +247,14 @@ impl Keyring {
         }
         let tmp = path.with_extension("json.tmp");
         write_private(&tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+        // Make the rename itself durable: a rotated key must survive a crash.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| err(e.to_string()))?;
+        }
+        Ok(())
     }
 
     pub fn source(&self) -> &KeyringSource {

@@ -13,6 +13,9 @@ use crate::store::{Lease, Store};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+/// How long a credential that failed to decrypt is skipped by claims.
+const QUARANTINE_MS: i64 = 3_600_000;
+
 /// A plaintext secret (the SPEC §4 secret JSON), zeroized on drop.
 pub type Plaintext = Zeroizing<Vec<u8>>;
 
@@ -75,7 +78,20 @@ pub async fn claim(
     match result {
         None => Ok(None),
         Some(Ok(claimed)) => Ok(Some(claimed)),
-        Some(Err(e)) => Err(decrypt_failed(store, &failed_id, &audit.actor, e).await),
+        Some(Err(e)) => {
+            // Fail closed, and set the row aside so one bad row cannot stop
+            // every claim (e.g. a process started before a key rotation).
+            let entry = AuditEntry::new(
+                audit.actor.clone(),
+                "credential.decrypt_failed",
+                format!("credential:{failed_id}"),
+            )
+            .details(json!({ "error": e.to_string(), "quarantined_for_s": QUARANTINE_MS / 1000 }));
+            if let Err(err) = store.quarantine(&failed_id, QUARANTINE_MS, &entry).await {
+                tracing::error!(error = %err, "could not quarantine a credential that failed to decrypt");
+            }
+            Err(ServiceError::Crypto(e))
+        }
     }
 }
 

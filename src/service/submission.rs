@@ -74,6 +74,12 @@ impl Submitter<'_> {
         form: &Form,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
+        let reserve =
+            AuditEntry::new("public", "drop.attempt", format!("drop:{}", drop.id)).ip(ip.clone());
+        let Some(drop) = self.store.reserve_attempt(&drop.id, &reserve).await? else {
+            return self.gone(drop).await;
+        };
+        let drop = &drop;
         let secret = match parse(drop.kind, form) {
             Ok(s) => s,
             Err(e) => {
@@ -181,6 +187,9 @@ impl Submitter<'_> {
         let now = self.store.drop_by_id(&drop.id).await?;
         Ok(Outcomes::Gone(match now {
             Some(d) if d.state != DropState::Open => d.state,
+            // Open, but every attempt is taken by checks still running: it
+            // ends submitted or locked, either way closed to this one.
+            Some(d) if d.attempts >= d.max_attempts => DropState::Locked,
             _ => DropState::Expired,
         }))
     }

@@ -30,7 +30,7 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let moved = sqlx::query(
-            "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2 \
+            "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2, checking = CASE WHEN checking > 0 THEN checking - 1 ELSE 0 END \
              WHERE id = $3 AND state = 'open' AND expires_at > $2",
         )
         .bind(&c.id)
@@ -147,15 +147,24 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
         let n = sqlx::query(
+            // A credential Greenhouse now refuses was never acceptable:
+            // like a rejected submission it is not kept (metadata stays).
             "UPDATE credentials SET status = $1, verification = $2, next_check_at = $3, \
-             check_failures = CASE WHEN $1 = 'pending' THEN check_failures + 1 ELSE check_failures END \
+             check_failures = CASE WHEN $1 = 'pending' THEN check_failures + 1 ELSE check_failures END, \
+             delivery = CASE WHEN $1 IN ('invalid', 'insufficient') THEN 'destroyed' ELSE delivery END, \
+             destroyed_at = CASE WHEN $1 IN ('invalid', 'insufficient') THEN $5 ELSE destroyed_at END, \
+             key_version = CASE WHEN $1 IN ('invalid', 'insufficient') THEN NULL ELSE key_version END, \
+             wrapped_key = CASE WHEN $1 IN ('invalid', 'insufficient') THEN NULL ELSE wrapped_key END, \
+             ciphertext = CASE WHEN $1 IN ('invalid', 'insufficient') THEN NULL ELSE ciphertext END \
              WHERE id = $4 AND status = 'pending' AND delivery <> 'destroyed'",
         )
         .bind(status)
         .bind(verification_json)
         .bind(next_check_at)
         .bind(id)
+        .bind(now)
         .execute(tx.conn())
         .await?
         .rows_affected();

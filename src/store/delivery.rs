@@ -155,6 +155,24 @@ impl Store {
         ))))
     }
 
+    /// A credential that failed to decrypt during a claim is set aside for
+    /// `hold_ms` (leased to nobody) so claims go on with the others, and the
+    /// failure is audited in the same transaction.
+    pub async fn quarantine(&self, id: &str, hold_ms: i64, audit: &AuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        let until = tx.now_ms().saturating_add(hold_ms);
+        sqlx::query(
+            "UPDATE credentials SET delivery = 'leased', lease_id = 'quarantined', lease_expires_at = $1 \
+             WHERE id = $2 AND delivery IN ('waiting', 'leased')",
+        )
+        .bind(until)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.record(audit).await?;
+        tx.commit().await
+    }
+
     /// Mark a leased credential delivered, if `lease_id` is its live lease.
     /// With `destroy_now` the ciphertext goes in the same statement.
     pub async fn ack(
@@ -260,15 +278,19 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<Option<CredentialMeta>> {
         let mut tx = self.begin_audited().await?;
+        // A verified credential that re-checks as pending gets a background
+        // re-check like a new one, so it cannot be stranded.
+        let first_recheck = tx.now_ms() + crate::service::submission::FIRST_RECHECK_MS;
         let sql = format!(
             "UPDATE credentials SET status = $1, verification = $2, \
-             next_check_at = CASE WHEN $1 = 'pending' THEN next_check_at ELSE NULL END \
+             next_check_at = CASE WHEN $1 = 'pending' THEN COALESCE(next_check_at, $4) ELSE NULL END \
              WHERE id = $3 AND delivery <> 'destroyed' RETURNING {META}"
         );
         let Some(row) = sqlx::query(&sql)
             .bind(status.as_str())
             .bind(verification_json)
             .bind(id)
+            .bind(first_recheck)
             .fetch_optional(tx.conn())
             .await?
         else {

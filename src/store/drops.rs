@@ -147,8 +147,39 @@ impl Store {
         }
     }
 
-    /// Count a failed submission on an open drop, locking it when the last
-    /// attempt is used. `None` when the drop no longer accepts input.
+    /// Take one of an open drop's attempts before its submission is checked,
+    /// so no more than `max_attempts` checks ever run for one link, however
+    /// many arrive at once. `None`: the drop is closed or its attempts are
+    /// all taken.
+    pub async fn reserve_attempt(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<DropRecord>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE drops SET attempts = attempts + 1, checking = checking + 1, updated_at = $1 \
+             WHERE id = $2 AND state = 'open' AND expires_at > $1 AND attempts < max_attempts RETURNING {COLUMNS}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let d = drop_from_row(&row)?;
+        tx.record(audit).await?;
+        tx.commit().await?;
+        Ok(Some(d))
+    }
+
+    /// Record that a reserved attempt failed, locking the drop when every
+    /// attempt is used and no other is still being checked (that one may yet
+    /// be accepted). `None` when the drop no longer accepts input.
     pub async fn record_failed_attempt(
         &self,
         id: &str,
@@ -157,9 +188,9 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let sql = format!(
-            "UPDATE drops SET attempts = attempts + 1, updated_at = $1, \
-             state = CASE WHEN attempts + 1 >= max_attempts THEN 'locked' ELSE state END \
-             WHERE id = $2 AND state = 'open' AND expires_at > $1 RETURNING {COLUMNS}"
+            "UPDATE drops SET updated_at = $1, checking = CASE WHEN checking > 0 THEN checking - 1 ELSE 0 END, \
+             state = CASE WHEN attempts >= max_attempts AND checking - 1 <= 0 THEN 'locked' ELSE state END \
+             WHERE id = $2 AND state = 'open' RETURNING {COLUMNS}"
         );
         let Some(row) = sqlx::query(&sql)
             .bind(now)

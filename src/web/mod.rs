@@ -37,10 +37,38 @@ pub struct AppState {
     pub releases: crate::service::release::Releases,
 }
 
-/// The address a request came from, as recorded in the audit log. The peer
-/// address is used, not `X-Forwarded-For`, which any client can forge.
+/// The address a request came from: the TCP peer, unless the peer is one of
+/// `KEYDROP_TRUSTED_PROXIES`; then the right-most `X-Forwarded-For` entry
+/// that is not itself a trusted proxy (entries further left are whatever the
+/// client chose to send, and are ignored).
+pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// [`client_addr`] as text, for the audit log.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    client_addr(req).map(|a| a.to_string())
 }
 
 /// Routes and per-scope configuration, shared by the server and tests.
@@ -49,9 +77,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::unprocessable(format!("invalid query: {e}")).into()),
     )
-    .app_data(
-        web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()),
-    )
     .service(health::healthz)
     .service(health::readyz)
     .service(static_files::serve)
@@ -59,6 +84,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(public::submit)
     .service(
         web::scope("/api/v1")
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| ApiError::not_found("resource").into()),
+            )
             .wrap(from_fn(auth::authenticate))
             .configure(api::configure)
             .default_service(web::to(api_not_found)),

@@ -128,8 +128,8 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let brand = state.settings.brand_name.clone();
-    if let (Some(limiter), Some(peer)) = (&state.limiter, req.peer_addr()) {
-        if let Err(wait) = limiter.check(peer.ip()) {
+    if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(&req)) {
+        if let Err(wait) = limiter.check(client) {
             let mut res = html(
                 StatusCode::TOO_MANY_REQUESTS,
                 pages::rate_limited_page(&brand, wait),

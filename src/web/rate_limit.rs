@@ -25,15 +25,30 @@ impl RateLimiter {
         }
     }
 
-    /// `Ok` to go ahead; `Err(seconds)` to wait.
+    /// `Ok` to go ahead; `Err(seconds)` to wait. IPv6 clients are counted
+    /// per /64, the smallest block one subscriber usually holds.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let ip = match ip {
+            IpAddr::V6(v6) => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::V6(s.into())
+            }
+            v4 => v4,
+        };
         let now = Instant::now();
         let Ok(mut windows) = self.windows.lock() else {
             return Ok(());
         };
         if windows.len() >= MAX_TRACKED {
+            // Sweep once; if most windows are still live, start over rather
+            // than sweeping on every request (a flood of addresses must not
+            // turn each check into a scan).
             let per = self.limit.per;
             windows.retain(|_, (start, _)| now.duration_since(*start) < per);
+            if windows.len() > MAX_TRACKED / 2 {
+                windows.clear();
+            }
         }
         let entry = windows.entry(ip).or_insert((now, 0));
         if now.duration_since(entry.0) >= self.limit.per {
@@ -66,5 +81,10 @@ mod tests {
         let wait = l.check(a).unwrap_err();
         assert!((1..=60).contains(&wait));
         assert!(l.check(b).is_ok());
+        let v6a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert!(l.check(v6a).is_ok());
+        assert!(l.check(v6b).is_ok());
+        assert!(l.check(v6a).is_err(), "one /64 shares a window");
     }
 }

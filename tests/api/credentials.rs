@@ -16,6 +16,7 @@ on_both_backends!(
     destroy_on_ack_when_retention_is_zero,
     reverify_changes_the_report_without_the_secret,
     staff_destroy_keeps_metadata_only,
+    a_reverify_that_comes_back_pending_is_rechecked,
     list_filters_and_pages,
 );
 
@@ -230,7 +231,14 @@ async fn claim_lease_ack_and_lapsed_leases(backend: Backend) {
         409,
         "the old lease is dead"
     );
-    assert_eq!(ack(&app, &w, &id, "not-a-lease").await.0, 409);
+    assert_eq!(ack(&app, &w, &id, "not-a-lease").await.0, 422);
+    assert_eq!(ack(&app, &w, &id, "\u{0}").await.0, 422);
+    assert_eq!(
+        ack(&app, &w, &id, &uuid::Uuid::new_v4().to_string())
+            .await
+            .0,
+        409
+    );
     assert_eq!(
         ack(&app, &w, &uuid::Uuid::new_v4().to_string(), &lease2)
             .await
@@ -523,4 +531,40 @@ async fn list_filters_and_pages(backend: Backend) {
             .unwrap();
         assert_eq!(res.status(), 422, "{bad}");
     }
+}
+
+async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let clock = app.clock.clone().unwrap();
+    let id = verified_credential(&app).await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.set_outage(true);
+    let meta: Value = app
+        .post(
+            &format!("/api/v1/credentials/{id}/verify"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["status"], "pending");
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
+    fake.set_outage(false);
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        keydrop::jobs::run_once(&app.state).await.rechecked,
+        1,
+        "not stranded"
+    );
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
 }

@@ -245,6 +245,7 @@ pub fn serve_settings() -> ServeSettings {
         greenhouse_timeout: Duration::from_millis(500),
         greenhouse_budget: Duration::from_secs(2),
         retain_after_delivery: Duration::from_secs(7 * 86_400),
+        trusted_proxies: Vec::new(),
         rate_limit: None,
     }
 }

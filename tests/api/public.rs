@@ -20,6 +20,8 @@ on_both_backends!(
     expiry_follows_the_clock,
     pending_is_stored_and_rechecked_in_the_background,
     public_posts_are_rate_limited,
+    simultaneous_failing_submissions_never_exceed_max_attempts,
+    a_link_reached_by_another_spelling_is_still_redacted_in_logs,
     no_secret_or_link_reaches_logs_or_database,
 );
 
@@ -541,4 +543,73 @@ async fn no_secret_or_link_reaches_logs_or_database(backend: Backend) {
     );
     app.store.close().await;
     assert_no_secret_in(&app.db.raw_dump().await, &secrets, "the database");
+}
+
+async fn simultaneous_failing_submissions_never_exceed_max_attempts(backend: Backend) {
+    let app = std::sync::Arc::new(app(backend).await);
+    let (id, path) = new_link(
+        &app,
+        json!({"org": "Initech", "max_attempts": 2, "profile": "minimal"}),
+    )
+    .await;
+    let (_, html) = app.page(&path).await;
+    let csrf = crate::helpers::csrf_from(&html).unwrap();
+    let fake = app.fake.as_ref().unwrap();
+    fake.reset_counters();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (app, path, csrf) = (app.clone(), path.clone(), csrf.clone());
+        tasks.push(tokio::spawn(async move {
+            let secret = format!("stolen-guess-{i}");
+            let form = [
+                ("csrf_token", csrf.as_str()),
+                ("client_id", GOOD_ID),
+                ("client_secret", secret.as_str()),
+            ];
+            app.post(&path, None)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 410).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert!(
+        fake.requests_to("/token") <= 2,
+        "only max_attempts checks reached Greenhouse"
+    );
+    let d = drop_json(&app, &id).await;
+    assert_eq!(
+        (d["state"].as_str(), d["attempts"].as_i64()),
+        (Some("locked"), Some(2))
+    );
+}
+
+async fn a_link_reached_by_another_spelling_is_still_redacted_in_logs(backend: Backend) {
+    let app = app(backend).await;
+    let (_, path) = new_link(&app, json!({"org": "Initech"})).await;
+    let token = path[3..].to_owned();
+    for spelling in [
+        format!("/%64/{token}"),
+        format!("//d/{token}"),
+        format!("/d/{token}?x=1"),
+    ] {
+        let _ = app.get(&spelling, None).send().await.unwrap();
+    }
+    assert_no_secret_in(captured_logs().as_bytes(), &[token], "the logs");
 }

@@ -161,7 +161,7 @@ pub async fn claim(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AckBody {
-    lease_id: String,
+    lease_id: uuid::Uuid,
 }
 
 #[post("/credentials/{id}/ack")]
@@ -181,7 +181,7 @@ pub async fn ack(
         .details(json!({ "lease": input.lease_id }));
     match state
         .store
-        .ack(&id, &input.lease_id, destroy_now, &audit)
+        .ack(&id, &input.lease_id.to_string(), destroy_now, &audit)
         .await?
     {
         AckResult::Delivered(meta) => Ok(HttpResponse::Ok().json(credential_json(&meta))),
@@ -213,9 +213,10 @@ pub async fn secret(
         .await
         .map_err(|e| internal(&e))?
     {
-        SecretRead::Released(_, plaintext) => {
-            Ok(HttpResponse::Ok().json(secret_value(&plaintext)?))
-        }
+        // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
+        SecretRead::Released(_, plaintext) => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(plaintext.to_vec())),
         SecretRead::Destroyed => Err(ApiError::new(
             actix_web::http::StatusCode::GONE,
             "gone",
