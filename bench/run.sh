@@ -62,3 +62,12 @@ CONF
   echo "## nginx, the same page as a static file"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency http://127.0.0.1:18490/index.html | grep -E "Requests/sec|99%|50%"
 fi
+
+# SnapPass's form page, for comparison (SPEC §10): start it yourself, e.g.
+#   python3 -m venv /tmp/snapenv && /tmp/snapenv/bin/pip install snappass gunicorn
+#   NO_SSL=True /tmp/snapenv/bin/gunicorn -w 2 -b 127.0.0.1:18600 snappass.main:app   (needs Redis on 6379)
+# and run this script with SNAPPASS_URL=http://127.0.0.1:18600/
+if [ -n "${SNAPPASS_URL:-}" ]; then
+  echo "## SnapPass form page ($SNAPPASS_URL)"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$SNAPPASS_URL" | grep -E "Requests/sec|99%|50%|Non-2xx"
+fi

@@ -62,7 +62,7 @@ async fn open_drop(
         None
     };
     let drop = match cached {
-        Some(d) => d,
+        Some((d, _)) => d,
         None => match state.store.drop_by_token_hash(&hash).await {
             Ok(Some(d)) => {
                 if for_display && d.state == DropState::Open {
@@ -114,8 +114,23 @@ fn drop_page(state: &AppState, drop: &DropRecord, problem: Option<&Problem>) -> 
 /// Opening the link never consumes it: link previewers must not burn it.
 #[get("/d/{token}")]
 pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let hash = LinkToken::parse(&token).map(|l| l.hash());
+    let now = to_millis(state.store.clock().now());
+    if let Some(page) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
+        return HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(page);
+    }
     match open_drop(&state, &token, true).await {
-        Ok(drop) => html(StatusCode::OK, drop_page(&state, &drop, None)),
+        Ok(drop) => {
+            let page = web::Bytes::from(drop_page(&state, &drop, None).into_string());
+            if let Some(h) = &hash {
+                state.drop_cache.put_page(h, &drop.id, page.clone());
+            }
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page)
+        }
         Err(page) => page,
     }
 }
