@@ -117,7 +117,7 @@ pub async fn run(
                 }
                 match page.last() {
                     Some(last) if page.len() == 500 => {
-                        after = Some(crate::store::DropCursor {
+                        after = Some(crate::store::Cursor {
                             created_at: last.created_at,
                             id: last.id.clone(),
                         })

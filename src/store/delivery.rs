@@ -4,7 +4,7 @@
 //! only after that transaction committed.
 
 use super::credentials::meta_from_row;
-use super::{Result, Store};
+use super::{Cursor, Result, Store};
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Delivery, Status};
@@ -21,13 +21,6 @@ const META: &str =
 pub struct Lease {
     pub id: String,
     pub expires_at: i64,
-}
-
-/// Where a listing continues (newest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialCursor {
-    pub created_at: i64,
-    pub id: String,
 }
 
 /// What ack found.
@@ -53,7 +46,7 @@ impl Store {
         &self,
         status: Option<Status>,
         delivery: Option<Delivery>,
-        after: Option<&CredentialCursor>,
+        after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<CredentialMeta>> {
         let sql = format!(

@@ -2,7 +2,7 @@
 //! audited transaction; "0 rows" means the drop was not in the state the
 //! transition needs, never "read, check, then write".
 
-use super::{Result, Store, StoreError};
+use super::{Cursor, Result, Store, StoreError};
 use crate::domain::audit::AuditEntry;
 use crate::domain::drop::{DropRecord, DropState};
 use sqlx::any::AnyRow;
@@ -20,28 +20,6 @@ pub struct NewDrop {
     pub expires_at: i64,
     pub max_attempts: i64,
     pub created_by: String,
-}
-
-/// Where a listing continues: the last drop seen (newest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DropCursor {
-    pub created_at: i64,
-    pub id: String,
-}
-
-impl DropCursor {
-    pub fn encode(&self) -> String {
-        format!("{}.{}", self.created_at, self.id)
-    }
-
-    pub fn decode(text: &str) -> Option<Self> {
-        let (ms, id) = text.split_once('.')?;
-        uuid::Uuid::parse_str(id).ok()?;
-        Some(Self {
-            created_at: ms.parse().ok()?,
-            id: id.to_owned(),
-        })
-    }
 }
 
 const COLUMNS: &str =
@@ -94,7 +72,7 @@ impl Store {
     pub async fn list_drops(
         &self,
         state: Option<DropState>,
-        after: Option<&DropCursor>,
+        after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<DropRecord>> {
         // CAST(… IS NULL) lets PostgreSQL type a parameter that may be NULL.

@@ -17,8 +17,8 @@ mod tokens;
 
 pub use audit::AuditedTx;
 pub use credentials::NewCredential;
-pub use delivery::{AckResult, CredentialCursor, Lease, SecretRead};
-pub use drops::{DropCursor, NewDrop};
+pub use delivery::{AckResult, Lease, SecretRead};
+pub use drops::NewDrop;
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;
@@ -276,6 +276,29 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Where a newest-first listing continues: the last row seen. Shown to
+/// clients as the opaque `<created_at ms>.<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (ms, id) = text.split_once('.')?;
+        uuid::Uuid::parse_str(id).ok()?;
+        Some(Self {
+            created_at: ms.parse().ok()?,
+            id: id.to_owned(),
+        })
     }
 }
 

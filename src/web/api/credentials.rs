@@ -8,7 +8,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{Delivery, Status};
 use crate::domain::role::Role;
 use crate::service::{delivery, ServiceError};
-use crate::store::{AckResult, CredentialCursor, SecretRead};
+use crate::store::{AckResult, Cursor, SecretRead};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::{body, client_ip, AppState};
@@ -56,48 +56,27 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(READERS)?;
     let limit = page_limit(query.limit)?;
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::unprocessable(
-                "status must be one of pending, verified, insufficient, invalid",
-            )
-        })?),
-    };
-    let delivery = match query.delivery.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(Delivery::parse(s).ok_or_else(|| {
-            ApiError::unprocessable("delivery must be one of waiting, leased, delivered, destroyed")
-        })?),
-    };
-    let after = match query.after.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(a) => Some(
-            decode_cursor(a)
-                .ok_or_else(|| ApiError::unprocessable("after is not a cursor from this API"))?,
-        ),
-    };
+    let status = super::filter(
+        query.status.as_deref(),
+        Status::parse,
+        "status must be one of pending, verified, insufficient, invalid",
+    )?;
+    let delivery = super::filter(
+        query.delivery.as_deref(),
+        Delivery::parse,
+        "delivery must be one of waiting, leased, delivered, destroyed",
+    )?;
+    let after = super::after(query.after.as_deref())?;
     let items = state
         .store
         .list_credentials(status, delivery, after.as_ref(), limit)
         .await?;
-    let next = match items.last() {
-        Some(last) if i64::try_from(items.len()).unwrap_or(0) == limit => {
-            Some(format!("{}.{}", last.created_at, last.id))
-        }
-        _ => None,
-    };
+    let next = super::next(&items, limit, |c| Cursor {
+        created_at: c.created_at,
+        id: c.id.clone(),
+    });
     let items: Vec<Value> = items.iter().map(credential_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "credentials": items, "next": next })))
-}
-
-fn decode_cursor(text: &str) -> Option<CredentialCursor> {
-    let (ms, id) = text.split_once('.')?;
-    uuid::Uuid::parse_str(id).ok()?;
-    Some(CredentialCursor {
-        created_at: ms.parse().ok()?,
-        id: id.to_owned(),
-    })
 }
 
 #[get("/credentials/{id}")]

@@ -6,7 +6,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::drop::{DropRequest, DropState};
 use crate::domain::role::Role;
 use crate::service;
-use crate::store::DropCursor;
+use crate::store::Cursor;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::{body, client_ip, AppState};
@@ -56,35 +56,20 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let limit = page_limit(query.limit)?;
-    let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(DropState::parse(s).ok_or_else(|| {
-            ApiError::unprocessable(
-                "state must be one of open, submitted, expired, revoked, locked",
-            )
-        })?),
-    };
-    let after = match query.after.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(a) => Some(
-            DropCursor::decode(a)
-                .ok_or_else(|| ApiError::unprocessable("after is not a cursor from this API"))?,
-        ),
-    };
+    let filter = super::filter(
+        query.state.as_deref(),
+        DropState::parse,
+        "state must be one of open, submitted, expired, revoked, locked",
+    )?;
+    let after = super::after(query.after.as_deref())?;
     let drops = state
         .store
         .list_drops(filter, after.as_ref(), limit)
         .await?;
-    let next = match drops.last() {
-        Some(last) if i64::try_from(drops.len()).unwrap_or(0) == limit => Some(
-            DropCursor {
-                created_at: last.created_at,
-                id: last.id.clone(),
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
+    let next = super::next(&drops, limit, |d| Cursor {
+        created_at: d.created_at,
+        id: d.id.clone(),
+    });
     let drops: Vec<_> = drops.iter().map(drop_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "drops": drops, "next": next })))
 }

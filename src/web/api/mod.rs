@@ -29,6 +29,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(openapi::document);
 }
 
+/// An optional enum filter from the query string; empty means none.
+pub fn filter<T>(
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+) -> Result<Option<T>, super::error::ApiError> {
+    value
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s).ok_or_else(|| super::error::ApiError::unprocessable(message)))
+        .transpose()
+}
+
+/// The `after` cursor of a list call.
+pub fn after(value: Option<&str>) -> Result<Option<crate::store::Cursor>, super::error::ApiError> {
+    filter(
+        value,
+        crate::store::Cursor::decode,
+        "after is not a cursor from this API",
+    )
+}
+
+/// The `next` cursor: the last row's, when the page was full.
+pub fn next<T>(
+    items: &[T],
+    limit: i64,
+    cursor: impl Fn(&T) -> crate::store::Cursor,
+) -> Option<String> {
+    match items.last() {
+        Some(last) if i64::try_from(items.len()).unwrap_or(0) == limit => {
+            Some(cursor(last).encode())
+        }
+        _ => None,
+    }
+}
+
 /// `limit` for list calls: 1…500, default 100.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, super::error::ApiError> {
     match limit {
