@@ -13,6 +13,7 @@ mod credentials;
 mod delivery;
 mod drops;
 mod keys;
+mod sweeps;
 mod tokens;
 
 pub use audit::AuditedTx;
