@@ -100,43 +100,78 @@ impl AuditedTx {
 
     /// Append an event to the chain.
     pub async fn record(&mut self, entry: &AuditEntry) -> Result<AuditEvent> {
-        let seq = self.seq + 1;
-        let content = canonical(
-            seq,
-            self.now_ms,
-            &entry.actor,
-            &entry.action,
-            &entry.subject,
-            entry.ip.as_deref(),
-            &entry.details,
+        let mut events = self.record_many(std::slice::from_ref(entry)).await?;
+        events
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no audit event was written".into()))
+    }
+
+    /// Append several events in one statement (group commit of releases).
+    pub async fn record_many(&mut self, entries: &[AuditEntry]) -> Result<Vec<AuditEvent>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut events = Vec::with_capacity(entries.len());
+        let (mut seq, mut prev) = (self.seq, self.hash.clone());
+        for entry in entries {
+            seq += 1;
+            let content = canonical(
+                seq,
+                self.now_ms,
+                &entry.actor,
+                &entry.action,
+                &entry.subject,
+                entry.ip.as_deref(),
+                &entry.details,
+            );
+            prev = chain_hash(&prev, &content);
+            events.push(AuditEvent {
+                seq,
+                at: self.now_ms,
+                actor: entry.actor.clone(),
+                action: entry.action.clone(),
+                subject: entry.subject.clone(),
+                ip: entry.ip.clone(),
+                details: entry.details.clone(),
+                hash: prev.clone(),
+            });
+        }
+        let mut sql = String::from(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash) VALUES ",
         );
-        let hash = chain_hash(&self.hash, &content);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(seq)
-        .bind(self.now_ms)
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.subject)
-        .bind(entry.ip.as_deref())
-        .bind(entry.details.to_string())
-        .bind(&hash)
-        .execute(&mut *self.tx)
-        .await?;
+        for i in 0..events.len() {
+            let b = i * 8;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for e in &events {
+            query = query
+                .bind(e.seq)
+                .bind(e.at)
+                .bind(e.actor.clone())
+                .bind(e.action.clone())
+                .bind(e.subject.clone())
+                .bind(e.ip.clone())
+                .bind(e.details.to_string())
+                .bind(e.hash.clone());
+        }
+        query.execute(&mut *self.tx).await?;
         self.seq = seq;
-        self.hash.clone_from(&hash);
-        Ok(AuditEvent {
-            seq,
-            at: self.now_ms,
-            actor: entry.actor.clone(),
-            action: entry.action.clone(),
-            subject: entry.subject.clone(),
-            ip: entry.ip.clone(),
-            details: entry.details.clone(),
-            hash,
-        })
+        self.hash = prev;
+        Ok(events)
     }
 
     /// Move the head and commit the change with its events.

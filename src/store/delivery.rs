@@ -224,18 +224,35 @@ impl Store {
         requests: &[(String, AuditEntry)],
     ) -> Result<Vec<SecretRead<(String, Envelope)>>> {
         let mut tx = self.begin_audited().await?;
+        // One statement reads (and on PostgreSQL locks) every requested row;
+        // one statement writes every audit event: a batch costs a handful of
+        // round trips and one fsync, however large.
+        let placeholders: Vec<String> = (1..=requests.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {META}, key_version, wrapped_key, ciphertext FROM credentials WHERE id = $1{}",
+            "SELECT {META}, key_version, wrapped_key, ciphertext FROM credentials WHERE id IN ({}) ORDER BY id{}",
+            placeholders.join(", "),
             self.backend.for_update()
         );
+        let mut query = sqlx::query(&sql);
+        for (id, _) in requests {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(tx.conn()).await?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let meta = meta_from_row(row)?;
+            let key_version: Option<i64> = row.try_get("key_version")?;
+            let wrapped: Option<Vec<u8>> = row.try_get("wrapped_key")?;
+            let ciphertext: Option<Vec<u8>> = row.try_get("ciphertext")?;
+            found.insert(meta.id.clone(), (meta, key_version, wrapped, ciphertext));
+        }
         let mut out = Vec::with_capacity(requests.len());
+        let mut audits = Vec::new();
         for (id, audit) in requests {
-            let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(tx.conn()).await? else {
+            let Some((meta, key_version, wrapped, ciphertext)) = found.get(id) else {
                 out.push(SecretRead::NotFound);
                 continue;
             };
-            let meta = meta_from_row(&row)?;
-            let key_version: Option<i64> = row.try_get("key_version")?;
             let Some(key_version) = key_version.filter(|_| meta.delivery != Delivery::Destroyed)
             else {
                 out.push(SecretRead::Destroyed);
@@ -247,17 +264,16 @@ impl Store {
             }
             let envelope = Envelope {
                 key_version,
-                wrapped_key: row
-                    .try_get::<Option<Vec<u8>>, _>("wrapped_key")?
-                    .unwrap_or_default(),
-                ciphertext: row
-                    .try_get::<Option<Vec<u8>>, _>("ciphertext")?
-                    .unwrap_or_default(),
+                wrapped_key: wrapped.clone().unwrap_or_default(),
+                ciphertext: ciphertext.clone().unwrap_or_default(),
             };
-            tx.record(audit).await?;
-            let drop_id = meta.drop_id.clone();
-            out.push(SecretRead::Released(Box::new(meta), (drop_id, envelope)));
+            audits.push(audit.clone());
+            out.push(SecretRead::Released(
+                Box::new(meta.clone()),
+                (meta.drop_id.clone(), envelope),
+            ));
         }
+        tx.record_many(&audits).await?;
         tx.commit().await?;
         Ok(out)
     }
