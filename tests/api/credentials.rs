@@ -17,6 +17,7 @@ on_both_backends!(
     reverify_changes_the_report_without_the_secret,
     staff_destroy_keeps_metadata_only,
     a_reverify_that_comes_back_pending_is_rechecked,
+    concurrent_secret_reads_are_each_audited_once,
     list_filters_and_pages,
 );
 
@@ -567,4 +568,67 @@ async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
         "not stranded"
     );
     assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
+}
+
+async fn concurrent_secret_reads_are_each_audited_once(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app_with(backend, AppOptions::default()).await);
+    let ids = [
+        verified_credential(&app).await,
+        verified_credential(&app).await,
+        verified_credential(&app).await,
+    ];
+    app.delete(
+        &format!("/api/v1/credentials/{}", ids[2]),
+        Some(&app.admin_token),
+    )
+    .send()
+    .await
+    .unwrap();
+    let before = app.store.list_audit(0, 10_000).await.unwrap().len();
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let app = app.clone();
+        let id = ids[i % 3].clone();
+        tasks.push(tokio::spawn(async move {
+            let res = app
+                .get(
+                    &format!("/api/v1/credentials/{id}/secret"),
+                    Some(&app.admin_token),
+                )
+                .send()
+                .await
+                .unwrap();
+            (i % 3, res.status().as_u16(), res.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (which, status, body) = t.await.unwrap();
+        if which == 2 {
+            assert_eq!(status, 410);
+        } else {
+            assert_eq!(status, 200);
+            let secret: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(secret["client_secret"], GOOD_SECRET);
+        }
+    }
+    let events = app.store.list_audit(0, 10_000).await.unwrap();
+    let reads: Vec<_> = events[before..]
+        .iter()
+        .filter(|e| e.action == "credential.secret_read")
+        .collect();
+    assert_eq!(
+        reads.len(),
+        32,
+        "one event per released secret, none for the destroyed one"
+    );
+    for id in &ids[..2] {
+        assert_eq!(
+            reads
+                .iter()
+                .filter(|e| e.subject == format!("credential:{id}"))
+                .count(),
+            16
+        );
+    }
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
