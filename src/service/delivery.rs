@@ -8,7 +8,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::CryptoError;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Status};
-use crate::greenhouse::{Checker, Secret};
+use crate::greenhouse::{Checker, Secret, Verification};
 use crate::store::{Lease, Store};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -37,7 +37,12 @@ fn opener<'k>(
 }
 
 /// Record a failed decryption in its own transaction, then fail.
-async fn decrypt_failed(store: &Store, id: &str, actor: &str, e: CryptoError) -> ServiceError {
+pub(crate) async fn decrypt_failed(
+    store: &Store,
+    id: &str,
+    actor: &str,
+    e: CryptoError,
+) -> ServiceError {
     let audit = AuditEntry::new(
         actor,
         "credential.decrypt_failed",
@@ -95,16 +100,16 @@ pub async fn claim(
     }
 }
 
-/// Re-run the Greenhouse check on a stored credential; the caller sees only
-/// the new report.
-pub async fn reverify(
+/// Open a stored credential and check it against Greenhouse with its drop's
+/// profile. `None` when there is no such credential (or it was destroyed).
+/// A decryption failure is audited and fails closed.
+pub async fn check_stored(
     store: &Store,
     keyring: &Keyring,
     checker: &Checker,
     id: &str,
     actor: &str,
-    ip: Option<String>,
-) -> Result<Option<CredentialMeta>, ServiceError> {
+) -> Result<Option<Verification>, ServiceError> {
     let Some((drop_id, kind, env)) = store.credential_envelope(id).await? else {
         return Ok(None);
     };
@@ -119,7 +124,22 @@ pub async fn reverify(
         ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
     })?;
     std::mem::drop(plaintext);
-    let verification = checker.check(&secret, &drop.profile).await;
+    Ok(Some(checker.check(&secret, &drop.profile).await))
+}
+
+/// Re-run the Greenhouse check on a stored credential; the caller sees only
+/// the new report.
+pub async fn reverify(
+    store: &Store,
+    keyring: &Keyring,
+    checker: &Checker,
+    id: &str,
+    actor: &str,
+    ip: Option<String>,
+) -> Result<Option<CredentialMeta>, ServiceError> {
+    let Some(verification) = check_stored(store, keyring, checker, id, actor).await? else {
+        return Ok(None);
+    };
     let status = Status::from_outcome(verification.outcome);
     let json =
         serde_json::to_string(&verification).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -4,11 +4,10 @@
 //! a due check is taken by one conditional update before it runs.
 
 use super::ServiceError;
-use crate::crypto::cipher::{self, Binding};
 use crate::crypto::keyring::Keyring;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::Status;
-use crate::greenhouse::{Checker, Outcome, Secret};
+use crate::greenhouse::{Checker, Outcome};
 use crate::store::Store;
 use serde_json::json;
 
@@ -48,23 +47,11 @@ async fn recheck_one(
     checker: &Checker,
     id: &str,
 ) -> Result<(), ServiceError> {
-    let Some((drop_id, kind, envelope)) = store.credential_envelope(id).await? else {
+    let Some(verification) =
+        super::delivery::check_stored(store, keyring, checker, id, "system").await?
+    else {
         return Ok(());
     };
-    let Some(drop) = store.drop_by_id(&drop_id).await? else {
-        return Ok(());
-    };
-    let binding = Binding {
-        credential_id: id,
-        drop_id: &drop_id,
-        kind: &kind,
-    };
-    let plaintext = cipher::decrypt(keyring, binding, &envelope)?;
-    let secret: Secret = serde_json::from_slice(&plaintext).map_err(|_| {
-        ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
-    })?;
-    std::mem::drop(plaintext);
-    let verification = checker.check(&secret, &drop.profile).await;
     let status = Status::from_outcome(verification.outcome);
     let next = if verification.outcome == Outcome::Pending {
         let failures = store.check_failures(id).await?;

@@ -11,7 +11,6 @@ use crate::crypto::cipher::{self, Binding};
 use crate::crypto::keyring::Keyring;
 use crate::domain::audit::AuditEntry;
 use crate::store::{SecretRead, Store};
-use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -108,22 +107,13 @@ async fn open(
             match cipher::decrypt(keyring, binding, &envelope) {
                 Ok(plain) => SecretRead::Released(meta, plain),
                 Err(e) => {
-                    let audit = AuditEntry::new(
-                        job.audit.actor.clone(),
-                        "credential.decrypt_failed",
-                        format!("credential:{}", job.id),
+                    return Err(super::delivery::decrypt_failed(
+                        store,
+                        &job.id,
+                        &job.audit.actor,
+                        e,
                     )
-                    .details(json!({ "error": e.to_string() }));
-                    if let Err(err) = async {
-                        let mut tx = store.begin_audited().await?;
-                        tx.record(&audit).await?;
-                        tx.commit().await
-                    }
-                    .await
-                    {
-                        tracing::error!(error = %err, "could not audit a decryption failure");
-                    }
-                    return Err(ServiceError::Crypto(e));
+                    .await)
                 }
             }
         }

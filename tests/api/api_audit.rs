@@ -1,5 +1,6 @@
 //! `/api/v1/audit`: paging by `seq`, and the chain as the API shows it.
 
+use crate::helpers::Fetch;
 use crate::helpers::{spawn_app, Backend};
 use crate::on_both_backends;
 use keydrop::domain::audit::{event_hash, AuditEvent, GENESIS_HASH};
@@ -21,12 +22,8 @@ async fn pages_walk_the_whole_log_and_hashes_chain(backend: Backend) {
                 &format!("/api/v1/audit?after={after}&limit=4"),
                 Some(&app.admin_token),
             )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         seen.extend(page["events"].as_array().unwrap().iter().cloned());
         match page["next"].as_str() {
             Some(next) => after = next.to_owned(),

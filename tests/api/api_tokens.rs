@@ -1,5 +1,6 @@
 //! `/api/v1/tokens`: roles, bad input, revocation, and no token in any log.
 
+use crate::helpers::Fetch;
 use crate::helpers::{assert_no_secret_in, captured_logs, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
 use serde_json::{json, Value};
@@ -212,14 +213,7 @@ async fn bad_input_gets_a_clear_4xx(backend: Backend) {
         assert_eq!(body["error"]["code"], code, "case {i}: {body}");
     }
     // Nothing was created by any of that.
-    let list: Value = app
-        .get("/api/v1/tokens", admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get("/api/v1/tokens", admin).fetch_json().await;
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     // A chunked body over the limit (no Content-Length) is refused as well.
     let chunks =
@@ -233,10 +227,7 @@ async fn bad_input_gets_a_clear_4xx(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), 413);
     // Still alive and well.
-    assert_eq!(
-        app.get("/healthz", None).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(app.get("/healthz", None).fetch_status().await, 200);
 }
 
 async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Backend) {
@@ -257,12 +248,8 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
     assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
     let list = app
         .get("/api/v1/tokens", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(!list.contains(&token));
     assert!(!list.contains("argon2"));
     // The new token authenticates, as an issuer.
@@ -275,12 +262,8 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
     // The audit log says who created what, without the token.
     let audit: Value = app
         .get("/api/v1/audit", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 3, "{audit}"); // bootstrap, key check, create
     let last = &events[2];
@@ -299,11 +282,7 @@ async fn revocation_through_the_api_is_immediate(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, token) = app.create_token("soon-gone", "admin").await;
     assert_eq!(
-        app.get("/api/v1/tokens", Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get("/api/v1/tokens", Some(&token)).fetch_status().await,
         200
     );
     let res = app
@@ -315,11 +294,7 @@ async fn revocation_through_the_api_is_immediate(backend: Backend) {
     let body: Value = res.json().await.unwrap();
     assert!(body["revoked_at"].is_string());
     assert_eq!(
-        app.get("/api/v1/tokens", Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get("/api/v1/tokens", Some(&token)).fetch_status().await,
         401
     );
 }
@@ -328,11 +303,7 @@ async fn revocation_by_another_process_takes_effect_within_seconds(backend: Back
     let app = spawn_app(backend).await;
     let (id, token) = app.create_token("cli-revoked", "admin").await;
     assert_eq!(
-        app.get("/api/v1/tokens", Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get("/api/v1/tokens", Some(&token)).fetch_status().await,
         200
     );
     // Revoke through a second store, as `keydrop token revoke` would.
@@ -346,12 +317,7 @@ async fn revocation_by_another_process_takes_effect_within_seconds(backend: Back
         .unwrap();
     let started = std::time::Instant::now();
     loop {
-        let status = app
-            .get("/api/v1/tokens", Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = app.get("/api/v1/tokens", Some(&token)).fetch_status().await;
         if status == 401 {
             break;
         }

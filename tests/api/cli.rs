@@ -1,5 +1,6 @@
 //! The `keydrop` binary itself: commands, exit codes, one-line errors.
 
+use crate::helpers::Fetch;
 use crate::helpers::{assert_no_secret_in, captured_logs, Backend, TestDb};
 use crate::on_both_backends;
 use base64::Engine as _;
@@ -302,7 +303,7 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .to_owned();
     let (id, secret) = (word_after("Client ID:", 0), word_after("Client Secret:", 0));
     let http = reqwest::Client::new();
-    let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+    let page = http.get(&link).fetch_text().await;
     let csrf = crate::helpers::csrf_from(&page).unwrap();
     let res = http
         .post(&link)

@@ -1,6 +1,7 @@
 //! `/api/v1/credentials`: roles, claim/lease/ack, secrets, re-checks,
 //! destruction and retention.
 
+use crate::helpers::Fetch;
 use crate::helpers::{
     assert_no_secret_in, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET,
 };
@@ -39,12 +40,8 @@ pub async fn verified_credential(app: &TestApp) -> String {
             &format!("/api/v1/drops/{}", d["id"].as_str().unwrap()),
             Some(&app.admin_token),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     d["credential_id"].as_str().unwrap().to_owned()
 }
 
@@ -175,25 +172,14 @@ async fn every_role_on_every_credential_route(backend: Backend) {
     }
     let audit = app
         .get("/api/v1/audit?limit=500", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(!audit.contains(GOOD_SECRET));
     assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
 
 async fn claim_lease_ack_and_lapsed_leases(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            manual_clock: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let (_, w) = app.create_token("w", "worker").await;
     assert_eq!(claim(&app, &w, None).await.0, 204, "nothing to claim yet");
@@ -264,25 +250,14 @@ async fn claim_lease_ack_and_lapsed_leases(backend: Backend) {
     assert_eq!(keydrop::jobs::run_once(&app.state).await.expired_leases, 1);
     let meta: Value = app
         .get(&format!("/api/v1/credentials/{id2}"), Some(&w))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(meta["delivery"], "waiting");
     assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
 
 async fn retention_destroys_at_the_right_time(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            manual_clock: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let id = verified_credential(&app).await;
     let (_, c) = claim(&app, &app.admin_token, None).await;
@@ -293,7 +268,7 @@ async fn retention_destroys_at_the_right_time(backend: Backend) {
             &format!("/api/v1/credentials/{id}/secret"),
             Some(&app.admin_token),
         );
-        async move { req.send().await.unwrap().status().as_u16() }
+        async move { req.fetch_status().await }
     };
     assert_eq!(
         secret_status(&app).await,
@@ -307,12 +282,8 @@ async fn retention_destroys_at_the_right_time(backend: Backend) {
     assert_eq!(secret_status(&app).await, 410);
     let meta: Value = app
         .get(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(meta["delivery"], "destroyed");
     assert_eq!(meta["destroyed_at"], "2026-11-30T09:00:00Z");
     assert_raw_row_destroyed(&app, &id).await;
@@ -419,12 +390,8 @@ async fn reverify_changes_the_report_without_the_secret(backend: Backend) {
         .add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_all_resources());
     let meta: Value = app
         .post(&format!("/api/v1/credentials/{id}/verify"), Some(&issuer))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(meta["status"], "verified");
     assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
 }
@@ -461,10 +428,8 @@ async fn staff_destroy_keeps_metadata_only(backend: Backend) {
             &format!("/api/v1/credentials/{id}/verify"),
             Some(&app.admin_token)
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .fetch_status()
+        .await,
         410
     );
     assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
@@ -473,10 +438,8 @@ async fn staff_destroy_keeps_metadata_only(backend: Backend) {
             &format!("/api/v1/credentials/{}", uuid::Uuid::new_v4()),
             Some(&app.admin_token)
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .fetch_status()
+        .await,
         404
     );
     app.store.close().await;
@@ -497,7 +460,7 @@ async fn list_filters_and_pages(backend: Backend) {
     let leased = c["credential"]["id"].as_str().unwrap().to_owned();
     let get = |q: &str| {
         let req = app.get(&format!("/api/v1/credentials{q}"), Some(&app.admin_token));
-        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        async move { req.fetch_json().await }
     };
     let page = get("?delivery=leased").await;
     assert_eq!(page["credentials"].as_array().unwrap().len(), 1);
@@ -517,12 +480,8 @@ async fn list_filters_and_pages(backend: Backend) {
     assert!(rest["next"].is_null());
     let text = app
         .get("/api/v1/credentials", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(!text.contains(GOOD_SECRET) && !text.contains("ciphertext"));
     for bad in ["?status=nope", "?delivery=nope", "?after=x", "?limit=0"] {
         let res = app
@@ -535,14 +494,7 @@ async fn list_filters_and_pages(backend: Backend) {
 }
 
 async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            manual_clock: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let id = verified_credential(&app).await;
     let fake = app.fake.as_ref().unwrap();
@@ -552,12 +504,8 @@ async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
             &format!("/api/v1/credentials/{id}/verify"),
             Some(&app.admin_token),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(meta["status"], "pending");
     assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
     fake.set_outage(false);

@@ -1,5 +1,6 @@
 //! `/api/v1/drops`: roles, validation, paging, revocation.
 
+use crate::helpers::Fetch;
 use crate::helpers::{spawn_app, Backend, TestApp};
 use crate::on_both_backends;
 use serde_json::{json, Value};
@@ -46,7 +47,7 @@ async fn every_role_on_every_drop_route(backend: Backend) {
             ),
         ];
         for (route, req, ok) in calls {
-            let status = req.send().await.unwrap().status().as_u16();
+            let status = req.fetch_status().await;
             let expected = match who {
                 "nobody" => 401,
                 "worker" => 403,
@@ -99,12 +100,8 @@ async fn drop_input_is_validated(backend: Backend) {
     assert_eq!(res.status(), 400);
     let list: Value = app
         .get("/api/v1/drops", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(
         list["drops"].as_array().unwrap().len(),
         0,
@@ -146,60 +143,40 @@ async fn created_drop_shows_its_link_once(backend: Backend) {
     let id = d["id"].as_str().unwrap();
     let got = app
         .get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(!got.contains(token) && !got.contains("\"url\""));
     let listed = app
         .get("/api/v1/drops", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(!listed.contains(token));
     let audit = app
         .get("/api/v1/audit", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(audit.contains("drop.create") && !audit.contains(token));
     assert_eq!(
         app.get(
             &format!("/api/v1/drops/{}", uuid::Uuid::new_v4()),
             Some(&app.admin_token)
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .fetch_status()
+        .await,
         404
     );
     assert_eq!(
         app.get("/api/v1/drops/nope", Some(&app.admin_token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+            .fetch_status()
+            .await,
         404
     );
 }
 
 async fn list(app: &TestApp, query: &str) -> Value {
     app.get(&format!("/api/v1/drops{query}"), Some(&app.admin_token))
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn listing_pages_newest_first_and_filters_by_state(backend: Backend) {

@@ -187,6 +187,35 @@ pub struct AppOptions {
     pub retain: Option<Duration>,
 }
 
+impl AppOptions {
+    /// The defaults, with a clock the test moves by hand.
+    pub fn with_manual_clock() -> Self {
+        Self {
+            manual_clock: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Send a request and read only what a test asserts on.
+pub trait Fetch {
+    async fn fetch_status(self) -> u16;
+    async fn fetch_json(self) -> serde_json::Value;
+    async fn fetch_text(self) -> String;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn fetch_status(self) -> u16 {
+        self.send().await.unwrap().status().as_u16()
+    }
+    async fn fetch_json(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+    async fn fetch_text(self) -> String {
+        self.send().await.unwrap().text().await.unwrap()
+    }
+}
+
 impl Default for AppOptions {
     fn default() -> Self {
         Self {

@@ -1,6 +1,7 @@
 //! The OpenAPI document matches the router: every route a handler declares
 //! is documented, every documented operation is served, every `$ref` resolves.
 
+use crate::helpers::Fetch;
 use crate::helpers::{spawn_app, Backend};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -56,12 +57,8 @@ async fn document_and_router_agree() {
     let (_, worker) = app.create_token("w", "worker").await;
     let doc: Value = app
         .get("/api/v1/openapi.json", Some(&worker))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],

@@ -1,5 +1,6 @@
 //! The customer page, through real HTTP against a fake Greenhouse.
 
+use crate::helpers::Fetch;
 use crate::helpers::{
     assert_no_secret_in, captured_logs, remembered_secrets, spawn_app_with, AppOptions, Backend,
     TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID, PARTIAL_SECRET,
@@ -39,12 +40,8 @@ async fn new_link(app: &TestApp, body: Value) -> (String, String) {
 
 async fn drop_json(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
-        .send()
+        .fetch_json()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 fn good() -> Vec<(&'static str, &'static str)> {
@@ -258,12 +255,8 @@ async fn invalid_and_malformed_submissions_count_attempts_and_lock(backend: Back
     assert_eq!(app.submit(&path, &good()).await.0, 410);
     let audit = app
         .get("/api/v1/audit?limit=500", Some(&app.admin_token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     assert!(audit.contains("drop.lock") && audit.contains("drop.attempt_failed"));
     assert!(!audit.contains("wrong-secret-value"));
 }
@@ -353,7 +346,7 @@ async fn twelve_simultaneous_valid_submissions_accept_exactly_one(backend: Backe
                 ("client_secret", GOOD_SECRET),
             ]);
             barrier.wait().await;
-            req.send().await.unwrap().status().as_u16()
+            req.fetch_status().await
         }));
     }
     let mut statuses = Vec::new();
@@ -379,14 +372,7 @@ async fn twelve_simultaneous_valid_submissions_accept_exactly_one(backend: Backe
 }
 
 async fn expiry_follows_the_clock(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            manual_clock: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let (a, path_a) = new_link(&app, json!({"org": "A", "expires_in": 300})).await;
     let (b, _) = new_link(&app, json!({"org": "B", "expires_in": 300})).await;
@@ -408,14 +394,7 @@ async fn expiry_follows_the_clock(backend: Backend) {
 }
 
 async fn pending_is_stored_and_rechecked_in_the_background(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            manual_clock: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let fake = app.fake.as_ref().unwrap();
     let (id, path) = new_link(&app, json!({"org": "Initech", "profile": "minimal"})).await;
@@ -566,13 +545,7 @@ async fn simultaneous_failing_submissions_never_exceed_max_attempts(backend: Bac
                 ("client_id", GOOD_ID),
                 ("client_secret", secret.as_str()),
             ];
-            app.post(&path, None)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            app.post(&path, None).form(&form).fetch_status().await
         }));
     }
     let mut statuses = Vec::new();
