@@ -6,8 +6,6 @@ use crate::clock::SharedClock;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::keyring::{Keyring, KeyringSource};
 use crate::crypto::token::ApiToken;
-use crate::domain::audit::AuditEntry;
-use crate::domain::role::Role;
 use crate::greenhouse::{Checker, CheckerConfig};
 use crate::store::Store;
 use crate::web::csrf::CsrfKey;
@@ -18,8 +16,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
 use anyhow::{bail, Context};
 use secrecy::ExposeSecret;
-use serde_json::json;
+use std::io::{IsTerminal, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Application {
@@ -28,7 +27,7 @@ pub struct Application {
     store: Store,
     jobs: tokio::task::JoinHandle<()>,
     state: Arc<AppState>,
-    /// The admin token created on the first start, to be shown once.
+    /// The admin token created on the first start, with [`BootstrapSink::Memory`].
     pub bootstrap_token: Option<ApiToken>,
 }
 
@@ -79,18 +78,30 @@ pub async fn check_keyring(store: &Store, keyring: &Keyring) -> anyhow::Result<(
 }
 
 impl Application {
+    /// Build as tests and the demo do: a first admin token is kept on
+    /// [`Application::bootstrap_token`].
     pub async fn build(
         store_settings: &StoreSettings,
         settings: ServeSettings,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        Self::build_with(store_settings, settings, clock, BootstrapSink::Memory).await
+    }
+
+    pub async fn build_with(
+        store_settings: &StoreSettings,
+        settings: ServeSettings,
+        clock: SharedClock,
+        sink: BootstrapSink,
+    ) -> anyhow::Result<Self> {
         let store = open_store(store_settings, clock.clone()).await?;
         let keyring = load_keyring(store_settings)?;
         check_keyring(&store, &keyring).await?;
-        let bootstrap_token = bootstrap_admin(&store).await?;
-
+        // Bind before creating the first admin token: a start that fails
+        // (port in use) must not create a token nobody received.
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let bootstrap_token = bootstrap_admin(&store, &sink).await?;
         let port = listener.local_addr()?.port();
         let https = settings.is_https();
         tracing::info!(
@@ -171,20 +182,97 @@ impl Application {
     }
 }
 
-/// On an empty database, create the first admin token.
-async fn bootstrap_admin(store: &Store) -> anyhow::Result<Option<ApiToken>> {
-    if !store.list_tokens().await?.is_empty() {
-        return Ok(None);
+/// Where the first admin token goes (SPEC §7).
+#[derive(Debug, Clone)]
+pub enum BootstrapSink {
+    /// Kept on [`Application::bootstrap_token`] (tests, `keydrop demo`).
+    Memory,
+    /// Printed once to standard output, which is an interactive terminal.
+    Terminal { public_url: String },
+    /// Written to this file (mode 0600); only the path is logged.
+    File(PathBuf),
+}
+
+impl BootstrapSink {
+    /// `serve`'s choice: the terminal when standard output is one, else
+    /// `<data dir>/bootstrap-admin-token` (a container's stdout is its log).
+    pub fn for_serve(data_dir: &Path, public_url: &str) -> Self {
+        if std::io::stdout().is_terminal() {
+            Self::Terminal {
+                public_url: public_url.to_owned(),
+            }
+        } else {
+            Self::File(data_dir.join(BOOTSTRAP_TOKEN_FILE))
+        }
     }
-    let now = crate::clock::to_millis(store.clock().now());
-    let (record, token) = tokio::task::spawn_blocking(move || {
-        web::api::tokens::mint("bootstrap admin".into(), Role::Admin, now)
+}
+
+/// The file `serve` writes the first admin token to when it has no terminal.
+pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-admin-token";
+
+/// On an empty database, create the first admin token and deliver it to
+/// `sink` before it is committed.
+async fn bootstrap_admin(store: &Store, sink: &BootstrapSink) -> anyhow::Result<Option<ApiToken>> {
+    let mut kept = None;
+    let created = crate::service::tokens::bootstrap_admin(store, |token| match sink {
+        BootstrapSink::Memory => {
+            kept = Some(token.clone());
+            Ok(())
+        }
+        BootstrapSink::Terminal { public_url } => {
+            // Shown once to the person at the terminal, never logged.
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "\nThe database was empty, so an admin API token was created.\n\
+                 It is shown only this once; store it in a password manager:\n\n    {}\n\n\
+                 Use it as `Authorization: Bearer <token>`, e.g.\n    \
+                 curl -H 'Authorization: Bearer <token>' {public_url}/api/v1/tokens\n",
+                token.reveal()
+            )
+            .and_then(|()| out.flush())
+            .context("cannot print the bootstrap admin token")
+        }
+        BootstrapSink::File(path) => write_private_file(path, token.reveal().as_bytes())
+            .with_context(|| {
+                format!(
+                    "cannot write the bootstrap admin token to {}",
+                    path.display()
+                )
+            }),
     })
     .await??;
-    let audit = AuditEntry::new("system", "token.create", format!("token:{}", record.id))
-        .details(json!({ "name": record.name, "role": "admin", "bootstrap": true }));
-    Ok(store
-        .bootstrap_admin(&record, &audit)
-        .await?
-        .then_some(token))
+    if created {
+        if let BootstrapSink::File(path) = sink {
+            tracing::warn!(
+                path = %path.display(),
+                "the database was empty, so an admin API token was created and written to this file \
+                 (mode 0600); read it once, store it in a password manager, then delete the file"
+            );
+        }
+    }
+    Ok(kept)
+}
+
+/// Write `bytes` to `path` readable only by its owner, replacing any older
+/// file atomically (a temporary file in the same directory, then rename).
+fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        crate::store::create_private_dir(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

@@ -5,13 +5,11 @@
 use crate::clock::SharedClock;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::{hex, random};
-use crate::domain::audit::AuditEntry;
 use crate::domain::drop::DropRequest;
 use crate::domain::role::Role;
 use crate::greenhouse::fake::{FakeGreenhouse, V3Client};
 use crate::service;
 use crate::startup::Application;
-use crate::web::api::tokens::mint;
 use clap::Args;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -79,13 +77,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     .validate()
     .map_err(anyhow::Error::msg)?;
     let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
-    let now = crate::clock::to_millis(clock.now());
-    let (record, worker) =
-        tokio::task::spawn_blocking(move || mint("demo worker".into(), Role::Worker, now))
-            .await??;
-    let audit = AuditEntry::new("cli", "token.create", format!("token:{}", record.id))
-        .details(serde_json::json!({ "name": record.name, "role": "worker" }));
-    store.insert_token(&record, &audit).await?;
+    let (_, worker) =
+        service::tokens::create(&store, "demo worker".into(), Role::Worker, "cli", None).await?;
     let admin = app
         .bootstrap_token
         .as_ref()

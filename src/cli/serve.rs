@@ -2,7 +2,7 @@
 
 use crate::clock::SharedClock;
 use crate::config::{ServeArgs, ServeSettings, StoreSettings};
-use crate::startup::Application;
+use crate::startup::{Application, BootstrapSink};
 use std::process::ExitCode;
 
 pub async fn run(
@@ -12,17 +12,8 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let settings = ServeSettings::from_args(args).map_err(anyhow::Error::msg)?;
     let public_url = settings.public_url.clone();
-    let app = Application::build(store, settings, clock).await?;
-    if let Some(token) = &app.bootstrap_token {
-        // Printed once to the terminal, never logged.
-        println!(
-            "\nThe database was empty, so an admin API token was created.\n\
-             It is shown only this once; store it in a password manager:\n\n    {}\n\n\
-             Use it as `Authorization: Bearer <token>`, e.g.\n    \
-             curl -H 'Authorization: Bearer <token>' {public_url}/api/v1/tokens\n",
-            token.reveal()
-        );
-    }
+    let sink = BootstrapSink::for_serve(&store.data_dir, &public_url);
+    let app = Application::build_with(store, settings, clock, sink).await?;
     println!(
         "keydrop is listening on {}:{} (links: {public_url}; Ctrl-C to stop)",
         args.bind.ip(),

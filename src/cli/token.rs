@@ -4,11 +4,10 @@ use crate::clock::{from_millis, rfc3339, SharedClock};
 use crate::config::StoreSettings;
 use crate::domain::audit::AuditEntry;
 use crate::domain::role::Role;
+use crate::service::tokens::{self, validate_name};
 use crate::startup::open_store;
-use crate::web::api::tokens::{mint, validate_name};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
-use serde_json::json;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -45,12 +44,7 @@ pub async fn run(
     match cmd {
         TokenCommand::Create { name, role } => {
             let name = validate_name(&name).map_err(|e| anyhow!(e))?;
-            let now = crate::clock::to_millis(clock.now());
-            let (record, token) =
-                tokio::task::spawn_blocking(move || mint(name, role, now)).await??;
-            let audit = AuditEntry::new("cli", "token.create", format!("token:{}", record.id))
-                .details(json!({ "name": record.name, "role": record.role }));
-            store.insert_token(&record, &audit).await?;
+            let (record, token) = tokens::create(&store, name, role, "cli", None).await?;
             eprintln!(
                 "created {} token {} ({}); it is shown only this once:",
                 role, record.id, record.name

@@ -18,6 +18,7 @@ const RAW_LEN: usize = 48;
 const ENCODED_LEN: usize = 64; // 48 bytes in unpadded base64url
 
 /// A plaintext API token: created, shown once, then only its hash exists.
+#[derive(Clone)]
 pub struct ApiToken {
     id: Uuid,
     text: SecretString,

@@ -6,6 +6,7 @@ pub mod drops;
 pub mod recheck;
 pub mod release;
 pub mod submission;
+pub mod tokens;
 
 /// A failure that is ours, not the caller's: the HTTP layer answers 500.
 #[derive(Debug, thiserror::Error)]

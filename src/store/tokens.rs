@@ -42,19 +42,38 @@ impl Store {
     }
 
     /// Store `token` only if there is no token at all yet (first start).
-    pub async fn bootstrap_admin(&self, token: &TokenRecord, audit: &AuditEntry) -> Result<bool> {
+    /// `deliver` hands the token to the operator inside the transaction:
+    /// when it fails, nothing is stored, so the next start tries again and
+    /// no admin token exists that nobody holds. On PostgreSQL the table is
+    /// locked for the check, so two processes starting on one empty
+    /// database create one token between them.
+    pub async fn bootstrap_admin<E>(
+        &self,
+        token: &TokenRecord,
+        audit: &AuditEntry,
+        deliver: impl FnOnce() -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<bool, E>> {
         let mut tx = self.begin_audited().await?;
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE")
+                .execute(tx.conn())
+                .await?;
+        }
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
             .fetch_one(tx.conn())
             .await?;
         if n > 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(Ok(false));
         }
         insert(&mut tx, token).await?;
         tx.record(audit).await?;
+        if let Err(e) = deliver() {
+            tx.rollback().await?;
+            return Ok(Err(e));
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(Ok(true))
     }
 
     pub async fn token(&self, id: Uuid) -> Result<Option<TokenRecord>> {

@@ -130,3 +130,13 @@ impl From<crate::crypto::CryptoError> for ApiError {
         Self::internal(&e)
     }
 }
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        match e {
+            crate::service::ServiceError::Store(e) => e.into(),
+            crate::service::ServiceError::Crypto(e) => e.into(),
+            e => Self::internal(&e),
+        }
+    }
+}

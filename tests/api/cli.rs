@@ -12,7 +12,8 @@ on_both_backends!(
     token_commands_work_on_a_brand_new_database,
     audit_verify_names_the_first_tampered_seq,
     serve_refuses_a_wrong_master_key,
-    serve_prints_the_admin_token_once,
+    serve_writes_the_admin_token_to_a_private_file_not_the_log,
+    a_failed_start_creates_no_admin_token,
     keys_init_rotate_rewrap_status,
     drop_create_prints_the_link_once_and_list_shows_it,
 );
@@ -140,41 +141,107 @@ async fn serve_refuses_a_wrong_master_key(backend: Backend) {
     assert!(text(&bad_key.stderr).contains("exactly 32"));
 }
 
-/// Start `serve` and return the lines it printed up to "listening".
-fn serve_until_listening(db: &TestDb) -> Vec<String> {
+/// Start `serve` with stdout and stderr piped (as in a container: not a
+/// terminal), wait until it listens, and return its port, what it printed
+/// and the running child.
+fn serve_until_listening(db: &TestDb) -> (u16, String, std::process::Child) {
     let mut child = keydrop(db, &["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = Vec::new();
+    let mut port = 0;
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
-        let done = line.contains("is listening on");
-        lines.push(line);
-        if done {
+        if let Some(rest) = line.split("is listening on 127.0.0.1:").nth(1) {
+            port = rest.split_whitespace().next().unwrap().parse().unwrap();
+            lines.push(line);
             break;
         }
+        lines.push(line);
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    lines
+    assert_ne!(port, 0, "serve never listened: {lines:?}");
+    (port, lines.join("\n"), child)
 }
 
-async fn serve_prints_the_admin_token_once(backend: Backend) {
+/// Stop a child and return what it wrote to stderr.
+fn stop(mut child: std::process::Child) -> String {
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    text(&out.stderr)
+}
+
+async fn serve_writes_the_admin_token_to_a_private_file_not_the_log(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let first = serve_until_listening(&db).join("\n");
-    let token = first
-        .split_whitespace()
-        .find(|w| w.starts_with("kd_"))
-        .unwrap_or_else(|| panic!("no token printed: {first}"))
+    let file = db.data_dir().join("bootstrap-admin-token");
+    let (port, stdout, child) = serve_until_listening(&db);
+    let token = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no token file ({e}); stdout: {stdout}"))
+        .trim()
         .to_owned();
     crate::helpers::remember_secret(&token);
-    let second = serve_until_listening(&db).join("\n");
+    assert!(token.starts_with("kd_"), "the file holds a token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token file is private");
+    }
+    // The token works.
+    let status = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let stderr = stop(child);
+    // Only the path is logged; the token is on neither stream.
+    assert_no_secret_in(stdout.as_bytes(), &[token.clone()], "stdout");
+    assert_no_secret_in(stderr.as_bytes(), &[token.clone()], "stderr");
+    assert!(stderr.contains("bootstrap-admin-token"), "{stderr}");
+    assert!(!stdout.contains("kd_"), "{stdout}");
+    // A second start creates no other token and leaves the file alone.
+    std::fs::remove_file(&file).unwrap();
+    let (_, second, child) = serve_until_listening(&db);
+    let stderr = stop(child);
     assert!(!second.contains("kd_"), "{second}");
-    assert!(second.contains("is listening on 127.0.0.1:"));
+    assert!(!stderr.contains("kd_"), "{stderr}");
+    assert!(!file.exists(), "no token on a second start");
     assert_no_secret_in(captured_logs().as_bytes(), &[token], "the logs");
+}
+
+async fn a_failed_start_creates_no_admin_token(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = keydrop(&db, &["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot listen"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("kd_") && !text(&out.stderr).contains("kd_"));
+    assert!(!db.data_dir().join("bootstrap-admin-token").exists());
+    let list = run(&db, &["token", "list"]);
+    assert!(list.status.success());
+    assert_eq!(
+        text(&list.stdout).lines().count(),
+        1,
+        "only the header: {}",
+        text(&list.stdout)
+    );
+    drop(taken);
+    // The next start that binds creates it.
+    let (_, _, child) = serve_until_listening(&db);
+    stop(child);
+    assert!(db.data_dir().join("bootstrap-admin-token").exists());
 }
 
 async fn keys_init_rotate_rewrap_status(backend: Backend) {

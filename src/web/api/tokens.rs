@@ -1,9 +1,9 @@
 //! `/api/v1/tokens`: admins mint, list and revoke API tokens.
 
 use crate::clock::{from_millis, rfc3339};
-use crate::crypto::token::ApiToken;
 use crate::domain::audit::AuditEntry;
 use crate::domain::role::Role;
+use crate::service::tokens::{self, validate_name};
 use crate::store::TokenRecord;
 use crate::web::auth::{Caller, TokenVerifier};
 use crate::web::error::ApiError;
@@ -41,36 +41,6 @@ impl From<&TokenRecord> for TokenView {
     }
 }
 
-/// Check a token name: 1–100 printable characters.
-pub fn validate_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("name must be 1 to 100 characters".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("name must not contain control characters".into());
-    }
-    Ok(name.to_owned())
-}
-
-/// Mint a token: returns the record to store and the token to show once.
-pub fn mint(
-    name: String,
-    role: Role,
-    now_ms: i64,
-) -> Result<(TokenRecord, ApiToken), crate::crypto::CryptoError> {
-    let token = ApiToken::generate()?;
-    let record = TokenRecord {
-        id: token.id(),
-        name,
-        role,
-        hash: token.hash()?,
-        created_at: now_ms,
-        revoked_at: None,
-    };
-    Ok((record, token))
-}
-
 #[post("/tokens")]
 pub async fn create(
     req: HttpRequest,
@@ -81,18 +51,14 @@ pub async fn create(
     caller.require(&[Role::Admin])?;
     let input: CreateToken = body::json(&req, payload).await?;
     let name = validate_name(&input.name).map_err(ApiError::unprocessable)?;
-    let now = crate::clock::to_millis(state.store.clock().now());
-    let (record, token) = web::block(move || mint(name, input.role, now))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
-    let audit = AuditEntry::new(
-        caller.actor(),
-        "token.create",
-        format!("token:{}", record.id),
+    let (record, token) = tokens::create(
+        &state.store,
+        name,
+        input.role,
+        &caller.actor(),
+        client_ip(&req),
     )
-    .ip(client_ip(&req))
-    .details(json!({ "name": record.name, "role": record.role }));
-    state.store.insert_token(&record, &audit).await?;
+    .await?;
     let view = TokenView::from(&record);
     Ok(HttpResponse::Created().json(json!({
         "id": view.id,
