@@ -65,7 +65,7 @@ async fn main() {
         .unwrap());
 
     let (record, token) =
-        keydrop::web::api::tokens::mint("bench worker".into(), Role::Worker, 0).unwrap();
+        keydrop::service::tokens::mint("bench worker".into(), Role::Worker, 0).unwrap();
     store
         .insert_token(&record, &AuditEntry::new("bench", "token.create", "bench"))
         .await
