@@ -200,8 +200,8 @@ async fn serve_writes_the_admin_token_to_a_private_file_not_the_log(backend: Bac
     assert_eq!(status, 200);
     let stderr = stop(child);
     // Only the path is logged; the token is on neither stream.
-    assert_no_secret_in(stdout.as_bytes(), &[token.clone()], "stdout");
-    assert_no_secret_in(stderr.as_bytes(), &[token.clone()], "stderr");
+    assert_no_secret_in(stdout.as_bytes(), std::slice::from_ref(&token), "stdout");
+    assert_no_secret_in(stderr.as_bytes(), std::slice::from_ref(&token), "stderr");
     assert!(stderr.contains("bootstrap-admin-token"), "{stderr}");
     assert!(!stdout.contains("kd_"), "{stdout}");
     // A second start creates no other token and leaves the file alone.
