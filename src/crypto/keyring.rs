@@ -99,6 +99,9 @@ pub enum KeyringError {
 pub struct Keyring {
     keys: BTreeMap<i64, MasterKey>,
     source: KeyringSource,
+    /// Versions that stored data asked for and this keyring lacks (seen
+    /// since start; shared by clones). `/readyz` reports them.
+    missing: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<i64>>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -136,6 +139,7 @@ impl Keyring {
         Self {
             keys: BTreeMap::from([(1, key)]),
             source: KeyringSource::Environment,
+            missing: Default::default(),
         }
     }
 
@@ -160,6 +164,7 @@ impl Keyring {
                 let mut ring = Self {
                     keys: BTreeMap::from([(1, MasterKey::generate()?)]),
                     source: KeyringSource::File(file.to_owned()),
+                    missing: Default::default(),
                 };
                 ring.write_new(file)?;
                 ring.source = KeyringSource::Generated(file.to_owned());
@@ -201,6 +206,7 @@ impl Keyring {
         Ok(Self {
             keys,
             source: KeyringSource::File(path.to_owned()),
+            missing: Default::default(),
         })
     }
 
@@ -269,10 +275,25 @@ impl Keyring {
         self.keys.keys().copied().collect()
     }
 
+    /// The key of `version`. A version this keyring lacks is remembered
+    /// (see [`Keyring::missing_versions`]) as well as refused.
     pub fn get(&self, version: i64) -> Result<&MasterKey, CryptoError> {
-        self.keys
-            .get(&version)
-            .ok_or(CryptoError::UnknownKeyVersion(version))
+        self.keys.get(&version).ok_or_else(|| {
+            if let Ok(mut missing) = self.missing.lock() {
+                missing.insert(version);
+            }
+            CryptoError::UnknownKeyVersion(version)
+        })
+    }
+
+    /// Key versions that stored data used and this keyring does not hold,
+    /// met since start: this process cannot serve those rows until it is
+    /// restarted with the current keyring.
+    pub fn missing_versions(&self) -> Vec<i64> {
+        self.missing
+            .lock()
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     pub fn active(&self) -> Result<(i64, &MasterKey), CryptoError> {

@@ -9,7 +9,7 @@ use crate::crypto::CryptoError;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Status};
 use crate::greenhouse::{Checker, Secret, Verification};
-use crate::store::{Lease, Store};
+use crate::store::{Lease, OpenFailure, Store};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -36,13 +36,20 @@ fn opener<'k>(
     }
 }
 
-/// Record a failed decryption in its own transaction, then fail.
+/// The one path for a stored credential that could not be opened outside a
+/// claim: a key version this process lacks is its own fault (logged
+/// loudly, reported by `/readyz`, not audited against the row); anything
+/// else is recorded as `credential.decrypt_failed` in its own transaction.
+/// Either way the call fails closed.
 pub(crate) async fn decrypt_failed(
     store: &Store,
     id: &str,
     actor: &str,
     e: CryptoError,
 ) -> ServiceError {
+    if !quarantines(&e) {
+        return keyring_fault(e);
+    }
     let audit = AuditEntry::new(
         actor,
         "credential.decrypt_failed",
@@ -68,36 +75,58 @@ pub async fn claim(
     audit: &AuditEntry,
 ) -> Result<Option<(CredentialMeta, Plaintext, Lease)>, ServiceError> {
     let lease_id = crate::crypto::random::uuid()?.to_string();
-    let mut failed_id = String::new();
+    let actor = audit.actor.clone();
     let result = store
         .claim(
             lease_secs.saturating_mul(1000),
             &lease_id,
             audit,
             |id, drop_id, kind, env| {
-                failed_id = id.to_owned();
-                opener(keyring, id)(drop_id, kind, env)
+                opener(keyring, id)(drop_id, kind, env).map_err(|error| {
+                    let quarantine = quarantines(&error).then(|| {
+                        let entry = AuditEntry::new(
+                            actor,
+                            "credential.decrypt_failed",
+                            format!("credential:{id}"),
+                        )
+                        .details(json!({
+                            "error": error.to_string(),
+                            "quarantined_for_s": QUARANTINE_MS / 1000,
+                        }));
+                        (QUARANTINE_MS, entry)
+                    });
+                    OpenFailure { error, quarantine }
+                })
             },
         )
         .await?;
     match result {
         None => Ok(None),
         Some(Ok(claimed)) => Ok(Some(claimed)),
-        Some(Err(e)) => {
-            // Fail closed, and set the row aside so one bad row cannot stop
-            // every claim (e.g. a process started before a key rotation).
-            let entry = AuditEntry::new(
-                audit.actor.clone(),
-                "credential.decrypt_failed",
-                format!("credential:{failed_id}"),
-            )
-            .details(json!({ "error": e.to_string(), "quarantined_for_s": QUARANTINE_MS / 1000 }));
-            if let Err(err) = store.quarantine(&failed_id, QUARANTINE_MS, &entry).await {
-                tracing::error!(error = %err, "could not quarantine a credential that failed to decrypt");
-            }
-            Err(ServiceError::Crypto(e))
-        }
+        Some(Err(e)) if quarantines(&e) => Err(ServiceError::Crypto(e)),
+        Some(Err(e)) => Err(keyring_fault(e)),
     }
+}
+
+/// Whether a failure to open a row is the row's (set it aside so one bad
+/// row cannot stop every claim) or this process's: a key version missing
+/// from this process's keyring (say, it started before a rotation) must
+/// not park rows that every up-to-date process can open.
+fn quarantines(e: &CryptoError) -> bool {
+    !matches!(e, CryptoError::UnknownKeyVersion(_))
+}
+
+/// A key version this process lacks: say so loudly (the keyring remembers
+/// it for `/readyz`), then fail the call.
+fn keyring_fault(e: CryptoError) -> ServiceError {
+    if let CryptoError::UnknownKeyVersion(v) = e {
+        tracing::error!(
+            key_version = v,
+            "stored data uses a master key version this process's keyring does not hold; \
+             restart it with the current keyring (see `keydrop keys status`)"
+        );
+    }
+    ServiceError::Crypto(e)
 }
 
 /// Open a stored credential and check it against Greenhouse with its drop's

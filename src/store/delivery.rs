@@ -15,8 +15,28 @@ const META: &str =
     "id, drop_id, org, kind, status, hint, verification, delivery, lease_expires_at, \
                     created_at, delivered_at, destroyed_at";
 
-/// A leased credential as the store hands it out: the sealed secret is
-/// opened by the caller *inside* [`Store::claim`] via `open`.
+/// The predicate of a claimable credential: verified, sealed, and waiting
+/// or with a lease that ran out at `now` (a bound parameter). The claim's
+/// select, its update and a quarantine all use this one rule.
+fn claimable(now: &str) -> String {
+    format!(
+        "status = 'verified' AND key_version IS NOT NULL \
+         AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= {now}))"
+    )
+}
+
+/// Why [`Store::claim`]'s `open` failed, and whether to set the row aside:
+/// `quarantine` = (how long, the audit event) for data that cannot be
+/// opened; `None` for a fault of this process (e.g. a key version missing
+/// from its keyring), which must not park the row for other processes.
+#[derive(Debug)]
+pub struct OpenFailure<E> {
+    pub error: E,
+    pub quarantine: Option<(i64, AuditEntry)>,
+}
+
+/// A live lease: its id (a UUID the worker acks with) and when it runs out
+/// (Unix ms, by the database's clock).
 #[derive(Debug)]
 pub struct Lease {
     pub id: String,
@@ -68,7 +88,10 @@ impl Store {
 
     /// Lease the oldest verified credential that is waiting or whose lease
     /// ran out. `open` turns the sealed secret into what is released; if it
-    /// fails the transaction rolls back and nothing is leased.
+    /// fails nothing is leased, and when the failure asks for it the row is
+    /// set aside (quarantined) in the same transaction, under the same row
+    /// lock and by the same predicate as the claim itself, so a quarantine
+    /// can never overwrite a lease another process took in between.
     pub async fn claim<T, E, F>(
         &self,
         lease_ms: i64,
@@ -77,7 +100,7 @@ impl Store {
         open: F,
     ) -> Result<Option<std::result::Result<(CredentialMeta, T, Lease), E>>>
     where
-        F: FnOnce(&str, &str, &str, &Envelope) -> std::result::Result<T, E>,
+        F: FnOnce(&str, &str, &str, &Envelope) -> std::result::Result<T, OpenFailure<E>>,
     {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
@@ -87,9 +110,8 @@ impl Store {
         };
         let sql = format!(
             "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
-             WHERE status = 'verified' AND key_version IS NOT NULL \
-             AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= $1)) \
-             ORDER BY created_at, id LIMIT 1{skip_locked}"
+             WHERE {} ORDER BY created_at, id LIMIT 1{skip_locked}",
+            claimable("$1")
         );
         let Some(row) = sqlx::query(&sql)
             .bind(now)
@@ -109,16 +131,41 @@ impl Store {
         };
         let opened = match open(&id, &drop_id, &kind, &envelope) {
             Ok(v) => v,
-            Err(e) => {
-                tx.rollback().await?;
-                return Ok(Some(Err(e)));
+            Err(OpenFailure { error, quarantine }) => {
+                match quarantine {
+                    Some((hold_ms, audit)) => {
+                        let until = now.saturating_add(hold_ms);
+                        let sql = format!(
+                            "UPDATE credentials SET delivery = 'leased', lease_id = 'quarantined', \
+                             lease_expires_at = $1 WHERE id = $2 AND {}",
+                            claimable("$3")
+                        );
+                        let moved = sqlx::query(&sql)
+                            .bind(until)
+                            .bind(&id)
+                            .bind(now)
+                            .execute(tx.conn())
+                            .await?
+                            .rows_affected();
+                        let mut audit = audit;
+                        audit.subject = format!("credential:{id}");
+                        tx.record(&audit).await?;
+                        if moved == 1 {
+                            tx.commit().await?;
+                        } else {
+                            tx.rollback().await?;
+                        }
+                    }
+                    None => tx.rollback().await?,
+                }
+                return Ok(Some(Err(error)));
             }
         };
         let expires_at = now.saturating_add(lease_ms);
         let sql = format!(
             "UPDATE credentials SET delivery = 'leased', lease_id = $1, lease_expires_at = $2 \
-             WHERE id = $3 AND status = 'verified' \
-             AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= $4)) RETURNING {META}"
+             WHERE id = $3 AND {} RETURNING {META}",
+            claimable("$4")
         );
         let Some(row) = sqlx::query(&sql)
             .bind(lease_id)
@@ -134,8 +181,11 @@ impl Store {
         let meta = meta_from_row(&row)?;
         let mut audit = audit.clone();
         audit.subject = format!("credential:{id}");
-        audit.details =
-            json!({ "lease": lease_id, "lease_expires_at": expires_at, "drop": drop_id });
+        audit.details = json!({
+            "lease": lease_id,
+            "lease_expires_at": crate::clock::rfc3339(crate::clock::from_millis(expires_at)),
+            "drop": drop_id,
+        });
         tx.record(&audit).await?;
         tx.commit().await?;
         Ok(Some(Ok((
@@ -146,24 +196,6 @@ impl Store {
                 expires_at,
             },
         ))))
-    }
-
-    /// A credential that failed to decrypt during a claim is set aside for
-    /// `hold_ms` (leased to nobody) so claims go on with the others, and the
-    /// failure is audited in the same transaction.
-    pub async fn quarantine(&self, id: &str, hold_ms: i64, audit: &AuditEntry) -> Result<()> {
-        let mut tx = self.begin_audited().await?;
-        let until = tx.now_ms().saturating_add(hold_ms);
-        sqlx::query(
-            "UPDATE credentials SET delivery = 'leased', lease_id = 'quarantined', lease_expires_at = $1 \
-             WHERE id = $2 AND delivery IN ('waiting', 'leased')",
-        )
-        .bind(until)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-        tx.record(audit).await?;
-        tx.commit().await
     }
 
     /// Mark a leased credential delivered, if `lease_id` is its live lease.

@@ -18,7 +18,7 @@ mod tokens;
 
 pub use audit::AuditedTx;
 pub use credentials::NewCredential;
-pub use delivery::{AckResult, Lease, SecretRead};
+pub use delivery::{AckResult, Lease, OpenFailure, SecretRead};
 pub use drops::NewDrop;
 pub use tokens::TokenRecord;
 

@@ -10,6 +10,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (503, 429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -18,7 +20,14 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Add a `Retry-After` header.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn unauthorized() -> Self {
@@ -115,6 +124,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"keydrop\""));
         }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         res.json(json!({ "error": { "code": self.code, "message": self.message } }))
     }
 }
@@ -127,7 +139,15 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<crate::crypto::CryptoError> for ApiError {
     fn from(e: crate::crypto::CryptoError) -> Self {
-        Self::internal(&e)
+        match e {
+            // This process's keyring is behind the data (it is logged and
+            // `/readyz` says so): another, current process can serve it.
+            crate::crypto::CryptoError::UnknownKeyVersion(_) => {
+                Self::unavailable("this keydrop process cannot open that data now; try again")
+                    .retry_after(5)
+            }
+            e => Self::internal(&e),
+        }
     }
 }
 

@@ -20,6 +20,8 @@ on_both_backends!(
     a_reverify_that_comes_back_pending_is_rechecked,
     concurrent_secret_reads_are_each_audited_once,
     list_filters_and_pages,
+    a_credential_that_fails_to_decrypt_is_set_aside_and_claims_go_on,
+    a_process_with_an_old_keyring_fails_claims_without_parking_them,
 );
 
 /// A verified credential, submitted through the customer page; returns its id.
@@ -579,4 +581,125 @@ async fn concurrent_secret_reads_are_each_audited_once(backend: Backend) {
         );
     }
     assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+async fn a_credential_that_fails_to_decrypt_is_set_aside_and_claims_go_on(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let (_, w) = app.create_token("w", "worker").await;
+    let bad = verified_credential(&app).await;
+    let second = verified_credential(&app).await;
+    let third = verified_credential(&app).await;
+    // The oldest row gets another row's sealed secret: its binding fails.
+    let mut raw = app.db.raw().await;
+    sqlx::query(
+        "UPDATE credentials SET wrapped_key = (SELECT wrapped_key FROM credentials WHERE id = $1), \
+         ciphertext = (SELECT ciphertext FROM credentials WHERE id = $1) WHERE id = $2",
+    )
+    .bind(&third)
+    .bind(&bad)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let (status, body) = claim(&app, &w, None).await;
+    assert_eq!(status, 500, "fails closed: {body}");
+    assert!(!body.to_string().contains(GOOD_SECRET));
+    // Set aside: the others are delivered, each once, and then nothing.
+    for want in [&second, &third] {
+        let (status, got) = claim(&app, &w, None).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["credential"]["id"], want.as_str());
+        let lease = got["lease"]["id"].as_str().unwrap();
+        assert_eq!(ack(&app, &w, want, lease).await.0, 200);
+    }
+    assert_eq!(claim(&app, &w, None).await.0, 204);
+    let audit = app
+        .get(&format!("/api/v1/audit?limit=500"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    let failed: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "credential.decrypt_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{audit}");
+    assert_eq!(failed[0]["subject"], format!("credential:{bad}"));
+    // A data fault, not a keyring fault: this process stays ready.
+    assert_eq!(app.get("/readyz", None).fetch_status().await, 200);
+}
+
+/// A process started before a key rotation meets data sealed under the new
+/// version: its claims fail with 503 and it reports itself unready, but it
+/// leaves the row for the processes that can open it.
+async fn a_process_with_an_old_keyring_fails_claims_without_parking_them(backend: Backend) {
+    let old = spawn_app_with(backend, AppOptions::default()).await;
+    let (_, w) = old.create_token("w", "worker").await;
+    let settings = old.db.store_settings();
+    let mut ring = keydrop::crypto::keyring::Keyring::read(&settings.keyring_file).unwrap();
+    assert_eq!(ring.rotate(&settings.keyring_file).unwrap(), 2);
+    // A second process with the rotated keyring, on the same database.
+    let mut serve = crate::helpers::serve_settings();
+    let fake = old.fake.as_ref().unwrap().base_url().to_owned();
+    serve.greenhouse_auth_url = fake.clone();
+    serve.greenhouse_api_url = fake;
+    let new = keydrop::startup::Application::build(
+        &settings,
+        serve,
+        std::sync::Arc::new(keydrop::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let new_url = format!("http://127.0.0.1:{}", new.port());
+    tokio::spawn(new.run_until_stopped());
+    // The customer's submission lands on the new process: sealed under v2.
+    let d = old
+        .create_drop(json!({"org": "Initech", "profile": "minimal"}))
+        .await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let page = old
+        .http
+        .get(format!("{new_url}{path}"))
+        .send()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::csrf_from(&page.text().await.unwrap()).unwrap();
+    let res = old
+        .http
+        .post(format!("{new_url}{path}"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("client_id", GOOD_ID),
+            ("client_secret", GOOD_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The old process cannot open it: 503 with Retry-After, and unready.
+    let res = old
+        .post("/api/v1/credentials/claim", Some(&w))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let res = old.get("/readyz", None).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("[2]"));
+    // Nothing was set aside: the new process claims it at once.
+    let res = old
+        .http
+        .post(format!("{new_url}/api/v1/credentials/claim"))
+        .bearer_auth(&w)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let got: Value = res.json().await.unwrap();
+    assert_eq!(got["secret"]["client_secret"], GOOD_SECRET);
+    let audit = old
+        .get("/api/v1/audit?limit=500", Some(&old.admin_token))
+        .fetch_text()
+        .await;
+    assert!(!audit.contains("credential.decrypt_failed"), "{audit}");
 }

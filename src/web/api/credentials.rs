@@ -22,10 +22,6 @@ const STAFF: &[Role] = &[Role::Admin, Role::Issuer];
 pub const DEFAULT_LEASE_SECS: i64 = 300;
 pub const LEASE_SECS: std::ops::RangeInclusive<i64> = 10..=3600;
 
-fn internal(e: &ServiceError) -> ApiError {
-    ApiError::internal(e)
-}
-
 fn parse_id(id: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(id)
         .map(|u| u.to_string())
@@ -126,7 +122,7 @@ pub async fn claim(
     let Some((meta, plaintext, lease)) =
         delivery::claim(&state.store, &state.keyring, lease, &audit)
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(ApiError::from)?
     else {
         return Ok(HttpResponse::NoContent().finish());
     };
@@ -190,7 +186,7 @@ pub async fn secret(
         .releases
         .read(id.clone(), audit)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(ApiError::from)?
     {
         // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
         SecretRead::Released(_, plaintext) => Ok(HttpResponse::Ok()
@@ -235,7 +231,7 @@ pub async fn verify(
         client_ip(&req),
     )
     .await
-    .map_err(|e| internal(&e))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::not_found("credential"))?;
     Ok(HttpResponse::Ok().json(credential_json(&meta)))
 }
