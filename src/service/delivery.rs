@@ -93,7 +93,7 @@ pub async fn claim(
                             "error": error.to_string(),
                             "quarantined_for_s": QUARANTINE_MS / 1000,
                         }));
-                        (QUARANTINE_MS, entry)
+                        Box::new((QUARANTINE_MS, entry))
                     });
                     OpenFailure { error, quarantine }
                 })

@@ -32,7 +32,7 @@ fn claimable(now: &str) -> String {
 #[derive(Debug)]
 pub struct OpenFailure<E> {
     pub error: E,
-    pub quarantine: Option<(i64, AuditEntry)>,
+    pub quarantine: Option<Box<(i64, AuditEntry)>>,
 }
 
 /// A live lease: its id (a UUID the worker acks with) and when it runs out
@@ -133,7 +133,8 @@ impl Store {
             Ok(v) => v,
             Err(OpenFailure { error, quarantine }) => {
                 match quarantine {
-                    Some((hold_ms, audit)) => {
+                    Some(q) => {
+                        let (hold_ms, audit) = *q;
                         let until = now.saturating_add(hold_ms);
                         let sql = format!(
                             "UPDATE credentials SET delivery = 'leased', lease_id = 'quarantined', \
