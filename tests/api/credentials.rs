@@ -613,7 +613,7 @@ async fn a_credential_that_fails_to_decrypt_is_set_aside_and_claims_go_on(backen
     }
     assert_eq!(claim(&app, &w, None).await.0, 204);
     let audit = app
-        .get(&format!("/api/v1/audit?limit=500"), Some(&app.admin_token))
+        .get("/api/v1/audit?limit=500", Some(&app.admin_token))
         .fetch_json()
         .await;
     let failed: Vec<&Value> = audit["events"]
