@@ -123,6 +123,12 @@ impl Application {
             },
             clock.clone(),
         )?;
+        // Let a customer's check in flight finish on shutdown.
+        let grace = settings
+            .greenhouse_budget
+            .as_secs()
+            .saturating_add(5)
+            .max(10);
         let keyring = Arc::new(keyring);
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
@@ -146,7 +152,7 @@ impl Application {
                 .wrap(from_fn(web::access_log::access_log))
         })
         .listen(listener)?
-        .shutdown_timeout(10)
+        .shutdown_timeout(grace)
         .run();
         Ok(Self {
             port,

@@ -16,6 +16,7 @@ pub const INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PassReport {
     pub expired_drops: usize,
+    pub locked_drops: usize,
     pub rechecked: usize,
     pub expired_leases: usize,
     pub destroyed: usize,
@@ -27,6 +28,10 @@ pub async fn run_once(state: &AppState) -> PassReport {
     match state.store.expire_drops(None, 500).await {
         Ok(ids) => report.expired_drops = ids.len(),
         Err(e) => tracing::error!(error = %e, "drop expiry failed"),
+    }
+    match state.store.lock_exhausted(None, 500).await {
+        Ok(ids) => report.locked_drops = ids.len(),
+        Err(e) => tracing::error!(error = %e, "drop lock sweep failed"),
     }
     match state.store.expire_leases(500).await {
         Ok(n) => report.expired_leases = n,

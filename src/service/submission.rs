@@ -76,10 +76,47 @@ impl Submitter<'_> {
     ) -> Result<Outcomes, ServiceError> {
         let reserve =
             AuditEntry::new("public", "drop.attempt", format!("drop:{}", drop.id)).ip(ip.clone());
-        let Some(drop) = self.store.reserve_attempt(&drop.id, &reserve).await? else {
+        let Some(drop) = self
+            .store
+            .reserve_attempt(&drop.id, self.check_hold_ms(), &reserve)
+            .await?
+        else {
             return self.gone(drop).await;
         };
-        let drop = &drop;
+        match self.check_and_record(&drop, form, ip.clone()).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                // Our fault, not the customer's: the attempt is given back
+                // (if the database is down too, the in-flight check still
+                // ends by time, see `reserve_attempt`).
+                let audit = AuditEntry::new(
+                    "system",
+                    "drop.attempt_returned",
+                    format!("drop:{}", drop.id),
+                )
+                .ip(ip)
+                .details(json!({ "reason": "internal_error" }));
+                if let Err(err) = self.store.return_attempt(&drop.id, &audit).await {
+                    tracing::error!(error = %err, drop = %drop.id, "could not give back an attempt");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// How long a reserved check counts as in flight: longer than any check
+    /// can take (the Greenhouse budget, plus sealing and storing).
+    fn check_hold_ms(&self) -> i64 {
+        let budget = self.checker.config().total_budget.as_millis();
+        i64::try_from(budget.saturating_mul(2)).unwrap_or(i64::MAX / 2) + 30_000
+    }
+
+    async fn check_and_record(
+        &self,
+        drop: &DropRecord,
+        form: &Form,
+        ip: Option<String>,
+    ) -> Result<Outcomes, ServiceError> {
         let secret = match parse(drop.kind, form) {
             Ok(s) => s,
             Err(e) => {

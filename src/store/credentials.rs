@@ -29,16 +29,15 @@ impl Store {
     pub async fn accept_credential(&self, c: &NewCredential, audit: &AuditEntry) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
-        let moved = sqlx::query(
-            "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2, checking = CASE WHEN checking > 0 THEN checking - 1 ELSE 0 END \
-             WHERE id = $3 AND state = 'open' AND expires_at > $2",
-        )
-        .bind(&c.id)
-        .bind(now)
-        .bind(&c.drop_id)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+        let sql = "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2, checking = 0 \
+             WHERE id = $3 AND state = 'open' AND expires_at > $2";
+        let moved = sqlx::query(sql)
+            .bind(&c.id)
+            .bind(now)
+            .bind(&c.drop_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
         if moved != 1 {
             tx.rollback().await?;
             return Ok(false);

@@ -22,6 +22,12 @@ pub struct NewDrop {
     pub created_by: String,
 }
 
+/// The checks of a drop still in flight at `now` (a bound parameter): the
+/// counter, while its expiry has not passed. One rule for every statement.
+pub(crate) fn live_checks(now: &str) -> String {
+    format!("(CASE WHEN checking_until > {now} THEN checking ELSE 0 END)")
+}
+
 const COLUMNS: &str =
     "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id";
 
@@ -127,22 +133,27 @@ impl Store {
 
     /// Take one of an open drop's attempts before its submission is checked,
     /// so no more than `max_attempts` checks ever run for one link, however
-    /// many arrive at once. `None`: the drop is closed or its attempts are
-    /// all taken.
+    /// many arrive at once. The check counts as in flight for `hold_ms`
+    /// (longer than a check can take); if this process dies before it ends,
+    /// it simply stops counting then. `None`: the drop is closed or its
+    /// attempts are all taken.
     pub async fn reserve_attempt(
         &self,
         id: &str,
+        hold_ms: i64,
         audit: &AuditEntry,
     ) -> Result<Option<DropRecord>> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let sql = format!(
-            "UPDATE drops SET attempts = attempts + 1, checking = checking + 1, updated_at = $1 \
-             WHERE id = $2 AND state = 'open' AND expires_at > $1 AND attempts < max_attempts RETURNING {COLUMNS}"
+            "UPDATE drops SET attempts = attempts + 1, checking = {} + 1, checking_until = $3, updated_at = $1 \
+             WHERE id = $2 AND state = 'open' AND expires_at > $1 AND attempts < max_attempts RETURNING {COLUMNS}",
+            live_checks("$1")
         );
         let Some(row) = sqlx::query(&sql)
             .bind(now)
             .bind(id)
+            .bind(now.saturating_add(hold_ms))
             .fetch_optional(tx.conn())
             .await?
         else {
@@ -163,11 +174,33 @@ impl Store {
         id: &str,
         audit: &AuditEntry,
     ) -> Result<Option<DropRecord>> {
+        self.end_check(id, false, audit).await
+    }
+
+    /// Give back a reserved attempt whose check keydrop itself could not
+    /// finish (a fault of ours must not cost the customer an attempt).
+    pub async fn return_attempt(&self, id: &str, audit: &AuditEntry) -> Result<Option<DropRecord>> {
+        self.end_check(id, true, audit).await
+    }
+
+    async fn end_check(
+        &self,
+        id: &str,
+        give_back: bool,
+        audit: &AuditEntry,
+    ) -> Result<Option<DropRecord>> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
+        let live = live_checks("$1");
+        let attempts = if give_back {
+            "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+        } else {
+            "attempts"
+        };
         let sql = format!(
-            "UPDATE drops SET updated_at = $1, checking = CASE WHEN checking > 0 THEN checking - 1 ELSE 0 END, \
-             state = CASE WHEN attempts >= max_attempts AND checking - 1 <= 0 THEN 'locked' ELSE state END \
+            "UPDATE drops SET updated_at = $1, attempts = {attempts}, \
+             checking = CASE WHEN {live} > 0 THEN {live} - 1 ELSE 0 END, \
+             state = CASE WHEN {attempts} >= max_attempts AND {live} <= 1 THEN 'locked' ELSE state END \
              WHERE id = $2 AND state = 'open' RETURNING {COLUMNS}"
         );
         let Some(row) = sqlx::query(&sql)
@@ -190,6 +223,49 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Some(d))
+    }
+
+    /// Lock open drops whose attempts are all used and none of whose checks
+    /// is still in flight (at most `limit`, or just `only`), one audit event
+    /// each: the time-based end of checks whose process died. Returns ids.
+    pub async fn lock_exhausted(&self, only: Option<&str>, limit: i64) -> Result<Vec<String>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let live = live_checks("$1");
+        let sql = format!(
+            "SELECT id FROM drops WHERE state = 'open' AND attempts >= max_attempts AND {live} = 0 \
+             AND (CAST($2 AS TEXT) IS NULL OR id = $2) ORDER BY id LIMIT $3{}",
+            self.backend.for_update()
+        );
+        let ids: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(now)
+            .bind(only)
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
+        let mut locked = Vec::with_capacity(ids.len());
+        for id in ids {
+            let sql = format!(
+                "UPDATE drops SET state = 'locked', checking = 0, updated_at = $1 \
+                 WHERE id = $2 AND state = 'open' AND attempts >= max_attempts AND {live} = 0"
+            );
+            let n = sqlx::query(&sql)
+                .bind(now)
+                .bind(&id)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
+            if n == 1 {
+                tx.record(
+                    &AuditEntry::new("system", "drop.lock", format!("drop:{id}"))
+                        .details(serde_json::json!({ "reason": "attempts_used" })),
+                )
+                .await?;
+                locked.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(locked)
     }
 
     /// Mark open drops past their expiry as `expired` (at most `limit`, or

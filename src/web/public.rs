@@ -85,6 +85,21 @@ async fn open_drop(
             pages::gone_page(brand, GoneReason::Expired),
         ));
     }
+    if drop.state == DropState::Open && drop.attempts >= drop.max_attempts {
+        // Every attempt is used: once no check is in flight any more (they
+        // end by time even if their process died), the link is locked.
+        match state.store.lock_exhausted(Some(&drop.id), 1).await {
+            Ok(ids) if !ids.is_empty() => {
+                state.drop_cache.evict(&drop.id);
+                return Err(html(
+                    StatusCode::GONE,
+                    pages::gone_page(brand, GoneReason::Locked),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(server_error(state, &e)),
+        }
+    }
     if drop.state != DropState::Open {
         return Err(html(
             StatusCode::GONE,

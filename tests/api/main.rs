@@ -11,6 +11,7 @@ mod browser_selftest;
 mod cli;
 mod credentials;
 mod drops;
+mod faults;
 mod headers;
 mod multiprocess;
 mod openapi;

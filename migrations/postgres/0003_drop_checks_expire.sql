@@ -1,0 +1,6 @@
+-- keydrop schema, version 3 (PostgreSQL); same version as sqlite/0003.
+-- In-flight checks expire by time: `checking` counts only while
+-- `checking_until` (Unix ms) is in the future, so a process killed during a
+-- check (or a database error) cannot leave a drop "being checked" forever.
+ALTER TABLE drops ADD COLUMN checking_until BIGINT;
+CREATE INDEX drops_open_exhausted ON drops (state, attempts, max_attempts);
