@@ -44,6 +44,48 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long a request waits for a database connection before it is told
+/// the database is unavailable (503), instead of hanging.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Whether an error (anywhere in its source chain) means the database
+/// cannot be reached or is not serving right now, rather than a fault in
+/// keydrop: callers answer 503 with `Retry-After` instead of 500.
+pub fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(e) = e.downcast_ref::<sqlx::Error>() {
+            return sqlx_unavailable(e);
+        }
+        next = e.source();
+    }
+    false
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08…), shutdown or restart
+            // (57P01–57P03), too many connections (53300), read-only
+            // standby (25006). SQLite: busy / locked beyond busy_timeout.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "25006"
+                || code == "5"
+                || code == "6"
+                || code == "517"
+        }
+        _ => false,
+    }
+}
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -126,7 +168,8 @@ impl Store {
                 let opts = AnyConnectOptions::from_str(url)?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .min_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(opts)
                     .await?;
                 (pool.clone(), pool)
@@ -168,12 +211,13 @@ impl Store {
         crate::clock::to_millis(self.clock.now())
     }
 
-    /// Whether the database answers; for `/readyz`.
+    /// Whether the database answers within [`ACQUIRE_TIMEOUT`]; for `/readyz`.
     pub async fn ping(&self) -> bool {
-        sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&self.read)
-            .await
-            .is_ok()
+        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
+        matches!(
+            tokio::time::timeout(ACQUIRE_TIMEOUT, query).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Start a write transaction.

@@ -86,8 +86,17 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// Log the cause chain; tell the client only that something failed.
+    /// Log the cause chain; tell the client only that something failed:
+    /// 503 with `Retry-After` when the database is unreachable (nothing is
+    /// wrong with the request; try again), else 500.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        if crate::store::is_unavailable(cause) {
+            tracing::warn!(error = %cause, "database unavailable");
+            return Self::unavailable(
+                "the database is unavailable right now; nothing was changed, try again shortly",
+            )
+            .retry_after(5);
+        }
         let mut chain = cause.to_string();
         let mut source = cause.source();
         while let Some(s) = source {

@@ -35,6 +35,19 @@ fn gone_reason(state: DropState) -> GoneReason {
 fn server_error(state: &AppState, cause: &(dyn std::error::Error + 'static)) -> HttpResponse {
     // Logs the cause chain; the customer sees a generic page.
     let _ = super::error::ApiError::internal(cause);
+    if crate::store::is_unavailable(cause) {
+        let mut res = html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::error_page(
+                &state.settings.brand_name,
+                "We are briefly unavailable",
+                "Nothing you entered was stored. Please try again in a minute.",
+            ),
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+        return res;
+    }
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         pages::error_page(

@@ -3,16 +3,148 @@
 //! cost the customer an attempt, strand a link, or hang a caller.
 
 use crate::helpers::Fetch;
-use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET};
+use crate::helpers::{
+    postgres_url, spawn_app_with, AppOptions, Backend, TestApp, TestDb, GOOD_ID, GOOD_SECRET,
+    PG_ENV,
+};
 use crate::on_both_backends;
 use keydrop::domain::audit::AuditEntry;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 on_both_backends!(
     a_check_left_in_flight_by_a_dead_process_ends_by_time,
     an_internal_failure_gives_the_attempt_back,
 );
+
+/// A TCP hop between keydrop and PostgreSQL that can turn into a black hole:
+/// connections stay open but nothing crosses — the worst kind of outage
+/// (a partition), where nothing fails fast on its own.
+struct BlackHole {
+    port: u16,
+    on: Arc<AtomicBool>,
+}
+
+impl BlackHole {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let on = Arc::new(AtomicBool::new(false));
+        let flag = on.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let flag = flag.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if flag.load(Ordering::SeqCst) {
+                        // Accept and say nothing until the outage ends.
+                        while flag.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        return;
+                    }
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    tokio::join!(pipe(ri, wo, flag.clone()), pipe(ro, wi, flag));
+                });
+            }
+        });
+        Self { port, on }
+    }
+
+    fn set(&self, on: bool) {
+        self.on.store(on, Ordering::SeqCst);
+    }
+}
+
+/// Copy bytes until either side closes; during an outage hold everything,
+/// then drop the connection once it is over (as a partition would).
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    on: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if on.load(Ordering::SeqCst) {
+            while on.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// PostgreSQL stops answering (a partition): every caller hears 503 with
+/// `Retry-After` within seconds — never a hang, never a 500 — and all is
+/// well again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_quickly_and_recovers() {
+    if postgres_url().is_none() {
+        println!("skipped: set {PG_ENV} to run the database outage test on PostgreSQL");
+        return;
+    }
+    let mut db = TestDb::new(Backend::Postgres).await;
+    let (scheme, rest) = db.url.split_once('@').unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let hole = BlackHole::start(authority.to_owned()).await;
+    db.url = format!("{scheme}@127.0.0.1:{}/{path}", hole.port);
+    let app = crate::helpers::spawn_app_on(db, Arc::new(keydrop::clock::SystemClock)).await;
+    let (id, path) = new_link(&app, json!({"org": "A"})).await;
+    assert_eq!(app.page(&path).await.0, 200);
+
+    hole.set(true);
+    // Past the page cache and the token cache, so both must ask the database.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let timed = |what: &'static str, req: reqwest::RequestBuilder| async move {
+        let started = Instant::now();
+        let res = req.send().await.unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+        assert_eq!(res.status(), 503, "{what}");
+        assert!(res.headers().get("retry-after").is_some(), "{what}");
+        res.text().await.unwrap()
+    };
+    let body = timed("readyz", app.get("/readyz", None)).await;
+    assert!(body.contains("database"), "{body}");
+    let body = timed("api", app.get("/api/v1/drops", Some(&app.admin_token))).await;
+    assert!(body.contains("\"unavailable\""), "{body}");
+    let body = timed("page", app.get(&path, None)).await;
+    assert!(body.contains("briefly unavailable"), "{body}");
+    let csrf = "x".repeat(40);
+    let form = app.http.post(app.url(&path)).form(&[
+        ("csrf_token", csrf.as_str()),
+        ("client_id", GOOD_ID),
+        ("client_secret", GOOD_SECRET),
+    ]);
+    timed("submit", form).await;
+
+    hole.set(false);
+    let started = Instant::now();
+    while app.get("/readyz", None).fetch_status().await != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.page(&path).await.0, 200);
+    assert_eq!(drop_json(&app, &id).await["attempts"], 0);
+}
 
 async fn new_link(app: &TestApp, body: Value) -> (String, String) {
     let d = app.create_drop(body).await;
