@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod api;
 pub mod auth;
+pub mod auth_throttle;
 pub mod body;
 pub mod client_addr;
 pub mod csrf;
