@@ -1,6 +1,7 @@
 //! Configuration (SPEC §6): environment variables, each also a flag, typed
 //! once at start. Secrets are held in types whose `Debug` prints nothing.
 
+use crate::web::client_addr::IpNet;
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -90,8 +91,9 @@ pub struct ServeArgs {
     /// How long a delivered credential's ciphertext is kept (`0` = destroy on ack).
     #[arg(long, env = "KEYDROP_RETAIN_AFTER_DELIVERY", default_value = "7d", value_parser = parse_duration)]
     pub retain_after_delivery: Duration,
-    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed
-    /// (comma-separated IPs). Empty: the TCP peer is the client.
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated
+    /// addresses or CIDR ranges (`10.0.0.0/8`, `2001:db8::/32`). Empty: the
+    /// TCP peer is the client.
     #[arg(
         long,
         env = "KEYDROP_TRUSTED_PROXIES",
@@ -225,7 +227,7 @@ pub struct ServeSettings {
     pub greenhouse_budget: Duration,
     pub retain_after_delivery: Duration,
     pub rate_limit: Option<RateLimit>,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl ServeSettings {
@@ -249,10 +251,7 @@ impl ServeSettings {
                 .iter()
                 .map(|s| s.trim())
                 .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse()
-                        .map_err(|_| format!("KEYDROP_TRUSTED_PROXIES: {s:?} is not an IP address"))
-                })
+                .map(|s| IpNet::parse(s).map_err(|e| format!("KEYDROP_TRUSTED_PROXIES: {e}")))
                 .collect::<Result<_, _>>()?,
         })
     }
@@ -323,6 +322,46 @@ mod tests {
         assert_eq!((r.requests, r.per), (30, Duration::from_secs(60)));
         assert!(parse_rate_limit("0/min").is_err());
         assert!(parse_rate_limit("lots").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn serve_settings(args: &[&str]) -> Result<ServeSettings, String> {
+        let mut argv = vec!["keydrop"];
+        argv.extend_from_slice(args);
+        let parsed = <Serve as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?;
+        ServeSettings::from_args(&parsed.serve)
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let s = serve_settings(&[
+            "--trusted-proxies",
+            "10.0.0.0/8, 2001:db8::/32,192.0.2.7,::ffff:198.51.100.1",
+        ])
+        .unwrap();
+        let shown: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "10.0.0.0/8",
+                "2001:db8::/32",
+                "192.0.2.7/32",
+                "198.51.100.1/32"
+            ]
+        );
+        assert!(serve_settings(&[]).unwrap().trusted_proxies.is_empty());
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.1/8", "1.2.3.4:80"] {
+            let e = serve_settings(&["--trusted-proxies", bad]).unwrap_err();
+            assert!(
+                e.starts_with("KEYDROP_TRUSTED_PROXIES: ") && !e.contains('\n'),
+                "{e}"
+            );
+        }
     }
 
     #[test]

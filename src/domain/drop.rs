@@ -1,5 +1,6 @@
 //! Drops (SPEC §2): one-time upload links and the rules for creating them.
 
+use super::text::check_shown;
 use crate::greenhouse::{Kind, Profile};
 use serde::{Deserialize, Serialize};
 
@@ -97,29 +98,25 @@ pub struct DropSpec {
     pub max_attempts: i64,
 }
 
-fn has_control(s: &str, allow_newlines: bool) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
-}
-
 impl DropRequest {
     /// Check every field; the message names the field and the rule.
     pub fn validate(self) -> Result<DropSpec, String> {
         let org = self.org.trim().to_owned();
         let org_len = org.chars().count();
-        if !(1..=200).contains(&org_len) || has_control(&org, false) {
-            return Err("org must be 1 to 200 characters, without control characters".into());
+        if !(1..=200).contains(&org_len) {
+            return Err("org must be 1 to 200 characters".into());
         }
+        check_shown("org", &org, false)?;
+        // Windows line ends become `\n`; any other carriage return is refused.
         let note = self
             .note
-            .map(|n| n.trim().to_owned())
+            .map(|n| n.trim().replace("\r\n", "\n"))
             .filter(|n| !n.is_empty());
         if let Some(n) = &note {
-            if n.chars().count() > 2000 || has_control(n, true) {
-                return Err(
-                    "note must be at most 2000 characters, without control characters".into(),
-                );
+            if n.chars().count() > 2000 {
+                return Err("note must be at most 2000 characters".into());
             }
+            check_shown("note", n, true)?;
         }
         let kind = self.kind.unwrap_or_default();
         let profile = match (self.profile, self.required, self.optional) {
@@ -196,6 +193,29 @@ mod tests {
             r.max_attempts = Some(m);
             assert_eq!(r.validate().is_ok(), ok, "{m}");
         }
+    }
+
+    #[test]
+    fn shown_text_has_no_invisible_or_control_characters() {
+        for c in [
+            '\u{202E}', '\u{200B}', '\u{FEFF}', '\u{2066}', '\u{00AD}', '\u{7}',
+        ] {
+            let e = req(&format!("Init{c}ech")).validate().unwrap_err();
+            assert!(e.starts_with("org must not contain"), "{e}");
+            let mut r = req("Initech");
+            r.note = Some(format!("Hello{c}"));
+            let e = r.validate().unwrap_err();
+            assert!(e.starts_with("note must not contain"), "{e}");
+        }
+        let mut r = req("Initech");
+        r.note = Some("line one\r\nline two\n\tthree".into());
+        assert_eq!(
+            r.validate().unwrap().note.as_deref(),
+            Some("line one\nline two\n\tthree")
+        );
+        let mut r = req("Initech");
+        r.note = Some("over\rwritten".into());
+        assert!(r.validate().is_err());
     }
 
     #[test]

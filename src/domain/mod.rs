@@ -4,3 +4,4 @@ pub mod audit;
 pub mod credential;
 pub mod drop;
 pub mod role;
+pub mod text;

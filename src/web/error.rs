@@ -10,7 +10,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// Seconds for a `Retry-After` header (503, 429).
+    /// Seconds to wait, sent as `Retry-After` (429 and 503).
     retry_after: Option<u64>,
 }
 
@@ -24,10 +24,20 @@ impl ApiError {
         }
     }
 
-    /// Add a `Retry-After` header.
+    /// The same error, telling the client to wait `seconds` (`Retry-After`).
     pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.retry_after = Some(seconds.max(1));
         self
+    }
+
+    /// 429: this client made too many failed attempts; wait `seconds`.
+    pub fn too_many_requests(seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests with an invalid API token from this address; try again later",
+        )
+        .retry_after(seconds)
     }
 
     pub fn unauthorized() -> Self {
@@ -133,8 +143,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"keydrop\""));
         }
-        if let Some(secs) = self.retry_after {
-            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        if let Some(seconds) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         res.json(json!({ "error": { "code": self.code, "message": self.message } }))
     }

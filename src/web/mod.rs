@@ -4,7 +4,9 @@
 pub mod access_log;
 pub mod api;
 pub mod auth;
+pub mod auth_throttle;
 pub mod body;
+pub mod client_addr;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;
@@ -37,33 +39,22 @@ pub struct AppState {
     pub releases: crate::service::release::Releases,
 }
 
-/// The address a request came from: the TCP peer, unless the peer is one of
-/// `KEYDROP_TRUSTED_PROXIES`; then the right-most `X-Forwarded-For` entry
-/// that is not itself a trusted proxy (entries further left are whatever the
-/// client chose to send, and are ignored).
+/// The address a request came from (SPEC §8.11): the TCP peer, unless it is
+/// one of `KEYDROP_TRUSTED_PROXIES`; then `X-Forwarded-For` walked from the
+/// right through trusted proxies ([`client_addr::resolve`]). Always canonical
+/// (an IPv4-mapped IPv6 peer is its IPv4 address).
 pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
     let trusted = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.settings.trusted_proxies.as_slice())
         .unwrap_or_default();
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<std::net::IpAddr> = req
+    let forwarded: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .map(|v| v.to_str().unwrap_or(""))
         .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
+    Some(client_addr::resolve(peer, &forwarded, trusted))
 }
 
 /// [`client_addr`] as text, for the audit log.

@@ -25,18 +25,25 @@ impl RateLimiter {
         }
     }
 
-    /// `Ok` to go ahead; `Err(seconds)` to wait. IPv6 clients are counted
-    /// per /64, the smallest block one subscriber usually holds.
+    /// `Ok` to go ahead (and count it); `Err(seconds)` to wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let ip = match ip {
-            IpAddr::V6(v6) => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::V6(s.into())
-            }
-            v4 => v4,
-        };
-        let now = Instant::now();
+        self.at(ip, Instant::now(), true)
+    }
+
+    /// Whether `ip` is over the limit now, without counting a request.
+    pub fn peek(&self, ip: IpAddr) -> Result<(), u64> {
+        self.at(ip, Instant::now(), false)
+    }
+
+    /// Count one event for `ip` (e.g. a refused authentication), whether or
+    /// not it is already over the limit.
+    pub fn record(&self, ip: IpAddr) {
+        let _ = self.at(ip, Instant::now(), true);
+    }
+
+    /// `count`: whether this call is one of the requests limited.
+    fn at(&self, ip: IpAddr, now: Instant, count: bool) -> Result<(), u64> {
+        let ip = bucket(ip);
         let Ok(mut windows) = self.windows.lock() else {
             return Ok(());
         };
@@ -58,8 +65,25 @@ impl RateLimiter {
             let left = self.limit.per.saturating_sub(now.duration_since(entry.0));
             return Err(left.as_secs().max(1));
         }
-        entry.1 += 1;
+        if count {
+            entry.1 += 1;
+        }
         Ok(())
+    }
+}
+
+/// The key an address is counted under: canonical (an IPv4-mapped IPv6
+/// address is its IPv4 address, so IPv4 clients of a `[::]` listener do not
+/// share one bucket), and IPv6 per /64, the smallest block one subscriber
+/// usually holds.
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match super::client_addr::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let mut s = v6.segments();
+            s[4..].fill(0);
+            IpAddr::V6(s.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -86,5 +110,35 @@ mod tests {
         assert!(l.check(v6a).is_ok());
         assert!(l.check(v6b).is_ok());
         assert!(l.check(v6a).is_err(), "one /64 shares a window");
+    }
+
+    #[test]
+    fn v4_mapped_addresses_are_counted_as_ipv4() {
+        let l = RateLimiter::new(RateLimit {
+            requests: 1,
+            per: Duration::from_secs(60),
+        });
+        let a: IpAddr = "::ffff:198.51.100.1".parse().unwrap();
+        let b: IpAddr = "::ffff:198.51.100.2".parse().unwrap();
+        assert!(l.check(a).is_ok());
+        assert!(l.check(b).is_ok(), "two IPv4 clients are two windows");
+        assert!(l.check("198.51.100.1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn peek_does_not_count_and_record_does() {
+        let l = RateLimiter::new(RateLimit {
+            requests: 2,
+            per: Duration::from_secs(60),
+        });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..5 {
+            assert!(l.peek(a).is_ok());
+        }
+        l.record(a);
+        l.record(a);
+        assert!(l.peek(a).is_err());
+        l.record(a);
+        assert!(l.check(a).is_err());
     }
 }

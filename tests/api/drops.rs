@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 on_both_backends!(
     every_role_on_every_drop_route,
     drop_input_is_validated,
+    invisible_and_direction_characters_are_refused,
     created_drop_shows_its_link_once,
     listing_pages_newest_first_and_filters_by_state,
     revoke_closes_an_open_drop_once,
@@ -115,6 +116,84 @@ async fn drop_input_is_validated(backend: Backend) {
     ] {
         app.create_drop(body).await;
     }
+}
+
+/// A "who is asking" line must say what it holds: no invisible or
+/// bidirectional-override characters (or control characters) in text shown
+/// to customers.
+async fn invisible_and_direction_characters_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let samples = [
+        '\u{202E}',
+        '\u{202D}',
+        '\u{200B}',
+        '\u{200E}',
+        '\u{200F}',
+        '\u{FEFF}',
+        '\u{2066}',
+        '\u{2067}',
+        '\u{2068}',
+        '\u{2069}',
+        '\u{061C}',
+        '\u{00AD}',
+        '\u{2060}',
+        '\u{E0041}',
+    ];
+    for c in samples {
+        for (field, body) in [
+            ("org", json!({"org": format!("Initech{c}moc.live")})),
+            (
+                "note",
+                json!({"org": "Initech", "note": format!("Please {c}help")}),
+            ),
+        ] {
+            let res = app
+                .post("/api/v1/drops", Some(&app.admin_token))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 422, "{field} U+{:04X}", u32::from(c));
+            let err: Value = res.json().await.unwrap();
+            assert_eq!(err["error"]["code"], "invalid_request");
+            let message = err["error"]["message"].as_str().unwrap();
+            assert!(
+                message.starts_with(&format!("{field} must not contain")),
+                "{message}"
+            );
+        }
+    }
+    for note in ["a\u{7}b", "a\rb", "a\u{1B}[2Jb"] {
+        let status = app
+            .post("/api/v1/drops", Some(&app.admin_token))
+            .json(&json!({"org": "Initech", "note": note}))
+            .fetch_status()
+            .await;
+        assert_eq!(status, 422, "{note:?}");
+    }
+    let list: Value = app
+        .get("/api/v1/drops", Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    assert_eq!(
+        list["drops"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+    let audit: Value = app
+        .get("/api/v1/audit?limit=500", Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    assert!(
+        !events.iter().any(|e| e["action"] == "drop.create"),
+        "{audit}"
+    );
+    // Ordinary text in any script, with line breaks in the note, is fine.
+    let d = app
+        .create_drop(json!({"org": "شركة Initech 株式会社", "note": "Hallo,\r\nbitte\n\tdanke"}))
+        .await;
+    assert_eq!(d["note"], "Hallo,\nbitte\n\tdanke");
 }
 
 async fn created_drop_shows_its_link_once(backend: Backend) {

@@ -185,6 +185,9 @@ pub struct AppOptions {
     pub manual_clock: bool,
     pub rate_limit: Option<keydrop::config::RateLimit>,
     pub retain: Option<Duration>,
+    /// `KEYDROP_TRUSTED_PROXIES`, e.g. `127.0.0.1` to set client addresses
+    /// with `X-Forwarded-For`.
+    pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
 }
 
 impl AppOptions {
@@ -223,6 +226,7 @@ impl Default for AppOptions {
             manual_clock: false,
             rate_limit: None,
             retain: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -255,6 +259,7 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
         settings.greenhouse_api_url = f.base_url().to_owned();
     }
     settings.rate_limit = opts.rate_limit;
+    settings.trusted_proxies = opts.trusted_proxies;
     if let Some(r) = opts.retain {
         settings.retain_after_delivery = r;
     }

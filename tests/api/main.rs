@@ -5,6 +5,7 @@ mod helpers;
 mod webdriver;
 
 mod api_audit;
+mod api_auth_limits;
 mod api_tokens;
 mod browser;
 mod browser_selftest;

@@ -581,6 +581,13 @@ async fn a_link_reached_by_another_spelling_is_still_redacted_in_logs(backend: B
         format!("/%64/{token}"),
         format!("//d/{token}"),
         format!("/d/{token}?x=1"),
+        // Mistyped links: hidden by shape, wherever the token is.
+        format!("//d/{token}."),
+        format!("/D/{token}."),
+        format!("/d/{token}/{token}."),
+        format!("/static/{token}.css"),
+        format!("/api/v1/{token}"),
+        format!("/healthz?t={token}"),
     ] {
         let _ = app.get(&spelling, None).send().await.unwrap();
     }

@@ -39,6 +39,8 @@ fn err(status: &str) -> (String, Value) {
         "413" => "Body over 64 KiB",
         "415" => "Body is not application/json",
         "422" => "Unknown field or bad value",
+        "429" => "Too many invalid API tokens from this address (`Retry-After`)",
+        "503" => "Too many API token checks at once (`Retry-After`)",
         _ => "Error",
     };
     (
@@ -51,6 +53,8 @@ fn op(summary: &str, roles: &str, responses: Vec<(String, Value)>) -> Value {
     let mut all: Vec<(String, Value)> = responses;
     all.push(err("401"));
     all.push(err("403"));
+    all.push(err("429"));
+    all.push(err("503"));
     let map: serde_json::Map<String, Value> = all.into_iter().collect();
     json!({ "summary": summary, "description": format!("Roles: {roles}."), "responses": map })
 }
