@@ -8,6 +8,14 @@ use time::OffsetDateTime;
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> OffsetDateTime;
+
+    /// Whether this is the machine's own wall clock. Then the store defers
+    /// to the database's clock for every time it writes or compares
+    /// (leases, expiries: SPEC §8.11), so processes whose clocks drift
+    /// still agree; a test's clock is authoritative instead.
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 /// Shared handle to a clock.
@@ -21,6 +29,10 @@ impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one place the wall clock is read
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 

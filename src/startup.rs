@@ -26,6 +26,7 @@ pub struct Application {
     server: Server,
     store: Store,
     jobs: tokio::task::JoinHandle<()>,
+    probe: tokio::task::JoinHandle<()>,
     state: Arc<AppState>,
     /// The admin token created on the first start, with [`BootstrapSink::Memory`].
     pub bootstrap_token: Option<ApiToken>,
@@ -142,6 +143,7 @@ impl Application {
         });
         let shared = state.clone().into_inner();
         let jobs = crate::jobs::spawn(shared.clone());
+        let probe = crate::jobs::spawn_probe(store.clone());
         let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
         let server = HttpServer::new(move || {
             App::new()
@@ -159,6 +161,7 @@ impl Application {
             server,
             store,
             jobs,
+            probe,
             state: shared,
             bootstrap_token,
         })
@@ -182,6 +185,7 @@ impl Application {
         let store = self.store.clone();
         let result = self.server.await;
         self.jobs.abort();
+        self.probe.abort();
         store.close().await;
         tracing::info!("keydrop stopped");
         result

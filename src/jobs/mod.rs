@@ -68,3 +68,14 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// The database connectivity probe (see [`crate::store::Store::probe`]):
+/// asks every [`crate::store::PROBE_EVERY`] until aborted.
+pub fn spawn_probe(store: crate::store::Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            store.probe().await;
+            tokio::time::sleep(crate::store::PROBE_EVERY).await;
+        }
+    })
+}

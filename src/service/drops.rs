@@ -1,7 +1,6 @@
 //! Creating drops: a fresh link token, only its hash stored, the link shown once.
 
 use super::ServiceError;
-use crate::clock::to_millis;
 use crate::crypto::link::LinkToken;
 use crate::crypto::random;
 use crate::domain::audit::AuditEntry;
@@ -33,7 +32,7 @@ pub async fn create(
 ) -> Result<CreatedDrop, ServiceError> {
     let link = LinkToken::generate()?;
     let id = random::uuid()?.to_string();
-    let now = to_millis(store.clock().now());
+    let now = store.now_ms();
     let expires_at = now.saturating_add(spec.expires_in.saturating_mul(1000));
     let profile_json =
         serde_json::to_string(&spec.profile).map_err(|e| ServiceError::Internal(e.to_string()))?;

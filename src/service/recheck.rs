@@ -31,7 +31,7 @@ pub async fn run_due(
 ) -> Result<usize, ServiceError> {
     let mut ran = 0;
     for id in store.pending_due(limit).await? {
-        let now = crate::clock::to_millis(store.clock().now());
+        let now = store.now_ms();
         if !store.claim_recheck(&id, now + HOLD_MS).await? {
             continue;
         }
@@ -55,7 +55,7 @@ async fn recheck_one(
     let status = Status::from_outcome(verification.outcome);
     let next = if verification.outcome == Outcome::Pending {
         let failures = store.check_failures(id).await?;
-        Some(crate::clock::to_millis(store.clock().now()) + backoff_ms(failures))
+        Some(store.now_ms() + backoff_ms(failures))
     } else {
         None
     };

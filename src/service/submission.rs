@@ -188,7 +188,7 @@ impl Submitter<'_> {
         };
         let envelope = cipher::encrypt(self.keyring, binding, &plaintext)?;
         let status = Status::from_outcome(verification.outcome);
-        let now = crate::clock::to_millis(self.store.clock().now());
+        let now = self.store.now_ms();
         let credential = NewCredential {
             id: id.clone(),
             drop_id: drop.id.clone(),

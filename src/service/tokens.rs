@@ -46,7 +46,7 @@ async fn mint_blocking(
     name: String,
     role: Role,
 ) -> Result<(TokenRecord, ApiToken), ServiceError> {
-    let now = crate::clock::to_millis(store.clock().now());
+    let now = store.now_ms();
     tokio::task::spawn_blocking(move || mint(name, role, now))
         .await
         .map_err(|e| ServiceError::Internal(format!("token minting stopped: {e}")))?

@@ -28,20 +28,27 @@ impl Store {
     /// Begin a state change. The audit head row is locked (PostgreSQL) or the
     /// database write-locked (SQLite) until commit or rollback, so appends
     /// from every process form one chain.
+    ///
+    /// "Now" for the change is the database's clock, read in the same
+    /// statement (no extra round trip), when this process runs on its
+    /// system clock: every process then stamps leases and expiries by one
+    /// clock (SPEC §8.11). With a test clock, the test clock.
     pub async fn begin_audited(&self) -> Result<AuditedTx> {
         let mut tx = self.begin().await?;
         let sql = format!(
-            "SELECT seq, hash FROM audit_head WHERE id = 1{}",
+            "SELECT seq, hash, {} AS db_now FROM audit_head WHERE id = 1{}",
+            self.backend.now_ms_sql(),
             self.backend.for_update()
         );
         let row = sqlx::query(&sql).fetch_one(&mut *tx).await?;
         let seq: i64 = row.try_get("seq")?;
+        let db_now: i64 = row.try_get("db_now")?;
         Ok(AuditedTx {
             tx,
             seq,
             head_seq: seq,
             hash: row.try_get("hash")?,
-            now_ms: self.now_ms(),
+            now_ms: self.observe_db_now(db_now),
         })
     }
 
@@ -53,7 +60,7 @@ impl Store {
         )
         .bind(after)
         .bind(limit)
-        .fetch_all(self.reader())
+        .fetch_all(self.reader()?)
         .await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -64,7 +71,7 @@ impl Store {
         // The head first: events appended while we read are past it and are
         // left for the next run, so a live database verifies cleanly.
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader())
+            .fetch_one(self.reader()?)
             .await?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;

@@ -77,7 +77,7 @@ impl Store {
              WHERE id = $1 AND key_version IS NOT NULL",
         )
         .bind(id)
-        .fetch_optional(self.reader())
+        .fetch_optional(self.reader()?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some((
@@ -101,7 +101,7 @@ impl Store {
         let sql = format!("SELECT {META} FROM credentials WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(self.reader()?)
             .await?;
         row.as_ref().map(meta_from_row).transpose()
     }
@@ -114,7 +114,7 @@ impl Store {
         )
         .bind(self.now_ms())
         .bind(limit)
-        .fetch_all(self.reader())
+        .fetch_all(self.reader()?)
         .await?)
     }
 
@@ -181,7 +181,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT check_failures FROM credentials WHERE id = $1")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(self.reader()?)
                 .await?
                 .unwrap_or(0),
         )

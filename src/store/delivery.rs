@@ -81,7 +81,7 @@ impl Store {
             .bind(after.map(|c| c.created_at))
             .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
             .bind(limit)
-            .fetch_all(self.reader())
+            .fetch_all(self.reader()?)
             .await?;
         rows.iter().map(meta_from_row).collect()
     }

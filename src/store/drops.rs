@@ -60,7 +60,7 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM drops WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(self.reader()?)
             .await?;
         row.as_ref().map(drop_from_row).transpose()
     }
@@ -69,7 +69,7 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM drops WHERE token_hash = $1");
         let row = sqlx::query(&sql)
             .bind(hash)
-            .fetch_optional(self.reader())
+            .fetch_optional(self.reader()?)
             .await?;
         row.as_ref().map(drop_from_row).transpose()
     }
@@ -92,7 +92,7 @@ impl Store {
             .bind(after.map(|c| c.created_at))
             .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
             .bind(limit)
-            .fetch_all(self.reader())
+            .fetch_all(self.reader()?)
             .await?;
         rows.iter().map(drop_from_row).collect()
     }

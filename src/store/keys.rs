@@ -30,7 +30,7 @@ impl Store {
     /// Per version: in the keyring? check value matches? credentials under it?
     pub async fn key_status(&self, keyring: &Keyring) -> Result<Vec<KeyVersionStatus>> {
         let checks: Vec<(i64, String)> = sqlx::query("SELECT version, check_value FROM key_checks")
-            .fetch_all(self.reader())
+            .fetch_all(self.reader()?)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("version")?, r.try_get("check_value")?)))
@@ -38,7 +38,7 @@ impl Store {
         let usage: Vec<(i64, i64)> = sqlx::query(
             "SELECT key_version, COUNT(*) AS n FROM credentials WHERE key_version IS NOT NULL GROUP BY key_version",
         )
-        .fetch_all(self.reader())
+        .fetch_all(self.reader()?)
         .await?
         .iter()
         .map(|r| Ok((r.try_get("key_version")?, r.try_get("n")?)))
@@ -133,7 +133,7 @@ impl Store {
             "SELECT COUNT(*) FROM credentials WHERE key_version IS NOT NULL AND key_version <> $1",
         )
         .bind(active)
-        .fetch_one(self.reader())
+        .fetch_one(self.reader()?)
         .await?)
     }
 

@@ -27,7 +27,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +41,21 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Config(String),
+    /// The connectivity probe finds the database unreachable: callers are
+    /// answered at once instead of each waiting out a connection timeout.
+    #[error("the database is unreachable")]
+    Unavailable,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// How long a request waits for a database connection before it is told
-/// the database is unavailable (503), instead of hanging.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long a request waits for a database connection (a busy pool, or a
+/// database that stopped answering) before it is told 503. Once the
+/// connectivity probe ([`Store::probe`], every [`PROBE_EVERY`]) has seen the
+/// database unreachable, requests fail at once instead.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often, and how patiently, the connectivity probe asks the database.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Whether an error (anywhere in its source chain) means the database
 /// cannot be reached or is not serving right now, rather than a fault in
@@ -56,6 +65,9 @@ pub fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
     while let Some(e) = next {
         if let Some(e) = e.downcast_ref::<sqlx::Error>() {
             return sqlx_unavailable(e);
+        }
+        if let Some(StoreError::Unavailable) = e.downcast_ref::<StoreError>() {
+            return true;
         }
         next = e.source();
     }
@@ -122,6 +134,14 @@ impl Backend {
         }
     }
 
+    /// The database's current time in Unix milliseconds, as SQL.
+    pub(crate) fn now_ms_sql(self) -> &'static str {
+        match self {
+            Self::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Self::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
     fn migrator(self) -> sqlx::migrate::Migrator {
         match self {
             Self::Sqlite => sqlx::migrate!("migrations/sqlite"),
@@ -139,6 +159,11 @@ pub struct Store {
     read: AnyPool,
     backend: Backend,
     clock: SharedClock,
+    /// The database's clock minus this process's (ms), as last seen by a
+    /// transaction; used for the times this process compares on its own.
+    db_offset_ms: Arc<AtomicI64>,
+    /// Set by the connectivity probe while the database does not answer.
+    down: Arc<AtomicBool>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -175,12 +200,20 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        Ok(Self {
+        let store = Self {
             write,
             read,
             backend,
             clock,
-        })
+            db_offset_ms: Arc::new(AtomicI64::new(0)),
+            down: Arc::new(AtomicBool::new(false)),
+        };
+        if store.clock.is_system() {
+            let sql = format!("SELECT {}", backend.now_ms_sql());
+            let db_now: i64 = sqlx::query_scalar(&sql).fetch_one(&store.read).await?;
+            store.observe_db_now(db_now);
+        }
+        Ok(store)
     }
 
     /// Apply pending migrations; returns how many were applied.
@@ -207,29 +240,84 @@ impl Store {
         &self.clock
     }
 
-    pub(crate) fn now_ms(&self) -> i64 {
-        crate::clock::to_millis(self.clock.now())
+    /// "Now" in Unix ms as this store judges it: the database's clock
+    /// (this process's clock corrected by the offset last measured) on a
+    /// system clock, the test clock otherwise. Transactions use the exact
+    /// database time instead ([`AuditedTx::now_ms`]).
+    pub fn now_ms(&self) -> i64 {
+        let local = crate::clock::to_millis(self.clock.now());
+        if self.clock.is_system() {
+            local.saturating_add(self.db_offset_ms.load(Ordering::Relaxed))
+        } else {
+            local
+        }
     }
 
-    /// Whether the database answers within [`ACQUIRE_TIMEOUT`]; for `/readyz`.
+    /// Take the database's time as seen in a statement: remember how far
+    /// it is from ours, and return the "now" to use.
+    pub(crate) fn observe_db_now(&self, db_now: i64) -> i64 {
+        if !self.clock.is_system() {
+            return crate::clock::to_millis(self.clock.now());
+        }
+        let local = crate::clock::to_millis(self.clock.now());
+        self.db_offset_ms
+            .store(db_now.saturating_sub(local), Ordering::Relaxed);
+        db_now
+    }
+
+    /// Whether the database answers within [`PROBE_EVERY`]; for `/readyz`.
+    /// While the probe has it down, `false` at once.
     pub async fn ping(&self) -> bool {
+        if self.is_down() {
+            return false;
+        }
         let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
-        matches!(
-            tokio::time::timeout(ACQUIRE_TIMEOUT, query).await,
-            Ok(Ok(_))
-        )
+        matches!(tokio::time::timeout(PROBE_EVERY, query).await, Ok(Ok(_)))
+    }
+
+    /// The connectivity probe: ask the database, bounded by [`PROBE_EVERY`],
+    /// and record the answer. While it is down, every store call fails at
+    /// once with [`StoreError::Unavailable`] (503 upstream).
+    pub async fn probe(&self) -> bool {
+        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
+        let up = matches!(tokio::time::timeout(PROBE_EVERY, query).await, Ok(Ok(_)));
+        let was_down = self.down.swap(!up, Ordering::SeqCst);
+        if was_down != !up {
+            if up {
+                tracing::warn!("the database answers again");
+            } else {
+                tracing::error!("the database does not answer; answering 503 until it does");
+            }
+        }
+        up
+    }
+
+    /// Whether the probe last found the database unreachable.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
+    fn check_up(&self) -> Result<()> {
+        if self.is_down() {
+            Err(StoreError::Unavailable)
+        } else {
+            Ok(())
+        }
     }
 
     /// Start a write transaction.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
+        self.check_up()?;
         Ok(match self.backend {
             Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write.begin().await?,
         })
     }
 
-    pub(crate) fn reader(&self) -> &AnyPool {
-        &self.read
+    /// The pool for plain reads; fails at once while the database is down.
+    pub(crate) fn reader(&self) -> Result<&AnyPool> {
+        self.check_up()?;
+        Ok(&self.read)
     }
 
     pub async fn close(&self) {

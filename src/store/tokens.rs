@@ -80,14 +80,14 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM api_tokens WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id.to_string())
-            .fetch_optional(self.reader())
+            .fetch_optional(self.reader()?)
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id");
-        let rows = sqlx::query(&sql).fetch_all(self.reader()).await?;
+        let rows = sqlx::query(&sql).fetch_all(self.reader()?).await?;
         rows.iter().map(from_row).collect()
     }
 

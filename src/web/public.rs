@@ -4,7 +4,7 @@
 
 use super::pages::{self, DropPage, GoneReason, Problem};
 use super::{body, client_ip, AppState};
-use crate::clock::{from_millis, to_millis};
+use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
 use crate::domain::drop::{DropRecord, DropState};
 use crate::greenhouse::Outcome;
@@ -87,7 +87,7 @@ async fn open_drop(
             Err(e) => return Err(server_error(state, &e)),
         },
     };
-    let now = to_millis(state.store.clock().now());
+    let now = state.store.now_ms();
     if drop.state == DropState::Open && drop.expires_at <= now {
         state.drop_cache.evict(&drop.id);
         if let Err(e) = state.store.expire_drops(Some(&drop.id), 1).await {
@@ -123,7 +123,7 @@ async fn open_drop(
 }
 
 fn drop_page(state: &AppState, drop: &DropRecord, problem: Option<&Problem>) -> Markup {
-    let now = to_millis(state.store.clock().now());
+    let now = state.store.now_ms();
     pages::drop_page(
         &DropPage {
             brand: state.settings.brand_name.clone(),
@@ -143,7 +143,7 @@ fn drop_page(state: &AppState, drop: &DropRecord, problem: Option<&Problem>) -> 
 #[get("/d/{token}")]
 pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let hash = LinkToken::parse(&token).map(|l| l.hash());
-    let now = to_millis(state.store.clock().now());
+    let now = state.store.now_ms();
     if let Some(page) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
         return HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
@@ -240,7 +240,7 @@ pub async fn submit(
             ),
         );
     };
-    let now = to_millis(state.store.clock().now());
+    let now = state.store.now_ms();
     if !state.csrf.verify(&drop.id, &form.csrf_token, now) {
         return html(
             StatusCode::FORBIDDEN,

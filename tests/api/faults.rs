@@ -114,7 +114,7 @@ async fn a_database_outage_answers_503_quickly_and_recovers() {
         let started = Instant::now();
         let res = req.send().await.unwrap();
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+        assert!(took < Duration::from_secs(2), "{what} took {took:?}");
         assert_eq!(res.status(), 503, "{what}");
         assert!(res.headers().get("retry-after").is_some(), "{what}");
         res.text().await.unwrap()

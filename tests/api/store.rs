@@ -24,6 +24,7 @@ on_both_backends!(
     missing_key_version_is_refused,
     rotate_then_rewrap_moves_every_data_key,
     migrations_are_idempotent,
+    leases_follow_the_database_clock_not_a_skewed_process_clock,
 );
 
 fn token_record(name: &str, role: Role) -> (TokenRecord, ApiToken) {
@@ -419,4 +420,63 @@ async fn migrations_are_idempotent(backend: Backend) {
     let store = db.store().await;
     assert_eq!(store.migrate().await.unwrap(), 0);
     assert!(store.ping().await);
+}
+
+/// A process whose system clock runs an hour ahead.
+#[derive(Debug)]
+struct SkewedSystemClock(time::Duration);
+
+impl keydrop::clock::Clock for SkewedSystemClock {
+    fn now(&self) -> time::OffsetDateTime {
+        keydrop::clock::SystemClock.now() + self.0
+    }
+    fn is_system(&self) -> bool {
+        true
+    }
+}
+
+/// SPEC §8.11: a process with a wrong clock must not see another's live
+/// lease as lapsed (it would deliver the credential twice), nor stamp
+/// leases and expiries by its own time.
+async fn leases_follow_the_database_clock_not_a_skewed_process_clock(backend: Backend) {
+    use keydrop::clock::Clock as _;
+    let db = TestDb::new(backend).await;
+    let good = db.store().await;
+    let ahead = db
+        .store_with_clock(Arc::new(SkewedSystemClock(time::Duration::hours(1))))
+        .await;
+    let keyring = Keyring::single(MasterKey::generate().unwrap());
+    let drop_id = uuid::Uuid::new_v4().to_string();
+    let cred_id = uuid::Uuid::new_v4().to_string();
+    good.insert_drop(&new_drop(&drop_id), &audit("drop.create"))
+        .await
+        .unwrap();
+    let mut cred = sealed_credential(&keyring, &cred_id, &drop_id, b"{}");
+    cred.verification_json = r#"{"outcome":"verified","checked_at":"2026-11-25T10:00:00Z","granted":["users"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into();
+    assert!(good
+        .accept_credential(&cred, &audit("drop.submit"))
+        .await
+        .unwrap());
+    let open = |_: &str, _: &str, _: &str, _: &cipher::Envelope| {
+        Ok::<_, keydrop::store::OpenFailure<()>>(())
+    };
+    let first = good
+        .claim(300_000, "lease-1", &audit("credential.claim"), open)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // The lease runs out five minutes from the database's now.
+    let real_now = keydrop::clock::to_millis(keydrop::clock::SystemClock.now());
+    assert!((first.2.expires_at - real_now - 300_000).abs() < 5_000);
+    // The process an hour ahead sees the lease as live.
+    let second = ahead
+        .claim(300_000, "lease-2", &audit("credential.claim"), open)
+        .await
+        .unwrap();
+    assert!(second.is_none(), "a live lease was taken over");
+    // Its own notion of "now" is the database's, too.
+    assert!((ahead.now_ms() - real_now).abs() < 5_000);
+    // And its sweeps do not expire the live lease.
+    assert_eq!(ahead.expire_leases(100).await.unwrap(), 0);
 }
