@@ -282,7 +282,7 @@ impl Store {
         let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
         let up = matches!(tokio::time::timeout(PROBE_EVERY, query).await, Ok(Ok(_)));
         let was_down = self.down.swap(!up, Ordering::SeqCst);
-        if was_down != !up {
+        if was_down == up {
             if up {
                 tracing::warn!("the database answers again");
             } else {
