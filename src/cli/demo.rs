@@ -65,6 +65,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        body_timeout: crate::config::BODY_TIMEOUT,
     };
     let app = Application::build(&store_settings, settings, clock.clone()).await?;
     let store = app.store().clone();

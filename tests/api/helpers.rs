@@ -185,6 +185,8 @@ pub struct AppOptions {
     pub manual_clock: bool,
     pub rate_limit: Option<keydrop::config::RateLimit>,
     pub retain: Option<Duration>,
+    /// A shorter bound on receiving a request body than the real 10 s.
+    pub body_timeout: Option<Duration>,
 }
 
 impl AppOptions {
@@ -223,6 +225,7 @@ impl Default for AppOptions {
             manual_clock: false,
             rate_limit: None,
             retain: None,
+            body_timeout: None,
         }
     }
 }
@@ -258,6 +261,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(r) = opts.retain {
         settings.retain_after_delivery = r;
     }
+    if let Some(t) = opts.body_timeout {
+        settings.body_timeout = t;
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -276,6 +282,7 @@ pub fn serve_settings() -> ServeSettings {
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        body_timeout: keydrop::config::BODY_TIMEOUT,
     }
 }
 
