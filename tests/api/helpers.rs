@@ -23,8 +23,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// Run a test body once per backend; PostgreSQL is skipped, with the reason
-/// printed, when `KEYDROP_TEST_POSTGRES_URL` is unset.
+/// Run a test body once per backend. Built without `KEYDROP_TEST_POSTGRES_URL`
+/// (see `build.rs`), the PostgreSQL copies are `#[ignore]`d with the reason,
+/// so `cargo test` counts and lists them as ignored rather than passed.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -39,11 +40,9 @@ macro_rules! on_both_backends {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(keydrop_no_postgres, ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run")]
                 async fn $name() {
-                    if $crate::helpers::postgres_url().is_none() {
-                        println!("skipped: set {} to run this test on PostgreSQL", $crate::helpers::PG_ENV);
-                        return;
-                    }
+                    $crate::helpers::require_postgres();
                     super::$name($crate::helpers::Backend::Postgres).await;
                 }
             )*
@@ -53,6 +52,15 @@ macro_rules! on_both_backends {
 
 pub fn postgres_url() -> Option<String> {
     std::env::var(PG_ENV).ok().filter(|u| !u.is_empty())
+}
+
+/// A PostgreSQL test that runs without a database fails rather than passing
+/// (e.g. `cargo test -- --include-ignored` without the variable).
+pub fn require_postgres() {
+    assert!(
+        postgres_url().is_some(),
+        "this test needs PostgreSQL: set {PG_ENV}=postgres://…"
+    );
 }
 
 /// A fresh, empty database and a data directory.
