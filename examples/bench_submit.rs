@@ -48,6 +48,7 @@ async fn main() {
         retain_after_delivery: Duration::from_secs(86_400),
         rate_limit: None,
         trusted_proxies: Vec::new(),
+        body_timeout: keydrop::config::BODY_TIMEOUT,
     };
     let app = Application::build(&store, settings, Arc::new(SystemClock))
         .await

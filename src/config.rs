@@ -228,7 +228,14 @@ pub struct ServeSettings {
     pub retain_after_delivery: Duration,
     pub rate_limit: Option<RateLimit>,
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a client may take to send a request body, counted from the
+    /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
+    pub body_timeout: Duration,
 }
+
+/// The bound on receiving a whole request body. Headers and idle
+/// connections are bounded by the HTTP server itself (5 s).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ServeSettings {
     pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
@@ -246,6 +253,7 @@ impl ServeSettings {
             greenhouse_budget: args.greenhouse_budget,
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
+            body_timeout: BODY_TIMEOUT,
             trusted_proxies: args
                 .trusted_proxies
                 .iter()

@@ -152,6 +152,7 @@ impl Application {
                 .configure(web::routes)
                 .wrap(web::headers::security_headers(https))
                 .wrap(from_fn(web::access_log::access_log))
+                .wrap(from_fn(web::body_deadline::bound_bodies))
         })
         .listen(listener)?
         .shutdown_timeout(grace)

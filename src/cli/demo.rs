@@ -63,6 +63,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        body_timeout: crate::config::BODY_TIMEOUT,
     };
     let app = Application::build(&store_settings, settings, clock.clone()).await?;
     let store = app.store().clone();
@@ -77,36 +78,58 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     .validate()
     .map_err(anyhow::Error::msg)?;
     let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
-    let (_, worker) =
-        service::tokens::create(&store, "demo worker".into(), Role::Worker, "cli", None).await?;
+    let issuer = demo_token(&store, "demo issuer", Role::Issuer).await?;
+    let worker = demo_token(&store, "demo worker", Role::Worker).await?;
     let admin = app
         .bootstrap_token
         .as_ref()
         .map(|t| t.reveal().to_owned())
         .unwrap_or_default();
+    // This very binary, so the commands below can be pasted as they are.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "keydrop".into());
 
+    // To the terminal only (stdout), never to the log.
     println!(
         "\nkeydrop demo — everything runs on this machine; Greenhouse is a built-in sandbox.\n\
-         Data (deleted on exit): {}\n\n\
-         1. Open the customer link:\n     {}\n\n\
-         2. Paste a credential that verifies:\n     Client ID:     {}\n     Client Secret: {}\n\n\
-         \x20  or one that misses scopes (you will see which):\n     Client ID:     {}\n     Client Secret: {}\n\n\
-         3. Look at it as staff and as a worker:\n     admin token:  {admin}\n     worker token: {}\n\n\
-         \x20    curl -s -H 'Authorization: Bearer {admin}' {public_url}/api/v1/drops/{}\n\
-         \x20    curl -s -H 'Authorization: Bearer {admin}' {public_url}/api/v1/audit\n\n\
+         Data (deleted on exit): {dir}\n\
+         The per-address rate limit on customer posts is off in the demo (`serve` defaults to 30/min).\n\n\
+         1. Open the customer link:\n     {link}\n\n\
+         2. Paste a credential that verifies:\n     Client ID:     {good_id}\n     Client Secret: {good_secret}\n\n\
+         \x20  or one that misses scopes (you will see which):\n     Client ID:     {partial_id}\n     Client Secret: {partial_secret}\n\n\
+         3. Look at it as staff and as a worker (the README's examples use these variables):\n\
+         \x20    export ADMIN={admin} ISSUER={issuer} WORKER={worker}\n\
+         \x20    curl -s -H \"Authorization: Bearer $ADMIN\" {public_url}/api/v1/drops/{drop_id}\n\
+         \x20    curl -s -H \"Authorization: Bearer $ADMIN\" {public_url}/api/v1/audit\n\
+         \x20    curl -s -H \"Authorization: Bearer $WORKER\" -X POST {public_url}/api/v1/credentials/claim\n\n\
+         4. The command line works on the demo's data while it runs:\n\
+         \x20    {exe} --data-dir {dir} drop list\n\
+         \x20    {exe} --data-dir {dir} audit verify\n\n\
          Ctrl-C stops the demo.\n",
-        dir.display(),
-        created.url(),
-        good.0,
-        good.1,
-        partial.0,
-        partial.1,
-        worker.reveal(),
-        created.drop.id,
+        dir = dir.display(),
+        link = created.url(),
+        good_id = good.0,
+        good_secret = good.1,
+        partial_id = partial.0,
+        partial_secret = partial.1,
+        issuer = issuer.reveal(),
+        worker = worker.reveal(),
+        drop_id = created.drop.id,
     );
     let result = app.run_until_stopped().await;
     fake.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A token for the demo, created (and audited) like `keydrop token create`.
+async fn demo_token(
+    store: &crate::store::Store,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<crate::crypto::token::ApiToken> {
+    let (_, token) = service::tokens::create(store, name.to_owned(), role, "cli", None).await?;
+    Ok(token)
 }

@@ -50,6 +50,52 @@ impl AuditEntry {
     }
 }
 
+/// Which events a listing returns (`GET /api/v1/audit?subject=&action=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Exactly this subject, e.g. `drop:<id>`.
+    pub subject: Option<String>,
+    pub action: Option<ActionFilter>,
+}
+
+/// One action, or every action under a dotted prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionFilter {
+    Exact(String),
+    /// Ends in `.`, e.g. `credential.`.
+    Prefix(String),
+}
+
+impl ActionFilter {
+    /// `credential.` is a prefix, `credential.read` one action.
+    pub fn parse(text: &str) -> Self {
+        if text.ends_with('.') {
+            Self::Prefix(text.to_owned())
+        } else {
+            Self::Exact(text.to_owned())
+        }
+    }
+
+    /// For a prefix, the half-open byte range `[from, to)` of the actions
+    /// that start with it: `credential.` … `credential/` (`/` follows `.`).
+    pub fn prefix_range(&self) -> Option<(String, String)> {
+        match self {
+            Self::Exact(_) => None,
+            Self::Prefix(p) => {
+                let stem = p.strip_suffix('.').unwrap_or(p);
+                Some((p.clone(), format!("{stem}/")))
+            }
+        }
+    }
+
+    pub fn matches(&self, action: &str) -> bool {
+        match self {
+            Self::Exact(a) => action == a,
+            Self::Prefix(p) => action.starts_with(p.as_str()),
+        }
+    }
+}
+
 /// A stored event, as the API shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AuditEvent {
@@ -220,6 +266,36 @@ mod tests {
         };
         e.hash = event_hash(prev, &e);
         e
+    }
+
+    #[test]
+    fn action_filters_take_a_trailing_dot_as_a_prefix() {
+        let prefix = ActionFilter::parse("credential.");
+        let (from, to) = prefix.prefix_range().unwrap();
+        for action in [
+            "credential.read",
+            "credential.decrypt_failed",
+            "credential.",
+        ] {
+            assert!(prefix.matches(action));
+            assert!(from.as_str() <= action && action < to.as_str(), "{action}");
+        }
+        for action in [
+            "credentials.read",
+            "credential",
+            "drop.submit",
+            "credential/x",
+        ] {
+            assert!(!prefix.matches(action), "{action}");
+            assert!(
+                !(from.as_str() <= action && action < to.as_str()),
+                "{action}"
+            );
+        }
+        let exact = ActionFilter::parse("drop.submit");
+        assert_eq!(exact, ActionFilter::Exact("drop.submit".into()));
+        assert!(exact.prefix_range().is_none());
+        assert!(exact.matches("drop.submit") && !exact.matches("drop.submitted"));
     }
 
     #[test]

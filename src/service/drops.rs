@@ -53,7 +53,7 @@ pub async fn create(
             "org": spec.org,
             "kind": spec.kind.as_str(),
             "profile": spec.profile.name,
-            "expires_at": expires_at,
+            "expires_at": crate::clock::rfc3339(crate::clock::from_millis(expires_at)),
             "max_attempts": spec.max_attempts,
         }));
     store.insert_drop(&new, &audit).await?;

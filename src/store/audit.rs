@@ -2,9 +2,10 @@
 //! state: it locks the chain's head when it begins, records events as the
 //! change proceeds, and writes the new head in the same commit.
 
-use super::{Result, Store, StoreError};
+use super::{Backend, Result, Store, StoreError};
 use crate::domain::audit::{
-    canonical, chain_hash, AuditEntry, AuditEvent, ChainError, ChainVerifier,
+    canonical, chain_hash, ActionFilter, AuditEntry, AuditEvent, AuditFilter, ChainError,
+    ChainVerifier,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
@@ -54,14 +55,23 @@ impl Store {
 
     /// Events after `after`, oldest first.
     pub async fn list_audit(&self, after: i64, limit: i64) -> Result<Vec<AuditEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, subject, ip, details, hash FROM audit_events \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(self.reader()?)
-        .await?;
+        self.search_audit(&AuditFilter::default(), after, limit)
+            .await
+    }
+
+    /// Events after `after` that pass `filter`, oldest first.
+    pub async fn search_audit(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let (sql, texts) = audit_query(self.backend, filter);
+        let mut query = sqlx::query(&sql).bind(after);
+        for t in texts {
+            query = query.bind(t);
+        }
+        let rows = query.bind(limit).fetch_all(self.reader()?).await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -199,6 +209,43 @@ impl AuditedTx {
         self.tx.rollback().await?;
         Ok(())
     }
+}
+
+/// The statement behind [`Store::search_audit`] and its text parameters in
+/// order: `$1` is `after`, then one per filter, then the limit. Only the
+/// filters in use are written, so each shape is planned on its own and can
+/// use `audit_events_subject (subject, seq)` or `audit_events_action
+/// (action, seq)`. Actions compare bytewise (PostgreSQL: `COLLATE "C"`, as
+/// its index is built) so a prefix is the range `[prefix, prefix_range.1)`.
+pub fn audit_query(backend: Backend, filter: &AuditFilter) -> (String, Vec<String>) {
+    let action = match backend {
+        Backend::Sqlite => "action",
+        Backend::Postgres => "action COLLATE \"C\"",
+    };
+    let mut sql = String::from(
+        "SELECT seq, at, actor, action, subject, ip, details, hash FROM audit_events WHERE seq > $1",
+    );
+    let mut texts = Vec::new();
+    let mut param = |sql: &mut String, condition: &str, value: String| {
+        texts.push(value);
+        sql.push_str(&condition.replace('?', &format!("${}", texts.len() + 1)));
+    };
+    if let Some(subject) = &filter.subject {
+        param(&mut sql, " AND subject = ?", subject.clone());
+    }
+    match &filter.action {
+        None => {}
+        Some(ActionFilter::Exact(a)) => param(&mut sql, &format!(" AND {action} = ?"), a.clone()),
+        Some(f @ ActionFilter::Prefix(_)) => {
+            if let Some((from, to)) = f.prefix_range() {
+                param(&mut sql, &format!(" AND {action} >= ?"), from);
+                param(&mut sql, &format!(" AND {action} < ?"), to);
+            }
+        }
+    }
+    let limit = texts.len() + 2;
+    sql.push_str(&format!(" ORDER BY seq LIMIT ${limit}"));
+    (sql, texts)
 }
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {

@@ -5,6 +5,7 @@
 
 use super::credentials::meta_from_row;
 use super::{Cursor, Result, Store};
+use crate::clock::{from_millis, rfc3339};
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Delivery, Status};
@@ -184,7 +185,7 @@ impl Store {
         audit.subject = format!("credential:{id}");
         audit.details = json!({
             "lease": lease_id,
-            "lease_expires_at": crate::clock::rfc3339(crate::clock::from_millis(expires_at)),
+            "lease_expires_at": rfc3339(from_millis(expires_at)),
             "drop": drop_id,
         });
         tx.record(&audit).await?;

@@ -16,7 +16,7 @@ mod keys;
 mod sweeps;
 mod tokens;
 
-pub use audit::AuditedTx;
+pub use audit::{audit_query, AuditedTx};
 pub use credentials::NewCredential;
 pub use delivery::{AckResult, Lease, OpenFailure, SecretRead};
 pub use drops::NewDrop;

@@ -84,6 +84,17 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive within `body_timeout`. 400, not 408: the
+    /// API's statuses are fixed (SPEC §4), and 400 with this code says what
+    /// happened; the connection is closed after the answer.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "body_timeout",
+            "the request body did not arrive in time; send it in one go",
+        )
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod auth_throttle;
 pub mod body;
 pub mod client_addr;
+pub mod body_deadline;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;
@@ -64,10 +65,16 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 
 /// Routes and per-scope configuration, shared by the server and tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::QueryConfig::default()
-            .error_handler(|e, _| ApiError::unprocessable(format!("invalid query: {e}")).into()),
-    )
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
+        // Never the raw serde text: it quotes the query's values.
+        let detail = match &e {
+            actix_web::error::QueryPayloadError::Deserialize(de) => {
+                body::safe_serde_message(&de.to_string())
+            }
+            _ => "the query string could not be read".to_owned(),
+        };
+        ApiError::unprocessable(format!("invalid query: {detail}")).into()
+    }))
     .service(health::healthz)
     .service(health::readyz)
     .service(static_files::serve)

@@ -183,6 +183,13 @@ pub async fn submit(
             return res;
         }
     }
+    // The link first, before a byte of the body is read: an unknown or dead
+    // link is answered at once (and the connection closed, the body unread),
+    // so junk posts cannot hold connections open.
+    let drop = match open_drop(&state, &token, false).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -214,18 +221,21 @@ pub async fn submit(
                 ),
             )
         }
+        Err(e) if e.code() == "body_timeout" => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                pages::error_page(
+                    &brand,
+                    "The form took too long to arrive",
+                    "Nothing was stored. Please reload the page and submit the form again.",
+                ),
+            )
+        }
         Err(_) => {
             return html(
                 StatusCode::BAD_REQUEST,
                 pages::error_page(&brand, "The form did not arrive", "Please try again."),
             )
-        }
-    };
-    let drop = match open_drop(&state, &token, false).await {
-        Ok(d) => d,
-        Err(page) => {
-            raw.as_mut().zeroize();
-            return page;
         }
     };
     let parsed = serde_urlencoded::from_bytes::<Form>(&raw);

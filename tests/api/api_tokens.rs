@@ -12,6 +12,7 @@ on_both_backends!(
     revocation_through_the_api_is_immediate,
     revocation_by_another_process_takes_effect_within_seconds,
     tokens_never_reach_the_logs_or_the_database,
+    a_value_sent_in_the_wrong_place_is_never_echoed,
 );
 
 /// What a caller presents.
@@ -343,4 +344,49 @@ async fn tokens_never_reach_the_logs_or_the_database(backend: Backend) {
     // And the part after the prefix alone is nowhere either.
     let bodies: Vec<String> = secrets.iter().map(|s| s[3..].to_owned()).collect();
     assert_no_secret_in(captured_logs().as_bytes(), &bodies, "the logs");
+}
+
+/// serde's messages quote what was sent; a token pasted into the wrong field
+/// or used as a name must come back neither in the answer nor in the log.
+async fn a_value_sent_in_the_wrong_place_is_never_echoed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, pasted) = app.create_token("pasted", "worker").await;
+    let admin = Some(app.admin_token.as_str());
+    let bodies = [
+        json!({"name": "n", "role": pasted}),
+        json!({"name": "n", "role": "worker", pasted.as_str(): 1}),
+        json!({"name": ["n", pasted], "role": "worker"}),
+        json!({"org": "Initech", "expires_in": pasted}),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let route = if i == 3 {
+            "/api/v1/drops"
+        } else {
+            "/api/v1/tokens"
+        };
+        let res = app.post(route, admin).json(body).send().await.unwrap();
+        assert_eq!(res.status(), 422, "case {i}");
+        let text = res.text().await.unwrap();
+        assert!(text.contains("invalid request"), "case {i}: {text}");
+        assert_no_secret_in(
+            text.as_bytes(),
+            std::slice::from_ref(&pasted),
+            "an error message",
+        );
+    }
+    for query in [
+        format!("/api/v1/audit?{pasted}=1"),
+        format!("/api/v1/drops?state={pasted}"),
+        format!("/api/v1/credentials?limit={pasted}"),
+    ] {
+        let res = app.get(&query, admin).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{query}");
+        let text = res.text().await.unwrap();
+        assert_no_secret_in(
+            text.as_bytes(),
+            std::slice::from_ref(&pasted),
+            "an error message",
+        );
+    }
+    assert_no_secret_in(captured_logs().as_bytes(), &[pasted], "the logs");
 }

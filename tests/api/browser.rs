@@ -42,10 +42,12 @@ fn assert_no_csp_violations(browser: &Browser) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
 async fn a_customer_submits_a_credential_that_verifies() {
-    let Some(browser) = Browser::start_or_skip(false).await else {
-        return;
-    };
+    let browser = Browser::start(false).await;
     let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
     open_link(&app, &browser, "Initech").await;
     assert!(
@@ -80,10 +82,12 @@ async fn a_customer_submits_a_credential_that_verifies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
 async fn a_customer_sees_which_permissions_are_missing() {
-    let Some(browser) = Browser::start_or_skip(false).await else {
-        return;
-    };
+    let browser = Browser::start(false).await;
     let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
     open_link(&app, &browser, "Globex").await;
     fill_and_submit(&browser, PARTIAL_ID, PARTIAL_SECRET).await;

@@ -2,7 +2,7 @@
 //! a form that works without JavaScript, a strict CSP, an inline script and
 //! an inline style that the CSP must block, and a full-page screenshot.
 //!
-//! Skipped unless `KEYDROP_TEST_CHROMEDRIVER` is set. The two tests run in
+//! Ignored unless `KEYDROP_TEST_CHROMEDRIVER` is set (see `build.rs`). The two tests run in
 //! parallel, each with its own chromedriver and profile.
 
 use crate::webdriver::Browser;
@@ -121,11 +121,13 @@ async fn spawn_server() -> (String, ServerHandle) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
 async fn without_javascript_forms_work_and_csp_blocks_inline_style() {
     let started = Instant::now();
-    let Some(browser) = Browser::start_or_skip(false).await else {
-        return;
-    };
+    let browser = Browser::start(false).await;
     println!("browser (JS off) started in {:?}", browser.startup_time());
     assert!(!browser.javascript_requested());
     let (base, server) = spawn_server().await;
@@ -221,10 +223,12 @@ async fn without_javascript_forms_work_and_csp_blocks_inline_style() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
 async fn with_javascript_the_control_page_runs_script_and_csp_blocks_both() {
-    let Some(browser) = Browser::start_or_skip(true).await else {
-        return;
-    };
+    let browser = Browser::start(true).await;
     println!("browser (JS on) started in {:?}", browser.startup_time());
     let (base, server) = spawn_server().await;
 

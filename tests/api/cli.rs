@@ -339,10 +339,11 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .port();
     let mut child = keydrop(&db, &["demo", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
     let mut printed = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
@@ -383,7 +384,38 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .await
         .unwrap();
     let status = res.status();
+    // The printed tokens work as the README uses them.
+    let export = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export "))
+        .unwrap();
+    let token = |name: &str| {
+        export
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (issuer, worker) = (token("ISSUER"), token("WORKER"));
+    let base = link.split("/d/").next().unwrap().to_owned();
+    let drops = http
+        .get(format!("{base}/api/v1/drops"))
+        .bearer_auth(&issuer)
+        .fetch_status()
+        .await;
+    let claim = http
+        .post(format!("{base}/api/v1/credentials/claim"))
+        .bearer_auth(&worker)
+        .fetch_status()
+        .await;
     child.kill().unwrap();
     child.wait().unwrap();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut logs).unwrap();
     assert_eq!(status, 200, "{printed}");
+    assert_eq!((drops, claim), (200, 200), "{printed}");
+    for secret in [token("ADMIN"), issuer, worker, secret, link] {
+        assert!(!logs.contains(&secret), "the demo logged a secret");
+    }
+    assert!(printed.contains("--data-dir"), "{printed}");
 }

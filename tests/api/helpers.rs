@@ -23,8 +23,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// Run a test body once per backend; PostgreSQL is skipped, with the reason
-/// printed, when `KEYDROP_TEST_POSTGRES_URL` is unset.
+/// Run a test body once per backend. Built without `KEYDROP_TEST_POSTGRES_URL`
+/// (see `build.rs`), the PostgreSQL copies are `#[ignore]`d with the reason,
+/// so `cargo test` counts and lists them as ignored rather than passed.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -39,11 +40,9 @@ macro_rules! on_both_backends {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(keydrop_no_postgres, ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run")]
                 async fn $name() {
-                    if $crate::helpers::postgres_url().is_none() {
-                        println!("skipped: set {} to run this test on PostgreSQL", $crate::helpers::PG_ENV);
-                        return;
-                    }
+                    $crate::helpers::require_postgres();
                     super::$name($crate::helpers::Backend::Postgres).await;
                 }
             )*
@@ -53,6 +52,15 @@ macro_rules! on_both_backends {
 
 pub fn postgres_url() -> Option<String> {
     std::env::var(PG_ENV).ok().filter(|u| !u.is_empty())
+}
+
+/// A PostgreSQL test that runs without a database fails rather than passing
+/// (e.g. `cargo test -- --include-ignored` without the variable).
+pub fn require_postgres() {
+    assert!(
+        postgres_url().is_some(),
+        "this test needs PostgreSQL: set {PG_ENV}=postgres://…"
+    );
 }
 
 /// A fresh, empty database and a data directory.
@@ -188,6 +196,8 @@ pub struct AppOptions {
     /// `KEYDROP_TRUSTED_PROXIES`, e.g. `127.0.0.1` to set client addresses
     /// with `X-Forwarded-For`.
     pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
+    /// A shorter bound on receiving a request body than the real 10 s.
+    pub body_timeout: Option<Duration>,
 }
 
 impl AppOptions {
@@ -227,6 +237,7 @@ impl Default for AppOptions {
             rate_limit: None,
             retain: None,
             trusted_proxies: Vec::new(),
+            body_timeout: None,
         }
     }
 }
@@ -263,6 +274,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(r) = opts.retain {
         settings.retain_after_delivery = r;
     }
+    if let Some(t) = opts.body_timeout {
+        settings.body_timeout = t;
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -281,6 +295,7 @@ pub fn serve_settings() -> ServeSettings {
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        body_timeout: keydrop::config::BODY_TIMEOUT,
     }
 }
 

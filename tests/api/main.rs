@@ -17,4 +17,5 @@ mod headers;
 mod multiprocess;
 mod openapi;
 mod public;
+mod slow_bodies;
 mod store;

@@ -2,7 +2,7 @@
 //! claiming and acking through both: every credential delivered exactly
 //! once, none twice, none left behind, and the audit chain intact.
 
-use crate::helpers::{postgres_url, Backend, TestDb, PG_ENV};
+use crate::helpers::{require_postgres, Backend, TestDb};
 use base64::Engine as _;
 use keydrop::crypto::cipher::{self, Binding};
 use keydrop::crypto::keyring::{Keyring, MasterKey};
@@ -57,11 +57,12 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    keydrop_no_postgres,
+    ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
+)]
 async fn two_processes_deliver_every_credential_exactly_once() {
-    if postgres_url().is_none() {
-        println!("skipped: set {PG_ENV} to run the two-process delivery test on PostgreSQL");
-        return;
-    }
+    require_postgres();
     let db = TestDb::new(Backend::Postgres).await;
     let key_b64 = base64::engine::general_purpose::STANDARD
         .encode(keydrop::crypto::random::bytes::<32>().unwrap());

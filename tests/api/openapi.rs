@@ -98,6 +98,48 @@ async fn document_and_router_agree() {
         );
         assert_ne!(status, 500, "{method} {path}");
     }
+    // Every documented query parameter is one the handler accepts (they
+    // refuse unknown ones), with a value its schema allows.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let Some(params) = ops["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let query: Vec<&Value> = params.iter().filter(|p| p["in"] == "query").collect();
+        if query.is_empty() {
+            continue;
+        }
+        for p in query {
+            let name = p["name"].as_str().unwrap();
+            let schema = &p["schema"];
+            let value = match (schema["enum"].get(0), schema["type"].as_str()) {
+                (Some(v), _) => v.as_str().unwrap().to_owned(),
+                (None, Some("integer")) => "1".to_owned(),
+                _ if name == "after" => String::new(),
+                _ => "x".to_owned(),
+            };
+            let res = app
+                .get(
+                    &format!("/api/v1{path}?{name}={value}"),
+                    Some(&app.admin_token),
+                )
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert_eq!(status, 200, "GET {path}?{name}={value}: {body}");
+        }
+        // ... and one it does not document is refused.
+        let res = app
+            .get(
+                &format!("/api/v1{path}?undocumented=1"),
+                Some(&app.admin_token),
+            )
+            .fetch_status()
+            .await;
+        assert_eq!(res, 422, "GET {path} takes an undocumented parameter");
+    }
+
     let res = app
         .get("/api/v1/no-such-route", Some(&app.admin_token))
         .send()

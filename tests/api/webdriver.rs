@@ -3,7 +3,8 @@
 //!
 //! Browser tests are opt-in: set `KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver`
 //! (and optionally `KEYDROP_TEST_CHROMIUM`, default `/usr/bin/chromium`).
-//! Without it [`Browser::start_or_skip`] prints why and returns `None`.
+//! Without it they are built `#[ignore]`d with that reason (see `build.rs`),
+//! and [`Browser::start`] panics if one is run anyway.
 //!
 //! Every [`Browser`] runs its own chromedriver on its own loopback port with its
 //! own throw-away profile, so browser tests can run in parallel. Dropping a
@@ -103,17 +104,6 @@ pub struct Element<'b> {
 }
 
 impl Browser {
-    /// Start a browser, or print why browser tests are skipped and return `None`.
-    pub async fn start_or_skip(javascript: bool) -> Option<Browser> {
-        if chromedriver_path().is_none() {
-            println!(
-                "skipped: set {CHROMEDRIVER_ENV}=/usr/bin/chromedriver (and {CHROMIUM_ENV} if Chromium is not {DEFAULT_CHROMIUM}) to run browser tests"
-            );
-            return None;
-        }
-        Some(Browser::start(javascript).await)
-    }
-
     /// Spawn chromedriver on a free loopback port and open a session. With
     /// `javascript == false` the profile blocks JavaScript for every site
     /// (the same content setting a user or an enterprise policy would set).
@@ -121,8 +111,9 @@ impl Browser {
     /// Panics if `KEYDROP_TEST_CHROMEDRIVER` is unset or the browser does not start.
     pub async fn start(javascript: bool) -> Browser {
         let started = Instant::now();
-        let driver_path = chromedriver_path()
-            .unwrap_or_else(|| panic!("{CHROMEDRIVER_ENV} is not set; use Browser::start_or_skip"));
+        let driver_path = chromedriver_path().unwrap_or_else(|| {
+            panic!("this test needs a browser: set {CHROMEDRIVER_ENV}=/usr/bin/chromedriver")
+        });
         let mut last_err = None;
         // A port picked by binding :0 can be taken again before chromedriver
         // binds it; try a few.

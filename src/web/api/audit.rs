@@ -1,6 +1,8 @@
-//! `/api/v1/audit`: the audit log, oldest first, paged by `seq`.
+//! `/api/v1/audit`: the audit log, oldest first, paged by `seq`, filtered
+//! by subject and by action (exact, or a prefix ending in `.`).
 
 use super::page_limit;
+use crate::domain::audit::{ActionFilter, AuditFilter};
 use crate::domain::role::Role;
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
@@ -9,11 +11,25 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+/// Longest `subject` / `action` filter accepted.
+const MAX_FILTER: usize = 200;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Page {
     after: Option<i64>,
-    limit: Option<i64>,
+    limit: Option<String>,
+    subject: Option<String>,
+    action: Option<String>,
+}
+
+fn text_filter(value: Option<&str>, name: &str) -> Result<Option<String>, ApiError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > MAX_FILTER => Err(ApiError::unprocessable(format!(
+            "{name} must be at most {MAX_FILTER} characters"
+        ))),
+        v => Ok(v.map(str::to_owned)),
+    }
 }
 
 #[get("/audit")]
@@ -23,9 +39,15 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let limit = page_limit(query.limit)?;
+    let limit = page_limit(query.limit.as_deref())?;
     let after = query.after.unwrap_or(0).max(0);
-    let events = state.store.list_audit(after, limit).await?;
+    let filter = AuditFilter {
+        subject: text_filter(query.subject.as_deref(), "subject")?,
+        action: text_filter(query.action.as_deref(), "action")?
+            .as_deref()
+            .map(ActionFilter::parse),
+    };
+    let events = state.store.search_audit(&filter, after, limit).await?;
     let next = match events.last() {
         Some(last) if i64::try_from(events.len()).unwrap_or(0) == limit => {
             Some(last.seq.to_string())

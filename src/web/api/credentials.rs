@@ -40,7 +40,7 @@ fn secret_value(plaintext: &[u8]) -> Result<Value, ApiError> {
 struct ListQuery {
     status: Option<String>,
     delivery: Option<String>,
-    limit: Option<i64>,
+    limit: Option<String>,
     after: Option<String>,
 }
 
@@ -51,7 +51,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(READERS)?;
-    let limit = page_limit(query.limit)?;
+    let limit = page_limit(query.limit.as_deref())?;
     let status = super::filter(
         query.status.as_deref(),
         Status::parse,

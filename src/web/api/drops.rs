@@ -44,7 +44,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<String>,
-    limit: Option<i64>,
+    limit: Option<String>,
     after: Option<String>,
 }
 
@@ -55,7 +55,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
-    let limit = page_limit(query.limit)?;
+    let limit = page_limit(query.limit.as_deref())?;
     let filter = super::filter(
         query.state.as_deref(),
         DropState::parse,

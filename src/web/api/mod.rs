@@ -64,13 +64,54 @@ pub fn next<T>(
     }
 }
 
-/// `limit` for list calls: 1…500, default 100.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, super::error::ApiError> {
-    match limit {
-        None => Ok(100),
-        Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(super::error::ApiError::unprocessable(
-            "limit must be between 1 and 500",
-        )),
+/// Largest page of a list call; a larger `limit` is clamped to it.
+pub const MAX_PAGE: i64 = 500;
+/// The page size when no `limit` is given.
+pub const DEFAULT_PAGE: i64 = 100;
+
+/// `limit` for list calls: default [`DEFAULT_PAGE`]; above [`MAX_PAGE`] it is
+/// clamped (SPEC §4), however large; zero, negative or not a number: 422.
+pub fn page_limit(limit: Option<&str>) -> Result<i64, super::error::ApiError> {
+    let Some(text) = limit.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(DEFAULT_PAGE);
+    };
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    match text.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n.min(MAX_PAGE)),
+        // Too many digits for an i64: still just "very large".
+        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(MAX_PAGE),
+        _ => Err(super::error::ApiError::unprocessable(format!(
+            "limit must be a whole number from 1 (larger than {MAX_PAGE} means {MAX_PAGE})"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limits_clamp_large_and_refuse_small() {
+        assert_eq!(page_limit(None).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_limit(Some("")).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_limit(Some("1")).unwrap(), 1);
+        assert_eq!(page_limit(Some("500")).unwrap(), 500);
+        assert_eq!(page_limit(Some("501")).unwrap(), MAX_PAGE);
+        assert_eq!(page_limit(Some("+7")).unwrap(), 7);
+        assert_eq!(
+            page_limit(Some("99999999999999999999999999")).unwrap(),
+            MAX_PAGE
+        );
+        for bad in [
+            "0",
+            "-1",
+            "-99999999999999999999999",
+            "abc",
+            "1.5",
+            "+",
+            "1e3",
+        ] {
+            assert!(page_limit(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -30,7 +30,7 @@ fn ok(status: &str, description: &str, schema: Option<Value>) -> (String, Value)
 
 fn err(status: &str) -> (String, Value) {
     let description = match status {
-        "400" => "Malformed JSON",
+        "400" => "Malformed JSON (`malformed_request`), or the body did not arrive within 10 s (`body_timeout`; the connection is then closed)",
         "401" => "Missing or invalid API token (`WWW-Authenticate: Bearer`)",
         "403" => "The token's role may not make this call",
         "404" => "Not found",
@@ -77,13 +77,18 @@ fn query(params: &[(&str, Value, &str)]) -> Value {
     )
 }
 
+/// `limit` of every list call: a larger value is clamped, not refused.
+fn limit() -> (&'static str, Value, &'static str) {
+    (
+        "limit",
+        json!({ "type": "integer", "minimum": 1, "default": 100 }),
+        "Page size, at most 500: a larger value is clamped to 500; zero, negative or not a number is a 422",
+    )
+}
+
 fn paging(extra: &[(&str, Value, &str)]) -> Value {
     let mut p = extra.to_vec();
-    p.push((
-        "limit",
-        json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }),
-        "Page size",
-    ));
+    p.push(limit());
     p.push((
         "after",
         json!({ "type": "string" }),
@@ -168,15 +173,17 @@ fn build() -> Value {
                     vec![ok("200", "All tokens", Some(json!({ "type": "object", "required": ["tokens"], "properties": { "tokens": { "type": "array", "items": r("Token") } } })))])
             },
             "/tokens/{id}": {
-                "delete": with(op("Revoke an API token (effective within 5 s in every process)", "admin",
+                "delete": with(op("Revoke an API token: at once in the process that serves this call, within 2 s in every other (the spec bound is 5 s)", "admin",
                     vec![ok("200", "The revoked token", Some(r("Token"))), err("404")]), "parameters", id_param("token"))
             },
             "/audit": {
-                "get": with(op("The audit log, oldest first", "admin",
+                "get": with(op("The audit log, oldest first, optionally filtered; filters combine with each other and with `after`/`limit`", "admin",
                     vec![ok("200", "A page of events", Some(json!({ "type": "object", "required": ["events", "next"], "properties": { "events": { "type": "array", "items": r("AuditEvent") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", query(&[
-                        ("after", json!({ "type": "integer", "minimum": 0 }), "Events with a greater seq"),
-                        ("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }), "Page size"),
+                        ("after", json!({ "type": "integer", "minimum": 0 }), "Events with a greater seq (the `next` of the previous page)"),
+                        limit(),
+                        ("subject", json!({ "type": "string", "maxLength": 200 }), "Only events about exactly this subject, e.g. `drop:<id>`, `credential:<id>`, `token:<id>`"),
+                        ("action", json!({ "type": "string", "maxLength": 200 }), "Only this action (`credential.claim`), or, ending in `.`, every action with that prefix (`credential.`)"),
                     ]))
             },
             "/openapi.json": {
@@ -235,7 +242,7 @@ fn build() -> Value {
                 "TokenCreated": { "type": "object", "required": ["id", "name", "role", "token", "created_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "token": { "type": "string", "description": "Shown only in this response" }, "created_at": time } },
                 "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "subject", "ip", "details", "hash"], "properties": {
                     "seq": { "type": "integer" }, "at": time, "actor": { "type": "string" }, "action": { "type": "string" }, "subject": { "type": "string" },
-                    "ip": { "type": ["string", "null"] }, "details": { "type": "object" }, "hash": { "type": "string", "description": "SHA-256 hex over the previous hash and this event's canonical content" }
+                    "ip": { "type": ["string", "null"] }, "details": { "type": "object", "description": "What the event says about itself; never a secret. Times in it are RFC 3339 UTC" }, "hash": { "type": "string", "description": "SHA-256 hex over the previous hash and this event's canonical content" }
                 } }
             }
         }

@@ -1,0 +1,25 @@
+//! Tells the test suite which of its optional halves can run here, so the
+//! others show up in `cargo test` as *ignored*, with the reason, instead of
+//! passing without having run:
+//!
+//! - `keydrop_no_postgres` when `KEYDROP_TEST_POSTGRES_URL` is unset (the
+//!   PostgreSQL half of `on_both_backends!` and the two-process test);
+//! - `keydrop_no_browser` when `KEYDROP_TEST_CHROMEDRIVER` is unset (the
+//!   headless-Chromium tests).
+//!
+//! Cargo re-runs this when either variable changes, so setting one rebuilds
+//! the crate and its tests once. Nothing in the service itself uses these.
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    for (var, cfg) in [
+        ("KEYDROP_TEST_POSTGRES_URL", "keydrop_no_postgres"),
+        ("KEYDROP_TEST_CHROMEDRIVER", "keydrop_no_browser"),
+    ] {
+        println!("cargo::rerun-if-env-changed={var}");
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if std::env::var_os(var).map_or(true, |v| v.is_empty()) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}
