@@ -3,10 +3,7 @@
 //! cost the customer an attempt, strand a link, or hang a caller.
 
 use crate::helpers::Fetch;
-use crate::helpers::{
-    postgres_url, spawn_app_with, AppOptions, Backend, TestApp, TestDb, GOOD_ID, GOOD_SECRET,
-    PG_ENV,
-};
+use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp, TestDb, GOOD_ID, GOOD_SECRET};
 use crate::on_both_backends;
 use keydrop::domain::audit::AuditEntry;
 use serde_json::{json, Value};
@@ -93,11 +90,12 @@ async fn pipe(
 /// `Retry-After` within seconds — never a hang, never a 500 — and all is
 /// well again once it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_postgres,
+    ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
+)]
 async fn a_database_outage_answers_503_quickly_and_recovers() {
-    if postgres_url().is_none() {
-        println!("skipped: set {PG_ENV} to run the database outage test on PostgreSQL");
-        return;
-    }
+    crate::helpers::require_postgres();
     let mut db = TestDb::new(Backend::Postgres).await;
     let (scheme, rest) = db.url.split_once('@').unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
