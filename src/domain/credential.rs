@@ -1,8 +1,12 @@
 //! Credentials (SPEC §3): what was accepted, as metadata. The secret itself
 //! is never part of these types.
 
-use crate::greenhouse::{Kind, Outcome, Verification};
+use super::kind::Kind;
+use super::verification::{Outcome, Verification};
 use serde::{Deserialize, Serialize};
+
+/// First background re-check of a pending credential (SPEC §3: within a minute).
+pub const FIRST_RECHECK_MS: i64 = 30_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

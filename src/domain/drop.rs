@@ -1,7 +1,8 @@
 //! Drops (SPEC §2): one-time upload links and the rules for creating them.
 
+use super::kind::Kind;
+use super::profile::Profile;
 use super::text::check_shown;
-use crate::greenhouse::{Kind, Profile};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_EXPIRES_IN: i64 = 72 * 3600;

@@ -3,5 +3,8 @@
 pub mod audit;
 pub mod credential;
 pub mod drop;
+pub mod kind;
+pub mod profile;
 pub mod role;
 pub mod text;
+pub mod verification;

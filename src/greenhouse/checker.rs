@@ -162,7 +162,7 @@ impl Checker {
 /// The profile's resources for `kind`, required first, each with its "required" flag.
 pub(crate) fn planned(
     profile: &Profile,
-    kind: super::kind::Kind,
+    kind: crate::domain::kind::Kind,
 ) -> Vec<(&'static Resource, bool)> {
     let mut out: Vec<(&'static Resource, bool)> = profile
         .required_resources(kind)

@@ -11,7 +11,6 @@
 mod checker;
 pub mod fake;
 mod http;
-mod kind;
 mod messages;
 mod profile;
 mod report;
@@ -22,8 +21,8 @@ mod v1;
 mod v3;
 mod validation;
 
+pub use crate::domain::kind::{Kind, UnknownKind};
 pub use checker::{BuildError, Checker, CheckerConfig};
-pub use kind::{Kind, UnknownKind};
 pub use profile::Profile;
 pub use report::{Outcome, Verification};
 pub use resources::{known_resources, resource, resource_by_permission, Resource};

@@ -1,9 +1,9 @@
 //! Permission profiles: which resources a drop asks for (SPEC §1 "Permission profiles").
 
-use super::kind::Kind;
 use super::resources::{resource, Resource};
 use super::validation::ValidationError;
-use serde::{Deserialize, Serialize};
+use crate::domain::kind::Kind;
+pub use crate::domain::profile::Profile;
 
 /// The default profile name.
 pub const DEFAULT_PROFILE: &str = "full-analytics";
@@ -63,16 +63,6 @@ const V1_FULL_REQUIRED: &[&str] = &[
 ];
 const V1_FULL_OPTIONAL: &[&str] = &["tags/candidate", "prospect_pools"];
 const MINIMAL_REQUIRED: &[&str] = &["users"];
-
-/// A drop's permission profile. Serialized as `{"name","required":[…],"optional":[…]}`; the
-/// lists hold resource names (`users`, `tags/candidate`), not permission strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    pub name: String,
-    pub required: Vec<String>,
-    pub optional: Vec<String>,
-}
 
 impl Default for Profile {
     /// `full-analytics` for `harvest_v3`.

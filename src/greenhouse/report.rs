@@ -1,51 +1,10 @@
 //! The result of one check (SPEC §1 "Outcome of one check", §3 `verification`) and the
 //! customer-facing words for each case.
 
-use super::kind::Kind;
 use super::messages::{pending_message, refusal_message};
-use crate::clock::serde_rfc3339;
-use serde::{Deserialize, Serialize};
+use crate::domain::kind::Kind;
+pub use crate::domain::verification::{Outcome, Verification};
 use time::OffsetDateTime;
-
-/// What one check concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The credential works and every required resource answered 200.
-    Verified,
-    /// The credential works but at least one required permission is missing.
-    Insufficient,
-    /// Greenhouse refused the credential itself.
-    Invalid,
-    /// Greenhouse gave no usable answer in time; check again later.
-    Pending,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Verified => "verified",
-            Outcome::Insufficient => "insufficient",
-            Outcome::Invalid => "invalid",
-            Outcome::Pending => "pending",
-        }
-    }
-}
-
-/// The report stored with a credential: `{"outcome","checked_at","granted":[…],
-/// "missing_required":[…],"missing_optional":[…],"message"}`. The lists hold permission strings
-/// (`harvest:users:list` for v3, `GET: List Users` for v1), in profile order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verification {
-    pub outcome: Outcome,
-    #[serde(with = "serde_rfc3339")]
-    pub checked_at: OffsetDateTime,
-    pub granted: Vec<String>,
-    pub missing_required: Vec<String>,
-    pub missing_optional: Vec<String>,
-    /// Plain words for the customer; never contains a secret or a Greenhouse response body.
-    pub message: String,
-}
 
 /// Why Greenhouse gave no definite answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! `/v1/users`). v1 names are derived from the endpoint, following the published names
 //! integrators quote (Merge: "GET: List Users"); Greenhouse has no API listing them.
 
-use super::kind::Kind;
+use crate::domain::kind::Kind;
 
 /// One probeable resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

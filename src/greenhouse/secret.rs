@@ -1,7 +1,7 @@
 //! What a customer pastes: the secret JSON of SPEC §4, with the local shape checks of SPEC §1.
 
-use super::kind::Kind;
 use super::validation::ValidationError;
+use crate::domain::kind::Kind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};

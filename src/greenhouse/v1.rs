@@ -2,11 +2,11 @@
 
 use super::checker::{nothing_to_probe, planned, Checker};
 use super::http::{send, Budget};
-use super::kind::Kind;
 use super::profile::Profile;
 use super::report::{Probe, Refusal, Transient, Verdict};
 use super::resources::Resource;
 use super::scrub::excerpt;
+use crate::domain::kind::Kind;
 
 /// A v1 probe either finds something about the endpoint or learns the key is refused.
 enum V1Probe {

@@ -2,11 +2,11 @@
 
 use super::checker::{nothing_to_probe, planned, Checker};
 use super::http::{send, Answer, Budget};
-use super::kind::Kind;
 use super::profile::Profile;
 use super::report::{Probe, Refusal, Transient, Verdict};
 use super::resources::Resource;
 use super::scrub::excerpt;
+use crate::domain::kind::Kind;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 

@@ -15,8 +15,7 @@ use crate::store::{NewCredential, Store};
 use serde_json::json;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-/// First background re-check of a pending credential (SPEC §3: within a minute).
-pub const FIRST_RECHECK_MS: i64 = 30_000;
+pub use crate::domain::credential::FIRST_RECHECK_MS;
 
 /// The form fields, as posted. Zeroized on drop.
 #[derive(Default, serde::Deserialize, Zeroize, ZeroizeOnDrop)]

@@ -323,7 +323,7 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         // A verified credential that re-checks as pending gets a background
         // re-check like a new one, so it cannot be stranded.
-        let first_recheck = tx.now_ms() + crate::service::submission::FIRST_RECHECK_MS;
+        let first_recheck = tx.now_ms() + crate::domain::credential::FIRST_RECHECK_MS;
         let sql = format!(
             "UPDATE credentials SET status = $1, verification = $2, \
              next_check_at = CASE WHEN $1 = 'pending' THEN COALESCE(next_check_at, $4) ELSE NULL END \

@@ -1,6 +1,6 @@
 //! Fixtures, switches and counters of the fake Greenhouse.
 
-use crate::greenhouse::kind::Kind;
+use crate::domain::kind::Kind;
 use crate::greenhouse::resources::known_resources;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
