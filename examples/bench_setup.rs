@@ -59,7 +59,7 @@ async fn main() {
     assert!(store
         .accept_credential(
             &credential,
-            &AuditEntry::new("bench", "drop.submit", "bench")
+            &AuditEntry::untyped("bench", "drop.submit", "bench")
         )
         .await
         .unwrap());
@@ -67,7 +67,10 @@ async fn main() {
     let (record, token) =
         keydrop::service::tokens::mint("bench worker".into(), Role::Worker, 0).unwrap();
     store
-        .insert_token(&record, &AuditEntry::new("bench", "token.create", "bench"))
+        .insert_token(
+            &record,
+            &AuditEntry::untyped("bench", "token.create", "bench"),
+        )
         .await
         .unwrap();
     println!(

@@ -2,7 +2,7 @@
 
 use crate::clock::{from_millis, rfc3339, SharedClock};
 use crate::config::StoreSettings;
-use crate::domain::audit::AuditEntry;
+use crate::domain::event::{Event, Origin};
 use crate::domain::role::Role;
 use crate::service::tokens::{self, validate_name};
 use crate::startup::open_store;
@@ -70,7 +70,7 @@ pub async fn run(
         }
         TokenCommand::Revoke { id } => {
             let id = uuid::Uuid::parse_str(&id).context("the token id must be a UUID")?;
-            let audit = AuditEntry::new("cli", "token.revoke", format!("token:{id}"));
+            let audit = Origin::cli().entry(Event::TokenRevoked { token: id });
             let t = store
                 .revoke_token(id, &audit)
                 .await?

@@ -29,7 +29,21 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(actor: impl Into<String>, action: &str, subject: impl Into<String>) -> Self {
+    /// The entry of a typed [`Event`](super::event::Event) (see `Event::by`):
+    /// the only way keydrop itself writes the log.
+    pub(crate) fn of(actor: String, event: &super::event::Event) -> Self {
+        Self {
+            actor,
+            action: event.action().to_owned(),
+            subject: event.subject(),
+            ip: None,
+            details: event.details(),
+        }
+    }
+
+    /// A free-form entry, for tests and tools that exercise the log itself.
+    /// keydrop's own changes are recorded as typed events instead.
+    pub fn untyped(actor: impl Into<String>, action: &str, subject: impl Into<String>) -> Self {
         Self {
             actor: actor.into(),
             action: action.to_owned(),

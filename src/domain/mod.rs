@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod credential;
 pub mod drop;
+pub mod event;
 pub mod kind;
 pub mod profile;
 pub mod role;

@@ -6,11 +6,10 @@ use super::ServiceError;
 use crate::crypto::cipher::{self, Binding, Envelope};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::CryptoError;
-use crate::domain::audit::AuditEntry;
-use crate::domain::credential::{CredentialMeta, Status};
+use crate::domain::credential::CredentialMeta;
+use crate::domain::event::{Event, Origin};
 use crate::greenhouse::{Checker, Secret, Verification};
-use crate::store::{Lease, OpenFailure, Store};
-use serde_json::json;
+use crate::store::{CheckBy, Lease, OpenFailure, Store};
 use zeroize::Zeroizing;
 
 /// How long a credential that failed to decrypt is skipped by claims.
@@ -44,18 +43,17 @@ fn opener<'k>(
 pub(crate) async fn decrypt_failed(
     store: &Store,
     id: &str,
-    actor: &str,
+    origin: &Origin,
     e: CryptoError,
 ) -> ServiceError {
     if !quarantines(&e) {
         return keyring_fault(e);
     }
-    let audit = AuditEntry::new(
-        actor,
-        "credential.decrypt_failed",
-        format!("credential:{id}"),
-    )
-    .details(json!({ "error": e.to_string() }));
+    let audit = origin.entry(Event::DecryptFailed {
+        credential: id.to_owned(),
+        error: e.to_string(),
+        quarantined_for_s: None,
+    });
     if let Err(err) = async {
         let mut tx = store.begin_audited().await?;
         tx.record(&audit).await?;
@@ -72,27 +70,22 @@ pub async fn claim(
     store: &Store,
     keyring: &Keyring,
     lease_secs: i64,
-    audit: &AuditEntry,
+    origin: &Origin,
 ) -> Result<Option<(CredentialMeta, Plaintext, Lease)>, ServiceError> {
     let lease_id = crate::crypto::random::uuid()?.to_string();
-    let actor = audit.actor.clone();
     let result = store
         .claim(
             lease_secs.saturating_mul(1000),
             &lease_id,
-            audit,
+            origin,
             |id, drop_id, kind, env| {
                 opener(keyring, id)(drop_id, kind, env).map_err(|error| {
                     let quarantine = quarantines(&error).then(|| {
-                        let entry = AuditEntry::new(
-                            actor,
-                            "credential.decrypt_failed",
-                            format!("credential:{id}"),
-                        )
-                        .details(json!({
-                            "error": error.to_string(),
-                            "quarantined_for_s": QUARANTINE_MS / 1000,
-                        }));
+                        let entry = origin.entry(Event::DecryptFailed {
+                            credential: id.to_owned(),
+                            error: error.to_string(),
+                            quarantined_for_s: Some(QUARANTINE_MS / 1000),
+                        });
                         Box::new((QUARANTINE_MS, entry))
                     });
                     OpenFailure { error, quarantine }
@@ -137,7 +130,7 @@ pub async fn check_stored(
     keyring: &Keyring,
     checker: &Checker,
     id: &str,
-    actor: &str,
+    origin: &Origin,
 ) -> Result<Option<Verification>, ServiceError> {
     let Some((drop_id, kind, env)) = store.credential_envelope(id).await? else {
         return Ok(None);
@@ -147,7 +140,7 @@ pub async fn check_stored(
     };
     let plaintext = match opener(keyring, id)(&drop_id, &kind, &env) {
         Ok(p) => p,
-        Err(e) => return Err(decrypt_failed(store, id, actor, e).await),
+        Err(e) => return Err(decrypt_failed(store, id, origin, e).await),
     };
     let secret: Secret = serde_json::from_slice(&plaintext).map_err(|_| {
         ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
@@ -157,26 +150,18 @@ pub async fn check_stored(
 }
 
 /// Re-run the Greenhouse check on a stored credential; the caller sees only
-/// the new report.
+/// the new report (a refused credential is destroyed, see `store::lifecycle`).
 pub async fn reverify(
     store: &Store,
     keyring: &Keyring,
     checker: &Checker,
     id: &str,
-    actor: &str,
-    ip: Option<String>,
+    origin: &Origin,
 ) -> Result<Option<CredentialMeta>, ServiceError> {
-    let Some(verification) = check_stored(store, keyring, checker, id, actor).await? else {
+    let Some(verification) = check_stored(store, keyring, checker, id, origin).await? else {
         return Ok(None);
     };
-    let status = Status::from_outcome(verification.outcome);
-    let json =
-        serde_json::to_string(&verification).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let audit = AuditEntry::new(actor, "credential.verify", format!("credential:{id}"))
-        .ip(ip)
-        .details(json!({
-            "outcome": verification.outcome.as_str(),
-            "missing_required": verification.missing_required,
-        }));
-    Ok(store.update_verification(id, status, &json, &audit).await?)
+    Ok(store
+        .apply_verification(id, &verification, CheckBy::Staff, origin)
+        .await?)
 }

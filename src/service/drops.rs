@@ -3,10 +3,9 @@
 use super::ServiceError;
 use crate::crypto::link::LinkToken;
 use crate::crypto::random;
-use crate::domain::audit::AuditEntry;
 use crate::domain::drop::{DropRecord, DropSpec};
+use crate::domain::event::{Event, Origin};
 use crate::store::{NewDrop, Store};
-use serde_json::json;
 
 /// A new drop and its link. The link holds the token: show it once, never log it.
 #[derive(Debug)]
@@ -47,15 +46,14 @@ pub async fn create(
         max_attempts: spec.max_attempts,
         created_by: actor.to_owned(),
     };
-    let audit = AuditEntry::new(actor, "drop.create", format!("drop:{id}"))
-        .ip(ip)
-        .details(json!({
-            "org": spec.org,
-            "kind": spec.kind.as_str(),
-            "profile": spec.profile.name,
-            "expires_at": crate::clock::rfc3339(crate::clock::from_millis(expires_at)),
-            "max_attempts": spec.max_attempts,
-        }));
+    let audit = Origin::new(actor, ip).entry(Event::DropCreated {
+        drop: id.clone(),
+        org: spec.org.clone(),
+        kind: spec.kind.as_str().to_owned(),
+        profile: spec.profile.name.clone(),
+        expires_at,
+        max_attempts: spec.max_attempts,
+    });
     store.insert_drop(&new, &audit).await?;
     let drop = store
         .drop_by_id(&id)

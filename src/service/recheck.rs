@@ -5,11 +5,9 @@
 
 use super::ServiceError;
 use crate::crypto::keyring::Keyring;
-use crate::domain::audit::AuditEntry;
-use crate::domain::credential::Status;
+use crate::domain::event::Origin;
 use crate::greenhouse::{Checker, Outcome};
-use crate::store::Store;
-use serde_json::json;
+use crate::store::{CheckBy, Store};
 
 /// Longest wait between checks.
 pub const MAX_INTERVAL_MS: i64 = 30 * 60 * 1000;
@@ -47,27 +45,25 @@ async fn recheck_one(
     checker: &Checker,
     id: &str,
 ) -> Result<(), ServiceError> {
+    let system = Origin::system();
     let Some(verification) =
-        super::delivery::check_stored(store, keyring, checker, id, "system").await?
+        super::delivery::check_stored(store, keyring, checker, id, &system).await?
     else {
         return Ok(());
     };
-    let status = Status::from_outcome(verification.outcome);
-    let next = if verification.outcome == Outcome::Pending {
+    let next_check_at = if verification.outcome == Outcome::Pending {
         let failures = store.check_failures(id).await?;
         Some(store.now_ms() + backoff_ms(failures))
     } else {
         None
     };
-    let json =
-        serde_json::to_string(&verification).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let audit = AuditEntry::new("system", "credential.recheck", format!("credential:{id}"))
-        .details(json!({
-            "outcome": verification.outcome.as_str(),
-            "missing_required": verification.missing_required,
-        }));
     store
-        .finish_recheck(id, status.as_str(), &json, next, &audit)
+        .apply_verification(
+            id,
+            &verification,
+            CheckBy::Recheck { next_check_at },
+            &system,
+        )
         .await?;
     tracing::info!(credential = %id, outcome = verification.outcome.as_str(), "pending credential re-checked");
     Ok(())

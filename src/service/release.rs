@@ -10,6 +10,7 @@ use super::ServiceError;
 use crate::crypto::cipher::{self, Binding};
 use crate::crypto::keyring::Keyring;
 use crate::domain::audit::AuditEntry;
+use crate::domain::event::Origin;
 use crate::store::{SecretRead, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -110,7 +111,7 @@ async fn open(
                     return Err(super::delivery::decrypt_failed(
                         store,
                         &job.id,
-                        &job.audit.actor,
+                        &Origin::new(job.audit.actor.clone(), job.audit.ip.clone()),
                         e,
                     )
                     .await)

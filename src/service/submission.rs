@@ -7,12 +7,11 @@ use super::ServiceError;
 use crate::crypto::cipher::{self, Binding};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::random;
-use crate::domain::audit::AuditEntry;
 use crate::domain::credential::Status;
 use crate::domain::drop::{DropRecord, DropState};
+use crate::domain::event::{Event, Origin};
 use crate::greenhouse::{Checker, Kind, Outcome, Secret, ValidationError, Verification};
 use crate::store::{NewCredential, Store};
-use serde_json::json;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 pub use crate::domain::credential::FIRST_RECHECK_MS;
@@ -73,8 +72,9 @@ impl Submitter<'_> {
         form: &Form,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        let reserve =
-            AuditEntry::new("public", "drop.attempt", format!("drop:{}", drop.id)).ip(ip.clone());
+        let reserve = Origin::new("public", ip.clone()).entry(Event::AttemptReserved {
+            drop: drop.id.clone(),
+        });
         let Some(drop) = self
             .store
             .reserve_attempt(&drop.id, self.check_hold_ms(), &reserve)
@@ -88,13 +88,9 @@ impl Submitter<'_> {
                 // Our fault, not the customer's: the attempt is given back
                 // (if the database is down too, the in-flight check still
                 // ends by time, see `reserve_attempt`).
-                let audit = AuditEntry::new(
-                    "system",
-                    "drop.attempt_returned",
-                    format!("drop:{}", drop.id),
-                )
-                .ip(ip)
-                .details(json!({ "reason": "internal_error" }));
+                let audit = Origin::new("system", ip).entry(Event::AttemptReturned {
+                    drop: drop.id.clone(),
+                });
                 if let Err(err) = self.store.return_attempt(&drop.id, &audit).await {
                     tracing::error!(error = %err, drop = %drop.id, "could not give back an attempt");
                 }
@@ -147,13 +143,15 @@ impl Submitter<'_> {
         let outcome = verification
             .as_ref()
             .map_or("malformed", |v| v.outcome.as_str());
-        let audit = AuditEntry::new("public", "drop.attempt_failed", format!("drop:{}", drop.id))
-            .ip(ip)
-            .details(json!({
-                "outcome": outcome,
-                "field": field,
-                "missing_required": verification.as_ref().map(|v| &v.missing_required),
-            }));
+        let audit = Origin::new("public", ip).entry(Event::AttemptFailed {
+            drop: drop.id.clone(),
+            outcome: outcome.to_owned(),
+            field: field.map(str::to_owned),
+            missing_required: verification
+                .as_ref()
+                .map(|v| v.missing_required.clone())
+                .unwrap_or_default(),
+        });
         let Some(after) = self.store.record_failed_attempt(&drop.id, &audit).await? else {
             return self.gone(drop).await;
         };
@@ -200,14 +198,13 @@ impl Submitter<'_> {
             envelope,
             next_check_at: (status == Status::Pending).then_some(now + FIRST_RECHECK_MS),
         };
-        let audit = AuditEntry::new("public", "drop.submit", format!("drop:{}", drop.id))
-            .ip(ip)
-            .details(json!({
-                "credential": id,
-                "status": status.as_str(),
-                "hint": credential.hint,
-                "missing_optional": verification.missing_optional,
-            }));
+        let audit = Origin::new("public", ip).entry(Event::DropSubmitted {
+            drop: drop.id.clone(),
+            credential: id.clone(),
+            status: status.as_str().to_owned(),
+            hint: credential.hint.clone(),
+            missing_optional: verification.missing_optional.clone(),
+        });
         if !self.store.accept_credential(&credential, &audit).await? {
             return self.gone(drop).await;
         }

@@ -4,10 +4,9 @@
 
 use super::ServiceError;
 use crate::crypto::token::ApiToken;
-use crate::domain::audit::AuditEntry;
+use crate::domain::event::{Event, Origin};
 use crate::domain::role::Role;
 use crate::store::{Store, TokenRecord};
-use serde_json::json;
 
 /// Check a token name: 1–100 printable characters.
 pub fn validate_name(name: &str) -> Result<String, String> {
@@ -63,9 +62,12 @@ pub async fn create(
     ip: Option<String>,
 ) -> Result<(TokenRecord, ApiToken), ServiceError> {
     let (record, token) = mint_blocking(store, name, role).await?;
-    let audit = AuditEntry::new(actor, "token.create", format!("token:{}", record.id))
-        .ip(ip)
-        .details(json!({ "name": record.name, "role": record.role }));
+    let audit = Origin::new(actor, ip).entry(Event::TokenCreated {
+        token: record.id,
+        name: record.name.clone(),
+        role: record.role,
+        bootstrap: false,
+    });
     store.insert_token(&record, &audit).await?;
     Ok((record, token))
 }
@@ -82,8 +84,12 @@ pub async fn bootstrap_admin<E>(
         return Ok(Ok(false));
     }
     let (record, token) = mint_blocking(store, "bootstrap admin".into(), Role::Admin).await?;
-    let audit = AuditEntry::new("system", "token.create", format!("token:{}", record.id))
-        .details(json!({ "name": record.name, "role": "admin", "bootstrap": true }));
+    let audit = Origin::system().entry(Event::TokenCreated {
+        token: record.id,
+        name: record.name.clone(),
+        role: record.role,
+        bootstrap: true,
+    });
     Ok(store
         .bootstrap_admin(&record, &audit, || deliver(&token))
         .await?)

@@ -5,6 +5,7 @@
 use super::{Cursor, Result, Store, StoreError};
 use crate::domain::audit::AuditEntry;
 use crate::domain::drop::{DropRecord, DropState};
+use crate::domain::event::{Event, Origin};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -215,10 +216,10 @@ impl Store {
         let d = drop_from_row(&row)?;
         tx.record(audit).await?;
         if d.state == DropState::Locked {
-            tx.record(
-                &AuditEntry::new("system", "drop.lock", format!("drop:{id}"))
-                    .details(serde_json::json!({ "attempts": d.attempts })),
-            )
+            tx.record(&Origin::system().entry(Event::DropLocked {
+                drop: id.to_owned(),
+                attempts: d.attempts,
+            }))
             .await?;
         }
         tx.commit().await?;
@@ -247,19 +248,19 @@ impl Store {
         for id in ids {
             let sql = format!(
                 "UPDATE drops SET state = 'locked', checking = 0, updated_at = $1 \
-                 WHERE id = $2 AND state = 'open' AND attempts >= max_attempts AND {live} = 0"
+                 WHERE id = $2 AND state = 'open' AND attempts >= max_attempts AND {live} = 0 \
+                 RETURNING attempts"
             );
-            let n = sqlx::query(&sql)
+            let attempts: Option<i64> = sqlx::query_scalar(&sql)
                 .bind(now)
                 .bind(&id)
-                .execute(tx.conn())
-                .await?
-                .rows_affected();
-            if n == 1 {
-                tx.record(
-                    &AuditEntry::new("system", "drop.lock", format!("drop:{id}"))
-                        .details(serde_json::json!({ "reason": "attempts_used" })),
-                )
+                .fetch_optional(tx.conn())
+                .await?;
+            if let Some(attempts) = attempts {
+                tx.record(&Origin::system().entry(Event::DropLocked {
+                    drop: id.clone(),
+                    attempts,
+                }))
                 .await?;
                 locked.push(id);
             }
@@ -290,12 +291,8 @@ impl Store {
                 .bind(id)
                 .execute(tx.conn())
                 .await?;
-            tx.record(&AuditEntry::new(
-                "system",
-                "drop.expire",
-                format!("drop:{id}"),
-            ))
-            .await?;
+            tx.record(&Origin::system().entry(Event::DropExpired { drop: id.clone() }))
+                .await?;
         }
         tx.commit().await?;
         Ok(ids)

@@ -3,8 +3,7 @@
 use super::{Result, Store};
 use crate::crypto::cipher::{self, Binding, Envelope};
 use crate::crypto::keyring::Keyring;
-use crate::domain::audit::AuditEntry;
-use serde_json::json;
+use crate::domain::event::{Event, Origin};
 use sqlx::Row;
 
 /// Why the keyring does not fit the database. Each names the version only.
@@ -103,12 +102,8 @@ impl Store {
             .bind(now)
             .execute(tx.conn())
             .await?;
-            tx.record(&AuditEntry::new(
-                "system",
-                "keys.check_recorded",
-                format!("key:{v}"),
-            ))
-            .await?;
+            tx.record(&Origin::system().entry(Event::KeyCheckRecorded { version: *v }))
+                .await?;
         }
         tx.commit().await?;
         // Re-read: if another process recorded a different value, this fails.
@@ -182,10 +177,10 @@ impl Store {
             moved += 1;
         }
         if moved > 0 {
-            tx.record(
-                &AuditEntry::new("cli", "keys.rewrap", format!("key:{active}"))
-                    .details(json!({ "credentials": moved })),
-            )
+            tx.record(&Origin::cli().entry(Event::KeysRewrapped {
+                version: active,
+                credentials: u64::try_from(moved).unwrap_or(0),
+            }))
             .await?;
         }
         tx.commit().await?;

@@ -13,13 +13,13 @@ mod credentials;
 mod delivery;
 mod drops;
 mod keys;
-mod sweeps;
+mod lifecycle;
 mod tokens;
 
 pub use audit::{audit_query, AuditedTx};
-pub use credentials::NewCredential;
-pub use delivery::{AckResult, Lease, OpenFailure, SecretRead};
+pub use delivery::SecretRead;
 pub use drops::NewDrop;
+pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;

@@ -74,6 +74,11 @@ impl Caller {
     pub fn actor(&self) -> String {
         format!("token:{}", self.token_id)
     }
+
+    /// The caller and its client address, for the audit log.
+    pub fn origin(&self, req: &HttpRequest) -> crate::domain::event::Origin {
+        crate::domain::event::Origin::new(self.actor(), super::client_ip(req))
+    }
 }
 
 struct Entry {

@@ -57,7 +57,7 @@ async fn pages_walk_the_whole_log_and_hashes_chain(backend: Backend) {
 async fn append(store: &Store, events: &[(&str, &str)]) {
     let entries: Vec<AuditEntry> = events
         .iter()
-        .map(|(action, subject)| AuditEntry::new("test", action, *subject))
+        .map(|(action, subject)| AuditEntry::untyped("test", action, *subject))
         .collect();
     let mut tx = store.begin_audited().await.unwrap();
     tx.record_many(&entries).await.unwrap();

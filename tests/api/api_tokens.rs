@@ -310,7 +310,7 @@ async fn revocation_by_another_process_takes_effect_within_seconds(backend: Back
     // Revoke through a second store, as `keydrop token revoke` would.
     let other = app.db.store().await;
     let entry =
-        keydrop::domain::audit::AuditEntry::new("cli", "token.revoke", format!("token:{id}"));
+        keydrop::domain::audit::AuditEntry::untyped("cli", "token.revoke", format!("token:{id}"));
     other
         .revoke_token(id.parse().unwrap(), &entry)
         .await

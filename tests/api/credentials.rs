@@ -238,12 +238,25 @@ async fn claim_lease_ack_and_lapsed_leases(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(acked["delivery"], "delivered");
     assert_eq!(acked["delivered_at"], "2026-11-23T09:01:01Z");
+    // Acking again with the lease that delivered it: the same answer, and
+    // nothing happens twice.
+    let (status, again) = ack(&app, &w, &id, &lease2).await;
+    assert_eq!(status, 200, "a repeated ack is idempotent");
+    assert_eq!(again, acked);
     assert_eq!(
-        ack(&app, &w, &id, &lease2).await.0,
+        ack(&app, &w, &id, &lease1).await.0,
         409,
-        "no double delivery"
+        "not with another lease"
     );
-    assert_eq!(claim(&app, &w, None).await.0, 204);
+    assert_eq!(claim(&app, &w, None).await.0, 204, "no double delivery");
+    let audit = app
+        .get(
+            &format!("/api/v1/audit?subject=credential:{id}&action=credential.ack"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
     // A lease that lapses is also swept back to waiting by the background job.
     let id2 = verified_credential(&app).await;
     let (_, c) = claim(&app, &w, Some(json!({"lease_seconds": 10}))).await;
@@ -374,7 +387,10 @@ async fn reverify_changes_the_report_without_the_secret(backend: Backend) {
         meta["verification"]["missing_required"],
         json!(["harvest:users:list"])
     );
-    // No longer verified: not claimable, secret not released.
+    // Refused by Greenhouse: like a refused background re-check (one rule,
+    // `store::lifecycle`), the ciphertext is destroyed at once; metadata stays.
+    assert_eq!(meta["delivery"], "destroyed");
+    assert_raw_row_destroyed(&app, &id).await;
     assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
     let res = app
         .get(
@@ -384,18 +400,33 @@ async fn reverify_changes_the_report_without_the_secret(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 409);
-    // Granted again: verified again.
-    app.fake
-        .as_ref()
-        .unwrap()
-        .add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_all_resources());
-    let meta: Value = app
-        .post(&format!("/api/v1/credentials/{id}/verify"), Some(&issuer))
+    assert_eq!(res.status(), 410);
+    let audit = app
+        .get(
+            &format!("/api/v1/audit?subject=credential:{id}&action=credential."),
+            Some(&app.admin_token),
+        )
         .fetch_json()
         .await;
-    assert_eq!(meta["status"], "verified");
-    assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["credential.verify", "credential.destroy"],
+        "{audit}"
+    );
+    assert_eq!(audit["events"][1]["details"]["reason"], "refused");
+    // Checking it again is pointless: 410.
+    let res = app
+        .post(&format!("/api/v1/credentials/{id}/verify"), Some(&issuer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
 }
 
 async fn staff_destroy_keeps_metadata_only(backend: Backend) {

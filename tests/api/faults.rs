@@ -170,7 +170,7 @@ async fn a_check_left_in_flight_by_a_dead_process_ends_by_time(backend: Backend)
     let (a, path_a) = new_link(&app, json!({"org": "A", "max_attempts": 1})).await;
     let (b, _) = new_link(&app, json!({"org": "B", "max_attempts": 1})).await;
     for id in [&a, &b] {
-        let audit = AuditEntry::new("public", "drop.attempt", format!("drop:{id}"));
+        let audit = AuditEntry::untyped("public", "drop.attempt", format!("drop:{id}"));
         let reserved = app.store.reserve_attempt(id, 60_000, &audit).await.unwrap();
         assert!(reserved.is_some());
         // …and the process is gone: nothing ends this check.

@@ -79,7 +79,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
         revoked_at: None,
     };
     store
-        .insert_token(&record, &AuditEntry::new("test", "token.create", "t"))
+        .insert_token(&record, &AuditEntry::untyped("test", "token.create", "t"))
         .await
         .unwrap();
     for i in 0..CREDENTIALS {
@@ -98,7 +98,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
                     max_attempts: 10,
                     created_by: "test".into(),
                 },
-                &AuditEntry::new("test", "drop.create", format!("drop:{drop_id}")),
+                &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
             )
             .await
             .unwrap();
@@ -122,7 +122,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             next_check_at: None,
         };
         assert!(store
-            .accept_credential(&c, &AuditEntry::new("test", "drop.submit", "d"))
+            .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
             .await
             .unwrap());
     }

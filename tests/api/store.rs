@@ -42,7 +42,7 @@ fn token_record(name: &str, role: Role) -> (TokenRecord, ApiToken) {
 }
 
 fn audit(action: &str) -> AuditEntry {
-    AuditEntry::new("test", action, "subject").details(json!({"n": 1}))
+    AuditEntry::untyped("test", action, "subject").details(json!({"n": 1}))
 }
 
 async fn tokens_round_trip(backend: Backend) {
@@ -462,7 +462,12 @@ async fn leases_follow_the_database_clock_not_a_skewed_process_clock(backend: Ba
         Ok::<_, keydrop::store::OpenFailure<()>>(())
     };
     let first = good
-        .claim(300_000, "lease-1", &audit("credential.claim"), open)
+        .claim(
+            300_000,
+            "lease-1",
+            &keydrop::domain::event::Origin::system(),
+            open,
+        )
         .await
         .unwrap()
         .unwrap()
@@ -472,7 +477,12 @@ async fn leases_follow_the_database_clock_not_a_skewed_process_clock(backend: Ba
     assert!((first.2.expires_at - real_now - 300_000).abs() < 5_000);
     // The process an hour ahead sees the lease as live.
     let second = ahead
-        .claim(300_000, "lease-2", &audit("credential.claim"), open)
+        .claim(
+            300_000,
+            "lease-2",
+            &keydrop::domain::event::Origin::system(),
+            open,
+        )
         .await
         .unwrap();
     assert!(second.is_none(), "a live lease was taken over");
@@ -488,7 +498,7 @@ async fn audit_filters_read_an_index(backend: Backend) {
     let store = db.store().await;
     let entries: Vec<AuditEntry> = (0..200)
         .map(|i| {
-            AuditEntry::new(
+            AuditEntry::untyped(
                 "test",
                 &format!("kind{}.act{}", i % 7, i % 3),
                 format!("drop:{i}"),

@@ -4,14 +4,14 @@
 use super::page_limit;
 use super::views::credential_json;
 use crate::clock::{from_millis, rfc3339};
-use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{Delivery, Status};
+use crate::domain::event::Event;
 use crate::domain::role::Role;
 use crate::service::{delivery, ServiceError};
 use crate::store::{AckResult, Cursor, SecretRead};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
-use crate::web::{body, client_ip, AppState};
+use crate::web::{body, AppState};
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -117,10 +117,9 @@ pub async fn claim(
             "lease_seconds must be between 10 and 3600",
         ));
     }
-    let audit =
-        AuditEntry::new(caller.actor(), "credential.claim", "credential").ip(client_ip(&req));
+    let origin = caller.origin(&req);
     let Some((meta, plaintext, lease)) =
-        delivery::claim(&state.store, &state.keyring, lease, &audit)
+        delivery::claim(&state.store, &state.keyring, lease, &origin)
             .await
             .map_err(ApiError::from)?
     else {
@@ -151,12 +150,10 @@ pub async fn ack(
     let id = parse_id(&id)?;
     let input: AckBody = body::json(&req, payload).await?;
     let destroy_now = state.settings.retain_after_delivery.is_zero();
-    let audit = AuditEntry::new(caller.actor(), "credential.ack", format!("credential:{id}"))
-        .ip(client_ip(&req))
-        .details(json!({ "lease": input.lease_id }));
+    let origin = caller.origin(&req);
     match state
         .store
-        .ack(&id, &input.lease_id.to_string(), destroy_now, &audit)
+        .ack(&id, &input.lease_id.to_string(), destroy_now, &origin)
         .await?
     {
         AckResult::Delivered(meta) => Ok(HttpResponse::Ok().json(credential_json(&meta))),
@@ -176,12 +173,9 @@ pub async fn secret(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
     let id = parse_id(&id)?;
-    let audit = AuditEntry::new(
-        caller.actor(),
-        "credential.secret_read",
-        format!("credential:{id}"),
-    )
-    .ip(client_ip(&req));
+    let audit = caller.origin(&req).entry(Event::SecretRead {
+        credential: id.clone(),
+    });
     match state
         .releases
         .read(id.clone(), audit)
@@ -227,8 +221,7 @@ pub async fn verify(
         &state.keyring,
         &state.checker,
         &id,
-        &caller.actor(),
-        client_ip(&req),
+        &caller.origin(&req),
     )
     .await
     .map_err(ApiError::from)?
@@ -245,16 +238,9 @@ pub async fn destroy(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let id = parse_id(&id)?;
-    let audit = AuditEntry::new(
-        caller.actor(),
-        "credential.destroy",
-        format!("credential:{id}"),
-    )
-    .ip(client_ip(&req))
-    .details(json!({ "reason": "staff" }));
     let meta = state
         .store
-        .destroy_credential(&id, &audit)
+        .destroy_credential(&id, &caller.origin(&req))
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;
     Ok(HttpResponse::Ok().json(credential_json(&meta)))

@@ -2,8 +2,8 @@
 
 use super::page_limit;
 use super::views::{credential_json, drop_json};
-use crate::domain::audit::AuditEntry;
 use crate::domain::drop::{DropRequest, DropState};
+use crate::domain::event::Event;
 use crate::domain::role::Role;
 use crate::service;
 use crate::store::Cursor;
@@ -111,8 +111,9 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let id = parse_id(&id)?;
-    let audit =
-        AuditEntry::new(caller.actor(), "drop.revoke", format!("drop:{id}")).ip(client_ip(&req));
+    let audit = caller
+        .origin(&req)
+        .entry(Event::DropRevoked { drop: id.clone() });
     let closed = state
         .store
         .close_drop(&id, DropState::Revoked, &audit)

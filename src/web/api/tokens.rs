@@ -1,7 +1,7 @@
 //! `/api/v1/tokens`: admins mint, list and revoke API tokens.
 
 use crate::clock::{from_millis, rfc3339};
-use crate::domain::audit::AuditEntry;
+use crate::domain::event::Event;
 use crate::domain::role::Role;
 use crate::service::tokens::{self, validate_name};
 use crate::store::TokenRecord;
@@ -87,8 +87,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("token"))?;
-    let audit =
-        AuditEntry::new(caller.actor(), "token.revoke", format!("token:{id}")).ip(client_ip(&req));
+    let audit = caller.origin(&req).entry(Event::TokenRevoked { token: id });
     let record = state
         .store
         .revoke_token(id, &audit)

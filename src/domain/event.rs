@@ -1,0 +1,362 @@
+//! Typed events (STYLE 13): every state change and every release is one
+//! [`Event`], and the event alone decides its audit `action`, `subject` and
+//! `details`. Nothing else writes an action string, so two places can never
+//! spell one change differently; the webhook outbox (SPEC §11) will be fed
+//! from the same value in the same transaction.
+//!
+//! Details are metadata only — ids, names, states, outcomes, scope names —
+//! never a secret, a link or a token; times are RFC 3339 UTC.
+
+use super::audit::AuditEntry;
+use super::role::Role;
+use crate::clock::{from_millis, rfc3339};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Who made a change and from where: `actor` is `token:<id>` for API
+/// callers, `public` for customers, `cli`, or `system`; `ip` the client
+/// address when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub actor: String,
+    pub ip: Option<String>,
+}
+
+impl Origin {
+    pub fn new(actor: impl Into<String>, ip: Option<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            ip,
+        }
+    }
+
+    /// keydrop itself (background work, start-up).
+    pub fn system() -> Self {
+        Self::new("system", None)
+    }
+
+    /// The command line.
+    pub fn cli() -> Self {
+        Self::new("cli", None)
+    }
+
+    /// The audit entry of `event` made by this origin.
+    pub fn entry(&self, event: Event) -> AuditEntry {
+        event.by(self.actor.clone()).ip(self.ip.clone())
+    }
+}
+
+/// Why a credential's ciphertext was destroyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestroyReason {
+    /// Staff asked (`DELETE /api/v1/credentials/{id}`).
+    Staff,
+    /// `KEYDROP_RETAIN_AFTER_DELIVERY` passed after delivery (or was `0`).
+    Retention,
+    /// A later check found Greenhouse refusing it (invalid or insufficient).
+    Refused,
+}
+
+impl DestroyReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Retention => "retention",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// One state change or release.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    TokenCreated {
+        token: Uuid,
+        name: String,
+        role: Role,
+        bootstrap: bool,
+    },
+    TokenRevoked {
+        token: Uuid,
+    },
+    DropCreated {
+        drop: String,
+        org: String,
+        kind: String,
+        profile: String,
+        expires_at: i64,
+        max_attempts: i64,
+    },
+    DropRevoked {
+        drop: String,
+    },
+    DropExpired {
+        drop: String,
+    },
+    DropLocked {
+        drop: String,
+        attempts: i64,
+    },
+    /// A submission took one of the drop's attempts (before its check).
+    AttemptReserved {
+        drop: String,
+    },
+    /// A checked submission was turned away.
+    AttemptFailed {
+        drop: String,
+        /// `invalid`, `insufficient` or `malformed`.
+        outcome: String,
+        field: Option<String>,
+        missing_required: Vec<String>,
+    },
+    /// keydrop could not finish a check: the attempt is given back.
+    AttemptReturned {
+        drop: String,
+    },
+    /// A credential was accepted (verified or pending) and stored.
+    DropSubmitted {
+        drop: String,
+        credential: String,
+        status: String,
+        hint: String,
+        missing_optional: Vec<String>,
+    },
+    CredentialClaimed {
+        credential: String,
+        drop: String,
+        lease: String,
+        lease_expires_at: i64,
+    },
+    CredentialDelivered {
+        credential: String,
+        lease: String,
+    },
+    SecretRead {
+        credential: String,
+    },
+    /// Staff re-ran the check.
+    CredentialReverified {
+        credential: String,
+        outcome: String,
+        missing_required: Vec<String>,
+    },
+    /// The background re-check of a pending credential answered.
+    CredentialRechecked {
+        credential: String,
+        outcome: String,
+        missing_required: Vec<String>,
+    },
+    DecryptFailed {
+        credential: String,
+        error: String,
+        quarantined_for_s: Option<i64>,
+    },
+    CredentialDestroyed {
+        credential: String,
+        reason: DestroyReason,
+    },
+    LeaseExpired {
+        credential: String,
+    },
+    KeyCheckRecorded {
+        version: i64,
+    },
+    KeysRewrapped {
+        version: i64,
+        credentials: u64,
+    },
+}
+
+impl Event {
+    /// The dotted action name in the audit log (and `GET /api/v1/audit?action=`).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::TokenCreated { .. } => "token.create",
+            Self::TokenRevoked { .. } => "token.revoke",
+            Self::DropCreated { .. } => "drop.create",
+            Self::DropRevoked { .. } => "drop.revoke",
+            Self::DropExpired { .. } => "drop.expire",
+            Self::DropLocked { .. } => "drop.lock",
+            Self::AttemptReserved { .. } => "drop.attempt",
+            Self::AttemptFailed { .. } => "drop.attempt_failed",
+            Self::AttemptReturned { .. } => "drop.attempt_returned",
+            Self::DropSubmitted { .. } => "drop.submit",
+            Self::CredentialClaimed { .. } => "credential.claim",
+            Self::CredentialDelivered { .. } => "credential.ack",
+            Self::SecretRead { .. } => "credential.secret_read",
+            Self::CredentialReverified { .. } => "credential.verify",
+            Self::CredentialRechecked { .. } => "credential.recheck",
+            Self::DecryptFailed { .. } => "credential.decrypt_failed",
+            Self::CredentialDestroyed { .. } => "credential.destroy",
+            Self::LeaseExpired { .. } => "credential.lease_expired",
+            Self::KeyCheckRecorded { .. } => "keys.check_recorded",
+            Self::KeysRewrapped { .. } => "keys.rewrap",
+        }
+    }
+
+    /// What it acted on: `token:<id>`, `drop:<id>`, `credential:<id>`, `key:<version>`.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::TokenCreated { token, .. } | Self::TokenRevoked { token } => {
+                format!("token:{token}")
+            }
+            Self::DropCreated { drop, .. }
+            | Self::DropRevoked { drop }
+            | Self::DropExpired { drop }
+            | Self::DropLocked { drop, .. }
+            | Self::AttemptReserved { drop }
+            | Self::AttemptFailed { drop, .. }
+            | Self::AttemptReturned { drop }
+            | Self::DropSubmitted { drop, .. } => format!("drop:{drop}"),
+            Self::CredentialClaimed { credential, .. }
+            | Self::CredentialDelivered { credential, .. }
+            | Self::SecretRead { credential }
+            | Self::CredentialReverified { credential, .. }
+            | Self::CredentialRechecked { credential, .. }
+            | Self::DecryptFailed { credential, .. }
+            | Self::CredentialDestroyed { credential, .. }
+            | Self::LeaseExpired { credential } => format!("credential:{credential}"),
+            Self::KeyCheckRecorded { version } | Self::KeysRewrapped { version, .. } => {
+                format!("key:{version}")
+            }
+        }
+    }
+
+    /// The typed details as JSON (metadata only; times RFC 3339).
+    pub fn details(&self) -> Value {
+        let time = |ms: &i64| rfc3339(from_millis(*ms));
+        match self {
+            Self::TokenCreated {
+                name,
+                role,
+                bootstrap,
+                ..
+            } => {
+                let mut d = json!({ "name": name, "role": role.as_str() });
+                if *bootstrap {
+                    d["bootstrap"] = json!(true);
+                }
+                d
+            }
+            Self::DropCreated {
+                org,
+                kind,
+                profile,
+                expires_at,
+                max_attempts,
+                ..
+            } => json!({
+                "org": org,
+                "kind": kind,
+                "profile": profile,
+                "expires_at": time(expires_at),
+                "max_attempts": max_attempts,
+            }),
+            Self::DropLocked { attempts, .. } => json!({ "attempts": attempts }),
+            Self::AttemptFailed {
+                outcome,
+                field,
+                missing_required,
+                ..
+            } => json!({
+                "outcome": outcome,
+                "field": field,
+                "missing_required": missing_required,
+            }),
+            Self::AttemptReturned { .. } => json!({ "reason": "internal_error" }),
+            Self::DropSubmitted {
+                credential,
+                status,
+                hint,
+                missing_optional,
+                ..
+            } => json!({
+                "credential": credential,
+                "status": status,
+                "hint": hint,
+                "missing_optional": missing_optional,
+            }),
+            Self::CredentialClaimed {
+                drop,
+                lease,
+                lease_expires_at,
+                ..
+            } => json!({
+                "drop": drop,
+                "lease": lease,
+                "lease_expires_at": time(lease_expires_at),
+            }),
+            Self::CredentialDelivered { lease, .. } => json!({ "lease": lease }),
+            Self::CredentialReverified {
+                outcome,
+                missing_required,
+                ..
+            }
+            | Self::CredentialRechecked {
+                outcome,
+                missing_required,
+                ..
+            } => json!({ "outcome": outcome, "missing_required": missing_required }),
+            Self::DecryptFailed {
+                error,
+                quarantined_for_s,
+                ..
+            } => {
+                let mut d = json!({ "error": error });
+                if let Some(s) = quarantined_for_s {
+                    d["quarantined_for_s"] = json!(s);
+                }
+                d
+            }
+            Self::CredentialDestroyed { reason, .. } => json!({ "reason": reason.as_str() }),
+            Self::KeysRewrapped { credentials, .. } => json!({ "credentials": credentials }),
+            Self::TokenRevoked { .. }
+            | Self::DropRevoked { .. }
+            | Self::DropExpired { .. }
+            | Self::AttemptReserved { .. }
+            | Self::SecretRead { .. }
+            | Self::LeaseExpired { .. }
+            | Self::KeyCheckRecorded { .. } => json!({}),
+        }
+    }
+
+    /// The audit entry of this event, made by `actor` (`token:<id>`,
+    /// `public`, `cli`, `system`).
+    pub fn by(self, actor: impl Into<String>) -> AuditEntry {
+        AuditEntry::of(actor.into(), &self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_names_its_action_subject_and_details() {
+        let e = Event::CredentialClaimed {
+            credential: "c1".into(),
+            drop: "d1".into(),
+            lease: "l1".into(),
+            lease_expires_at: 1_795_600_000_000,
+        }
+        .by("token:abc")
+        .ip(Some("192.0.2.1".into()));
+        assert_eq!(e.action, "credential.claim");
+        assert_eq!(e.subject, "credential:c1");
+        assert_eq!(e.actor, "token:abc");
+        assert_eq!(e.details["lease_expires_at"], "2026-11-25T07:06:40Z");
+        let d = Event::CredentialDestroyed {
+            credential: "c1".into(),
+            reason: DestroyReason::Retention,
+        };
+        assert_eq!(d.details(), json!({ "reason": "retention" }));
+        let t = Event::TokenCreated {
+            token: Uuid::nil(),
+            name: "n".into(),
+            role: Role::Admin,
+            bootstrap: true,
+        };
+        assert_eq!(t.subject(), format!("token:{}", Uuid::nil()));
+        assert_eq!(t.details()["bootstrap"], true);
+    }
+}
