@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(e.action, "credential.claim");
         assert_eq!(e.subject, "credential:c1");
         assert_eq!(e.actor, "token:abc");
-        assert_eq!(e.details["lease_expires_at"], "2026-11-25T07:06:40Z");
+        assert_eq!(e.details["lease_expires_at"], "2026-11-25T09:46:40Z");
         let d = Event::CredentialDestroyed {
             credential: "c1".into(),
             reason: DestroyReason::Retention,
