@@ -7,6 +7,12 @@
 //! names the master key version, so a ciphertext or wrapped key copied to
 //! another row, or relabelled with another version, fails to open.
 //!
+//! The binding is the drop *id*, not its `org` or other metadata: those are
+//! plain columns an attacker with write access to the database could edit
+//! without touching a ciphertext. So workers must map a credential to its
+//! tenant by `drop_id` (or the drop's `external_id`, read through the API),
+//! never by the `org` text; the README's Worker API section says so.
+//!
 //! Stored layout of both blobs: 12-byte nonce ‖ ciphertext ‖ 16-byte tag.
 //! `rewrap` re-seals only the data key; the secret's ciphertext is untouched
 //! and no plaintext secret is produced.

@@ -15,6 +15,7 @@ use crate::web::{body, AppState};
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 const READERS: &[Role] = &[Role::Admin, Role::Issuer, Role::Worker];
 const WORKERS: &[Role] = &[Role::Admin, Role::Worker];
@@ -28,11 +29,46 @@ fn parse_id(id: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::not_found("credential"))
 }
 
-/// The stored secret JSON, as a JSON value for the response.
-fn secret_value(plaintext: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(plaintext).map_err(|_| {
-        ApiError::internal(&ServiceError::Internal("stored secret is not JSON".into()))
-    })
+/// A response body that holds a secret. The buffer is built once at its
+/// final size and wiped when the body is dropped (SPEC §8.8); what keydrop
+/// cannot reach is the copy actix-web makes into its connection write buffer.
+fn secret_body(buf: Zeroizing<Vec<u8>>) -> web::Bytes {
+    struct Wiped(Zeroizing<Vec<u8>>);
+    impl AsRef<[u8]> for Wiped {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    web::Bytes::from_owner(Wiped(buf))
+}
+
+/// `{"credential":…,"secret":<the stored secret JSON, byte for byte>,"lease":…}`
+/// in one zeroizing buffer: the secret is never parsed into a JSON value
+/// (whose strings would not be wiped), only checked to be JSON.
+fn claim_body(
+    credential: &Value,
+    plaintext: &[u8],
+    lease: &Value,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let not_json =
+        || ApiError::internal(&ServiceError::Internal("stored secret is not JSON".into()));
+    serde_json::from_slice::<serde::de::IgnoredAny>(plaintext).map_err(|_| not_json())?;
+    let credential = serde_json::to_vec(credential).map_err(|_| not_json())?;
+    let lease = serde_json::to_vec(lease).map_err(|_| not_json())?;
+    let parts: [&[u8]; 7] = [
+        b"{\"credential\":",
+        &credential,
+        b",\"secret\":",
+        plaintext,
+        b",\"lease\":",
+        &lease,
+        b"}",
+    ];
+    let mut buf = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for p in parts {
+        buf.extend_from_slice(p);
+    }
+    Ok(buf)
 }
 
 #[derive(Deserialize)]
@@ -125,11 +161,14 @@ pub async fn claim(
     else {
         return Ok(HttpResponse::NoContent().finish());
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "credential": credential_json(&meta),
-        "secret": secret_value(&plaintext)?,
-        "lease": { "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) },
-    })))
+    let body = claim_body(
+        &credential_json(&meta),
+        &plaintext,
+        &json!({ "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) }),
+    )?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(secret_body(body)))
 }
 
 #[derive(Deserialize)]
@@ -185,7 +224,7 @@ pub async fn secret(
         // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
         SecretRead::Released(_, plaintext) => Ok(HttpResponse::Ok()
             .content_type("application/json")
-            .body(plaintext.to_vec())),
+            .body(secret_body(plaintext))),
         SecretRead::Destroyed => Err(ApiError::new(
             actix_web::http::StatusCode::GONE,
             "gone",
