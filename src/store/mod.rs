@@ -1,4 +1,5 @@
-//! Storage: one narrow interface over SQLite and PostgreSQL.
+//! Storage: one `Store` type over SQLite and PostgreSQL (no trait: the two
+//! backends share every statement, so there is one implementation).
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver, so the
 //! conformance suite (`tests/api/store.rs`) proves one implementation twice
