@@ -13,6 +13,7 @@ pub mod drop_cache;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod page_error;
 pub mod pages;
 pub mod public;
 pub mod rate_limit;
