@@ -48,6 +48,7 @@ async fn main() {
         retain_after_delivery: Duration::from_secs(86_400),
         rate_limit: None,
         trusted_proxies: Vec::new(),
+        jobs: keydrop::jobs::JobSettings::default(),
     };
     let app = Application::build(&store, settings, Arc::new(SystemClock))
         .await

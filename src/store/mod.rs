@@ -13,6 +13,7 @@ mod credentials;
 mod delivery;
 mod drops;
 mod keys;
+mod secrets;
 mod sweeps;
 mod tokens;
 

@@ -4,6 +4,7 @@
 
 use keydrop::clock::{ManualClock, SharedClock, SystemClock};
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
+use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
 use keydrop::startup::Application;
 use keydrop::store::Store;
@@ -68,7 +69,14 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("keydrop.db").display()),
-            Backend::Postgres => fresh_postgres_database().await,
+            Backend::Postgres => {
+                // keydrop generates no keyring for PostgreSQL: the operator
+                // runs `keys init`, which writes this file.
+                Keyring::single(MasterKey::generate().unwrap())
+                    .write_new(&dir.path().join("keyring.json"))
+                    .unwrap();
+                fresh_postgres_database().await
+            }
         };
         Self { backend, url, dir }
     }
@@ -188,6 +196,8 @@ pub struct AppOptions {
     /// `KEYDROP_TRUSTED_PROXIES`, e.g. `127.0.0.1` to set client addresses
     /// with `X-Forwarded-For`.
     pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
+    /// Any other change to the settings (timings, budgets).
+    pub tune: Option<fn(&mut ServeSettings)>,
 }
 
 impl AppOptions {
@@ -227,6 +237,7 @@ impl Default for AppOptions {
             rate_limit: None,
             retain: None,
             trusted_proxies: Vec::new(),
+            tune: None,
         }
     }
 }
@@ -263,6 +274,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(r) = opts.retain {
         settings.retain_after_delivery = r;
     }
+    if let Some(tune) = opts.tune {
+        tune(&mut settings);
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -281,6 +295,7 @@ pub fn serve_settings() -> ServeSettings {
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        jobs: keydrop::jobs::JobSettings::default(),
     }
 }
 
