@@ -49,6 +49,7 @@ async fn main() {
         rate_limit: None,
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
+        jobs: keydrop::jobs::JobSettings::default(),
     };
     let app = Application::build(&store, settings, Arc::new(SystemClock))
         .await

@@ -135,6 +135,12 @@ impl DatabaseUrl {
         secrecy::ExposeSecret::expose_secret(&self.0)
     }
 
+    /// Whether this is a PostgreSQL database (which several processes may share).
+    pub fn is_postgres(&self) -> bool {
+        let url = self.expose();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
     /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
         let url = self.expose();
@@ -231,6 +237,8 @@ pub struct ServeSettings {
     /// How long a client may take to send a request body, counted from the
     /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
     pub body_timeout: Duration,
+    /// Background tasks (fixed in production; tests shorten them).
+    pub jobs: crate::jobs::JobSettings,
 }
 
 /// The bound on receiving a whole request body. Headers and idle
@@ -247,10 +255,24 @@ impl ServeSettings {
             bind: args.bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             brand_name: args.brand_name.clone(),
-            greenhouse_auth_url: args.greenhouse_auth_url.trim_end_matches('/').to_owned(),
-            greenhouse_api_url: args.greenhouse_api_url.trim_end_matches('/').to_owned(),
-            greenhouse_timeout: args.greenhouse_timeout,
-            greenhouse_budget: args.greenhouse_budget,
+            greenhouse_auth_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_AUTH_URL",
+                &args.greenhouse_auth_url,
+            )?,
+            greenhouse_api_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_API_URL",
+                &args.greenhouse_api_url,
+            )?,
+            greenhouse_timeout: bounded(
+                "KEYDROP_GREENHOUSE_TIMEOUT",
+                args.greenhouse_timeout,
+                GREENHOUSE_TIMEOUT_RANGE,
+            )?,
+            greenhouse_budget: bounded(
+                "KEYDROP_GREENHOUSE_BUDGET",
+                args.greenhouse_budget,
+                GREENHOUSE_BUDGET_RANGE,
+            )?,
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
             body_timeout: BODY_TIMEOUT,
@@ -261,6 +283,7 @@ impl ServeSettings {
                 .filter(|s| !s.is_empty())
                 .map(|s| IpNet::parse(s).map_err(|e| format!("KEYDROP_TRUSTED_PROXIES: {e}")))
                 .collect::<Result<_, _>>()?,
+            jobs: crate::jobs::JobSettings::default(),
         })
     }
 
@@ -268,6 +291,65 @@ impl ServeSettings {
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// Allowed timeouts of one request to Greenhouse (SPEC §6).
+pub const GREENHOUSE_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(60));
+/// Allowed total budgets of one credential check (SPEC §6).
+pub const GREENHOUSE_BUDGET_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(300));
+
+/// `value` if it lies within `range` (both ends included).
+fn bounded(name: &str, value: Duration, range: (Duration, Duration)) -> Result<Duration, String> {
+    let (min, max) = range;
+    if value < min || value > max {
+        return Err(format!(
+            "{name} must be between {}s and {}s, not {:?}",
+            min.as_secs(),
+            max.as_secs(),
+            value
+        ));
+    }
+    Ok(value)
+}
+
+/// A Greenhouse base URL (SPEC §6): `https://`, or plain `http://` only for
+/// a loopback address (tests, `keydrop demo`); no user name or password, no
+/// query, no fragment. Returned without a trailing `/`. The value itself is
+/// never echoed: a URL with a password in it must not reach the terminal.
+pub fn greenhouse_url(name: &str, text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| format!("{name} is not an absolute URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{name} must not contain a user name or password"));
+    }
+    if url.query().is_some() {
+        return Err(format!("{name} must not have a query (`?…`)"));
+    }
+    if url.fragment().is_some() {
+        return Err(format!("{name} must not have a fragment (`#…`)"));
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("{name} has no host"));
+    };
+    // An address literal only: a name (even `localhost`) is whatever DNS says.
+    let loopback = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "{name} must use https:// (plain http:// is only for loopback addresses such as 127.0.0.1)"
+            ))
+        }
+        other => return Err(format!("{name} must use https://, not {other}://")),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// `0`, `300`, `300s`, `30m`, `72h`, `7d`.
@@ -343,6 +425,105 @@ mod tests {
         argv.extend_from_slice(args);
         let parsed = <Serve as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?;
         ServeSettings::from_args(&parsed.serve)
+    }
+
+    #[test]
+    fn greenhouse_urls_must_be_https_or_loopback_http() {
+        let ok = |u: &str| greenhouse_url("KEYDROP_GREENHOUSE_API_URL", u);
+        assert_eq!(
+            ok("https://harvest.greenhouse.io/").unwrap(),
+            "https://harvest.greenhouse.io"
+        );
+        assert_eq!(
+            ok("https://staging.example.com/gh/").unwrap(),
+            "https://staging.example.com/gh"
+        );
+        assert_eq!(ok("http://127.0.0.1:9").unwrap(), "http://127.0.0.1:9");
+        assert_eq!(ok("http://127.8.0.1:9/").unwrap(), "http://127.8.0.1:9");
+        assert_eq!(ok("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        for (bad, why) in [
+            ("http://harvest.greenhouse.io", "https://"),
+            ("http://localhost:9", "https://"),
+            ("http://10.0.0.1", "https://"),
+            ("ftp://harvest.greenhouse.io", "not ftp://"),
+            ("harvest.greenhouse.io", "not an absolute URL"),
+            ("", "not an absolute URL"),
+            (
+                "https://user@harvest.greenhouse.io",
+                "user name or password",
+            ),
+            ("http://u:hunter2@127.0.0.1", "user name or password"),
+            ("https://harvest.greenhouse.io/?x=1", "query"),
+            ("https://harvest.greenhouse.io/?", "query"),
+            ("https://harvest.greenhouse.io/#top", "fragment"),
+        ] {
+            let e = ok(bad).unwrap_err();
+            assert!(
+                e.starts_with("KEYDROP_GREENHOUSE_API_URL ")
+                    && e.contains(why)
+                    && !e.contains('\n'),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn greenhouse_timeout_and_budget_are_bounded() {
+        assert!(serve_settings(&[]).is_ok(), "the defaults are valid");
+        let s =
+            serve_settings(&["--greenhouse-timeout", "60s", "--greenhouse-budget", "5m"]).unwrap();
+        assert_eq!(s.greenhouse_timeout, Duration::from_secs(60));
+        assert_eq!(s.greenhouse_budget, Duration::from_secs(300));
+        let s =
+            serve_settings(&["--greenhouse-timeout", "1", "--greenhouse-budget", "1s"]).unwrap();
+        assert_eq!(
+            (s.greenhouse_timeout, s.greenhouse_budget),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+        for (flag, value, name) in [
+            ("--greenhouse-timeout", "0", "KEYDROP_GREENHOUSE_TIMEOUT"),
+            ("--greenhouse-timeout", "61s", "KEYDROP_GREENHOUSE_TIMEOUT"),
+            ("--greenhouse-budget", "0s", "KEYDROP_GREENHOUSE_BUDGET"),
+            ("--greenhouse-budget", "301", "KEYDROP_GREENHOUSE_BUDGET"),
+            ("--greenhouse-budget", "1h", "KEYDROP_GREENHOUSE_BUDGET"),
+        ] {
+            let e = serve_settings(&[flag, value]).unwrap_err();
+            assert!(
+                e.starts_with(name) && e.contains("between") && !e.contains('\n'),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_checks_both_greenhouse_urls() {
+        let e = serve_settings(&["--greenhouse-auth-url", "http://auth.example.com"]).unwrap_err();
+        assert!(
+            e.starts_with("KEYDROP_GREENHOUSE_AUTH_URL must use https://"),
+            "{e}"
+        );
+        let e = serve_settings(&["--greenhouse-api-url", "https://h.example.com/#x"]).unwrap_err();
+        assert!(
+            e.starts_with("KEYDROP_GREENHOUSE_API_URL must not have a fragment"),
+            "{e}"
+        );
+        let s = serve_settings(&[
+            "--greenhouse-auth-url",
+            "http://127.0.0.1:4000/",
+            "--greenhouse-api-url",
+            "http://127.0.0.1:4000",
+        ])
+        .unwrap();
+        assert_eq!(s.greenhouse_auth_url, "http://127.0.0.1:4000");
+        assert_eq!(s.greenhouse_api_url, "http://127.0.0.1:4000");
+    }
+
+    #[test]
+    fn only_postgres_urls_are_shared_databases() {
+        assert!(DatabaseUrl::new("postgres://u@h/db".into()).is_postgres());
+        assert!(DatabaseUrl::new("postgresql://u@h/db".into()).is_postgres());
+        assert!(!DatabaseUrl::new("sqlite://./keydrop-data/keydrop.db".into()).is_postgres());
     }
 
     #[test]

@@ -7,6 +7,8 @@ use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::keyring::{Keyring, KeyringSource};
 use crate::crypto::token::ApiToken;
 use crate::greenhouse::{Checker, CheckerConfig};
+use crate::jobs::supervisor::Supervisor;
+use crate::service::release::Releases;
 use crate::store::Store;
 use crate::web::csrf::CsrfKey;
 use crate::web::rate_limit::RateLimiter;
@@ -25,8 +27,6 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    jobs: tokio::task::JoinHandle<()>,
-    probe: tokio::task::JoinHandle<()>,
     state: Arc<AppState>,
     /// The admin token created on the first start, with [`BootstrapSink::Memory`].
     pub bootstrap_token: Option<ApiToken>,
@@ -53,11 +53,23 @@ pub async fn open_store(settings: &StoreSettings, clock: SharedClock) -> anyhow:
 
 /// Load the keyring as configured.
 pub fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
-    let ring = Keyring::load(
-        settings.master_key.as_ref().map(|k| k.expose_secret()),
-        &settings.keyring_file,
-        settings.keyring_file_set,
-    )?;
+    let master_key = settings.master_key.as_ref().map(|k| k.expose_secret());
+    // Several processes may share a PostgreSQL database: a keyring generated
+    // by each would seal data the others cannot open. Only SQLite (one
+    // process, one data directory) gets one generated on first start.
+    let ring = if settings.database_url.is_postgres() {
+        Keyring::load_shared(
+            master_key,
+            &settings.keyring_file,
+            settings.keyring_file_set,
+        )?
+    } else {
+        Keyring::load(
+            master_key,
+            &settings.keyring_file,
+            settings.keyring_file_set,
+        )?
+    };
     if let KeyringSource::Generated(path) = ring.source() {
         let msg = format!(
             "WARNING: no master key was configured, so a new one was generated at {}. \
@@ -98,6 +110,15 @@ impl Application {
         let store = open_store(store_settings, clock.clone()).await?;
         let keyring = load_keyring(store_settings)?;
         check_keyring(&store, &keyring).await?;
+        let form_root = crate::service::secrets::get_or_create(
+            &store,
+            &keyring,
+            crate::service::secrets::FORM_KEY,
+        )
+        .await
+        .context("cannot set up the form-token key")?;
+        let csrf = CsrfKey::from_root(&form_root);
+        drop(form_root);
         // Bind before creating the first admin token: a start that fails
         // (port in use) must not create a token nobody received.
         let listener = TcpListener::bind(settings.bind)
@@ -131,19 +152,27 @@ impl Application {
             .saturating_add(5)
             .max(10);
         let keyring = Arc::new(keyring);
+        let (releases, release_worker) = Releases::new(store.clone(), keyring.clone());
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
-            csrf: CsrfKey::derive(&keyring)?,
-            releases: crate::service::release::Releases::start(store.clone(), keyring.clone()),
+            csrf,
+            releases,
             keyring,
             limiter: settings.rate_limit.map(RateLimiter::new),
             drop_cache: Default::default(),
             checker,
+            tasks: Supervisor::new(clock.clone(), settings.jobs.restart_backoff),
             settings,
         });
         let shared = state.clone().into_inner();
-        let jobs = crate::jobs::spawn(shared.clone());
-        let probe = crate::jobs::spawn_probe(store.clone());
+        shared.tasks.supervise("release_batcher", move |beat| {
+            release_worker.clone().run(beat)
+        });
+        crate::jobs::spawn(shared.clone(), &shared.tasks);
+        let probe_store = store.clone();
+        shared.tasks.supervise("database_probe", move |beat| {
+            crate::jobs::probe(probe_store.clone(), beat)
+        });
         let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
         let server = HttpServer::new(move || {
             App::new()
@@ -161,8 +190,6 @@ impl Application {
             port,
             server,
             store,
-            jobs,
-            probe,
             state: shared,
             bootstrap_token,
         })
@@ -185,8 +212,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = self.store.clone();
         let result = self.server.await;
-        self.jobs.abort();
-        self.probe.abort();
+        // Background tasks end here; their references to the state go too.
+        self.state.tasks.shutdown();
         store.close().await;
         tracing::info!("keydrop stopped");
         result

@@ -64,6 +64,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         trusted_proxies: Vec::new(),
         rate_limit: None,
         body_timeout: crate::config::BODY_TIMEOUT,
+        jobs: crate::jobs::JobSettings::default(),
     };
     let app = Application::build(&store_settings, settings, clock.clone()).await?;
     let store = app.store().clone();

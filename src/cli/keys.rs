@@ -89,20 +89,40 @@ async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         bar.set_style(style);
     }
     let mut moved = 0u64;
+    let mut failed: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
     loop {
-        let n = store
-            .rewrap_batch(&ring, BATCH)
+        let batch = store
+            .rewrap_batch(&ring, after.as_deref(), BATCH)
             .await
             .context("rewrap stopped; run it again to resume")?;
-        if n == 0 {
+        let Some(last) = batch.last else {
             break;
-        }
-        moved += n as u64;
-        bar.inc(n as u64);
+        };
+        after = Some(last);
+        let seen = batch.moved + batch.failed.len();
+        moved += batch.moved as u64;
+        failed.extend(batch.failed);
+        bar.inc(seen as u64);
     }
     bar.finish_and_clear();
+    // The service's own secrets (the form-token key) move along.
+    let resealed = crate::service::secrets::reseal_all(&store, &ring)
+        .await
+        .context("re-sealing the service secrets failed; run it again to resume")?;
     store.close().await;
     println!("{moved} data key(s) now wrapped by key version {active}");
+    if resealed > 0 {
+        println!("{resealed} service secret(s) now sealed by key version {active}");
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} credential(s) could not be decrypted and keep their old key version \
+             (damaged or tampered; each is named in the audit log): {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -164,6 +164,81 @@ pub fn rewrap(
     })
 }
 
+/// A 32-byte secret of the service itself (e.g. the form-token key), sealed
+/// directly under a master key version. The associated data names the
+/// secret and the version, so a sealed secret moved to another name or
+/// relabelled with another version fails to open.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub key_version: i64,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
+}
+
+fn service_aad(name: &str, key_version: i64) -> Vec<u8> {
+    format!("keydrop/service-secret/v1\0name={name}\0kv={key_version}").into_bytes()
+}
+
+/// A fresh random 32-byte service secret `name`, sealed under the active
+/// master key; the plaintext is returned too, zeroized on drop.
+pub fn new_service_secret(
+    keyring: &Keyring,
+    name: &str,
+) -> Result<(Zeroizing<[u8; 32]>, SealedSecret), CryptoError> {
+    let secret = Zeroizing::new(random::bytes::<32>()?);
+    let sealed = seal_service_secret(keyring, name, &secret)?;
+    Ok((secret, sealed))
+}
+
+fn seal_service_secret(
+    keyring: &Keyring,
+    name: &str,
+    secret: &[u8; 32],
+) -> Result<SealedSecret, CryptoError> {
+    let (version, kek) = keyring.active()?;
+    Ok(SealedSecret {
+        key_version: version,
+        sealed: seal(kek.bytes(), secret, &service_aad(name, version))?,
+    })
+}
+
+/// Open the service secret `name`.
+pub fn open_service_secret(
+    keyring: &Keyring,
+    name: &str,
+    sealed: &SealedSecret,
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    let kek = keyring.get(sealed.key_version)?;
+    let raw = open(
+        kek.bytes(),
+        &sealed.sealed,
+        &service_aad(name, sealed.key_version),
+    )?;
+    let mut secret = Zeroizing::new([0u8; 32]);
+    if raw.len() != secret.len() {
+        return Err(CryptoError::Decrypt);
+    }
+    secret.copy_from_slice(&raw);
+    Ok(secret)
+}
+
+/// Seal the service secret `name` again under the active master key.
+pub fn reseal_service_secret(
+    keyring: &Keyring,
+    name: &str,
+    sealed: &SealedSecret,
+) -> Result<SealedSecret, CryptoError> {
+    let secret = open_service_secret(keyring, name, sealed)?;
+    seal_service_secret(keyring, name, &secret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +354,37 @@ mod tests {
         assert_eq!(moved.key_version, 2);
         assert_eq!(moved.ciphertext, env.ciphertext);
         assert_eq!(decrypt(&k, B, &moved).unwrap().as_slice(), SECRET);
+    }
+}
+
+#[cfg(test)]
+mod service_secret_tests {
+    use super::*;
+    use crate::crypto::keyring::MasterKey;
+
+    #[test]
+    fn service_secrets_are_bound_to_name_and_version_and_survive_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        let mut ring = Keyring::load(None, &path, false).unwrap();
+        let (secret, sealed) = new_service_secret(&ring, "csrf").unwrap();
+        assert_eq!(sealed.key_version, 1);
+        assert_ne!(secret.as_ref(), ring.get(1).unwrap().bytes());
+        assert_eq!(open_service_secret(&ring, "csrf", &sealed).unwrap(), secret);
+        assert!(open_service_secret(&ring, "other", &sealed).is_err());
+        let relabelled = SealedSecret {
+            key_version: 2,
+            ..sealed.clone()
+        };
+        assert!(open_service_secret(&ring, "csrf", &relabelled).is_err());
+        let other = Keyring::single(MasterKey::generate().unwrap());
+        assert!(open_service_secret(&other, "csrf", &sealed).is_err());
+        // A rotation leaves the secret as it is; a reseal moves it to the new version.
+        ring.rotate(&path).unwrap();
+        assert_eq!(open_service_secret(&ring, "csrf", &sealed).unwrap(), secret);
+        let moved = reseal_service_secret(&ring, "csrf", &sealed).unwrap();
+        assert_eq!(moved.key_version, 2);
+        assert_eq!(open_service_secret(&ring, "csrf", &moved).unwrap(), secret);
+        assert!(!format!("{moved:?}").contains("sealed:"));
     }
 }

@@ -90,6 +90,14 @@ pub enum KeyringError {
     File { path: PathBuf, reason: String },
     #[error("{0}")]
     Usage(String),
+    #[error(
+        "no master key is configured and none is generated for a PostgreSQL database \
+         (each keydrop process would make a different one): run `keydrop keys init` once, \
+         which writes {}, and give that keyring file to every process \
+         (KEYDROP_KEYRING_FILE), or set KEYDROP_MASTER_KEY",
+        .0.display()
+    )]
+    NotGenerated(PathBuf),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
@@ -150,6 +158,28 @@ impl Keyring {
         file: &Path,
         file_was_set: bool,
     ) -> Result<Self, KeyringError> {
+        Self::load_or(master_key, file, file_was_set, true)
+    }
+
+    /// [`Keyring::load`] that never generates a keyring: with no key and no
+    /// file it fails with [`KeyringError::NotGenerated`]. For a database
+    /// several processes share (PostgreSQL), where each process would
+    /// otherwise generate a different key and seal data the others cannot
+    /// open.
+    pub fn load_shared(
+        master_key: Option<&str>,
+        file: &Path,
+        file_was_set: bool,
+    ) -> Result<Self, KeyringError> {
+        Self::load_or(master_key, file, file_was_set, false)
+    }
+
+    fn load_or(
+        master_key: Option<&str>,
+        file: &Path,
+        file_was_set: bool,
+        may_generate: bool,
+    ) -> Result<Self, KeyringError> {
         match master_key {
             Some(_) if file_was_set => Err(KeyringError::Usage(
                 "set only one of KEYDROP_MASTER_KEY and KEYDROP_KEYRING_FILE".into(),
@@ -160,6 +190,7 @@ impl Keyring {
                 path: file.to_owned(),
                 reason: "does not exist (create it with `keydrop keys init`)".into(),
             }),
+            None if !may_generate => Err(KeyringError::NotGenerated(file.to_owned())),
             None => {
                 let mut ring = Self {
                     keys: BTreeMap::from([(1, MasterKey::generate()?)]),
@@ -360,6 +391,28 @@ mod tests {
         assert_eq!(again.active_version(), 2);
         assert_eq!(again.get(1).unwrap().check_value(), v1_check);
         assert_ne!(again.get(2).unwrap().check_value(), v1_check);
+    }
+
+    #[test]
+    fn a_shared_database_never_gets_a_generated_keyring() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        let err = Keyring::load_shared(None, &path, false).unwrap_err();
+        assert!(matches!(err, KeyringError::NotGenerated(_)));
+        let shown = err.to_string();
+        assert!(
+            shown.contains("keydrop keys init") && !shown.contains('\n'),
+            "{shown}"
+        );
+        assert!(!path.exists(), "nothing was written");
+        // A key or a keyring file is used as usual.
+        let key = B64.encode([4u8; 32]);
+        assert!(Keyring::load_shared(Some(&key), &path, false).is_ok());
+        Keyring::single(MasterKey::generate().unwrap())
+            .write_new(&path)
+            .unwrap();
+        let ring = Keyring::load_shared(None, &path, false).unwrap();
+        assert_eq!(ring.source(), &KeyringSource::File(path));
     }
 
     #[test]

@@ -161,9 +161,20 @@ pub enum Event {
     KeyCheckRecorded {
         version: i64,
     },
+    /// A keydrop-internal secret (e.g. the form-token root) was created.
+    ServiceSecretCreated {
+        name: String,
+    },
+    /// A keydrop-internal secret was sealed again under `key_version`.
+    ServiceSecretResealed {
+        name: String,
+        key_version: i64,
+    },
     KeysRewrapped {
         version: i64,
         credentials: u64,
+        /// Credentials that could not be opened and were skipped.
+        failed: Vec<String>,
     },
 }
 
@@ -190,7 +201,8 @@ impl Event {
             Self::CredentialDestroyed { .. } => "credential.destroy",
             Self::LeaseExpired { .. } => "credential.lease_expired",
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
-            Self::KeysRewrapped { .. } => "keys.rewrap",
+            Self::KeysRewrapped { .. } | Self::ServiceSecretResealed { .. } => "keys.rewrap",
+            Self::ServiceSecretCreated { .. } => "keys.service_secret_created",
         }
     }
 
@@ -218,6 +230,9 @@ impl Event {
             | Self::LeaseExpired { credential } => format!("credential:{credential}"),
             Self::KeyCheckRecorded { version } | Self::KeysRewrapped { version, .. } => {
                 format!("key:{version}")
+            }
+            Self::ServiceSecretCreated { name } | Self::ServiceSecretResealed { name, .. } => {
+                format!("service_secret:{name}")
             }
         }
     }
@@ -309,14 +324,22 @@ impl Event {
                 d
             }
             Self::CredentialDestroyed { reason, .. } => json!({ "reason": reason.as_str() }),
-            Self::KeysRewrapped { credentials, .. } => json!({ "credentials": credentials }),
+            Self::ServiceSecretResealed { key_version, .. } => {
+                json!({ "key_version": key_version })
+            }
+            Self::KeysRewrapped {
+                credentials,
+                failed,
+                ..
+            } => json!({ "credentials": credentials, "failed": failed }),
             Self::TokenRevoked { .. }
             | Self::DropRevoked { .. }
             | Self::DropExpired { .. }
             | Self::AttemptReserved { .. }
             | Self::SecretRead { .. }
             | Self::LeaseExpired { .. }
-            | Self::KeyCheckRecorded { .. } => json!({}),
+            | Self::KeyCheckRecorded { .. }
+            | Self::ServiceSecretCreated { .. } => json!({}),
         }
     }
 

@@ -1,6 +1,7 @@
-//! One HTTP exchange with Greenhouse, retried inside the check's total budget: 429 honours
-//! `Retry-After` when it fits, 5xx/408/timeouts/network errors back off exponentially with
-//! jitter, redirects are never followed.
+//! One HTTP exchange with Greenhouse, retried inside the check's total budget and at most
+//! [`MAX_ATTEMPTS`] times: 429 honours `Retry-After` when it fits (but never waits less than
+//! the normal backoff, so `Retry-After: 0` cannot make a tight loop), 5xx/408/timeouts/network
+//! errors back off exponentially with jitter, redirects are never followed.
 
 use super::report::Transient;
 use std::time::Duration;
@@ -13,6 +14,8 @@ const MAX_BODY: usize = 16 * 1024;
 const MIN_ATTEMPT: Duration = Duration::from_millis(25);
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
+/// Requests one exchange may send, the first included.
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 
 /// The deadline of one whole check.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +76,7 @@ pub(crate) async fn send(
                         retry_after_s = after.map(|d| d.as_secs()),
                         "rate limited"
                     );
-                    after.unwrap_or_else(|| backoff(attempt))
+                    rate_limit_wait(after, attempt)
                 } else if status >= 500 || status == 408 {
                     last = Transient::Unavailable;
                     tracing::info!(what, status, attempt, "Greenhouse unavailable");
@@ -106,6 +109,14 @@ pub(crate) async fn send(
                 backoff(attempt)
             }
         };
+        if attempt.saturating_add(1) >= MAX_ATTEMPTS {
+            tracing::info!(
+                what,
+                attempts = attempt + 1,
+                "giving up after the last attempt"
+            );
+            return Err(last);
+        }
         if wait + MIN_ATTEMPT > budget.remaining() {
             tracing::info!(
                 what,
@@ -145,6 +156,12 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// After a 429: what `Retry-After` asks, but at least the normal backoff.
+fn rate_limit_wait(retry_after: Option<Duration>, attempt: u32) -> Duration {
+    let floor = backoff(attempt);
+    retry_after.map_or(floor, |after| after.max(floor))
+}
+
 /// 200 ms doubling, capped at 2 s, with "equal jitter" (between half and all of it).
 fn backoff(attempt: u32) -> Duration {
     let full = BACKOFF_START
@@ -172,6 +189,22 @@ mod tests {
             let d = backoff(attempt);
             assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_zero_waits_the_backoff() {
+        for attempt in 0..6 {
+            let floor = BACKOFF_START
+                .saturating_mul(1u32 << attempt)
+                .min(BACKOFF_CAP)
+                / 2;
+            assert!(rate_limit_wait(Some(Duration::ZERO), attempt) >= floor);
+            assert!(rate_limit_wait(None, attempt) >= floor);
+        }
+        assert_eq!(
+            rate_limit_wait(Some(Duration::from_secs(30)), 0),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

@@ -1,16 +1,52 @@
-//! Background jobs: drop expiry, lease expiry, retention, and re-checks of
-//! pending credentials. Each
-//! pass is safe to run in every keydrop process at once (conditional
-//! updates, row locks), and reads "now" from the store's clock, so tests run
-//! a pass directly with a controlled clock instead of waiting.
+//! Background jobs: drop expiry, lock sweep, lease expiry, retention, and
+//! re-checks of pending credentials. Each pass is safe to run in every
+//! keydrop process at once (conditional updates, row locks), and reads
+//! "now" from the store's clock, so tests run a pass directly with a
+//! controlled clock instead of waiting ([`run_once`]).
+//!
+//! In a running service each kind of work is its own task under the
+//! [`supervisor`] (SPEC §12): `sweeps` and `rechecks` here, and the
+//! service's `release_batcher`. Re-checks call Greenhouse, which may be
+//! slow; they run apart from the sweeps, at most
+//! [`JobSettings::recheck_concurrency`] at once, so a slow Greenhouse never
+//! holds up expiry, leases or retention.
+
+pub mod health;
+pub mod supervisor;
 
 use crate::service::recheck;
 use crate::web::AppState;
 use std::sync::Arc;
 use std::time::Duration;
+use supervisor::{Backoff, Beat, Supervisor};
 
 /// How often a process runs a pass.
 pub const INTERVAL: Duration = Duration::from_secs(5);
+/// Most pending credentials one re-check pass takes.
+const RECHECK_BATCH: i64 = 20;
+/// Rows one sweep step handles per pass.
+const SWEEP_BATCH: i64 = 500;
+
+/// How the background tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Time between passes of each task.
+    pub interval: Duration,
+    /// Wait before a stopped task is started again.
+    pub restart_backoff: Backoff,
+    /// Most re-checks in flight at once.
+    pub recheck_concurrency: usize,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            interval: INTERVAL,
+            restart_backoff: Backoff::default(),
+            recheck_concurrency: 4,
+        }
+    }
+}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,60 +58,121 @@ pub struct PassReport {
     pub destroyed: usize,
 }
 
-/// Run every job once.
+/// Run every job once: the sweeps, then the re-checks.
 pub async fn run_once(state: &AppState) -> PassReport {
-    let mut report = PassReport::default();
-    match state.store.expire_drops(None, 500).await {
-        Ok(ids) => report.expired_drops = ids.len(),
-        Err(e) => tracing::error!(error = %e, "drop expiry failed"),
-    }
-    match state.store.lock_exhausted(None, 500).await {
-        Ok(ids) => report.locked_drops = ids.len(),
-        Err(e) => tracing::error!(error = %e, "drop lock sweep failed"),
-    }
-    match state.store.expire_leases(500).await {
-        Ok(n) => report.expired_leases = n,
-        Err(e) => tracing::error!(error = %e, "lease expiry failed"),
-    }
-    let retain_ms =
-        i64::try_from(state.settings.retain_after_delivery.as_millis()).unwrap_or(i64::MAX);
-    match state.store.destroy_retained(retain_ms, 500).await {
-        Ok(n) => report.destroyed = n,
-        Err(e) => tracing::error!(error = %e, "retention sweep failed"),
-    }
-    match recheck::run_due(&state.store, &state.keyring, &state.checker, 20).await {
-        Ok(n) => report.rechecked = n,
-        Err(e) => tracing::error!(error = %e, "pending re-check failed"),
-    }
+    let (mut report, _) = sweep(state).await;
+    let (rechecked, _) = recheck_pass(state).await;
+    report.rechecked = rechecked;
     report
 }
 
-/// Run passes every [`INTERVAL`] until aborted.
-pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let report = run_once(&state).await;
-            if report != PassReport::default() {
-                tracing::info!(
-                    expired_drops = report.expired_drops,
-                    rechecked = report.rechecked,
-                    "background pass"
-                );
-            }
+/// One pass of the sweeps; the second value names the first step that failed.
+pub async fn sweep(state: &AppState) -> (PassReport, Option<&'static str>) {
+    let mut report = PassReport::default();
+    let mut failed = None;
+    let mut fail = |step: &'static str, e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "{step} failed");
+        failed.get_or_insert(step);
+    };
+    match state.store.expire_drops(None, SWEEP_BATCH).await {
+        Ok(ids) => report.expired_drops = ids.len(),
+        Err(e) => fail("drop expiry", &e),
+    }
+    match state.store.lock_exhausted(None, SWEEP_BATCH).await {
+        Ok(ids) => report.locked_drops = ids.len(),
+        Err(e) => fail("drop lock sweep", &e),
+    }
+    match state.store.expire_leases(SWEEP_BATCH).await {
+        Ok(n) => report.expired_leases = n,
+        Err(e) => fail("lease expiry", &e),
+    }
+    let retain_ms =
+        i64::try_from(state.settings.retain_after_delivery.as_millis()).unwrap_or(i64::MAX);
+    match state.store.destroy_retained(retain_ms, SWEEP_BATCH).await {
+        Ok(n) => report.destroyed = n,
+        Err(e) => fail("retention sweep", &e),
+    }
+    (report, failed)
+}
+
+/// One pass of re-checks of due pending credentials, a few at a time;
+/// returns how many ran and whether every one went through.
+pub async fn recheck_pass(state: &AppState) -> (usize, bool) {
+    match recheck::run_due(
+        &state.store,
+        &state.keyring,
+        &state.checker,
+        RECHECK_BATCH,
+        state.settings.jobs.recheck_concurrency,
+    )
+    .await
+    {
+        Ok(pass) => (pass.ran, pass.failed == 0),
+        Err(e) => {
+            tracing::error!(error = %e, "pending re-check failed");
+            (0, false)
         }
-    })
+    }
+}
+
+/// Start the `sweeps` and `rechecks` tasks under `supervisor`.
+pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
+    let every = state.settings.jobs.interval;
+    let s = state.clone();
+    supervisor.supervise("sweeps", move |beat| sweeps(s.clone(), every, beat));
+    supervisor.supervise("rechecks", move |beat| rechecks(state.clone(), every, beat));
+}
+
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+async fn sweeps(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+    let mut tick = ticker(every);
+    loop {
+        tick.tick().await;
+        let (report, failed) = sweep(&state).await;
+        match failed {
+            None => beat.pass(),
+            Some(step) => beat.failed(&format!("{step} failed")),
+        }
+        if report != PassReport::default() {
+            tracing::info!(
+                expired_drops = report.expired_drops,
+                locked_drops = report.locked_drops,
+                expired_leases = report.expired_leases,
+                destroyed = report.destroyed,
+                "background sweep"
+            );
+        }
+    }
+}
+
+async fn rechecks(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+    let mut tick = ticker(every);
+    loop {
+        tick.tick().await;
+        let (ran, ok) = recheck_pass(&state).await;
+        if ok {
+            beat.pass();
+        } else {
+            beat.failed("a pending re-check failed");
+        }
+        if ran > 0 {
+            tracing::info!(rechecked = ran, "background re-checks");
+        }
+    }
 }
 
 /// The database connectivity probe (see [`crate::store::Store::probe`]):
-/// asks every [`crate::store::PROBE_EVERY`] until aborted.
-pub fn spawn_probe(store: crate::store::Store) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            store.probe().await;
-            tokio::time::sleep(crate::store::PROBE_EVERY).await;
+/// asks every [`crate::store::PROBE_EVERY`], for ever, under the supervisor.
+pub async fn probe(store: crate::store::Store, beat: Beat) -> Result<(), String> {
+    loop {
+        if store.probe().await {
+            beat.pass();
         }
-    })
+        tokio::time::sleep(crate::store::PROBE_EVERY).await;
+    }
 }

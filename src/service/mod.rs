@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod drops;
 pub mod recheck;
 pub mod release;
+pub mod secrets;
 pub mod submission;
 pub mod tokens;
 

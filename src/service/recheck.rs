@@ -8,6 +8,7 @@ use crate::crypto::keyring::Keyring;
 use crate::domain::event::Origin;
 use crate::greenhouse::{Checker, Outcome};
 use crate::store::{CheckBy, Store};
+use futures_util::stream::{self, StreamExt};
 
 /// Longest wait between checks.
 pub const MAX_INTERVAL_MS: i64 = 30 * 60 * 1000;
@@ -20,23 +21,50 @@ pub fn backoff_ms(failures: i64) -> i64 {
     (60_000_i64.saturating_mul(1_i64 << exp)).min(MAX_INTERVAL_MS)
 }
 
-/// Run every due re-check (up to `limit`); returns how many ran.
+/// What one pass of re-checks did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecheckPass {
+    /// Checks that ran to the end.
+    pub ran: usize,
+    /// Checks that failed on keydrop's side (logged; the hold lapses and a
+    /// later pass takes them again).
+    pub failed: usize,
+}
+
+/// Run every due re-check (up to `limit`), at most `concurrency` at once,
+/// so one slow Greenhouse answer does not hold up the others.
 pub async fn run_due(
     store: &Store,
     keyring: &Keyring,
     checker: &Checker,
     limit: i64,
-) -> Result<usize, ServiceError> {
-    let mut ran = 0;
-    for id in store.pending_due(limit).await? {
-        let now = store.now_ms();
-        if !store.claim_recheck(&id, now + HOLD_MS).await? {
-            continue;
+    concurrency: usize,
+) -> Result<RecheckPass, ServiceError> {
+    let due = store.pending_due(limit).await?;
+    let results: Vec<Result<bool, ServiceError>> = stream::iter(due)
+        .map(|id| async move {
+            let now = store.now_ms();
+            if !store.claim_recheck(&id, now + HOLD_MS).await? {
+                return Ok(false);
+            }
+            recheck_one(store, keyring, checker, &id).await?;
+            Ok(true)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut pass = RecheckPass::default();
+    for result in results {
+        match result {
+            Ok(true) => pass.ran += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "a pending re-check failed");
+                pass.failed += 1;
+            }
         }
-        recheck_one(store, keyring, checker, &id).await?;
-        ran += 1;
     }
-    Ok(ran)
+    Ok(pass)
 }
 
 async fn recheck_one(

@@ -40,12 +40,45 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// The release task's side of the queue. Each [`ReleaseWorker::run`] is one
+/// run of the task (supervised as `release_batcher`); the queue outlives a
+/// run that panics, so the next run takes over the waiting releases. The
+/// releases of a batch in flight when a run dies get an error (their reply
+/// is dropped): nothing is released without its committed audit event.
+#[derive(Clone)]
+pub struct ReleaseWorker {
+    store: Store,
+    keyring: Arc<Keyring>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+}
+
+impl std::fmt::Debug for ReleaseWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseWorker").finish_non_exhaustive()
+    }
+}
+
+impl ReleaseWorker {
+    /// Serve releases until the queue closes (every [`Releases`] dropped).
+    /// `beat` hears of each batch committed.
+    pub async fn run(self, beat: crate::jobs::supervisor::Beat) -> Result<(), String> {
+        let mut rx = self.rx.lock_owned().await;
+        run(&self.store, &self.keyring, &mut rx, &beat).await;
+        Err("the release queue closed".into())
+    }
+}
+
 impl Releases {
-    /// Start the release task on the current runtime.
-    pub fn start(store: Store, keyring: Arc<Keyring>) -> Self {
+    /// The handle and the task's side of its queue; run the worker under
+    /// the supervisor.
+    pub fn new(store: Store, keyring: Arc<Keyring>) -> (Self, ReleaseWorker) {
         let (queue, rx) = mpsc::channel(4 * BATCH);
-        tokio::spawn(run(store, keyring, rx));
-        Self { queue }
+        let worker = ReleaseWorker {
+            store,
+            keyring,
+            rx: Arc::new(tokio::sync::Mutex::new(rx)),
+        };
+        (Self { queue }, worker)
     }
 
     /// Release one credential's secret (audited, group-committed).
@@ -65,7 +98,12 @@ impl Releases {
     }
 }
 
-async fn run(store: Store, keyring: Arc<Keyring>, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    store: &Store,
+    keyring: &Keyring,
+    rx: &mut mpsc::Receiver<Job>,
+    beat: &crate::jobs::supervisor::Beat,
+) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {
         let requests: Vec<(String, AuditEntry)> = jobs
@@ -74,13 +112,15 @@ async fn run(store: Store, keyring: Arc<Keyring>, mut rx: mpsc::Receiver<Job>) {
             .collect();
         match store.read_secrets(&requests).await {
             Ok(results) => {
+                beat.pass();
                 for (job, result) in jobs.drain(..).zip(results) {
-                    let answer = open(&store, &keyring, &job, result).await;
+                    let answer = open(store, keyring, &job, result).await;
                     let _ = job.reply.send(answer);
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = jobs.len(), "secret release batch failed; nothing was released");
+                beat.failed("a release batch could not be recorded");
                 for job in jobs.drain(..) {
                     let _ = job.reply.send(Err(ServiceError::Internal(
                         "the release could not be recorded".into(),

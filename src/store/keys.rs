@@ -15,6 +15,17 @@ pub enum KeyMismatch {
     MissingVersion { version: i64, count: i64 },
 }
 
+/// What one [`Store::rewrap_batch`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RewrapBatch {
+    /// Data keys now wrapped by the active version.
+    pub moved: usize,
+    /// Credentials whose data key could not be unwrapped; left as they were.
+    pub failed: Vec<String>,
+    /// The last credential id looked at; `None` when there was nothing left.
+    pub last: Option<String>,
+}
+
 /// What `keys status` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyVersionStatus {
@@ -132,23 +143,33 @@ impl Store {
         .await?)
     }
 
-    /// Re-wrap up to `limit` data keys under the active master key, in one
-    /// audited transaction. Returns how many moved; 0 means done. Safe to
-    /// interrupt and to run again: each row moves at most once.
-    pub async fn rewrap_batch(&self, keyring: &Keyring, limit: i64) -> Result<usize> {
+    /// Re-wrap up to `limit` data keys whose credential id sorts after
+    /// `after`, under the active master key, in one audited transaction.
+    /// A data key that cannot be unwrapped (a tampered or damaged row) is
+    /// skipped and named in [`RewrapBatch::failed`] instead of stopping the
+    /// run: the caller goes on from [`RewrapBatch::last`], so such a row is
+    /// met once per run and never blocks the others. Safe to interrupt and
+    /// to run again: each row moves at most once.
+    pub async fn rewrap_batch(
+        &self,
+        keyring: &Keyring,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<RewrapBatch> {
         let active = keyring.active_version();
         let mut tx = self.begin_audited().await?;
         let sql = format!(
             "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
-             WHERE key_version IS NOT NULL AND key_version <> $1 ORDER BY id LIMIT $2{}",
+             WHERE key_version IS NOT NULL AND key_version <> $1 AND id > $2 ORDER BY id LIMIT $3{}",
             self.backend.for_update()
         );
         let rows = sqlx::query(&sql)
             .bind(active)
+            .bind(after.unwrap_or(""))
             .bind(limit)
             .fetch_all(tx.conn())
             .await?;
-        let mut moved = 0usize;
+        let mut batch = RewrapBatch::default();
         for row in &rows {
             let id: String = row.try_get("id")?;
             let drop_id: String = row.try_get("drop_id")?;
@@ -163,8 +184,15 @@ impl Store {
                 drop_id: &drop_id,
                 kind: &kind,
             };
-            let new = cipher::rewrap(keyring, binding, &old)
-                .map_err(|e| super::StoreError::Corrupt(format!("credential {id}: {e}")))?;
+            batch.last = Some(id.clone());
+            let new = match cipher::rewrap(keyring, binding, &old) {
+                Ok(new) => new,
+                Err(e) => {
+                    tracing::error!(credential = %id, error = %e, "data key cannot be re-wrapped; skipped");
+                    batch.failed.push(id);
+                    continue;
+                }
+            };
             sqlx::query(
                 "UPDATE credentials SET key_version = $1, wrapped_key = $2 WHERE id = $3 AND key_version = $4",
             )
@@ -174,16 +202,17 @@ impl Store {
             .bind(old.key_version)
             .execute(tx.conn())
             .await?;
-            moved += 1;
+            batch.moved += 1;
         }
-        if moved > 0 {
+        if batch.moved > 0 || !batch.failed.is_empty() {
             tx.record(&Origin::cli().entry(Event::KeysRewrapped {
                 version: active,
-                credentials: u64::try_from(moved).unwrap_or(0),
+                credentials: u64::try_from(batch.moved).unwrap_or(0),
+                failed: batch.failed.clone(),
             }))
             .await?;
         }
         tx.commit().await?;
-        Ok(moved)
+        Ok(batch)
     }
 }

@@ -15,6 +15,7 @@ mod delivery;
 mod drops;
 mod keys;
 mod lifecycle;
+mod secrets;
 mod tokens;
 
 pub use audit::{audit_query, AuditedTx};

@@ -1,11 +1,26 @@
 //! Form tokens for the customer page. Stateless: `<issued ms>.<tag>` where
-//! the tag is HMAC-SHA256 over the drop id and the issue time, under a key
-//! derived from the keyring's oldest master key — so every keydrop process
-//! with the same keyring accepts the forms of every other one. A token is
+//! the tag is HMAC-SHA256 over the drop id and the issue time. A token is
 //! valid for 12 hours (the page says to reload after that).
+//!
+//! The key's root is a dedicated secret, not a master key: 32 random bytes
+//! made on the first start, stored in the database sealed under the active
+//! master key ([`crate::service::secrets::FORM_KEY`]), and moved to a new
+//! key version by `keys rewrap` like every data key. Why this and not a
+//! derivation (even HKDF with its own label) from the oldest master key:
+//!
+//! * a key that signs something the public sees never shares its root with
+//!   the keys that protect credentials, so nothing about a master key rides
+//!   on the form tokens, and the form key can be replaced without touching
+//!   the keyring (delete its row and restart every process);
+//! * every process on the database reads the same secret, so each accepts
+//!   the forms the others issued, whatever keyring file it was given;
+//! * `keys rotate` (and, later, retiring old versions) never changes it, so
+//!   forms open in customers' browsers stay valid across a rotation and a
+//!   restart.
+//!
+//! The root goes through HMAC with a label once more, so the same secret
+//! could serve other purposes under other labels.
 
-use crate::crypto::keyring::Keyring;
-use crate::crypto::CryptoError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use ring::hmac;
@@ -23,12 +38,11 @@ impl std::fmt::Debug for CsrfKey {
 }
 
 impl CsrfKey {
-    pub fn derive(keyring: &Keyring) -> Result<Self, CryptoError> {
-        let oldest = keyring.versions().first().copied().unwrap_or(1);
-        let master = keyring.get(oldest)?;
-        let k = hmac::Key::new(hmac::HMAC_SHA256, master.bytes());
-        let derived = hmac::sign(&k, b"keydrop csrf key v1");
-        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())))
+    /// The form key from its root secret (see the module docs).
+    pub fn from_root(root: &[u8; 32]) -> Self {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, root);
+        let derived = hmac::sign(&k, b"keydrop csrf key v2");
+        Self(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
     }
 
     fn tag(&self, drop_id: &str, issued_ms: i64) -> hmac::Tag {
@@ -60,21 +74,28 @@ impl CsrfKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::keyring::MasterKey;
 
     #[test]
     fn tokens_bind_drop_and_time() {
-        let ring = Keyring::single(MasterKey::generate().unwrap());
-        let key = CsrfKey::derive(&ring).unwrap();
+        let key = CsrfKey::from_root(&[7u8; 32]);
         let t = key.issue("d1", 1_000_000);
         assert!(key.verify("d1", &t, 1_000_000 + 1000));
         assert!(!key.verify("d2", &t, 1_000_000));
         assert!(!key.verify("d1", &t, 1_000_000 + VALID_MS + 1));
         assert!(!key.verify("d1", "", 0));
         assert!(!key.verify("d1", "1.abc", 0));
-        let other = CsrfKey::derive(&Keyring::single(MasterKey::generate().unwrap())).unwrap();
+        let other = CsrfKey::from_root(&[8u8; 32]);
         assert!(!other.verify("d1", &t, 1_000_000));
-        // Same keyring, another process: same key.
-        assert!(CsrfKey::derive(&ring).unwrap().verify("d1", &t, 1_000_000));
+        // Same root, another process: same key.
+        assert!(CsrfKey::from_root(&[7u8; 32]).verify("d1", &t, 1_000_000));
+    }
+
+    #[test]
+    fn the_form_key_is_not_the_root_itself() {
+        let root = [9u8; 32];
+        let t = CsrfKey::from_root(&root).issue("d1", 5);
+        let raw = hmac::Key::new(hmac::HMAC_SHA256, &root);
+        let tag = B64URL.encode(hmac::sign(&raw, b"d1\x005").as_ref());
+        assert_ne!(t, format!("5.{tag}"));
     }
 }

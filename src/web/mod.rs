@@ -39,6 +39,8 @@ pub struct AppState {
     pub limiter: Option<rate_limit::RateLimiter>,
     pub drop_cache: drop_cache::DropCache,
     pub releases: crate::service::release::Releases,
+    /// Runs the background tasks; `/readyz` reads their health.
+    pub tasks: crate::jobs::supervisor::Supervisor,
 }
 
 /// The address a request came from (SPEC §8.11): the TCP peer, unless it is

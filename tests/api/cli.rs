@@ -4,9 +4,14 @@ use crate::helpers::Fetch;
 use crate::helpers::{assert_no_secret_in, captured_logs, Backend, TestDb};
 use crate::on_both_backends;
 use base64::Engine as _;
+use keydrop::crypto::cipher::{self, Binding};
+use keydrop::crypto::keyring::Keyring;
+use keydrop::domain::audit::AuditEntry;
+use keydrop::store::{NewCredential, NewDrop};
 use sqlx::Executor;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 on_both_backends!(
     token_commands_work_on_a_brand_new_database,
@@ -16,6 +21,7 @@ on_both_backends!(
     a_failed_start_creates_no_admin_token,
     keys_init_rotate_rewrap_status,
     drop_create_prints_the_link_once_and_list_shows_it,
+    rewrap_skips_and_names_a_row_it_cannot_decrypt,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -418,4 +424,211 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         assert!(!logs.contains(&secret), "the demo logged a secret");
     }
     assert!(printed.contains("--data-dir"), "{printed}");
+}
+
+/// `count` verified credentials sealed with `keyring`; their ids, sorted.
+async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<String> {
+    let store = db.store().await;
+    store.ensure_key_checks(keyring).await.unwrap().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let drop_id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_drop(
+                &NewDrop {
+                    id: drop_id.clone(),
+                    token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
+                    org: format!("Org {i}"),
+                    note: None,
+                    kind: "harvest_v3".into(),
+                    profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+                    expires_at: i64::MAX / 2,
+                    max_attempts: 10,
+                    created_by: "test".into(),
+                },
+                &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
+            )
+            .await
+            .unwrap();
+        let binding = Binding {
+            credential_id: &id,
+            drop_id: &drop_id,
+            kind: "harvest_v3",
+        };
+        let secret = format!(
+            r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
+        );
+        let c = NewCredential {
+            id: id.clone(),
+            drop_id: drop_id.clone(),
+            org: format!("Org {i}"),
+            kind: "harvest_v3".into(),
+            status: "verified".into(),
+            hint: format!("{i:04}"),
+            verification_json: "{}".into(),
+            envelope: cipher::encrypt(keyring, binding, secret.as_bytes()).unwrap(),
+            next_check_at: None,
+        };
+        assert!(store
+            .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
+            .await
+            .unwrap());
+        ids.push(id);
+    }
+    store.close().await;
+    ids.sort();
+    ids
+}
+
+async fn key_versions(db: &TestDb) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT id, key_version FROM credentials ORDER BY id")
+        .fetch_all(&mut db.raw().await)
+        .await
+        .unwrap()
+}
+
+async fn rewrap_skips_and_names_a_row_it_cannot_decrypt(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let ring = db.dir.path().join("rewrap-ring.json");
+    let ring_s = ring.to_str().unwrap();
+    let with_ring = |args: &[&str]| {
+        keydrop(&db, args)
+            .env("KEYDROP_KEYRING_FILE", ring_s)
+            .output()
+            .unwrap()
+    };
+    assert!(with_ring(&["keys", "init"]).status.success());
+    let ids = seed_credentials(&db, &Keyring::read(&ring).unwrap(), 5).await;
+    assert!(with_ring(&["keys", "rotate"]).status.success());
+    // The first row in rewrap order gets a damaged data key.
+    let bad = &ids[0];
+    let mut raw = db.raw().await;
+    sqlx::query("UPDATE credentials SET wrapped_key = $1 WHERE id = $2")
+        .bind(vec![0x5au8; 60])
+        .bind(bad)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+
+    let out = with_ring(&["keys", "rewrap"]);
+    assert!(!out.status.success(), "a row was left behind");
+    let err = text(&out.stderr);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.starts_with("keydrop: error: 1 credential(s)") && last.contains(bad.as_str()),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("4 data key(s) now wrapped by key version 2"));
+    let versions = key_versions(&db).await;
+    for (id, version) in &versions {
+        assert_eq!(*version, if id == bad { 1 } else { 2 }, "{versions:?}");
+    }
+    // Running it again finishes at once and names the same row.
+    let again = with_ring(&["keys", "rewrap"]);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains(bad.as_str()));
+    assert!(text(&again.stdout).contains("0 data key(s)"));
+    assert_eq!(key_versions(&db).await, versions);
+    assert!(db.store().await.verify_audit().await.unwrap().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_postgres_generates_no_keyring() {
+    if crate::helpers::postgres_url().is_none() {
+        println!("skipped: set {} to run this test", crate::helpers::PG_ENV);
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    // A data directory with no keyring in it, and no key in the environment.
+    let empty = tempfile::tempdir().unwrap();
+    let in_empty = |args: &[&str]| {
+        let mut cmd = keydrop(&db, args);
+        cmd.env("KEYDROP_DATA_DIR", empty.path());
+        cmd
+    };
+    for args in [&["serve", "--bind", "127.0.0.1:0"][..], &["keys", "status"]] {
+        let out = output_within(in_empty(args), Duration::from_secs(20)).await;
+        assert!(!out.status.success(), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.starts_with("keydrop: error: no master key is configured")
+                && err.contains("keydrop keys init"),
+            "{err}"
+        );
+        assert!(
+            !empty.path().join("keyring.json").exists(),
+            "no keyring was generated"
+        );
+    }
+    // As told: `keys init`, then the keyring is used.
+    assert!(in_empty(&["keys", "init"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let status = in_empty(&["keys", "status"]).output().unwrap();
+    assert!(status.status.success(), "{}", text(&status.stderr));
+}
+
+/// Run a command to its end, killing it (and failing) if it runs on: a
+/// command that should refuse to start fails the test instead of hanging it.
+async fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let args: Vec<_> = cmd.get_args().collect();
+            panic!("keydrop {args:?} was still running after {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_bad_greenhouse_settings_in_one_line() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    for (var, value, why) in [
+        (
+            "KEYDROP_GREENHOUSE_API_URL",
+            "http://harvest.example.com",
+            "must use https://",
+        ),
+        (
+            "KEYDROP_GREENHOUSE_AUTH_URL",
+            "https://u:hunter2@auth.example.com",
+            "user name or password",
+        ),
+        ("KEYDROP_GREENHOUSE_TIMEOUT", "0", "between 1s and 60s"),
+        ("KEYDROP_GREENHOUSE_BUDGET", "10m", "between 1s and 300s"),
+    ] {
+        let out = output_within(
+            {
+                let mut cmd = keydrop(&db, &["serve", "--bind", "127.0.0.1:0"]);
+                cmd.env(var, value);
+                cmd
+            },
+            Duration::from_secs(20),
+        )
+        .await;
+        assert!(!out.status.success(), "{var}={value}");
+        let err = text(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("keydrop: error: {var}")) && err.contains(why),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    assert!(
+        !db.data_dir().join("keyring.json").exists(),
+        "stopped before anything else"
+    );
 }

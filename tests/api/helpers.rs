@@ -4,6 +4,7 @@
 
 use keydrop::clock::{ManualClock, SharedClock, SystemClock};
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
+use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
 use keydrop::startup::Application;
 use keydrop::store::Store;
@@ -76,7 +77,14 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("keydrop.db").display()),
-            Backend::Postgres => fresh_postgres_database().await,
+            Backend::Postgres => {
+                // keydrop generates no keyring for PostgreSQL: the operator
+                // runs `keys init`, which writes this file.
+                Keyring::single(MasterKey::generate().unwrap())
+                    .write_new(&dir.path().join("keyring.json"))
+                    .unwrap();
+                fresh_postgres_database().await
+            }
         };
         Self { backend, url, dir }
     }
@@ -198,6 +206,8 @@ pub struct AppOptions {
     pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
     /// A shorter bound on receiving a request body than the real 10 s.
     pub body_timeout: Option<Duration>,
+    /// Any other change to the settings (timings, budgets).
+    pub tune: Option<fn(&mut ServeSettings)>,
 }
 
 impl AppOptions {
@@ -238,6 +248,7 @@ impl Default for AppOptions {
             retain: None,
             trusted_proxies: Vec::new(),
             body_timeout: None,
+            tune: None,
         }
     }
 }
@@ -277,6 +288,9 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(t) = opts.body_timeout {
         settings.body_timeout = t;
     }
+    if let Some(tune) = opts.tune {
+        tune(&mut settings);
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -296,6 +310,7 @@ pub fn serve_settings() -> ServeSettings {
         trusted_proxies: Vec::new(),
         rate_limit: None,
         body_timeout: keydrop::config::BODY_TIMEOUT,
+        jobs: keydrop::jobs::JobSettings::default(),
     }
 }
 

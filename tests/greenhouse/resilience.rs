@@ -108,3 +108,23 @@ async fn rate_limit_then_success_is_verified() {
     );
     assert_eq!(e.gh.requests_to("/token"), 2);
 }
+
+#[tokio::test]
+async fn retry_after_zero_is_not_a_tight_loop() {
+    let budget = Duration::from_secs(10);
+    let e = env(|c| c.total_budget = budget).await;
+    e.gh.add_v3_client(full_client());
+    e.gh.rate_limit_next(1000, 0);
+    let started = Instant::now();
+    let v = e.checker.check(&v3_secret(None), &full_v3()).await;
+    let took = started.elapsed();
+    assert_eq!(v.outcome, Outcome::Pending);
+    assert!(v.message.contains("slow down"), "{}", v.message);
+    // A few attempts, each after at least the normal backoff, then it gives up
+    // well before the budget runs out.
+    let sent = e.gh.total_requests();
+    assert!((2..=5).contains(&sent), "{sent} requests");
+    assert_eq!(e.gh.requests_to("/token"), sent);
+    assert!(took >= Duration::from_millis(700), "{took:?}");
+    assert!(took < budget, "{took:?}");
+}

@@ -1,0 +1,86 @@
+//! The health of supervised tasks, as the supervisor records it and
+//! `/readyz` reads it. Nothing here may hold a secret.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
+
+/// Whether a task is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// A run is in progress.
+    Up,
+    /// The last run stopped; the next one starts after the backoff.
+    Restarting,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Restarting => "restarting",
+        }
+    }
+}
+
+/// What the registry knows about one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskHealth {
+    pub name: String,
+    pub state: TaskState,
+    /// How many times a run stopped and was started again.
+    pub restarts: u64,
+    /// Why the last run stopped or the last pass failed (for the log and
+    /// metrics; never served over HTTP).
+    pub last_error: Option<String>,
+    /// When the task last reported a successful pass.
+    pub last_pass: Option<OffsetDateTime>,
+}
+
+impl TaskHealth {
+    pub fn is_down(&self) -> bool {
+        self.state != TaskState::Up
+    }
+}
+
+/// The health of every supervised task; cheap to clone and share.
+#[derive(Debug, Clone, Default)]
+pub struct Registry(Arc<Mutex<BTreeMap<String, TaskHealth>>>);
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, TaskHealth>> {
+        // A panic while holding this lock leaves only plain data behind.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn update(&self, name: &str, f: impl FnOnce(&mut TaskHealth)) {
+        let mut tasks = self.lock();
+        let entry = tasks.entry(name.to_owned()).or_insert_with(|| TaskHealth {
+            name: name.to_owned(),
+            state: TaskState::Up,
+            restarts: 0,
+            last_error: None,
+            last_pass: None,
+        });
+        f(entry);
+    }
+
+    /// Every task, by name.
+    pub fn snapshot(&self) -> Vec<TaskHealth> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// One task, if it is registered.
+    pub fn get(&self, name: &str) -> Option<TaskHealth> {
+        self.lock().get(name).cloned()
+    }
+
+    /// The names of the tasks that are not running.
+    pub fn down(&self) -> Vec<String> {
+        self.lock()
+            .values()
+            .filter(|t| t.is_down())
+            .map(|t| t.name.clone())
+            .collect()
+    }
+}
