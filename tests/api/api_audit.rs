@@ -138,7 +138,7 @@ async fn filters_by_subject_and_action_page_within_the_filter(backend: Backend) 
     }
     assert!(walk(&app, "subject=drop:nope").await.is_empty());
     // The start-up events are still there for an unfiltered walk.
-    assert_eq!(walk(&app, "").await.len(), 24 + 2);
+    assert_eq!(walk(&app, "").await.len(), 24 + 3);
     let long = "x".repeat(201);
     for bad in [format!("subject={long}"), format!("action={long}")] {
         let status = app

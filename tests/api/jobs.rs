@@ -34,7 +34,11 @@ async fn a_panicking_task_is_restarted_and_readyz_names_it_while_down(backend: B
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["rechecks", "release_batcher", "sweeps"], "{body}");
+    assert_eq!(
+        names,
+        ["database_probe", "rechecks", "release_batcher", "sweeps"],
+        "{body}"
+    );
     assert!(body["tasks"]
         .as_array()
         .unwrap()
