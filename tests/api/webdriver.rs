@@ -337,11 +337,17 @@ impl Browser {
     pub async fn find(&self, css: &str) -> Element<'_> {
         match self.try_find(css).await {
             Some(el) => el,
-            None => panic!(
-                "no element matches `{css}` on {} (title {:?})",
-                self.current_url().await,
-                self.title().await
-            ),
+            None => {
+                let alert = match self.try_find("[role=alert]").await {
+                    Some(a) => a.text().await,
+                    None => String::new(),
+                };
+                panic!(
+                    "no element matches `{css}` on {} (title {:?}, alert {alert:?})",
+                    self.current_url().await,
+                    self.title().await
+                )
+            }
         }
     }
 
