@@ -31,8 +31,12 @@ async fn open_link(app: &TestApp, browser: &Browser, org: &str) {
 }
 
 async fn fill_and_submit(browser: &Browser, id: &str, secret: &str) {
-    browser.find("#client_id").await.send_keys(id).await;
-    browser.find("#client_secret").await.send_keys(secret).await;
+    browser.find("#client_id").await.type_exactly(id).await;
+    browser
+        .find("#client_secret")
+        .await
+        .type_exactly(secret)
+        .await;
     browser.find("button[type=submit]").await.click().await;
 }
 

@@ -550,6 +550,28 @@ impl Element<'_> {
         self.post("value", json!({ "text": text })).await;
     }
 
+    /// The live DOM property (e.g. an input's current `value`).
+    pub async fn property(&self, name: &str) -> Option<String> {
+        match self.get(&format!("property/{name}")).await {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// Type `text` into an empty input and check that all of it arrived
+    /// (on a loaded machine a key press can be lost); a few tries.
+    pub async fn type_exactly(&self, text: &str) {
+        for _ in 0..3 {
+            self.clear().await;
+            self.send_keys(text).await;
+            if self.property("value").await.as_deref() == Some(text) {
+                return;
+            }
+        }
+        panic!("the input did not take the typed text");
+    }
+
     /// Click like a user (scrolls into view; fails if covered). Waits for a
     /// navigation it starts, then collects the browser log.
     pub async fn click(&self) {
