@@ -47,6 +47,7 @@ async fn main() {
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(86_400),
         rate_limit: None,
+        webhook_allow_private: false,
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),

@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// Public POSTs per client address, e.g. `30/min`, `5/s`, or `off`.
     #[arg(long, env = "KEYDROP_RATE_LIMIT", default_value = "30/min", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimitSetting,
+    /// Allow webhook URLs on loopback/private addresses and plain http
+    /// (tests, internal receivers). Off: https to public addresses only.
+    #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -234,6 +238,8 @@ pub struct ServeSettings {
     pub retain_after_delivery: Duration,
     pub rate_limit: Option<RateLimit>,
     pub trusted_proxies: Vec<IpNet>,
+    /// `KEYDROP_WEBHOOK_ALLOW_PRIVATE`.
+    pub webhook_allow_private: bool,
     /// How long a client may take to send a request body, counted from the
     /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
     pub body_timeout: Duration,
@@ -275,6 +281,7 @@ impl ServeSettings {
             )?,
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
+            webhook_allow_private: args.webhook_allow_private,
             body_timeout: BODY_TIMEOUT,
             trusted_proxies: args
                 .trusted_proxies

@@ -4,6 +4,7 @@
 //! routes, pages and middleware; `greenhouse` checks credentials; `store`
 //! is the database; `crypto` owns every key; `domain` has the rules.
 #![forbid(unsafe_code)]
+#![recursion_limit = "512"]
 
 pub mod cli;
 pub mod clock;

@@ -63,6 +63,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        webhook_allow_private: false,
         body_timeout: crate::config::BODY_TIMEOUT,
         jobs: crate::jobs::JobSettings::default(),
     };

@@ -110,10 +110,16 @@ async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     let resealed = crate::service::secrets::reseal_all(&store, &ring)
         .await
         .context("re-sealing the service secrets failed; run it again to resume")?;
+    let webhook_secrets = crate::service::webhooks::reseal_all(&store, &ring)
+        .await
+        .context("re-sealing the webhook signing secrets failed; run it again to resume")?;
     store.close().await;
     println!("{moved} data key(s) now wrapped by key version {active}");
     if resealed > 0 {
         println!("{resealed} service secret(s) now sealed by key version {active}");
+    }
+    if webhook_secrets > 0 {
+        println!("{webhook_secrets} webhook signing secret(s) now sealed by key version {active}");
     }
     if !failed.is_empty() {
         bail!(

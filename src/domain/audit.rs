@@ -26,6 +26,9 @@ pub struct AuditEntry {
     pub ip: Option<String>,
     /// Never a secret.
     pub details: Value,
+    /// The webhook messages of this change, written to the outbox in the
+    /// same transaction as the entry (SPEC §8.10).
+    pub webhooks: Vec<super::webhook::Message>,
 }
 
 impl AuditEntry {
@@ -38,6 +41,7 @@ impl AuditEntry {
             subject: event.subject(),
             ip: None,
             details: event.details(),
+            webhooks: event.webhooks(),
         }
     }
 
@@ -50,6 +54,7 @@ impl AuditEntry {
             subject: subject.into(),
             ip: None,
             details: Value::Object(Map::new()),
+            webhooks: Vec::new(),
         }
     }
 

@@ -170,6 +170,23 @@ pub enum Event {
         name: String,
         key_version: i64,
     },
+    WebhookCreated {
+        endpoint: String,
+        /// The host only: a URL's path or query may carry a receiver's token.
+        url_host: String,
+    },
+    WebhookUpdated {
+        endpoint: String,
+    },
+    WebhookDeleted {
+        endpoint: String,
+    },
+    WebhookSecretRotated {
+        endpoint: String,
+    },
+    WebhookPinged {
+        endpoint: String,
+    },
     KeysRewrapped {
         version: i64,
         credentials: u64,
@@ -203,6 +220,11 @@ impl Event {
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
             Self::KeysRewrapped { .. } | Self::ServiceSecretResealed { .. } => "keys.rewrap",
             Self::ServiceSecretCreated { .. } => "keys.service_secret_created",
+            Self::WebhookCreated { .. } => "webhook.create",
+            Self::WebhookUpdated { .. } => "webhook.update",
+            Self::WebhookDeleted { .. } => "webhook.delete",
+            Self::WebhookSecretRotated { .. } => "webhook.rotate_secret",
+            Self::WebhookPinged { .. } => "webhook.ping",
         }
     }
 
@@ -234,6 +256,11 @@ impl Event {
             Self::ServiceSecretCreated { name } | Self::ServiceSecretResealed { name, .. } => {
                 format!("service_secret:{name}")
             }
+            Self::WebhookCreated { endpoint, .. }
+            | Self::WebhookUpdated { endpoint }
+            | Self::WebhookDeleted { endpoint }
+            | Self::WebhookSecretRotated { endpoint }
+            | Self::WebhookPinged { endpoint } => format!("webhook:{endpoint}"),
         }
     }
 
@@ -327,6 +354,7 @@ impl Event {
             Self::ServiceSecretResealed { key_version, .. } => {
                 json!({ "key_version": key_version })
             }
+            Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
             Self::KeysRewrapped {
                 credentials,
                 failed,
@@ -339,7 +367,11 @@ impl Event {
             | Self::SecretRead { .. }
             | Self::LeaseExpired { .. }
             | Self::KeyCheckRecorded { .. }
-            | Self::ServiceSecretCreated { .. } => json!({}),
+            | Self::ServiceSecretCreated { .. }
+            | Self::WebhookUpdated { .. }
+            | Self::WebhookDeleted { .. }
+            | Self::WebhookSecretRotated { .. }
+            | Self::WebhookPinged { .. } => json!({}),
         }
     }
 

@@ -9,3 +9,4 @@ pub mod profile;
 pub mod role;
 pub mod text;
 pub mod verification;
+pub mod webhook;

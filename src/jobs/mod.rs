@@ -13,6 +13,7 @@
 
 pub mod health;
 pub mod supervisor;
+pub mod webhooks;
 
 use crate::service::recheck;
 use crate::web::AppState;
@@ -28,7 +29,7 @@ const RECHECK_BATCH: i64 = 20;
 const SWEEP_BATCH: i64 = 500;
 
 /// How the background tasks run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSettings {
     /// Time between passes of each task.
     pub interval: Duration,
@@ -36,6 +37,12 @@ pub struct JobSettings {
     pub restart_backoff: Backoff,
     /// Most re-checks in flight at once.
     pub recheck_concurrency: usize,
+    /// Waits between webhook delivery attempts (SPEC §11); after the last,
+    /// a delivery is given up.
+    pub webhook_retries: Vec<Duration>,
+    /// How often the webhook dispatcher looks for work queued by another
+    /// process (its own commits wake it at once).
+    pub webhook_poll: Duration,
 }
 
 impl Default for JobSettings {
@@ -44,6 +51,8 @@ impl Default for JobSettings {
             interval: INTERVAL,
             restart_backoff: Backoff::default(),
             recheck_concurrency: 4,
+            webhook_retries: webhooks::RETRIES.to_vec(),
+            webhook_poll: Duration::from_millis(500),
         }
     }
 }
@@ -120,7 +129,11 @@ pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
     let every = state.settings.jobs.interval;
     let s = state.clone();
     supervisor.supervise("sweeps", move |beat| sweeps(s.clone(), every, beat));
-    supervisor.supervise("rechecks", move |beat| rechecks(state.clone(), every, beat));
+    let r = state.clone();
+    supervisor.supervise("rechecks", move |beat| rechecks(r.clone(), every, beat));
+    supervisor.supervise("webhook_dispatcher", move |beat| {
+        webhooks::run(state.clone(), beat)
+    });
 }
 
 fn ticker(every: Duration) -> tokio::time::Interval {

@@ -17,6 +17,9 @@ pub struct AuditedTx {
     hash: String,
     head_seq: i64,
     now_ms: i64,
+    /// Woken after a commit that queued webhook deliveries.
+    outbox: std::sync::Arc<tokio::sync::Notify>,
+    queued: bool,
 }
 
 impl std::fmt::Debug for AuditedTx {
@@ -50,6 +53,8 @@ impl Store {
             head_seq: seq,
             hash: row.try_get("hash")?,
             now_ms: self.observe_db_now(db_now),
+            outbox: self.outbox.clone(),
+            queued: false,
         })
     }
 
@@ -108,6 +113,11 @@ impl AuditedTx {
     /// The connection, for the statements of the change itself.
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+
+    /// Wake this process's webhook dispatcher once this change commits.
+    pub(crate) fn mark_queued(&mut self) {
+        self.queued = true;
     }
 
     /// The time this change happens at (Unix ms), the same for all its rows.
@@ -188,6 +198,17 @@ impl AuditedTx {
         query.execute(&mut *self.tx).await?;
         self.seq = seq;
         self.hash = prev;
+        let messages: Vec<(i64, &crate::domain::webhook::Message)> = events
+            .iter()
+            .zip(entries)
+            .flat_map(|(e, entry)| entry.webhooks.iter().map(move |m| (e.seq, m)))
+            .collect();
+        if !messages.is_empty() {
+            let now = self.now_ms;
+            if super::webhooks::enqueue(&mut self.tx, now, &messages).await? {
+                self.queued = true;
+            }
+        }
         Ok(events)
     }
 
@@ -201,6 +222,9 @@ impl AuditedTx {
                 .await?;
         }
         self.tx.commit().await?;
+        if self.queued {
+            self.outbox.notify_one();
+        }
         Ok(())
     }
 

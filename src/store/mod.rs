@@ -17,6 +17,7 @@ mod keys;
 mod lifecycle;
 mod secrets;
 mod tokens;
+pub mod webhooks;
 
 pub use audit::{audit_query, AuditedTx};
 pub use delivery::SecretRead;
@@ -166,6 +167,9 @@ pub struct Store {
     db_offset_ms: Arc<AtomicI64>,
     /// Set by the connectivity probe while the database does not answer.
     down: Arc<AtomicBool>,
+    /// Wakes this process's webhook dispatcher after a commit that queued
+    /// deliveries (other processes find them by polling).
+    pub(crate) outbox: Arc<tokio::sync::Notify>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -209,6 +213,7 @@ impl Store {
             clock,
             db_offset_ms: Arc::new(AtomicI64::new(0)),
             down: Arc::new(AtomicBool::new(false)),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         };
         if store.clock.is_system() {
             let sql = format!("SELECT {}", backend.now_ms_sql());

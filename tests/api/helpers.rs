@@ -309,6 +309,7 @@ pub fn serve_settings() -> ServeSettings {
         retain_after_delivery: Duration::from_secs(7 * 86_400),
         trusted_proxies: Vec::new(),
         rate_limit: None,
+        webhook_allow_private: true,
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),
     }

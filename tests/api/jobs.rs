@@ -36,7 +36,13 @@ async fn a_panicking_task_is_restarted_and_readyz_names_it_while_down(backend: B
         .collect();
     assert_eq!(
         names,
-        ["database_probe", "rechecks", "release_batcher", "sweeps"],
+        [
+            "database_probe",
+            "rechecks",
+            "release_batcher",
+            "sweeps",
+            "webhook_dispatcher"
+        ],
         "{body}"
     );
     assert!(body["tasks"]

@@ -21,3 +21,4 @@ mod openapi;
 mod public;
 mod slow_bodies;
 mod store;
+mod webhooks;

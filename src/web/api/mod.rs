@@ -6,6 +6,7 @@ pub mod drops;
 pub mod openapi;
 pub mod tokens;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -26,6 +27,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(credentials::secret)
         .service(credentials::verify)
         .service(credentials::destroy)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::update)
+        .service(webhooks::remove)
+        .service(webhooks::rotate_secret)
+        .service(webhooks::deliveries)
+        .service(webhooks::retry)
+        .service(webhooks::ping)
         .service(openapi::document);
 }
 

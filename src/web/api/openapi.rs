@@ -186,6 +186,40 @@ fn build() -> Value {
                         ("action", json!({ "type": "string", "maxLength": 200 }), "Only this action (`credential.claim`), or, ending in `.`, every action with that prefix (`credential.`)"),
                     ]))
             },
+            "/webhooks": {
+                "post": with(op("Register a webhook endpoint; the response holds its signing secret, shown only this once", "admin",
+                    vec![ok("201", "The endpoint with its `secret`", Some(r("WebhookCreated"))), err("400"), err("413"), err("415"), err("422")]),
+                    "requestBody", body("WebhookCreate")),
+                "get": op("List webhook endpoints (never their secrets)", "admin",
+                    vec![ok("200", "All endpoints", Some(json!({ "type": "object", "required": ["webhooks"], "properties": { "webhooks": { "type": "array", "items": r("Webhook") } } })))])
+            },
+            "/webhooks/{id}": {
+                "get": with(op("A webhook endpoint", "admin", vec![ok("200", "The endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook")),
+                "patch": with(with(op("Change an endpoint's events, description or enabled flag", "admin",
+                    vec![ok("200", "The endpoint", Some(r("Webhook"))), err("400"), err("404"), err("413"), err("415"), err("422")]),
+                    "parameters", id_param("webhook")), "requestBody", body("WebhookUpdate")),
+                "delete": with(op("Delete an endpoint and its deliveries", "admin", vec![ok("200", "The deleted endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook"))
+            },
+            "/webhooks/{id}/rotate-secret": {
+                "post": with(op("A new signing secret, shown only this once; for 24 h deliveries are signed with both", "admin",
+                    vec![ok("200", "The new secret", Some(json!({ "type": "object", "required": ["id", "secret"], "properties": { "id": uuid, "secret": { "type": "string" }, "previous_secret_valid_for_s": { "type": "integer" } } }))), err("404"), err("422")]),
+                    "parameters", id_param("webhook"))
+            },
+            "/webhooks/{id}/deliveries": {
+                "get": with(op("Deliveries of an endpoint, newest first (kept 30 days)", "admin",
+                    vec![ok("200", "Deliveries", Some(json!({ "type": "object", "required": ["deliveries"], "properties": { "deliveries": { "type": "array", "items": r("Delivery") } } }))), err("404"), err("422")]),
+                    "parameters", json!([id_param("webhook")[0], query(&[limit()])[0]]))
+            },
+            "/webhooks/{id}/deliveries/{delivery_id}/retry": {
+                "post": with(op("Send a delivery again now", "admin",
+                    vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "id": uuid, "status": { "type": "string" } } }))), err("404")]),
+                    "parameters", json!([id_param("webhook")[0], { "name": "delivery_id", "in": "path", "required": true, "schema": uuid }]))
+            },
+            "/webhooks/{id}/ping": {
+                "post": with(op("Queue a `webhook.ping` for this endpoint", "admin",
+                    vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "webhook_id": { "type": "string" } } }))), err("404")]),
+                    "parameters", id_param("webhook"))
+            },
             "/openapi.json": {
                 "get": op("This document", "any", vec![ok("200", "OpenAPI 3 document", Some(json!({ "type": "object" })))])
             }
@@ -195,6 +229,24 @@ fn build() -> Value {
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "description": "snake_case" }, "message": { "type": "string" } } } } },
                 "Kind": { "type": "string", "enum": ["harvest_v3", "harvest_v1"] },
+                "WebhookCreate": { "type": "object", "additionalProperties": false, "required": ["url"], "properties": {
+                    "url": { "type": "string", "format": "uri", "description": "https on a public address (plain http and private addresses only with KEYDROP_WEBHOOK_ALLOW_PRIVATE)" },
+                    "events": { "type": ["array", "null"], "items": { "type": "string", "enum": crate::domain::webhook::TYPES }, "description": "Default: every type" },
+                    "description": { "type": ["string", "null"], "maxLength": 500 } } },
+                "WebhookUpdate": { "type": "object", "additionalProperties": false, "properties": {
+                    "events": { "type": ["array", "null"], "items": { "type": "string", "enum": crate::domain::webhook::TYPES } },
+                    "description": { "type": ["string", "null"], "maxLength": 500 },
+                    "enabled": { "type": "boolean" } } },
+                "Webhook": { "type": "object", "required": ["id", "url", "events", "enabled", "created_at"], "properties": {
+                    "id": uuid, "url": { "type": "string" }, "description": { "type": ["string", "null"] },
+                    "events": { "type": ["array", "null"], "items": { "type": "string" } }, "enabled": { "type": "boolean" },
+                    "disabled_reason": { "type": ["string", "null"] }, "created_at": time, "updated_at": time } },
+                "WebhookCreated": { "allOf": [r("Webhook"), { "type": "object", "required": ["secret"], "properties": { "secret": { "type": "string", "description": "whsec_ + base64 of 32 random bytes; shown only this once" } } }] },
+                "Delivery": { "type": "object", "required": ["id", "webhook_id", "type", "status", "attempts"], "properties": {
+                    "id": uuid, "webhook_id": { "type": "string", "description": "The `webhook-id` header, the same on every retry" },
+                    "type": { "type": "string" }, "status": { "type": "string", "enum": ["pending", "succeeded", "failed"] },
+                    "attempts": { "type": "integer" }, "last_status_code": { "type": ["integer", "null"] },
+                    "last_error": { "type": ["string", "null"] }, "next_attempt_at": nullable_time, "created_at": time, "updated_at": time } },
                 "Profile": { "type": "object", "required": ["name", "required", "optional"], "properties": { "name": { "type": "string" }, "required": { "type": "array", "items": { "type": "string" } }, "optional": { "type": "array", "items": { "type": "string" } } } },
                 "DropCreate": { "type": "object", "additionalProperties": false, "required": ["org"], "properties": {
                     "org": { "type": "string", "minLength": 1, "maxLength": 200 },

@@ -1,0 +1,378 @@
+//! Webhooks (SPEC §11) to a real local receiver: signed as Standard
+//! Webhooks specify (checked here with an independent implementation),
+//! metadata only, retried with the same `webhook-id`, 410 disables, rotation
+//! signs with both secrets, private targets refused without the flag.
+
+use crate::credentials::verified_credential;
+use crate::helpers::{
+    assert_no_secret_in, spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_SECRET,
+};
+use crate::on_both_backends;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine as _;
+use keydrop::config::ServeSettings;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+on_both_backends!(
+    events_arrive_signed_and_carry_metadata_only,
+    a_failing_receiver_gets_the_same_webhook_id_until_it_answers,
+    a_receiver_that_answers_410_is_disabled,
+    rotation_signs_with_both_secrets,
+);
+
+/// What a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    got: Mutex<Vec<Received>>,
+    /// Answer this status to the next N requests.
+    fail: Mutex<Vec<u16>>,
+}
+
+struct Receiver {
+    url: String,
+    state: Arc<ReceiverState>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let state = Arc::new(ReceiverState::default());
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(receive))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let port = server.addrs()[0].port();
+        tokio::spawn(server.run());
+        Self {
+            url: format!("http://127.0.0.1:{port}/hooks/keydrop"),
+            state,
+        }
+    }
+
+    fn got(&self) -> Vec<Received> {
+        self.state.got.lock().unwrap().clone()
+    }
+
+    fn types(&self) -> Vec<String> {
+        self.got()
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.body).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let started = Instant::now();
+        loop {
+            let got = self.got();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "only {} of {n} webhook requests arrived: {:?}",
+                got.len(),
+                self.types()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
+    let h = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    state.got.lock().unwrap().push(Received {
+        id: h("webhook-id"),
+        timestamp: h("webhook-timestamp"),
+        signature: h("webhook-signature"),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let status = {
+        let mut fail = state.fail.lock().unwrap();
+        if fail.is_empty() {
+            200
+        } else {
+            fail.remove(0)
+        }
+    };
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+}
+
+/// Verify a Standard Webhooks signature the way a receiver library does:
+/// some `v1,<sig>` in the header matches HMAC-SHA256(base64-decoded secret).
+fn verifies(secret: &str, r: &Received) -> bool {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let signed = format!("{}.{}.{}", r.id, r.timestamp, r.body);
+    r.signature.split(' ').any(|s| {
+        let Some(sig) = s.strip_prefix("v1,") else {
+            return false;
+        };
+        let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(sig) else {
+            return false;
+        };
+        ring::hmac::verify(&key, signed.as_bytes(), &sig).is_ok()
+    })
+}
+
+fn fast(s: &mut ServeSettings) {
+    s.jobs.webhook_retries = vec![Duration::from_millis(100); 7];
+    s.jobs.webhook_poll = Duration::from_millis(50);
+}
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(fast),
+            ..AppOptions::default()
+        },
+    )
+    .await
+}
+
+async fn register(app: &TestApp, body: Value) -> (u16, Value) {
+    let res = app
+        .post("/api/v1/webhooks", Some(&app.admin_token))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
+    let app = app(backend).await;
+    let rx = Receiver::start().await;
+    let (status, hook) = register(&app, json!({ "url": rx.url, "description": "ingest" })).await;
+    assert_eq!(status, 201, "{hook}");
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    crate::helpers::remember_secret(&secret);
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&secret[6..])
+            .unwrap()
+            .len(),
+        32
+    );
+    // The secret is shown once: never listed again.
+    let listed = app
+        .get("/api/v1/webhooks", Some(&app.admin_token))
+        .fetch_text()
+        .await;
+    assert!(!listed.contains(&secret) && listed.contains(&rx.url));
+
+    // drop.created, credential.received + .verified, then delivered.
+    let id = verified_credential(&app).await;
+    let (_, w) = app.create_token("w", "worker").await;
+    let claim: Value = app
+        .post("/api/v1/credentials/claim", Some(&w))
+        .fetch_json()
+        .await;
+    let lease = claim["lease"]["id"].as_str().unwrap();
+    let acked = app
+        .post(&format!("/api/v1/credentials/{id}/ack"), Some(&w))
+        .json(&json!({ "lease_id": lease }))
+        .fetch_status()
+        .await;
+    assert_eq!(acked, 200);
+    let got = rx.wait_for(4).await;
+    assert_eq!(
+        rx.types(),
+        [
+            "drop.created",
+            "credential.received",
+            "credential.verified",
+            "credential.delivered"
+        ],
+        "in commit order"
+    );
+    let mut ids = std::collections::HashSet::new();
+    for r in &got {
+        assert!(verifies(&secret, r), "signature does not verify: {r:?}");
+        assert!(ids.insert(r.id.clone()), "one webhook-id per message");
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(body["data"].is_object());
+    }
+    let received: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(received["data"]["credential_id"], id.as_str());
+    // Metadata only: no secret, no link, no token.
+    let all: String = got.iter().map(|r| r.body.clone()).collect();
+    let mut secrets = crate::helpers::remembered_secrets();
+    secrets.push(GOOD_SECRET.to_owned());
+    secrets.push(w.clone());
+    assert_no_secret_in(all.as_bytes(), &secrets, "webhook bodies");
+    assert!(!all.contains("/d/"), "no link in a webhook");
+    // A signature made with another secret does not verify.
+    let forged = Received {
+        signature: "v1,AAAA".into(),
+        ..got[0].clone()
+    };
+    assert!(!verifies(&secret, &forged));
+    // Each delivery is recorded as sent once (the record follows the answer).
+    let started = Instant::now();
+    loop {
+        let deliveries: Value = app
+            .get(
+                &format!(
+                    "/api/v1/webhooks/{}/deliveries",
+                    hook["id"].as_str().unwrap()
+                ),
+                Some(&app.admin_token),
+            )
+            .fetch_json()
+            .await;
+        let list = deliveries["deliveries"].as_array().unwrap();
+        assert_eq!(list.len(), 4, "{deliveries}");
+        if list.iter().all(|d| d["status"] == "succeeded") {
+            assert!(list.iter().all(|d| d["attempts"] == 1), "{deliveries}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{deliveries}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_failing_receiver_gets_the_same_webhook_id_until_it_answers(backend: Backend) {
+    let app = app(backend).await;
+    let rx = Receiver::start().await;
+    let (_, hook) = register(&app, json!({ "url": rx.url, "events": ["webhook.ping"] })).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    *rx.state.fail.lock().unwrap() = vec![500, 503];
+    let res = app
+        .post(
+            &format!("/api/v1/webhooks/{hook_id}/ping"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let got = rx.wait_for(3).await;
+    assert!(
+        got.iter().all(|r| r.id == got[0].id),
+        "same webhook-id on every retry"
+    );
+    let secret = hook["secret"].as_str().unwrap();
+    assert!(got.iter().all(|r| verifies(secret, r)));
+    // The drop created meanwhile is not among its events: filtered out.
+    app.create_drop(json!({ "org": "Quiet" })).await;
+    let started = Instant::now();
+    loop {
+        let d: Value = app
+            .get(
+                &format!("/api/v1/webhooks/{hook_id}/deliveries"),
+                Some(&app.admin_token),
+            )
+            .fetch_json()
+            .await;
+        let list = d["deliveries"].as_array().unwrap().clone();
+        if list.len() == 1 && list[0]["status"] == "succeeded" {
+            assert_eq!(list[0]["attempts"], 3, "{d}");
+            assert_eq!(list[0]["last_status_code"], 200);
+            // Retry now sends it once more, same id.
+            let delivery = list[0]["id"].as_str().unwrap();
+            let res = app
+                .post(
+                    &format!("/api/v1/webhooks/{hook_id}/deliveries/{delivery}/retry"),
+                    Some(&app.admin_token),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+            let again = rx.wait_for(4).await;
+            assert_eq!(again[3].id, got[0].id);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        rx.types().iter().filter(|t| *t == "drop.created").count(),
+        0
+    );
+}
+
+async fn a_receiver_that_answers_410_is_disabled(backend: Backend) {
+    let app = app(backend).await;
+    let rx = Receiver::start().await;
+    let (_, hook) = register(&app, json!({ "url": rx.url })).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    *rx.state.fail.lock().unwrap() = vec![410];
+    app.create_drop(json!({ "org": "Gone Inc" })).await;
+    rx.wait_for(1).await;
+    let started = Instant::now();
+    loop {
+        let e: Value = app
+            .get(
+                &format!("/api/v1/webhooks/{hook_id}"),
+                Some(&app.admin_token),
+            )
+            .fetch_json()
+            .await;
+        if e["enabled"] == false {
+            assert!(e["disabled_reason"].as_str().unwrap().contains("410"));
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Disabled: nothing more is sent.
+    app.create_drop(json!({ "org": "Still Gone" })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.got().len(), 1);
+}
+
+async fn rotation_signs_with_both_secrets(backend: Backend) {
+    let app = app(backend).await;
+    let rx = Receiver::start().await;
+    let (_, hook) = register(&app, json!({ "url": rx.url })).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    let old = hook["secret"].as_str().unwrap().to_owned();
+    let rotated: Value = app
+        .post(
+            &format!("/api/v1/webhooks/{hook_id}/rotate-secret"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(old, new);
+    app.create_drop(json!({ "org": "Rotated" })).await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].signature.split(' ').count(), 2, "{:?}", got[0]);
+    assert!(verifies(&old, &got[0]) && verifies(&new, &got[0]));
+}
