@@ -376,3 +376,63 @@ async fn rotation_signs_with_both_secrets(backend: Backend) {
     assert_eq!(got[0].signature.split(' ').count(), 2, "{:?}", got[0]);
     assert!(verifies(&old, &got[0]) && verifies(&new, &got[0]));
 }
+
+/// Two keydrop processes on one PostgreSQL database: every event is
+/// delivered, and none twice (the receiver counts webhook-ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    keydrop_no_postgres,
+    ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
+)]
+async fn two_processes_deliver_each_event_once() {
+    crate::helpers::require_postgres();
+    let a = app(Backend::Postgres).await;
+    let mut settings = crate::helpers::serve_settings();
+    fast(&mut settings);
+    let b = keydrop::startup::Application::build(
+        &a.db.store_settings(),
+        settings,
+        Arc::new(keydrop::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let b_url = format!("http://127.0.0.1:{}", b.port());
+    tokio::spawn(b.run_until_stopped());
+    let rx = Receiver::start().await;
+    let (status, _) = register(&a, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    assert_eq!(status, 201);
+    let n = 40;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let url = if i % 2 == 0 {
+            a.address.clone()
+        } else {
+            b_url.clone()
+        };
+        let http = a.http.clone();
+        let token = a.admin_token.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(format!("{url}/api/v1/drops"))
+                .bearer_auth(token)
+                .json(&json!({ "org": format!("Org {i}") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let got = rx.wait_for(n).await;
+    // Both dispatchers poll; give a duplicate the chance to show up.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let got = if rx.got().len() > got.len() {
+        rx.got()
+    } else {
+        got
+    };
+    let ids: std::collections::HashSet<_> = got.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), n, "every event arrived");
+    assert_eq!(got.len(), n, "none twice");
+}
