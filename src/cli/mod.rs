@@ -7,6 +7,7 @@ mod drop;
 mod keys;
 mod serve;
 mod token;
+mod webhook;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{GlobalArgs, LogFormat, ServeArgs, StoreSettings};
@@ -47,6 +48,9 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Manage webhook endpoints.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// Parse the command line, run the command, turn any error into one line.
@@ -90,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => token::run(cmd, &store_settings, clock).await,
         Command::Keys(cmd) => keys::run(cmd, &store_settings, clock).await,
         Command::Audit(cmd) => audit::run(cmd, &store_settings, clock).await,
+        Command::Webhook(cmd) => webhook::run(cmd, &store_settings, clock).await,
     }
 }
 

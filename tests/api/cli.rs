@@ -15,6 +15,7 @@ use std::time::Duration;
 
 on_both_backends!(
     token_commands_work_on_a_brand_new_database,
+    webhook_commands_add_list_remove,
     audit_verify_names_the_first_tampered_seq,
     serve_refuses_a_wrong_master_key,
     serve_writes_the_admin_token_to_a_private_file_not_the_log,
@@ -631,4 +632,65 @@ async fn serve_refuses_bad_greenhouse_settings_in_one_line() {
         !db.data_dir().join("keyring.json").exists(),
         "stopped before anything else"
     );
+}
+
+async fn webhook_commands_add_list_remove(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // Private targets are refused unless asked for.
+    let refused = run(&db, &["webhook", "add", "https://localhost/hook"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("private"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let out = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "http://127.0.0.1:9/hook",
+            "--events",
+            "drop.created,credential.verified",
+            "--allow-private",
+            "true",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = text(&out.stdout).trim().to_owned();
+    crate::helpers::remember_secret(&secret);
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let bad = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "https://hooks.example.com/",
+            "--events",
+            "nope",
+        ],
+    );
+    assert!(!bad.status.success());
+    let list = run(&db, &["webhook", "list"]);
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("drop.created,credential.verified"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let removed = run(&db, &["webhook", "remove", &id]);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    assert_eq!(
+        text(&run(&db, &["webhook", "list"]).stdout).lines().count(),
+        1
+    );
+    assert!(!run(&db, &["webhook", "remove", &id]).status.success());
 }

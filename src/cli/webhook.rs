@@ -1,0 +1,97 @@
+//! `keydrop webhook add | list | remove` (SPEC §7, §11).
+
+use crate::clock::SharedClock;
+use crate::config::StoreSettings;
+use crate::domain::event::{Event, Origin};
+use crate::service::webhooks::{self, NewEndpoint, WebhookError};
+use crate::startup::{check_keyring, load_keyring, open_store};
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint and print its signing secret, once.
+    Add {
+        url: String,
+        /// Comma-separated event types (default: all).
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Allow a private/loopback address or plain http (as KEYDROP_WEBHOOK_ALLOW_PRIVATE).
+        #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+        allow_private: bool,
+    },
+    /// List endpoints (never their secrets).
+    List,
+    /// Delete an endpoint and its deliveries.
+    Remove { id: String },
+}
+
+pub async fn run(
+    cmd: WebhookCommand,
+    settings: &StoreSettings,
+    clock: SharedClock,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings, clock).await?;
+    match cmd {
+        WebhookCommand::Add {
+            url,
+            events,
+            description,
+            allow_private,
+        } => {
+            let ring = load_keyring(settings)?;
+            check_keyring(&store, &ring).await?;
+            let created = webhooks::create(
+                &store,
+                &ring,
+                &Origin::cli(),
+                NewEndpoint {
+                    url,
+                    events,
+                    description,
+                },
+                allow_private,
+            )
+            .await;
+            let (endpoint, secret) = match created {
+                Ok(c) => c,
+                Err(WebhookError::Invalid(m)) => bail!("{m}"),
+                Err(WebhookError::Service(e)) => return Err(e.into()),
+            };
+            eprintln!(
+                "registered webhook {} for {}; its signing secret is shown only this once:",
+                endpoint.id, endpoint.url
+            );
+            println!("{}", secret.as_str());
+        }
+        WebhookCommand::List => {
+            println!("{:<36}  {:<8}  {:<30}  url", "id", "enabled", "events");
+            for e in store.list_endpoints().await? {
+                println!(
+                    "{:<36}  {:<8}  {:<30}  {}",
+                    e.id,
+                    e.enabled,
+                    e.events.map_or("all".into(), |v| v.join(",")),
+                    e.url
+                );
+            }
+        }
+        WebhookCommand::Remove { id } => {
+            let id = uuid::Uuid::parse_str(&id)
+                .map_err(|_| anyhow!("the webhook id must be a UUID"))?
+                .to_string();
+            let audit = Origin::cli().entry(Event::WebhookDeleted {
+                endpoint: id.clone(),
+            });
+            if !store.delete_endpoint(&id, &audit).await? {
+                bail!("no webhook with id {id}");
+            }
+            println!("removed webhook {id}");
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
