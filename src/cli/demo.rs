@@ -75,7 +75,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         ),
         ..DropRequest::default()
     }
-    .validate()
+    .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
     let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
     let issuer = demo_token(&store, "demo issuer", Role::Issuer).await?;

@@ -1,8 +1,9 @@
 //! The one-time check of a credential against Greenhouse (SPEC §1).
 
 use super::http::Budget;
+use super::kinds::{registry, Registry};
 use super::profile::Profile;
-use super::report::{report, Finding, Probe, Verdict, Verification};
+use super::report::{report, Finding, Probe, Transient, Verdict, Verification};
 use super::resources::Resource;
 use super::secret::Secret;
 use crate::clock::SharedClock;
@@ -49,6 +50,7 @@ pub struct Checker {
     pub(crate) client: reqwest::Client,
     pub(crate) config: Arc<CheckerConfig>,
     clock: SharedClock,
+    kinds: &'static Registry,
 }
 
 impl Checker {
@@ -68,11 +70,23 @@ impl Checker {
             client,
             config: Arc::new(config),
             clock,
+            kinds: registry(),
         })
+    }
+
+    /// The same checker with another kind registry (e.g. one with a test-only kind).
+    pub fn with_kinds(mut self, kinds: &'static Registry) -> Self {
+        self.kinds = kinds;
+        self
     }
 
     pub fn config(&self) -> &CheckerConfig {
         &self.config
+    }
+
+    /// The credential kinds this checker knows.
+    pub fn kinds(&self) -> &'static Registry {
+        self.kinds
     }
 
     /// Asks Greenhouse whether `secret` works and grants what `profile` needs. Never fails:
@@ -85,30 +99,25 @@ impl Checker {
     )]
     pub async fn check(&self, secret: &Secret, profile: &Profile) -> Verification {
         let budget = Budget::new(self.config.total_budget);
-        let kind = secret.kind();
-        let (verdict, user_id_given) = match secret {
-            Secret::HarvestV3 {
-                client_id,
-                client_secret,
-                user_id,
-            } => (
-                super::v3::check(
-                    self,
-                    budget,
-                    client_id,
-                    client_secret,
-                    user_id.as_deref(),
-                    profile,
-                )
-                .await,
-                user_id.is_some(),
-            ),
-            Secret::HarvestV1 { api_key } => (
-                super::v1::check(self, budget, api_key, profile).await,
-                false,
-            ),
+        let v = match self.kinds.get(secret.kind()) {
+            Some(kind) => {
+                let checked = kind.check(self, budget, secret, profile).await;
+                report(kind, secret, checked, self.clock.now())
+            }
+            None => {
+                tracing::error!("a secret of a kind that is not registered; this is a bug");
+                Verification {
+                    outcome: super::report::Outcome::Pending,
+                    checked_at: self.clock.now(),
+                    granted: Vec::new(),
+                    missing_required: Vec::new(),
+                    missing_optional: Vec::new(),
+                    message: super::messages::pending_message(Transient::Unexpected),
+                    organization: None,
+                    greenhouse_user: None,
+                }
+            }
         };
-        let v = report(kind, user_id_given, verdict, self.clock.now());
         tracing::Span::current().record("outcome", v.outcome.as_str());
         tracing::info!(
             granted = v.granted.len(),
@@ -121,7 +130,7 @@ impl Checker {
 
     /// Runs `probe` for every required then optional resource, at most `max_in_flight` at
     /// once, and returns the findings in profile order.
-    pub(crate) async fn probe_all<'a, F, Fut>(
+    pub async fn probe_all<'a, F, Fut>(
         &self,
         resources: Vec<(&'static Resource, bool)>,
         probe: F,
@@ -159,27 +168,8 @@ impl Checker {
     }
 }
 
-/// The profile's resources for `kind`, required first, each with its "required" flag.
-pub(crate) fn planned(
-    profile: &Profile,
-    kind: crate::domain::kind::Kind,
-) -> Vec<(&'static Resource, bool)> {
-    let mut out: Vec<(&'static Resource, bool)> = profile
-        .required_resources(kind)
-        .into_iter()
-        .map(|r| (r, true))
-        .collect();
-    out.extend(
-        profile
-            .optional_resources(kind)
-            .into_iter()
-            .map(|r| (r, false)),
-    );
-    out
-}
-
 /// A findings list where nothing was probed, e.g. an empty or foreign profile.
 pub(crate) fn nothing_to_probe() -> Verdict {
     tracing::error!("the profile names no resource known for this kind; this is a bug on our side");
-    Verdict::Pending(super::report::Transient::Unexpected)
+    Verdict::Pending(Transient::Unexpected)
 }

@@ -16,18 +16,18 @@ const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
 /// The deadline of one whole check.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Budget {
+pub struct Budget {
     deadline: Instant,
 }
 
 impl Budget {
-    pub(crate) fn new(total: Duration) -> Self {
+    pub fn new(total: Duration) -> Self {
         Self {
             deadline: Instant::now() + total,
         }
     }
 
-    pub(crate) fn remaining(&self) -> Duration {
+    pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
 }

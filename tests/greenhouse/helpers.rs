@@ -1,6 +1,7 @@
 use keydrop::clock::{ManualClock, SharedClock};
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
-use keydrop::greenhouse::{Checker, CheckerConfig, Kind, Profile, Secret};
+use keydrop::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
+use keydrop::greenhouse::{Checker, CheckerConfig, CredentialKind, Fields, Profile, Secret};
 use std::sync::Arc;
 use std::time::Duration;
 use time::macros::datetime;
@@ -44,25 +45,48 @@ pub fn full_client() -> V3Client {
 }
 
 pub fn v3_secret(user: Option<&str>) -> Secret {
-    Secret::parse_v3(CLIENT_ID, CLIENT_SECRET, user).expect("valid shape")
+    parse_v3(CLIENT_ID, CLIENT_SECRET, user).expect("valid shape")
+}
+
+/// A pasted `harvest_v3` credential, through the kind's local checks.
+pub fn parse_v3(
+    client_id: &str,
+    client_secret: &str,
+    user_id: Option<&str>,
+) -> Result<Secret, keydrop::greenhouse::ValidationError> {
+    HARVEST_V3.parse(&Fields::from([
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+        ("user_id", user_id.unwrap_or("")),
+    ]))
+}
+
+/// A pasted `harvest_v1` key, through the kind's local checks.
+pub fn parse_v1(api_key: &str) -> Result<Secret, keydrop::greenhouse::ValidationError> {
+    HARVEST_V1.parse(&Fields::from([("api_key", api_key)]))
+}
+
+/// The default profile of a secret's kind.
+pub fn default_profile(secret: &Secret) -> Profile {
+    Profile::default_for(
+        keydrop::greenhouse::registry()
+            .get(secret.kind())
+            .expect("registered"),
+    )
 }
 
 pub fn full_v3() -> Profile {
-    Profile::named(Kind::HarvestV3, "full-analytics").expect("profile")
+    Profile::named(HARVEST_V3, "full-analytics").expect("profile")
 }
 
 pub fn full_v1() -> Profile {
-    Profile::named(Kind::HarvestV1, "full-analytics").expect("profile")
+    Profile::named(HARVEST_V1, "full-analytics").expect("profile")
 }
 
-pub fn permissions(kind: Kind, names: &[String]) -> Vec<String> {
+pub fn permissions(kind: &dyn CredentialKind, names: &[String]) -> Vec<String> {
     names
         .iter()
-        .map(|n| {
-            keydrop::greenhouse::resource(kind, n)
-                .expect("known")
-                .permission()
-        })
+        .map(|n| kind.resource(n).expect("known").permission())
         .collect()
 }
 

@@ -2,7 +2,8 @@
 
 use crate::helpers::*;
 use keydrop::greenhouse::fake::V3Client;
-use keydrop::greenhouse::{Kind, Outcome, Profile, Secret};
+use keydrop::greenhouse::kinds::HARVEST_V3;
+use keydrop::greenhouse::{Outcome, Profile, Secret};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -40,33 +41,30 @@ async fn no_secret_reaches_the_logs() {
         (v3_secret(Some(ADMIN)), Outcome::Verified),
         (v3_secret(Some(NOT_ADMIN)), Outcome::Insufficient),
         (
-            Secret::parse_v3("partial-55", CLIENT_SECRET, None).unwrap(),
+            parse_v3("partial-55", CLIENT_SECRET, None).unwrap(),
             Outcome::Insufficient,
         ),
         (
-            Secret::parse_v3(CLIENT_ID, "wrong-but-Also-Secret-99", None).unwrap(),
+            parse_v3(CLIENT_ID, "wrong-but-Also-Secret-99", None).unwrap(),
             Outcome::Invalid,
         ),
         (
-            Secret::parse_v3(malformed_id, CLIENT_SECRET, None).unwrap(),
+            parse_v3(malformed_id, CLIENT_SECRET, None).unwrap(),
             Outcome::Invalid,
         ),
-        (Secret::parse_v1(V1_KEY).unwrap(), Outcome::Insufficient),
+        (parse_v1(V1_KEY).unwrap(), Outcome::Insufficient),
         (
-            Secret::parse_v1("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").unwrap(),
+            parse_v1("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb").unwrap(),
             Outcome::Invalid,
         ),
     ];
     for (secret, expected) in &cases {
-        let v = e
-            .checker
-            .check(secret, &Profile::default_for(secret.kind()))
-            .await;
+        let v = e.checker.check(secret, &default_profile(secret)).await;
         assert_eq!(v.outcome, *expected, "{secret:?}: {}", v.message);
     }
     // The failure path with retries and a 401 re-mint.
     e.gh.revoke_next_tokens(1);
-    let minimal = Profile::named(Kind::HarvestV3, "minimal").unwrap();
+    let minimal = Profile::named(HARVEST_V3, "minimal").unwrap();
     assert_eq!(
         e.checker.check(&v3_secret(None), &minimal).await.outcome,
         Outcome::Verified

@@ -1,7 +1,6 @@
 //! Fixtures, switches and counters of the fake Greenhouse.
 
-use crate::domain::kind::Kind;
-use crate::greenhouse::resources::known_resources;
+use crate::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -46,7 +45,7 @@ impl V3Client {
 
     /// Grants the list scope of every v3 resource keydrop knows.
     pub fn with_all_resources(self) -> Self {
-        self.with_resources(known_resources(Kind::HarvestV3).iter().map(|r| r.name))
+        self.with_resources(HARVEST_V3.resources().iter().map(|r| r.name))
     }
 
     pub fn with_site_admins<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, ids: I) -> Self {
@@ -104,11 +103,13 @@ impl State {
         Self {
             v3_clients: BTreeMap::new(),
             v1_keys: BTreeMap::new(),
-            v3_resources: known_resources(Kind::HarvestV3)
+            v3_resources: HARVEST_V3
+                .resources()
                 .iter()
                 .map(|r| r.name.to_owned())
                 .collect(),
-            v1_endpoints: known_resources(Kind::HarvestV1)
+            v1_endpoints: HARVEST_V1
+                .resources()
                 .iter()
                 .map(|r| r.name.to_owned())
                 .collect(),
