@@ -43,6 +43,8 @@ async fn main() {
         brand_name: "bench".into(),
         greenhouse_auth_url: fake.base_url().into(),
         greenhouse_api_url: fake.base_url().into(),
+        greenhouse_ingestion_url: fake.base_url().into(),
+        greenhouse_boards_url: fake.base_url().into(),
         greenhouse_timeout: Duration::from_secs(5),
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(86_400),

@@ -82,6 +82,20 @@ pub struct ServeArgs {
         default_value = "https://harvest.greenhouse.io"
     )]
     pub greenhouse_api_url: String,
+    /// Greenhouse's Candidate Ingestion API (`candidate_ingestion` drops).
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_INGESTION_URL",
+        default_value = "https://api.greenhouse.io"
+    )]
+    pub greenhouse_ingestion_url: String,
+    /// Greenhouse's public Job Board API (job board tokens of `candidate_ingestion` drops).
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_BOARDS_URL",
+        default_value = "https://boards-api.greenhouse.io"
+    )]
+    pub greenhouse_boards_url: String,
     /// Timeout of one request to Greenhouse.
     #[arg(long, env = "KEYDROP_GREENHOUSE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub greenhouse_timeout: Duration,
@@ -223,6 +237,8 @@ pub struct ServeSettings {
     pub brand_name: String,
     pub greenhouse_auth_url: String,
     pub greenhouse_api_url: String,
+    pub greenhouse_ingestion_url: String,
+    pub greenhouse_boards_url: String,
     pub greenhouse_timeout: Duration,
     pub greenhouse_budget: Duration,
     pub retain_after_delivery: Duration,
@@ -249,6 +265,14 @@ impl ServeSettings {
             brand_name: args.brand_name.clone(),
             greenhouse_auth_url: args.greenhouse_auth_url.trim_end_matches('/').to_owned(),
             greenhouse_api_url: args.greenhouse_api_url.trim_end_matches('/').to_owned(),
+            greenhouse_ingestion_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_INGESTION_URL",
+                &args.greenhouse_ingestion_url,
+            )?,
+            greenhouse_boards_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_BOARDS_URL",
+                &args.greenhouse_boards_url,
+            )?,
             greenhouse_timeout: args.greenhouse_timeout,
             greenhouse_budget: args.greenhouse_budget,
             retain_after_delivery: args.retain_after_delivery,
@@ -268,6 +292,42 @@ impl ServeSettings {
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// A Greenhouse base URL (SPEC §6): `https://`, or plain `http://` only for a loopback
+/// address; no userinfo, query or fragment. Returned without a trailing slash.
+pub fn greenhouse_url(name: &str, value: &str) -> Result<String, String> {
+    let v = value.trim().trim_end_matches('/');
+    let bad = |why: &str| format!("{name}: {why}");
+    let rest = if let Some(r) = v.strip_prefix("https://") {
+        r
+    } else if let Some(r) = v.strip_prefix("http://") {
+        let host = r.split('/').next().unwrap_or("");
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err(bad(
+                "plain http:// is allowed only for a loopback address; use https://",
+            ));
+        }
+        r
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if rest.contains(['@', '?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must not contain userinfo, a query or a fragment"));
+    }
+    Ok(v.to_owned())
 }
 
 /// `0`, `300`, `300s`, `30m`, `72h`, `7d`.
@@ -312,6 +372,37 @@ pub fn parse_rate_limit(text: &str) -> Result<RateLimitSetting, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greenhouse_urls_are_https_or_loopback_http() {
+        let ok = |v: &str| greenhouse_url("X", v);
+        assert_eq!(
+            ok("https://api.greenhouse.io/").unwrap(),
+            "https://api.greenhouse.io"
+        );
+        for good in [
+            "http://127.0.0.1:9",
+            "http://localhost:8080/base",
+            "http://[::1]:1",
+            "https://boards-api.greenhouse.io",
+        ] {
+            assert!(ok(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://api.greenhouse.io",
+            "http://10.0.0.1",
+            "ftp://x",
+            "https://",
+            "https://u:p@api.greenhouse.io",
+            "https://api.greenhouse.io?x=1",
+            "https://api.greenhouse.io#f",
+            "api.greenhouse.io",
+        ] {
+            let e = ok(bad).unwrap_err();
+            assert!(e.starts_with("X: "), "{bad}: {e}");
+            assert!(!e.contains("u:p"), "{e}");
+        }
+    }
 
     #[test]
     fn durations() {

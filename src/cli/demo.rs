@@ -58,6 +58,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         brand_name: "keydrop demo".into(),
         greenhouse_auth_url: fake.base_url().to_owned(),
         greenhouse_api_url: fake.base_url().to_owned(),
+        greenhouse_ingestion_url: fake.base_url().to_owned(),
+        greenhouse_boards_url: fake.base_url().to_owned(),
         greenhouse_timeout: Duration::from_secs(5),
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(7 * 86_400),

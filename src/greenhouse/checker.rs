@@ -19,6 +19,10 @@ pub struct CheckerConfig {
     pub auth_url: String,
     /// Base URL of the Harvest API (`GET {api_url}/v3/…`, `/v1/…`), without a trailing slash.
     pub api_url: String,
+    /// Base URL of the Candidate Ingestion API (`GET {ingestion_url}/v1/partner/…`).
+    pub ingestion_url: String,
+    /// Base URL of the public Job Board API (`GET {boards_url}/v1/boards/<token>`).
+    pub boards_url: String,
     /// Timeout of each HTTP request.
     pub request_timeout: Duration,
     /// Time allowed for a whole check, retries included.
@@ -32,6 +36,8 @@ impl Default for CheckerConfig {
         Self {
             auth_url: "https://auth.greenhouse.io".to_owned(),
             api_url: "https://harvest.greenhouse.io".to_owned(),
+            ingestion_url: "https://api.greenhouse.io".to_owned(),
+            boards_url: "https://boards-api.greenhouse.io".to_owned(),
             request_timeout: Duration::from_secs(5),
             total_budget: Duration::from_secs(15),
             max_in_flight: 4,
@@ -57,6 +63,8 @@ impl Checker {
     pub fn new(mut config: CheckerConfig, clock: SharedClock) -> Result<Self, BuildError> {
         config.auth_url = config.auth_url.trim_end_matches('/').to_owned();
         config.api_url = config.api_url.trim_end_matches('/').to_owned();
+        config.ingestion_url = config.ingestion_url.trim_end_matches('/').to_owned();
+        config.boards_url = config.boards_url.trim_end_matches('/').to_owned();
         config.max_in_flight = config.max_in_flight.max(1);
         let client = reqwest::Client::builder()
             .use_rustls_tls()

@@ -14,6 +14,7 @@ mod credentials;
 mod drops;
 mod faults;
 mod headers;
+mod ingestion;
 mod multiprocess;
 mod openapi;
 mod public;

@@ -96,3 +96,60 @@ async fn no_secret_reaches_the_logs() {
         assert!(!logs.contains(s), "{s:?} leaked into the logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn no_ingestion_key_or_user_email_reaches_the_logs() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let e = env(|c| c.total_budget = std::time::Duration::from_millis(800)).await;
+    ingestion_fixtures(&e.gh);
+    let profile = ingestion_profile("ingestion");
+    let wrong_key = "WRONG-ingestion-key-0000000000";
+    for (key, email, board) in [
+        (INGESTION_KEY, ADMIN_EMAIL, BOARD),
+        (INGESTION_KEY, BASIC_EMAIL, ""),
+        (INGESTION_KEY, NO_RIGHTS_EMAIL, ""),
+        (INGESTION_KEY, DISABLED_EMAIL, ""),
+        (wrong_key, NOBODY_EMAIL, ""),
+        (INGESTION_KEY, ADMIN_EMAIL, "no-such-board"),
+    ] {
+        let v = e
+            .checker
+            .check(&ingestion_secret(key, email, board), &profile)
+            .await;
+        let report = serde_json::to_string(&v).unwrap();
+        for s in [key, email] {
+            assert!(!report.contains(s), "{s:?} in the report {report}");
+        }
+    }
+    e.gh.set_outage(true);
+    let _ = e
+        .checker
+        .check(&ingestion_secret(INGESTION_KEY, ADMIN_EMAIL, ""), &profile)
+        .await;
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("Greenhouse check finished"),
+        "logging was captured"
+    );
+    for s in [
+        INGESTION_KEY,
+        wrong_key,
+        ADMIN_EMAIL,
+        BASIC_EMAIL,
+        NO_RIGHTS_EMAIL,
+        DISABLED_EMAIL,
+        NOBODY_EMAIL,
+        "@initech.example",
+    ] {
+        assert!(!logs.contains(s), "{s:?} leaked into the logs:\n{logs}");
+    }
+}

@@ -24,6 +24,7 @@
 //!   [`Registry::with`] builds one with extra kinds (tests register a tiny kind that way, and
 //!   a [`Checker`](super::Checker) can be given any registry).
 
+mod candidate_ingestion;
 mod fields;
 #[cfg(test)]
 mod harvest_tests;
@@ -53,6 +54,7 @@ pub use super::report::{Finding, Probe, Transient, Verdict};
 /// The built-in kinds, for code and tests that name one directly.
 pub static HARVEST_V3: &dyn CredentialKind = &harvest_v3::HarvestV3;
 pub static HARVEST_V1: &dyn CredentialKind = &harvest_v1::HarvestV1;
+pub static CANDIDATE_INGESTION: &dyn CredentialKind = &candidate_ingestion::CandidateIngestion;
 
 /// A named permission profile of one kind (SPEC §1.3, §1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

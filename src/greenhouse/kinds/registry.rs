@@ -2,7 +2,7 @@
 //! of keydrop asks of it.
 
 use super::fields::Fields;
-use super::{harvest_v1, harvest_v3, CredentialKind};
+use super::{candidate_ingestion, harvest_v1, harvest_v3, CredentialKind};
 use crate::domain::kind::{Kind, KindCatalog, ProfileChoice};
 use crate::domain::profile::Profile;
 use crate::greenhouse::secret::Secret;
@@ -13,7 +13,11 @@ use std::fmt;
 /// The built-in kinds. The first is the default kind of a drop. Adding a kind: its folder
 /// under `kinds/`, and one line here.
 static BUILTIN: Registry = Registry {
-    kinds: Cow::Borrowed(&[&harvest_v3::HarvestV3, &harvest_v1::HarvestV1]),
+    kinds: Cow::Borrowed(&[
+        &harvest_v3::HarvestV3,
+        &candidate_ingestion::CandidateIngestion,
+        &harvest_v1::HarvestV1,
+    ]),
 };
 
 /// The built-in registry.

@@ -108,7 +108,7 @@ mod tests {
 
     fn all_pages(hostile: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for kind in [HARVEST_V3, HARVEST_V1] {
+        for kind in crate::greenhouse::registry().all() {
             let p = page(kind, hostile);
             out.push(drop_page(&p, None).into_string());
             out.push(drop_page(&p, Some(&problem(hostile))).into_string());
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn inputs_per_kind_and_secrets_are_never_filled() {
-        for kind in [HARVEST_V3, HARVEST_V1] {
+        for kind in crate::greenhouse::registry().all() {
             let p = page(kind, "x");
             for html in [
                 drop_page(&p, None).into_string(),
@@ -261,7 +261,7 @@ mod tests {
             field: Some("client_secret"),
             ..problem("x")
         };
-        for kind in [HARVEST_V3, HARVEST_V1] {
+        for kind in crate::greenhouse::registry().all() {
             let html = drop_page(&page(kind, "x"), Some(&pr)).into_string();
             assert_eq!(
                 html.contains("value=\"cid-12345\""),
@@ -294,6 +294,56 @@ mod tests {
             .find(|t| t.attr("name") == Some("api_key"))
             .unwrap();
         assert_eq!(key.attr("aria-invalid"), Some("true"));
+    }
+
+    #[test]
+    fn candidate_ingestion_page_has_its_fields_and_steps() {
+        let p = page(crate::greenhouse::kinds::CANDIDATE_INGESTION, "x");
+        let pr = Problem {
+            message: "Missing".into(),
+            missing_required: vec!["GET /v1/partner/jobs".into()],
+            field: Some("user_email"),
+            kept: vec![("user_email", "ada@initech.example".into())],
+            ..Problem::default()
+        };
+        for html in [
+            drop_page(&p, None).into_string(),
+            drop_page(&p, Some(&pr)).into_string(),
+        ] {
+            for s in [
+                "Candidate Ingestion API key",
+                "Dev Center",
+                "API Credential Management",
+                "Create New API Key",
+                "<strong>Candidate Ingestion</strong>",
+                "Unlisted vendor",
+                "only once",
+                "Can manage ALL organization's API Credentials",
+                "GET /v1/partner/jobs",
+                "boards.greenhouse.io/",
+            ] {
+                assert!(html.contains(s), "missing {s}");
+            }
+            let t = tags(&html);
+            let input = |n: &str| {
+                t.iter()
+                    .find(|t| t.name == "input" && t.attr("name") == Some(n))
+                    .unwrap()
+            };
+            assert_eq!(input("api_key").attr("type"), Some("password"));
+            assert_eq!(input("user_email").attr("inputmode"), Some("email"));
+            assert!(input("user_email").attr("required").is_some());
+            assert!(input("job_board_token").attr("required").is_none());
+        }
+        let html = drop_page(&p, Some(&pr)).into_string();
+        let t = tags(&html);
+        let email = t
+            .iter()
+            .find(|t| t.attr("name") == Some("user_email"))
+            .unwrap();
+        assert_eq!(email.attr("value"), Some("ada@initech.example"));
+        assert_eq!(email.attr("aria-invalid"), Some("true"));
+        assert!(html.contains("raise their permission level"));
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub fn verified_page(
             })))
             (notice("success", html! {
                 p { "Checked with Greenhouse: " (v.message) }
+                @if let Some(org) = &v.organization {
+                    p { "Connected to " strong { (org.name) } "'s Greenhouse." }
+                }
+                @if let Some(user) = &v.greenhouse_user {
+                    p { "It acts as the Greenhouse user " strong { (user.name) }
+                        " (ID " (user.id) ")." }
+                }
             }))
             @if !v.granted.is_empty() {
                 section aria-labelledby="granted-title" {
@@ -117,6 +124,21 @@ mod tests {
         let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
         assert!(html.contains("Optional permissions not granted"));
         assert!(html.contains("harvest:notes:list"));
+    }
+
+    #[test]
+    fn verified_names_the_greenhouse_user() {
+        let mut v = verification("ok", vec![]);
+        assert!(!verified_page("Acme", "Initech", HARVEST_V3, &v)
+            .into_string()
+            .contains("acts as"));
+        v.greenhouse_user = Some(crate::greenhouse::Named {
+            id: "4001".into(),
+            name: "Ada <Admin>".into(),
+        });
+        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
+        assert!(html
+            .contains("acts as the Greenhouse user <strong>Ada &lt;Admin&gt;</strong> (ID 4001)"));
     }
 
     #[test]
