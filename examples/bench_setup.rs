@@ -28,7 +28,7 @@ async fn main() {
         note: Some("A benchmark drop.".into()),
         ..Default::default()
     }
-    .validate()
+    .validate(keydrop::greenhouse::registry())
     .unwrap();
     let open = keydrop::service::drops::create(&store, spec.clone(), "bench", None, "http://x")
         .await

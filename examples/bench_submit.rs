@@ -11,7 +11,7 @@
 use keydrop::clock::SystemClock;
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
-use keydrop::greenhouse::{Profile, Secret};
+use keydrop::greenhouse::Profile;
 use keydrop::startup::Application;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +43,8 @@ async fn main() {
         brand_name: "bench".into(),
         greenhouse_auth_url: fake.base_url().into(),
         greenhouse_api_url: fake.base_url().into(),
+        greenhouse_ingestion_url: fake.base_url().into(),
+        greenhouse_boards_url: fake.base_url().into(),
         greenhouse_timeout: Duration::from_secs(5),
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(86_400),
@@ -59,15 +61,21 @@ async fn main() {
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::new();
-    let secret = Secret::parse_v3("bench-client-1", "bench-secret", None).unwrap();
-    let profile = Profile::named(keydrop::greenhouse::Kind::HarvestV3, "full-analytics").unwrap();
+    let v3 = keydrop::greenhouse::kinds::HARVEST_V3;
+    let secret = v3
+        .parse(&keydrop::greenhouse::Fields::from([
+            ("client_id", "bench-client-1"),
+            ("client_secret", "bench-secret"),
+        ]))
+        .unwrap();
+    let profile = Profile::named(v3, "full-analytics").unwrap();
     let (mut check, mut full, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
         let spec = keydrop::domain::drop::DropRequest {
             org: "Bench".into(),
             ..Default::default()
         }
-        .validate()
+        .validate(keydrop::greenhouse::registry())
         .unwrap();
         let d = keydrop::service::drops::create(&state.store, spec, "bench", None, &base)
             .await

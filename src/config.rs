@@ -82,6 +82,20 @@ pub struct ServeArgs {
         default_value = "https://harvest.greenhouse.io"
     )]
     pub greenhouse_api_url: String,
+    /// Greenhouse's Candidate Ingestion API (`candidate_ingestion` drops).
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_INGESTION_URL",
+        default_value = "https://api.greenhouse.io"
+    )]
+    pub greenhouse_ingestion_url: String,
+    /// Greenhouse's public Job Board API (job board tokens of `candidate_ingestion` drops).
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_BOARDS_URL",
+        default_value = "https://boards-api.greenhouse.io"
+    )]
+    pub greenhouse_boards_url: String,
     /// Timeout of one request to Greenhouse.
     #[arg(long, env = "KEYDROP_GREENHOUSE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub greenhouse_timeout: Duration,
@@ -233,6 +247,8 @@ pub struct ServeSettings {
     pub brand_name: String,
     pub greenhouse_auth_url: String,
     pub greenhouse_api_url: String,
+    pub greenhouse_ingestion_url: String,
+    pub greenhouse_boards_url: String,
     pub greenhouse_timeout: Duration,
     pub greenhouse_budget: Duration,
     pub retain_after_delivery: Duration,
@@ -268,6 +284,14 @@ impl ServeSettings {
             greenhouse_api_url: greenhouse_url(
                 "KEYDROP_GREENHOUSE_API_URL",
                 &args.greenhouse_api_url,
+            )?,
+            greenhouse_ingestion_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_INGESTION_URL",
+                &args.greenhouse_ingestion_url,
+            )?,
+            greenhouse_boards_url: greenhouse_url(
+                "KEYDROP_GREENHOUSE_BOARDS_URL",
+                &args.greenhouse_boards_url,
             )?,
             greenhouse_timeout: bounded(
                 "KEYDROP_GREENHOUSE_TIMEOUT",
@@ -401,6 +425,37 @@ pub fn parse_rate_limit(text: &str) -> Result<RateLimitSetting, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn greenhouse_urls_are_https_or_loopback_http() {
+        let ok = |v: &str| greenhouse_url("X", v);
+        assert_eq!(
+            ok("https://api.greenhouse.io/").unwrap(),
+            "https://api.greenhouse.io"
+        );
+        for good in [
+            "http://127.0.0.1:9",
+            "http://[::1]:1",
+            "https://boards-api.greenhouse.io",
+        ] {
+            assert!(ok(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://api.greenhouse.io",
+            "http://localhost:8080/base",
+            "http://10.0.0.1",
+            "ftp://x",
+            "https://",
+            "https://u:p@api.greenhouse.io",
+            "https://api.greenhouse.io?x=1",
+            "https://api.greenhouse.io#f",
+            "api.greenhouse.io",
+        ] {
+            let e = ok(bad).unwrap_err();
+            assert!(e.starts_with('X'), "{bad}: {e}");
+            assert!(!e.contains("u:p"), "{e}");
+        }
+    }
 
     #[test]
     fn durations() {

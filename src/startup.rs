@@ -139,6 +139,8 @@ impl Application {
             CheckerConfig {
                 auth_url: settings.greenhouse_auth_url.clone(),
                 api_url: settings.greenhouse_api_url.clone(),
+                ingestion_url: settings.greenhouse_ingestion_url.clone(),
+                boards_url: settings.greenhouse_boards_url.clone(),
                 request_timeout: settings.greenhouse_timeout,
                 total_budget: settings.greenhouse_budget,
                 ..CheckerConfig::default()

@@ -1,13 +1,14 @@
 //! `keydrop demo`: the whole flow offline, in one command. A fresh data
-//! directory, the built-in Greenhouse sandbox, one open drop, and sample
-//! credentials that verify and that miss a scope.
+//! directory, the built-in Greenhouse sandbox, two open drops (a Harvest v3
+//! credential and a Candidate Ingestion key), and sample credentials that
+//! verify and that miss a permission.
 
 use crate::clock::SharedClock;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::{hex, random};
 use crate::domain::drop::DropRequest;
 use crate::domain::role::Role;
-use crate::greenhouse::fake::{FakeGreenhouse, V3Client};
+use crate::greenhouse::fake::{FakeGreenhouse, IngestionUser, V3Client};
 use crate::service;
 use crate::startup::Application;
 use clap::Args;
@@ -50,6 +51,16 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         "jobs",
         "departments",
     ]));
+    let ingestion_key = format!("demo-ingest-{}", suffix()?);
+    let (ingestion_user, basic_user) = (
+        "pat.admin@demo-customer.example",
+        "sam.basic@demo-customer.example",
+    );
+    let board = "democustomer";
+    fake.add_ingestion_key(&ingestion_key);
+    fake.add_ingestion_user(IngestionUser::site_admin(7001, ingestion_user, "Pat Admin"));
+    fake.add_ingestion_user(IngestionUser::basic(7002, basic_user, "Sam Basic"));
+    fake.add_job_board(board, "Demo Customer Inc.");
 
     let public_url = format!("http://{}", args.bind);
     let settings = ServeSettings {
@@ -58,6 +69,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         brand_name: "keydrop demo".into(),
         greenhouse_auth_url: fake.base_url().to_owned(),
         greenhouse_api_url: fake.base_url().to_owned(),
+        greenhouse_ingestion_url: fake.base_url().to_owned(),
+        greenhouse_boards_url: fake.base_url().to_owned(),
         greenhouse_timeout: Duration::from_secs(5),
         greenhouse_budget: Duration::from_secs(15),
         retain_after_delivery: Duration::from_secs(7 * 86_400),
@@ -77,9 +90,18 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         ),
         ..DropRequest::default()
     }
-    .validate()
+    .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
     let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
+    let ingestion = DropRequest {
+        org: "Demo Customer Inc.".into(),
+        note: Some("This demo link asks for a Candidate Ingestion key: use the sample printed in the terminal.".into()),
+        kind: Some(crate::domain::kind::Kind::from_static("candidate_ingestion")),
+        ..DropRequest::default()
+    }
+    .validate(crate::greenhouse::registry())
+    .map_err(anyhow::Error::msg)?;
+    let ingestion = service::drops::create(&store, ingestion, "cli", None, &public_url).await?;
     let issuer = demo_token(&store, "demo issuer", Role::Issuer).await?;
     let worker = demo_token(&store, "demo worker", Role::Worker).await?;
     let admin = app
@@ -100,6 +122,10 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
          1. Open the customer link:\n     {link}\n\n\
          2. Paste a credential that verifies:\n     Client ID:     {good_id}\n     Client Secret: {good_secret}\n\n\
          \x20  or one that misses scopes (you will see which):\n     Client ID:     {partial_id}\n     Client Secret: {partial_secret}\n\n\
+         \x20  A second link asks for a Candidate Ingestion key instead:\n     {ingestion_link}\n\
+         \x20    API key:         {ingestion_key}\n\
+         \x20    User e-mail:     {ingestion_user}   (or {basic_user}: a Basic user, verified without candidates)\n\
+         \x20    Job board token: {board}   (optional)\n\n\
          3. Look at it as staff and as a worker (the README's examples use these variables):\n\
          \x20    export ADMIN={admin} ISSUER={issuer} WORKER={worker}\n\
          \x20    curl -s -H \"Authorization: Bearer $ADMIN\" {public_url}/api/v1/drops/{drop_id}\n\
@@ -118,6 +144,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         issuer = issuer.reveal(),
         worker = worker.reveal(),
         drop_id = created.drop.id,
+        ingestion_link = ingestion.url(),
     );
     let result = app.run_until_stopped().await;
     fake.stop().await;

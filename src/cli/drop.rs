@@ -20,8 +20,7 @@ pub enum DropCommand {
         /// A note shown to the customer.
         #[arg(long)]
         note: Option<String>,
-        /// harvest_v3 (default) or harvest_v1.
-        #[arg(long)]
+        #[arg(long, help = kind_help())]
         kind: Option<String>,
         /// full-analytics (default) or minimal.
         #[arg(long)]
@@ -46,6 +45,16 @@ pub enum DropCommand {
         #[arg(long)]
         state: Option<String>,
     },
+}
+
+/// `--kind` help, from the kind registry: each kind's name and what the customer gives.
+fn kind_help() -> String {
+    let kinds = crate::greenhouse::registry();
+    let lines: Vec<String> = kinds
+        .all()
+        .map(|k| format!("{}: {}", k.name(), k.summary()))
+        .collect();
+    format!("The credential kind to ask for. {}", lines.join("; "))
 }
 
 pub async fn run(
@@ -78,7 +87,7 @@ pub async fn run(
                 expires_in: Some(i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX)),
                 max_attempts: Some(max_attempts),
             }
-            .validate()
+            .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;
             let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
             eprintln!(

@@ -1,6 +1,6 @@
 //! Drops (SPEC §2): one-time upload links and the rules for creating them.
 
-use super::kind::Kind;
+use super::kind::{Kind, KindCatalog, ProfileChoice};
 use super::profile::Profile;
 use super::text::check_shown;
 use serde::{Deserialize, Serialize};
@@ -100,8 +100,9 @@ pub struct DropSpec {
 }
 
 impl DropRequest {
-    /// Check every field; the message names the field and the rule.
-    pub fn validate(self) -> Result<DropSpec, String> {
+    /// Check every field; the message names the field and the rule. `kinds` knows which
+    /// credential kinds exist and what their profile names mean.
+    pub fn validate(self, kinds: &dyn KindCatalog) -> Result<DropSpec, String> {
         let org = self.org.trim().to_owned();
         let org_len = org.chars().count();
         if !(1..=200).contains(&org_len) {
@@ -119,18 +120,26 @@ impl DropRequest {
             }
             check_shown("note", n, true)?;
         }
-        let kind = self.kind.unwrap_or_default();
-        let profile = match (self.profile, self.required, self.optional) {
+        let kind = match self.kind {
+            Some(k) => {
+                kinds.check_kind(k)?;
+                k
+            }
+            None => kinds.default_kind(),
+        };
+        let choice = match (self.profile, self.required, self.optional) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err("give either profile or required/optional lists, not both".into())
             }
-            (Some(name), None, None) => Profile::named(kind, &name).map_err(|e| e.to_string())?,
-            (None, Some(req), opt) => {
-                Profile::explicit(kind, req, opt.unwrap_or_default()).map_err(|e| e.to_string())?
-            }
+            (Some(name), None, None) => ProfileChoice::Named(name),
+            (None, Some(required), optional) => ProfileChoice::Explicit {
+                required,
+                optional: optional.unwrap_or_default(),
+            },
             (None, None, Some(_)) => return Err("optional needs a required list as well".into()),
-            (None, None, None) => Profile::default_for(kind),
+            (None, None, None) => ProfileChoice::Default,
         };
+        let profile = kinds.profile(kind, choice)?;
         let expires_in = self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
         if !EXPIRES_IN.contains(&expires_in) {
             return Err("expires_in must be between 300 and 2592000 seconds".into());
@@ -154,6 +163,43 @@ impl DropRequest {
 mod tests {
     use super::*;
 
+    /// A two-profile catalogue standing in for the kind registry (the domain does not see it).
+    struct Stub;
+
+    impl KindCatalog for Stub {
+        fn default_kind(&self) -> Kind {
+            Kind::from_static("harvest_v3")
+        }
+        fn check_kind(&self, kind: Kind) -> Result<(), String> {
+            (kind == self.default_kind())
+                .then_some(())
+                .ok_or_else(|| format!("unknown kind {kind}"))
+        }
+        fn profile(&self, _: Kind, choice: ProfileChoice) -> Result<Profile, String> {
+            let p = |name: &str, req: &[&str]| Profile {
+                name: name.into(),
+                required: req.iter().map(|s| (*s).to_owned()).collect(),
+                optional: vec![],
+            };
+            match choice {
+                ProfileChoice::Default => Ok(p("full-analytics", &["users", "jobs"])),
+                ProfileChoice::Named(n) if n == "minimal" => Ok(p("minimal", &["users"])),
+                ProfileChoice::Named(n) => Err(format!("unknown profile {n}")),
+                ProfileChoice::Explicit { required, .. } => match required
+                    .iter()
+                    .find(|r| !["users", "jobs"].contains(&r.as_str()))
+                {
+                    Some(bad) => Err(format!("unknown resource {bad}")),
+                    None => Ok(Profile {
+                        name: "custom".into(),
+                        required,
+                        optional: vec![],
+                    }),
+                },
+            }
+        }
+    }
+
     fn req(org: &str) -> DropRequest {
         DropRequest {
             org: org.into(),
@@ -163,22 +209,22 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = req("Initech").validate().unwrap();
-        assert_eq!(s.kind, Kind::HarvestV3);
+        let s = req("Initech").validate(&Stub).unwrap();
+        assert_eq!(s.kind, Kind::from_static("harvest_v3"));
         assert_eq!(s.profile.name, "full-analytics");
         assert_eq!((s.expires_in, s.max_attempts), (259_200, 10));
     }
 
     #[test]
     fn bounds() {
-        assert!(req("").validate().is_err());
-        assert!(req("   ").validate().is_err());
-        assert!(req(&"x".repeat(200)).validate().is_ok());
-        assert!(req(&"x".repeat(201)).validate().is_err());
-        assert!(req("a\u{0}b").validate().is_err());
+        assert!(req("").validate(&Stub).is_err());
+        assert!(req("   ").validate(&Stub).is_err());
+        assert!(req(&"x".repeat(200)).validate(&Stub).is_ok());
+        assert!(req(&"x".repeat(201)).validate(&Stub).is_err());
+        assert!(req("a\u{0}b").validate(&Stub).is_err());
         let mut r = req("x");
         r.note = Some("n".repeat(2001));
-        assert!(r.validate().is_err());
+        assert!(r.validate(&Stub).is_err());
         for (e, ok) in [
             (299, false),
             (300, true),
@@ -187,12 +233,12 @@ mod tests {
         ] {
             let mut r = req("x");
             r.expires_in = Some(e);
-            assert_eq!(r.validate().is_ok(), ok, "{e}");
+            assert_eq!(r.validate(&Stub).is_ok(), ok, "{e}");
         }
         for (m, ok) in [(0, false), (1, true), (100, true), (101, false)] {
             let mut r = req("x");
             r.max_attempts = Some(m);
-            assert_eq!(r.validate().is_ok(), ok, "{m}");
+            assert_eq!(r.validate(&Stub).is_ok(), ok, "{m}");
         }
     }
 
@@ -201,35 +247,38 @@ mod tests {
         for c in [
             '\u{202E}', '\u{200B}', '\u{FEFF}', '\u{2066}', '\u{00AD}', '\u{7}',
         ] {
-            let e = req(&format!("Init{c}ech")).validate().unwrap_err();
+            let e = req(&format!("Init{c}ech")).validate(&Stub).unwrap_err();
             assert!(e.starts_with("org must not contain"), "{e}");
             let mut r = req("Initech");
             r.note = Some(format!("Hello{c}"));
-            let e = r.validate().unwrap_err();
+            let e = r.validate(&Stub).unwrap_err();
             assert!(e.starts_with("note must not contain"), "{e}");
         }
         let mut r = req("Initech");
         r.note = Some("line one\r\nline two\n\tthree".into());
         assert_eq!(
-            r.validate().unwrap().note.as_deref(),
+            r.validate(&Stub).unwrap().note.as_deref(),
             Some("line one\nline two\n\tthree")
         );
         let mut r = req("Initech");
         r.note = Some("over\rwritten".into());
-        assert!(r.validate().is_err());
+        assert!(r.validate(&Stub).is_err());
     }
 
     #[test]
     fn profiles() {
         let mut r = req("x");
         r.required = Some(vec!["users".into(), "nonsense".into()]);
-        assert!(r.validate().unwrap_err().contains("nonsense"));
+        assert!(r.validate(&Stub).unwrap_err().contains("nonsense"));
         let mut r = req("x");
         r.profile = Some("minimal".into());
-        assert_eq!(r.validate().unwrap().profile.required, vec!["users"]);
+        assert_eq!(r.validate(&Stub).unwrap().profile.required, vec!["users"]);
         let mut r = req("x");
         r.profile = Some("minimal".into());
         r.required = Some(vec!["users".into()]);
-        assert!(r.validate().is_err());
+        assert!(r.validate(&Stub).is_err());
+        let mut r = req("x");
+        r.kind = Some("harvest_v9".parse().unwrap());
+        assert!(r.validate(&Stub).unwrap_err().contains("harvest_v9"));
     }
 }

@@ -32,8 +32,10 @@ impl Outcome {
 }
 
 /// The report stored with a credential: `{"outcome","checked_at","granted":[…],
-/// "missing_required":[…],"missing_optional":[…],"message"}`. The lists hold permission strings
-/// (`harvest:users:list` for v3, `GET: List Users` for v1), in profile order.
+/// "missing_required":[…],"missing_optional":[…],"message","organization","greenhouse_user"}`.
+/// The lists hold permission strings (`harvest:users:list` for v3, `GET: List Users` for v1),
+/// in profile order. `organization` and `greenhouse_user` were added later: reports stored
+/// before them read back as `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
     pub outcome: Outcome,
@@ -44,4 +46,44 @@ pub struct Verification {
     pub missing_optional: Vec<String>,
     /// Plain words for the customer; never contains a secret or a Greenhouse response body.
     pub message: String,
+    /// The Greenhouse organisation the credential belongs to, when Greenhouse said.
+    #[serde(default)]
+    pub organization: Option<Named>,
+    /// The Greenhouse user the credential acts as, when Greenhouse said (Candidate Ingestion:
+    /// the `On-Behalf-Of` user). Never the user's e-mail.
+    #[serde(default)]
+    pub greenhouse_user: Option<Named>,
+}
+
+/// A Greenhouse object named in a report: `{"id","name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_stored_before_the_identity_fields_still_parse() {
+        let old = r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":[],
+            "missing_required":[],"missing_optional":[],"message":"ok"}"#;
+        let v: Verification = serde_json::from_str(old).unwrap();
+        assert_eq!((v.organization, v.greenhouse_user), (None, None));
+        let j = serde_json::to_value(Verification {
+            greenhouse_user: Some(Named {
+                id: "42".into(),
+                name: "Ada".into(),
+            }),
+            ..serde_json::from_str(old).unwrap()
+        })
+        .unwrap();
+        assert_eq!(
+            j["greenhouse_user"],
+            serde_json::json!({"id":"42","name":"Ada"})
+        );
+        assert_eq!(j["organization"], serde_json::Value::Null);
+    }
 }

@@ -1,8 +1,9 @@
 //! The one-time check of a credential against Greenhouse (SPEC §1).
 
 use super::http::Budget;
+use super::kinds::{registry, Registry};
 use super::profile::Profile;
-use super::report::{report, Finding, Probe, Verdict, Verification};
+use super::report::{report, Finding, Probe, Transient, Verdict, Verification};
 use super::resources::Resource;
 use super::secret::Secret;
 use crate::clock::SharedClock;
@@ -18,6 +19,10 @@ pub struct CheckerConfig {
     pub auth_url: String,
     /// Base URL of the Harvest API (`GET {api_url}/v3/…`, `/v1/…`), without a trailing slash.
     pub api_url: String,
+    /// Base URL of the Candidate Ingestion API (`GET {ingestion_url}/v1/partner/…`).
+    pub ingestion_url: String,
+    /// Base URL of the public Job Board API (`GET {boards_url}/v1/boards/<token>`).
+    pub boards_url: String,
     /// Timeout of each HTTP request.
     pub request_timeout: Duration,
     /// Time allowed for a whole check, retries included.
@@ -31,6 +36,8 @@ impl Default for CheckerConfig {
         Self {
             auth_url: "https://auth.greenhouse.io".to_owned(),
             api_url: "https://harvest.greenhouse.io".to_owned(),
+            ingestion_url: "https://api.greenhouse.io".to_owned(),
+            boards_url: "https://boards-api.greenhouse.io".to_owned(),
             request_timeout: Duration::from_secs(5),
             total_budget: Duration::from_secs(15),
             max_in_flight: 4,
@@ -49,12 +56,15 @@ pub struct Checker {
     pub(crate) client: reqwest::Client,
     pub(crate) config: Arc<CheckerConfig>,
     clock: SharedClock,
+    kinds: &'static Registry,
 }
 
 impl Checker {
     pub fn new(mut config: CheckerConfig, clock: SharedClock) -> Result<Self, BuildError> {
         config.auth_url = config.auth_url.trim_end_matches('/').to_owned();
         config.api_url = config.api_url.trim_end_matches('/').to_owned();
+        config.ingestion_url = config.ingestion_url.trim_end_matches('/').to_owned();
+        config.boards_url = config.boards_url.trim_end_matches('/').to_owned();
         config.max_in_flight = config.max_in_flight.max(1);
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -68,11 +78,23 @@ impl Checker {
             client,
             config: Arc::new(config),
             clock,
+            kinds: registry(),
         })
+    }
+
+    /// The same checker with another kind registry (e.g. one with a test-only kind).
+    pub fn with_kinds(mut self, kinds: &'static Registry) -> Self {
+        self.kinds = kinds;
+        self
     }
 
     pub fn config(&self) -> &CheckerConfig {
         &self.config
+    }
+
+    /// The credential kinds this checker knows.
+    pub fn kinds(&self) -> &'static Registry {
+        self.kinds
     }
 
     /// Asks Greenhouse whether `secret` works and grants what `profile` needs. Never fails:
@@ -85,30 +107,25 @@ impl Checker {
     )]
     pub async fn check(&self, secret: &Secret, profile: &Profile) -> Verification {
         let budget = Budget::new(self.config.total_budget);
-        let kind = secret.kind();
-        let (verdict, user_id_given) = match secret {
-            Secret::HarvestV3 {
-                client_id,
-                client_secret,
-                user_id,
-            } => (
-                super::v3::check(
-                    self,
-                    budget,
-                    client_id,
-                    client_secret,
-                    user_id.as_deref(),
-                    profile,
-                )
-                .await,
-                user_id.is_some(),
-            ),
-            Secret::HarvestV1 { api_key } => (
-                super::v1::check(self, budget, api_key, profile).await,
-                false,
-            ),
+        let v = match self.kinds.get(secret.kind()) {
+            Some(kind) => {
+                let checked = kind.check(self, budget, secret, profile).await;
+                report(kind, secret, checked, self.clock.now())
+            }
+            None => {
+                tracing::error!("a secret of a kind that is not registered; this is a bug");
+                Verification {
+                    outcome: super::report::Outcome::Pending,
+                    checked_at: self.clock.now(),
+                    granted: Vec::new(),
+                    missing_required: Vec::new(),
+                    missing_optional: Vec::new(),
+                    message: super::messages::pending_message(Transient::Unexpected),
+                    organization: None,
+                    greenhouse_user: None,
+                }
+            }
         };
-        let v = report(kind, user_id_given, verdict, self.clock.now());
         tracing::Span::current().record("outcome", v.outcome.as_str());
         tracing::info!(
             granted = v.granted.len(),
@@ -121,7 +138,7 @@ impl Checker {
 
     /// Runs `probe` for every required then optional resource, at most `max_in_flight` at
     /// once, and returns the findings in profile order.
-    pub(crate) async fn probe_all<'a, F, Fut>(
+    pub async fn probe_all<'a, F, Fut>(
         &self,
         resources: Vec<(&'static Resource, bool)>,
         probe: F,
@@ -159,27 +176,8 @@ impl Checker {
     }
 }
 
-/// The profile's resources for `kind`, required first, each with its "required" flag.
-pub(crate) fn planned(
-    profile: &Profile,
-    kind: crate::domain::kind::Kind,
-) -> Vec<(&'static Resource, bool)> {
-    let mut out: Vec<(&'static Resource, bool)> = profile
-        .required_resources(kind)
-        .into_iter()
-        .map(|r| (r, true))
-        .collect();
-    out.extend(
-        profile
-            .optional_resources(kind)
-            .into_iter()
-            .map(|r| (r, false)),
-    );
-    out
-}
-
 /// A findings list where nothing was probed, e.g. an empty or foreign profile.
 pub(crate) fn nothing_to_probe() -> Verdict {
     tracing::error!("the profile names no resource known for this kind; this is a bug on our side");
-    Verdict::Pending(super::report::Transient::Unexpected)
+    Verdict::Pending(Transient::Unexpected)
 }

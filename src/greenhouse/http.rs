@@ -19,18 +19,18 @@ pub(crate) const MAX_ATTEMPTS: u32 = 5;
 
 /// The deadline of one whole check.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Budget {
+pub struct Budget {
     deadline: Instant,
 }
 
 impl Budget {
-    pub(crate) fn new(total: Duration) -> Self {
+    pub fn new(total: Duration) -> Self {
         Self {
             deadline: Instant::now() + total,
         }
     }
 
-    pub(crate) fn remaining(&self) -> Duration {
+    pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
 }

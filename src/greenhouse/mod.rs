@@ -1,8 +1,9 @@
-//! Greenhouse Harvest credentials: their shapes, the permission profiles a drop asks for, and the
+//! Greenhouse credentials: their kinds, the permission profiles a drop asks for, and the
 //! one-time check against Greenhouse (SPEC §1).
 //!
-//! - [`Secret`] is what a customer pastes, checked locally by [`Secret::parse_v3`] /
-//!   [`Secret::parse_v1`] before any I/O.
+//! - [`kinds`] holds one plug-in per credential kind behind [`CredentialKind`], and the
+//!   [`Registry`] the rest of keydrop iterates (see the module docs for the design).
+//! - [`Secret`] is what a customer pasted, built by its kind after the local shape checks.
 //! - [`Profile`] is the set of resources a drop asks for, split into required and optional.
 //! - [`Checker::check`] asks Greenhouse and returns a [`Verification`].
 //! - [`fake::FakeGreenhouse`] is a local HTTP server that answers like Greenhouse, for tests,
@@ -11,20 +12,21 @@
 mod checker;
 pub mod fake;
 mod http;
+pub mod kinds;
 mod messages;
 mod profile;
 mod report;
 mod resources;
 mod scrub;
 mod secret;
-mod v1;
-mod v3;
 mod validation;
 
 pub use crate::domain::kind::{Kind, UnknownKind};
 pub use checker::{BuildError, Checker, CheckerConfig};
+pub use http::Budget;
+pub use kinds::{registry, CredentialKind, Fields, Registry};
 pub use profile::Profile;
-pub use report::{Outcome, Verification};
-pub use resources::{known_resources, resource, resource_by_permission, Resource};
+pub use report::{Named, Outcome, Verification};
+pub use resources::Resource;
 pub use secret::Secret;
 pub use validation::ValidationError;

@@ -1,14 +1,15 @@
 //! The result of one check (SPEC §1 "Outcome of one check", §3 `verification`) and the
 //! customer-facing words for each case.
 
-use super::messages::{pending_message, refusal_message};
-use crate::domain::kind::Kind;
-pub use crate::domain::verification::{Outcome, Verification};
+use super::kinds::{Advice, Checked, CredentialKind};
+use super::messages::pending_message;
+use super::secret::Secret;
+pub use crate::domain::verification::{Named, Outcome, Verification};
 use time::OffsetDateTime;
 
 /// Why Greenhouse gave no definite answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Transient {
+pub enum Transient {
     RateLimited,
     TimedOut,
     Unavailable,
@@ -17,22 +18,9 @@ pub(crate) enum Transient {
     TokenRejected,
 }
 
-/// Why a credential was refused outright.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    BadClient,
-    MalformedClientId,
-    UserIdRefused,
-    UnauthorizedClient,
-    InvalidScope,
-    Other,
-    BadV1Key,
-    V1Retired,
-}
-
 /// What one probe found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Probe {
+pub enum Probe {
     Granted,
     Forbidden,
     NotFound,
@@ -40,15 +28,16 @@ pub(crate) enum Probe {
 }
 
 /// One probed resource: its permission string, whether it is required, and what it answered.
-pub(crate) struct Finding {
+pub struct Finding {
     pub permission: String,
     pub required: bool,
     pub probe: Probe,
 }
 
 /// The raw conclusion of a check, before it is put into words.
-pub(crate) enum Verdict {
-    Refused(Refusal),
+pub enum Verdict {
+    /// The credential itself was refused; the kind's words for why (never a value).
+    Refused(String),
     Pending(Transient),
     Probed(Vec<Finding>),
 }
@@ -61,24 +50,30 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Turns a verdict into the stored report.
+/// Turns what a check of `secret` (of `kind`) found into the stored report.
 pub(crate) fn report(
-    kind: Kind,
-    user_id_given: bool,
-    verdict: Verdict,
+    kind: &dyn CredentialKind,
+    secret: &Secret,
+    checked: Checked,
     checked_at: OffsetDateTime,
 ) -> Verification {
-    let empty = |outcome, message| Verification {
+    let Checked {
+        verdict,
+        greenhouse_user,
+    } = checked;
+    let empty = |outcome, message, greenhouse_user| Verification {
         outcome,
         checked_at,
         granted: Vec::new(),
         missing_required: Vec::new(),
         missing_optional: Vec::new(),
         message,
+        organization: None,
+        greenhouse_user,
     };
     let findings = match verdict {
-        Verdict::Refused(r) => return empty(Outcome::Invalid, refusal_message(r).to_owned()),
-        Verdict::Pending(t) => return empty(Outcome::Pending, pending_message(t)),
+        Verdict::Refused(message) => return empty(Outcome::Invalid, message, None),
+        Verdict::Pending(t) => return empty(Outcome::Pending, pending_message(t), greenhouse_user),
         Verdict::Probed(f) => f,
     };
 
@@ -130,38 +125,13 @@ pub(crate) fn report(
     let (outcome, mut message) = if let Some(t) = unresolved_required.first() {
         (Outcome::Pending, pending_message(*t))
     } else if all_forbidden {
-        let who = match (kind, user_id_given) {
-            (Kind::HarvestV1, _) => {
-                "Every permission was refused: this API key probably has no permissions \
-                 selected. In Configure → Dev Center → API Credentials, edit the key and select \
-                 the permissions listed below (or \"Select all\")."
-            }
-            (Kind::HarvestV3, true) => {
-                "Every permission was refused: the User ID you entered is probably not a Site \
-                 Admin, and Greenhouse only lets Site Admins list data. Enter the User ID of a \
-                 Site Admin, or leave it empty, and check that the credential's scopes include \
-                 the permissions listed below."
-            }
-            (Kind::HarvestV3, false) => {
-                "Every permission was refused: the acting user is probably not a Site Admin, or \
-                 the credential has no scopes. Greenhouse only lets Site Admins list data: enter \
-                 the User ID of a Site Admin, and check under Manage Scopes that the credential \
-                 has the permissions listed below."
-            }
-        };
-        (Outcome::Insufficient, who.to_owned())
+        (
+            Outcome::Insufficient,
+            kind.advice(secret, Advice::AllRefused),
+        )
     } else if !missing_required.is_empty() {
-        let how = match kind {
-            Kind::HarvestV3 => {
-                "Open the credential in Configure → Dev Center → API Credentials, add them under \
-                 Manage Scopes, save, and submit the same Client ID and Client Secret again."
-            }
-            Kind::HarvestV1 => {
-                "Edit the key in Configure → Dev Center → API Credentials, select these \
-                 permissions, save, and submit the key again."
-            }
-        };
-        let mut m = format!(
+        let how = kind.advice(secret, Advice::MissingRequired);
+        let m = format!(
             "The credential works, but {} missing: {}. {how}",
             plural(
                 missing_required.len(),
@@ -170,9 +140,6 @@ pub(crate) fn report(
             ),
             list(&missing_required)
         );
-        if kind == Kind::HarvestV3 && user_id_given {
-            m.push_str(" The User ID you entered must belong to a Site Admin.");
-        }
         (Outcome::Insufficient, m)
     } else {
         let mut m = String::from(
@@ -224,13 +191,36 @@ pub(crate) fn report(
         missing_required,
         missing_optional,
         message,
+        organization: None,
+        greenhouse_user,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::greenhouse::kinds::{Fields, HARVEST_V1, HARVEST_V3};
     use time::macros::datetime;
+
+    fn v3(user_id: bool) -> Secret {
+        let user = if user_id { "4242" } else { "" };
+        HARVEST_V3
+            .parse(&Fields::from([
+                ("client_id", "acme-12345"),
+                ("client_secret", "s3cret"),
+                ("user_id", user),
+            ]))
+            .unwrap()
+    }
+
+    fn v1() -> Secret {
+        HARVEST_V1
+            .parse(&Fields::from([(
+                "api_key",
+                "a7183e1b7e9ab09b8a5cfa87d1934c3c",
+            )]))
+            .unwrap()
+    }
 
     fn f(p: &str, required: bool, probe: Probe) -> Finding {
         Finding {
@@ -243,12 +233,13 @@ mod tests {
     #[test]
     fn serde_round_trip() {
         let v = report(
-            Kind::HarvestV3,
-            false,
+            HARVEST_V3,
+            &v3(false),
             Verdict::Probed(vec![
                 f("harvest:users:list", true, Probe::Granted),
                 f("harvest:notes:list", false, Probe::Forbidden),
-            ]),
+            ])
+            .into(),
             datetime!(2026-11-23 09:00 UTC),
         );
         assert_eq!(v.outcome, Outcome::Verified);
@@ -272,43 +263,46 @@ mod tests {
     fn outcomes() {
         let t = datetime!(2026-11-23 09:00 UTC);
         let pending = report(
-            Kind::HarvestV3,
-            false,
+            HARVEST_V3,
+            &v3(false),
             Verdict::Probed(vec![
                 f("a", true, Probe::Granted),
                 f("b", true, Probe::Unresolved(Transient::TimedOut)),
                 f("c", true, Probe::Forbidden),
-            ]),
+            ])
+            .into(),
             t,
         );
         assert_eq!(pending.outcome, Outcome::Pending);
         assert!(pending.message.contains("did not answer in time"));
         let all403 = report(
-            Kind::HarvestV3,
-            true,
+            HARVEST_V3,
+            &v3(true),
             Verdict::Probed(vec![
                 f("a", true, Probe::Forbidden),
                 f("b", false, Probe::Forbidden),
-            ]),
+            ])
+            .into(),
             t,
         );
         assert_eq!(all403.outcome, Outcome::Insufficient);
         assert!(all403.message.contains("Site Admin"));
         let invalid = report(
-            Kind::HarvestV1,
-            false,
-            Verdict::Refused(Refusal::BadV1Key),
+            HARVEST_V1,
+            &v1(),
+            Verdict::Refused("Greenhouse refused this API key.".into()).into(),
             t,
         );
         assert_eq!(invalid.outcome, Outcome::Invalid);
         let optional_unknown = report(
-            Kind::HarvestV3,
-            false,
+            HARVEST_V3,
+            &v3(false),
             Verdict::Probed(vec![
                 f("a", true, Probe::Granted),
                 f("b", false, Probe::NotFound),
                 f("c", false, Probe::Unresolved(Transient::RateLimited)),
-            ]),
+            ])
+            .into(),
             t,
         );
         assert_eq!(optional_unknown.outcome, Outcome::Verified);

@@ -8,7 +8,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::CryptoError;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::event::{Event, Origin};
-use crate::greenhouse::{Checker, Secret, Verification};
+use crate::greenhouse::{Checker, Verification};
 use crate::store::{CheckBy, Lease, OpenFailure, Store};
 use zeroize::Zeroizing;
 
@@ -142,9 +142,10 @@ pub async fn check_stored(
         Ok(p) => p,
         Err(e) => return Err(decrypt_failed(store, id, origin, e).await),
     };
-    let secret: Secret = serde_json::from_slice(&plaintext).map_err(|_| {
-        ServiceError::Internal(format!("credential {id}: stored secret is malformed"))
-    })?;
+    let secret = checker
+        .kinds()
+        .secret_from_json(&plaintext)
+        .map_err(|e| ServiceError::Internal(format!("credential {id}: {e}")))?;
     std::mem::drop(plaintext);
     Ok(Some(checker.check(&secret, &drop.profile).await))
 }

@@ -10,25 +10,50 @@ use crate::crypto::random;
 use crate::domain::credential::Status;
 use crate::domain::drop::{DropRecord, DropState};
 use crate::domain::event::{Event, Origin};
-use crate::greenhouse::{Checker, Kind, Outcome, Secret, ValidationError, Verification};
+use crate::greenhouse::{
+    Checker, Fields, Kind, Outcome, Registry, Secret, ValidationError, Verification,
+};
 use crate::store::{NewCredential, Store};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 pub use crate::domain::credential::FIRST_RECHECK_MS;
 
-/// The form fields, as posted. Zeroized on drop.
-#[derive(Default, serde::Deserialize, Zeroize, ZeroizeOnDrop)]
+/// The form as posted: the CSRF token and every other field by name (the drop's kind picks
+/// its own, see `greenhouse::kinds`). A field posted twice is refused. Zeroized on drop.
+#[derive(Default, Zeroize, ZeroizeOnDrop)]
 pub struct Form {
-    #[serde(default)]
     pub csrf_token: String,
-    #[serde(default)]
-    pub client_id: String,
-    #[serde(default)]
-    pub client_secret: String,
-    #[serde(default)]
-    pub user_id: String,
-    #[serde(default)]
-    pub api_key: String,
+    pub fields: Fields,
+}
+
+impl<'de> serde::Deserialize<'de> for Form {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Form;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("form fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Form, A::Error> {
+                let mut form = Form::default();
+                let mut csrf_seen = false;
+                while let Some((name, mut value)) = map.next_entry::<String, String>()? {
+                    let fresh = if name == "csrf_token" {
+                        std::mem::swap(&mut form.csrf_token, &mut value);
+                        !std::mem::replace(&mut csrf_seen, true)
+                    } else {
+                        form.fields.insert(name, std::mem::take(&mut value))
+                    };
+                    value.zeroize();
+                    if !fresh {
+                        return Err(serde::de::Error::custom("a field was posted twice"));
+                    }
+                }
+                Ok(form)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// Why a submission was turned away, for the 422 page.
@@ -112,7 +137,7 @@ impl Submitter<'_> {
         form: &Form,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        let secret = match parse(drop.kind, form) {
+        let secret = match parse(self.checker.kinds(), drop.kind, form) {
             Ok(s) => s,
             Err(e) => {
                 let message = e.to_string();
@@ -228,15 +253,8 @@ impl Submitter<'_> {
     }
 }
 
-/// Surrounding whitespace is a copy-and-paste artefact, never part of a
-/// Greenhouse credential: it is trimmed; whitespace inside is an error.
-fn parse(kind: Kind, form: &Form) -> Result<Secret, ValidationError> {
-    match kind {
-        Kind::HarvestV3 => Secret::parse_v3(
-            form.client_id.trim(),
-            form.client_secret.trim(),
-            Some(form.user_id.trim()),
-        ),
-        Kind::HarvestV1 => Secret::parse_v1(form.api_key.trim()),
-    }
+/// The drop's kind checks the posted fields locally (surrounding whitespace, a
+/// copy-and-paste artefact, is trimmed; whitespace inside is an error).
+fn parse(kinds: &Registry, kind: Kind, form: &Form) -> Result<Secret, ValidationError> {
+    kinds.parse(kind, &form.fields)
 }

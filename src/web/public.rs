@@ -8,7 +8,7 @@ use super::{body, client_ip, AppState};
 use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
 use crate::domain::drop::{DropRecord, DropState};
-use crate::greenhouse::Outcome;
+use crate::greenhouse::{CredentialKind, Outcome, UnknownKind};
 use crate::service::submission::{Form, Outcomes, Rejection, Submitter};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -82,21 +82,34 @@ async fn open_drop(
     Ok(drop)
 }
 
-fn drop_page(state: &AppState, drop: &DropRecord, problem: Option<&Problem>) -> Markup {
+/// The registered kind of a drop; a drop of a kind this build does not know is our fault.
+fn kind_of(state: &AppState, drop: &DropRecord) -> Result<&'static dyn CredentialKind, PageError> {
+    state
+        .checker
+        .kinds()
+        .get(drop.kind)
+        .ok_or_else(|| PageError::internal(&UnknownKind(drop.kind.to_string())))
+}
+
+fn drop_page(
+    state: &AppState,
+    drop: &DropRecord,
+    problem: Option<&Problem>,
+) -> Result<Markup, PageError> {
     let now = state.store.now_ms();
-    pages::drop_page(
+    Ok(pages::drop_page(
         &DropPage {
             brand: state.settings.brand_name.clone(),
             org: drop.org.clone(),
             note: drop.note.clone(),
-            kind: drop.kind,
+            kind: kind_of(state, drop)?,
             profile: drop.profile.clone(),
             expires_at: from_millis(drop.expires_at),
             csrf_token: state.csrf.issue(&drop.id, now),
             attempts_left: (drop.max_attempts - drop.attempts).max(0),
         },
         problem,
-    )
+    ))
 }
 
 /// Opening the link never consumes it: link previewers must not burn it.
@@ -109,9 +122,12 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpR
             .content_type("text/html; charset=utf-8")
             .body(page);
     }
-    match open_drop(&state, &token, true).await {
-        Ok(drop) => {
-            let page = web::Bytes::from(drop_page(&state, &drop, None).into_string());
+    match open_drop(&state, &token, true)
+        .await
+        .and_then(|drop| drop_page(&state, &drop, None).map(|page| (drop, page)))
+    {
+        Ok((drop, page)) => {
+            let page = web::Bytes::from(page.into_string());
             if let Some(h) = &hash {
                 state.drop_cache.put_page(h, &drop.id, page.clone());
             }
@@ -191,7 +207,7 @@ async fn take_submission(
             Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(brand, &drop.org)),
             _ => html(
                 StatusCode::OK,
-                pages::verified_page(brand, &drop.org, drop.kind, &verification),
+                pages::verified_page(brand, &drop.org, kind_of(state, &drop)?, &verification),
             ),
         }),
         Outcomes::Rejected(r) => rejected(state, &form, r),
@@ -202,24 +218,27 @@ fn rejected(state: &AppState, form: &Form, r: Rejection) -> Result<HttpResponse,
     if r.drop.state == DropState::Locked {
         return Err(PageError::NowLocked(r.message));
     }
-    // The Client ID is shown again only when Greenhouse accepted it as one
-    // (missing permissions), so a secret pasted into the wrong box never is.
-    let insufficient = !r.missing_required.is_empty();
-    let user_id = form.user_id.trim();
+    // Each field says when its value may be shown again (never a secret field's; an
+    // identifier only once Greenhouse accepted the credential as one, so a secret pasted into
+    // the wrong box never is).
+    let kind = kind_of(state, &r.drop)?;
+    let credential_worked = !r.missing_required.is_empty();
+    let kept = kind
+        .fields()
+        .iter()
+        .filter(|f| f.kept(form.fields.get(f.name), credential_worked))
+        .map(|f| (f.name, form.fields.get(f.name).to_owned()))
+        .collect();
     let problem = Problem {
         message: r.message,
         missing_required: r.missing_required,
         missing_optional: r.missing_optional,
         field: r.field,
-        kept_client_id: insufficient.then(|| form.client_id.trim().to_owned()),
-        kept_user_id: (!user_id.is_empty()
-            && user_id.len() <= 20
-            && user_id.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| user_id.to_owned()),
+        kept,
     };
     Ok(html(
         StatusCode::UNPROCESSABLE_ENTITY,
-        drop_page(state, &r.drop, Some(&problem)),
+        drop_page(state, &r.drop, Some(&problem))?,
     ))
 }
 

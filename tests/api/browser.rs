@@ -121,3 +121,70 @@ async fn a_customer_sees_which_permissions_are_missing() {
     assert_no_csp_violations(&browser);
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
+async fn a_customer_submits_a_candidate_ingestion_key_that_verifies() {
+    use keydrop::greenhouse::fake::IngestionUser;
+    const KEY: &str = "ing-browser-7Qk2m9Xv4Lp8Rt1Zs6Nw";
+    const EMAIL: &str = "bob.basic@umbrella.example";
+    let browser = Browser::start(false).await;
+    let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.add_ingestion_key(KEY);
+    fake.add_ingestion_user(IngestionUser::basic(4002, EMAIL, "Bob Basic"));
+    fake.add_job_board("umbrella", "Umbrella");
+    crate::helpers::remember_secret(KEY);
+    crate::helpers::remember_secret(EMAIL);
+    let d = app
+        .create_drop(json!({"org": "Umbrella", "kind": "candidate_ingestion"}))
+        .await;
+    browser
+        .goto(
+            d["url"]
+                .as_str()
+                .unwrap()
+                .replace("http://127.0.0.1", &app.address)
+                .as_str(),
+        )
+        .await;
+    let steps = browser.find(".instructions").await.text().await;
+    for s in ["Candidate Ingestion", "Unlisted vendor", "only once"] {
+        assert!(steps.contains(s), "{s} not in the steps:\n{steps}");
+    }
+    assert_eq!(
+        browser.find("#api_key").await.attr("type").await.as_deref(),
+        Some("password")
+    );
+    browser
+        .screenshot_full_page(&shot("ingestion-drop-page.png"))
+        .await;
+    browser.find("#api_key").await.send_keys(KEY).await;
+    browser.find("#user_email").await.send_keys(EMAIL).await;
+    browser
+        .find("#job_board_token")
+        .await
+        .send_keys("umbrella")
+        .await;
+    browser.find("button[type=submit]").await.click().await;
+    assert_eq!(
+        browser.find("h1").await.text().await,
+        "Received and verified"
+    );
+    let source = browser.page_source().await;
+    assert!(source.contains("Bob Basic"));
+    assert!(
+        source.contains("GET /v1/partner/candidates"),
+        "missing optional listed"
+    );
+    assert!(!source.contains(KEY) && !source.contains(EMAIL));
+    browser
+        .screenshot_full_page(&shot("ingestion-verified.png"))
+        .await;
+    browser.browser_log().await;
+    assert_no_csp_violations(&browser);
+    browser.quit().await;
+}

@@ -332,8 +332,49 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
     let bad = run(&db, &["drop", "create", "--org", "X", "--expires-in", "1m"]);
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("expires_in"));
+    let ingestion = run(
+        &db,
+        &[
+            "drop",
+            "create",
+            "--org",
+            "Hooli",
+            "--kind",
+            "candidate_ingestion",
+        ],
+    );
+    assert!(ingestion.status.success(), "{}", text(&ingestion.stderr));
+    crate::helpers::remember_secret(crate::helpers::link_token(text(&ingestion.stdout).trim()));
+    for (kind, profile) in [
+        ("candidate_ingestion", "full-analytics"),
+        ("harvest_v2", "minimal"),
+    ] {
+        let bad = run(
+            &db,
+            &[
+                "drop",
+                "create",
+                "--org",
+                "X",
+                "--kind",
+                kind,
+                "--profile",
+                profile,
+            ],
+        );
+        assert!(!bad.status.success(), "{kind} {profile}");
+    }
+    let help = run(&db, &["drop", "create", "--help"]);
+    let help = text(&help.stdout);
+    for kind in ["harvest_v3", "candidate_ingestion", "harvest_v1"] {
+        assert!(help.contains(kind), "{help}");
+    }
     let store = db.store().await;
-    assert_eq!(store.list_drops(None, None, 10).await.unwrap().len(), 1);
+    let drops = store.list_drops(None, None, 10).await.unwrap();
+    assert_eq!(drops.len(), 2);
+    assert!(drops
+        .iter()
+        .any(|d| d.kind.as_str() == "candidate_ingestion" && d.profile.name == "ingestion"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,6 +432,41 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .await
         .unwrap();
     let status = res.status();
+    // The second link takes the printed Candidate Ingestion sample.
+    let ingestion_link = printed
+        .split_whitespace()
+        .filter(|w| w.contains("/d/"))
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let after = |label: &str| {
+        let line = printed.lines().find(|l| l.contains(label)).unwrap();
+        line.split(label)
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (key, email, board) = (
+        after("API key:"),
+        after("User e-mail:"),
+        after("Job board token:"),
+    );
+    let page = http.get(&ingestion_link).fetch_text().await;
+    assert!(page.contains("Candidate Ingestion"), "{page}");
+    let csrf = crate::helpers::csrf_from(&page).unwrap();
+    let ingestion_status = http
+        .post(&ingestion_link)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("api_key", &key),
+            ("user_email", &email),
+            ("job_board_token", &board),
+        ])
+        .fetch_status()
+        .await;
     // The printed tokens work as the README uses them.
     let export = printed
         .lines()
@@ -420,8 +496,18 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut logs).unwrap();
     assert_eq!(status, 200, "{printed}");
+    assert_eq!(ingestion_status, 200, "{printed}");
     assert_eq!((drops, claim), (200, 200), "{printed}");
-    for secret in [token("ADMIN"), issuer, worker, secret, link] {
+    for secret in [
+        token("ADMIN"),
+        issuer,
+        worker,
+        secret,
+        link,
+        ingestion_link,
+        key,
+        email,
+    ] {
         assert!(!logs.contains(&secret), "the demo logged a secret");
     }
     assert!(printed.contains("--data-dir"), "{printed}");

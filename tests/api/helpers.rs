@@ -279,6 +279,8 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(f) = &fake {
         settings.greenhouse_auth_url = f.base_url().to_owned();
         settings.greenhouse_api_url = f.base_url().to_owned();
+        settings.greenhouse_ingestion_url = f.base_url().to_owned();
+        settings.greenhouse_boards_url = f.base_url().to_owned();
     }
     settings.rate_limit = opts.rate_limit;
     settings.trusted_proxies = opts.trusted_proxies;
@@ -304,6 +306,8 @@ pub fn serve_settings() -> ServeSettings {
         brand_name: "Acme Analytics".into(),
         greenhouse_auth_url: "http://127.0.0.1:9".into(),
         greenhouse_api_url: "http://127.0.0.1:9".into(),
+        greenhouse_ingestion_url: "http://127.0.0.1:9".into(),
+        greenhouse_boards_url: "http://127.0.0.1:9".into(),
         greenhouse_timeout: Duration::from_millis(500),
         greenhouse_budget: Duration::from_secs(2),
         retain_after_delivery: Duration::from_secs(7 * 86_400),

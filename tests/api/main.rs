@@ -15,6 +15,7 @@ mod drops;
 mod faults;
 mod form_key;
 mod headers;
+mod ingestion;
 mod jobs;
 mod multiprocess;
 mod openapi;

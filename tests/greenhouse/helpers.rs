@@ -1,6 +1,7 @@
 use keydrop::clock::{ManualClock, SharedClock};
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
-use keydrop::greenhouse::{Checker, CheckerConfig, Kind, Profile, Secret};
+use keydrop::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
+use keydrop::greenhouse::{Checker, CheckerConfig, CredentialKind, Fields, Profile, Secret};
 use std::sync::Arc;
 use std::time::Duration;
 use time::macros::datetime;
@@ -26,6 +27,8 @@ pub async fn env(tune: impl FnOnce(&mut CheckerConfig)) -> Env {
     let mut config = CheckerConfig {
         auth_url: gh.base_url().to_owned(),
         api_url: gh.base_url().to_owned(),
+        ingestion_url: gh.base_url().to_owned(),
+        boards_url: gh.base_url().to_owned(),
         request_timeout: Duration::from_millis(500),
         total_budget: Duration::from_secs(2),
         max_in_flight: 4,
@@ -44,25 +47,48 @@ pub fn full_client() -> V3Client {
 }
 
 pub fn v3_secret(user: Option<&str>) -> Secret {
-    Secret::parse_v3(CLIENT_ID, CLIENT_SECRET, user).expect("valid shape")
+    parse_v3(CLIENT_ID, CLIENT_SECRET, user).expect("valid shape")
+}
+
+/// A pasted `harvest_v3` credential, through the kind's local checks.
+pub fn parse_v3(
+    client_id: &str,
+    client_secret: &str,
+    user_id: Option<&str>,
+) -> Result<Secret, keydrop::greenhouse::ValidationError> {
+    HARVEST_V3.parse(&Fields::from([
+        ("client_id", client_id),
+        ("client_secret", client_secret),
+        ("user_id", user_id.unwrap_or("")),
+    ]))
+}
+
+/// A pasted `harvest_v1` key, through the kind's local checks.
+pub fn parse_v1(api_key: &str) -> Result<Secret, keydrop::greenhouse::ValidationError> {
+    HARVEST_V1.parse(&Fields::from([("api_key", api_key)]))
+}
+
+/// The default profile of a secret's kind.
+pub fn default_profile(secret: &Secret) -> Profile {
+    Profile::default_for(
+        keydrop::greenhouse::registry()
+            .get(secret.kind())
+            .expect("registered"),
+    )
 }
 
 pub fn full_v3() -> Profile {
-    Profile::named(Kind::HarvestV3, "full-analytics").expect("profile")
+    Profile::named(HARVEST_V3, "full-analytics").expect("profile")
 }
 
 pub fn full_v1() -> Profile {
-    Profile::named(Kind::HarvestV1, "full-analytics").expect("profile")
+    Profile::named(HARVEST_V1, "full-analytics").expect("profile")
 }
 
-pub fn permissions(kind: Kind, names: &[String]) -> Vec<String> {
+pub fn permissions(kind: &dyn CredentialKind, names: &[String]) -> Vec<String> {
     names
         .iter()
-        .map(|n| {
-            keydrop::greenhouse::resource(kind, n)
-                .expect("known")
-                .permission()
-        })
+        .map(|n| kind.resource(n).expect("known").permission())
         .collect()
 }
 
@@ -71,4 +97,41 @@ pub fn assert_no_secret(text: &str) {
     for s in [CLIENT_SECRET, CLIENT_ID, V1_KEY] {
         assert!(!text.contains(s), "leaked {s:?} in {text:?}");
     }
+}
+
+pub const INGESTION_KEY: &str = "c1d2e3f4a5b60718293a4b5c6d7e8f90";
+pub const ADMIN_EMAIL: &str = "ada.admin@initech.example";
+pub const BASIC_EMAIL: &str = "bob.basic@initech.example";
+pub const DISABLED_EMAIL: &str = "dora.gone@initech.example";
+pub const NOBODY_EMAIL: &str = "nobody@initech.example";
+pub const NO_RIGHTS_EMAIL: &str = "nina.none@initech.example";
+pub const BOARD: &str = "initech";
+
+/// The Candidate Ingestion fixtures: one key, an admin, a Basic user, a deactivated user, a
+/// user who may list nothing, and one job board.
+pub fn ingestion_fixtures(gh: &FakeGreenhouse) {
+    use keydrop::greenhouse::fake::IngestionUser;
+    gh.add_ingestion_key(INGESTION_KEY);
+    gh.add_ingestion_user(IngestionUser::site_admin(4001, ADMIN_EMAIL, "Ada Admin"));
+    gh.add_ingestion_user(IngestionUser::basic(4002, BASIC_EMAIL, "Bob Basic"));
+    gh.add_ingestion_user(IngestionUser::site_admin(4003, DISABLED_EMAIL, "Dora Gone").disabled());
+    let mut none = IngestionUser::basic(4004, NO_RIGHTS_EMAIL, "Nina None");
+    none.can_list.clear();
+    gh.add_ingestion_user(none);
+    gh.add_job_board(BOARD, "Initech");
+}
+
+/// A pasted `candidate_ingestion` credential, through the kind's local checks.
+pub fn ingestion_secret(key: &str, email: &str, board: &str) -> Secret {
+    keydrop::greenhouse::kinds::CANDIDATE_INGESTION
+        .parse(&Fields::from([
+            ("api_key", key),
+            ("user_email", email),
+            ("job_board_token", board),
+        ]))
+        .expect("valid shape")
+}
+
+pub fn ingestion_profile(name: &str) -> Profile {
+    Profile::named(keydrop::greenhouse::kinds::CANDIDATE_INGESTION, name).expect("profile")
 }

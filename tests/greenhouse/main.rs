@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod ingestion;
 mod leaks;
 mod resilience;
 mod v1;

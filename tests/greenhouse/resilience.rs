@@ -1,5 +1,5 @@
 use crate::helpers::*;
-use keydrop::greenhouse::{Outcome, Profile};
+use keydrop::greenhouse::Outcome;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -26,11 +26,8 @@ async fn full_outage_stays_within_the_budget() {
     e.gh.add_v3_client(full_client());
     e.gh.add_v1_key(V1_KEY, ["users"]);
     e.gh.set_outage(true);
-    for secret in [
-        v3_secret(None),
-        keydrop::greenhouse::Secret::parse_v1(V1_KEY).unwrap(),
-    ] {
-        let profile = Profile::default_for(secret.kind());
+    for secret in [v3_secret(None), parse_v1(V1_KEY).unwrap()] {
+        let profile = default_profile(&secret);
         let started = Instant::now();
         let v = e.checker.check(&secret, &profile).await;
         let took = started.elapsed();

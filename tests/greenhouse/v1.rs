@@ -1,8 +1,9 @@
 use crate::helpers::*;
-use keydrop::greenhouse::{Kind, Outcome, Profile, Secret};
+use keydrop::greenhouse::kinds::HARVEST_V1;
+use keydrop::greenhouse::{Outcome, Profile, Secret};
 
 fn key() -> Secret {
-    Secret::parse_v1(V1_KEY).unwrap()
+    parse_v1(V1_KEY).unwrap()
 }
 
 #[tokio::test]
@@ -35,7 +36,7 @@ async fn v1_missing_permissions_at_403_or_401() {
         assert_eq!(v.missing_required, ["GET: List Jobs"]);
         assert_eq!(
             v.missing_optional,
-            permissions(Kind::HarvestV1, &profile.optional)
+            permissions(HARVEST_V1, &profile.optional)
         );
     }
 }
@@ -68,7 +69,7 @@ async fn v1_bad_key_is_invalid_after_one_request() {
 async fn v1_minimal_profile() {
     let e = env(|_| {}).await;
     e.gh.add_v1_key(V1_KEY, ["users"]);
-    let minimal = Profile::named(Kind::HarvestV1, "minimal").unwrap();
+    let minimal = Profile::named(HARVEST_V1, "minimal").unwrap();
     let v = e.checker.check(&key(), &minimal).await;
     assert_eq!(v.outcome, Outcome::Verified);
     assert_eq!(v.granted, ["GET: List Users"]);

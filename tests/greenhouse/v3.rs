@@ -1,6 +1,7 @@
 use crate::helpers::*;
 use keydrop::greenhouse::fake::V3Client;
-use keydrop::greenhouse::{Kind, Outcome, Profile, Secret};
+use keydrop::greenhouse::kinds::HARVEST_V3;
+use keydrop::greenhouse::{Outcome, Profile};
 
 #[tokio::test]
 async fn verified_without_user_id() {
@@ -11,7 +12,7 @@ async fn verified_without_user_id() {
     assert_eq!(v.outcome, Outcome::Verified, "{}", v.message);
     let mut all = profile.required.clone();
     all.extend(profile.optional.clone());
-    assert_eq!(v.granted, permissions(Kind::HarvestV3, &all));
+    assert_eq!(v.granted, permissions(HARVEST_V3, &all));
     assert!(v.granted.contains(&"harvest:users:list".to_owned()));
     assert!(v.missing_required.is_empty() && v.missing_optional.is_empty());
     assert_eq!(v.checked_at, NOW);
@@ -107,8 +108,8 @@ async fn wrong_secret_and_unknown_client_are_invalid() {
     let e = env(|_| {}).await;
     e.gh.add_v3_client(full_client());
     for secret in [
-        Secret::parse_v3(CLIENT_ID, "wrong-secret", None).unwrap(),
-        Secret::parse_v3("someone-else-77", CLIENT_SECRET, None).unwrap(),
+        parse_v3(CLIENT_ID, "wrong-secret", None).unwrap(),
+        parse_v3("someone-else-77", CLIENT_SECRET, None).unwrap(),
     ] {
         let v = e.checker.check(&secret, &full_v3()).await;
         assert_eq!(v.outcome, Outcome::Invalid);
@@ -126,7 +127,7 @@ async fn wrong_secret_and_unknown_client_are_invalid() {
 async fn malformed_client_id_is_invalid_and_not_echoed() {
     let e = env(|_| {}).await;
     let id = "notaclient-but-long-enough";
-    let secret = Secret::parse_v3(id, CLIENT_SECRET, None).unwrap();
+    let secret = parse_v3(id, CLIENT_SECRET, None).unwrap();
     let v = e.checker.check(&secret, &full_v3()).await;
     assert_eq!(v.outcome, Outcome::Invalid);
     assert!(
@@ -157,7 +158,7 @@ async fn unknown_resource_404_is_missing_and_flagged() {
     assert!(v.message.contains("problem on our side"), "{}", v.message);
 
     e.gh.forget_v3_resource("users");
-    let minimal = Profile::named(Kind::HarvestV3, "minimal").unwrap();
+    let minimal = Profile::named(HARVEST_V3, "minimal").unwrap();
     let v = e.checker.check(&v3_secret(None), &minimal).await;
     assert_eq!(v.outcome, Outcome::Insufficient);
     assert_eq!(v.missing_required, ["harvest:users:list"]);
@@ -175,7 +176,7 @@ async fn a_401_mints_a_new_token_once() {
     // A token that keeps being refused ends as pending, after one re-mint.
     e.gh.reset_counters();
     e.gh.revoke_next_tokens(1000);
-    let minimal = Profile::named(Kind::HarvestV3, "minimal").unwrap();
+    let minimal = Profile::named(HARVEST_V3, "minimal").unwrap();
     let v = e.checker.check(&v3_secret(None), &minimal).await;
     assert_eq!(v.outcome, Outcome::Pending);
     assert!(v.message.contains("stopped accepting"), "{}", v.message);

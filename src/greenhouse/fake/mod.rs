@@ -1,5 +1,7 @@
-//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`, `/v3/…` and
-//! `/v1/…` as SPEC §1's table says, for tests, benchmarks and `keydrop demo`.
+//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`, `/v3/…`,
+//! `/v1/…`, the Candidate Ingestion API (`/v1/partner/…`) and the Job Board API
+//! (`/v1/boards/<token>`) as SPEC §1's tables say, for tests, benchmarks and `keydrop demo`.
+//! One base URL serves as every Greenhouse host.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -14,7 +16,7 @@
 mod routes;
 mod state;
 
-pub use state::V3Client;
+pub use state::{IngestionUser, V3Client};
 
 use actix_web::{web, App, HttpServer};
 use routes::{lock, Shared};
@@ -95,6 +97,25 @@ impl FakeGreenhouse {
             .map(|s| s.as_ref().to_owned())
             .collect();
         lock(&self.state).v1_keys.insert(key.to_owned(), set);
+    }
+
+    /// A Candidate Ingestion API key (valid for every known user).
+    pub fn add_ingestion_key(&self, key: &str) {
+        lock(&self.state).ingestion_keys.insert(key.to_owned());
+    }
+
+    /// A Greenhouse user the Candidate Ingestion API can act for.
+    pub fn add_ingestion_user(&self, user: IngestionUser) {
+        lock(&self.state)
+            .ingestion_users
+            .insert(user.email.to_ascii_lowercase(), user);
+    }
+
+    /// A public job board (`GET /v1/boards/<token>`).
+    pub fn add_job_board(&self, token: &str, name: &str) {
+        lock(&self.state)
+            .job_boards
+            .insert(token.to_owned(), name.to_owned());
     }
 
     /// Makes a v3 resource unknown (404), as if Greenhouse had removed it.

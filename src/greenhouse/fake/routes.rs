@@ -21,6 +21,8 @@ pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token))
         .route("/v3/{tail:.*}", web::get().to(v3))
+        .route("/v1/partner/{resource}", web::get().to(partner))
+        .route("/v1/boards/{token}", web::get().to(board))
         .route("/v1/{tail:.*}", web::get().to(v1))
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(json!({"message":"Resource not found"}))
@@ -279,4 +281,64 @@ async fn v1(
             .json(json!({"message":"This API Key does not have permission for this endpoint"}));
     }
     HttpResponse::Ok().json(json!([]))
+}
+
+/// Candidate Ingestion (SPEC §1.4): Basic `<key>:` and `On-Behalf-Of: <e-mail>`; a bad key,
+/// a missing header or an unknown or deactivated user all answer 401.
+async fn partner(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    let resource = path.into_inner();
+    let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let error = |status: StatusCode, message: &str, field: Option<&str>| {
+        HttpResponse::build(status).json(json!({"errors":[{"message": message, "field": field}]}))
+    };
+    let key_ok = basic(&req).is_some_and(|(key, _)| s.ingestion_keys.contains(&key));
+    let user = req
+        .headers()
+        .get("on-behalf-of")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|e| s.ingestion_users.get(&e.trim().to_ascii_lowercase()))
+        .filter(|u| u.active);
+    let Some(user) = user.filter(|_| key_ok) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid Basic Auth credentials or On-Behalf-Of user",
+            None,
+        );
+    };
+    match resource.as_str() {
+        "current_user" => HttpResponse::Ok().json(json!({
+            "id": user.id,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "full_name": format!("{} {}", user.first_name, user.last_name).trim(),
+            "email": user.email,
+        })),
+        "jobs" | "candidates" | "prospect_pools" => {
+            if user.can_list.contains(&resource) {
+                HttpResponse::Ok().json(json!([]))
+            } else {
+                error(
+                    StatusCode::FORBIDDEN,
+                    "The user does not have permission to perform this action",
+                    None,
+                )
+            }
+        }
+        _ => error(StatusCode::NOT_FOUND, "Resource not found", None),
+    }
+}
+
+/// The public Job Board API: a board's name and intro, or 404.
+async fn board(path: web::Path<String>, state: web::Data<Mutex<State>>) -> HttpResponse {
+    let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    match s.job_boards.get(path.as_str()) {
+        Some(name) => HttpResponse::Ok().json(json!({"name": name, "content": "<p>Join us</p>"})),
+        None => {
+            HttpResponse::NotFound().json(json!({"status": 404, "error": "Job board not found"}))
+        }
+    }
 }

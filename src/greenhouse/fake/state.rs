@@ -1,7 +1,6 @@
 //! Fixtures, switches and counters of the fake Greenhouse.
 
-use crate::domain::kind::Kind;
-use crate::greenhouse::resources::known_resources;
+use crate::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -46,7 +45,7 @@ impl V3Client {
 
     /// Grants the list scope of every v3 resource keydrop knows.
     pub fn with_all_resources(self) -> Self {
-        self.with_resources(known_resources(Kind::HarvestV3).iter().map(|r| r.name))
+        self.with_resources(HARVEST_V3.resources().iter().map(|r| r.name))
     }
 
     pub fn with_site_admins<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, ids: I) -> Self {
@@ -67,6 +66,50 @@ impl V3Client {
     }
 }
 
+/// A Greenhouse user the Candidate Ingestion API can act for (`On-Behalf-Of`).
+#[derive(Debug, Clone)]
+pub struct IngestionUser {
+    pub id: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// A deactivated user is refused (401) like an unknown one.
+    pub active: bool,
+    /// Resources the user may list (`jobs`, `candidates`, `prospect_pools`); others answer 403.
+    pub can_list: BTreeSet<String>,
+}
+
+impl IngestionUser {
+    /// An active Site Admin: may list everything.
+    pub fn site_admin(id: u64, email: impl Into<String>, name: &str) -> Self {
+        let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+        Self {
+            id,
+            email: email.into(),
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            active: true,
+            can_list: ["jobs", "candidates", "prospect_pools"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// A "Basic" user: may list jobs (and read itself), not candidates or prospects.
+    pub fn basic(id: u64, email: impl Into<String>, name: &str) -> Self {
+        let mut u = Self::site_admin(id, email, name);
+        u.can_list = ["jobs".to_owned()].into_iter().collect();
+        u
+    }
+
+    /// Deactivated in Greenhouse.
+    pub fn disabled(mut self) -> Self {
+        self.active = false;
+        self
+    }
+}
+
 /// An access token the fake issued.
 #[derive(Debug, Clone)]
 pub(crate) struct Issued {
@@ -79,6 +122,11 @@ pub(crate) struct Issued {
 pub(crate) struct State {
     pub v3_clients: BTreeMap<String, V3Client>,
     pub v1_keys: BTreeMap<String, BTreeSet<String>>,
+    pub ingestion_keys: BTreeSet<String>,
+    /// By lower-cased e-mail.
+    pub ingestion_users: BTreeMap<String, IngestionUser>,
+    /// Job board token → board name.
+    pub job_boards: BTreeMap<String, String>,
     pub v3_resources: BTreeSet<String>,
     pub v1_endpoints: BTreeSet<String>,
     pub tokens: HashMap<String, Issued>,
@@ -104,11 +152,16 @@ impl State {
         Self {
             v3_clients: BTreeMap::new(),
             v1_keys: BTreeMap::new(),
-            v3_resources: known_resources(Kind::HarvestV3)
+            ingestion_keys: BTreeSet::new(),
+            ingestion_users: BTreeMap::new(),
+            job_boards: BTreeMap::new(),
+            v3_resources: HARVEST_V3
+                .resources()
                 .iter()
                 .map(|r| r.name.to_owned())
                 .collect(),
-            v1_endpoints: known_resources(Kind::HarvestV1)
+            v1_endpoints: HARVEST_V1
+                .resources()
                 .iter()
                 .map(|r| r.name.to_owned())
                 .collect(),

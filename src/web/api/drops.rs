@@ -25,7 +25,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let input: DropRequest = body::json(&req, payload).await?;
-    let spec = input.validate().map_err(ApiError::unprocessable)?;
+    let spec = input
+        .validate(state.checker.kinds())
+        .map_err(ApiError::unprocessable)?;
     let created = service::drops::create(
         &state.store,
         spec,

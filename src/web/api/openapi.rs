@@ -2,6 +2,7 @@
 //! A test compares it with the routes the handlers declare and with what
 //! the running router answers, so the two cannot drift apart.
 
+use crate::greenhouse::{registry, Registry};
 use crate::web::auth::Caller;
 use actix_web::{get, HttpResponse};
 use serde_json::{json, Value};
@@ -97,13 +98,36 @@ fn paging(extra: &[(&str, Value, &str)]) -> Value {
     query(&p)
 }
 
-/// The document (built once).
+/// The document (built once, for the built-in kinds).
 pub fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(build)
+    SPEC.get_or_init(|| build(registry()))
 }
 
-fn build() -> Value {
+/// The kind names, every kind's profile names and every kind's secret schema.
+fn kind_schemas(kinds: &Registry) -> (Value, Value, Value) {
+    let names: Vec<&str> = kinds.names();
+    let mut profiles: Vec<&str> = Vec::new();
+    for p in kinds.all().flat_map(|k| k.profiles().iter()) {
+        if !profiles.contains(&p.name) {
+            profiles.push(p.name);
+        }
+    }
+    let secrets: Vec<Value> = kinds.all().map(|k| k.secret_schema()).collect();
+    (
+        json!({ "type": "string", "enum": names, "description": kinds
+            .all()
+            .map(|k| format!("`{}`: {}", k.name(), k.summary()))
+            .collect::<Vec<_>>()
+            .join("; ") }),
+        json!({ "type": "string", "enum": profiles, "description": "A named profile of the drop's kind (see each kind)" }),
+        json!({ "oneOf": secrets }),
+    )
+}
+
+/// The document for the kinds of `kinds`.
+pub fn build(kinds: &Registry) -> Value {
+    let (kind_schema, profile_names, secret_schema) = kind_schemas(kinds);
     let time = json!({ "type": "string", "format": "date-time" });
     let uuid = json!({ "type": "string", "format": "uuid" });
     let nullable_time = json!({ "type": ["string", "null"], "format": "date-time" });
@@ -228,7 +252,7 @@ fn build() -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API token: `kd_` followed by 64 base64url characters" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "description": "snake_case" }, "message": { "type": "string" } } } } },
-                "Kind": { "type": "string", "enum": ["harvest_v3", "harvest_v1"] },
+                "Kind": kind_schema,
                 "WebhookCreate": { "type": "object", "additionalProperties": false, "required": ["url"], "properties": {
                     "url": { "type": "string", "format": "uri", "description": "https on a public address (plain http and private addresses only with KEYDROP_WEBHOOK_ALLOW_PRIVATE)" },
                     "events": { "type": ["array", "null"], "items": { "type": "string", "enum": crate::domain::webhook::TYPES }, "description": "Default: every type" },
@@ -252,7 +276,7 @@ fn build() -> Value {
                     "org": { "type": "string", "minLength": 1, "maxLength": 200 },
                     "note": { "type": ["string", "null"], "maxLength": 2000 },
                     "kind": r("Kind"),
-                    "profile": { "type": "string", "enum": ["full-analytics", "minimal"] },
+                    "profile": profile_names,
                     "required": { "type": "array", "items": { "type": "string" }, "description": "Explicit resources instead of a profile" },
                     "optional": { "type": "array", "items": { "type": "string" } },
                     "expires_in": { "type": "integer", "minimum": 300, "maximum": 2_592_000, "default": 259_200 },
@@ -269,8 +293,11 @@ fn build() -> Value {
                 "Verification": { "type": "object", "required": ["outcome", "checked_at", "granted", "missing_required", "missing_optional", "message"], "properties": {
                     "outcome": { "type": "string", "enum": ["verified", "insufficient", "invalid", "pending"] }, "checked_at": time,
                     "granted": { "type": "array", "items": { "type": "string" } }, "missing_required": { "type": "array", "items": { "type": "string" } },
-                    "missing_optional": { "type": "array", "items": { "type": "string" } }, "message": { "type": "string" }
+                    "missing_optional": { "type": "array", "items": { "type": "string" } }, "message": { "type": "string" },
+                    "organization": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse organisation, when Greenhouse said" },
+                    "greenhouse_user": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse user the credential acts as, when Greenhouse said" }
                 } },
+                "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
                 "Credential": { "type": "object", "required": ["id", "drop_id", "org", "kind", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
                     "id": uuid, "drop_id": uuid, "org": { "type": "string" }, "kind": r("Kind"),
                     "status": { "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] },
@@ -279,10 +306,7 @@ fn build() -> Value {
                     "delivery": { "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] },
                     "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time
                 } },
-                "Secret": { "oneOf": [
-                    { "type": "object", "required": ["kind", "client_id", "client_secret", "user_id"], "properties": { "kind": { "const": "harvest_v3" }, "client_id": { "type": "string" }, "client_secret": { "type": "string" }, "user_id": { "type": ["string", "null"] } } },
-                    { "type": "object", "required": ["kind", "api_key"], "properties": { "kind": { "const": "harvest_v1" }, "api_key": { "type": "string" } } }
-                ] },
+                "Secret": secret_schema,
                 "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": "integer", "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {
                     "credential": r("Credential"), "secret": r("Secret"),

@@ -1,7 +1,7 @@
 //! Small building blocks shared by several pages.
 
 use crate::clock::rfc3339;
-use crate::greenhouse::{Kind, Resource};
+use crate::greenhouse::{CredentialKind, Resource};
 use maud::{html, Markup};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
@@ -59,7 +59,7 @@ pub fn resource_list(resources: &[&Resource]) -> Markup {
 
 /// A list of permission strings (as in a `Verification`), described where the catalogue
 /// knows them.
-pub fn permission_list(kind: Kind, permissions: &[String]) -> Markup {
+pub fn permission_list(kind: &dyn CredentialKind, permissions: &[String]) -> Markup {
     html! {
         ul.permissions {
             @for p in permissions {
@@ -70,8 +70,8 @@ pub fn permission_list(kind: Kind, permissions: &[String]) -> Markup {
 }
 
 /// Plain words for a permission string, or a neutral fallback.
-pub fn describe(kind: Kind, permission: &str) -> &'static str {
-    crate::greenhouse::resource_by_permission(kind, permission)
+pub fn describe(kind: &dyn CredentialKind, permission: &str) -> &'static str {
+    kind.resource_by_permission(permission)
         .map(|r| r.description)
         .unwrap_or("A Greenhouse permission this service needs")
 }
@@ -86,17 +86,10 @@ pub fn attempts(n: i64) -> String {
     }
 }
 
-/// The product name for a kind, as customers see it in Greenhouse.
-pub fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::HarvestV3 => "Harvest V3 (OAuth) API credential",
-        Kind::HarvestV1 => "Harvest API key (legacy)",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::greenhouse::kinds::HARVEST_V3;
     use time::macros::datetime;
 
     #[test]
@@ -112,7 +105,7 @@ mod tests {
     #[test]
     fn permissions_are_described() {
         let html = permission_list(
-            Kind::HarvestV3,
+            HARVEST_V3,
             &["harvest:users:list".to_owned(), "<x>".to_owned()],
         )
         .into_string();

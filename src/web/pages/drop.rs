@@ -1,6 +1,6 @@
 //! The `GET /d/{token}` page (and the 422 page, which is the same with a [`Problem`]).
 
-use super::components::{kind_label, notice, page_heading, time_tag};
+use super::components::{notice, page_heading, time_tag};
 use super::form::credential_form;
 use super::instructions::instructions;
 use super::layout::layout;
@@ -20,7 +20,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
         title,
         html! {
             (page_heading(title, Some(html! {
-                strong { (p.brand) } " asks for a " (kind_label(p.kind)) " for "
+                strong { (p.brand) } " asks for a " (p.kind.label()) " for "
                 strong { (p.org) } "."
             })))
             (note(&p.brand, p.note.as_deref()))
@@ -75,11 +75,12 @@ fn handling(brand: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::greenhouse::{Kind, Profile};
+    use crate::greenhouse::kinds::{CredentialKind, HARVEST_V1, HARVEST_V3};
+    use crate::greenhouse::Profile;
     use crate::web::pages::testing::{assert_page_ok, escaped, tags, HOSTILE};
     use time::macros::datetime;
 
-    fn page(kind: Kind, hostile: &str) -> DropPage {
+    fn page(kind: &'static dyn CredentialKind, hostile: &str) -> DropPage {
         DropPage {
             brand: format!("Brand {hostile}"),
             org: format!("Org {hostile}"),
@@ -98,14 +99,16 @@ mod tests {
             missing_required: vec!["harvest:jobs:list".into(), "harvest:offers:list".into()],
             missing_optional: vec!["harvest:notes:list".into()],
             field: Some("client_id"),
-            kept_client_id: Some(format!("cid-{hostile}-12345")),
-            kept_user_id: Some(format!("42{hostile}")),
+            kept: vec![
+                ("client_id", format!("cid-{hostile}-12345")),
+                ("user_id", format!("42{hostile}")),
+            ],
         }
     }
 
     fn all_pages(hostile: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for kind in Kind::ALL {
+        for kind in crate::greenhouse::registry().all() {
             let p = page(kind, hostile);
             out.push(drop_page(&p, None).into_string());
             out.push(drop_page(&p, Some(&problem(hostile))).into_string());
@@ -127,7 +130,7 @@ mod tests {
 
     #[test]
     fn page_shows_who_for_whom_note_and_expiry() {
-        let html = drop_page(&page(Kind::HarvestV3, "x"), None).into_string();
+        let html = drop_page(&page(HARVEST_V3, "x"), None).into_string();
         assert!(html.contains("<strong>Brand x</strong> asks for"));
         assert!(html.contains("<strong>Org x</strong>"));
         assert!(html.contains("Note x"));
@@ -140,7 +143,7 @@ mod tests {
         assert!(!html.contains("role=\"alert\""));
         let no_note = DropPage {
             note: None,
-            ..page(Kind::HarvestV3, "x")
+            ..page(HARVEST_V3, "x")
         };
         assert!(!drop_page(&no_note, None)
             .into_string()
@@ -173,7 +176,7 @@ mod tests {
 
     #[test]
     fn inputs_per_kind_and_secrets_are_never_filled() {
-        for kind in Kind::ALL {
+        for kind in crate::greenhouse::registry().all() {
             let p = page(kind, "x");
             for html in [
                 drop_page(&p, None).into_string(),
@@ -184,9 +187,9 @@ mod tests {
                     t.iter()
                         .find(|t| t.name == "input" && t.attr("name") == Some(n))
                 };
-                let secrets: &[&str] = match kind {
-                    Kind::HarvestV3 => &["client_secret"],
-                    Kind::HarvestV1 => &["api_key"],
+                let secrets: &[&str] = match kind.name() {
+                    "harvest_v3" => &["client_secret"],
+                    _ => &["api_key"],
                 };
                 for s in secrets {
                     let i = input(s).unwrap();
@@ -195,7 +198,7 @@ mod tests {
                     assert!(i.attr("value").is_none());
                     assert!(i.attr("aria-describedby").is_some());
                 }
-                if kind == Kind::HarvestV3 {
+                if kind.name() == "harvest_v3" {
                     let c = input("client_id").unwrap();
                     assert_eq!(c.attr("type"), Some("text"));
                     assert_eq!(c.attr("autocomplete"), Some("off"));
@@ -214,7 +217,7 @@ mod tests {
 
     #[test]
     fn problem_shows_summary_table_and_kept_values_only() {
-        let p = page(Kind::HarvestV3, "x");
+        let p = page(HARVEST_V3, "x");
         let pr = problem("x");
         let html = drop_page(&p, Some(&pr)).into_string();
         assert!(html.contains("role=\"alert\""));
@@ -254,15 +257,15 @@ mod tests {
     #[test]
     fn kept_client_id_appears_but_no_secret_field_has_a_value() {
         let pr = Problem {
-            kept_client_id: Some("cid-12345".into()),
+            kept: vec![("client_id", "cid-12345".into())],
             field: Some("client_secret"),
             ..problem("x")
         };
-        for kind in Kind::ALL {
+        for kind in crate::greenhouse::registry().all() {
             let html = drop_page(&page(kind, "x"), Some(&pr)).into_string();
             assert_eq!(
                 html.contains("value=\"cid-12345\""),
-                kind == Kind::HarvestV3
+                kind.name() == "harvest_v3"
             );
             for t in tags(&html).iter().filter(|t| t.name == "input") {
                 if t.attr("type") == Some("password") {
@@ -274,7 +277,7 @@ mod tests {
 
     #[test]
     fn v1_problem_table_says_how_to_edit_the_key() {
-        let p = page(Kind::HarvestV1, "x");
+        let p = page(HARVEST_V1, "x");
         let pr = Problem {
             message: "Missing".into(),
             missing_required: vec!["GET: List Users".into()],
@@ -294,8 +297,58 @@ mod tests {
     }
 
     #[test]
+    fn candidate_ingestion_page_has_its_fields_and_steps() {
+        let p = page(crate::greenhouse::kinds::CANDIDATE_INGESTION, "x");
+        let pr = Problem {
+            message: "Missing".into(),
+            missing_required: vec!["GET /v1/partner/jobs".into()],
+            field: Some("user_email"),
+            kept: vec![("user_email", "ada@initech.example".into())],
+            ..Problem::default()
+        };
+        for html in [
+            drop_page(&p, None).into_string(),
+            drop_page(&p, Some(&pr)).into_string(),
+        ] {
+            for s in [
+                "Candidate Ingestion API key",
+                "Dev Center",
+                "API Credential Management",
+                "Create New API Key",
+                "<strong>Candidate Ingestion</strong>",
+                "Unlisted vendor",
+                "only once",
+                "Can manage ALL organization's API Credentials",
+                "GET /v1/partner/jobs",
+                "boards.greenhouse.io/",
+            ] {
+                assert!(html.contains(s), "missing {s}");
+            }
+            let t = tags(&html);
+            let input = |n: &str| {
+                t.iter()
+                    .find(|t| t.name == "input" && t.attr("name") == Some(n))
+                    .unwrap()
+            };
+            assert_eq!(input("api_key").attr("type"), Some("password"));
+            assert_eq!(input("user_email").attr("inputmode"), Some("email"));
+            assert!(input("user_email").attr("required").is_some());
+            assert!(input("job_board_token").attr("required").is_none());
+        }
+        let html = drop_page(&p, Some(&pr)).into_string();
+        let t = tags(&html);
+        let email = t
+            .iter()
+            .find(|t| t.attr("name") == Some("user_email"))
+            .unwrap();
+        assert_eq!(email.attr("value"), Some("ada@initech.example"));
+        assert_eq!(email.attr("aria-invalid"), Some("true"));
+        assert!(html.contains("raise their permission level"));
+    }
+
+    #[test]
     fn v3_page_lists_every_required_scope() {
-        let p = page(Kind::HarvestV3, "x");
+        let p = page(HARVEST_V3, "x");
         let html = drop_page(&p, None).into_string();
         for name in &p.profile.required {
             assert!(html.contains(&format!(

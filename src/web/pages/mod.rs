@@ -22,7 +22,7 @@ pub use drop::drop_page;
 pub use errors::{error_page, gone_page, not_found_page, rate_limited_page, GoneReason};
 pub use outcome::{pending_page, verified_page};
 
-use crate::greenhouse::{Kind, Profile};
+use crate::greenhouse::{CredentialKind, Profile};
 use time::OffsetDateTime;
 
 /// Everything the `GET /d/{token}` page shows about one open drop.
@@ -34,7 +34,8 @@ pub struct DropPage {
     pub org: String,
     /// Staff's note to the customer.
     pub note: Option<String>,
-    pub kind: Kind,
+    /// The drop's kind: its label, instructions and form fields.
+    pub kind: &'static dyn CredentialKind,
     pub profile: Profile,
     pub expires_at: OffsetDateTime,
     /// The form token, sent back in a hidden field.
@@ -54,8 +55,7 @@ pub struct Problem {
     pub missing_optional: Vec<String>,
     /// The form field that is wrong (`client_id`, `client_secret`, `user_id`, `api_key`).
     pub field: Option<&'static str>,
-    /// The client id to put back in the form (never a secret).
-    pub kept_client_id: Option<String>,
-    /// The user id to put back in the form.
-    pub kept_user_id: Option<String>,
+    /// Values to put back in the form, by field name (never a secret field's: the form
+    /// refuses those whatever is passed here).
+    pub kept: Vec<(&'static str, String)>,
 }

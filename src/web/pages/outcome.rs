@@ -2,11 +2,16 @@
 
 use super::components::{notice, page_heading, permission_list};
 use super::layout::layout;
-use crate::greenhouse::{Kind, Verification};
+use crate::greenhouse::{CredentialKind, Verification};
 use maud::{html, Markup};
 
 /// 200: the credential was received and Greenhouse confirmed it.
-pub fn verified_page(brand: &str, org: &str, kind: Kind, v: &Verification) -> Markup {
+pub fn verified_page(
+    brand: &str,
+    org: &str,
+    kind: &dyn CredentialKind,
+    v: &Verification,
+) -> Markup {
     let title = "Received and verified";
     layout(
         brand,
@@ -18,6 +23,13 @@ pub fn verified_page(brand: &str, org: &str, kind: Kind, v: &Verification) -> Ma
             })))
             (notice("success", html! {
                 p { "Checked with Greenhouse: " (v.message) }
+                @if let Some(org) = &v.organization {
+                    p { "Connected to " strong { (org.name) } "'s Greenhouse." }
+                }
+                @if let Some(user) = &v.greenhouse_user {
+                    p { "It acts as the Greenhouse user " strong { (user.name) }
+                        " (ID " (user.id) ")." }
+                }
             }))
             @if !v.granted.is_empty() {
                 section aria-labelledby="granted-title" {
@@ -79,6 +91,7 @@ fn all_done(brand: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
     use crate::greenhouse::Outcome;
     use crate::web::pages::testing::{assert_page_ok, escaped, HOSTILE};
     use time::macros::datetime;
@@ -91,13 +104,15 @@ mod tests {
             missing_required: vec![],
             missing_optional,
             message: message.to_owned(),
+            organization: None,
+            greenhouse_user: None,
         }
     }
 
     #[test]
     fn verified_lists_granted_in_plain_words() {
         let v = verification("All required permissions are granted.", vec![]);
-        let html = verified_page("Acme", "Initech", Kind::HarvestV3, &v).into_string();
+        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
         assert!(html.contains("Received and verified"));
         assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
         assert!(html.contains("Users — the people"));
@@ -106,9 +121,24 @@ mod tests {
         assert!(html.contains("no longer works"));
         assert!(!html.contains("Optional permissions not granted"));
         let v = verification("ok", vec!["harvest:notes:list".into()]);
-        let html = verified_page("Acme", "Initech", Kind::HarvestV3, &v).into_string();
+        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
         assert!(html.contains("Optional permissions not granted"));
         assert!(html.contains("harvest:notes:list"));
+    }
+
+    #[test]
+    fn verified_names_the_greenhouse_user() {
+        let mut v = verification("ok", vec![]);
+        assert!(!verified_page("Acme", "Initech", HARVEST_V3, &v)
+            .into_string()
+            .contains("acts as"));
+        v.greenhouse_user = Some(crate::greenhouse::Named {
+            id: "4001".into(),
+            name: "Ada <Admin>".into(),
+        });
+        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
+        assert!(html
+            .contains("acts as the Greenhouse user <strong>Ada &lt;Admin&gt;</strong> (ID 4001)"));
     }
 
     #[test]
@@ -124,8 +154,8 @@ mod tests {
         for h in HOSTILE {
             let v = verification(h, vec![h.to_owned()]);
             for html in [
-                verified_page(h, h, Kind::HarvestV3, &v).into_string(),
-                verified_page(h, h, Kind::HarvestV1, &v).into_string(),
+                verified_page(h, h, HARVEST_V3, &v).into_string(),
+                verified_page(h, h, HARVEST_V1, &v).into_string(),
                 pending_page(h, h).into_string(),
             ] {
                 assert_page_ok(&html, h);

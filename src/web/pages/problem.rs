@@ -3,7 +3,7 @@
 
 use super::components::{attempts, describe};
 use super::{DropPage, Problem};
-use crate::greenhouse::Kind;
+use crate::greenhouse::CredentialKind;
 use maud::{html, Markup};
 
 /// The summary (`role="alert"`) and, when permissions are missing, the table.
@@ -26,7 +26,7 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
     }
 }
 
-fn missing_table(kind: Kind, problem: &Problem) -> Markup {
+fn missing_table(kind: &dyn CredentialKind, problem: &Problem) -> Markup {
     let rows = problem
         .missing_required
         .iter()
@@ -56,25 +56,11 @@ fn missing_table(kind: Kind, problem: &Problem) -> Markup {
                                     span.tag.tag-optional { "Optional" }
                                 }
                             }
-                            td data-label="How to grant it" { (how_to_grant(kind, permission)) }
+                            td data-label="How to grant it" { (kind.how_to_grant(permission)) }
                         }
                     }
                 }
             }
         }
-    }
-}
-
-/// The click path in Greenhouse that grants `permission`.
-fn how_to_grant(kind: Kind, permission: &str) -> Markup {
-    match kind {
-        Kind::HarvestV3 => html! {
-            "Dev Center → API Credentials → your credential → Manage Scopes → tick "
-            code { (permission) } " → Save"
-        },
-        Kind::HarvestV1 => html! {
-            "Dev Center → API Credential Management → your key → Edit → Manage permissions "
-            "→ under Harvest tick " code { (permission) } " → Save"
-        },
     }
 }

@@ -1,12 +1,11 @@
 //! Harvest v3: mint a client-credentials token, then probe each resource with it.
 
-use super::checker::{nothing_to_probe, planned, Checker};
-use super::http::{send, Answer, Budget};
-use super::profile::Profile;
-use super::report::{Probe, Refusal, Transient, Verdict};
-use super::resources::Resource;
-use super::scrub::excerpt;
-use crate::domain::kind::Kind;
+use crate::greenhouse::checker::{nothing_to_probe, Checker};
+use crate::greenhouse::http::{send, Answer, Budget};
+use crate::greenhouse::profile::Profile;
+use crate::greenhouse::report::{Probe, Transient, Verdict};
+use crate::greenhouse::resources::Resource;
+use crate::greenhouse::scrub::excerpt;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
@@ -19,6 +18,53 @@ struct Creds<'a> {
 impl Creds<'_> {
     fn secrets(&self) -> [&str; 2] {
         [self.client_id, self.client_secret]
+    }
+}
+
+/// Why Greenhouse refused the credential outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    BadClient,
+    MalformedClientId,
+    UserIdRefused,
+    UnauthorizedClient,
+    InvalidScope,
+    Other,
+}
+
+impl Refusal {
+    fn message(self) -> &'static str {
+        match self {
+            Refusal::BadClient => {
+                "Greenhouse refused this Client ID and Client Secret. Check that you copied both \
+                 exactly, from the same credential, and that the credential has not been deleted. \
+                 If you no longer have the secret, create a new Harvest V3 (OAuth) credential in \
+                 Configure → Dev Center → API Credentials."
+            }
+            Refusal::MalformedClientId => {
+                "Greenhouse says this Client ID looks malformed: a Greenhouse Client ID ends with a \
+                 dash and digits. Copy the Client ID again from Configure → Dev Center → API \
+                 Credentials."
+            }
+            Refusal::UserIdRefused => {
+                "Greenhouse refused the User ID. Check the number (it is at the end of the user's \
+                 page address, app.greenhouse.io/account/users/<number>), make sure the user is \
+                 active and a Site Admin, or leave the User ID empty."
+            }
+            Refusal::UnauthorizedClient => {
+                "Greenhouse does not allow this credential to be used this way. Create a \
+                 \"Harvest V3 (OAuth)\" credential in Configure → Dev Center → API Credentials \
+                 and paste its Client ID and Client Secret."
+            }
+            Refusal::InvalidScope => {
+                "Greenhouse refused the permissions (scopes) of this credential. Open the credential \
+                 under Configure → Dev Center → API Credentials, check Manage Scopes, and try again."
+            }
+            Refusal::Other => {
+                "Greenhouse refused this credential. Check that you copied it exactly and that it \
+                 has not been deleted or disabled."
+            }
+        }
     }
 }
 
@@ -51,13 +97,13 @@ pub(crate) async fn check(
         client_secret,
         user_id,
     };
-    let plan = planned(profile, Kind::HarvestV3);
+    let plan = profile.planned(&super::HarvestV3);
     if plan.is_empty() {
         return nothing_to_probe();
     }
     let token = match mint(checker, budget, &creds).await {
         Ok(t) => t,
-        Err(MintError::Refused(r)) => return Verdict::Refused(r),
+        Err(MintError::Refused(r)) => return Verdict::Refused(r.message().to_owned()),
         Err(MintError::Pending(t)) => return Verdict::Pending(t),
     };
     let cell = TokenCell {

@@ -1,12 +1,34 @@
 //! Harvest v1 (legacy): probe each endpoint with Basic `<key>:`.
 
-use super::checker::{nothing_to_probe, planned, Checker};
-use super::http::{send, Budget};
-use super::profile::Profile;
-use super::report::{Probe, Refusal, Transient, Verdict};
-use super::resources::Resource;
-use super::scrub::excerpt;
-use crate::domain::kind::Kind;
+use crate::greenhouse::checker::{nothing_to_probe, Checker};
+use crate::greenhouse::http::{send, Budget};
+use crate::greenhouse::profile::Profile;
+use crate::greenhouse::report::{Finding, Probe, Transient, Verdict};
+use crate::greenhouse::resources::Resource;
+use crate::greenhouse::scrub::excerpt;
+
+/// Why Greenhouse refused the key outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    BadKey,
+    Retired,
+}
+
+impl Refusal {
+    fn message(self) -> String {
+        match self {
+            Refusal::BadKey => {
+                "Greenhouse refused this API key. Check that you copied all of it; if it was \
+                 deleted or you cannot see it any more, create a new key."
+            }
+            Refusal::Retired => {
+                "Greenhouse no longer accepts Harvest v1/v2 API keys. Create a \"Harvest V3 (OAuth)\" \
+                 credential in Configure → Dev Center → API Credentials instead."
+            }
+        }
+        .to_owned()
+    }
+}
 
 /// A v1 probe either finds something about the endpoint or learns the key is refused.
 enum V1Probe {
@@ -20,14 +42,14 @@ pub(crate) async fn check(
     api_key: &str,
     profile: &Profile,
 ) -> Verdict {
-    let plan = planned(profile, Kind::HarvestV1);
+    let plan = profile.planned(&super::HarvestV1);
     let Some((first, first_required)) = plan.first().copied() else {
         return nothing_to_probe();
     };
     // One probe alone first: a refused key answers the same everywhere, so do not send the
     // rest of the profile just to hear it again.
     let first_probe = match probe(checker, budget, api_key, first).await {
-        V1Probe::Refused(r) => return Verdict::Refused(r),
+        V1Probe::Refused(r) => return Verdict::Refused(r.message()),
         V1Probe::Found(p) => p,
     };
     let refused = std::sync::Mutex::new(None);
@@ -46,11 +68,11 @@ pub(crate) async fn check(
         })
         .await;
     if let Some(why) = refused.lock().ok().and_then(|g| *g) {
-        return Verdict::Refused(why);
+        return Verdict::Refused(why.message());
     }
     findings.insert(
         0,
-        super::report::Finding {
+        Finding {
             permission: first.permission(),
             required: first_required,
             probe: first_probe,
@@ -82,7 +104,7 @@ async fn probe(checker: &Checker, budget: Budget, api_key: &str, r: &'static Res
             if !lower.contains("invalid basic auth credentials") {
                 tracing::warn!(endpoint = r.name, answer = %excerpt(&a.body, &[api_key]), "unrecognised v1 401");
             }
-            return V1Probe::Refused(Refusal::BadV1Key);
+            return V1Probe::Refused(Refusal::BadKey);
         }
         403 => Probe::Forbidden,
         404 => {
@@ -92,7 +114,7 @@ async fn probe(checker: &Checker, budget: Budget, api_key: &str, r: &'static Res
             );
             Probe::NotFound
         }
-        410 => return V1Probe::Refused(Refusal::V1Retired),
+        410 => return V1Probe::Refused(Refusal::Retired),
         status => {
             tracing::warn!(endpoint = r.name, status, answer = %excerpt(&a.body, &[api_key]), "unexpected answer to a v1 probe");
             Probe::Unresolved(Transient::Unexpected)
