@@ -198,6 +198,8 @@ pub struct AppOptions {
     pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
     /// A shorter bound on receiving a request body than the real 10 s.
     pub body_timeout: Option<Duration>,
+    /// `KEYDROP_SUPPORT_EMAIL`.
+    pub support_email: Option<String>,
 }
 
 impl AppOptions {
@@ -238,6 +240,7 @@ impl Default for AppOptions {
             retain: None,
             trusted_proxies: Vec::new(),
             body_timeout: None,
+            support_email: None,
         }
     }
 }
@@ -277,6 +280,7 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(t) = opts.body_timeout {
         settings.body_timeout = t;
     }
+    settings.support_email = opts.support_email;
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -288,6 +292,7 @@ pub fn serve_settings() -> ServeSettings {
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".into(),
         brand_name: "Acme Analytics".into(),
+        support_email: None,
         greenhouse_auth_url: "http://127.0.0.1:9".into(),
         greenhouse_api_url: "http://127.0.0.1:9".into(),
         greenhouse_timeout: Duration::from_millis(500),
