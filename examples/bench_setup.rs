@@ -49,6 +49,8 @@ async fn main() {
         id: id.clone(),
         drop_id: used.drop.id.clone(),
         org: "Bench Org".into(),
+        external_id: None,
+        metadata_json: None,
         kind: "harvest_v3".into(),
         status: "verified".into(),
         hint: "1234".into(),

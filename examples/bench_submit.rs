@@ -41,6 +41,7 @@ async fn main() {
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".into(),
         brand_name: "bench".into(),
+        support_email: None,
         greenhouse_auth_url: fake.base_url().into(),
         greenhouse_api_url: fake.base_url().into(),
         greenhouse_ingestion_url: fake.base_url().into(),

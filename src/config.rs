@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// Who the customer is sending the credential to.
     #[arg(long, env = "KEYDROP_BRAND_NAME", default_value = "keydrop")]
     pub brand_name: String,
+    /// An e-mail address shown on every customer page of a link whose drop
+    /// names no contact (and on the unknown-link page).
+    #[arg(long, env = "KEYDROP_SUPPORT_EMAIL")]
+    pub support_email: Option<String>,
     /// Greenhouse's OAuth server.
     #[arg(
         long,
@@ -245,6 +249,9 @@ pub struct ServeSettings {
     pub bind: SocketAddr,
     pub public_url: String,
     pub brand_name: String,
+    /// `KEYDROP_SUPPORT_EMAIL`, checked: the customer pages' contact when a
+    /// drop has none.
+    pub support_email: Option<String>,
     pub greenhouse_auth_url: String,
     pub greenhouse_api_url: String,
     pub greenhouse_ingestion_url: String,
@@ -277,6 +284,12 @@ impl ServeSettings {
             bind: args.bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             brand_name: args.brand_name.clone(),
+            support_email: args
+                .support_email
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| crate::domain::contact::check_email("KEYDROP_SUPPORT_EMAIL", e))
+                .transpose()?,
             greenhouse_auth_url: greenhouse_url(
                 "KEYDROP_GREENHOUSE_AUTH_URL",
                 &args.greenhouse_auth_url,
@@ -613,6 +626,23 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn support_email_is_checked_once() {
+        assert_eq!(serve_settings(&[]).unwrap().support_email, None);
+        assert_eq!(
+            serve_settings(&["--support-email", " help@acme.example "])
+                .unwrap()
+                .support_email
+                .as_deref(),
+            Some("help@acme.example")
+        );
+        let e = serve_settings(&["--support-email", "help at acme"]).unwrap_err();
+        assert!(
+            e.starts_with("KEYDROP_SUPPORT_EMAIL must be an e-mail address") && !e.contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]

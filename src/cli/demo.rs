@@ -67,6 +67,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         bind: args.bind,
         public_url: public_url.clone(),
         brand_name: "keydrop demo".into(),
+        support_email: None,
         greenhouse_auth_url: fake.base_url().to_owned(),
         greenhouse_api_url: fake.base_url().to_owned(),
         greenhouse_ingestion_url: fake.base_url().to_owned(),

@@ -1,11 +1,17 @@
-//! `keydrop drop create | list`.
+//! `keydrop drop create | list | show | revoke`, through the same services
+//! as the API (never its handlers).
 
 use crate::clock::{from_millis, rfc3339, SharedClock};
 use crate::config::{parse_duration, StoreSettings};
-use crate::domain::drop::{DropRequest, DropState};
+use crate::domain::contact::Contact;
+use crate::domain::credential::CredentialMeta;
+use crate::domain::drop::{DropRecord, DropRequest, DropState};
+use crate::domain::event::Origin;
 use crate::greenhouse::Kind;
 use crate::service;
+use crate::service::drops::Revoked;
 use crate::startup::open_store;
+use crate::store::DropFilter;
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -31,6 +37,16 @@ pub enum DropCommand {
         /// Failed submissions before the link locks (1 … 100).
         #[arg(long, default_value_t = 10)]
         max_attempts: i64,
+        /// The staff member the customer can reach (with --contact-email);
+        /// shown on every page of the link.
+        #[arg(long, requires = "contact_email")]
+        contact_name: Option<String>,
+        /// The contact's e-mail address (with --contact-name).
+        #[arg(long, requires = "contact_name")]
+        contact_email: Option<String>,
+        /// Your own id for this customer; unique among drops that are not revoked.
+        #[arg(long)]
+        external_id: Option<String>,
         /// Base of the link.
         #[arg(
             long,
@@ -44,7 +60,14 @@ pub enum DropCommand {
         /// Only drops in this state.
         #[arg(long)]
         state: Option<String>,
+        /// Only drops with this external id.
+        #[arg(long)]
+        external_id: Option<String>,
     },
+    /// Show one drop's fields (never its link) and its credential's status.
+    Show { id: String },
+    /// Revoke an open drop (audited); fails if it is not open.
+    Revoke { id: String },
 }
 
 /// `--kind` help, from the kind registry: each kind's name and what the customer gives.
@@ -71,6 +94,9 @@ pub async fn run(
             profile,
             expires_in,
             max_attempts,
+            contact_name,
+            contact_email,
+            external_id,
             public_url,
         } => {
             let kind = kind
@@ -86,6 +112,11 @@ pub async fn run(
                 optional: None,
                 expires_in: Some(i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX)),
                 max_attempts: Some(max_attempts),
+                contact: contact_name
+                    .zip(contact_email)
+                    .map(|(name, email)| Contact { name, email }),
+                external_id,
+                metadata: None,
             }
             .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;
@@ -98,10 +129,13 @@ pub async fn run(
             );
             println!("{}", created.url());
         }
-        DropCommand::List { state } => {
-            let state = state
-                .map(|s| DropState::parse(&s).ok_or_else(|| anyhow!("unknown state {s:?}")))
-                .transpose()?;
+        DropCommand::List { state, external_id } => {
+            let filter = DropFilter {
+                state: state
+                    .map(|s| DropState::parse(&s).ok_or_else(|| anyhow!("unknown state {s:?}")))
+                    .transpose()?,
+                external_id,
+            };
             println!(
                 "{:<36}  {:<9}  {:<10}  {:<20}  {:>8}  org",
                 "id", "state", "kind", "expires", "attempts"
@@ -109,7 +143,7 @@ pub async fn run(
             let mut after = None;
             loop {
                 let page = store
-                    .list_drops(state, after.as_ref(), 500)
+                    .list_drops(&filter, after.as_ref(), 500)
                     .await
                     .context("listing drops")?;
                 for d in &page {
@@ -135,7 +169,82 @@ pub async fn run(
                 }
             }
         }
+        DropCommand::Show { id } => {
+            let id = drop_id(&id)?;
+            let (drop, credential) = service::drops::find(&store, &id)
+                .await?
+                .ok_or_else(|| anyhow!("no drop with id {id}"))?;
+            print!("{}", show(&drop, credential.as_ref()));
+        }
+        DropCommand::Revoke { id } => {
+            let id = drop_id(&id)?;
+            match service::drops::revoke(&store, &id, &Origin::cli()).await? {
+                Revoked::Now(d) => println!("revoked drop {} ({})", d.id, d.org),
+                Revoked::NotOpen(d) => return Err(anyhow!("{}", Revoked::reason(&d))),
+                Revoked::NotFound => return Err(anyhow!("no drop with id {id}")),
+            }
+        }
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+fn drop_id(text: &str) -> anyhow::Result<String> {
+    uuid::Uuid::parse_str(text.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| anyhow!("the drop id must be a UUID"))
+}
+
+/// One `field  value` line per field of the drop; the link is not one of
+/// them (only its hash is stored).
+fn show(d: &DropRecord, credential: Option<&CredentialMeta>) -> String {
+    let time = |ms: i64| rfc3339(from_millis(ms));
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+    // Staff text is printed on one line: line ends in a note become `\n`.
+    let one_line = |v: &str| v.replace('\n', "\\n").replace('\t', " ");
+    let mut rows = vec![
+        ("id", d.id.clone()),
+        ("org", d.org.clone()),
+        ("note", or_dash(d.note.as_deref().map(one_line).as_deref())),
+        ("kind", d.kind.as_str().to_owned()),
+        (
+            "profile",
+            format!(
+                "{} (required: {}; optional: {})",
+                d.profile.name,
+                d.profile.required.join(", "),
+                if d.profile.optional.is_empty() {
+                    "-".to_owned()
+                } else {
+                    d.profile.optional.join(", ")
+                }
+            ),
+        ),
+        ("state", d.state.as_str().to_owned()),
+        (
+            "contact",
+            d.contact
+                .as_ref()
+                .map_or("-".into(), |c| format!("{} <{}>", c.name, c.email)),
+        ),
+        ("external_id", or_dash(d.external_id.as_deref())),
+        (
+            "metadata",
+            d.metadata
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("created_at", time(d.created_at)),
+        ("expires_at", time(d.expires_at)),
+        ("attempts", format!("{}/{}", d.attempts, d.max_attempts)),
+        ("credential", or_dash(d.credential_id.as_deref())),
+    ];
+    if let Some(c) = credential {
+        rows.push((
+            "credential_status",
+            format!("{} ({})", c.status.as_str(), c.delivery.as_str()),
+        ));
+    }
+    rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect()
 }

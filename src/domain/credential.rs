@@ -1,6 +1,7 @@
 //! Credentials (SPEC §3): what was accepted, as metadata. The secret itself
 //! is never part of these types.
 
+use super::drop::Metadata;
 use super::kind::Kind;
 use super::verification::{Outcome, Verification};
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,10 @@ pub struct CredentialMeta {
     pub id: String,
     pub drop_id: String,
     pub org: String,
+    /// Copied from the drop when the credential was accepted.
+    pub external_id: Option<String>,
+    /// Copied from the drop when the credential was accepted.
+    pub metadata: Option<Metadata>,
     pub kind: Kind,
     pub status: Status,
     pub hint: String,

@@ -1,14 +1,24 @@
 //! Drops (SPEC §2): one-time upload links and the rules for creating them.
 
+use super::contact::Contact;
 use super::kind::{Kind, KindCatalog, ProfileChoice};
 use super::profile::Profile;
 use super::text::check_shown;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 pub const DEFAULT_EXPIRES_IN: i64 = 72 * 3600;
 pub const EXPIRES_IN: std::ops::RangeInclusive<i64> = 300..=2_592_000;
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 10;
 pub const MAX_ATTEMPTS: std::ops::RangeInclusive<i64> = 1..=100;
+/// `external_id`: the vendor's own id for the customer, in characters.
+pub const EXTERNAL_ID_CHARS: std::ops::RangeInclusive<usize> = 1..=200;
+/// Largest `metadata`, in bytes of its JSON.
+pub const METADATA_MAX_BYTES: usize = 4096;
+
+/// Staff's own key/value notes on a drop (string values only), copied onto
+/// its credential and never shown to the customer.
+pub type Metadata = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +62,9 @@ pub struct DropRecord {
     pub note: Option<String>,
     pub kind: Kind,
     pub profile: Profile,
+    pub contact: Option<Contact>,
+    pub external_id: Option<String>,
+    pub metadata: Option<Metadata>,
     pub state: DropState,
     pub created_at: i64,
     pub expires_at: i64,
@@ -86,6 +99,12 @@ pub struct DropRequest {
     pub expires_in: Option<i64>,
     #[serde(default)]
     pub max_attempts: Option<i64>,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
 }
 
 /// A validated request.
@@ -97,6 +116,9 @@ pub struct DropSpec {
     pub profile: Profile,
     pub expires_in: i64,
     pub max_attempts: i64,
+    pub contact: Option<Contact>,
+    pub external_id: Option<String>,
+    pub metadata: Option<Metadata>,
 }
 
 impl DropRequest {
@@ -148,6 +170,21 @@ impl DropRequest {
         if !MAX_ATTEMPTS.contains(&max_attempts) {
             return Err("max_attempts must be between 1 and 100".into());
         }
+        let contact = self.contact.map(|c| c.validate("contact")).transpose()?;
+        if let Some(id) = &self.external_id {
+            if !EXTERNAL_ID_CHARS.contains(&id.chars().count()) {
+                return Err("external_id must be 1 to 200 characters".into());
+            }
+            check_shown("external_id", id, false)?;
+        }
+        if let Some(m) = &self.metadata {
+            let size = serde_json::to_string(m).map_or(usize::MAX, |j| j.len());
+            if size > METADATA_MAX_BYTES {
+                return Err(format!(
+                    "metadata must be at most {METADATA_MAX_BYTES} bytes as JSON (it is {size})"
+                ));
+            }
+        }
         Ok(DropSpec {
             org,
             note,
@@ -155,6 +192,9 @@ impl DropRequest {
             profile,
             expires_in,
             max_attempts,
+            contact,
+            external_id: self.external_id,
+            metadata: self.metadata,
         })
     }
 }
@@ -263,6 +303,51 @@ mod tests {
         let mut r = req("Initech");
         r.note = Some("over\rwritten".into());
         assert!(r.validate(&Stub).is_err());
+    }
+
+    #[test]
+    fn contact_external_id_and_metadata() {
+        let mut r = req("x");
+        r.contact = Some(Contact {
+            name: " Jane ".into(),
+            email: "jane@example.com".into(),
+        });
+        r.external_id = Some("cust-42".into());
+        r.metadata = Some(Metadata::from([("crm".into(), "0031".into())]));
+        let s = r.validate(&Stub).unwrap();
+        assert_eq!(s.contact.unwrap().name, "Jane");
+        assert_eq!(s.external_id.as_deref(), Some("cust-42"));
+        assert_eq!(s.metadata.unwrap()["crm"], "0031");
+
+        let mut r = req("x");
+        r.contact = Some(Contact {
+            name: "Jane".into(),
+            email: "not an address".into(),
+        });
+        assert!(r.validate(&Stub).unwrap_err().starts_with("contact.email"));
+        for (id, ok) in [
+            (String::new(), false),
+            ("x".repeat(200), true),
+            ("x".repeat(201), false),
+            ("a\u{202E}b".into(), false),
+            ("a\nb".into(), false),
+        ] {
+            let mut r = req("x");
+            r.external_id = Some(id.clone());
+            assert_eq!(r.validate(&Stub).is_ok(), ok, "{id:?}");
+        }
+        // `{"k":"<v>"}` is 8 bytes plus the value.
+        for (len, ok) in [(4088, true), (4089, false)] {
+            let mut r = req("x");
+            r.metadata = Some(Metadata::from([("k".into(), "v".repeat(len))]));
+            let res = r.validate(&Stub);
+            assert_eq!(res.is_ok(), ok, "{len}");
+            if !ok {
+                assert!(res
+                    .unwrap_err()
+                    .starts_with("metadata must be at most 4096"));
+            }
+        }
     }
 
     #[test]

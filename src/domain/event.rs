@@ -86,6 +86,8 @@ pub enum Event {
         profile: String,
         expires_at: i64,
         max_attempts: i64,
+        /// The vendor's own id for the customer (metadata, not a secret).
+        external_id: Option<String>,
     },
     DropRevoked {
         drop: String,
@@ -101,10 +103,12 @@ pub enum Event {
     AttemptReserved {
         drop: String,
     },
-    /// A checked submission was turned away.
+    /// A submission checked with Greenhouse was turned away. (One refused
+    /// by the local shape checks changes nothing, costs no attempt and is
+    /// not recorded: see `service::submission`.)
     AttemptFailed {
         drop: String,
-        /// `invalid`, `insufficient` or `malformed`.
+        /// `invalid` or `insufficient`.
         outcome: String,
         field: Option<String>,
         missing_required: Vec<String>,
@@ -286,14 +290,21 @@ impl Event {
                 profile,
                 expires_at,
                 max_attempts,
+                external_id,
                 ..
-            } => json!({
-                "org": org,
-                "kind": kind,
-                "profile": profile,
-                "expires_at": time(expires_at),
-                "max_attempts": max_attempts,
-            }),
+            } => {
+                let mut d = json!({
+                    "org": org,
+                    "kind": kind,
+                    "profile": profile,
+                    "expires_at": time(expires_at),
+                    "max_attempts": max_attempts,
+                });
+                if let Some(id) = external_id {
+                    d["external_id"] = json!(id);
+                }
+                d
+            }
             Self::DropLocked { attempts, .. } => json!({ "attempts": attempts }),
             Self::AttemptFailed {
                 outcome,

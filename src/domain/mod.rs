@@ -1,6 +1,7 @@
 //! Types and rules of the product, without I/O.
 
 pub mod audit;
+pub mod contact;
 pub mod credential;
 pub mod drop;
 pub mod event;

@@ -1,9 +1,11 @@
-//! Creating drops: a fresh link token, only its hash stored, the link shown once.
+//! Drops for staff, whether through the API or the CLI: create (a fresh
+//! link token, only its hash stored, the link shown once), find, revoke.
 
 use super::ServiceError;
 use crate::crypto::link::LinkToken;
 use crate::crypto::random;
-use crate::domain::drop::{DropRecord, DropSpec};
+use crate::domain::credential::CredentialMeta;
+use crate::domain::drop::{DropRecord, DropSpec, DropState};
 use crate::domain::event::{Event, Origin};
 use crate::store::{NewDrop, Store};
 
@@ -22,6 +24,8 @@ impl CreatedDrop {
     }
 }
 
+/// Create an open drop. `ServiceError::Store(StoreError::Conflict)` when
+/// another drop that is not revoked has the same `external_id`.
 pub async fn create(
     store: &Store,
     spec: DropSpec,
@@ -35,6 +39,12 @@ pub async fn create(
     let expires_at = now.saturating_add(spec.expires_in.saturating_mul(1000));
     let profile_json =
         serde_json::to_string(&spec.profile).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let metadata_json = spec
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let new = NewDrop {
         id: id.clone(),
         token_hash: link.hash(),
@@ -45,6 +55,9 @@ pub async fn create(
         expires_at,
         max_attempts: spec.max_attempts,
         created_by: actor.to_owned(),
+        contact: spec.contact.clone(),
+        external_id: spec.external_id.clone(),
+        metadata_json,
     };
     let audit = Origin::new(actor, ip).entry(Event::DropCreated {
         drop: id.clone(),
@@ -53,6 +66,7 @@ pub async fn create(
         profile: spec.profile.name.clone(),
         expires_at,
         max_attempts: spec.max_attempts,
+        external_id: spec.external_id.clone(),
     });
     store.insert_drop(&new, &audit).await?;
     let drop = store
@@ -64,4 +78,58 @@ pub async fn create(
         link,
         public_url: public_url.trim_end_matches('/').to_owned(),
     })
+}
+
+/// A drop and, once one was accepted, its credential's metadata.
+pub async fn find(
+    store: &Store,
+    id: &str,
+) -> Result<Option<(DropRecord, Option<CredentialMeta>)>, ServiceError> {
+    let Some(drop) = store.drop_by_id(id).await? else {
+        return Ok(None);
+    };
+    let credential = match &drop.credential_id {
+        Some(cid) => store.credential_meta(cid).await?,
+        None => None,
+    };
+    Ok(Some((drop, credential)))
+}
+
+/// What revoking found.
+#[derive(Debug)]
+pub enum Revoked {
+    /// It was open and is now revoked (audited in the same transaction).
+    Now(DropRecord),
+    /// It was not open: nothing changed.
+    NotOpen(DropRecord),
+    NotFound,
+}
+
+impl Revoked {
+    /// Why a drop that was not open could not be revoked, in one line.
+    pub fn reason(drop: &DropRecord) -> String {
+        format!(
+            "the drop is {}, not open",
+            if drop.state == DropState::Open {
+                "past its expiry"
+            } else {
+                drop.state.as_str()
+            }
+        )
+    }
+}
+
+/// Revoke an open drop: one conditional update and its `drop.revoke`
+/// event by `origin`, in one transaction.
+pub async fn revoke(store: &Store, id: &str, origin: &Origin) -> Result<Revoked, ServiceError> {
+    let audit = origin.entry(Event::DropRevoked {
+        drop: id.to_owned(),
+    });
+    Ok(
+        match store.close_drop(id, DropState::Revoked, &audit).await? {
+            None => Revoked::NotFound,
+            Some(Ok(drop)) => Revoked::Now(drop),
+            Some(Err(drop)) => Revoked::NotOpen(drop),
+        },
+    )
 }

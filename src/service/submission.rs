@@ -1,7 +1,12 @@
 //! A customer's submission (SPEC §4 `POST /d/{token}`), from the link to
-//! the answer. Rejections count an attempt and store nothing; an accepted
-//! credential is sealed and stored in the same transaction that moves the
-//! drop to `submitted` and writes the audit event.
+//! the answer. The local shape checks run first: a submission they refuse
+//! never reaches Greenhouse, so it costs no attempt, can never lock the
+//! link, changes nothing and therefore writes no audit event (SPEC §2; it
+//! is logged, by drop id and field name only). Only then is an attempt
+//! reserved and the credential checked; a rejection by Greenhouse keeps the
+//! attempt and stores nothing; an accepted credential is sealed and stored
+//! in the same transaction that moves the drop to `submitted` and writes
+//! the audit event.
 
 use super::ServiceError;
 use crate::crypto::cipher::{self, Binding};
@@ -63,7 +68,9 @@ pub struct Rejection {
     pub field: Option<&'static str>,
     pub missing_required: Vec<String>,
     pub missing_optional: Vec<String>,
-    /// The drop after this attempt was counted.
+    /// Whether it took one of the drop's attempts (it reached Greenhouse).
+    pub counted: bool,
+    /// The drop after this submission (with the attempt counted, if it was).
     pub drop: DropRecord,
 }
 
@@ -97,6 +104,26 @@ impl Submitter<'_> {
         form: &Form,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
+        // Parse first, then reserve: what the shape checks refuse is
+        // answered without touching the drop.
+        let secret = match parse(self.checker.kinds(), drop.kind, form) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(
+                    drop = %drop.id,
+                    field = e.field,
+                    "submission refused by the local shape checks; no attempt used"
+                );
+                return Ok(Outcomes::Rejected(Rejection {
+                    message: e.to_string(),
+                    field: Some(e.field),
+                    missing_required: Vec::new(),
+                    missing_optional: Vec::new(),
+                    counted: false,
+                    drop: drop.clone(),
+                }));
+            }
+        };
         let reserve = Origin::new("public", ip.clone()).entry(Event::AttemptReserved {
             drop: drop.id.clone(),
         });
@@ -107,7 +134,7 @@ impl Submitter<'_> {
         else {
             return self.gone(drop).await;
         };
-        match self.check_and_record(&drop, form, ip.clone()).await {
+        match self.check_and_record(&drop, &secret, ip.clone()).await {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
                 // Our fault, not the customer's: the attempt is given back
@@ -134,60 +161,40 @@ impl Submitter<'_> {
     async fn check_and_record(
         &self,
         drop: &DropRecord,
-        form: &Form,
+        secret: &Secret,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        let secret = match parse(self.checker.kinds(), drop.kind, form) {
-            Ok(s) => s,
-            Err(e) => {
-                let message = e.to_string();
-                return self.reject(drop, message, Some(e.field), None, ip).await;
-            }
-        };
-        let verification = self.checker.check(&secret, &drop.profile).await;
+        let verification = self.checker.check(secret, &drop.profile).await;
         match verification.outcome {
             Outcome::Verified | Outcome::Pending => {
-                self.accept(drop, &secret, verification, ip).await
+                self.accept(drop, secret, verification, ip).await
             }
-            Outcome::Invalid | Outcome::Insufficient => {
-                let message = verification.message.clone();
-                self.reject(drop, message, None, Some(verification), ip)
-                    .await
-            }
+            Outcome::Invalid | Outcome::Insufficient => self.reject(drop, verification, ip).await,
         }
     }
 
+    /// Greenhouse refused it: the reserved attempt stays used.
     async fn reject(
         &self,
         drop: &DropRecord,
-        message: String,
-        field: Option<&'static str>,
-        verification: Option<Verification>,
+        verification: Verification,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        let outcome = verification
-            .as_ref()
-            .map_or("malformed", |v| v.outcome.as_str());
         let audit = Origin::new("public", ip).entry(Event::AttemptFailed {
             drop: drop.id.clone(),
-            outcome: outcome.to_owned(),
-            field: field.map(str::to_owned),
-            missing_required: verification
-                .as_ref()
-                .map(|v| v.missing_required.clone())
-                .unwrap_or_default(),
+            outcome: verification.outcome.as_str().to_owned(),
+            field: None,
+            missing_required: verification.missing_required.clone(),
         });
         let Some(after) = self.store.record_failed_attempt(&drop.id, &audit).await? else {
             return self.gone(drop).await;
         };
-        let (missing_required, missing_optional) = verification
-            .map(|v| (v.missing_required.clone(), v.missing_optional.clone()))
-            .unwrap_or_default();
         Ok(Outcomes::Rejected(Rejection {
-            message,
-            field,
-            missing_required,
-            missing_optional,
+            message: verification.message,
+            field: None,
+            missing_required: verification.missing_required,
+            missing_optional: verification.missing_optional,
+            counted: true,
             drop: after,
         }))
     }
@@ -211,10 +218,18 @@ impl Submitter<'_> {
         let envelope = cipher::encrypt(self.keyring, binding, &plaintext)?;
         let status = Status::from_outcome(verification.outcome);
         let now = self.store.now_ms();
+        let metadata_json = drop
+            .metadata
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let credential = NewCredential {
             id: id.clone(),
             drop_id: drop.id.clone(),
             org: drop.org.clone(),
+            external_id: drop.external_id.clone(),
+            metadata_json,
             kind: drop.kind.as_str().to_owned(),
             status: status.as_str().to_owned(),
             hint: secret.hint(),

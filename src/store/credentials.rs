@@ -36,8 +36,8 @@ impl Store {
 
 /// The metadata columns of a credential row (never its sealed secret).
 pub(super) const META: &str =
-    "id, drop_id, org, kind, status, hint, verification, delivery, lease_expires_at, \
-                    created_at, delivered_at, destroyed_at";
+    "id, drop_id, org, external_id, metadata, kind, status, hint, verification, delivery, \
+     lease_expires_at, created_at, delivered_at, destroyed_at";
 
 impl Store {
     pub async fn credential_meta(&self, id: &str) -> Result<Option<CredentialMeta>> {
@@ -79,10 +79,16 @@ pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
     let status: String = row.try_get("status")?;
     let delivery: String = row.try_get("delivery")?;
     let verification: String = row.try_get("verification")?;
+    let metadata: Option<String> = row.try_get("metadata")?;
     Ok(CredentialMeta {
         id: row.try_get("id")?,
         drop_id: row.try_get("drop_id")?,
         org: row.try_get("org")?,
+        external_id: row.try_get("external_id")?,
+        metadata: metadata
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|_| corrupt("metadata"))?,
         kind: kind.parse().map_err(|_| corrupt("kind"))?,
         status: Status::parse(&status).ok_or_else(|| corrupt("status"))?,
         hint: row.try_get("hint")?,

@@ -4,7 +4,8 @@
 
 use super::{Cursor, Result, Store, StoreError};
 use crate::domain::audit::AuditEntry;
-use crate::domain::drop::{DropRecord, DropState};
+use crate::domain::contact::Contact;
+use crate::domain::drop::{DropRecord, DropState, Metadata};
 use crate::domain::event::{Event, Origin};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -21,7 +22,21 @@ pub struct NewDrop {
     pub expires_at: i64,
     pub max_attempts: i64,
     pub created_by: String,
+    pub contact: Option<Contact>,
+    pub external_id: Option<String>,
+    /// The metadata object as JSON.
+    pub metadata_json: Option<String>,
 }
+
+/// Which drops a listing returns; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct DropFilter {
+    pub state: Option<DropState>,
+    pub external_id: Option<String>,
+}
+
+/// The unique index that keeps an `external_id` to one drop that is not revoked.
+const LIVE_EXTERNAL_ID: &str = "drops_external_id_live";
 
 /// The checks of a drop still in flight at `now` (a bound parameter): the
 /// counter, while its expiry has not passed. One rule for every statement.
@@ -30,16 +45,35 @@ pub(crate) fn live_checks(now: &str) -> String {
 }
 
 const COLUMNS: &str =
-    "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id";
+    "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id, \
+     contact_name, contact_email, external_id, metadata";
+
+/// Whether an insert failed on [`LIVE_EXTERNAL_ID`]: PostgreSQL names the
+/// index; SQLite names the column it covers.
+fn is_live_external_id_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            db.constraint() == Some(LIVE_EXTERNAL_ID)
+                || db.message().contains(LIVE_EXTERNAL_ID)
+                || db.message().contains("drops.external_id")
+        }
+        _ => false,
+    }
+}
 
 impl Store {
+    /// Insert an open drop with its audit event. [`StoreError::Conflict`]
+    /// when another drop that is not revoked has the same `external_id`:
+    /// the database's unique index decides, so two creations at the same
+    /// moment cannot both pass.
     pub async fn insert_drop(&self, d: &NewDrop, audit: &AuditEntry) -> Result<()> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
-             attempts, max_attempts, credential_id, created_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7)",
+             attempts, max_attempts, credential_id, created_by, updated_at, \
+             contact_name, contact_email, external_id, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14)",
         )
         .bind(&d.id)
         .bind(&d.token_hash)
@@ -51,8 +85,22 @@ impl Store {
         .bind(d.expires_at)
         .bind(d.max_attempts)
         .bind(&d.created_by)
+        .bind(d.contact.as_ref().map(|c| c.name.as_str()))
+        .bind(d.contact.as_ref().map(|c| c.email.as_str()))
+        .bind(d.external_id.as_deref())
+        .bind(d.metadata_json.as_deref())
         .execute(tx.conn())
-        .await?;
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_live_external_id_violation(&e) => {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(
+                    "another drop that is not revoked has this external_id; revoke it first".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
         tx.record(audit).await?;
         tx.commit().await
     }
@@ -75,24 +123,26 @@ impl Store {
         row.as_ref().map(drop_from_row).transpose()
     }
 
-    /// Newest first, optionally of one state, after a cursor.
+    /// Newest first, filtered, after a cursor.
     pub async fn list_drops(
         &self,
-        state: Option<DropState>,
+        filter: &DropFilter,
         after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<DropRecord>> {
         // CAST(… IS NULL) lets PostgreSQL type a parameter that may be NULL.
         let sql = format!(
             "SELECT {COLUMNS} FROM drops WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+             AND (CAST($5 AS TEXT) IS NULL OR external_id = $5) \
              AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let rows = sqlx::query(&sql)
-            .bind(state.map(DropState::as_str))
+            .bind(filter.state.map(DropState::as_str))
             .bind(after.map(|c| c.created_at))
             .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
             .bind(limit)
+            .bind(filter.external_id.as_deref())
             .fetch_all(self.reader()?)
             .await?;
         rows.iter().map(drop_from_row).collect()
@@ -304,12 +354,25 @@ pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
     let kind: String = row.try_get("kind")?;
     let profile: String = row.try_get("profile")?;
     let state: String = row.try_get("state")?;
+    let contact_name: Option<String> = row.try_get("contact_name")?;
+    let contact_email: Option<String> = row.try_get("contact_email")?;
+    let metadata: Option<String> = row.try_get("metadata")?;
     Ok(DropRecord {
         id: row.try_get("id")?,
         org: row.try_get("org")?,
         note: row.try_get("note")?,
         kind: kind.parse().map_err(|_| corrupt("kind"))?,
         profile: serde_json::from_str(&profile).map_err(|_| corrupt("profile"))?,
+        contact: match (contact_name, contact_email) {
+            (Some(name), Some(email)) => Some(Contact { name, email }),
+            (None, None) => None,
+            _ => return Err(corrupt("contact")),
+        },
+        external_id: row.try_get("external_id")?,
+        metadata: metadata
+            .map(|m| serde_json::from_str::<Metadata>(&m))
+            .transpose()
+            .map_err(|_| corrupt("metadata"))?,
         state: DropState::parse(&state).ok_or_else(|| corrupt("state"))?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,

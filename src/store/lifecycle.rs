@@ -57,6 +57,10 @@ pub struct NewCredential {
     pub id: String,
     pub drop_id: String,
     pub org: String,
+    /// The drop's, copied at acceptance.
+    pub external_id: Option<String>,
+    /// The drop's metadata object as JSON, copied at acceptance.
+    pub metadata_json: Option<String>,
     pub kind: String,
     pub status: String,
     pub hint: String,
@@ -127,8 +131,8 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO credentials (id, drop_id, org, kind, status, hint, verification, delivery, \
-             key_version, wrapped_key, ciphertext, next_check_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12)",
+             key_version, wrapped_key, ciphertext, next_check_at, created_at, external_id, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&c.id)
         .bind(&c.drop_id)
@@ -142,6 +146,8 @@ impl Store {
         .bind(c.envelope.ciphertext.clone())
         .bind(c.next_check_at)
         .bind(now)
+        .bind(c.external_id.as_deref())
+        .bind(c.metadata_json.as_deref())
         .execute(tx.conn())
         .await?;
         tx.record(audit).await?;

@@ -21,7 +21,7 @@ pub mod webhooks;
 
 pub use audit::{audit_query, AuditedTx};
 pub use delivery::SecretRead;
-pub use drops::NewDrop;
+pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
 pub use tokens::TokenRecord;
 
@@ -44,6 +44,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Config(String),
+    /// The change would break a uniqueness rule (e.g. two live drops with
+    /// one `external_id`); the message says which, without the value.
+    #[error("{0}")]
+    Conflict(String),
     /// The connectivity probe finds the database unreachable: callers are
     /// answered at once instead of each waiting out a connection timeout.
     #[error("the database is unreachable")]

@@ -163,7 +163,10 @@ impl ResponseError for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal(&e)
+        match e {
+            crate::store::StoreError::Conflict(message) => Self::conflict(message),
+            e => Self::internal(&e),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! twin of [`super::error::ApiError`]. The cause of a fault of ours goes to
 //! the log when the error is made; the customer sees plain words.
 
-use super::pages::{self, GoneReason};
+use super::pages::{self, GoneReason, PageContext};
 use crate::domain::drop::DropState;
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
@@ -80,12 +80,12 @@ impl PageError {
         }
     }
 
-    fn page(&self, brand: &str) -> Markup {
-        let error = |title: &str, message: &str| pages::error_page(brand, title, message);
+    fn page(&self, ctx: &PageContext) -> Markup {
+        let error = |title: &str, message: &str| pages::error_page(ctx, title, message);
         match self {
-            Self::NotFound => pages::not_found_page(brand),
-            Self::Gone(reason) => pages::gone_page(brand, *reason),
-            Self::RateLimited(wait) => pages::rate_limited_page(brand, *wait),
+            Self::NotFound => pages::not_found_page(ctx),
+            Self::Gone(reason) => pages::gone_page(ctx, *reason),
+            Self::RateLimited(wait) => pages::rate_limited_page(ctx, *wait),
             Self::UnsupportedForm => error(
                 "Unsupported form",
                 "Please submit the form on the page itself.",
@@ -110,7 +110,8 @@ impl PageError {
                 "This link is now locked",
                 &format!(
                     "{reason} That was the last attempt this link allows, so nothing more can be \
-                     submitted through it. Ask {brand} for a new link."
+                     submitted through it. Ask {} for a new link.",
+                    ctx.whom()
                 ),
             ),
             Self::Unavailable => error(
@@ -124,14 +125,16 @@ impl PageError {
         }
     }
 
-    /// The page, with its status and headers.
-    pub fn response(&self, brand: &str) -> HttpResponse {
+    /// The page, with its status and headers. `ctx` says who is asking and
+    /// whom to contact: the drop's contact once the link is known, else the
+    /// support address.
+    pub fn response(&self, ctx: &PageContext) -> HttpResponse {
         let mut res = HttpResponse::build(self.status());
         res.content_type("text/html; charset=utf-8");
         if let Some(secs) = self.retry_after() {
             res.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));
         }
-        res.body(self.page(brand).into_string())
+        res.body(self.page(ctx).into_string())
     }
 }
 
@@ -154,11 +157,23 @@ mod tests {
             (PageError::Unavailable, 503),
             (PageError::Internal, 500),
         ];
+        let ctx = PageContext::new("Acme <Analytics>");
+        let jane = crate::domain::contact::Contact {
+            name: "Jane <Doe>".into(),
+            email: "jane@example.com".into(),
+        };
+        let with_contact = PageContext::new("Acme").with_contact(Some(&jane));
         for (e, status) in all {
-            let res = e.response("Acme <Analytics>");
+            let res = e.response(&ctx);
             assert_eq!(res.status().as_u16(), status, "{e:?}");
             let retry = res.headers().get(header::RETRY_AFTER);
             assert_eq!(retry.is_some(), matches!(status, 429 | 503), "{e:?}");
+            let page = e.page(&with_contact).into_string();
+            assert!(page.contains("mailto:jane@example.com"), "{e:?}");
+            assert!(
+                page.contains("Jane &lt;Doe&gt;") && !page.contains("<Doe>"),
+                "{e:?}"
+            );
         }
         assert!(matches!(
             PageError::gone(DropState::Submitted),

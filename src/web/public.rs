@@ -3,7 +3,7 @@
 //! link token is never logged and never written into a page.
 
 use super::page_error::PageError;
-use super::pages::{self, DropPage, Problem};
+use super::pages::{self, DropPage, PageContext, Problem};
 use super::{body, client_ip, AppState};
 use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
@@ -24,9 +24,17 @@ fn html(status: StatusCode, page: Markup) -> HttpResponse {
         .body(page.into_string())
 }
 
-/// The drop behind a link, if it still accepts input; otherwise why not.
+/// The pages of a link show the drop's contact, else the support address;
+/// before the drop is known (`None`), only the support address.
+fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
+    PageContext::new(&state.settings.brand_name)
+        .with_contact(drop.and_then(|d| d.contact.as_ref()))
+        .with_support(state.settings.support_email.as_deref())
+}
+
+/// The drop behind a link, whatever its state (404 when there is none).
 /// `for_display`: a page view may use the one-second cache; a submission never does.
-async fn open_drop(
+async fn find_drop(
     state: &AppState,
     token: &str,
     for_display: bool,
@@ -53,6 +61,12 @@ async fn open_drop(
             d
         }
     };
+    Ok(drop)
+}
+
+/// Whether a found drop still accepts input; otherwise why not (410),
+/// expiring or locking it on the way when its time or attempts ran out.
+async fn ensure_open(state: &AppState, drop: &DropRecord) -> Result<(), PageError> {
     let now = state.store.now_ms();
     if drop.state == DropState::Open && drop.expires_at <= now {
         state.drop_cache.evict(&drop.id);
@@ -79,7 +93,7 @@ async fn open_drop(
     if drop.state != DropState::Open {
         return Err(PageError::gone(drop.state));
     }
-    Ok(drop)
+    Ok(())
 }
 
 /// The registered kind of a drop; a drop of a kind this build does not know is our fault.
@@ -99,6 +113,7 @@ fn drop_page(
     let now = state.store.now_ms();
     Ok(pages::drop_page(
         &DropPage {
+            contact: page_context(state, Some(drop)).contact,
             brand: state.settings.brand_name.clone(),
             org: drop.org.clone(),
             note: drop.note.clone(),
@@ -122,21 +137,23 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpR
             .content_type("text/html; charset=utf-8")
             .body(page);
     }
-    match open_drop(&state, &token, true)
-        .await
-        .and_then(|drop| drop_page(&state, &drop, None).map(|page| (drop, page)))
-    {
-        Ok((drop, page)) => {
-            let page = web::Bytes::from(page.into_string());
-            if let Some(h) = &hash {
-                state.drop_cache.put_page(h, &drop.id, page.clone());
-            }
-            HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(page)
-        }
-        Err(e) => e.response(&state.settings.brand_name),
+    let drop = match find_drop(&state, &token, true).await {
+        Ok(drop) => drop,
+        Err(e) => return e.response(&page_context(&state, None)),
+    };
+    if let Err(e) = ensure_open(&state, &drop).await {
+        return e.response(&page_context(&state, Some(&drop)));
     }
+    let page = match drop_page(&state, &drop, None) {
+        Ok(page) => web::Bytes::from(page.into_string()),
+        Err(e) => return e.response(&page_context(&state, Some(&drop))),
+    };
+    if let Some(h) = &hash {
+        state.drop_cache.put_page(h, &drop.id, page.clone());
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page)
 }
 
 #[post("/d/{token}")]
@@ -146,25 +163,35 @@ pub async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match take_submission(&req, &token, payload, &state).await {
+    // The rate limit before the database is asked anything: its page can
+    // name only the support address.
+    if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(&req)) {
+        if let Err(wait) = limiter.check(client) {
+            return PageError::RateLimited(wait).response(&page_context(&state, None));
+        }
+    }
+    // The link first, before a byte of the body is read: an unknown or dead
+    // link is answered at once (and the connection closed, the body unread),
+    // so junk posts cannot hold connections open.
+    let drop = match find_drop(&state, &token, false).await {
+        Ok(drop) => drop,
+        Err(e) => return e.response(&page_context(&state, None)),
+    };
+    let ctx = page_context(&state, Some(&drop));
+    match take_submission(&req, drop, payload, &state, &ctx).await {
         Ok(res) => res,
-        Err(e) => e.response(&state.settings.brand_name),
+        Err(e) => e.response(&ctx),
     }
 }
 
 async fn take_submission(
     req: &HttpRequest,
-    token: &str,
+    drop: DropRecord,
     payload: web::Payload,
     state: &AppState,
+    ctx: &PageContext,
 ) -> Result<HttpResponse, PageError> {
-    if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(req)) {
-        limiter.check(client).map_err(PageError::RateLimited)?;
-    }
-    // The link first, before a byte of the body is read: an unknown or dead
-    // link is answered at once (and the connection closed, the body unread),
-    // so junk posts cannot hold connections open.
-    let drop = open_drop(state, token, false).await?;
+    ensure_open(state, &drop).await?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -200,14 +227,13 @@ async fn take_submission(
     };
     let outcome = submitter.submit(&drop, &form, client_ip(req)).await;
     state.drop_cache.evict(&drop.id);
-    let brand = &state.settings.brand_name;
     match outcome.map_err(|e| PageError::internal(&e))? {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
         Outcomes::Accepted { drop, verification } => Ok(match verification.outcome {
-            Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(brand, &drop.org)),
+            Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(ctx, &drop.org)),
             _ => html(
                 StatusCode::OK,
-                pages::verified_page(brand, &drop.org, kind_of(state, &drop)?, &verification),
+                pages::verified_page(ctx, &drop.org, kind_of(state, &drop)?, &verification),
             ),
         }),
         Outcomes::Rejected(r) => rejected(state, &form, r),
@@ -235,6 +261,7 @@ fn rejected(state: &AppState, form: &Form, r: Rejection) -> Result<HttpResponse,
         missing_optional: r.missing_optional,
         field: r.field,
         kept,
+        not_counted: !r.counted,
     };
     Ok(html(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -244,5 +271,5 @@ fn rejected(state: &AppState, form: &Form, r: Rejection) -> Result<HttpResponse,
 
 /// Unknown pages: an HTML 404 outside the API.
 pub async fn not_found(state: web::Data<AppState>) -> HttpResponse {
-    PageError::NotFound.response(&state.settings.brand_name)
+    PageError::NotFound.response(&page_context(&state, None))
 }

@@ -23,6 +23,9 @@ on_both_backends!(
     keys_init_rotate_rewrap_status,
     drop_create_prints_the_link_once_and_list_shows_it,
     rewrap_skips_and_names_a_row_it_cannot_decrypt,
+    drop_create_takes_a_contact_and_an_external_id,
+    drop_show_prints_the_fields_but_never_the_link,
+    drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -370,11 +373,43 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         assert!(help.contains(kind), "{help}");
     }
     let store = db.store().await;
-    let drops = store.list_drops(None, None, 10).await.unwrap();
+    let drops = store
+        .list_drops(&Default::default(), None, 10)
+        .await
+        .unwrap();
     assert_eq!(drops.len(), 2);
     assert!(drops
         .iter()
         .any(|d| d.kind.as_str() == "candidate_ingestion" && d.profile.name == "ingestion"));
+}
+
+/// Run `keydrop drop create …`; returns (drop id, link) or the failed output.
+fn create_drop(db: &TestDb, extra: &[&str]) -> Result<(String, String), Output> {
+    let mut args = vec!["drop", "create", "--org", "Initech"];
+    args.extend_from_slice(extra);
+    let out = run(db, &args);
+    if !out.status.success() {
+        return Err(out);
+    }
+    let url = text(&out.stdout).trim().to_owned();
+    crate::helpers::remember_secret(crate::helpers::link_token(&url));
+    let err = text(&out.stderr);
+    let id = err
+        .split("created drop ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    Ok((id, url))
+}
+
+/// A failed command: non-zero, one line on stderr, starting `keydrop: error:`.
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one-line reason: {err}");
+    assert!(err.starts_with("keydrop: error: "), "{err}");
+    err
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,6 +568,9 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
                     expires_at: i64::MAX / 2,
                     max_attempts: 10,
                     created_by: "test".into(),
+                    contact: None,
+                    external_id: None,
+                    metadata_json: None,
                 },
                 &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
             )
@@ -556,6 +594,8 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
             verification_json: "{}".into(),
             envelope: cipher::encrypt(keyring, binding, secret.as_bytes()).unwrap(),
             next_check_at: None,
+            external_id: None,
+            metadata_json: None,
         };
         assert!(store
             .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
@@ -779,4 +819,145 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
         1
     );
     assert!(!run(&db, &["webhook", "remove", &id]).status.success());
+}
+
+async fn drop_create_takes_a_contact_and_an_external_id(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (id, _) = create_drop(
+        &db,
+        &[
+            "--contact-name",
+            "Jane Doe",
+            "--contact-email",
+            "jane@acme.example",
+            "--external-id",
+            "cust-42",
+        ],
+    )
+    .unwrap();
+    let store = db.store().await;
+    let d = store.drop_by_id(&id).await.unwrap().unwrap();
+    let c = d.contact.unwrap();
+    assert_eq!(
+        (c.name.as_str(), c.email.as_str()),
+        ("Jane Doe", "jane@acme.example")
+    );
+    assert_eq!(d.external_id.as_deref(), Some("cust-42"));
+    // The same external id again: refused while the first is not revoked.
+    let err = one_line_error(&create_drop(&db, &["--external-id", "cust-42"]).unwrap_err());
+    assert!(err.contains("external_id"), "{err}");
+    let err = one_line_error(
+        &create_drop(
+            &db,
+            &[
+                "--contact-name",
+                "Jane",
+                "--contact-email",
+                "not-an-address",
+            ],
+        )
+        .unwrap_err(),
+    );
+    assert!(err.contains("contact.email must be"), "{err}");
+    // A contact needs both flags.
+    assert!(create_drop(&db, &["--contact-name", "Jane"]).is_err());
+    assert!(create_drop(&db, &["--contact-email", "jane@acme.example"]).is_err());
+    let listed = text(&run(&db, &["drop", "list", "--external-id", "cust-42"]).stdout);
+    assert_eq!(listed.lines().count(), 2, "header and one drop: {listed}");
+    assert!(listed.contains(&id));
+    assert_eq!(
+        store
+            .list_drops(&Default::default(), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn drop_show_prints_the_fields_but_never_the_link(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (id, url) = create_drop(
+        &db,
+        &[
+            "--note",
+            "For the Q4 sync",
+            "--profile",
+            "minimal",
+            "--contact-name",
+            "Jane Doe",
+            "--contact-email",
+            "jane@acme.example",
+            "--external-id",
+            "cust-7",
+            "--max-attempts",
+            "4",
+        ],
+    )
+    .unwrap();
+    let out = run(&db, &["drop", "show", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    for line in [
+        format!("id                 {id}"),
+        "org                Initech".to_owned(),
+        "note               For the Q4 sync".to_owned(),
+        "kind               harvest_v3".to_owned(),
+        "profile            minimal (required: users; optional: -)".to_owned(),
+        "state              open".to_owned(),
+        "contact            Jane Doe <jane@acme.example>".to_owned(),
+        "external_id        cust-7".to_owned(),
+        "metadata           -".to_owned(),
+        "attempts           0/4".to_owned(),
+        "credential         -".to_owned(),
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "no {line:?} in
+{shown}"
+        );
+    }
+    assert!(shown.contains("expires_at") && shown.contains("created_at"));
+    let token = crate::helpers::link_token(&url);
+    assert!(!shown.contains(token) && !shown.contains("/d/"), "{shown}");
+    assert!(!text(&out.stderr).contains(token));
+    let err = one_line_error(&run(
+        &db,
+        &["drop", "show", &uuid::Uuid::new_v4().to_string()],
+    ));
+    assert!(err.contains("no drop with id"), "{err}");
+    let err = one_line_error(&run(&db, &["drop", "show", "nope"]));
+    assert!(err.contains("must be a UUID"), "{err}");
+}
+
+async fn drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (id, _) = create_drop(&db, &["--external-id", "cust-9"]).unwrap();
+    let out = run(&db, &["drop", "revoke", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("revoked drop {id}")));
+    let shown = text(&run(&db, &["drop", "show", &id]).stdout);
+    assert!(shown.contains("state              revoked"), "{shown}");
+    let err = one_line_error(&run(&db, &["drop", "revoke", &id]));
+    assert!(err.contains("the drop is revoked, not open"), "{err}");
+    let err = one_line_error(&run(
+        &db,
+        &["drop", "revoke", &uuid::Uuid::new_v4().to_string()],
+    ));
+    assert!(err.contains("no drop with id"), "{err}");
+    // Revoking freed the external id.
+    create_drop(&db, &["--external-id", "cust-9"]).unwrap();
+    let store = db.store().await;
+    let filter = keydrop::domain::audit::AuditFilter {
+        subject: Some(format!("drop:{id}")),
+        action: None,
+    };
+    let events = store.search_audit(&filter, 0, 100).await.unwrap();
+    let revokes: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "drop.revoke")
+        .collect();
+    assert_eq!(revokes.len(), 1, "one event, for the revoke that happened");
+    assert_eq!(revokes[0].actor, "cli");
+    assert!(store.verify_audit().await.unwrap().is_ok());
 }

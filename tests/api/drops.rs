@@ -1,9 +1,13 @@
 //! `/api/v1/drops`: roles, validation, paging, revocation.
 
 use crate::helpers::Fetch;
-use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::helpers::{
+    spawn_app, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID,
+    PARTIAL_SECRET,
+};
 use crate::on_both_backends;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 on_both_backends!(
     every_role_on_every_drop_route,
@@ -12,6 +16,14 @@ on_both_backends!(
     created_drop_shows_its_link_once,
     listing_pages_newest_first_and_filters_by_state,
     revoke_closes_an_open_drop_once,
+    contact_external_id_and_metadata_are_stored_and_returned,
+    contact_external_id_and_metadata_are_validated,
+    external_id_is_unique_among_drops_not_revoked,
+    simultaneous_creations_with_one_external_id_make_one_drop,
+    listing_filters_by_external_id,
+    credential_carries_the_drops_external_id_and_metadata,
+    contact_is_on_every_page_of_the_link,
+    support_email_stands_in_for_a_missing_contact,
 );
 
 async fn every_role_on_every_drop_route(backend: Backend) {
@@ -349,4 +361,568 @@ async fn revoke_closes_an_open_drop_once(backend: Backend) {
         "{html}"
     );
     assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+const HOSTILE_NAME: &str = r#"Jane " ' & < > <script>alert(1)</script> Doe"#;
+const HOSTILE_NAME_HTML: &str =
+    "Jane &quot; ' &amp; &lt; &gt; &lt;script&gt;alert(1)&lt;/script&gt; Doe";
+
+fn full_body(external_id: &str) -> Value {
+    json!({
+        "org": "Initech",
+        "contact": {"name": "Jane Doe", "email": "jane@acme.example"},
+        "external_id": external_id,
+        "metadata": {"crm_id": "0031", "region": "eu"},
+    })
+}
+
+async fn post_drop(app: &TestApp, body: &Value) -> (u16, Value) {
+    let res = app
+        .post("/api/v1/drops", Some(&app.admin_token))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn contact_external_id_and_metadata_are_stored_and_returned(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let d = app.create_drop(full_body("cust-42")).await;
+    let expect = |d: &Value| {
+        assert_eq!(
+            d["contact"],
+            json!({"name": "Jane Doe", "email": "jane@acme.example"})
+        );
+        assert_eq!(d["external_id"], "cust-42");
+        assert_eq!(d["metadata"], json!({"crm_id": "0031", "region": "eu"}));
+    };
+    expect(&d);
+    let id = d["id"].as_str().unwrap();
+    expect(
+        &app.get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
+            .fetch_json()
+            .await,
+    );
+    expect(&list(&app, "").await["drops"][0]);
+    // Trimmed where the text rules trim; absent fields are null.
+    let d = app
+        .create_drop(
+            json!({"org": "B", "contact": {"name": "  Jane  ", "email": " jane@acme.example "}}),
+        )
+        .await;
+    assert_eq!(
+        d["contact"],
+        json!({"name": "Jane", "email": "jane@acme.example"})
+    );
+    assert!(d["external_id"].is_null() && d["metadata"].is_null());
+    let plain = app.create_drop(json!({"org": "C"})).await;
+    assert!(plain["contact"].is_null());
+    // The audit entry names the external id (metadata, not a secret).
+    let audit: Value = app
+        .get(
+            &format!("/api/v1/audit?subject=drop:{id}"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(audit["events"][0]["details"]["external_id"], "cust-42");
+    // Metadata is never shown to the customer.
+    let (status, html) = app
+        .page(&TestApp::link_path(d["url"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 200);
+    let first = TestApp::link_path(
+        app.create_drop(full_body("cust-43")).await["url"]
+            .as_str()
+            .unwrap(),
+    );
+    let (_, html_full) = app.page(&first).await;
+    for page in [&html, &html_full] {
+        assert!(!page.contains("crm_id") && !page.contains("0031"));
+        assert!(!page.contains("cust-4"), "nor is the external id");
+    }
+}
+
+async fn contact_external_id_and_metadata_are_validated(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let big = "v".repeat(4089);
+    let bad = [
+        (
+            json!({"org": "A", "contact": {"name": "Jane"}}),
+            "missing field `email`",
+        ),
+        (
+            json!({"org": "A", "contact": {"email": "j@x.example"}}),
+            "missing field `name`",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane", "email": "j@x.example", "phone": "1"}}),
+            "unknown field",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "", "email": "j@x.example"}}),
+            "contact.name must be 1 to 200",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "x".repeat(201), "email": "j@x.example"}}),
+            "contact.name must be 1 to 200",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane\u{202E}", "email": "j@x.example"}}),
+            "contact.name must not contain",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane\nDoe", "email": "j@x.example"}}),
+            "contact.name must not contain",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane", "email": "jane"}}),
+            "contact.email must be",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane", "email": "jane@localhost"}}),
+            "contact.email must be",
+        ),
+        (
+            json!({"org": "A", "contact": {"name": "Jane", "email": "a b@x.example"}}),
+            "contact.email must be",
+        ),
+        (
+            json!({"org": "A", "contact": "Jane <j@x.example>"}),
+            "wrong type",
+        ),
+        (
+            json!({"org": "A", "external_id": ""}),
+            "external_id must be 1 to 200",
+        ),
+        (
+            json!({"org": "A", "external_id": "x".repeat(201)}),
+            "external_id must be 1 to 200",
+        ),
+        (
+            json!({"org": "A", "external_id": "a\u{7}b"}),
+            "external_id must not contain",
+        ),
+        (json!({"org": "A", "external_id": 42}), "wrong type"),
+        (
+            json!({"org": "A", "metadata": {"n": 1}}),
+            "wrong type, expected a string",
+        ),
+        (
+            json!({"org": "A", "metadata": {"n": {"deep": "x"}}}),
+            "wrong type, expected a string",
+        ),
+        (
+            json!({"org": "A", "metadata": ["a"]}),
+            "wrong type, expected a map",
+        ),
+        (
+            json!({"org": "A", "metadata": {"k": big}}),
+            "metadata must be at most 4096 bytes",
+        ),
+    ];
+    for (body, says) in &bad {
+        let (status, err) = post_drop(&app, body).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(err["error"]["code"], "invalid_request", "{body}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(list(&app, "").await["drops"].as_array().unwrap().is_empty());
+    // The edges pass: 200 characters, 4096 bytes of metadata, an empty object.
+    let exact = json!({"k": "v".repeat(4088)});
+    assert_eq!(serde_json::to_string(&exact).unwrap().len(), 4096);
+    for body in [
+        json!({"org": "A", "external_id": "x".repeat(200), "metadata": exact}),
+        json!({"org": "A", "contact": {"name": "x".repeat(200), "email": "o'brien+keys@mail.acme.example"}, "metadata": {}}),
+        json!({"org": "A", "contact": null, "external_id": null, "metadata": null}),
+    ] {
+        app.create_drop(body).await;
+    }
+}
+
+async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let first = app.create_drop(full_body("cust-1")).await;
+    let (status, err) = post_drop(&app, &full_body("cust-1")).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "conflict");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("external_id"),
+        "{err}"
+    );
+    // Other ids, and drops without one, are unaffected.
+    app.create_drop(full_body("cust-2")).await;
+    app.create_drop(json!({"org": "X"})).await;
+    app.create_drop(json!({"org": "Y"})).await;
+    // A submitted drop still holds its id…
+    let used = app.create_drop(full_body("cust-3")).await;
+    let path = TestApp::link_path(used["url"].as_str().unwrap());
+    let (status, _) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(post_drop(&app, &full_body("cust-3")).await.0, 409);
+    let id = first["id"].as_str().unwrap();
+    let revoked = app
+        .post(
+            &format!("/api/v1/drops/{id}/revoke"),
+            Some(&app.admin_token),
+        )
+        .fetch_status()
+        .await;
+    assert_eq!(revoked, 200);
+    // …a revoked one frees it.
+    let second = app.create_drop(full_body("cust-1")).await;
+    assert_ne!(second["id"], first["id"]);
+    assert_eq!(post_drop(&app, &full_body("cust-1")).await.0, 409);
+    // Refused creations left nothing behind, not even an audit entry.
+    let audit: Value = app
+        .get(
+            "/api/v1/audit?action=drop.create&limit=500",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(audit["events"].as_array().unwrap().len(), 6, "{audit}");
+    assert!(app.store.verify_audit().await.unwrap().is_ok());
+}
+
+/// The database's unique index decides, so simultaneous creations never
+/// both pass and none of them is a 500.
+async fn simultaneous_creations_with_one_external_id_make_one_drop(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, barrier) = (app.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = app
+                .post("/api/v1/drops", Some(&app.admin_token))
+                .json(&full_body("race-1"));
+            barrier.wait().await;
+            req.fetch_status().await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(
+        list(&app, "?external_id=race-1").await["drops"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn listing_filters_by_external_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let old = app.create_drop(full_body("cust-7")).await;
+    let old_id = old["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/drops/{old_id}/revoke"),
+        Some(&app.admin_token),
+    )
+    .fetch_status()
+    .await;
+    let new = app.create_drop(full_body("cust-7")).await;
+    app.create_drop(full_body("cust-8")).await;
+    app.create_drop(json!({"org": "no id"})).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["drops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&list(&app, "?external_id=cust-7").await),
+        [new["id"].as_str().unwrap(), old_id],
+        "revoked ones included, newest first"
+    );
+    assert_eq!(
+        ids(&list(&app, "?external_id=cust-7&state=open").await),
+        [new["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list(&app, "?external_id=cust-7&state=revoked&limit=1").await),
+        [old_id]
+    );
+    assert!(ids(&list(&app, "?external_id=cust-9").await).is_empty());
+    assert_eq!(
+        ids(&list(&app, "?external_id=").await).len(),
+        4,
+        "empty: no filter"
+    );
+    // Exact, not a prefix or a pattern.
+    assert!(ids(&list(&app, "?external_id=cust-%25").await).is_empty());
+    assert!(ids(&list(&app, "?external_id=CUST-7").await).is_empty());
+}
+
+async fn credential_carries_the_drops_external_id_and_metadata(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let d = app.create_drop(full_body("cust-99")).await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let (status, _) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let expect = |c: &Value| {
+        assert_eq!(c["external_id"], "cust-99", "{c}");
+        assert_eq!(
+            c["metadata"],
+            json!({"crm_id": "0031", "region": "eu"}),
+            "{c}"
+        );
+    };
+    let id = d["id"].as_str().unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    expect(&got["credential"]);
+    let cid = got["credential"]["id"].as_str().unwrap();
+    expect(
+        &app.get(&format!("/api/v1/credentials/{cid}"), Some(&worker))
+            .fetch_json()
+            .await,
+    );
+    expect(
+        &app.get("/api/v1/credentials", Some(&worker))
+            .fetch_json()
+            .await["credentials"][0],
+    );
+    let claim: Value = app
+        .post("/api/v1/credentials/claim", Some(&worker))
+        .fetch_json()
+        .await;
+    expect(&claim["credential"]);
+    // A drop without them gives a credential without them.
+    let plain = app.create_drop(json!({"org": "Plain"})).await;
+    let path = TestApp::link_path(plain["url"].as_str().unwrap());
+    assert_eq!(
+        app.submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)]
+        )
+        .await
+        .0,
+        200
+    );
+    let pid = plain["id"].as_str().unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/drops/{pid}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    assert!(got["credential"]["external_id"].is_null());
+    assert!(got["credential"]["metadata"].is_null());
+}
+
+/// The drop's contact, escaped, with a mailto link, on every page of its
+/// link: the form, the 422, 200 and 202 pages, and each 410 page. It wins
+/// over the support address.
+async fn contact_is_on_every_page_of_the_link(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock: true,
+            support_email: Some("help@acme.example".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let clock = app.clock.clone().unwrap();
+    let fake = app.fake.as_ref().unwrap();
+    let contact = json!({"name": HOSTILE_NAME, "email": "o'brien&co@acme.example"});
+    let link = |extra: Value| {
+        let mut body = json!({"org": "Initech", "contact": contact, "profile": "minimal"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let new_link = |extra: Value| {
+        let app = &app;
+        let body = link(extra);
+        async move {
+            let d = app.create_drop(body).await;
+            (
+                d["id"].as_str().unwrap().to_owned(),
+                TestApp::link_path(d["url"].as_str().unwrap()),
+            )
+        }
+    };
+    let shows_contact = |what: &str, html: &str| {
+        assert!(!html.contains("<script>"), "{what}: raw name");
+        assert!(
+            html.contains(HOSTILE_NAME_HTML),
+            "{what}: no contact name\n{html}"
+        );
+        assert!(
+            html.contains(r#"href="mailto:o%27brien%26co@acme.example""#),
+            "{what}: no mailto link"
+        );
+        assert!(html.contains("o'brien&amp;co@acme.example"), "{what}");
+        assert!(
+            !html.contains("help@acme.example"),
+            "{what}: the contact wins"
+        );
+    };
+    let good = [("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)];
+    let partial = [("client_id", PARTIAL_ID), ("client_secret", PARTIAL_SECRET)];
+
+    // Form, 422 (insufficient and malformed), 200, then 410 submitted.
+    let (_, path) = new_link(json!({"profile": "full-analytics"})).await;
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 200);
+    shows_contact("form", &html);
+    let (status, html) = app.submit(&path, &partial).await;
+    assert_eq!(status, 422);
+    shows_contact("422 insufficient", &html);
+    let (status, html) = app
+        .submit(&path, &[("client_id", ""), ("client_secret", "")])
+        .await;
+    assert_eq!(status, 422);
+    shows_contact("422 malformed", &html);
+    let (status, html) = app.submit(&path, &good).await;
+    assert_eq!(status, 200);
+    shows_contact("200", &html);
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 410);
+    shows_contact("410 submitted", &html);
+    assert!(html.contains(&format!(
+        "ask {HOSTILE_NAME_HTML} at Acme Analytics for a new link"
+    )));
+    let (status, html) = app.submit(&path, &good).await;
+    assert_eq!(status, 410);
+    shows_contact("410 submitted (post)", &html);
+
+    // 202 (Greenhouse down).
+    let (_, path) = new_link(json!({})).await;
+    fake.set_outage(true);
+    let (status, html) = app.submit(&path, &good).await;
+    fake.set_outage(false);
+    assert_eq!(status, 202);
+    shows_contact("202", &html);
+
+    // Revoked.
+    let (id, path) = new_link(json!({})).await;
+    app.post(
+        &format!("/api/v1/drops/{id}/revoke"),
+        Some(&app.admin_token),
+    )
+    .fetch_status()
+    .await;
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 410);
+    shows_contact("410 revoked", &html);
+
+    // Locked: the 422 that locks it, then the 410.
+    let (_, path) = new_link(json!({"max_attempts": 1})).await;
+    let (status, html) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", "wrong-1")],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("locked"));
+    shows_contact("422 now locked", &html);
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 410);
+    shows_contact("410 locked", &html);
+
+    // A form token that is no longer good (403) is a page of the link too.
+    let (_, path) = new_link(json!({})).await;
+    let res = app
+        .post(&path, None)
+        .form(&[("csrf_token", "forged"), ("client_id", GOOD_ID)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    shows_contact("403", &res.text().await.unwrap());
+
+    // Expired (checked last: it moves the clock past the others).
+    let (_, path) = new_link(json!({"expires_in": 300})).await;
+    clock.advance(Duration::from_secs(301));
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 410);
+    assert!(html.contains("expired"));
+    shows_contact("410 expired", &html);
+}
+
+/// Without a drop contact the pages show `KEYDROP_SUPPORT_EMAIL`; an
+/// unknown link (no drop) shows only that; without either, no contact line.
+async fn support_email_stands_in_for_a_missing_contact(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            support_email: Some("help@acme.example".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let d = app.create_drop(json!({"org": "Initech"})).await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let support = r#"<a href="mailto:help@acme.example" translate="no">help@acme.example</a>"#;
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(support), "{html}");
+    let (status, html) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains(support));
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 410);
+    assert!(html.contains(support) && html.contains("ask Acme Analytics for a new link"));
+    for unknown in [
+        "/d/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/d/short",
+        "/nowhere",
+    ] {
+        let (status, html) = app.page(unknown).await;
+        assert_eq!(status, 404, "{unknown}");
+        assert!(html.contains(support), "{unknown}");
+    }
+    // A drop's contact is never shown on an unknown link's page.
+    app.create_drop(
+        json!({"org": "B", "contact": {"name": "Jane Doe", "email": "jane@acme.example"}}),
+    )
+    .await;
+    let (_, html) = app
+        .page("/d/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
+    assert!(!html.contains("jane@acme.example"));
+
+    let bare = spawn_app(app.db.backend).await;
+    let d = bare.create_drop(json!({"org": "Initech"})).await;
+    let (status, html) = bare
+        .page(&TestApp::link_path(d["url"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Questions about this link") && !html.contains("mailto:"));
+    let (_, html) = bare.page("/d/short").await;
+    assert!(!html.contains("mailto:"));
 }

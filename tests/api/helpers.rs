@@ -208,6 +208,8 @@ pub struct AppOptions {
     pub body_timeout: Option<Duration>,
     /// Any other change to the settings (timings, budgets).
     pub tune: Option<fn(&mut ServeSettings)>,
+    /// `KEYDROP_SUPPORT_EMAIL`.
+    pub support_email: Option<String>,
 }
 
 impl AppOptions {
@@ -249,6 +251,7 @@ impl Default for AppOptions {
             trusted_proxies: Vec::new(),
             body_timeout: None,
             tune: None,
+            support_email: None,
         }
     }
 }
@@ -293,6 +296,7 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(tune) = opts.tune {
         tune(&mut settings);
     }
+    settings.support_email = opts.support_email;
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -304,6 +308,7 @@ pub fn serve_settings() -> ServeSettings {
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".into(),
         brand_name: "Acme Analytics".into(),
+        support_email: None,
         greenhouse_auth_url: "http://127.0.0.1:9".into(),
         greenhouse_api_url: "http://127.0.0.1:9".into(),
         greenhouse_ingestion_url: "http://127.0.0.1:9".into(),

@@ -97,6 +97,9 @@ async fn two_processes_deliver_every_credential_exactly_once() {
                     expires_at: i64::MAX / 2,
                     max_attempts: 10,
                     created_by: "test".into(),
+                    contact: None,
+                    external_id: None,
+                    metadata_json: None,
                 },
                 &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
             )
@@ -114,6 +117,8 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             id: id.clone(),
             drop_id: drop_id.clone(),
             org: format!("Org {i}"),
+            external_id: None,
+            metadata_json: None,
             kind: "harvest_v3".into(),
             status: "verified".into(),
             hint: format!("{i:04}"),

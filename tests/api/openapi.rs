@@ -180,3 +180,59 @@ async fn document_and_router_agree() {
         }
     }
 }
+
+/// The `Drop` and `Credential` schemas list exactly the fields the API
+/// answers with (all of them required, as each is always present).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_and_credential_schemas_match_what_is_served() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, Default::default()).await;
+    let doc: Value = app
+        .get("/api/v1/openapi.json", Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    let d = app
+        .create_drop(serde_json::json!({
+            "org": "Initech",
+            "contact": {"name": "Jane", "email": "jane@acme.example"},
+            "external_id": "cust-1",
+            "metadata": {"k": "v"},
+        }))
+        .await;
+    let path = crate::helpers::TestApp::link_path(d["url"].as_str().unwrap());
+    let (status, _) = app
+        .submit(
+            &path,
+            &[
+                ("client_id", crate::helpers::GOOD_ID),
+                ("client_secret", crate::helpers::GOOD_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id = d["id"].as_str().unwrap();
+    let mut got: Value = app
+        .get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    let credential = got["credential"].take();
+    got.as_object_mut().unwrap().remove("credential");
+    let schemas = &doc["components"]["schemas"];
+    for (name, served) in [("Drop", &got), ("Credential", &credential)] {
+        let keys =
+            |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+        let documented = keys(&schemas[name]["properties"]);
+        let required: BTreeSet<String> = schemas[name]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(keys(served), documented, "{name}");
+        assert_eq!(required, documented, "{name}");
+    }
+    let create = &schemas["DropCreate"]["properties"];
+    for field in ["contact", "external_id", "metadata"] {
+        assert!(create[field].is_object(), "DropCreate.{field}");
+    }
+    assert!(doc["paths"]["/drops"]["post"]["responses"]["409"].is_object());
+}

@@ -15,7 +15,7 @@ on_both_backends!(
     hostile_org_and_note_are_escaped,
     verified_submission_is_accepted_once,
     insufficient_submission_lists_each_missing_scope,
-    invalid_and_malformed_submissions_count_attempts_and_lock,
+    invalid_submissions_count_attempts_and_lock_malformed_ones_do_not,
     bad_requests_get_a_clear_4xx,
     twelve_simultaneous_valid_submissions_accept_exactly_one,
     expiry_follows_the_clock,
@@ -214,36 +214,66 @@ async fn insufficient_submission_lists_each_missing_scope(backend: Backend) {
     assert_eq!(app.submit(&path, &good()).await.0, 200);
 }
 
-async fn invalid_and_malformed_submissions_count_attempts_and_lock(backend: Backend) {
+/// Changed with SPEC §2's rule "attempts count only what reached
+/// Greenhouse": this test used to count a malformed submission (a colon in
+/// the Client ID, empty fields) as an attempt and lock the link with it. Now
+/// the local shape checks run before an attempt is reserved: malformed
+/// submissions answer 422, send nothing to Greenhouse, cost no attempt, write
+/// no audit event and can never lock the link; invalid ones still count and
+/// lock it at `max_attempts`.
+async fn invalid_submissions_count_attempts_and_lock_malformed_ones_do_not(backend: Backend) {
     let app = app(backend).await;
+    let fake = app.fake.as_ref().unwrap();
     let (id, path) = new_link(&app, json!({"org": "Initech", "max_attempts": 3})).await;
-    let (status, html) = app
-        .submit(
-            &path,
-            &[
-                ("client_id", GOOD_ID),
-                ("client_secret", "wrong-secret-value"),
-            ],
-        )
-        .await;
+    let wrong = [
+        ("client_id", GOOD_ID),
+        ("client_secret", "wrong-secret-value"),
+    ];
+    let (status, html) = app.submit(&path, &wrong).await;
     assert_eq!(status, 422);
     assert!(!html.contains("wrong-secret-value"));
     assert!(
         !html.contains(GOOD_ID),
         "an invalid credential's id is not echoed"
     );
-    let (status, html) = app
-        .submit(
-            &path,
-            &[("client_id", "has:colon-1"), ("client_secret", "x")],
-        )
-        .await;
-    assert_eq!(status, 422);
-    assert!(html.contains("aria-invalid"), "the bad field is marked");
-    assert_eq!(drop_json(&app, &id).await["attempts"], 2);
-    let (status, html) = app
-        .submit(&path, &[("client_id", ""), ("client_secret", "")])
-        .await;
+    assert!(html.contains("You have <strong>2 attempts</strong> left"));
+    assert_eq!(drop_json(&app, &id).await["attempts"], 1);
+    fake.reset_counters();
+    let malformed: [&[(&str, &str)]; 5] = [
+        &[("client_id", "has:colon-1"), ("client_secret", "x")],
+        &[("client_id", ""), ("client_secret", "")],
+        &[("client_id", GOOD_ID), ("client_secret", "")],
+        &[
+            ("client_id", GOOD_ID),
+            ("client_secret", "a secret with spaces"),
+        ],
+        &[
+            ("client_id", GOOD_ID),
+            ("client_secret", GOOD_SECRET),
+            ("user_id", "42abc"),
+        ],
+    ];
+    // More malformed posts than the link has attempts: none counts.
+    for _ in 0..2 {
+        for form in malformed {
+            let (status, html) = app.submit(&path, form).await;
+            assert_eq!(status, 422, "{form:?}");
+            assert!(html.contains("aria-invalid"), "the bad field is marked");
+            assert!(
+                html.contains("did not use an attempt: you still have <strong>2 attempts</strong>"),
+                "{form:?}"
+            );
+            assert!(!html.contains("a secret with spaces"));
+        }
+    }
+    assert_eq!(fake.requests_to("/token"), 0, "nothing reached Greenhouse");
+    let d = drop_json(&app, &id).await;
+    assert_eq!(
+        (d["state"].as_str(), d["attempts"].as_i64()),
+        (Some("open"), Some(1))
+    );
+    assert_eq!(app.submit(&path, &wrong).await.0, 422);
+    let (status, html) = app.submit(&path, &wrong).await;
     assert_eq!(status, 422);
     assert!(html.contains("locked"), "{html}");
     let d = drop_json(&app, &id).await;
@@ -253,12 +283,25 @@ async fn invalid_and_malformed_submissions_count_attempts_and_lock(backend: Back
     );
     assert_eq!(app.page(&path).await.0, 410);
     assert_eq!(app.submit(&path, &good()).await.0, 410);
-    let audit = app
-        .get("/api/v1/audit?limit=500", Some(&app.admin_token))
-        .fetch_text()
+    let audit: Value = app
+        .get(
+            &format!("/api/v1/audit?limit=500&subject=drop:{id}"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
         .await;
-    assert!(audit.contains("drop.lock") && audit.contains("drop.attempt_failed"));
-    assert!(!audit.contains("wrong-secret-value"));
+    let events = audit["events"].as_array().unwrap();
+    let count = |action: &str| events.iter().filter(|e| e["action"] == action).count();
+    assert_eq!(count("drop.attempt"), 3, "one reservation per check");
+    assert_eq!(count("drop.attempt_failed"), 3);
+    assert_eq!(count("drop.lock"), 1);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["details"]["outcome"] != "malformed"),
+        "malformed submissions are not audited: {audit}"
+    );
+    assert!(!audit.to_string().contains("wrong-secret-value"));
 }
 
 async fn bad_requests_get_a_clear_4xx(backend: Backend) {

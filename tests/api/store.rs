@@ -205,6 +205,9 @@ fn new_drop(id: &str) -> NewDrop {
         expires_at: i64::MAX / 2,
         max_attempts: 10,
         created_by: "test".into(),
+        contact: None,
+        external_id: None,
+        metadata_json: None,
     }
 }
 
@@ -223,6 +226,8 @@ fn sealed_credential(
         id: id.into(),
         drop_id: drop_id.into(),
         org: "Initech".into(),
+        external_id: None,
+        metadata_json: None,
         kind: "harvest_v3".into(),
         status: "verified".into(),
         hint: "1234".into(),

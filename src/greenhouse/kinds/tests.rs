@@ -160,6 +160,7 @@ async fn a_kind_defined_in_a_test_works_end_to_end() {
             expires_at: datetime!(2026-11-23 09:00 UTC),
             csrf_token: "c".into(),
             attempts_left: 3,
+            contact: None,
         },
         None,
     )

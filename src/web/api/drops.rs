@@ -3,10 +3,10 @@
 use super::page_limit;
 use super::views::{credential_json, drop_json};
 use crate::domain::drop::{DropRequest, DropState};
-use crate::domain::event::Event;
 use crate::domain::role::Role;
 use crate::service;
-use crate::store::Cursor;
+use crate::service::drops::Revoked;
+use crate::store::{Cursor, DropFilter};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::{body, client_ip, AppState};
@@ -28,6 +28,7 @@ pub async fn create(
     let spec = input
         .validate(state.checker.kinds())
         .map_err(ApiError::unprocessable)?;
+    // A second live drop with the same external_id is a 409 (`From`).
     let created = service::drops::create(
         &state.store,
         spec,
@@ -35,8 +36,7 @@ pub async fn create(
         client_ip(&req),
         &state.settings.public_url,
     )
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let mut body = drop_json(&created.drop);
     body["url"] = json!(created.url());
     Ok(HttpResponse::Created().json(body))
@@ -46,6 +46,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<String>,
+    external_id: Option<String>,
     limit: Option<String>,
     after: Option<String>,
 }
@@ -64,9 +65,13 @@ pub async fn list(
         "state must be one of open, submitted, expired, revoked, locked",
     )?;
     let after = super::after(query.after.as_deref())?;
+    let filter = DropFilter {
+        state: filter,
+        external_id: query.external_id.clone().filter(|s| !s.is_empty()),
+    };
     let drops = state
         .store
-        .list_drops(filter, after.as_ref(), limit)
+        .list_drops(&filter, after.as_ref(), limit)
         .await?;
     let next = super::next(&drops, limit, |d| Cursor {
         created_at: d.created_at,
@@ -90,16 +95,12 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let id = parse_id(&id)?;
-    let drop = state
-        .store
-        .drop_by_id(&id)
+    let (drop, credential) = service::drops::find(&state.store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("drop"))?;
     let mut body = drop_json(&drop);
-    if let Some(cid) = &drop.credential_id {
-        if let Some(meta) = state.store.credential_meta(cid).await? {
-            body["credential"] = credential_json(&meta);
-        }
+    if let Some(meta) = &credential {
+        body["credential"] = credential_json(meta);
     }
     Ok(HttpResponse::Ok().json(body))
 }
@@ -113,24 +114,11 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let id = parse_id(&id)?;
-    let audit = caller
-        .origin(&req)
-        .entry(Event::DropRevoked { drop: id.clone() });
-    let closed = state
-        .store
-        .close_drop(&id, DropState::Revoked, &audit)
-        .await?;
+    let revoked = service::drops::revoke(&state.store, &id, &caller.origin(&req)).await?;
     state.drop_cache.evict(&id);
-    match closed {
-        None => Err(ApiError::not_found("drop")),
-        Some(Ok(drop)) => Ok(HttpResponse::Ok().json(drop_json(&drop))),
-        Some(Err(drop)) => Err(ApiError::conflict(format!(
-            "the drop is {}, not open",
-            if drop.state == DropState::Open {
-                "past its expiry"
-            } else {
-                drop.state.as_str()
-            }
-        ))),
+    match revoked {
+        Revoked::NotFound => Err(ApiError::not_found("drop")),
+        Revoked::Now(drop) => Ok(HttpResponse::Ok().json(drop_json(&drop))),
+        Revoked::NotOpen(drop) => Err(ApiError::conflict(Revoked::reason(&drop))),
     }
 }

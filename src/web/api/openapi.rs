@@ -143,11 +143,16 @@ pub fn build(kinds: &Registry) -> Value {
         "paths": {
             "/drops": {
                 "post": with(op("Create a drop; the response holds the link, shown only this once", "admin, issuer",
-                    vec![ok("201", "The new drop with its `url`", Some(r("DropCreated"))), err("400"), err("413"), err("415"), err("422")]),
+                    vec![ok("201", "The new drop with its `url`", Some(r("DropCreated"))), err("400"),
+                        ("409".to_owned(), json!({ "description": "Another drop that is not revoked has this `external_id`", "content": { "application/json": { "schema": r("Error") } } })),
+                        err("413"), err("415"), err("422")]),
                     "requestBody", body("DropCreate")),
                 "get": with(op("List drops, newest first", "admin, issuer",
                     vec![ok("200", "A page of drops", Some(json!({ "type": "object", "required": ["drops", "next"], "properties": { "drops": { "type": "array", "items": r("Drop") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
-                    "parameters", paging(&[("state", json!({ "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] }), "Only drops in this state")]))
+                    "parameters", paging(&[
+                        ("state", json!({ "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] }), "Only drops in this state"),
+                        ("external_id", json!({ "type": "string" }), "Only drops with exactly this `external_id` (revoked ones included)"),
+                    ]))
             },
             "/drops/{id}": {
                 "get": with(op("A drop, with its credential's metadata when there is one", "admin, issuer",
@@ -272,6 +277,11 @@ pub fn build(kinds: &Registry) -> Value {
                     "attempts": { "type": "integer" }, "last_status_code": { "type": ["integer", "null"] },
                     "last_error": { "type": ["string", "null"] }, "next_attempt_at": nullable_time, "created_at": time, "updated_at": time } },
                 "Profile": { "type": "object", "required": ["name", "required", "optional"], "properties": { "name": { "type": "string" }, "required": { "type": "array", "items": { "type": "string" } }, "optional": { "type": "array", "items": { "type": "string" } } } },
+                "Contact": { "type": "object", "additionalProperties": false, "required": ["name", "email"], "description": "The staff member the customer can reach; shown on every page of the link", "properties": {
+                    "name": { "type": "string", "minLength": 1, "maxLength": 200, "description": "No control, invisible or text-direction characters (as `org`)" },
+                    "email": { "type": "string", "format": "email", "maxLength": 254 }
+                } },
+                "Metadata": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Staff's own key/value notes, at most 4096 bytes as JSON; never shown to the customer, copied onto the credential" },
                 "DropCreate": { "type": "object", "additionalProperties": false, "required": ["org"], "properties": {
                     "org": { "type": "string", "minLength": 1, "maxLength": 200 },
                     "note": { "type": ["string", "null"], "maxLength": 2000 },
@@ -280,10 +290,14 @@ pub fn build(kinds: &Registry) -> Value {
                     "required": { "type": "array", "items": { "type": "string" }, "description": "Explicit resources instead of a profile" },
                     "optional": { "type": "array", "items": { "type": "string" } },
                     "expires_in": { "type": "integer", "minimum": 300, "maximum": 2_592_000, "default": 259_200 },
-                    "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 }
+                    "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 },
+                    "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
+                    "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "The vendor's own id for this customer; unique among drops that are not revoked (409)" },
+                    "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] }
                 } },
-                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
+                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
                     "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"),
+                    "contact": { "oneOf": [r("Contact"), { "type": "null" }] }, "external_id": { "type": ["string", "null"] }, "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
                     "state": { "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] },
                     "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
                     "credential_id": { "type": ["string", "null"], "format": "uuid" }
@@ -298,8 +312,11 @@ pub fn build(kinds: &Registry) -> Value {
                     "greenhouse_user": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse user the credential acts as, when Greenhouse said" }
                 } },
                 "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
-                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "kind", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
-                    "id": uuid, "drop_id": uuid, "org": { "type": "string" }, "kind": r("Kind"),
+                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
+                    "id": uuid, "drop_id": uuid, "org": { "type": "string" },
+                    "external_id": { "type": ["string", "null"], "description": "The drop's, copied when the credential was accepted" },
+                    "metadata": { "oneOf": [r("Metadata"), { "type": "null" }], "description": "The drop's, copied when the credential was accepted" },
+                    "kind": r("Kind"),
                     "status": { "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] },
                     "hint": { "type": "string", "description": "The last 4 characters of the client id or key" },
                     "verification": r("Verification"),

@@ -16,7 +16,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
         "Share your Greenhouse credential"
     };
     layout(
-        &p.brand,
+        &p.context(),
         title,
         html! {
             (page_heading(title, Some(html! {
@@ -90,6 +90,10 @@ mod tests {
             expires_at: datetime!(2026-11-23 09:00 UTC),
             csrf_token: "csrf-abc".to_owned(),
             attempts_left: 7,
+            contact: Some(crate::web::pages::PageContact {
+                name: Some(format!("Contact {hostile}")),
+                email: "jane@example.com".into(),
+            }),
         }
     }
 
@@ -103,6 +107,7 @@ mod tests {
                 ("client_id", format!("cid-{hostile}-12345")),
                 ("user_id", format!("42{hostile}")),
             ],
+            not_counted: false,
         }
     }
 
@@ -124,6 +129,7 @@ mod tests {
                 assert!(html.contains(&escaped(&format!("Org {h}"))));
                 assert!(html.contains(&escaped(&format!("Note {h}"))));
                 assert!(html.contains(&escaped(&format!("Brand {h}"))));
+                assert!(html.contains(&escaped(&format!("Contact {h}"))));
             }
         }
     }
@@ -148,6 +154,21 @@ mod tests {
         assert!(!drop_page(&no_note, None)
             .into_string()
             .contains("A note from"));
+        assert!(html.contains("Write to <strong>Contact x</strong> at"));
+        assert!(html.contains("href=\"mailto:jane@example.com\""));
+    }
+
+    #[test]
+    fn a_problem_from_the_shape_checks_says_no_attempt_was_used() {
+        let p = page(HARVEST_V3, "x");
+        let counted = drop_page(&p, Some(&problem("x"))).into_string();
+        assert!(counted.contains("You have <strong>7 attempts</strong> left"));
+        let local = Problem {
+            not_counted: true,
+            ..problem("x")
+        };
+        let html = drop_page(&p, Some(&local)).into_string();
+        assert!(html.contains("did not use an attempt: you still have <strong>7 attempts</strong>"));
     }
 
     #[test]

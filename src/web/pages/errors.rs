@@ -2,6 +2,7 @@
 
 use super::components::{notice, page_heading};
 use super::layout::layout;
+use super::PageContext;
 use maud::{html, Markup};
 
 /// Why a link is dead (410).
@@ -34,25 +35,27 @@ impl GoneReason {
     }
 }
 
-/// 410: the link is no longer usable, and why.
-pub fn gone_page(brand: &str, reason: GoneReason) -> Markup {
+/// 410: the link is no longer usable, why, and whom to ask for a new one.
+pub fn gone_page(ctx: &PageContext, reason: GoneReason) -> Markup {
     let title = "This link no longer works";
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, None))
-            (notice("warning", html! { p { (reason.explain(brand)) } }))
-            p { "If you still need to send a credential, ask " (brand) " for a new link." }
+            (notice("warning", html! { p { (reason.explain(&ctx.brand)) } }))
+            p { "If you still need to send a credential, ask " (ctx.whom()) " for a new link." }
         },
     )
 }
 
-/// 404: the token is not one keydrop knows.
-pub fn not_found_page(brand: &str) -> Markup {
+/// 404: the token is not one keydrop knows (so there is no drop contact,
+/// only the support address, if any).
+pub fn not_found_page(ctx: &PageContext) -> Markup {
+    let brand = ctx.brand.as_str();
     let title = "Link not recognised";
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, None))
@@ -66,10 +69,10 @@ pub fn not_found_page(brand: &str) -> Markup {
 }
 
 /// 429: the client sent too many requests.
-pub fn rate_limited_page(brand: &str, retry_after_secs: u64) -> Markup {
+pub fn rate_limited_page(ctx: &PageContext, retry_after_secs: u64) -> Markup {
     let title = "Too many requests";
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, None))
@@ -82,14 +85,14 @@ pub fn rate_limited_page(brand: &str, retry_after_secs: u64) -> Markup {
 }
 
 /// Any other error, e.g. 403 "The form expired — reload the page and try again", 413, 400, 500.
-pub fn error_page(brand: &str, title: &str, message: &str) -> Markup {
+pub fn error_page(ctx: &PageContext, title: &str, message: &str) -> Markup {
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, None))
             p { (message) }
-            p.done { "If this keeps happening, contact " (brand) "." }
+            p.done { "If this keeps happening, contact " (ctx.brand) "." }
         },
     )
 }
@@ -115,7 +118,12 @@ fn wait_words(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::contact::Contact;
     use crate::web::pages::testing::{assert_page_ok, escaped, HOSTILE};
+
+    fn acme() -> PageContext {
+        PageContext::new("Acme")
+    }
 
     const REASONS: [GoneReason; 4] = [
         GoneReason::Submitted,
@@ -126,7 +134,7 @@ mod tests {
 
     #[test]
     fn gone_says_which_and_whom_to_ask() {
-        let text = |r| gone_page("Acme", r).into_string();
+        let text = |r| gone_page(&acme(), r).into_string();
         assert!(text(GoneReason::Submitted)
             .contains("A credential was already received through this link"));
         assert!(text(GoneReason::Expired).contains("has expired"));
@@ -135,20 +143,47 @@ mod tests {
         for r in REASONS {
             assert!(text(r).contains("ask Acme for a new link"));
         }
+        let jane = Contact {
+            name: "Jane Doe".into(),
+            email: "jane@example.com".into(),
+        };
+        let ctx = acme()
+            .with_contact(Some(&jane))
+            .with_support(Some("help@example.com"));
+        for r in REASONS {
+            let html = gone_page(&ctx, r).into_string();
+            assert!(
+                html.contains("ask Jane Doe at Acme for a new link"),
+                "{html}"
+            );
+            assert!(html.contains("mailto:jane@example.com"));
+            assert!(
+                !html.contains("help@example.com"),
+                "the drop's contact wins"
+            );
+        }
+        let support = acme().with_support(Some("help@example.com"));
+        let html = gone_page(&support, GoneReason::Locked).into_string();
+        assert!(html.contains("ask Acme for a new link"));
+        assert!(html.contains("mailto:help@example.com"));
     }
 
     #[test]
     fn not_found_rate_limited_and_generic() {
-        let nf = not_found_page("Acme").into_string();
+        let nf = not_found_page(&acme()).into_string();
         assert!(nf.contains("copied whole"));
         assert!(nf.contains("ask Acme for a new link"));
-        let rl = rate_limited_page("Acme", 90).into_string();
+        let rl = rate_limited_page(&acme(), 90).into_string();
         assert!(rl.contains("Please wait 2 minutes"));
         assert_eq!(wait_words(0), "1 second");
         assert_eq!(wait_words(30), "30 seconds");
         assert_eq!(wait_words(60), "1 minute");
-        let e =
-            error_page("Acme", "The form expired", "Reload the page and try again.").into_string();
+        let e = error_page(
+            &acme(),
+            "The form expired",
+            "Reload the page and try again.",
+        )
+        .into_string();
         assert!(e.contains("<h1>The form expired</h1>"));
         assert!(e.contains("Reload the page"));
     }
@@ -156,12 +191,17 @@ mod tests {
     #[test]
     fn hostile_values_are_escaped() {
         for h in HOSTILE {
+            let contact = Contact {
+                name: h.to_string(),
+                email: "jane@example.com".into(),
+            };
+            let ctx = PageContext::new(h).with_contact(Some(&contact));
             let mut pages = vec![
-                not_found_page(h).into_string(),
-                rate_limited_page(h, 5).into_string(),
-                error_page(h, h, h).into_string(),
+                not_found_page(&ctx).into_string(),
+                rate_limited_page(&ctx, 5).into_string(),
+                error_page(&ctx, h, h).into_string(),
             ];
-            pages.extend(REASONS.map(|r| gone_page(h, r).into_string()));
+            pages.extend(REASONS.map(|r| gone_page(&ctx, r).into_string()));
             for html in pages {
                 assert_page_ok(&html, h);
                 assert!(html.contains(&escaped(h)));

@@ -2,19 +2,21 @@
 
 use super::components::{notice, page_heading, permission_list};
 use super::layout::layout;
+use super::PageContext;
 use crate::greenhouse::{CredentialKind, Verification};
 use maud::{html, Markup};
 
 /// 200: the credential was received and Greenhouse confirmed it.
 pub fn verified_page(
-    brand: &str,
+    ctx: &PageContext,
     org: &str,
     kind: &dyn CredentialKind,
     v: &Verification,
 ) -> Markup {
+    let brand = ctx.brand.as_str();
     let title = "Received and verified";
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, Some(html! {
@@ -48,16 +50,17 @@ pub fn verified_page(
                     (permission_list(kind, &v.missing_optional))
                 }
             }
-            (all_done(brand))
+            (all_done(ctx))
         },
     )
 }
 
 /// 202: the credential was received; Greenhouse could not be asked yet.
-pub fn pending_page(brand: &str, org: &str) -> Markup {
+pub fn pending_page(ctx: &PageContext, org: &str) -> Markup {
+    let brand = ctx.brand.as_str();
     let title = "Received — we will verify it shortly";
     layout(
-        brand,
+        ctx,
         title,
         html! {
             (page_heading(title, Some(html! {
@@ -74,16 +77,16 @@ pub fn pending_page(brand: &str, org: &str) -> Markup {
                 "There is nothing more for you to do. " (brand)
                 " will contact you if something is missing."
             }
-            (all_done(brand))
+            (all_done(ctx))
         },
     )
 }
 
-fn all_done(brand: &str) -> Markup {
+fn all_done(ctx: &PageContext) -> Markup {
     html! {
         p.done {
             "You can close this page. This link no longer works; if you need to send a "
-            "credential again, ask " (brand) " for a new link."
+            "credential again, ask " (ctx.whom()) " for a new link."
         }
     }
 }
@@ -91,6 +94,7 @@ fn all_done(brand: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::contact::Contact;
     use crate::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
     use crate::greenhouse::Outcome;
     use crate::web::pages::testing::{assert_page_ok, escaped, HOSTILE};
@@ -112,7 +116,8 @@ mod tests {
     #[test]
     fn verified_lists_granted_in_plain_words() {
         let v = verification("All required permissions are granted.", vec![]);
-        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
+        let html =
+            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
         assert!(html.contains("Received and verified"));
         assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
         assert!(html.contains("Users — the people"));
@@ -121,7 +126,8 @@ mod tests {
         assert!(html.contains("no longer works"));
         assert!(!html.contains("Optional permissions not granted"));
         let v = verification("ok", vec!["harvest:notes:list".into()]);
-        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
+        let html =
+            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
         assert!(html.contains("Optional permissions not granted"));
         assert!(html.contains("harvest:notes:list"));
     }
@@ -129,21 +135,44 @@ mod tests {
     #[test]
     fn verified_names_the_greenhouse_user() {
         let mut v = verification("ok", vec![]);
-        assert!(!verified_page("Acme", "Initech", HARVEST_V3, &v)
-            .into_string()
-            .contains("acts as"));
+        assert!(
+            !verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v)
+                .into_string()
+                .contains("acts as")
+        );
         v.greenhouse_user = Some(crate::greenhouse::Named {
             id: "4001".into(),
             name: "Ada <Admin>".into(),
         });
-        let html = verified_page("Acme", "Initech", HARVEST_V3, &v).into_string();
+        let html =
+            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
         assert!(html
             .contains("acts as the Greenhouse user <strong>Ada &lt;Admin&gt;</strong> (ID 4001)"));
     }
 
     #[test]
+    fn both_name_the_contact() {
+        let jane = Contact {
+            name: "Jane Doe".into(),
+            email: "jane@example.com".into(),
+        };
+        let ctx = PageContext::new("Acme").with_contact(Some(&jane));
+        let v = verification("ok", vec![]);
+        for html in [
+            verified_page(&ctx, "Initech", HARVEST_V3, &v).into_string(),
+            pending_page(&ctx, "Initech").into_string(),
+        ] {
+            assert!(
+                html.contains("ask Jane Doe at Acme for a new link"),
+                "{html}"
+            );
+            assert!(html.contains("mailto:jane@example.com"));
+        }
+    }
+
+    #[test]
     fn pending_says_nothing_more_to_do() {
-        let html = pending_page("Acme", "Initech").into_string();
+        let html = pending_page(&PageContext::new("Acme"), "Initech").into_string();
         assert!(html.contains("we will verify it shortly"));
         assert!(html.contains("nothing more for you to do"));
         assert!(html.contains("contact you if something is missing"));
@@ -153,10 +182,15 @@ mod tests {
     fn hostile_values_are_escaped() {
         for h in HOSTILE {
             let v = verification(h, vec![h.to_owned()]);
+            let contact = Contact {
+                name: h.to_string(),
+                email: "jane@example.com".into(),
+            };
+            let ctx = PageContext::new(h).with_contact(Some(&contact));
             for html in [
-                verified_page(h, h, HARVEST_V3, &v).into_string(),
-                verified_page(h, h, HARVEST_V1, &v).into_string(),
-                pending_page(h, h).into_string(),
+                verified_page(&ctx, h, HARVEST_V3, &v).into_string(),
+                verified_page(&ctx, h, HARVEST_V1, &v).into_string(),
+                pending_page(&ctx, h).into_string(),
             ] {
                 assert_page_ok(&html, h);
                 assert!(html.contains(&escaped(h)));

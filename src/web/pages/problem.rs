@@ -16,7 +16,12 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
                 p { a href={ "#" (field) } { "Go to the field to correct" } }
             }
             p.attempts-left {
-                "You have " strong { (attempts(p.attempts_left)) } " left on this link. "
+                @if problem.not_counted {
+                    "This was checked here, before anything was sent to Greenhouse, and did not "
+                    "use an attempt: you still have " strong { (attempts(p.attempts_left)) } ". "
+                } @else {
+                    "You have " strong { (attempts(p.attempts_left)) } " left on this link. "
+                }
                 "Nothing was stored, and the secret was not kept: paste it again."
             }
         }
