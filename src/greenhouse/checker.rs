@@ -49,6 +49,7 @@ pub struct Checker {
     pub(crate) client: reqwest::Client,
     pub(crate) config: Arc<CheckerConfig>,
     clock: SharedClock,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Checker {
@@ -68,7 +69,14 @@ impl Checker {
             client,
             config: Arc::new(config),
             clock,
+            metrics: None,
         })
+    }
+
+    /// Count checks and time them in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn config(&self) -> &CheckerConfig {
@@ -84,6 +92,7 @@ impl Checker {
         fields(kind = secret.kind().as_str(), profile = %profile.name, outcome)
     )]
     pub async fn check(&self, secret: &Secret, profile: &Profile) -> Verification {
+        let started = std::time::Instant::now();
         let budget = Budget::new(self.config.total_budget);
         let kind = secret.kind();
         let (verdict, user_id_given) = match secret {
@@ -110,6 +119,9 @@ impl Checker {
         };
         let v = report(kind, user_id_given, verdict, self.clock.now());
         tracing::Span::current().record("outcome", v.outcome.as_str());
+        if let Some(m) = &self.metrics {
+            m.check(kind.as_str(), v.outcome.as_str(), started.elapsed());
+        }
         tracing::info!(
             granted = v.granted.len(),
             missing_required = v.missing_required.len(),

@@ -34,6 +34,8 @@ pub struct Form {
 /// Why a submission was turned away, for the 422 page.
 #[derive(Debug, Clone)]
 pub struct Rejection {
+    /// `malformed`, `invalid` or `insufficient`.
+    pub outcome: &'static str,
     pub message: String,
     pub field: Option<&'static str>,
     pub missing_required: Vec<String>,
@@ -159,6 +161,7 @@ impl Submitter<'_> {
             .map(|v| (v.missing_required.clone(), v.missing_optional.clone()))
             .unwrap_or_default();
         Ok(Outcomes::Rejected(Rejection {
+            outcome,
             message,
             field,
             missing_required,

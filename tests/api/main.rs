@@ -16,6 +16,7 @@ mod faults;
 mod form_key;
 mod headers;
 mod jobs;
+mod metrics;
 mod multiprocess;
 mod openapi;
 mod public;
