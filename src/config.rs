@@ -109,7 +109,7 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
     /// Address of a separate listener serving Prometheus `GET /metrics`
-    /// (e.g. `127.0.0.1:9090`). Unset: no metrics listener.
+    /// (e.g. `127.0.0.1:9464`). Unset: no metrics listener.
     #[arg(long, env = "KEYDROP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
 }
