@@ -51,6 +51,7 @@ async fn main() {
         retain_after_delivery: Duration::from_secs(86_400),
         rate_limit: None,
         webhook_allow_private: false,
+        metrics_bind: None,
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),

@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// (tests, internal receivers). Off: https to public addresses only.
     #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// Address of a separate listener serving Prometheus `GET /metrics`
+    /// (e.g. `127.0.0.1:9464`). Unset: no metrics listener.
+    #[arg(long, env = "KEYDROP_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -263,6 +267,8 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// `KEYDROP_WEBHOOK_ALLOW_PRIVATE`.
     pub webhook_allow_private: bool,
+    /// `KEYDROP_METRICS_BIND`: where Prometheus metrics are served, if anywhere.
+    pub metrics_bind: Option<SocketAddr>,
     /// How long a client may take to send a request body, counted from the
     /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
     pub body_timeout: Duration,
@@ -319,6 +325,7 @@ impl ServeSettings {
             retain_after_delivery: args.retain_after_delivery,
             rate_limit: args.rate_limit.0,
             webhook_allow_private: args.webhook_allow_private,
+            metrics_bind: args.metrics_bind,
             body_timeout: BODY_TIMEOUT,
             trusted_proxies: args
                 .trusted_proxies

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod greenhouse;
 pub mod jobs;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -26,6 +26,9 @@ use std::sync::Arc;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener's port and server, with `KEYDROP_METRICS_BIND`.
+    metrics_port: Option<u16>,
+    metrics_server: Option<Server>,
     store: Store,
     state: Arc<AppState>,
     /// The admin token created on the first start, with [`BootstrapSink::Memory`].
@@ -36,6 +39,7 @@ impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("metrics_port", &self.metrics_port)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +127,17 @@ impl Application {
         // (port in use) must not create a token nobody received.
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let metrics_listener = settings
+            .metrics_bind
+            .map(|addr| {
+                TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))
+            })
+            .transpose()?;
+        let metrics_port = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
         let bootstrap_token = bootstrap_admin(&store, &sink).await?;
         let port = listener.local_addr()?.port();
         let https = settings.is_https();
@@ -133,8 +148,10 @@ impl Application {
             backend = store.backend().name(),
             keyring = %keyring.source(),
             key_versions = ?keyring.versions(),
+            metrics = ?settings.metrics_bind.map(|a| a.to_string()),
             "keydrop starting"
         );
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let checker = Checker::new(
             CheckerConfig {
                 auth_url: settings.greenhouse_auth_url.clone(),
@@ -146,7 +163,8 @@ impl Application {
                 ..CheckerConfig::default()
             },
             clock.clone(),
-        )?;
+        )?
+        .with_metrics(metrics.clone());
         // Let a customer's check in flight finish on shutdown.
         let grace = settings
             .greenhouse_budget
@@ -164,6 +182,7 @@ impl Application {
             drop_cache: Default::default(),
             checker,
             tasks: Supervisor::new(clock.clone(), settings.jobs.restart_backoff),
+            metrics,
             settings,
         });
         let shared = state.clone().into_inner();
@@ -175,6 +194,25 @@ impl Application {
         shared.tasks.supervise("database_probe", move |beat| {
             crate::jobs::probe(probe_store.clone(), beat)
         });
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let state = state.clone();
+                Some(
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(state.clone())
+                            .configure(web::metrics::routes)
+                    })
+                    .workers(1)
+                    // Stopped with the main server, not by signals of its own.
+                    .disable_signals()
+                    .listen(listener)?
+                    .shutdown_timeout(1)
+                    .run(),
+                )
+            }
+            None => None,
+        };
         let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
         let server = HttpServer::new(move || {
             App::new()
@@ -191,6 +229,8 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics_port,
+            metrics_server,
             store,
             state: shared,
             bootstrap_token,
@@ -199,6 +239,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, when `KEYDROP_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn store(&self) -> &Store {
@@ -213,7 +258,15 @@ impl Application {
     /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = self.store.clone();
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         // Background tasks end here; their references to the state go too.
         self.state.tasks.shutdown();
         store.close().await;

@@ -78,6 +78,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         trusted_proxies: Vec::new(),
         rate_limit: None,
         webhook_allow_private: false,
+        metrics_bind: None,
         body_timeout: crate::config::BODY_TIMEOUT,
         jobs: crate::jobs::JobSettings::default(),
     };

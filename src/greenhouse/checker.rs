@@ -57,6 +57,7 @@ pub struct Checker {
     pub(crate) config: Arc<CheckerConfig>,
     clock: SharedClock,
     kinds: &'static Registry,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Checker {
@@ -79,7 +80,14 @@ impl Checker {
             config: Arc::new(config),
             clock,
             kinds: registry(),
+            metrics: None,
         })
+    }
+
+    /// Count checks and time them in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The same checker with another kind registry (e.g. one with a test-only kind).
@@ -106,6 +114,7 @@ impl Checker {
         fields(kind = secret.kind().as_str(), profile = %profile.name, outcome)
     )]
     pub async fn check(&self, secret: &Secret, profile: &Profile) -> Verification {
+        let started = std::time::Instant::now();
         let budget = Budget::new(self.config.total_budget);
         let v = match self.kinds.get(secret.kind()) {
             Some(kind) => {
@@ -127,6 +136,13 @@ impl Checker {
             }
         };
         tracing::Span::current().record("outcome", v.outcome.as_str());
+        if let Some(m) = &self.metrics {
+            let kind = self
+                .kinds
+                .get(secret.kind())
+                .map_or("unknown", |k| k.name());
+            m.check(kind, v.outcome.as_str(), started.elapsed());
+        }
         tracing::info!(
             granted = v.granted.len(),
             missing_required = v.missing_required.len(),

@@ -143,7 +143,15 @@ async fn lane(
             Err(why) => failure(state, &due, None, why.clone()),
         };
         match state.store.record_send(&due, &result).await {
-            Ok(true) => {}
+            Ok(true) => state.metrics.webhook_delivery(match &result {
+                SendResult::Succeeded(_) => "succeeded",
+                SendResult::Failed {
+                    next_attempt_at: Some(_),
+                    ..
+                } => "retrying",
+                SendResult::Failed { .. } => "failed",
+                SendResult::Gone => "gone",
+            }),
             Ok(false) => tracing::warn!(delivery = %due.id, "webhook delivery lease was lost"),
             Err(e) => tracing::warn!(error = %e, "webhook dispatcher: cannot record a result"),
         }

@@ -64,6 +64,8 @@ impl<'de> serde::Deserialize<'de> for Form {
 /// Why a submission was turned away, for the 422 page.
 #[derive(Debug, Clone)]
 pub struct Rejection {
+    /// `malformed`, `invalid` or `insufficient`.
+    pub outcome: &'static str,
     pub message: String,
     pub field: Option<&'static str>,
     pub missing_required: Vec<String>,
@@ -115,6 +117,7 @@ impl Submitter<'_> {
                     "submission refused by the local shape checks; no attempt used"
                 );
                 return Ok(Outcomes::Rejected(Rejection {
+                    outcome: "malformed",
                     message: e.to_string(),
                     field: Some(e.field),
                     missing_required: Vec::new(),
@@ -190,6 +193,7 @@ impl Submitter<'_> {
             return self.gone(drop).await;
         };
         Ok(Outcomes::Rejected(Rejection {
+            outcome: verification.outcome.as_str(),
             message: verification.message,
             field: None,
             missing_required: verification.missing_required,

@@ -49,6 +49,24 @@ impl Store {
         row.as_ref().map(meta_from_row).transpose()
     }
 
+    /// How many credentials there are by `(status, delivery)`, for metrics.
+    pub async fn credential_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, delivery, COUNT(*) AS n FROM credentials GROUP BY status, delivery",
+        )
+        .fetch_all(self.reader()?)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("status")?,
+                    r.try_get("delivery")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Pending credentials whose next check is due, oldest first.
     pub async fn pending_due(&self, limit: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(

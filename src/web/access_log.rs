@@ -2,10 +2,15 @@
 //! logged; the path is redacted by route (`/d/{token}`) and by shape: any run
 //! of 32 or more base64url characters and any `kd_` token, wherever it is,
 //! so mistyped links (`//d/…`, `/D/…`, `/static/<token>.css`) are hidden too.
+//!
+//! The same middleware counts and times each request for the metrics, by
+//! route pattern (`unmatched` when no route matched), never by raw path.
 
+use crate::metrics::{method_label, HttpLabels, UNMATCHED};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// What a hidden secret is replaced with.
@@ -108,6 +113,11 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let raw_path = req.path().to_owned();
+    // The resource map matches the path as the router will: a pattern or nothing.
+    let pattern = req.request().match_pattern();
+    let metrics = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map(|s| s.metrics.clone());
     let peer = req
         .peer_addr()
         .map(|a| super::client_addr::canonical(a.ip()).to_string())
@@ -116,15 +126,19 @@ pub async fn access_log(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let res = next.call(req).await;
-    let routed = match &res {
-        Ok(r) => by_route(r.request().match_pattern().as_deref()),
-        Err(_) => None,
-    };
-    let path = routed.unwrap_or_else(|| redact_path(&raw_path));
+    let path = by_route(pattern.as_deref()).unwrap_or_else(|| redact_path(&raw_path));
     let status = match &res {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
+    if let Some(metrics) = metrics {
+        let labels = HttpLabels {
+            route: pattern.map_or(Cow::Borrowed(UNMATCHED), Cow::Owned),
+            method: method_label(&method),
+            status,
+        };
+        metrics.http_request(&labels, started.elapsed());
+    }
     tracing::info!(
         target: "keydrop::access",
         %method,

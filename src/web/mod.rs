@@ -13,6 +13,7 @@ pub mod drop_cache;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod metrics;
 pub mod page_error;
 pub mod pages;
 pub mod public;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub releases: crate::service::release::Releases,
     /// Runs the background tasks; `/readyz` reads their health.
     pub tasks: crate::jobs::supervisor::Supervisor,
+    /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The address a request came from (SPEC §8.11): the TCP peer, unless it is

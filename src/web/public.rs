@@ -227,6 +227,16 @@ async fn take_submission(
     };
     let outcome = submitter.submit(&drop, &form, client_ip(req)).await;
     state.drop_cache.evict(&drop.id);
+    let kind = kind_of(state, &drop).map_or("unknown", |k| k.name());
+    match &outcome {
+        Ok(Outcomes::Accepted { verification, .. }) => {
+            state
+                .metrics
+                .submission(kind, verification.outcome.as_str());
+        }
+        Ok(Outcomes::Rejected(r)) => state.metrics.submission(kind, r.outcome),
+        Ok(Outcomes::Gone(_)) | Err(_) => {}
+    }
     match outcome.map_err(|e| PageError::internal(&e))? {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
         Outcomes::Accepted { drop, verification } => Ok(match verification.outcome {

@@ -187,6 +187,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub fake: Option<FakeGreenhouse>,
     pub clock: Option<Arc<ManualClock>>,
+    /// `http://127.0.0.1:<port>` of the metrics listener, when one was configured.
+    pub metrics_address: Option<String>,
 }
 
 /// Credentials the fake Greenhouse knows, for the customer-flow tests.
@@ -319,6 +321,7 @@ pub fn serve_settings() -> ServeSettings {
         trusted_proxies: Vec::new(),
         rate_limit: None,
         webhook_allow_private: true,
+        metrics_bind: None,
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),
     }
@@ -338,6 +341,7 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let admin_token = app
         .bootstrap_token
         .as_ref()
@@ -359,6 +363,7 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
             .unwrap(),
         fake: None,
         clock: None,
+        metrics_address,
     }
 }
 

@@ -17,6 +17,7 @@ mod form_key;
 mod headers;
 mod ingestion;
 mod jobs;
+mod metrics;
 mod multiprocess;
 mod openapi;
 mod public;

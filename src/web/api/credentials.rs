@@ -161,6 +161,7 @@ pub async fn claim(
     else {
         return Ok(HttpResponse::NoContent().finish());
     };
+    state.metrics.claim();
     let body = claim_body(
         &credential_json(&meta),
         &plaintext,
@@ -222,9 +223,12 @@ pub async fn secret(
         .map_err(ApiError::from)?
     {
         // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
-        SecretRead::Released(_, plaintext) => Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(secret_body(plaintext))),
+        SecretRead::Released(_, plaintext) => {
+            state.metrics.release();
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body(secret_body(plaintext)))
+        }
         SecretRead::Destroyed => Err(ApiError::new(
             actix_web::http::StatusCode::GONE,
             "gone",
