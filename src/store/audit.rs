@@ -228,6 +228,19 @@ impl AuditedTx {
         Ok(())
     }
 
+    /// Commit with `audit` when the change's statement `changed` a row;
+    /// otherwise roll back and answer `false` (the row was not in the state
+    /// the transition needs).
+    pub async fn commit_if(mut self, changed: bool, audit: &AuditEntry) -> Result<bool> {
+        if !changed {
+            self.rollback().await?;
+            return Ok(false);
+        }
+        self.record(audit).await?;
+        self.commit().await?;
+        Ok(true)
+    }
+
     /// Abandon the change and its events.
     pub async fn rollback(self) -> Result<()> {
         self.tx.rollback().await?;

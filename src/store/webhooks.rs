@@ -108,14 +108,7 @@ pub(crate) async fn enqueue(
         if to.is_empty() {
             continue;
         }
-        let id = format!("msg_{}", new_id()?.simple());
-        let body = serde_json::json!({
-            "type": m.kind,
-            "timestamp": crate::clock::rfc3339(crate::clock::from_millis(now)),
-            "data": m.data,
-        })
-        .to_string();
-        insert_message(conn, &id, m.kind, &body, now).await?;
+        let id = insert_message(conn, m, now).await?;
         for e in to {
             insert_delivery(conn, &id, &e.id, order, now).await?;
         }
@@ -124,23 +117,26 @@ pub(crate) async fn enqueue(
     Ok(queued)
 }
 
-async fn insert_message(
-    conn: &mut AnyConnection,
-    id: &str,
-    kind: &str,
-    body: &str,
-    now: i64,
-) -> Result<()> {
+/// Store a message: its id (the `webhook-id`) and the exact body every
+/// attempt sends. Returns the id.
+async fn insert_message(conn: &mut AnyConnection, m: &Message, now: i64) -> Result<String> {
+    let id = format!("msg_{}", new_id()?.simple());
+    let body = serde_json::json!({
+        "type": m.kind,
+        "timestamp": crate::clock::rfc3339(crate::clock::from_millis(now)),
+        "data": m.data,
+    })
+    .to_string();
     sqlx::query(
         "INSERT INTO webhook_messages (id, type, body, created_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(id)
-    .bind(kind)
-    .bind(body)
+    .bind(&id)
+    .bind(m.kind)
+    .bind(&body)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 async fn insert_delivery(
@@ -271,13 +267,7 @@ impl Store {
         .execute(tx.conn())
         .await?
         .rows_affected();
-        if n != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.record(audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        tx.commit_if(n == 1, audit).await
     }
 
     /// Replace the sealed current secret (same secret, sealed under
@@ -322,13 +312,7 @@ impl Store {
             .execute(tx.conn())
             .await?
             .rows_affected();
-        if n != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.record(audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        tx.commit_if(n == 1, audit).await
     }
 
     /// Queue `message` for one endpoint only (a ping), audited.
@@ -341,13 +325,6 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let event = tx.record(audit).await?;
-        let id = format!("msg_{}", new_id()?.simple());
-        let body = serde_json::json!({
-            "type": message.kind,
-            "timestamp": crate::clock::rfc3339(crate::clock::from_millis(now)),
-            "data": message.data,
-        })
-        .to_string();
         let exists: Option<String> =
             sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE id = $1")
                 .bind(endpoint_id)
@@ -357,7 +334,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        insert_message(tx.conn(), &id, message.kind, &body, now).await?;
+        let id = insert_message(tx.conn(), message, now).await?;
         insert_delivery(
             tx.conn(),
             &id,
