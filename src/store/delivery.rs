@@ -17,10 +17,13 @@ const META: &str =
 
 /// The predicate of a claimable credential: verified, sealed, and waiting
 /// or with a lease that ran out at `now` (a bound parameter). The claim's
-/// select, its update and a quarantine all use this one rule.
+/// select, its update and a quarantine all use this one rule. Its first
+/// three terms are, word for word, the WHERE clause of the partial index
+/// `credentials_claimable` (migration 0005), so the oldest claimable row
+/// is found without sorting every verified row.
 fn claimable(now: &str) -> String {
     format!(
-        "status = 'verified' AND key_version IS NOT NULL \
+        "status = 'verified' AND key_version IS NOT NULL AND delivery IN ('waiting', 'leased') \
          AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= {now}))"
     )
 }
@@ -69,20 +72,54 @@ impl Store {
         after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<CredentialMeta>> {
+        // Only the filters given appear in the SQL, and the cursor is a row
+        // value, so each planner sees plain equalities and an index range
+        // (`credentials_claim` for both filters, `credentials_created`
+        // otherwise) instead of `$1 IS NULL OR …`, which no index serves:
+        // with that form every page read and sorted the whole table.
+        let mut clauses = Vec::new();
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if status.is_some() {
+            clauses.push(format!("status = {}", param()));
+        }
+        if delivery.is_some() {
+            clauses.push(format!("delivery = {}", param()));
+        }
+        if after.is_some() {
+            clauses.push(format!("(created_at, id) < ({}, {})", param(), param()));
+        }
+        let limit_param = param();
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        // A status alone: walk newest first and filter, rather than sort
+        // every row of that status (SQLite would pick `credentials_claim`).
+        let hint = if status.is_some() && delivery.is_none() {
+            self.backend.indexed_by("credentials_created")
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT {META} FROM credentials WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-             AND (CAST($2 AS TEXT) IS NULL OR delivery = $2) \
-             AND (CAST($3 AS BIGINT) IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
-             ORDER BY created_at DESC, id DESC LIMIT $5"
+            "SELECT {META} FROM credentials{hint}{filter} \
+             ORDER BY created_at DESC, id DESC LIMIT {limit_param}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(status.map(Status::as_str))
-            .bind(delivery.map(Delivery::as_str))
-            .bind(after.map(|c| c.created_at))
-            .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
-            .bind(limit)
-            .fetch_all(self.reader())
-            .await?;
+        let mut query = sqlx::query(&sql);
+        if let Some(s) = status {
+            query = query.bind(s.as_str());
+        }
+        if let Some(d) = delivery {
+            query = query.bind(d.as_str());
+        }
+        if let Some(c) = after {
+            query = query.bind(c.created_at).bind(c.id.as_str());
+        }
+        let rows = query.bind(limit).fetch_all(self.reader()).await?;
         rows.iter().map(meta_from_row).collect()
     }
 
@@ -109,8 +146,9 @@ impl Store {
             super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
-            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
+            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials{} \
              WHERE {} ORDER BY created_at, id LIMIT 1{skip_locked}",
+            self.backend.indexed_by("credentials_claimable"),
             claimable("$1")
         );
         let Some(row) = sqlx::query(&sql)

@@ -9,8 +9,13 @@ use serde_json::json;
 impl Store {
     /// Put credentials whose lease ran out back to `waiting`. Returns how many.
     pub async fn expire_leases(&self, limit: i64) -> Result<usize> {
+        let select = format!(
+            "SELECT id FROM credentials{} WHERE delivery = 'leased' AND lease_expires_at <= $1 \
+             ORDER BY lease_expires_at, id LIMIT $2",
+            self.backend.indexed_by("credentials_leases")
+        );
         self.sweep(
-            "SELECT id FROM credentials WHERE delivery = 'leased' AND lease_expires_at <= $1 ORDER BY id LIMIT $2",
+            &select,
             "UPDATE credentials SET delivery = 'waiting', lease_id = NULL, lease_expires_at = NULL \
              WHERE id = $2 AND delivery = 'leased' AND lease_expires_at <= $1",
             "credential.lease_expired",
@@ -22,8 +27,13 @@ impl Store {
 
     /// Destroy delivered credentials older than `retain_ms` since delivery.
     pub async fn destroy_retained(&self, retain_ms: i64, limit: i64) -> Result<usize> {
+        let select = format!(
+            "SELECT id FROM credentials{} WHERE delivery = 'delivered' AND delivered_at <= $1 \
+             ORDER BY delivered_at, id LIMIT $2",
+            self.backend.indexed_by("credentials_retention")
+        );
         self.sweep(
-            "SELECT id FROM credentials WHERE delivery = 'delivered' AND delivered_at <= $1 ORDER BY id LIMIT $2",
+            &select,
             "UPDATE credentials SET delivery = 'destroyed', destroyed_at = $3, key_version = NULL, wrapped_key = NULL, \
              ciphertext = NULL WHERE id = $2 AND delivery = 'delivered' AND delivered_at <= $1",
             "credential.destroy",
@@ -34,7 +44,12 @@ impl Store {
     }
 
     /// Select due rows (cut-off = now − `age_ms`), update each with the same
-    /// condition, one audit event per row changed, one transaction.
+    /// condition, one audit event per row changed, one transaction. Due rows
+    /// are taken (and locked) longest-due first, in the order of the partial
+    /// index that finds them (migration 0005): ordered by `id` instead,
+    /// PostgreSQL's generic plan for the prepared statement walked the whole
+    /// table by primary key while holding the audit head, seconds at a
+    /// million rows, every pass.
     async fn sweep(
         &self,
         select: &str,
