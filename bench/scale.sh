@@ -122,6 +122,8 @@ run() {
   wrk_run "$backend" "$size" "GET /credentials?status=verified&delivery=waiting&limit=100" -s bench/secret.lua \
     "$base/api/v1/credentials?status=verified&delivery=waiting&limit=100"
   wrk_run "$backend" "$size" "GET /credentials/{id}/secret" -s bench/secret.lua "$base/api/v1/credentials/$CREDENTIAL/secret"
+  result "$backend" "$size" "claim+ack, 1 connection" "$("$T/examples/bench_claim_ack" "$base" \
+    --connections 1 --seconds 5 --max "$CLAIM_MAX")"
   result "$backend" "$size" "claim+ack" "$("$T/examples/bench_claim_ack" "$base" \
     --connections "$CLAIM_CONNS" --seconds "$CLAIM_SECONDS" --max "$CLAIM_MAX")"
   result "$backend" "$size" "serve peak RSS" "$(rss_mib $pid) MiB"
