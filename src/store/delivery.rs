@@ -27,20 +27,54 @@ impl Store {
         after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<CredentialMeta>> {
+        // Only the filters given appear in the SQL, and the cursor is a row
+        // value, so each planner sees plain equalities and an index range
+        // (`credentials_claim` for both filters, `credentials_created`
+        // otherwise) instead of `$1 IS NULL OR …`, which no index serves:
+        // with that form every page read and sorted the whole table.
+        let mut clauses = Vec::new();
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if status.is_some() {
+            clauses.push(format!("status = {}", param()));
+        }
+        if delivery.is_some() {
+            clauses.push(format!("delivery = {}", param()));
+        }
+        if after.is_some() {
+            clauses.push(format!("(created_at, id) < ({}, {})", param(), param()));
+        }
+        let limit_param = param();
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        // A status alone: walk newest first and filter, rather than sort
+        // every row of that status (SQLite would pick `credentials_claim`).
+        let hint = if status.is_some() && delivery.is_none() {
+            self.backend.indexed_by("credentials_created")
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT {META} FROM credentials WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-             AND (CAST($2 AS TEXT) IS NULL OR delivery = $2) \
-             AND (CAST($3 AS BIGINT) IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
-             ORDER BY created_at DESC, id DESC LIMIT $5"
+            "SELECT {META} FROM credentials{hint}{filter} \
+             ORDER BY created_at DESC, id DESC LIMIT {limit_param}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(status.map(Status::as_str))
-            .bind(delivery.map(Delivery::as_str))
-            .bind(after.map(|c| c.created_at))
-            .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
-            .bind(limit)
-            .fetch_all(self.reader()?)
-            .await?;
+        let mut query = sqlx::query(&sql);
+        if let Some(s) = status {
+            query = query.bind(s.as_str());
+        }
+        if let Some(d) = delivery {
+            query = query.bind(d.as_str());
+        }
+        if let Some(c) = after {
+            query = query.bind(c.created_at).bind(c.id.as_str());
+        }
+        let rows = query.bind(limit).fetch_all(self.reader()?).await?;
         rows.iter().map(meta_from_row).collect()
     }
 

@@ -28,10 +28,13 @@ use sqlx::Row;
 
 /// Claimable at `now` (a bound parameter): verified, sealed, and waiting or
 /// with a lease that ran out. The claim's select, its update and a
-/// quarantine all use this one rule.
+/// quarantine all use this one rule. Its first three terms are, word for
+/// word, the WHERE clause of the partial index `credentials_claimable`
+/// (migration 0005), so the oldest claimable row is found without sorting
+/// every verified row.
 fn claimable(now: &str) -> String {
     format!(
-        "status = 'verified' AND key_version IS NOT NULL \
+        "status = 'verified' AND key_version IS NOT NULL AND delivery IN ('waiting', 'leased') \
          AND (delivery = 'waiting' OR (delivery = 'leased' AND lease_expires_at <= {now}))"
     )
 }
@@ -178,8 +181,9 @@ impl Store {
             super::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
-            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials \
+            "SELECT id, drop_id, kind, key_version, wrapped_key, ciphertext FROM credentials{} \
              WHERE {} ORDER BY created_at, id LIMIT 1{skip_locked}",
+            self.backend.indexed_by("credentials_claimable"),
             claimable("$1")
         );
         let Some(row) = sqlx::query(&sql)
@@ -420,8 +424,12 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let lapsed = "delivery = 'leased' AND lease_expires_at <= $1";
+        // Longest due first, in the order of the partial index that finds
+        // them (0005): ordered by id, PostgreSQL's generic plan walked the
+        // whole table while holding the audit head.
         let select = format!(
-            "SELECT id FROM credentials WHERE {lapsed} ORDER BY id LIMIT $2{}",
+            "SELECT id FROM credentials{} WHERE {lapsed} ORDER BY lease_expires_at, id LIMIT $2{}",
+            self.backend.indexed_by("credentials_leases"),
             self.backend.for_update()
         );
         let ids: Vec<String> = sqlx::query_scalar(&select)
@@ -451,8 +459,9 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let cutoff = tx.now_ms().saturating_sub(retain_ms);
         let select = format!(
-            "SELECT id FROM credentials WHERE delivery = 'delivered' AND delivered_at <= $1 \
-             ORDER BY id LIMIT $2{}",
+            "SELECT id FROM credentials{} WHERE delivery = 'delivered' AND delivered_at <= $1 \
+             ORDER BY delivered_at, id LIMIT $2{}",
+            self.backend.indexed_by("credentials_retention"),
             self.backend.for_update()
         );
         let ids: Vec<String> = sqlx::query_scalar(&select)
