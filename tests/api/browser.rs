@@ -162,14 +162,22 @@ async fn a_customer_submits_a_candidate_ingestion_key_that_verifies() {
     browser
         .screenshot_full_page(&shot("ingestion-drop-page.png"))
         .await;
-    browser.find("#api_key").await.send_keys(KEY).await;
-    browser.find("#user_email").await.send_keys(EMAIL).await;
+    browser.find("#api_key").await.type_exactly(KEY).await;
+    browser.find("#user_email").await.type_exactly(EMAIL).await;
     browser
         .find("#job_board_token")
         .await
-        .send_keys("umbrella")
+        .type_exactly("umbrella")
         .await;
     browser.find("button[type=submit]").await.click().await;
+    // On a loaded machine the answer may still be on its way: wait for the
+    // next page (by its title, which never goes stale) before reading it.
+    let started = std::time::Instant::now();
+    while !browser.title().await.contains("Received and verified")
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(
         browser.find("h1").await.text().await,
         "Received and verified"
