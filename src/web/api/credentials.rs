@@ -23,12 +23,6 @@ const STAFF: &[Role] = &[Role::Admin, Role::Issuer];
 pub const DEFAULT_LEASE_SECS: i64 = 300;
 pub const LEASE_SECS: std::ops::RangeInclusive<i64> = 10..=3600;
 
-fn parse_id(id: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(id)
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::not_found("credential"))
-}
-
 /// A response body that holds a secret. The buffer is built once at its
 /// final size and wiped when the body is dropped (SPEC §8.8); what keydrop
 /// cannot reach is the copy actix-web makes into its connection write buffer.
@@ -118,7 +112,7 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(READERS)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "credential")?;
     let meta = state
         .store
         .credential_meta(&id)
@@ -187,7 +181,7 @@ pub async fn ack(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "credential")?;
     let input: AckBody = body::json(&req, payload).await?;
     let destroy_now = state.settings.retain_after_delivery.is_zero();
     let origin = caller.origin(&req);
@@ -212,7 +206,7 @@ pub async fn secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "credential")?;
     let audit = caller.origin(&req).entry(Event::SecretRead {
         credential: id.clone(),
     });
@@ -249,7 +243,7 @@ pub async fn verify(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "credential")?;
     if let Some(meta) = state.store.credential_meta(&id).await? {
         if meta.delivery == Delivery::Destroyed {
             return Err(ApiError::new(
@@ -280,7 +274,7 @@ pub async fn destroy(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "credential")?;
     let meta = state
         .store
         .destroy_credential(&id, &caller.origin(&req))

@@ -81,12 +81,6 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "drops": drops, "next": next })))
 }
 
-fn parse_id(id: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(id)
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::not_found("drop"))
-}
-
 #[get("/drops/{id}")]
 pub async fn get(
     caller: Caller,
@@ -94,7 +88,7 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "drop")?;
     let (drop, credential) = service::drops::find(&state.store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("drop"))?;
@@ -113,7 +107,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "drop")?;
     let revoked = service::drops::revoke(&state.store, &id, &caller.origin(&req)).await?;
     state.drop_cache.evict(&id);
     match revoked {

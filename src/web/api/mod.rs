@@ -39,6 +39,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(openapi::document);
 }
 
+/// The id in a path, as the canonical UUID text; anything else is a 404
+/// naming `what` (an id that cannot exist is simply not found).
+pub fn path_id(id: &str, what: &str) -> Result<String, super::error::ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|u| u.to_string())
+        .map_err(|_| super::error::ApiError::not_found(what))
+}
+
 /// An optional enum filter from the query string; empty means none.
 pub fn filter<T>(
     value: Option<&str>,

@@ -50,12 +50,6 @@ fn from_webhook_error(e: WebhookError) -> ApiError {
     }
 }
 
-fn parse_id(id: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(id)
-        .map(|u| u.to_string())
-        .map_err(|_| ApiError::not_found("webhook"))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
@@ -113,7 +107,7 @@ pub async fn get(
     caller.require(ADMIN)?;
     let e = state
         .store
-        .endpoint(&parse_id(&id)?)
+        .endpoint(&super::path_id(&id, "webhook")?)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(HttpResponse::Ok().json(endpoint_json(&e)))
@@ -147,7 +141,7 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "webhook")?;
     let input: UpdateBody = body::json(&req, payload).await?;
     if let Some(Some(events)) = &input.events {
         if events.is_empty() || events.iter().any(|e| !crate::domain::webhook::is_type(e)) {
@@ -188,7 +182,7 @@ pub async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "webhook")?;
     let e = state
         .store
         .endpoint(&id)
@@ -211,7 +205,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "webhook")?;
     let secret = webhooks::rotate(&state.store, &state.keyring, &caller.origin(&req), &id)
         .await
         .map_err(from_webhook_error)?
@@ -237,7 +231,7 @@ pub async fn deliveries(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "webhook")?;
     if state.store.endpoint(&id).await?.is_none() {
         return Err(ApiError::not_found("webhook"));
     }
@@ -260,10 +254,8 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
     let (id, delivery) = path.into_inner();
-    let id = parse_id(&id)?;
-    let delivery = uuid::Uuid::parse_str(&delivery)
-        .map_err(|_| ApiError::not_found("delivery"))?
-        .to_string();
+    let id = super::path_id(&id, "webhook")?;
+    let delivery = super::path_id(&delivery, "delivery")?;
     if !state.store.retry_delivery(&id, &delivery).await? {
         return Err(ApiError::not_found("delivery"));
     }
@@ -278,7 +270,7 @@ pub async fn ping(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMIN)?;
-    let id = parse_id(&id)?;
+    let id = super::path_id(&id, "webhook")?;
     let message = webhooks::ping(&state.store, &caller.origin(&req), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
