@@ -46,6 +46,7 @@ async fn main() {
         kind: "harvest_v3",
     };
     let credential = NewCredential {
+        release: keydrop::domain::release::Release::Handoff,
         id: id.clone(),
         drop_id: used.drop.id.clone(),
         org: "Bench Org".into(),

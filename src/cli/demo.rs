@@ -79,6 +79,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         rate_limit: None,
         webhook_allow_private: false,
         metrics_bind: None,
+        partner: None,
+        partner_refresh_every: Duration::from_secs(8 * 3600),
         body_timeout: crate::config::BODY_TIMEOUT,
         jobs: crate::jobs::JobSettings::default(),
     };

@@ -7,6 +7,7 @@ use crate::domain::contact::Contact;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::drop::{DropRecord, DropRequest, DropState};
 use crate::domain::event::Origin;
+use crate::domain::release::Release;
 use crate::greenhouse::Kind;
 use crate::service;
 use crate::service::drops::Revoked;
@@ -47,6 +48,10 @@ pub enum DropCommand {
         /// Your own id for this customer; unique among drops that are not revoked.
         #[arg(long)]
         external_id: Option<String>,
+        /// handoff (workers receive the secret) or vend (workers receive short-lived
+        /// access tokens only; harvest_v3 and harvest_v3_partner).
+        #[arg(long)]
+        release: Option<String>,
         /// Base of the link.
         #[arg(
             long,
@@ -97,8 +102,15 @@ pub async fn run(
             contact_name,
             contact_email,
             external_id,
+            release,
             public_url,
         } => {
+            let release = release
+                .map(|r| {
+                    Release::parse(&r)
+                        .ok_or_else(|| anyhow!("--release must be handoff or vend, not {r:?}"))
+                })
+                .transpose()?;
             let kind = kind
                 .map(|k| k.parse::<Kind>())
                 .transpose()
@@ -117,6 +129,7 @@ pub async fn run(
                     .map(|(name, email)| Contact { name, email }),
                 external_id,
                 metadata: None,
+                release,
             }
             .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;

@@ -50,6 +50,29 @@ pub(crate) async fn send(
     budget: Budget,
     what: &str,
 ) -> Result<Answer, Transient> {
+    send_with(build, request_timeout, budget, what, true).await
+}
+
+/// Like [`send`], for a request that must not reach Greenhouse twice (a refresh-token grant:
+/// presenting a rotated refresh token again kills the grant). It is repeated only when
+/// Greenhouse certainly did not act on it — a 429, or a connection that was never made;
+/// after a timeout, a lost answer or a 5xx the outcome is unknown and the caller decides.
+pub(crate) async fn send_unrepeatable(
+    build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    request_timeout: Duration,
+    budget: Budget,
+    what: &str,
+) -> Result<Answer, Transient> {
+    send_with(build, request_timeout, budget, what, false).await
+}
+
+async fn send_with(
+    build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    request_timeout: Duration,
+    budget: Budget,
+    what: &str,
+    repeatable: bool,
+) -> Result<Answer, Transient> {
     let mut last = Transient::TimedOut;
     let mut attempt: u32 = 0;
     loop {
@@ -80,12 +103,18 @@ pub(crate) async fn send(
                 } else if status >= 500 || status == 408 {
                     last = Transient::Unavailable;
                     tracing::info!(what, status, attempt, "Greenhouse unavailable");
+                    if !repeatable {
+                        return Err(last);
+                    }
                     backoff(attempt)
                 } else {
                     match read_body(resp).await {
                         Ok(body) => return Ok(Answer { status, body }),
                         Err(e) => {
                             last = classify(&e);
+                            if !repeatable {
+                                return Err(last);
+                            }
                             tracing::info!(
                                 what,
                                 status,
@@ -106,6 +135,9 @@ pub(crate) async fn send(
                     connect = e.is_connect(),
                     "request to Greenhouse failed"
                 );
+                if !repeatable && !e.is_connect() {
+                    return Err(last);
+                }
                 backoff(attempt)
             }
         };

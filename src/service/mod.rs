@@ -8,6 +8,7 @@ pub mod release;
 pub mod secrets;
 pub mod submission;
 pub mod tokens;
+pub mod vend;
 pub mod webhooks;
 
 /// A failure that is ours, not the caller's: the HTTP layer answers 500.

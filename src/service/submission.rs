@@ -235,6 +235,7 @@ impl Submitter<'_> {
             external_id: drop.external_id.clone(),
             metadata_json,
             kind: drop.kind.as_str().to_owned(),
+            release: drop.release,
             status: status.as_str().to_owned(),
             hint: secret.hint(),
             verification_json: serde_json::to_string(&verification)

@@ -40,6 +40,8 @@ pub struct AppState {
     pub limiter: Option<rate_limit::RateLimiter>,
     pub drop_cache: drop_cache::DropCache,
     pub releases: crate::service::release::Releases,
+    /// Access tokens of `vend` credentials.
+    pub vendor: crate::service::vend::Vendor,
     /// Runs the background tasks; `/readyz` reads their health.
     pub tasks: crate::jobs::supervisor::Supervisor,
     /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).

@@ -322,6 +322,8 @@ pub fn serve_settings() -> ServeSettings {
         rate_limit: None,
         webhook_allow_private: true,
         metrics_bind: None,
+        partner: None,
+        partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),
     }

@@ -23,4 +23,5 @@ mod openapi;
 mod public;
 mod slow_bodies;
 mod store;
+mod vend;
 mod webhooks;

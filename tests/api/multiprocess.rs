@@ -88,6 +88,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
         store
             .insert_drop(
                 &NewDrop {
+                    release: keydrop::domain::release::Release::Handoff,
                     id: drop_id.clone(),
                     token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
                     org: format!("Org {i}"),
@@ -114,6 +115,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             kind: "harvest_v3",
         };
         let c = NewCredential {
+            release: keydrop::domain::release::Release::Handoff,
             id: id.clone(),
             drop_id: drop_id.clone(),
             org: format!("Org {i}"),

@@ -130,6 +130,11 @@ impl FakeGreenhouse {
         lock(&self.state).outage = on;
     }
 
+    /// How long the access tokens `/token` issues live (`expires_in`; 3600 by default).
+    pub fn set_token_lifetime(&self, secs: i64) {
+        lock(&self.state).token_lifetime_secs = secs;
+    }
+
     /// Only `/token` answers 503.
     pub fn set_token_outage(&self, on: bool) {
         lock(&self.state).token_outage = on;

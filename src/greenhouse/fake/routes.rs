@@ -203,7 +203,9 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>
     s.tokens
         .insert(token.clone(), Issued { client_id: id, sub });
     s.issued_order.push(token.clone());
-    HttpResponse::Ok().json(json!({"access_token":token,"token_type":"Bearer","expires_in":3600}))
+    let lifetime = s.token_lifetime_secs;
+    HttpResponse::Ok()
+        .json(json!({"access_token":token,"token_type":"Bearer","expires_in":lifetime}))
 }
 
 async fn v3(

@@ -140,6 +140,8 @@ pub(crate) struct State {
     pub retry_after_secs: u64,
     pub v1_permission_status: u16,
     pub revoke_next: u32,
+    /// `expires_in` of the access tokens `/token` issues.
+    pub token_lifetime_secs: i64,
     // counters
     pub total: u64,
     pub per_path: BTreeMap<String, u64>,
@@ -150,6 +152,7 @@ pub(crate) struct State {
 impl State {
     pub fn new() -> Self {
         Self {
+            token_lifetime_secs: 3600,
             v3_clients: BTreeMap::new(),
             v1_keys: BTreeMap::new(),
             ingestion_keys: BTreeSet::new(),

@@ -39,11 +39,13 @@ pub use registry::{registry, Registry, SecretFormatError};
 
 use super::checker::Checker;
 use super::http::Budget;
+use super::oauth::{TokenError, Tokens};
 use super::profile::Profile;
 use super::resources::Resource;
 use super::secret::Secret;
 use super::validation::ValidationError;
 use crate::domain::kind::Kind;
+use crate::domain::release::ReleaseModes;
 use crate::domain::verification::Named;
 use futures_util::future::BoxFuture;
 use maud::Markup;
@@ -78,6 +80,13 @@ impl From<Verdict> for Checked {
             greenhouse_user: None,
         }
     }
+}
+
+/// A renewed access token, and the secret to store with it when the secret itself changed.
+#[derive(Debug)]
+pub struct Renewed {
+    pub tokens: Tokens,
+    pub secret: Option<Secret>,
 }
 
 /// Which piece of advice the report needs from the kind.
@@ -121,6 +130,23 @@ pub trait CredentialKind: Send + Sync + 'static {
         secret: &'a Secret,
         profile: &'a Profile,
     ) -> BoxFuture<'a, Checked>;
+    /// The release modes this kind allows (SPEC §3); the first is the default.
+    fn release_modes(&self) -> ReleaseModes {
+        ReleaseModes::HANDOFF
+    }
+    /// A fresh access token for a `vend` credential of this kind (SPEC §3, §1.5): minted with
+    /// client credentials, or a partner grant refreshed (then [`Renewed::secret`] holds the
+    /// secret with its rotated refresh token, to be stored before the token is used). Kinds
+    /// that only hand off never get here.
+    fn renew<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
+        let _ = (checker, budget, secret);
+        Box::pin(async { Err(TokenError::Refused("unsupported".into())) })
+    }
     /// Customer-facing advice for the report (see [`Advice`]).
     fn advice(&self, secret: &Secret, advice: Advice) -> String;
     /// The numbered steps for creating the credential in Greenhouse. `permissions` is the

@@ -5,6 +5,7 @@ use super::fields::Fields;
 use super::{candidate_ingestion, harvest_v1, harvest_v3, CredentialKind};
 use crate::domain::kind::{Kind, KindCatalog, ProfileChoice};
 use crate::domain::profile::Profile;
+use crate::domain::release::ReleaseModes;
 use crate::greenhouse::secret::Secret;
 use crate::greenhouse::validation::ValidationError;
 use std::borrow::Cow;
@@ -169,6 +170,11 @@ impl KindCatalog for Registry {
             }
         }
         .map_err(|e| e.to_string())
+    }
+
+    fn release_modes(&self, kind: Kind) -> ReleaseModes {
+        self.get(kind)
+            .map_or(ReleaseModes::HANDOFF, |k| k.release_modes())
     }
 }
 

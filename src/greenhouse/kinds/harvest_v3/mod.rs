@@ -7,9 +7,11 @@ mod page;
 mod resources;
 
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
-use super::{Advice, Checked, CredentialKind, NamedProfile};
+use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
+use crate::domain::release::ReleaseModes;
 use crate::greenhouse::checker::Checker;
 use crate::greenhouse::http::Budget;
+use crate::greenhouse::oauth::{self, ClientAuth, TokenError};
 use crate::greenhouse::profile::{Profile, DEFAULT_PROFILE};
 use crate::greenhouse::resources::Resource;
 use crate::greenhouse::secret::{check_token_like, Secret};
@@ -188,6 +190,30 @@ impl CredentialKind for HarvestV3 {
             )
             .await
             .into()
+        })
+    }
+
+    fn release_modes(&self) -> ReleaseModes {
+        ReleaseModes::EITHER
+    }
+
+    fn renew<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
+        Box::pin(async move {
+            let client = ClientAuth {
+                client_id: secret.get("client_id").unwrap_or(""),
+                client_secret: secret.get("client_secret").unwrap_or(""),
+            };
+            let tokens =
+                oauth::client_credentials(checker, budget, client, secret.get("user_id")).await?;
+            Ok(Renewed {
+                tokens,
+                secret: None,
+            })
         })
     }
 
