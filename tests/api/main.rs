@@ -24,4 +24,5 @@ mod public;
 mod slow_bodies;
 mod store;
 mod vend;
+mod vend_multiprocess;
 mod webhooks;

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 const CREDENTIALS: usize = 200;
 const WORKERS: usize = 8;
 
-struct Server(Child);
+pub struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -28,6 +28,17 @@ impl Drop for Server {
 }
 
 fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path) -> Server {
+    start_server_with(db, master_key, port, dir, &[])
+}
+
+/// [`start_server`] with extra environment (e.g. the fake Greenhouse's URLs).
+pub fn start_server_with(
+    db: &TestDb,
+    master_key: &str,
+    port: u16,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keydrop"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_clear()
@@ -35,6 +46,7 @@ fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path)
         .env("KEYDROP_DATABASE_URL", &db.url)
         .env("KEYDROP_MASTER_KEY", master_key)
         .env("KEYDROP_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +60,7 @@ fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path)
     Server(child)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
