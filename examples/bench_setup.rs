@@ -58,6 +58,8 @@ async fn main() {
         verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
         envelope: cipher::encrypt(&keyring, binding, secret).unwrap(),
         next_check_at: None,
+        access: None,
+        refresh_due_at: None,
     };
     assert!(store
         .accept_credential(

@@ -1,6 +1,7 @@
 //! Use cases that combine the store, the cipher and the Greenhouse checker.
 //! The web layer and the CLI call these; they hold no HTTP or terminal logic.
 
+pub mod connect;
 pub mod delivery;
 pub mod drops;
 pub mod recheck;

@@ -41,7 +41,7 @@ pub const FRESH_MS: i64 = 5 * 60_000;
 /// How long a caller waits for another process's renewal before answering 503.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
 /// Margin of the token lease beyond the Greenhouse budget.
-const LEASE_MARGIN_MS: i64 = 30_000;
+const LEASE_MARGIN_MS: i64 = 5_000;
 
 /// An access token as handed out.
 pub struct AccessToken {
@@ -199,6 +199,12 @@ impl Vendor {
     /// its access token.
     pub async fn keep_alive(&self, id: &str) -> Result<(), VendError> {
         self.renew(id, Why::KeepAlive).await
+    }
+
+    /// Make sure `vend` credential `id` holds an access token valid for [`FRESH_MS`]
+    /// (renewing it if needed), e.g. before a partner grant's stored token is used to check it.
+    pub async fn ensure_fresh(&self, id: &str) -> Result<(), VendError> {
+        self.renew(id, Why::OnDemand).await
     }
 
     fn gate(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

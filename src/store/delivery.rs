@@ -151,15 +151,16 @@ impl Store {
                 out.push(SecretRead::NotFound);
                 continue;
             };
+            // A killed grant was destroyed too; what the caller needs to hear is why.
+            if meta.status == Status::Disconnected {
+                out.push(SecretRead::Disconnected);
+                continue;
+            }
             let Some(key_version) = key_version.filter(|_| meta.delivery != Delivery::Destroyed)
             else {
                 out.push(SecretRead::Destroyed);
                 continue;
             };
-            if meta.status == Status::Disconnected {
-                out.push(SecretRead::Disconnected);
-                continue;
-            }
             if meta.status != Status::Verified {
                 out.push(SecretRead::NotVerified);
                 continue;

@@ -74,6 +74,10 @@ pub struct NewCredential {
     pub verification_json: String,
     pub envelope: Envelope,
     pub next_check_at: Option<i64>,
+    /// A `vend` credential's first access token, sealed, and its expiry (partner grants).
+    pub access: Option<(Vec<u8>, i64)>,
+    /// A partner grant's first keep-alive refresh.
+    pub refresh_due_at: Option<i64>,
 }
 
 /// Why [`Store::claim`]'s `open` failed, and whether to set the row aside:
@@ -138,8 +142,9 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO credentials (id, drop_id, org, kind, status, hint, verification, delivery, \
-             key_version, wrapped_key, ciphertext, next_check_at, created_at, external_id, metadata, release) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12, $13, $14, $15)",
+             key_version, wrapped_key, ciphertext, next_check_at, created_at, external_id, metadata, release, \
+             access_sealed, access_expires_at, refresh_due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&c.id)
         .bind(&c.drop_id)
@@ -156,6 +161,9 @@ impl Store {
         .bind(c.external_id.as_deref())
         .bind(c.metadata_json.as_deref())
         .bind(c.release.as_str())
+        .bind(c.access.as_ref().map(|(sealed, _)| sealed.clone()))
+        .bind(c.access.as_ref().map(|(_, at)| *at))
+        .bind(c.refresh_due_at)
         .execute(tx.conn())
         .await?;
         tx.record(audit).await?;

@@ -15,6 +15,7 @@ mod delivery;
 mod drops;
 mod keys;
 mod lifecycle;
+mod oauth;
 mod secrets;
 mod tokens;
 mod vending;

@@ -45,9 +45,11 @@ pub enum TokenLease {
 fn fresh(p: &str) -> String {
     format!("access_sealed IS NOT NULL AND access_expires_at > {p}")
 }
-/// Renewable: a live, verified `vend` credential.
+/// Renewable: a live `vend` credential (a pending partner grant too: it must be kept alive
+/// while its check waits).
 const LIVE: &str =
-    "release = 'vend' AND status = 'verified' AND delivery <> 'destroyed' AND key_version IS NOT NULL";
+    "release = 'vend' AND status IN ('verified', 'pending') AND delivery <> 'destroyed' \
+     AND key_version IS NOT NULL";
 
 impl Store {
     /// Take the token lease of credential `id` for `hold_ms`, unless its stored token is

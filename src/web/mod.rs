@@ -8,6 +8,7 @@ pub mod auth_throttle;
 pub mod body;
 pub mod body_deadline;
 pub mod client_addr;
+pub mod connect;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;
@@ -88,6 +89,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(static_files::serve)
     .service(public::show)
     .service(public::submit)
+    .service(public::connect)
+    .service(connect::callback)
     .service(
         web::scope("/api/v1")
             .app_data(

@@ -18,7 +18,7 @@ use zeroize::Zeroize;
 /// Largest form body (SPEC §8.7).
 pub const FORM_LIMIT: usize = 16 * 1024;
 
-fn html(status: StatusCode, page: Markup) -> HttpResponse {
+pub(super) fn html(status: StatusCode, page: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.into_string())
@@ -26,7 +26,7 @@ fn html(status: StatusCode, page: Markup) -> HttpResponse {
 
 /// The pages of a link show the drop's contact, else the support address;
 /// before the drop is known (`None`), only the support address.
-fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
+pub(super) fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
     PageContext::new(&state.settings.brand_name)
         .with_contact(drop.and_then(|d| d.contact.as_ref()))
         .with_support(state.settings.support_email.as_deref())
@@ -97,7 +97,10 @@ async fn ensure_open(state: &AppState, drop: &DropRecord) -> Result<(), PageErro
 }
 
 /// The registered kind of a drop; a drop of a kind this build does not know is our fault.
-fn kind_of(state: &AppState, drop: &DropRecord) -> Result<&'static dyn CredentialKind, PageError> {
+pub(super) fn kind_of(
+    state: &AppState,
+    drop: &DropRecord,
+) -> Result<&'static dyn CredentialKind, PageError> {
     state
         .checker
         .kinds()
@@ -105,7 +108,7 @@ fn kind_of(state: &AppState, drop: &DropRecord) -> Result<&'static dyn Credentia
         .ok_or_else(|| PageError::internal(&UnknownKind(drop.kind.to_string())))
 }
 
-fn drop_page(
+pub(super) fn drop_page(
     state: &AppState,
     drop: &DropRecord,
     problem: Option<&Problem>,
@@ -163,6 +166,29 @@ pub async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    post_link(req, token, payload, state, false).await
+}
+
+/// `POST /d/{token}/connect` (SPEC §4): a partner drop's Connect button. The page's own form
+/// posts to `POST /d/{token}` (so the page never holds the link token); both start the same
+/// connection.
+#[post("/d/{token}/connect")]
+pub async fn connect(
+    req: HttpRequest,
+    token: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    post_link(req, token, payload, state, true).await
+}
+
+async fn post_link(
+    req: HttpRequest,
+    token: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    connect_route: bool,
+) -> HttpResponse {
     // The rate limit before the database is asked anything: its page can
     // name only the support address.
     if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(&req)) {
@@ -178,7 +204,7 @@ pub async fn submit(
         Err(e) => return e.response(&page_context(&state, None)),
     };
     let ctx = page_context(&state, Some(&drop));
-    match take_submission(&req, drop, payload, &state, &ctx).await {
+    match take_submission(&req, drop, payload, &state, &ctx, connect_route).await {
         Ok(res) => res,
         Err(e) => e.response(&ctx),
     }
@@ -190,7 +216,12 @@ async fn take_submission(
     payload: web::Payload,
     state: &AppState,
     ctx: &PageContext,
+    connect_route: bool,
 ) -> Result<HttpResponse, PageError> {
+    let kind = kind_of(state, &drop)?;
+    if connect_route && !kind.connects() {
+        return Err(PageError::NotFound);
+    }
     ensure_open(state, &drop).await?;
     let is_form = req
         .headers()
@@ -220,11 +251,17 @@ async fn take_submission(
     {
         return Err(PageError::FormExpired);
     }
-    let submitter = Submitter {
-        store: &state.store,
-        keyring: &state.keyring,
-        checker: &state.checker,
-    };
+    let submitter = submitter(state);
+    if kind.connects() {
+        // Step 1 of "Connect with Greenhouse": off to Greenhouse's authorize page.
+        let url = submitter
+            .connect_url(&drop, &state.settings.public_url, client_ip(req))
+            .await
+            .map_err(|e| PageError::internal(&e))?;
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .finish());
+    }
     let outcome = submitter.submit(&drop, &form, client_ip(req)).await;
     state.drop_cache.evict(&drop.id);
     let kind = kind_of(state, &drop).map_or("unknown", |k| k.name());
@@ -237,7 +274,32 @@ async fn take_submission(
         Ok(Outcomes::Rejected(r)) => state.metrics.submission(kind, r.outcome),
         Ok(Outcomes::Gone(_)) | Err(_) => {}
     }
-    match outcome.map_err(|e| PageError::internal(&e))? {
+    answer(
+        state,
+        ctx,
+        &form,
+        outcome.map_err(|e| PageError::internal(&e))?,
+    )
+}
+
+/// The submission service over this app's state.
+pub(super) fn submitter(state: &AppState) -> Submitter<'_> {
+    Submitter {
+        store: &state.store,
+        keyring: &state.keyring,
+        checker: &state.checker,
+        partner_refresh_every: state.settings.partner_refresh_every,
+    }
+}
+
+/// The page for what a submission (or a connection's callback) came to.
+pub(super) fn answer(
+    state: &AppState,
+    ctx: &PageContext,
+    form: &Form,
+    outcome: Outcomes,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
         Outcomes::Accepted { drop, verification } => Ok(match verification.outcome {
             Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(ctx, &drop.org)),
@@ -246,7 +308,7 @@ async fn take_submission(
                 pages::verified_page(ctx, &drop.org, kind_of(state, &drop)?, &verification),
             ),
         }),
-        Outcomes::Rejected(r) => rejected(state, &form, r),
+        Outcomes::Rejected(r) => rejected(state, form, r),
     }
 }
 

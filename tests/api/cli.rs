@@ -596,6 +596,8 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
             verification_json: "{}".into(),
             envelope: cipher::encrypt(keyring, binding, secret.as_bytes()).unwrap(),
             next_check_at: None,
+            access: None,
+            refresh_due_at: None,
             external_id: None,
             metadata_json: None,
         };

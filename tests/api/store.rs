@@ -236,6 +236,8 @@ fn sealed_credential(
         verification_json: "{}".into(),
         envelope: cipher::encrypt(keyring, binding, plaintext).unwrap(),
         next_check_at: None,
+        access: None,
+        refresh_due_at: None,
     }
 }
 

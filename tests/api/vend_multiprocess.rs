@@ -89,6 +89,8 @@ async fn two_processes_mint_one_token_for_fifty_concurrent_callers() {
         verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
         envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
         next_check_at: None,
+        access: None,
+        refresh_due_at: None,
     };
     assert!(store
         .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod partner;
 mod routes;
 mod state;
 
@@ -128,6 +129,83 @@ impl FakeGreenhouse {
     /// Every request answers 503.
     pub fn set_outage(&self, on: bool) {
         lock(&self.state).outage = on;
+    }
+
+    /// A partner OAuth client (`/authorize`, the code and refresh grants).
+    pub fn add_partner_client(&self, id: &str, secret: &str) {
+        lock(&self.state).partner.add_client(id, secret);
+    }
+
+    /// Whether `/authorize` answers `error=access_denied` (the customer declines).
+    pub fn set_authorize_denies(&self, on: bool) {
+        lock(&self.state).partner.deny = on;
+    }
+
+    /// Resources whose `harvest:<r>:list` scope an approval grants, whatever is asked
+    /// (`None`: everything asked).
+    pub fn set_partner_grants<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        &self,
+        resources: Option<I>,
+    ) {
+        lock(&self.state).partner.granted = resources.map(|rs| {
+            rs.into_iter()
+                .map(|r| format!("harvest:{}:list", r.as_ref()))
+                .collect()
+        });
+    }
+
+    /// Partner token answers with `expires_at` (ISO 8601, by the real clock) instead of
+    /// `expires_in`.
+    pub fn set_partner_expires_at(&self, on: bool) {
+        lock(&self.state).partner.expires_at = on;
+    }
+
+    /// How long each refresh takes (widens races).
+    pub fn set_refresh_delay(&self, delay: Duration) {
+        lock(&self.state).partner.refresh_delay = delay;
+    }
+
+    /// A grant of partner client `client_id` with every v3 scope, as if a customer approved:
+    /// `(refresh_token, access_token)`.
+    pub fn new_partner_grant(&self, client_id: &str) -> (String, String) {
+        let mut s = lock(&self.state);
+        let scopes = s
+            .v3_resources
+            .iter()
+            .map(|r| format!("harvest:{r}:list"))
+            .collect();
+        let (refresh, access, _) = partner::new_grant(&mut s, client_id, scopes);
+        (refresh, access)
+    }
+
+    /// Every refresh token the fake ever issued (for leak scans).
+    pub fn issued_refresh_tokens(&self) -> Vec<String> {
+        lock(&self.state).partner.issued_refresh_tokens()
+    }
+
+    /// Refresh-token grants answered so far.
+    pub fn partner_refreshes(&self) -> u64 {
+        lock(&self.state).partner.refreshes
+    }
+
+    /// The most refresh-token grants in flight at once.
+    pub fn max_refreshes_in_flight(&self) -> u64 {
+        lock(&self.state).partner.max_refreshes_in_flight
+    }
+
+    /// Spent refresh tokens presented again (each killed its grant).
+    pub fn refresh_reuses(&self) -> u64 {
+        lock(&self.state).partner.reuses
+    }
+
+    /// Grants still alive.
+    pub fn alive_grants(&self) -> usize {
+        lock(&self.state).partner.alive_grants()
+    }
+
+    /// Kill every grant (the customers disconnected the app in Greenhouse).
+    pub fn kill_partner_grants(&self) {
+        lock(&self.state).partner.kill_all();
     }
 
     /// How long the access tokens `/token` issues live (`expires_in`; 3600 by default).

@@ -20,6 +20,7 @@ pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token))
+        .route("/authorize", web::get().to(super::partner::authorize))
         .route("/v3/{tail:.*}", web::get().to(v3))
         .route("/v1/partner/{resource}", web::get().to(partner))
         .route("/v1/boards/{token}", web::get().to(board))
@@ -177,6 +178,13 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>
                 .json(json!({"message":"Must include `grant_type` parameter in /token request"}))
         }
         Some("client_credentials") => {}
+        Some("authorization_code") => {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            return super::partner::exchange(&mut s, (&id, &secret), &p);
+        }
+        Some("refresh_token") => {
+            return super::partner::refresh(&state.into_inner(), (id, secret), p).await;
+        }
         Some(other) => {
             return HttpResponse::BadRequest().json(json!({"message": format!(
                 "grant_type={other} is invalid, please use one of: authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange"

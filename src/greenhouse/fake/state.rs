@@ -142,6 +142,8 @@ pub(crate) struct State {
     pub revoke_next: u32,
     /// `expires_in` of the access tokens `/token` issues.
     pub token_lifetime_secs: i64,
+    /// Partner OAuth: clients, codes, grants (`fake::partner`).
+    pub partner: super::partner::PartnerState,
     // counters
     pub total: u64,
     pub per_path: BTreeMap<String, u64>,
@@ -153,6 +155,7 @@ impl State {
     pub fn new() -> Self {
         Self {
             token_lifetime_secs: 3600,
+            partner: Default::default(),
             v3_clients: BTreeMap::new(),
             v1_keys: BTreeMap::new(),
             ingestion_keys: BTreeSet::new(),

@@ -30,6 +30,7 @@ mod fields;
 mod harvest_tests;
 mod harvest_v1;
 mod harvest_v3;
+mod harvest_v3_partner;
 mod registry;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,8 @@ pub use super::report::{Finding, Probe, Transient, Verdict};
 pub static HARVEST_V3: &dyn CredentialKind = &harvest_v3::HarvestV3;
 pub static HARVEST_V1: &dyn CredentialKind = &harvest_v1::HarvestV1;
 pub static CANDIDATE_INGESTION: &dyn CredentialKind = &candidate_ingestion::CandidateIngestion;
+pub static HARVEST_V3_PARTNER: &dyn CredentialKind = &harvest_v3_partner::HarvestV3Partner;
+pub use harvest_v3_partner::HarvestV3Partner;
 
 /// A named permission profile of one kind (SPEC §1.3, §1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +112,16 @@ pub trait CredentialKind: Send + Sync + 'static {
     fn summary(&self) -> &'static str;
     /// The form inputs, in page order. Their names are also the secret JSON's keys.
     fn fields(&self) -> &'static [FieldSpec];
+    /// Whether the customer connects through Greenhouse (OAuth, SPEC §1.5) instead of filling
+    /// in [`fields`](CredentialKind::fields): the page then shows a Connect button.
+    fn connects(&self) -> bool {
+        false
+    }
+    /// Why drops of this kind cannot be created with this configuration, if they cannot.
+    fn unavailable(&self, checker: &Checker) -> Option<String> {
+        let _ = checker;
+        None
+    }
     /// Local shape checks, before any I/O: the posted fields (trimmed by [`Fields::get`]) or a
     /// secret read back, as a [`Secret`] of this kind. Errors name the field, never the value.
     fn parse(&self, form: &Fields) -> Result<Secret, ValidationError>;

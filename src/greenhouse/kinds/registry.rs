@@ -2,7 +2,7 @@
 //! of keydrop asks of it.
 
 use super::fields::Fields;
-use super::{candidate_ingestion, harvest_v1, harvest_v3, CredentialKind};
+use super::{candidate_ingestion, harvest_v1, harvest_v3, harvest_v3_partner, CredentialKind};
 use crate::domain::kind::{Kind, KindCatalog, ProfileChoice};
 use crate::domain::profile::Profile;
 use crate::domain::release::ReleaseModes;
@@ -17,6 +17,7 @@ static BUILTIN: Registry = Registry {
     kinds: Cow::Borrowed(&[
         &harvest_v3::HarvestV3,
         &candidate_ingestion::CandidateIngestion,
+        &harvest_v3_partner::HarvestV3Partner,
         &harvest_v1::HarvestV1,
     ]),
 };

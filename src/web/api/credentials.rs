@@ -386,6 +386,16 @@ pub async fn verify(
                 "this credential was destroyed; it cannot be checked again",
             ));
         }
+        // A partner grant is checked with its stored access token: renew it first if it is
+        // about to expire (never by the check itself, which must not spend a refresh token).
+        let connects = state
+            .checker
+            .kinds()
+            .get(meta.kind)
+            .is_some_and(|k| k.connects());
+        if connects {
+            state.vendor.ensure_fresh(&id).await.map_err(vend_error)?;
+        }
     }
     let meta = delivery::reverify(
         &state.store,

@@ -27,7 +27,11 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
             (expiry(p))
             (instructions(&p.brand, p.kind, &p.profile))
             (handling(&p.brand))
-            (credential_form(p, problem))
+            @if p.kind.connects() {
+                (super::connect::connect_section(p, problem))
+            } @else {
+                (credential_form(p, problem))
+            }
         },
     )
 }

@@ -4,7 +4,7 @@
 
 mod check;
 mod page;
-mod resources;
+pub(in crate::greenhouse::kinds) mod resources;
 
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
 use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
@@ -95,7 +95,7 @@ const FULL_OPTIONAL: &[&str] = &[
     "user_job_permissions",
 ];
 
-static PROFILES: &[NamedProfile] = &[
+pub(in crate::greenhouse::kinds) static PROFILES: &[NamedProfile] = &[
     NamedProfile {
         name: DEFAULT_PROFILE,
         required: FULL_REQUIRED,

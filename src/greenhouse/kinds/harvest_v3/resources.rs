@@ -7,7 +7,7 @@ const fn scope(name: &'static str, description: &'static str) -> Resource {
     Resource::scope(name, description)
 }
 
-pub(super) static RESOURCES: &[Resource] = &[
+pub(in crate::greenhouse::kinds) static RESOURCES: &[Resource] = &[
     scope("users", "Users — the people in your Greenhouse account"),
     scope(
         "user_roles",
