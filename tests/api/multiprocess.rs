@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 const CREDENTIALS: usize = 200;
 const WORKERS: usize = 8;
 
-pub struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
