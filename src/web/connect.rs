@@ -4,7 +4,7 @@
 
 use super::page_error::PageError;
 use super::pages::{self, Problem};
-use super::public::{answer, drop_page, html, kind_of, page_context, submitter};
+use super::public::{allow_connect, answer, drop_page, html, kind_of, page_context, submitter};
 use super::{client_ip, AppState};
 use crate::service::connect::{Callback, CallbackQuery};
 use crate::service::submission::{Form, Outcomes};
@@ -63,7 +63,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
                 ..Problem::default()
             };
             match drop_page(&state, &drop, Some(&problem)) {
-                Ok(page) => html(StatusCode::UNPROCESSABLE_ENTITY, page),
+                Ok(page) => allow_connect(&state, html(StatusCode::UNPROCESSABLE_ENTITY, page)),
                 Err(e) => e.response(&ctx),
             }
         }
@@ -79,7 +79,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
                 Outcomes::Gone(_) => {}
             }
             match answer(&state, &ctx, &Form::default(), *outcome) {
-                Ok(res) => res,
+                Ok(res) => allow_connect(&state, res),
                 Err(e) => e.response(&ctx),
             }
         }

@@ -130,6 +130,33 @@ pub(super) fn drop_page(
     ))
 }
 
+/// A partner drop's pages hold the Connect form, whose answer redirects to Greenhouse's
+/// authorize page: their `form-action` allows that one origin besides `'self'` (every other
+/// page keeps the stricter default of `headers::CONTENT_SECURITY_POLICY`).
+pub(super) fn allow_connect(state: &AppState, mut res: HttpResponse) -> HttpResponse {
+    let origin = reqwest::Url::parse(&state.checker.config().auth_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    if let Some(origin) = origin {
+        let csp = super::headers::CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&csp) {
+            res.headers_mut().insert(
+                header::HeaderName::from_static("content-security-policy"),
+                v,
+            );
+        }
+    }
+    res
+}
+
+fn connects(state: &AppState, drop: &DropRecord) -> bool {
+    kind_of(state, drop).is_ok_and(|k| k.connects())
+}
+
 /// Opening the link never consumes it: link previewers must not burn it.
 #[get("/d/{token}")]
 pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
@@ -151,6 +178,15 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpR
         Ok(page) => web::Bytes::from(page.into_string()),
         Err(e) => return e.response(&page_context(&state, Some(&drop))),
     };
+    if connects(&state, &drop) {
+        // Not cached: the cache answers without knowing the drop, so without this header.
+        return allow_connect(
+            &state,
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page),
+        );
+    }
     if let Some(h) = &hash {
         state.drop_cache.put_page(h, &drop.id, page.clone());
     }
@@ -204,9 +240,15 @@ async fn post_link(
         Err(e) => return e.response(&page_context(&state, None)),
     };
     let ctx = page_context(&state, Some(&drop));
-    match take_submission(&req, drop, payload, &state, &ctx, connect_route).await {
+    let partner = connects(&state, &drop);
+    let res = match take_submission(&req, drop, payload, &state, &ctx, connect_route).await {
         Ok(res) => res,
         Err(e) => e.response(&ctx),
+    };
+    if partner {
+        allow_connect(&state, res)
+    } else {
+        res
     }
 }
 

@@ -212,6 +212,9 @@ pub struct AppOptions {
     pub tune: Option<fn(&mut ServeSettings)>,
     /// `KEYDROP_SUPPORT_EMAIL`.
     pub support_email: Option<String>,
+    /// Listen on a port chosen up front and make it the public URL, so redirects that
+    /// leave the app (Connect with Greenhouse) come back to it.
+    pub real_public_url: bool,
 }
 
 impl AppOptions {
@@ -254,6 +257,7 @@ impl Default for AppOptions {
             body_timeout: None,
             tune: None,
             support_email: None,
+            real_public_url: false,
         }
     }
 }
@@ -299,6 +303,15 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
         tune(&mut settings);
     }
     settings.support_email = opts.support_email;
+    if opts.real_public_url {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        settings.public_url = format!("http://127.0.0.1:{port}");
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;

@@ -20,7 +20,7 @@ mod jobs;
 mod metrics;
 mod multiprocess;
 mod openapi;
-mod partner;
+pub mod partner;
 mod public;
 mod slow_bodies;
 mod store;
