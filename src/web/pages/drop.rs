@@ -212,6 +212,14 @@ mod tests {
                     t.iter()
                         .find(|t| t.name == "input" && t.attr("name") == Some(n))
                 };
+                if kind.connects() {
+                    // A Connect button and nothing to type: no credential input at all.
+                    for f in kind.fields() {
+                        assert!(input(f.name).is_none(), "{} on a connect page", f.name);
+                    }
+                    assert!(input("connect").is_some());
+                    continue;
+                }
                 let secrets: &[&str] = match kind.name() {
                     "harvest_v3" => &["client_secret"],
                     _ => &["api_key"],
