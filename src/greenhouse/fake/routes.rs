@@ -1,6 +1,6 @@
 //! The fake's HTTP answers, following SPEC §1's table.
 
-use super::state::{Issued, State};
+use super::state::{Introspection, Issued, State, TokenLifetime};
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -20,6 +20,7 @@ pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token))
+        .route("/introspect", web::post().to(introspect))
         .route("/v3/{tail:.*}", web::get().to(v3))
         .route("/v1/partner/{resource}", web::get().to(partner))
         .route("/v1/boards/{token}", web::get().to(board))
@@ -54,6 +55,10 @@ where
         let mut s = lock(&state);
         s.total += 1;
         *s.per_path.entry(path.clone()).or_insert(0) += 1;
+        s.queries
+            .entry(path.clone())
+            .or_default()
+            .push(req.query_string().to_owned());
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
         let short = if s.outage
@@ -203,7 +208,65 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>
     s.tokens
         .insert(token.clone(), Issued { client_id: id, sub });
     s.issued_order.push(token.clone());
-    HttpResponse::Ok().json(json!({"access_token":token,"token_type":"Bearer","expires_in":3600}))
+    let mut body = json!({"access_token":token,"token_type":"Bearer"});
+    match s.token_lifetime {
+        TokenLifetime::ExpiresIn(secs) => body["expires_in"] = json!(secs),
+        TokenLifetime::ExpiresAt(at) => {
+            body["expires_at"] = json!(crate::clock::rfc3339(at));
+        }
+        TokenLifetime::Neither => {}
+    }
+    HttpResponse::Ok().json(body)
+}
+
+/// `POST /introspect`: Basic client credentials, form `token=…`; an active token of that client
+/// names its organisation, anything else is `{"active":false}`.
+async fn introspect(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    let mode = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .introspection;
+    match mode {
+        Introspection::NotFound => {
+            return HttpResponse::NotFound().json(json!({"message":"Resource not found"}))
+        }
+        Introspection::Fails => {
+            return HttpResponse::InternalServerError()
+                .json(json!({"message":"Internal Server Error"}))
+        }
+        Introspection::Slow(d) => tokio::time::sleep(d).await,
+        Introspection::Answer => {}
+    }
+    let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let client = basic(&req)
+        .and_then(|(id, secret)| s.v3_clients.get(&id).filter(|c| c.client_secret == secret));
+    let Some(client) = client else {
+        return HttpResponse::Unauthorized().json(json!({"error":"invalid_client"}));
+    };
+    let p = params(&req, &body);
+    let issued = p
+        .get("token")
+        .and_then(|t| s.tokens.get(t))
+        .filter(|i| i.client_id == client.client_id);
+    let Some(issued) = issued else {
+        return HttpResponse::Ok().json(json!({"active": false}));
+    };
+    let admin = client.can_list(issued.sub.as_deref());
+    let scope: Vec<&str> = client.scopes.iter().map(String::as_str).collect();
+    HttpResponse::Ok().json(json!({
+        "active": true,
+        "client_id": client.client_id,
+        "sub": issued.sub,
+        "scope": scope.join(" "),
+        "https://auth.greenhouse.io/claims": {
+            "organization": {"id": client.organization.0, "name": client.organization.1},
+            "user_role": if admin { "site_admin" } else { "basic" },
+        },
+    }))
 }
 
 async fn v3(
@@ -240,22 +303,66 @@ async fn v3(
     let Some(client) = s.v3_clients.get(&issued.client_id) else {
         return unauthorized();
     };
-    let admin = match &issued.sub {
-        Some(sub) => client.site_admins.contains(sub),
-        None => client.service_account_admin,
-    };
-    if !admin || !client.scopes.contains(&format!("harvest:{resource}:list")) {
-        return HttpResponse::Forbidden().json(json!({"message":"Forbidden","errors":[
+    let admin = client.can_list(issued.sub.as_deref());
+    let forbidden = || {
+        HttpResponse::Forbidden().json(json!({"message":"Forbidden","errors":[
             "You do not have access to this resource"
-        ]}));
+        ]}))
+    };
+    let q = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let per_page = match q.get("per_page").map(|v| v.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) if (1..=500).contains(&n) => n,
+        Some(_) => {
+            return HttpResponse::UnprocessableEntity()
+                .json(json!({"message":"per_page must be between 1 and 500"}))
+        }
+    };
+    if !client.scopes.contains(&format!("harvest:{resource}:list")) {
+        return forbidden();
+    }
+    if !admin {
+        return if s.non_admin_empty {
+            HttpResponse::Ok().json(json!([]))
+        } else {
+            forbidden()
+        };
+    }
+    let mut rows: Vec<serde_json::Value> = if resource == "users" {
+        let ids: Option<Vec<&str>> = q.get("ids").map(|v| v.split(',').map(str::trim).collect());
+        client
+            .directory()
+            .into_iter()
+            .filter(|(id, _)| ids.as_ref().map_or(true, |ids| ids.contains(&id.as_str())))
+            .map(|(id, site_admin)| {
+                let id = id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n));
+                json!({"id": id, "first_name": "User", "site_admin": site_admin})
+            })
+            .collect()
+    } else {
+        vec![json!({"id": 1, "name": "Example"})]
+    };
+    let more = rows.len() > per_page;
+    rows.truncate(per_page);
+    if let Some(fields) = q.get("fields") {
+        let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
+        for row in &mut rows {
+            if let serde_json::Value::Object(map) = row {
+                map.retain(|k, _| keep.contains(&k.as_str()));
+            }
+        }
     }
     let host = req.connection_info().host().to_owned();
-    HttpResponse::Ok()
-        .insert_header((
+    let mut resp = HttpResponse::Ok();
+    if more || resource != "users" {
+        resp.insert_header((
             "Link",
             format!("<http://{host}/v3/{resource}?cursor=abc>; rel=\"next\""),
-        ))
-        .json(json!([{"id": 1}]))
+        ));
+    }
+    resp.json(rows)
 }
 
 async fn v1(

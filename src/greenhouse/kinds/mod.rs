@@ -35,6 +35,7 @@ mod registry;
 mod tests;
 
 pub use fields::{FieldSpec, Fields, InputMode, Keep};
+pub use harvest_v3::mint_access_token as mint_harvest_v3_token;
 pub use registry::{registry, Registry, SecretFormatError};
 
 use super::checker::Checker;
@@ -67,6 +68,9 @@ pub struct NamedProfile {
 /// What a check found out, before it is put into words.
 pub struct Checked {
     pub verdict: Verdict,
+    /// The Greenhouse organisation the credential belongs to, when the check learnt it
+    /// (advisory: it never changes the outcome).
+    pub organization: Option<Named>,
     /// The Greenhouse user the credential acts as, when the check learnt it.
     pub greenhouse_user: Option<Named>,
 }
@@ -75,6 +79,7 @@ impl From<Verdict> for Checked {
     fn from(verdict: Verdict) -> Self {
         Checked {
             verdict,
+            organization: None,
             greenhouse_user: None,
         }
     }
