@@ -171,6 +171,14 @@ pub trait CredentialKind: Send + Sync + 'static {
             .find(|r| r.permission() == permission)
     }
 
+    /// The label Greenhouse's screen shows for `permission` (a permission string, as in a
+    /// report), when it differs from the string: "Candidates > List candidates" for
+    /// `harvest:candidates:list`.
+    fn screen_label(&self, permission: &str) -> Option<&'static str> {
+        self.resource_by_permission(permission)
+            .and_then(Resource::screen_label)
+    }
+
     /// The default profile (the first named one).
     fn default_profile(&self) -> Profile {
         match self.profiles().first() {

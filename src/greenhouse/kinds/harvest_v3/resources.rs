@@ -213,3 +213,36 @@ pub(super) static RESOURCES: &[Resource] = &[
         "Demographic answers — candidates' answers (sensitive)",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::RESOURCES;
+
+    /// "<Resources> > List <resources>", as Greenhouse's Manage Scopes screen reads.
+    #[test]
+    fn every_scope_has_its_screen_label() {
+        for r in RESOURCES {
+            let label = r.screen_label().unwrap_or_default();
+            let (title, list) = label.split_once(" > ").unwrap_or_default();
+            assert_eq!(title.to_lowercase().replace(' ', "_"), r.name, "{label}");
+            assert!(list.starts_with("List "), "{label}");
+            assert!(!label.contains(':'), "{label}");
+        }
+        let label = |n: &str| {
+            RESOURCES
+                .iter()
+                .find(|r| r.name == n)
+                .unwrap()
+                .screen_label()
+        };
+        assert_eq!(label("candidates"), Some("Candidates > List candidates"));
+        assert_eq!(
+            label("applications"),
+            Some("Applications > List applications")
+        );
+        assert_eq!(
+            label("job_interview_stages"),
+            Some("Job Interview Stages > List job interview stages")
+        );
+    }
+}
