@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod routes;
 mod state;
 
