@@ -45,7 +45,11 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         "demo-partial-1002".to_owned(),
         format!("demo-secret-{}", suffix()?),
     );
-    fake.add_v3_client(V3Client::new(&good.0, &good.1).with_all_resources());
+    fake.add_v3_client(
+        V3Client::new(&good.0, &good.1)
+            .with_all_resources()
+            .with_organization(7_000_001, "Demo Customer Inc."),
+    );
     fake.add_v3_client(V3Client::new(&partial.0, &partial.1).with_resources([
         "users",
         "jobs",

@@ -153,6 +153,11 @@ impl Checker {
         &self.config
     }
 
+    /// The checker's clock (token expiries are computed from it).
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
     /// The credential kinds this checker knows.
     pub fn kinds(&self) -> &'static Registry {
         self.kinds

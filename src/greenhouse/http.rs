@@ -33,6 +33,14 @@ impl Budget {
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// A part of this budget for an advisory call: at most `max` from now, never past the
+    /// whole budget's deadline.
+    pub fn slice(&self, max: Duration) -> Budget {
+        Self {
+            deadline: self.deadline.min(Instant::now() + max),
+        }
+    }
 }
 
 /// A definite answer: a status that is not transient, and the (bounded) body.

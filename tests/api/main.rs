@@ -14,6 +14,7 @@ mod credentials;
 mod drops;
 mod faults;
 mod form_key;
+mod harvest_v3;
 mod headers;
 mod ingestion;
 mod jobs;

@@ -1,4 +1,5 @@
-//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`, `/v3/…`,
+//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`,
+//! `/introspect`, `/v3/…`,
 //! `/v1/…`, the Candidate Ingestion API (`/v1/partner/…`) and the Job Board API
 //! (`/v1/boards/<token>`) as SPEC §1's tables say, for tests, benchmarks and `keydrop demo`.
 //! One base URL serves as every Greenhouse host.
@@ -13,11 +14,12 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod partner;
 mod routes;
 mod state;
 
-pub use state::{IngestionUser, V3Client};
+pub use state::{IngestionUser, Introspection, TokenLifetime, V3Client, OWNER_ID};
 
 use actix_web::{web, App, HttpServer};
 use routes::{lock, Shared};
@@ -208,11 +210,6 @@ impl FakeGreenhouse {
         lock(&self.state).partner.kill_all();
     }
 
-    /// How long the access tokens `/token` issues live (`expires_in`; 3600 by default).
-    pub fn set_token_lifetime(&self, secs: i64) {
-        lock(&self.state).token_lifetime_secs = secs;
-    }
-
     /// Only `/token` answers 503.
     pub fn set_token_outage(&self, on: bool) {
         lock(&self.state).token_outage = on;
@@ -246,6 +243,22 @@ impl FakeGreenhouse {
         lock(&self.state).revoke_next = count;
     }
 
+    /// Which lifetime field `/token` answers with (default `expires_in: 3600`).
+    pub fn set_token_lifetime(&self, lifetime: TokenLifetime) {
+        lock(&self.state).token_lifetime = lifetime;
+    }
+
+    /// A user who is not a Site Admin gets 200 with an empty array where the scope is granted,
+    /// instead of 403 ("will not return results").
+    pub fn set_non_admin_empty(&self, on: bool) {
+        lock(&self.state).non_admin_empty = on;
+    }
+
+    /// How `POST /introspect` answers (default: as SPEC §1.1 says).
+    pub fn set_introspection(&self, mode: Introspection) {
+        lock(&self.state).introspection = mode;
+    }
+
     // ---- counters ----
 
     pub fn total_requests(&self) -> u64 {
@@ -255,6 +268,15 @@ impl FakeGreenhouse {
     /// Requests to an exact path, e.g. `/token` or `/v3/users`.
     pub fn requests_to(&self, path: &str) -> u64 {
         lock(&self.state).per_path.get(path).copied().unwrap_or(0)
+    }
+
+    /// The query strings sent to an exact path, oldest first.
+    pub fn queries_to(&self, path: &str) -> Vec<String> {
+        lock(&self.state)
+            .queries
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The most requests that were being answered at the same moment.
@@ -272,6 +294,7 @@ impl FakeGreenhouse {
         let mut s = lock(&self.state);
         s.total = 0;
         s.per_path.clear();
+        s.queries.clear();
         s.max_in_flight = s.in_flight;
     }
 }

@@ -112,7 +112,11 @@ fn issue_access(s: &mut State, grant: usize) -> (String, i64) {
         },
     );
     s.issued_order.push(token.clone());
-    (token, s.token_lifetime_secs)
+    let lifetime = match s.token_lifetime {
+        super::state::TokenLifetime::ExpiresIn(secs) => i64::try_from(secs).unwrap_or(3600),
+        _ => 3600,
+    };
+    (token, lifetime)
 }
 
 fn answer(refresh: &str, access: &str, lifetime: i64, expires_at: bool) -> HttpResponse {

@@ -36,6 +36,7 @@ mod registry;
 mod tests;
 
 pub use fields::{FieldSpec, Fields, InputMode, Keep};
+pub use harvest_v3::mint_access_token as mint_harvest_v3_token;
 pub use registry::{registry, Registry, SecretFormatError};
 
 use super::checker::Checker;
@@ -72,6 +73,9 @@ pub struct NamedProfile {
 /// What a check found out, before it is put into words.
 pub struct Checked {
     pub verdict: Verdict,
+    /// The Greenhouse organisation the credential belongs to, when the check learnt it
+    /// (advisory: it never changes the outcome).
+    pub organization: Option<Named>,
     /// The Greenhouse user the credential acts as, when the check learnt it.
     pub greenhouse_user: Option<Named>,
 }
@@ -80,6 +84,7 @@ impl From<Verdict> for Checked {
     fn from(verdict: Verdict) -> Self {
         Checked {
             verdict,
+            organization: None,
             greenhouse_user: None,
         }
     }
@@ -203,6 +208,14 @@ pub trait CredentialKind: Send + Sync + 'static {
         self.resources()
             .iter()
             .find(|r| r.permission() == permission)
+    }
+
+    /// The label Greenhouse's screen shows for `permission` (a permission string, as in a
+    /// report), when it differs from the string: "Candidates > List candidates" for
+    /// `harvest:candidates:list`.
+    fn screen_label(&self, permission: &str) -> Option<&'static str> {
+        self.resource_by_permission(permission)
+            .and_then(Resource::screen_label)
     }
 
     /// The default profile (the first named one).

@@ -257,13 +257,18 @@ mod tests {
         assert!(html.contains("Missing x"));
         assert!(html.contains("<strong>7 attempts</strong> left"));
         for m in pr.missing_required.iter().chain(&pr.missing_optional) {
+            // The exact scope and, beside it, Greenhouse's label for it.
+            let label = HARVEST_V3.screen_label(m).unwrap().replace('>', "&gt;");
             assert!(
                 html.contains(&format!(
-                    "<td data-label=\"Permission\"><code>{m}</code></td>"
+                    "<td data-label=\"Permission\"><code>{m}</code> <span class=\"perm-screen\" \
+                     title=\"As Greenhouse's screen shows it\">({label})</span></td>"
                 )),
                 "{m}"
             );
-            assert!(html.contains(&format!("Manage Scopes → tick <code>{m}</code> → Save")));
+            assert!(html.contains(&format!(
+                "Manage Scopes → tick <strong>{label}</strong> (<code>{m}</code>) → Save"
+            )));
         }
         assert!(html.contains("Jobs — the positions"));
         assert!(html.contains("Optional</span>"));
