@@ -183,6 +183,8 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     let (status, page) = callback(&approve(&app, &authorize).await).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Received and verified"), "{page}");
+    // Introspection (with the partner client) names the organisation that approved.
+    assert!(page.contains("Acme Corp"), "{page}");
 
     let d = drop_json(&app, &id).await;
     assert_eq!(d["state"], "submitted");
@@ -196,6 +198,7 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     assert_eq!(meta["release"], "vend");
     assert_eq!(meta["status"], "verified");
     assert_eq!(meta["hint"], "");
+    assert_eq!(meta["verification"]["organization"]["name"], "Acme Corp");
 
     // The worker's claim carries a working access token; the grant itself never leaves.
     let claimed: Value = app

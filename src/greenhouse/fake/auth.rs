@@ -98,6 +98,30 @@ pub(super) async fn introspect(
         Introspection::Answer => {}
     }
     let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    // A partner client asks about a token of one of its grants: the grant's organisation.
+    let partner = basic(&req).filter(|(id, secret)| s.partner.is_client(id, secret));
+    let partner_grant = partner.as_ref().and_then(|(id, _)| {
+        let p = params(&req, &body);
+        let issued = p.get("token").and_then(|t| s.tokens.get(t))?;
+        s.partner
+            .owns(id, &issued.client_id)
+            .then(|| s.v3_clients.get(&issued.client_id))
+            .flatten()
+    });
+    if partner.is_some() {
+        let Some(grant) = partner_grant else {
+            return HttpResponse::Ok().json(json!({"active": false}));
+        };
+        let scope: Vec<&str> = grant.scopes.iter().map(String::as_str).collect();
+        return HttpResponse::Ok().json(json!({
+            "active": true,
+            "scope": scope.join(" "),
+            "https://auth.greenhouse.io/claims": {
+                "organization": {"id": grant.organization.0, "name": grant.organization.1},
+                "user_role": "site_admin",
+            },
+        }));
+    }
     let client = basic(&req)
         .and_then(|(id, secret)| s.v3_clients.get(&id).filter(|c| c.client_secret == secret));
     let Some(client) = client else {

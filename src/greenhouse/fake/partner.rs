@@ -71,6 +71,19 @@ impl PartnerState {
         }
     }
 
+    pub fn is_client(&self, id: &str, secret: &str) -> bool {
+        self.clients.get(id).is_some_and(|s| s == secret)
+    }
+
+    /// Whether `grant_client` (`partner-grant-<n>`) is a grant of partner client `id`.
+    pub fn owns(&self, id: &str, grant_client: &str) -> bool {
+        grant_client
+            .strip_prefix("partner-grant-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| self.grants.get(n))
+            .is_some_and(|g| g.client_id == id)
+    }
+
     pub fn issued_refresh_tokens(&self) -> Vec<String> {
         self.refresh_tokens.keys().cloned().collect()
     }

@@ -3,8 +3,10 @@
 //! grant's tokens come from the code exchange or a refresh (`service::vend`), never from a
 //! check, so a check can never spend a refresh token.
 
+use super::super::Checked;
 use crate::greenhouse::checker::{nothing_to_probe, Checker};
 use crate::greenhouse::http::{send, Budget};
+use crate::greenhouse::introspect;
 use crate::greenhouse::profile::Profile;
 use crate::greenhouse::report::{Probe, Transient, Verdict};
 use crate::greenhouse::resources::Resource;
@@ -14,22 +16,45 @@ pub(super) async fn check(
     budget: Budget,
     access_token: &str,
     profile: &Profile,
-) -> Verdict {
+) -> Checked {
     let plan = profile.planned(&super::HarvestV3Partner);
     if plan.is_empty() {
-        return nothing_to_probe();
+        return nothing_to_probe().into();
     }
-    let findings = checker
-        .probe_all(plan, |r| probe(checker, budget, access_token, r))
-        .await;
-    if findings
+    // Introspection (with the partner client's credentials) names the organisation that
+    // approved; advisory, alongside the probes, which stay the authority.
+    let organization = async {
+        match checker.config().partner.as_ref() {
+            Some(client) => {
+                let auth = client.auth();
+                introspect::organization(
+                    checker,
+                    budget,
+                    auth.client_id,
+                    auth.client_secret,
+                    access_token,
+                )
+                .await
+            }
+            None => None,
+        }
+    };
+    let probes = checker.probe_all(plan, |r| probe(checker, budget, access_token, r));
+    let (organization, findings) = tokio::join!(organization, probes);
+    let verdict = if findings
         .iter()
         .all(|f| f.probe == Probe::Unresolved(Transient::TokenRejected))
     {
         // The access token is gone (expired or revoked): that says nothing about the grant.
-        return Verdict::Pending(Transient::TokenRejected);
+        Verdict::Pending(Transient::TokenRejected)
+    } else {
+        Verdict::Probed(findings)
+    };
+    Checked {
+        verdict,
+        organization,
+        greenhouse_user: None,
     }
-    Verdict::Probed(findings)
 }
 
 async fn probe(checker: &Checker, budget: Budget, token: &str, r: &'static Resource) -> Probe {

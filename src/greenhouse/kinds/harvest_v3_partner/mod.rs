@@ -159,7 +159,6 @@ impl CredentialKind for HarvestV3Partner {
                 profile,
             )
             .await
-            .into()
         })
     }
 
