@@ -37,6 +37,12 @@ struct KindOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointStatus {
+    endpoint: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: &'static str,
 }
@@ -88,6 +94,7 @@ pub struct Metrics {
     submissions: Family<KindOutcome, Counter>,
     checks: Family<KindOutcome, Counter>,
     check_duration: HistogramFamily<KindLabel>,
+    greenhouse_requests: Family<EndpointStatus, Counter>,
     releases: Counter,
     claims: Counter,
     webhook_deliveries: Family<OutcomeLabel, Counter>,
@@ -149,6 +156,14 @@ impl Metrics {
             Unit::Seconds,
             check_duration.clone(),
         );
+        let greenhouse_requests = Family::<EndpointStatus, Counter>::default();
+        registry.register(
+            "greenhouse_requests",
+            "HTTP requests sent to Greenhouse (each retry counts), by endpoint class \
+             (token, resource, ingestion, boards) and status (a code, its class, \
+             timeout or error when no answer came)",
+            greenhouse_requests.clone(),
+        );
         let releases = Counter::default();
         registry.register(
             "secret_releases",
@@ -198,6 +213,7 @@ impl Metrics {
             submissions,
             checks,
             check_duration,
+            greenhouse_requests,
             releases,
             claims,
             webhook_deliveries,
@@ -232,6 +248,13 @@ impl Metrics {
         self.check_duration
             .get_or_create(&KindLabel { kind })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A request to a Greenhouse endpoint of class `endpoint` ended with `status`.
+    pub fn greenhouse_request(&self, endpoint: &'static str, status: &'static str) {
+        self.greenhouse_requests
+            .get_or_create(&EndpointStatus { endpoint, status })
+            .inc();
     }
 
     /// A secret was released to a worker.
@@ -320,6 +343,7 @@ mod tests {
         );
         m.submission("harvest_v3", "verified");
         m.webhook_delivery("succeeded");
+        m.greenhouse_request("token", "200");
         let text = m
             .render(&Snapshot {
                 credentials: Some(vec![("verified".into(), "waiting".into(), 2)]),
@@ -333,6 +357,9 @@ mod tests {
         assert!(text.contains("keydrop_http_request_duration_seconds_bucket{"));
         assert!(text.contains(r#"keydrop_credentials{status="verified",delivery="waiting"} 2"#));
         assert!(text.contains("keydrop_webhook_queue_depth 4"));
+        assert!(text.contains(
+            r#"keydrop_greenhouse_requests_total{endpoint="token",status="200"} 1"#
+        ));
         assert!(
             text.contains(r#"keydrop_submissions_total{kind="harvest_v3",outcome="verified"} 1"#)
         );

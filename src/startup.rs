@@ -250,6 +250,13 @@ impl Application {
         &self.store
     }
 
+    /// Stops this server as SIGTERM would (`stop(true)`) or at once
+    /// (`stop(false)`); `run_until_stopped` then ends the background tasks.
+    /// Tests restart a process this way.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// What the handlers see; tests run background passes against it.
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()

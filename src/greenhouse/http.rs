@@ -1,7 +1,8 @@
 //! One HTTP exchange with Greenhouse, retried inside the check's total budget and at most
 //! [`MAX_ATTEMPTS`] times: 429 honours `Retry-After` when it fits (but never waits less than
 //! the normal backoff, so `Retry-After: 0` cannot make a tight loop), 5xx/408/timeouts/network
-//! errors back off exponentially with jitter, redirects are never followed.
+//! errors back off exponentially with jitter, redirects are never followed. Every request
+//! sent is counted by endpoint class and status (SPEC §12).
 
 use super::report::Transient;
 use std::time::Duration;
@@ -35,6 +36,59 @@ impl Budget {
     }
 }
 
+/// Which kind of Greenhouse endpoint a request goes to: the `endpoint` label of
+/// `keydrop_greenhouse_requests_total`. A fixed set, never a URL (a resource path
+/// of the job board API holds the board token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndpointClass {
+    /// The OAuth token endpoint (client credentials).
+    Token,
+    /// A Harvest resource (v3 or v1).
+    Resource,
+    /// The Candidate Ingestion API.
+    Ingestion,
+    /// The public Job Board API.
+    Boards,
+}
+
+impl EndpointClass {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Resource => "resource",
+            Self::Ingestion => "ingestion",
+            Self::Boards => "boards",
+        }
+    }
+}
+
+/// The `status` label of an answer: the code for those that mean something
+/// to an operator, else its class, so the label set stays small.
+pub(crate) fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
 /// A definite answer: a status that is not transient, and the (bounded) body.
 pub(crate) struct Answer {
     pub status: u16,
@@ -42,14 +96,17 @@ pub(crate) struct Answer {
     pub body: Zeroizing<String>,
 }
 
-/// Sends the request `build` makes, again and again while the answer is transient and the
-/// budget allows. `what` names the call for logs (never a secret).
+/// Sends the request `build` makes to an endpoint of class `class`, again and again while
+/// the answer is transient and the budget allows. `what` names the call for logs (never a
+/// secret).
 pub(crate) async fn send(
+    checker: &super::Checker,
+    class: EndpointClass,
     build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
-    request_timeout: Duration,
     budget: Budget,
     what: &str,
 ) -> Result<Answer, Transient> {
+    let request_timeout = checker.config.request_timeout;
     let mut last = Transient::TimedOut;
     let mut attempt: u32 = 0;
     loop {
@@ -60,6 +117,7 @@ pub(crate) async fn send(
         let wait = match build().timeout(request_timeout.min(remaining)).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                checker.count_request(class, status_label(status));
                 if resp.status().is_redirection() {
                     tracing::warn!(
                         what,
@@ -99,6 +157,10 @@ pub(crate) async fn send(
             }
             Err(e) => {
                 last = classify(&e);
+                checker.count_request(
+                    class,
+                    if e.is_timeout() { "timeout" } else { "error" },
+                );
                 tracing::info!(
                     what,
                     attempt,
@@ -205,6 +267,18 @@ mod tests {
             rate_limit_wait(Some(Duration::from_secs(30)), 0),
             Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn status_labels_are_a_small_fixed_set() {
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(429), "429");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(599), "5xx");
+        assert_eq!(status_label(302), "3xx");
+        assert_eq!(status_label(999), "other");
+        let all: std::collections::HashSet<_> = (0..=u16::MAX).map(status_label).collect();
+        assert!(all.len() <= 21, "{all:?}");
     }
 
     #[test]

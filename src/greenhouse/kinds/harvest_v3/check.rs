@@ -1,7 +1,7 @@
 //! Harvest v3: mint a client-credentials token, then probe each resource with it.
 
 use crate::greenhouse::checker::{nothing_to_probe, Checker};
-use crate::greenhouse::http::{send, Answer, Budget};
+use crate::greenhouse::http::{send, Answer, Budget, EndpointClass as Class};
 use crate::greenhouse::profile::Profile;
 use crate::greenhouse::report::{Probe, Transient, Verdict};
 use crate::greenhouse::resources::Resource;
@@ -138,7 +138,7 @@ async fn mint(
             .basic_auth(creds.client_id, Some(creds.client_secret))
             .form(&form)
     };
-    let answer = send(&build, checker.config.request_timeout, budget, "token")
+    let answer = send(checker, Class::Token, &build, budget, "token")
         .await
         .map_err(MintError::Pending)?;
     classify_token(&answer, creds)
@@ -222,7 +222,7 @@ async fn probe(
                 .query(&[("per_page", "1")])
                 .bearer_auth(token.as_str())
         };
-        let answer = match send(&build, checker.config.request_timeout, budget, r.name).await {
+        let answer = match send(checker, Class::Resource, &build, budget, r.name).await {
             Ok(a) => a,
             Err(t) => return Probe::Unresolved(t),
         };
