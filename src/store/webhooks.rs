@@ -450,61 +450,68 @@ impl Store {
         Ok(out)
     }
 
-    /// Record a send attempt of a delivery this dispatcher holds (by its
-    /// lease). `false` when the lease was lost (someone else has it now).
-    pub async fn record_send(&self, due: &Due, result: &SendResult) -> Result<bool> {
+    /// Record send attempts of deliveries this dispatcher holds (by their
+    /// leases), a whole batch in one transaction: one commit, not one per
+    /// delivery. For each, `false` when its lease was lost (someone else has
+    /// it now).
+    /// A crash before the commit only means those are sent again: at least once.
+    pub async fn record_sends(&self, results: &[(Due, SendResult)]) -> Result<Vec<bool>> {
         let now = self.now_ms();
-        let (status, next, last_status, error) = match result {
-            SendResult::Succeeded(code) => ("succeeded", None, Some(*code), None),
-            SendResult::Failed {
-                status,
-                error,
-                next_attempt_at,
-            } => (
-                if next_attempt_at.is_some() {
-                    "pending"
-                } else {
-                    "failed"
-                },
-                *next_attempt_at,
-                *status,
-                Some(error.as_str()),
-            ),
-            SendResult::Gone => (
-                "failed",
-                None,
-                Some(410),
-                Some("410 Gone: endpoint disabled"),
-            ),
-        };
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-             last_status = $3, last_error = $4, locked_until = NULL, updated_at = $5 \
-             WHERE id = $6 AND locked_until = $7",
-        )
-        .bind(status)
-        .bind(next)
-        .bind(last_status)
-        .bind(error)
-        .bind(now)
-        .bind(&due.id)
-        .bind(due.lease_until)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 && matches!(result, SendResult::Gone) {
-            sqlx::query(
-                "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3",
+        let mut done = Vec::with_capacity(results.len());
+        for (due, result) in results {
+            let (status, next, last_status, error) = match result {
+                SendResult::Succeeded(code) => ("succeeded", None, Some(*code), None),
+                SendResult::Failed {
+                    status,
+                    error,
+                    next_attempt_at,
+                } => (
+                    if next_attempt_at.is_some() {
+                        "pending"
+                    } else {
+                        "failed"
+                    },
+                    *next_attempt_at,
+                    *status,
+                    Some(error.as_str()),
+                ),
+                SendResult::Gone => (
+                    "failed",
+                    None,
+                    Some(410),
+                    Some("410 Gone: endpoint disabled"),
+                ),
+            };
+            let n = sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                 last_status = $3, last_error = $4, locked_until = NULL, updated_at = $5 \
+                 WHERE id = $6 AND locked_until = $7",
             )
-            .bind("the endpoint answered 410 Gone")
+            .bind(status)
+            .bind(next)
+            .bind(last_status)
+            .bind(error)
             .bind(now)
-            .bind(&due.endpoint_id)
+            .bind(&due.id)
+            .bind(due.lease_until)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if n == 1 && matches!(result, SendResult::Gone) {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind("the endpoint answered 410 Gone")
+                .bind(now)
+                .bind(&due.endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            done.push(n == 1);
         }
         tx.commit().await?;
-        Ok(n == 1)
+        Ok(done)
     }
 
     /// Pending deliveries (the queue depth).
