@@ -418,31 +418,53 @@ impl Store {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
-                "UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
-                 AND (locked_until IS NULL OR locked_until <= $3) \
-                 RETURNING id, endpoint_id, message_id, attempts",
-            )
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        // The lease on all of them in one statement, their bodies in another.
+        let list = placeholders(3, ids.len());
+        let sql = format!(
+            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ({list}) \
+             AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING id, endpoint_id, message_id, attempts, seq"
+        );
+        let mut update = sqlx::query_as::<_, (String, String, String, i64, i64)>(&sql)
             .bind(until)
-            .bind(&id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let message_id: String = row.try_get("message_id")?;
-            let body: String =
-                sqlx::query_scalar("SELECT body FROM webhook_messages WHERE id = $1")
-                    .bind(&message_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+        .bind(now);
+        for id in &ids {
+            update = update.bind(id);
+        }
+        let mut taken = update.fetch_all(&mut *tx).await?;
+        taken.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
+        let mut bodies: std::collections::HashMap<String, String> =
+            std::collections::HashMap::with_capacity(taken.len());
+        if !taken.is_empty() {
+            let mut message_ids: Vec<&str> = taken.iter().map(|t| t.2.as_str()).collect();
+            message_ids.sort_unstable();
+            message_ids.dedup();
+            let sql = format!(
+                "SELECT id, body FROM webhook_messages WHERE id IN ({})",
+                placeholders(1, message_ids.len())
+            );
+            let mut select = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in message_ids {
+                select = select.bind(id);
+            }
+            bodies.extend(select.fetch_all(&mut *tx).await?);
+        }
+        let mut out = Vec::with_capacity(taken.len());
+        for (id, endpoint_id, message_id, attempts, _) in taken {
+            let body = bodies
+                .get(&message_id)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt("a webhook delivery without its message".into()))?;
             out.push(Due {
-                id: row.try_get("id")?,
-                endpoint_id: row.try_get("endpoint_id")?,
+                id,
+                endpoint_id,
                 message_id,
                 body,
-                attempts: row.try_get("attempts")?,
+                attempts,
                 lease_until: until,
             });
         }
@@ -549,6 +571,14 @@ impl Store {
     pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.outbox.clone()
     }
+}
+
+/// `$first, $first+1, …` for `n` bound values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn new_id() -> Result<uuid::Uuid> {
