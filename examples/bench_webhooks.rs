@@ -88,7 +88,7 @@ struct Receiver {
 
 async fn receive(req: HttpRequest, body: web::Bytes, rx: web::Data<Receiver>) -> HttpResponse {
     let at = Instant::now();
-    let wall = OffsetDateTime::now_utc();
+    let wall = keydrop::clock::Clock::now(&keydrop::clock::SystemClock);
     let h = |n: &str| {
         req.headers()
             .get(n)
@@ -440,7 +440,13 @@ async fn bench(args: &Args, url: &str, key: &str, dir: &std::path::Path) -> Resu
     }
     let secs = started.elapsed().as_secs_f64();
     collect(
-        "paced", &rx, from, &returned, secs, args.endpoints, &secrets,
+        "paced",
+        &rx,
+        from,
+        &returned,
+        secs,
+        args.endpoints,
+        &secrets,
     )
     .await?
     .print();
@@ -472,7 +478,13 @@ async fn bench(args: &Args, url: &str, key: &str, dir: &std::path::Path) -> Resu
     }
     let secs = started.elapsed().as_secs_f64();
     collect(
-        "burst", &rx, from, &returned, secs, args.endpoints, &secrets,
+        "burst",
+        &rx,
+        from,
+        &returned,
+        secs,
+        args.endpoints,
+        &secrets,
     )
     .await?
     .print();

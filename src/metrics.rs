@@ -357,9 +357,9 @@ mod tests {
         assert!(text.contains("keydrop_http_request_duration_seconds_bucket{"));
         assert!(text.contains(r#"keydrop_credentials{status="verified",delivery="waiting"} 2"#));
         assert!(text.contains("keydrop_webhook_queue_depth 4"));
-        assert!(text.contains(
-            r#"keydrop_greenhouse_requests_total{endpoint="token",status="200"} 1"#
-        ));
+        assert!(
+            text.contains(r#"keydrop_greenhouse_requests_total{endpoint="token",status="200"} 1"#)
+        );
         assert!(
             text.contains(r#"keydrop_submissions_total{kind="harvest_v3",outcome="verified"} 1"#)
         );

@@ -431,7 +431,7 @@ impl Store {
         );
         let mut update = sqlx::query_as::<_, (String, String, String, i64, i64)>(&sql)
             .bind(until)
-        .bind(now);
+            .bind(now);
         for id in &ids {
             update = update.bind(id);
         }
@@ -455,10 +455,9 @@ impl Store {
         }
         let mut out = Vec::with_capacity(taken.len());
         for (id, endpoint_id, message_id, attempts, _) in taken {
-            let body = bodies
-                .get(&message_id)
-                .cloned()
-                .ok_or_else(|| StoreError::Corrupt("a webhook delivery without its message".into()))?;
+            let body = bodies.get(&message_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt("a webhook delivery without its message".into())
+            })?;
             out.push(Due {
                 id,
                 endpoint_id,

@@ -169,7 +169,10 @@ async fn metrics_are_served_on_their_own_listener_without_secrets(backend: Backe
         );
     }
     for secret in [crate::helpers::GOOD_ID, crate::helpers::GOOD_SECRET] {
-        assert!(!text.contains(secret), "a Greenhouse credential leaked into metrics");
+        assert!(
+            !text.contains(secret),
+            "a Greenhouse credential leaked into metrics"
+        );
     }
     at_least("keydrop_secret_releases_total", 1.0);
     at_least("keydrop_claims_total", 1.0);

@@ -496,7 +496,11 @@ async fn a_restart_in_the_middle_of_the_retry_schedule_loses_nothing(backend: Ba
     a.stop().await;
     let stopped = Instant::now();
     assert_eq!(
-        a.get("/healthz", None).send().await.ok().map(|r| r.status()),
+        a.get("/healthz", None)
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status()),
         None,
         "the first process is gone"
     );
@@ -526,7 +530,11 @@ async fn a_restart_in_the_middle_of_the_retry_schedule_loses_nothing(backend: Ba
     } else {
         got
     };
-    assert_eq!(got.len(), 3, "two failed attempts, then exactly one success");
+    assert_eq!(
+        got.len(),
+        3,
+        "two failed attempts, then exactly one success"
+    );
     assert!(
         got.iter().all(|r| r.id == got[0].id),
         "the same webhook-id across the restart: {got:?}"
