@@ -3,10 +3,13 @@
 //! records each result. It wakes within milliseconds of a commit in this
 //! process that queued deliveries, and polls for those of other processes.
 //!
-//! Deliveries are taken oldest change first; those of one endpoint are sent
-//! one after another (commit order, as far as retries allow), different
-//! endpoints in parallel, so a slow or dead receiver delays only itself —
-//! and never a customer's submission or a release, which only write rows.
+//! Deliveries are taken oldest change first, a batch at a time; those of one
+//! endpoint are sent one after another (commit order, as far as retries
+//! allow), different endpoints in parallel. A slow or dead receiver never
+//! delays a customer's submission or a release, which only write rows, but
+//! the next batch waits for this one, so it holds other endpoints back (at
+//! most a lease's length: a lane starts no attempt its lease cannot cover).
+//! The attempts of a batch are recorded in one transaction.
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
