@@ -53,6 +53,9 @@ run_backend() {
   echo "### GET /api/v1/credentials/{id}/secret (audited release)"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/secret.lua \
     "http://127.0.0.1:$port/api/v1/credentials/$CREDENTIAL/secret" | grep -E "Requests/sec|99%|50%|Non-2xx"
+  echo "### POST /api/v1/credentials/{id}/access-token (vend, fresh cached token, audited)"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/access.lua \
+    "http://127.0.0.1:$port/api/v1/credentials/$VEND/access-token" | grep -E "Requests/sec|99%|50%|Non-2xx"
   echo "peak RSS: $(rss_mib $pid) MiB"
   kill $pid; wait $pid 2>/dev/null || true
   if [ "$backend" = postgres ]; then psql "$PG" -qc "DROP DATABASE IF EXISTS $db"; fi

@@ -46,6 +46,7 @@ async fn main() {
         kind: "harvest_v3",
     };
     let credential = NewCredential {
+        release: keydrop::domain::release::Release::Handoff,
         id: id.clone(),
         drop_id: used.drop.id.clone(),
         org: "Bench Org".into(),
@@ -57,6 +58,58 @@ async fn main() {
         verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
         envelope: cipher::encrypt(&keyring, binding, secret).unwrap(),
         next_check_at: None,
+        access: None,
+        refresh_due_at: None,
+    };
+    assert!(store
+        .accept_credential(
+            &credential,
+            &AuditEntry::untyped("bench", "drop.submit", "bench")
+        )
+        .await
+        .unwrap());
+
+    // A `vend` credential whose cached access token is fresh for a day (SPEC §10: the
+    // `access-token` bar is for a fresh cached token).
+    let vended = keydrop::service::drops::create(
+        &store,
+        {
+            let mut v = DropRequest {
+                org: "Bench Org".into(),
+                release: Some(keydrop::domain::release::Release::Vend),
+                ..Default::default()
+            }
+            .validate(keydrop::greenhouse::registry())
+            .unwrap();
+            v.note = None;
+            v
+        },
+        "bench",
+        None,
+        "http://x",
+    )
+    .await
+    .unwrap();
+    let vend_id = keydrop::crypto::random::uuid().unwrap().to_string();
+    let binding = Binding {
+        credential_id: &vend_id,
+        drop_id: &vended.drop.id,
+        kind: "harvest_v3",
+    };
+    let envelope = cipher::encrypt(&keyring, binding, secret).unwrap();
+    let expires_at =
+        keydrop::clock::to_millis(keydrop::clock::Clock::now(&SystemClock)) + 86_400_000;
+    let access =
+        format!(r#"{{"access_token":"bench-access-token-0123456789","expires_at":{expires_at}}}"#);
+    let sealed =
+        cipher::seal_aux(&keyring, binding, &envelope, "access", access.as_bytes()).unwrap();
+    let credential = NewCredential {
+        release: keydrop::domain::release::Release::Vend,
+        id: vend_id.clone(),
+        drop_id: vended.drop.id.clone(),
+        envelope,
+        access: Some((sealed, expires_at)),
+        ..credential
     };
     assert!(store
         .accept_credential(
@@ -76,7 +129,7 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "LINK_PATH={url_path} CREDENTIAL={id} WORKER={}",
+        "LINK_PATH={url_path} CREDENTIAL={id} VEND={vend_id} WORKER={}",
         token.reveal()
     );
 }

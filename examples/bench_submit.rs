@@ -52,6 +52,8 @@ async fn main() {
         rate_limit: None,
         webhook_allow_private: false,
         metrics_bind: None,
+        partner: None,
+        partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),

@@ -130,6 +130,24 @@ pub struct ServeArgs {
     /// (e.g. `127.0.0.1:9464`). Unset: no metrics listener.
     #[arg(long, env = "KEYDROP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// Your Greenhouse partner OAuth client id; enables `harvest_v3_partner` drops
+    /// ("Connect with Greenhouse").
+    #[arg(long, env = "KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID")]
+    pub partner_client_id: Option<String>,
+    /// The partner client's secret (prefer the _FILE form).
+    #[arg(
+        long,
+        env = "KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub partner_client_secret: Option<String>,
+    /// A file holding the partner client's secret.
+    #[arg(long, env = "KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET_FILE")]
+    pub partner_client_secret_file: Option<std::path::PathBuf>,
+    /// Keep-alive interval of partner grants (1s … 23h; their refresh tokens die after 24 h
+    /// without use).
+    #[arg(long, env = "KEYDROP_PARTNER_REFRESH_EVERY", default_value = "8h", value_parser = parse_duration)]
+    pub partner_refresh_every: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -269,6 +287,10 @@ pub struct ServeSettings {
     pub webhook_allow_private: bool,
     /// `KEYDROP_METRICS_BIND`: where Prometheus metrics are served, if anywhere.
     pub metrics_bind: Option<SocketAddr>,
+    /// The operator's Greenhouse partner OAuth client, when configured.
+    pub partner: Option<crate::greenhouse::PartnerClient>,
+    /// `KEYDROP_PARTNER_REFRESH_EVERY`.
+    pub partner_refresh_every: Duration,
     /// How long a client may take to send a request body, counted from the
     /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
     pub body_timeout: Duration,
@@ -326,6 +348,12 @@ impl ServeSettings {
             rate_limit: args.rate_limit.0,
             webhook_allow_private: args.webhook_allow_private,
             metrics_bind: args.metrics_bind,
+            partner: partner_client(args)?,
+            partner_refresh_every: bounded(
+                "KEYDROP_PARTNER_REFRESH_EVERY",
+                args.partner_refresh_every,
+                (Duration::from_secs(1), Duration::from_secs(23 * 3600)),
+            )?,
             body_timeout: BODY_TIMEOUT,
             trusted_proxies: args
                 .trusted_proxies
@@ -341,6 +369,52 @@ impl ServeSettings {
     /// Whether the links are served over TLS (then HSTS is sent).
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+}
+
+/// The partner OAuth client from its id and its secret (given directly or in a file): both
+/// or neither.
+fn partner_client(args: &ServeArgs) -> Result<Option<crate::greenhouse::PartnerClient>, String> {
+    let id = args
+        .partner_client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let secret = match (
+        &args.partner_client_secret,
+        &args.partner_client_secret_file,
+    ) {
+        (Some(s), None) => Some(zeroize::Zeroizing::new(s.trim().to_owned())),
+        (None, Some(path)) => Some(zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| {
+                    format!(
+                        "KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET_FILE {}: {e}",
+                        path.display()
+                    )
+                })?
+                .trim()
+                .to_owned(),
+        )),
+        (Some(_), Some(_)) => {
+            return Err(
+                "set KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET or its _FILE form, not both".into(),
+            )
+        }
+        (None, None) => None,
+    }
+    .filter(|s| !s.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some(crate::greenhouse::PartnerClient::new(id, secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(
+            "KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID is set but its secret is not \
+             (KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET or …_SECRET_FILE)"
+                .into(),
+        ),
+        (None, Some(_)) => Err(
+            "a partner client secret is set but KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID is not".into(),
+        ),
     }
 }
 

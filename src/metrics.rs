@@ -160,7 +160,7 @@ impl Metrics {
         registry.register(
             "greenhouse_requests",
             "HTTP requests sent to Greenhouse (each retry counts), by endpoint class \
-             (token, resource, ingestion, boards) and status (a code, its class, \
+             (token, introspect, resource, ingestion, boards) and status (a code, its class, \
              timeout or error when no answer came)",
             greenhouse_requests.clone(),
         );

@@ -160,6 +160,7 @@ impl Application {
                 boards_url: settings.greenhouse_boards_url.clone(),
                 request_timeout: settings.greenhouse_timeout,
                 total_budget: settings.greenhouse_budget,
+                partner: settings.partner.clone(),
                 ..CheckerConfig::default()
             },
             clock.clone(),
@@ -173,10 +174,18 @@ impl Application {
             .max(10);
         let keyring = Arc::new(keyring);
         let (releases, release_worker) = Releases::new(store.clone(), keyring.clone());
+        let vendor = crate::service::vend::Vendor::new(
+            store.clone(),
+            keyring.clone(),
+            checker.clone(),
+            releases.clone(),
+            settings.partner_refresh_every,
+        );
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
             csrf,
             releases,
+            vendor,
             keyring,
             limiter: settings.rate_limit.map(RateLimiter::new),
             drop_cache: Default::default(),

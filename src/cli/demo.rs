@@ -45,7 +45,11 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         "demo-partial-1002".to_owned(),
         format!("demo-secret-{}", suffix()?),
     );
-    fake.add_v3_client(V3Client::new(&good.0, &good.1).with_all_resources());
+    fake.add_v3_client(
+        V3Client::new(&good.0, &good.1)
+            .with_all_resources()
+            .with_organization(7_000_001, "Demo Customer Inc."),
+    );
     fake.add_v3_client(V3Client::new(&partial.0, &partial.1).with_resources([
         "users",
         "jobs",
@@ -61,6 +65,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     fake.add_ingestion_user(IngestionUser::site_admin(7001, ingestion_user, "Pat Admin"));
     fake.add_ingestion_user(IngestionUser::basic(7002, basic_user, "Sam Basic"));
     fake.add_job_board(board, "Demo Customer Inc.");
+    let demo_partner_secret = format!("demo-partner-{}", uuid::Uuid::new_v4().simple());
+    fake.add_partner_client(DEMO_PARTNER_ID, &demo_partner_secret);
 
     let public_url = format!("http://{}", args.bind);
     let settings = ServeSettings {
@@ -79,6 +85,12 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         rate_limit: None,
         webhook_allow_private: false,
         metrics_bind: None,
+        // A sandbox partner client, so "Connect with Greenhouse" works offline.
+        partner: Some(crate::greenhouse::PartnerClient::new(
+            DEMO_PARTNER_ID,
+            zeroize::Zeroizing::new(demo_partner_secret.clone()),
+        )),
+        partner_refresh_every: Duration::from_secs(8 * 3600),
         body_timeout: crate::config::BODY_TIMEOUT,
         jobs: crate::jobs::JobSettings::default(),
     };
@@ -104,6 +116,15 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
     let ingestion = service::drops::create(&store, ingestion, "cli", None, &public_url).await?;
+    let partner = DropRequest {
+        org: "Demo Customer Inc.".into(),
+        note: Some("This demo link uses Connect with Greenhouse: click the button, the sandbox approves at once.".into()),
+        kind: Some(crate::domain::kind::Kind::from_static("harvest_v3_partner")),
+        ..DropRequest::default()
+    }
+    .validate(crate::greenhouse::registry())
+    .map_err(anyhow::Error::msg)?;
+    let partner = service::drops::create(&store, partner, "cli", None, &public_url).await?;
     let issuer = demo_token(&store, "demo issuer", Role::Issuer).await?;
     let worker = demo_token(&store, "demo worker", Role::Worker).await?;
     let admin = app
@@ -128,6 +149,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
          \x20    API key:         {ingestion_key}\n\
          \x20    User e-mail:     {ingestion_user}   (or {basic_user}: a Basic user, verified without candidates)\n\
          \x20    Job board token: {board}   (optional)\n\n\
+         \x20  A third link shows \"Connect with Greenhouse\" (partner OAuth; workers get access tokens only):\n     {partner_link}\n\n\
          3. Look at it as staff and as a worker (the README's examples use these variables):\n\
          \x20    export ADMIN={admin} ISSUER={issuer} WORKER={worker}\n\
          \x20    curl -s -H \"Authorization: Bearer $ADMIN\" {public_url}/api/v1/drops/{drop_id}\n\
@@ -147,6 +169,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         worker = worker.reveal(),
         drop_id = created.drop.id,
         ingestion_link = ingestion.url(),
+        partner_link = partner.url(),
     );
     let result = app.run_until_stopped().await;
     fake.stop().await;
@@ -154,6 +177,9 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     result?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The sandbox partner OAuth client of the demo (its secret is random per run).
+const DEMO_PARTNER_ID: &str = "keydrop-demo-partner-1";
 
 /// A token for the demo, created (and audited) like `keydrop token create`.
 async fn demo_token(

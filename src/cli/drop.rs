@@ -7,6 +7,7 @@ use crate::domain::contact::Contact;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::drop::{DropRecord, DropRequest, DropState};
 use crate::domain::event::Origin;
+use crate::domain::release::Release;
 use crate::greenhouse::Kind;
 use crate::service;
 use crate::service::drops::Revoked;
@@ -47,6 +48,10 @@ pub enum DropCommand {
         /// Your own id for this customer; unique among drops that are not revoked.
         #[arg(long)]
         external_id: Option<String>,
+        /// handoff (workers receive the secret) or vend (workers receive short-lived
+        /// access tokens only; harvest_v3 and harvest_v3_partner).
+        #[arg(long)]
+        release: Option<String>,
         /// Base of the link.
         #[arg(
             long,
@@ -97,8 +102,15 @@ pub async fn run(
             contact_name,
             contact_email,
             external_id,
+            release,
             public_url,
         } => {
+            let release = release
+                .map(|r| {
+                    Release::parse(&r)
+                        .ok_or_else(|| anyhow!("--release must be handoff or vend, not {r:?}"))
+                })
+                .transpose()?;
             let kind = kind
                 .map(|k| k.parse::<Kind>())
                 .transpose()
@@ -117,9 +129,23 @@ pub async fn run(
                     .map(|(name, email)| Contact { name, email }),
                 external_id,
                 metadata: None,
+                release,
             }
             .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;
+            // The same rule as the API's, for the one kind that needs configuration.
+            let partner_configured = std::env::var("KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID")
+                .is_ok_and(|v| !v.trim().is_empty());
+            let connects = crate::greenhouse::registry()
+                .get(spec.kind)
+                .is_some_and(|k| k.connects());
+            if connects && !partner_configured {
+                return Err(anyhow!(
+                    "kind {} needs the partner client: set KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID \
+                     and KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET (or …_SECRET_FILE)",
+                    spec.kind
+                ));
+            }
             let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
             eprintln!(
                 "created drop {} for {}; expires {}. The link is shown only this once:",

@@ -43,6 +43,14 @@ impl Binding<'_> {
         .into_bytes()
     }
 
+    fn aux_aad(&self, purpose: &str) -> Vec<u8> {
+        format!(
+            "keydrop/aux/v1\0purpose={}\0cred={}\0drop={}\0kind={}",
+            purpose, self.credential_id, self.drop_id, self.kind
+        )
+        .into_bytes()
+    }
+
     fn wrap_aad(&self, key_version: i64) -> Vec<u8> {
         format!(
             "keydrop/wrap/v1\0cred={}\0drop={}\0kind={}\0kv={}",
@@ -148,6 +156,51 @@ pub fn decrypt(
     open(&dk, &envelope.ciphertext, &binding.data_aad())
 }
 
+/// Seal a new secret for the same row under its existing data key (a fresh nonce): a partner
+/// grant's rotated refresh token. The wrapped key and its version stay as they are, so a
+/// concurrent `keys rewrap` (which changes only those) and this (which changes only the
+/// ciphertext) never undo each other.
+pub fn reseal(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+    plaintext: &[u8],
+) -> Result<Envelope, CryptoError> {
+    let dk = unwrap_data_key(keyring, binding, envelope)?;
+    Ok(Envelope {
+        key_version: envelope.key_version,
+        wrapped_key: envelope.wrapped_key.clone(),
+        ciphertext: seal(&dk, plaintext, &binding.data_aad())?,
+    })
+}
+
+/// Seal a companion value of a row (e.g. its current access token, `purpose` "access") under
+/// the row's data key. Its associated data names the purpose as well as the row, so it can
+/// neither be moved to another row nor swapped with the secret itself; key rotation covers it
+/// because it shares the data key.
+pub fn seal_aux(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+    purpose: &str,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let dk = unwrap_data_key(keyring, binding, envelope)?;
+    seal(&dk, plaintext, &binding.aux_aad(purpose))
+}
+
+/// Open a value sealed by [`seal_aux`].
+pub fn open_aux(
+    keyring: &Keyring,
+    binding: Binding<'_>,
+    envelope: &Envelope,
+    purpose: &str,
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let dk = unwrap_data_key(keyring, binding, envelope)?;
+    open(&dk, blob, &binding.aux_aad(purpose))
+}
+
 /// Re-wrap the data key under the active master key. The secret's ciphertext
 /// is kept as it is; the data key exists in memory only, zeroized on return.
 pub fn rewrap(
@@ -237,6 +290,47 @@ pub fn reseal_service_secret(
 ) -> Result<SealedSecret, CryptoError> {
     let secret = open_service_secret(keyring, name, sealed)?;
     seal_service_secret(keyring, name, &secret)
+}
+
+#[cfg(test)]
+mod aux_tests {
+    use super::*;
+
+    #[test]
+    fn aux_values_are_bound_to_row_and_purpose_and_survive_rewrap_and_reseal() {
+        let keyring = Keyring::single(crate::crypto::keyring::MasterKey::generate().unwrap());
+        let b = Binding {
+            credential_id: "c1",
+            drop_id: "d1",
+            kind: "harvest_v3",
+        };
+        let env = encrypt(&keyring, b, b"secret").unwrap();
+        let aux = seal_aux(&keyring, b, &env, "access", b"tok").unwrap();
+        assert_eq!(
+            &open_aux(&keyring, b, &env, "access", &aux).unwrap()[..],
+            b"tok"
+        );
+        assert!(open_aux(&keyring, b, &env, "other", &aux).is_err());
+        let moved = Binding {
+            credential_id: "c2",
+            ..b
+        };
+        assert!(open_aux(&keyring, moved, &env, "access", &aux).is_err());
+        // The aux value is not the secret, and the secret is not an aux value.
+        let as_secret = Envelope {
+            ciphertext: aux.clone(),
+            ..env.clone()
+        };
+        assert!(decrypt(&keyring, b, &as_secret).is_err());
+        assert!(open_aux(&keyring, b, &env, "access", &env.ciphertext).is_err());
+        let resealed = reseal(&keyring, b, &env, b"rotated").unwrap();
+        assert_eq!(resealed.wrapped_key, env.wrapped_key);
+        assert_eq!(&decrypt(&keyring, b, &resealed).unwrap()[..], b"rotated");
+        assert_eq!(
+            &open_aux(&keyring, b, &resealed, "access", &aux).unwrap()[..],
+            b"tok"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::drop::Metadata;
 use super::kind::Kind;
+use super::release::Release;
 use super::verification::{Outcome, Verification};
 use serde::{Deserialize, Serialize};
 
@@ -16,14 +17,17 @@ pub enum Status {
     Verified,
     Insufficient,
     Invalid,
+    /// A partner grant Greenhouse no longer honours (`invalid_grant` on refresh).
+    Disconnected,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Status::Pending,
         Status::Verified,
         Status::Insufficient,
         Status::Invalid,
+        Status::Disconnected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl Status {
             Status::Verified => "verified",
             Status::Insufficient => "insufficient",
             Status::Invalid => "invalid",
+            Status::Disconnected => "disconnected",
         }
     }
 
@@ -91,6 +96,7 @@ pub struct CredentialMeta {
     /// Copied from the drop when the credential was accepted.
     pub metadata: Option<Metadata>,
     pub kind: Kind,
+    pub release: Release,
     pub status: Status,
     pub hint: String,
     pub verification: Verification,

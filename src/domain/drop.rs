@@ -3,6 +3,7 @@
 use super::contact::Contact;
 use super::kind::{Kind, KindCatalog, ProfileChoice};
 use super::profile::Profile;
+use super::release::Release;
 use super::text::check_shown;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ pub struct DropRecord {
     pub note: Option<String>,
     pub kind: Kind,
     pub profile: Profile,
+    pub release: Release,
     pub contact: Option<Contact>,
     pub external_id: Option<String>,
     pub metadata: Option<Metadata>,
@@ -105,6 +107,8 @@ pub struct DropRequest {
     pub external_id: Option<String>,
     #[serde(default)]
     pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub release: Option<Release>,
 }
 
 /// A validated request.
@@ -114,6 +118,7 @@ pub struct DropSpec {
     pub note: Option<String>,
     pub kind: Kind,
     pub profile: Profile,
+    pub release: Release,
     pub expires_in: i64,
     pub max_attempts: i64,
     pub contact: Option<Contact>,
@@ -162,6 +167,9 @@ impl DropRequest {
             (None, None, None) => ProfileChoice::Default,
         };
         let profile = kinds.profile(kind, choice)?;
+        let release = kinds
+            .release_modes(kind)
+            .choose(kind.as_str(), self.release)?;
         let expires_in = self.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
         if !EXPIRES_IN.contains(&expires_in) {
             return Err("expires_in must be between 300 and 2592000 seconds".into());
@@ -190,6 +198,7 @@ impl DropRequest {
             note,
             kind,
             profile,
+            release,
             expires_in,
             max_attempts,
             contact,

@@ -8,6 +8,7 @@
 //! never a secret, a link or a token; times are RFC 3339 UTC.
 
 use super::audit::AuditEntry;
+use super::release::Release;
 use super::role::Role;
 use crate::clock::{from_millis, rfc3339};
 use serde_json::{json, Value};
@@ -51,6 +52,8 @@ impl Origin {
 pub enum DestroyReason {
     /// Staff asked (`DELETE /api/v1/credentials/{id}`).
     Staff,
+    /// Greenhouse killed the partner grant (`invalid_grant`): the refresh token is dead.
+    Disconnected,
     /// `KEYDROP_RETAIN_AFTER_DELIVERY` passed after delivery (or was `0`).
     Retention,
     /// A later check found Greenhouse refusing it (invalid or insufficient).
@@ -63,6 +66,7 @@ impl DestroyReason {
             Self::Staff => "staff",
             Self::Retention => "retention",
             Self::Refused => "refused",
+            Self::Disconnected => "disconnected",
         }
     }
 }
@@ -88,6 +92,7 @@ pub enum Event {
         max_attempts: i64,
         /// The vendor's own id for the customer (metadata, not a secret).
         external_id: Option<String>,
+        release: Release,
     },
     DropRevoked {
         drop: String,
@@ -162,6 +167,10 @@ pub enum Event {
     LeaseExpired {
         credential: String,
     },
+    /// A claim gave its lease back because it could not hand out what it leased.
+    LeaseReturned {
+        credential: String,
+    },
     KeyCheckRecorded {
         version: i64,
     },
@@ -191,6 +200,40 @@ pub enum Event {
     WebhookPinged {
         endpoint: String,
     },
+    /// A customer was sent to Greenhouse to connect a partner grant (a
+    /// single-use `state` was stored, as a hash).
+    ConnectStarted {
+        drop: String,
+    },
+    /// An access token of a `vend` credential was handed to a caller (never
+    /// the token itself).
+    AccessTokenIssued {
+        credential: String,
+    },
+    /// keydrop obtained and stored a new access token for a `vend`
+    /// credential: minted with client credentials (`harvest_v3`) or by
+    /// refreshing a partner grant (which also rotated its refresh token).
+    AccessTokenRenewed {
+        credential: String,
+        /// `mint` or `refresh`.
+        how: &'static str,
+        /// `on_demand` or `keep_alive`.
+        why: &'static str,
+        expires_at: i64,
+    },
+    /// A refresh or mint failed for a reason that may pass (Greenhouse down,
+    /// rate limited); retried with backoff.
+    RenewFailed {
+        credential: String,
+        reason: String,
+        failures: i64,
+    },
+    /// Greenhouse refused the partner grant's refresh token (`invalid_grant`):
+    /// the grant is dead and its ciphertext destroyed; staff send a new link.
+    CredentialDisconnected {
+        credential: String,
+        error: String,
+    },
     KeysRewrapped {
         version: i64,
         credentials: u64,
@@ -216,6 +259,12 @@ impl Event {
             Self::CredentialClaimed { .. } => "credential.claim",
             Self::CredentialDelivered { .. } => "credential.ack",
             Self::SecretRead { .. } => "credential.secret_read",
+            Self::ConnectStarted { .. } => "drop.connect",
+            Self::LeaseReturned { .. } => "credential.lease_returned",
+            Self::AccessTokenIssued { .. } => "credential.access_token",
+            Self::AccessTokenRenewed { .. } => "credential.token_renew",
+            Self::RenewFailed { .. } => "credential.refresh_failed",
+            Self::CredentialDisconnected { .. } => "credential.disconnect",
             Self::CredentialReverified { .. } => "credential.verify",
             Self::CredentialRechecked { .. } => "credential.recheck",
             Self::DecryptFailed { .. } => "credential.decrypt_failed",
@@ -245,6 +294,7 @@ impl Event {
             | Self::AttemptReserved { drop }
             | Self::AttemptFailed { drop, .. }
             | Self::AttemptReturned { drop }
+            | Self::ConnectStarted { drop }
             | Self::DropSubmitted { drop, .. } => format!("drop:{drop}"),
             Self::CredentialClaimed { credential, .. }
             | Self::CredentialDelivered { credential, .. }
@@ -253,6 +303,11 @@ impl Event {
             | Self::CredentialRechecked { credential, .. }
             | Self::DecryptFailed { credential, .. }
             | Self::CredentialDestroyed { credential, .. }
+            | Self::AccessTokenIssued { credential, .. }
+            | Self::LeaseReturned { credential }
+            | Self::AccessTokenRenewed { credential, .. }
+            | Self::RenewFailed { credential, .. }
+            | Self::CredentialDisconnected { credential, .. }
             | Self::LeaseExpired { credential } => format!("credential:{credential}"),
             Self::KeyCheckRecorded { version } | Self::KeysRewrapped { version, .. } => {
                 format!("key:{version}")
@@ -291,12 +346,14 @@ impl Event {
                 expires_at,
                 max_attempts,
                 external_id,
+                release,
                 ..
             } => {
                 let mut d = json!({
                     "org": org,
                     "kind": kind,
                     "profile": profile,
+                    "release": release.as_str(),
                     "expires_at": time(expires_at),
                     "max_attempts": max_attempts,
                 });
@@ -362,6 +419,16 @@ impl Event {
                 d
             }
             Self::CredentialDestroyed { reason, .. } => json!({ "reason": reason.as_str() }),
+            Self::AccessTokenRenewed {
+                how,
+                why,
+                expires_at,
+                ..
+            } => json!({ "how": how, "why": why, "expires_at": time(expires_at) }),
+            Self::RenewFailed {
+                reason, failures, ..
+            } => json!({ "reason": reason, "failures": failures }),
+            Self::CredentialDisconnected { error, .. } => json!({ "error": error }),
             Self::ServiceSecretResealed { key_version, .. } => {
                 json!({ "key_version": key_version })
             }
@@ -375,6 +442,9 @@ impl Event {
             | Self::DropRevoked { .. }
             | Self::DropExpired { .. }
             | Self::AttemptReserved { .. }
+            | Self::ConnectStarted { .. }
+            | Self::AccessTokenIssued { .. }
+            | Self::LeaseReturned { .. }
             | Self::SecretRead { .. }
             | Self::LeaseExpired { .. }
             | Self::KeyCheckRecorded { .. }

@@ -7,6 +7,7 @@
 //! [`KindCatalog`] trait, which the registry implements.
 
 use super::profile::Profile;
+use super::release::ReleaseModes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -117,6 +118,11 @@ pub trait KindCatalog {
     fn check_kind(&self, kind: Kind) -> Result<(), String>;
     /// The profile `choice` means for `kind` (unknown names and resources are errors).
     fn profile(&self, kind: Kind, choice: ProfileChoice) -> Result<Profile, String>;
+    /// The release modes `kind` allows (SPEC §3); the first is its default.
+    fn release_modes(&self, kind: Kind) -> ReleaseModes {
+        let _ = kind;
+        ReleaseModes::HANDOFF
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod drop;
 pub mod event;
 pub mod kind;
 pub mod profile;
+pub mod release;
 pub mod role;
 pub mod text;
 pub mod verification;

@@ -58,9 +58,46 @@ pub fn check_shown(field: &str, text: &str, multiline: bool) -> Result<(), Strin
     Ok(())
 }
 
+/// Text that came from outside (a Greenhouse organisation name) made fit to show: control,
+/// invisible and text-direction characters removed (line breaks and tabs become spaces),
+/// trimmed, and cut to `max_chars` characters. Escaping for HTML stays the page's job.
+pub fn clean_shown(text: &str, max_chars: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .filter_map(|c| {
+            if c.is_control() {
+                c.is_whitespace().then_some(' ')
+            } else if is_invisible(c) {
+                None
+            } else {
+                Some(c)
+            }
+        })
+        .collect();
+    cleaned
+        .trim()
+        .chars()
+        .take(max_chars)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_shown_strips_what_check_shown_refuses() {
+        for c in SAMPLES {
+            let cleaned = clean_shown(&format!(" Acme{c} Corp\u{7}\n"), 100);
+            assert_eq!(cleaned, "Acme Corp", "U+{:04X}", u32::from(*c));
+            assert!(check_shown("name", &cleaned, false).is_ok());
+        }
+        assert_eq!(clean_shown("a\tb\r\nc", 100), "a b  c");
+        assert_eq!(clean_shown("Société Générale", 7), "Société");
+        assert_eq!(clean_shown("\u{202E}\u{200B}", 10), "");
+    }
 
     /// One of each kind the rule is about.
     pub const SAMPLES: &[char] = &[

@@ -46,7 +46,9 @@ pub struct Verification {
     pub missing_optional: Vec<String>,
     /// Plain words for the customer; never contains a secret or a Greenhouse response body.
     pub message: String,
-    /// The Greenhouse organisation the credential belongs to, when Greenhouse said.
+    /// The Greenhouse organisation the credential belongs to, when Greenhouse said
+    /// (`harvest_v3`: token introspection, advisory; the name is stripped of control and
+    /// text-direction characters but not escaped: pages escape it).
     #[serde(default)]
     pub organization: Option<Named>,
     /// The Greenhouse user the credential acts as, when Greenhouse said (Candidate Ingestion:

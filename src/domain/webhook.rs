@@ -49,10 +49,11 @@ impl Event {
                 org,
                 kind,
                 profile,
+                release,
                 ..
             } => vec![msg(
                 "drop.created",
-                json!({ "drop_id": drop, "org": org, "kind": kind, "profile": profile }),
+                json!({ "drop_id": drop, "org": org, "kind": kind, "profile": profile, "release": release.as_str() }),
             )],
             Self::DropRevoked { drop } => vec![msg("drop.revoked", json!({ "drop_id": drop }))],
             Self::DropExpired { drop } => vec![msg("drop.expired", json!({ "drop_id": drop }))],
@@ -112,6 +113,18 @@ impl Event {
             Self::CredentialDelivered { credential, .. } => vec![msg(
                 "credential.delivered",
                 json!({ "credential_id": credential }),
+            )],
+            Self::CredentialDisconnected { credential, .. } => vec![msg(
+                "credential.disconnected",
+                json!({ "credential_id": credential }),
+            )],
+            Self::RenewFailed {
+                credential,
+                reason,
+                failures,
+            } => vec![msg(
+                "credential.refresh_failed",
+                json!({ "credential_id": credential, "reason": reason, "failures": failures }),
             )],
             Self::CredentialDestroyed { credential, reason } => vec![msg(
                 "credential.destroyed",

@@ -29,6 +29,53 @@ pub struct CheckerConfig {
     pub total_budget: Duration,
     /// Probes in flight at once.
     pub max_in_flight: usize,
+    /// The operator's partner OAuth client (`harvest_v3_partner`), when configured.
+    pub partner: Option<PartnerClient>,
+}
+
+/// The operator's Greenhouse partner OAuth client (SPEC §1.5, §6). `Debug` shows the id only.
+#[derive(Clone)]
+pub struct PartnerClient {
+    pub client_id: String,
+    client_secret: std::sync::Arc<zeroize::Zeroizing<String>>,
+}
+
+impl PartnerClient {
+    pub fn new(client_id: impl Into<String>, client_secret: zeroize::Zeroizing<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: std::sync::Arc::new(client_secret),
+        }
+    }
+
+    /// HTTP Basic client authentication for the token endpoint.
+    pub fn auth(&self) -> super::oauth::ClientAuth<'_> {
+        super::oauth::ClientAuth {
+            client_id: &self.client_id,
+            client_secret: self.client_secret.as_str(),
+        }
+    }
+
+    /// The secret, for scrubbing answers before they are logged.
+    pub fn secret(&self) -> &str {
+        self.client_secret.as_str()
+    }
+}
+
+impl PartialEq for PartnerClient {
+    fn eq(&self, other: &Self) -> bool {
+        self.client_id == other.client_id && self.secret() == other.secret()
+    }
+}
+
+impl Eq for PartnerClient {}
+
+impl std::fmt::Debug for PartnerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for CheckerConfig {
@@ -41,6 +88,7 @@ impl Default for CheckerConfig {
             request_timeout: Duration::from_secs(5),
             total_budget: Duration::from_secs(15),
             max_in_flight: 4,
+            partner: None,
         }
     }
 }
@@ -61,6 +109,11 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// Now, by this checker's clock, in Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        crate::clock::to_millis(self.clock.now())
+    }
+
     pub fn new(mut config: CheckerConfig, clock: SharedClock) -> Result<Self, BuildError> {
         config.auth_url = config.auth_url.trim_end_matches('/').to_owned();
         config.api_url = config.api_url.trim_end_matches('/').to_owned();
@@ -105,6 +158,11 @@ impl Checker {
 
     pub fn config(&self) -> &CheckerConfig {
         &self.config
+    }
+
+    /// The checker's clock (token expiries are computed from it).
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// The credential kinds this checker knows.

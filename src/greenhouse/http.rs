@@ -34,6 +34,14 @@ impl Budget {
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// A part of this budget for an advisory call: at most `max` from now, never past the
+    /// whole budget's deadline.
+    pub fn slice(&self, max: Duration) -> Budget {
+        Self {
+            deadline: self.deadline.min(Instant::now() + max),
+        }
+    }
 }
 
 /// Which kind of Greenhouse endpoint a request goes to: the `endpoint` label of
@@ -41,8 +49,10 @@ impl Budget {
 /// of the job board API holds the board token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EndpointClass {
-    /// The OAuth token endpoint (client credentials).
+    /// The OAuth token endpoint (client credentials, code exchange, refresh).
     Token,
+    /// The OAuth token introspection endpoint.
+    Introspect,
     /// A Harvest resource (v3 or v1).
     Resource,
     /// The Candidate Ingestion API.
@@ -55,6 +65,7 @@ impl EndpointClass {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Token => "token",
+            Self::Introspect => "introspect",
             Self::Resource => "resource",
             Self::Ingestion => "ingestion",
             Self::Boards => "boards",
@@ -100,6 +111,31 @@ pub(crate) async fn send(
     budget: Budget,
     what: &str,
 ) -> Result<Answer, Transient> {
+    send_with(checker, class, build, budget, what, true).await
+}
+
+/// Like [`send`], for a request that must not reach Greenhouse twice (a refresh-token grant:
+/// presenting a rotated refresh token again kills the grant). It is repeated only when
+/// Greenhouse certainly did not act on it — a 429, or a connection that was never made;
+/// after a timeout, a lost answer or a 5xx the outcome is unknown and the caller decides.
+pub(crate) async fn send_unrepeatable(
+    checker: &super::Checker,
+    class: EndpointClass,
+    build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    budget: Budget,
+    what: &str,
+) -> Result<Answer, Transient> {
+    send_with(checker, class, build, budget, what, false).await
+}
+
+async fn send_with(
+    checker: &super::Checker,
+    class: EndpointClass,
+    build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
+    budget: Budget,
+    what: &str,
+    repeatable: bool,
+) -> Result<Answer, Transient> {
     let request_timeout = checker.config.request_timeout;
     let mut last = Transient::TimedOut;
     let mut attempt: u32 = 0;
@@ -132,12 +168,18 @@ pub(crate) async fn send(
                 } else if status >= 500 || status == 408 {
                     last = Transient::Unavailable;
                     tracing::info!(what, status, attempt, "Greenhouse unavailable");
+                    if !repeatable {
+                        return Err(last);
+                    }
                     backoff(attempt)
                 } else {
                     match read_body(resp).await {
                         Ok(body) => return Ok(Answer { status, body }),
                         Err(e) => {
                             last = classify(&e);
+                            if !repeatable {
+                                return Err(last);
+                            }
                             tracing::info!(
                                 what,
                                 status,
@@ -159,6 +201,9 @@ pub(crate) async fn send(
                     connect = e.is_connect(),
                     "request to Greenhouse failed"
                 );
+                if !repeatable && !e.is_connect() {
+                    return Err(last);
+                }
                 backoff(attempt)
             }
         };

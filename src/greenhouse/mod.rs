@@ -12,8 +12,10 @@
 mod checker;
 pub mod fake;
 mod http;
+mod introspect;
 pub mod kinds;
 mod messages;
+pub mod oauth;
 mod profile;
 mod report;
 mod resources;
@@ -22,9 +24,10 @@ mod secret;
 mod validation;
 
 pub use crate::domain::kind::{Kind, UnknownKind};
-pub use checker::{BuildError, Checker, CheckerConfig};
+pub use checker::{BuildError, Checker, CheckerConfig, PartnerClient};
 pub use http::Budget;
-pub use kinds::{registry, CredentialKind, Fields, Registry};
+pub use kinds::{registry, CredentialKind, Fields, Registry, Renewed};
+pub use oauth::{MintFailure, MintedToken};
 pub use profile::Profile;
 pub use report::{Named, Outcome, Verification};
 pub use resources::Resource;

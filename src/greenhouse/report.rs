@@ -40,6 +40,13 @@ pub enum Verdict {
     Refused(String),
     Pending(Transient),
     Probed(Vec<Finding>),
+    /// The credential works, but Greenhouse said (or answered as it does) that the acting user
+    /// is not a Site Admin: `insufficient` whatever the findings (SPEC §1.2). `message` is the
+    /// kind's words; `findings` are whatever was probed (possibly nothing).
+    NotSiteAdmin {
+        message: String,
+        findings: Vec<Finding>,
+    },
 }
 
 fn list(items: &[String]) -> String {
@@ -59,22 +66,31 @@ pub(crate) fn report(
 ) -> Verification {
     let Checked {
         verdict,
+        organization,
         greenhouse_user,
     } = checked;
-    let empty = |outcome, message, greenhouse_user| Verification {
+    let empty = |outcome, message, organization, greenhouse_user| Verification {
         outcome,
         checked_at,
         granted: Vec::new(),
         missing_required: Vec::new(),
         missing_optional: Vec::new(),
         message,
-        organization: None,
+        organization,
         greenhouse_user,
     };
-    let findings = match verdict {
-        Verdict::Refused(message) => return empty(Outcome::Invalid, message, None),
-        Verdict::Pending(t) => return empty(Outcome::Pending, pending_message(t), greenhouse_user),
-        Verdict::Probed(f) => f,
+    let (findings, not_site_admin) = match verdict {
+        Verdict::Refused(message) => return empty(Outcome::Invalid, message, None, None),
+        Verdict::Pending(t) => {
+            return empty(
+                Outcome::Pending,
+                pending_message(t),
+                organization,
+                greenhouse_user,
+            )
+        }
+        Verdict::Probed(f) => (f, None),
+        Verdict::NotSiteAdmin { message, findings } => (findings, Some(message)),
     };
 
     let pick = |req: bool, f: &dyn Fn(Probe) -> bool| -> Vec<String> {
@@ -122,7 +138,21 @@ pub(crate) fn report(
         ));
     }
 
-    let (outcome, mut message) = if let Some(t) = unresolved_required.first() {
+    let (outcome, mut message) = if let Some(m) = not_site_admin {
+        let mut m = m;
+        if !missing_required.is_empty() {
+            m.push_str(&format!(
+                " Also, {} missing: {}.",
+                plural(
+                    missing_required.len(),
+                    "required permission is",
+                    "required permissions are"
+                ),
+                list(&missing_required)
+            ));
+        }
+        (Outcome::Insufficient, m)
+    } else if let Some(t) = unresolved_required.first() {
         (Outcome::Pending, pending_message(*t))
     } else if all_forbidden {
         (
@@ -191,7 +221,7 @@ pub(crate) fn report(
         missing_required,
         missing_optional,
         message,
-        organization: None,
+        organization,
         greenhouse_user,
     }
 }

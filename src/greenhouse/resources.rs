@@ -1,5 +1,7 @@
 //! A Greenhouse resource a kind can probe, with the exact permission a customer must grant and
 //! a description in plain words. Each kind keeps its own catalogue (`kinds/<kind>/resources.rs`).
+//! Harvest v3 scopes also carry the label Greenhouse's Manage Scopes screen shows for them
+//! ("Candidates > List candidates"), so customer pages can name both (SPEC §1.2).
 
 /// One probeable resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,6 +11,9 @@ pub struct Resource {
     permission: Permission,
     /// Plain words for customers.
     pub description: &'static str,
+    /// How Greenhouse's own screen labels the permission, when it differs from
+    /// [`Resource::permission`] (v3: "Candidates > List candidates").
+    screen: Option<&'static str>,
 }
 
 /// How a resource's permission is named.
@@ -27,7 +32,14 @@ impl Resource {
             name,
             permission: Permission::Scope,
             description,
+            screen: None,
         }
+    }
+
+    /// The same resource, labelled `screen` on Greenhouse's screen.
+    pub const fn on_screen(mut self, screen: &'static str) -> Self {
+        self.screen = Some(screen);
+        self
     }
 
     /// A resource granted by the permission called `permission`.
@@ -40,6 +52,7 @@ impl Resource {
             name,
             permission: Permission::Labelled(permission),
             description,
+            screen: None,
         }
     }
 
@@ -49,5 +62,11 @@ impl Resource {
             Permission::Scope => format!("harvest:{}:list", self.name),
             Permission::Labelled(p) => p.to_owned(),
         }
+    }
+
+    /// The label Greenhouse's screen shows for the permission ("Candidates > List
+    /// candidates"), when it is not the permission string itself.
+    pub fn screen_label(&self) -> Option<&'static str> {
+        self.screen
     }
 }

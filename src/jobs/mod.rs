@@ -131,6 +131,10 @@ pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
     supervisor.supervise("sweeps", move |beat| sweeps(s.clone(), every, beat));
     let r = state.clone();
     supervisor.supervise("rechecks", move |beat| rechecks(r.clone(), every, beat));
+    let k = state.clone();
+    supervisor.supervise("partner_refresher", move |beat| {
+        refresher(k.clone(), every, beat)
+    });
     supervisor.supervise("webhook_dispatcher", move |beat| {
         webhooks::run(state.clone(), beat)
     });
@@ -175,6 +179,61 @@ async fn rechecks(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(
         }
         if ran > 0 {
             tracing::info!(rechecked = ran, "background re-checks");
+        }
+    }
+}
+
+/// Most partner grants one keep-alive pass refreshes.
+const REFRESH_BATCH: i64 = 50;
+/// Pause between two keep-alive refreshes, so a pass does not burst at Greenhouse's token
+/// endpoint (it has its own rate window).
+const REFRESH_SPACING: Duration = Duration::from_millis(200);
+
+/// One keep-alive pass (SPEC §1.5 step 3): refresh every partner grant whose refresh is due,
+/// one after another. Returns how many were due and whether every refresh went through (a
+/// grant another process is refreshing right now, or one Greenhouse refused, counts as
+/// through: only keydrop's own faults fail the pass).
+pub async fn refresh_pass(state: &AppState) -> (usize, bool) {
+    let due = match state.store.refresh_due(REFRESH_BATCH).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, "could not list partner grants due for a refresh");
+            return (0, false);
+        }
+    };
+    let mut ok = true;
+    for (i, id) in due.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(REFRESH_SPACING).await;
+        }
+        match state.vendor.keep_alive(id).await {
+            Ok(()) => {}
+            // Greenhouse's answer, recorded on the credential (and retried with backoff):
+            // not a fault of this task.
+            Err(e @ crate::service::vend::VendError::Service(_)) => {
+                tracing::error!(credential = %id, error = %e, "keep-alive refresh failed");
+                ok = false;
+            }
+            Err(e) => {
+                tracing::info!(credential = %id, error = %e, "keep-alive refresh did not complete")
+            }
+        }
+    }
+    (due.len(), ok)
+}
+
+async fn refresher(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+    let mut tick = ticker(every);
+    loop {
+        tick.tick().await;
+        let (due, ok) = refresh_pass(&state).await;
+        if ok {
+            beat.pass();
+        } else {
+            beat.failed("a partner grant could not be refreshed");
+        }
+        if due > 0 {
+            tracing::info!(refreshed = due, "partner keep-alive");
         }
     }
 }

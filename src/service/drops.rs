@@ -58,6 +58,7 @@ pub async fn create(
         contact: spec.contact.clone(),
         external_id: spec.external_id.clone(),
         metadata_json,
+        release: spec.release,
     };
     let audit = Origin::new(actor, ip).entry(Event::DropCreated {
         drop: id.clone(),
@@ -67,6 +68,7 @@ pub async fn create(
         expires_at,
         max_attempts: spec.max_attempts,
         external_id: spec.external_id.clone(),
+        release: spec.release,
     });
     store.insert_drop(&new, &audit).await?;
     let drop = store

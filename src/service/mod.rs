@@ -1,6 +1,7 @@
 //! Use cases that combine the store, the cipher and the Greenhouse checker.
 //! The web layer and the CLI call these; they hold no HTTP or terminal logic.
 
+pub mod connect;
 pub mod delivery;
 pub mod drops;
 pub mod recheck;
@@ -8,6 +9,7 @@ pub mod release;
 pub mod secrets;
 pub mod submission;
 pub mod tokens;
+pub mod vend;
 pub mod webhooks;
 
 /// A failure that is ours, not the caller's: the HTTP layer answers 500.

@@ -11,7 +11,10 @@ use crate::crypto::cipher::{self, Binding};
 use crate::crypto::keyring::Keyring;
 use crate::domain::audit::AuditEntry;
 use crate::domain::event::Origin;
-use crate::store::{SecretRead, Store};
+use crate::store::{Sealed, SecretRead, Store, Want};
+
+/// The `purpose` under which a `vend` credential's current access token is sealed.
+pub const ACCESS_PURPOSE: &str = "access";
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,6 +25,7 @@ type Reply = oneshot::Sender<Result<SecretRead<Plaintext>, ServiceError>>;
 
 struct Job {
     id: String,
+    want: Want,
     audit: AuditEntry,
     reply: Reply,
 }
@@ -87,9 +91,25 @@ impl Releases {
         id: String,
         audit: AuditEntry,
     ) -> Result<SecretRead<Plaintext>, ServiceError> {
+        self.release(id, Want::Secret, audit).await
+    }
+
+    /// Release what `want` asks for (audited, group-committed): the secret, or a `vend`
+    /// credential's stored access token (the plaintext is then the sealed access JSON).
+    pub async fn release(
+        &self,
+        id: String,
+        want: Want,
+        audit: AuditEntry,
+    ) -> Result<SecretRead<Plaintext>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Job { id, audit, reply })
+            .send(Job {
+                id,
+                want,
+                audit,
+                reply,
+            })
             .await
             .map_err(|_| ServiceError::Internal("the release task stopped".into()))?;
         answer
@@ -106,9 +126,9 @@ async fn run(
 ) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {
-        let requests: Vec<(String, AuditEntry)> = jobs
+        let requests: Vec<(String, Want, AuditEntry)> = jobs
             .iter()
-            .map(|j| (j.id.clone(), j.audit.clone()))
+            .map(|j| (j.id.clone(), j.want, j.audit.clone()))
             .collect();
         match store.read_secrets(&requests).await {
             Ok(results) => {
@@ -136,16 +156,22 @@ async fn open(
     store: &Store,
     keyring: &Keyring,
     job: &Job,
-    result: SecretRead<(String, crate::crypto::cipher::Envelope)>,
+    result: SecretRead<Sealed>,
 ) -> Result<SecretRead<Plaintext>, ServiceError> {
     Ok(match result {
-        SecretRead::Released(meta, (drop_id, envelope)) => {
+        SecretRead::Released(meta, sealed) => {
             let binding = Binding {
                 credential_id: &job.id,
-                drop_id: &drop_id,
+                drop_id: &sealed.drop_id,
                 kind: meta.kind.as_str(),
             };
-            match cipher::decrypt(keyring, binding, &envelope) {
+            let opened = match &sealed.access {
+                Some((blob, _)) => {
+                    cipher::open_aux(keyring, binding, &sealed.envelope, ACCESS_PURPOSE, blob)
+                }
+                None => cipher::decrypt(keyring, binding, &sealed.envelope),
+            };
+            match opened {
                 Ok(plain) => SecretRead::Released(meta, plain),
                 Err(e) => {
                     return Err(super::delivery::decrypt_failed(
@@ -161,5 +187,8 @@ async fn open(
         SecretRead::Destroyed => SecretRead::Destroyed,
         SecretRead::NotVerified => SecretRead::NotVerified,
         SecretRead::NotFound => SecretRead::NotFound,
+        SecretRead::WrongMode(r) => SecretRead::WrongMode(r),
+        SecretRead::Disconnected => SecretRead::Disconnected,
+        SecretRead::Stale(m) => SecretRead::Stale(m),
     })
 }

@@ -95,6 +95,9 @@ pub struct Submitter<'a> {
     pub store: &'a Store,
     pub keyring: &'a Keyring,
     pub checker: &'a Checker,
+    /// Keep-alive interval of partner grants (their first refresh is due this long after
+    /// acceptance).
+    pub partner_refresh_every: std::time::Duration,
 }
 
 impl Submitter<'_> {
@@ -177,7 +180,7 @@ impl Submitter<'_> {
     }
 
     /// Greenhouse refused it: the reserved attempt stays used.
-    async fn reject(
+    pub(super) async fn reject(
         &self,
         drop: &DropRecord,
         verification: Verification,
@@ -203,7 +206,7 @@ impl Submitter<'_> {
         }))
     }
 
-    async fn accept(
+    pub(super) async fn accept(
         &self,
         drop: &DropRecord,
         secret: &Secret,
@@ -222,6 +225,38 @@ impl Submitter<'_> {
         let envelope = cipher::encrypt(self.keyring, binding, &plaintext)?;
         let status = Status::from_outcome(verification.outcome);
         let now = self.store.now_ms();
+        // A partner grant arrives with its first access token: seal it as the vending cache,
+        // and schedule the grant's first keep-alive refresh.
+        let connects = self
+            .checker
+            .kinds()
+            .get(drop.kind)
+            .is_some_and(|k| k.connects());
+        let (access, refresh_due_at) = if connects {
+            let expires_at = secret
+                .get("expires_at")
+                .and_then(|e| e.parse::<i64>().ok())
+                .unwrap_or(now);
+            let json = Zeroizing::new(
+                serde_json::to_vec(&serde_json::json!({
+                    "access_token": secret.get("access_token").unwrap_or(""),
+                    "expires_at": expires_at,
+                }))
+                .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            );
+            let sealed = cipher::seal_aux(
+                self.keyring,
+                binding,
+                &envelope,
+                super::release::ACCESS_PURPOSE,
+                &json,
+            )?;
+            let every =
+                i64::try_from(self.partner_refresh_every.as_millis()).unwrap_or(i64::MAX / 4);
+            (Some((sealed, expires_at)), Some(now.saturating_add(every)))
+        } else {
+            (None, None)
+        };
         let metadata_json = drop
             .metadata
             .as_ref()
@@ -235,12 +270,15 @@ impl Submitter<'_> {
             external_id: drop.external_id.clone(),
             metadata_json,
             kind: drop.kind.as_str().to_owned(),
+            release: drop.release,
             status: status.as_str().to_owned(),
             hint: secret.hint(),
             verification_json: serde_json::to_string(&verification)
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
             envelope,
             next_check_at: (status == Status::Pending).then_some(now + FIRST_RECHECK_MS),
+            access,
+            refresh_due_at,
         };
         let audit = Origin::new("public", ip).entry(Event::DropSubmitted {
             drop: drop.id.clone(),
@@ -260,7 +298,7 @@ impl Submitter<'_> {
         Ok(Outcomes::Accepted { drop, verification })
     }
 
-    async fn gone(&self, drop: &DropRecord) -> Result<Outcomes, ServiceError> {
+    pub(super) async fn gone(&self, drop: &DropRecord) -> Result<Outcomes, ServiceError> {
         let now = self.store.drop_by_id(&drop.id).await?;
         Ok(Outcomes::Gone(match now {
             Some(d) if d.state != DropState::Open => d.state,

@@ -4,6 +4,7 @@
 use super::{Result, Store, StoreError};
 use crate::crypto::cipher::Envelope;
 use crate::domain::credential::{CredentialMeta, Delivery, Status};
+use crate::domain::release::Release;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -36,7 +37,7 @@ impl Store {
 
 /// The metadata columns of a credential row (never its sealed secret).
 pub(super) const META: &str =
-    "id, drop_id, org, external_id, metadata, kind, status, hint, verification, delivery, \
+    "id, drop_id, org, external_id, metadata, kind, release, status, hint, verification, delivery, \
      lease_expires_at, created_at, delivered_at, destroyed_at";
 
 impl Store {
@@ -98,6 +99,7 @@ pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
     let delivery: String = row.try_get("delivery")?;
     let verification: String = row.try_get("verification")?;
     let metadata: Option<String> = row.try_get("metadata")?;
+    let release: String = row.try_get("release")?;
     Ok(CredentialMeta {
         id: row.try_get("id")?,
         drop_id: row.try_get("drop_id")?,
@@ -108,6 +110,7 @@ pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
             .transpose()
             .map_err(|_| corrupt("metadata"))?,
         kind: kind.parse().map_err(|_| corrupt("kind"))?,
+        release: Release::parse(&release).ok_or_else(|| corrupt("release"))?,
         status: Status::parse(&status).ok_or_else(|| corrupt("status"))?,
         hint: row.try_get("hint")?,
         verification: serde_json::from_str(&verification).map_err(|_| corrupt("verification"))?,

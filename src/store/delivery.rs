@@ -8,7 +8,18 @@ use super::{Cursor, Result, Store};
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Delivery, Status};
+use crate::domain::release::Release;
 use sqlx::Row;
+
+/// What a release asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The secret itself (`GET …/secret`): `handoff` credentials only.
+    Secret,
+    /// The stored access token of a `vend` credential, if it is still valid after
+    /// `fresh_after` (Unix ms); otherwise [`SecretRead::Stale`] and nothing is audited.
+    Access { fresh_after: i64 },
+}
 
 /// What a secret read found.
 #[derive(Debug)]
@@ -17,6 +28,23 @@ pub enum SecretRead<T> {
     Destroyed,
     NotVerified,
     NotFound,
+    /// The credential's release mode does not allow what was asked (the secret of a `vend`
+    /// credential, an access token of a `handoff` one).
+    WrongMode(Release),
+    /// A partner grant Greenhouse killed.
+    Disconnected,
+    /// An access token was asked for and none is stored that stays valid long enough:
+    /// renew it, then ask again. Nothing was released or audited.
+    Stale(Box<CredentialMeta>),
+}
+
+/// A row's sealed material, as a release read it (opened only after the commit).
+#[derive(Debug)]
+pub struct Sealed {
+    pub drop_id: String,
+    pub envelope: Envelope,
+    /// For [`Want::Access`]: the sealed access token and when it expires.
+    pub access: Option<(Vec<u8>, i64)>,
 }
 
 impl Store {
@@ -84,20 +112,21 @@ impl Store {
     /// caller decrypts only after this returned, i.e. after the commit.
     pub async fn read_secrets(
         &self,
-        requests: &[(String, AuditEntry)],
-    ) -> Result<Vec<SecretRead<(String, Envelope)>>> {
+        requests: &[(String, Want, AuditEntry)],
+    ) -> Result<Vec<SecretRead<Sealed>>> {
         let mut tx = self.begin_audited().await?;
         // One statement reads (and on PostgreSQL locks) every requested row;
         // one statement writes every audit event: a batch costs a handful of
         // round trips and one fsync, however large.
         let placeholders: Vec<String> = (1..=requests.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT {META}, key_version, wrapped_key, ciphertext FROM credentials WHERE id IN ({}) ORDER BY id{}",
+            "SELECT {META}, key_version, wrapped_key, ciphertext, access_sealed, access_expires_at \
+             FROM credentials WHERE id IN ({}) ORDER BY id{}",
             placeholders.join(", "),
             self.backend.for_update()
         );
         let mut query = sqlx::query(&sql);
-        for (id, _) in requests {
+        for (id, _, _) in requests {
             query = query.bind(id.clone());
         }
         let rows = query.fetch_all(tx.conn()).await?;
@@ -107,15 +136,26 @@ impl Store {
             let key_version: Option<i64> = row.try_get("key_version")?;
             let wrapped: Option<Vec<u8>> = row.try_get("wrapped_key")?;
             let ciphertext: Option<Vec<u8>> = row.try_get("ciphertext")?;
-            found.insert(meta.id.clone(), (meta, key_version, wrapped, ciphertext));
+            let access_sealed: Option<Vec<u8>> = row.try_get("access_sealed")?;
+            let access_expires_at: Option<i64> = row.try_get("access_expires_at")?;
+            let access = access_sealed.zip(access_expires_at);
+            found.insert(
+                meta.id.clone(),
+                (meta, key_version, wrapped, ciphertext, access),
+            );
         }
         let mut out = Vec::with_capacity(requests.len());
         let mut audits = Vec::new();
-        for (id, audit) in requests {
-            let Some((meta, key_version, wrapped, ciphertext)) = found.get(id) else {
+        for (id, want, audit) in requests {
+            let Some((meta, key_version, wrapped, ciphertext, access)) = found.get(id) else {
                 out.push(SecretRead::NotFound);
                 continue;
             };
+            // A killed grant was destroyed too; what the caller needs to hear is why.
+            if meta.status == Status::Disconnected {
+                out.push(SecretRead::Disconnected);
+                continue;
+            }
             let Some(key_version) = key_version.filter(|_| meta.delivery != Delivery::Destroyed)
             else {
                 out.push(SecretRead::Destroyed);
@@ -125,6 +165,22 @@ impl Store {
                 out.push(SecretRead::NotVerified);
                 continue;
             }
+            let access = match (*want, meta.release) {
+                (Want::Secret, Release::Handoff) => None,
+                (Want::Access { fresh_after }, Release::Vend) => {
+                    match access.as_ref().filter(|(_, exp)| *exp > fresh_after) {
+                        Some(a) => Some(a.clone()),
+                        None => {
+                            out.push(SecretRead::Stale(Box::new(meta.clone())));
+                            continue;
+                        }
+                    }
+                }
+                (_, release) => {
+                    out.push(SecretRead::WrongMode(release));
+                    continue;
+                }
+            };
             let envelope = Envelope {
                 key_version,
                 wrapped_key: wrapped.clone().unwrap_or_default(),
@@ -133,7 +189,11 @@ impl Store {
             audits.push(audit.clone());
             out.push(SecretRead::Released(
                 Box::new(meta.clone()),
-                (meta.drop_id.clone(), envelope),
+                Sealed {
+                    drop_id: meta.drop_id.clone(),
+                    envelope,
+                    access,
+                },
             ));
         }
         tx.record_many(&audits).await?;

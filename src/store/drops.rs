@@ -7,6 +7,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::contact::Contact;
 use crate::domain::drop::{DropRecord, DropState, Metadata};
 use crate::domain::event::{Event, Origin};
+use crate::domain::release::Release;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -26,6 +27,7 @@ pub struct NewDrop {
     pub external_id: Option<String>,
     /// The metadata object as JSON.
     pub metadata_json: Option<String>,
+    pub release: Release,
 }
 
 /// Which drops a listing returns; every filter is optional.
@@ -46,7 +48,7 @@ pub(crate) fn live_checks(now: &str) -> String {
 
 const COLUMNS: &str =
     "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id, \
-     contact_name, contact_email, external_id, metadata";
+     contact_name, contact_email, external_id, metadata, release";
 
 /// Whether an insert failed on [`LIVE_EXTERNAL_ID`]: PostgreSQL names the
 /// index; SQLite names the column it covers.
@@ -72,8 +74,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
              attempts, max_attempts, credential_id, created_by, updated_at, \
-             contact_name, contact_email, external_id, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14)",
+             contact_name, contact_email, external_id, metadata, release) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15)",
         )
         .bind(&d.id)
         .bind(&d.token_hash)
@@ -89,6 +91,7 @@ impl Store {
         .bind(d.contact.as_ref().map(|c| c.email.as_str()))
         .bind(d.external_id.as_deref())
         .bind(d.metadata_json.as_deref())
+        .bind(d.release.as_str())
         .execute(tx.conn())
         .await;
         match inserted {
@@ -357,12 +360,14 @@ pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
     let contact_name: Option<String> = row.try_get("contact_name")?;
     let contact_email: Option<String> = row.try_get("contact_email")?;
     let metadata: Option<String> = row.try_get("metadata")?;
+    let release: String = row.try_get("release")?;
     Ok(DropRecord {
         id: row.try_get("id")?,
         org: row.try_get("org")?,
         note: row.try_get("note")?,
         kind: kind.parse().map_err(|_| corrupt("kind"))?,
         profile: serde_json::from_str(&profile).map_err(|_| corrupt("profile"))?,
+        release: Release::parse(&release).ok_or_else(|| corrupt("release"))?,
         contact: match (contact_name, contact_email) {
             (Some(name), Some(email)) => Some(Contact { name, email }),
             (None, None) => None,

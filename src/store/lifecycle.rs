@@ -23,6 +23,7 @@ use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
 use crate::domain::credential::{CredentialMeta, Status, FIRST_RECHECK_MS};
 use crate::domain::event::{DestroyReason, Event, Origin};
+use crate::domain::release::Release;
 use crate::domain::verification::{Outcome, Verification};
 use sqlx::Row;
 
@@ -47,10 +48,12 @@ fn live_lease(lease: &str, now: &str) -> String {
 /// What destruction sets, at `now`: the ciphertext and the wrapped data key
 /// are gone, metadata stays. The delivering lease id is kept (it is not a
 /// secret) so that a repeated ack stays idempotent.
-fn destroyed_at(now: &str) -> String {
+pub(super) fn destroyed_at(now: &str) -> String {
     format!(
         "delivery = 'destroyed', destroyed_at = {now}, lease_expires_at = NULL, \
-         key_version = NULL, wrapped_key = NULL, ciphertext = NULL, next_check_at = NULL"
+         key_version = NULL, wrapped_key = NULL, ciphertext = NULL, next_check_at = NULL, \
+         access_sealed = NULL, access_expires_at = NULL, token_lease_id = NULL, \
+         token_lease_until = NULL, refresh_due_at = NULL"
     )
 }
 
@@ -65,11 +68,16 @@ pub struct NewCredential {
     /// The drop's metadata object as JSON, copied at acceptance.
     pub metadata_json: Option<String>,
     pub kind: String,
+    pub release: Release,
     pub status: String,
     pub hint: String,
     pub verification_json: String,
     pub envelope: Envelope,
     pub next_check_at: Option<i64>,
+    /// A `vend` credential's first access token, sealed, and its expiry (partner grants).
+    pub access: Option<(Vec<u8>, i64)>,
+    /// A partner grant's first keep-alive refresh.
+    pub refresh_due_at: Option<i64>,
 }
 
 /// Why [`Store::claim`]'s `open` failed, and whether to set the row aside:
@@ -134,8 +142,9 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO credentials (id, drop_id, org, kind, status, hint, verification, delivery, \
-             key_version, wrapped_key, ciphertext, next_check_at, created_at, external_id, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12, $13, $14)",
+             key_version, wrapped_key, ciphertext, next_check_at, created_at, external_id, metadata, release, \
+             access_sealed, access_expires_at, refresh_due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'waiting', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&c.id)
         .bind(&c.drop_id)
@@ -151,6 +160,10 @@ impl Store {
         .bind(now)
         .bind(c.external_id.as_deref())
         .bind(c.metadata_json.as_deref())
+        .bind(c.release.as_str())
+        .bind(c.access.as_ref().map(|(sealed, _)| sealed.clone()))
+        .bind(c.access.as_ref().map(|(_, at)| *at))
+        .bind(c.refresh_due_at)
         .execute(tx.conn())
         .await?;
         tx.record(audit).await?;
@@ -290,7 +303,8 @@ impl Store {
             lease: lease_id.to_owned(),
         }))
         .await?;
-        if destroy_now {
+        // A `vend` credential is kept until staff destroy it (SPEC §3).
+        if destroy_now && meta.release == Release::Handoff {
             let system = Origin::system();
             if let Some(m) =
                 destroy_in(&mut tx, id, DestroyReason::Retention, None, &system).await?
@@ -419,6 +433,30 @@ impl Store {
         Ok(Some(meta))
     }
 
+    /// Give a live lease back (the claim could not hand out what it leased, e.g. Greenhouse
+    /// could not issue a `vend` credential's access token): the credential is `waiting`
+    /// again at once instead of when the lease runs out.
+    pub async fn return_lease(&self, id: &str, lease_id: &str, origin: &Origin) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE credentials SET delivery = 'waiting', lease_id = NULL, lease_expires_at = NULL \
+             WHERE id = $2 AND {}",
+            live_lease("$3", "$1")
+        );
+        let n = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .bind(lease_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        let audit = origin.entry(Event::LeaseReturned {
+            credential: id.to_owned(),
+        });
+        tx.commit_if(n == 1, &audit).await
+    }
+
     /// Put credentials whose lease ran out back to `waiting`. Returns how many.
     pub async fn expire_leases(&self, limit: i64) -> Result<usize> {
         let mut tx = self.begin_audited().await?;
@@ -459,7 +497,8 @@ impl Store {
         let mut tx = self.begin_audited().await?;
         let cutoff = tx.now_ms().saturating_sub(retain_ms);
         let select = format!(
-            "SELECT id FROM credentials{} WHERE delivery = 'delivered' AND delivered_at <= $1 \
+            "SELECT id FROM credentials{} WHERE delivery = 'delivered' AND release = 'handoff' \
+             AND delivered_at <= $1 \
              ORDER BY delivered_at, id LIMIT $2{}",
             self.backend.indexed_by("credentials_retention"),
             self.backend.for_update()
@@ -538,7 +577,8 @@ async fn destroy_in(
     let now = tx.now_ms();
     let sql = format!(
         "UPDATE credentials SET {} WHERE id = $2 AND delivery <> 'destroyed' \
-         AND (CAST($3 AS BIGINT) IS NULL OR (delivery = 'delivered' AND delivered_at <= $3)) \
+         AND (CAST($3 AS BIGINT) IS NULL OR (delivery = 'delivered' AND release = 'handoff' \
+         AND delivered_at <= $3)) \
          RETURNING {META}",
         destroyed_at("$1")
     );

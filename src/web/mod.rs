@@ -8,6 +8,7 @@ pub mod auth_throttle;
 pub mod body;
 pub mod body_deadline;
 pub mod client_addr;
+pub mod connect;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub limiter: Option<rate_limit::RateLimiter>,
     pub drop_cache: drop_cache::DropCache,
     pub releases: crate::service::release::Releases,
+    /// Access tokens of `vend` credentials.
+    pub vendor: crate::service::vend::Vendor,
     /// Runs the background tasks; `/readyz` reads their health.
     pub tasks: crate::jobs::supervisor::Supervisor,
     /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
@@ -86,6 +89,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(static_files::serve)
     .service(public::show)
     .service(public::submit)
+    .service(public::connect)
+    .service(connect::callback)
     .service(
         web::scope("/api/v1")
             .app_data(

@@ -18,7 +18,7 @@ use zeroize::Zeroize;
 /// Largest form body (SPEC §8.7).
 pub const FORM_LIMIT: usize = 16 * 1024;
 
-fn html(status: StatusCode, page: Markup) -> HttpResponse {
+pub(super) fn html(status: StatusCode, page: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.into_string())
@@ -26,7 +26,7 @@ fn html(status: StatusCode, page: Markup) -> HttpResponse {
 
 /// The pages of a link show the drop's contact, else the support address;
 /// before the drop is known (`None`), only the support address.
-fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
+pub(super) fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
     PageContext::new(&state.settings.brand_name)
         .with_contact(drop.and_then(|d| d.contact.as_ref()))
         .with_support(state.settings.support_email.as_deref())
@@ -97,7 +97,10 @@ async fn ensure_open(state: &AppState, drop: &DropRecord) -> Result<(), PageErro
 }
 
 /// The registered kind of a drop; a drop of a kind this build does not know is our fault.
-fn kind_of(state: &AppState, drop: &DropRecord) -> Result<&'static dyn CredentialKind, PageError> {
+pub(super) fn kind_of(
+    state: &AppState,
+    drop: &DropRecord,
+) -> Result<&'static dyn CredentialKind, PageError> {
     state
         .checker
         .kinds()
@@ -105,7 +108,7 @@ fn kind_of(state: &AppState, drop: &DropRecord) -> Result<&'static dyn Credentia
         .ok_or_else(|| PageError::internal(&UnknownKind(drop.kind.to_string())))
 }
 
-fn drop_page(
+pub(super) fn drop_page(
     state: &AppState,
     drop: &DropRecord,
     problem: Option<&Problem>,
@@ -125,6 +128,33 @@ fn drop_page(
         },
         problem,
     ))
+}
+
+/// A partner drop's pages hold the Connect form, whose answer redirects to Greenhouse's
+/// authorize page: their `form-action` allows that one origin besides `'self'` (every other
+/// page keeps the stricter default of `headers::CONTENT_SECURITY_POLICY`).
+pub(super) fn allow_connect(state: &AppState, mut res: HttpResponse) -> HttpResponse {
+    let origin = reqwest::Url::parse(&state.checker.config().auth_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    if let Some(origin) = origin {
+        let csp = super::headers::CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&csp) {
+            res.headers_mut().insert(
+                header::HeaderName::from_static("content-security-policy"),
+                v,
+            );
+        }
+    }
+    res
+}
+
+fn connects(state: &AppState, drop: &DropRecord) -> bool {
+    kind_of(state, drop).is_ok_and(|k| k.connects())
 }
 
 /// Opening the link never consumes it: link previewers must not burn it.
@@ -148,6 +178,15 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpR
         Ok(page) => web::Bytes::from(page.into_string()),
         Err(e) => return e.response(&page_context(&state, Some(&drop))),
     };
+    if connects(&state, &drop) {
+        // Not cached: the cache answers without knowing the drop, so without this header.
+        return allow_connect(
+            &state,
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(page),
+        );
+    }
     if let Some(h) = &hash {
         state.drop_cache.put_page(h, &drop.id, page.clone());
     }
@@ -162,6 +201,29 @@ pub async fn submit(
     token: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
+) -> HttpResponse {
+    post_link(req, token, payload, state, false).await
+}
+
+/// `POST /d/{token}/connect` (SPEC §4): a partner drop's Connect button. The page's own form
+/// posts to `POST /d/{token}` (so the page never holds the link token); both start the same
+/// connection.
+#[post("/d/{token}/connect")]
+pub async fn connect(
+    req: HttpRequest,
+    token: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    post_link(req, token, payload, state, true).await
+}
+
+async fn post_link(
+    req: HttpRequest,
+    token: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    connect_route: bool,
 ) -> HttpResponse {
     // The rate limit before the database is asked anything: its page can
     // name only the support address.
@@ -178,9 +240,15 @@ pub async fn submit(
         Err(e) => return e.response(&page_context(&state, None)),
     };
     let ctx = page_context(&state, Some(&drop));
-    match take_submission(&req, drop, payload, &state, &ctx).await {
+    let partner = connects(&state, &drop);
+    let res = match take_submission(&req, drop, payload, &state, &ctx, connect_route).await {
         Ok(res) => res,
         Err(e) => e.response(&ctx),
+    };
+    if partner {
+        allow_connect(&state, res)
+    } else {
+        res
     }
 }
 
@@ -190,7 +258,12 @@ async fn take_submission(
     payload: web::Payload,
     state: &AppState,
     ctx: &PageContext,
+    connect_route: bool,
 ) -> Result<HttpResponse, PageError> {
+    let kind = kind_of(state, &drop)?;
+    if connect_route && !kind.connects() {
+        return Err(PageError::NotFound);
+    }
     ensure_open(state, &drop).await?;
     let is_form = req
         .headers()
@@ -220,11 +293,17 @@ async fn take_submission(
     {
         return Err(PageError::FormExpired);
     }
-    let submitter = Submitter {
-        store: &state.store,
-        keyring: &state.keyring,
-        checker: &state.checker,
-    };
+    let submitter = submitter(state);
+    if kind.connects() {
+        // Step 1 of "Connect with Greenhouse": off to Greenhouse's authorize page.
+        let url = submitter
+            .connect_url(&drop, &state.settings.public_url, client_ip(req))
+            .await
+            .map_err(|e| PageError::internal(&e))?;
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .finish());
+    }
     let outcome = submitter.submit(&drop, &form, client_ip(req)).await;
     state.drop_cache.evict(&drop.id);
     let kind = kind_of(state, &drop).map_or("unknown", |k| k.name());
@@ -237,7 +316,32 @@ async fn take_submission(
         Ok(Outcomes::Rejected(r)) => state.metrics.submission(kind, r.outcome),
         Ok(Outcomes::Gone(_)) | Err(_) => {}
     }
-    match outcome.map_err(|e| PageError::internal(&e))? {
+    answer(
+        state,
+        ctx,
+        &form,
+        outcome.map_err(|e| PageError::internal(&e))?,
+    )
+}
+
+/// The submission service over this app's state.
+pub(super) fn submitter(state: &AppState) -> Submitter<'_> {
+    Submitter {
+        store: &state.store,
+        keyring: &state.keyring,
+        checker: &state.checker,
+        partner_refresh_every: state.settings.partner_refresh_every,
+    }
+}
+
+/// The page for what a submission (or a connection's callback) came to.
+pub(super) fn answer(
+    state: &AppState,
+    ctx: &PageContext,
+    form: &Form,
+    outcome: Outcomes,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
         Outcomes::Accepted { drop, verification } => Ok(match verification.outcome {
             Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(ctx, &drop.org)),
@@ -246,7 +350,7 @@ async fn take_submission(
                 pages::verified_page(ctx, &drop.org, kind_of(state, &drop)?, &verification),
             ),
         }),
-        Outcomes::Rejected(r) => rejected(state, &form, r),
+        Outcomes::Rejected(r) => rejected(state, form, r),
     }
 }
 

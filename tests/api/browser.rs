@@ -196,3 +196,66 @@ async fn a_customer_submits_a_candidate_ingestion_key_that_verifies() {
     assert_no_csp_violations(&browser);
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_browser,
+    ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
+)]
+async fn a_customer_connects_with_greenhouse() {
+    use crate::partner::{PARTNER_ID, PARTNER_SECRET};
+    let browser = Browser::start(false).await;
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        AppOptions {
+            real_public_url: true,
+            tune: Some(|s| {
+                s.partner = Some(keydrop::greenhouse::PartnerClient::new(
+                    PARTNER_ID,
+                    zeroize::Zeroizing::new(PARTNER_SECRET.to_owned()),
+                ))
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.add_partner_client(PARTNER_ID, PARTNER_SECRET);
+    let d = app
+        .create_drop(json!({"org": "Initech", "kind": "harvest_v3_partner", "profile": "minimal"}))
+        .await;
+    browser.goto(d["url"].as_str().unwrap()).await;
+    let steps = browser.find(".instructions").await.text().await;
+    for s in ["Site Admin", "Authorize using a service account"] {
+        assert!(steps.contains(s), "{s} not in the steps:\n{steps}");
+    }
+    browser
+        .screenshot_full_page(&shot("partner-drop-page.png"))
+        .await;
+    // One click: to Greenhouse (the sandbox approves at once) and back.
+    browser.find("button[type=submit]").await.click().await;
+    let started = std::time::Instant::now();
+    while !browser.title().await.contains("Received and verified")
+        && started.elapsed() < std::time::Duration::from_secs(20)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        browser.find("h1").await.text().await,
+        "Received and verified"
+    );
+    let source = browser.page_source().await;
+    for t in fake
+        .issued_refresh_tokens()
+        .iter()
+        .chain(&fake.issued_tokens())
+    {
+        assert!(!source.contains(t.as_str()), "a token on the page");
+    }
+    browser
+        .screenshot_full_page(&shot("partner-verified.png"))
+        .await;
+    browser.browser_log().await;
+    assert_no_csp_violations(&browser);
+    browser.quit().await;
+}

@@ -559,6 +559,7 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
         store
             .insert_drop(
                 &NewDrop {
+                    release: keydrop::domain::release::Release::Handoff,
                     id: drop_id.clone(),
                     token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
                     org: format!("Org {i}"),
@@ -585,6 +586,7 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
             r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
         );
         let c = NewCredential {
+            release: keydrop::domain::release::Release::Handoff,
             id: id.clone(),
             drop_id: drop_id.clone(),
             org: format!("Org {i}"),
@@ -594,6 +596,8 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
             verification_json: "{}".into(),
             envelope: cipher::encrypt(keyring, binding, secret.as_bytes()).unwrap(),
             next_check_at: None,
+            access: None,
+            refresh_due_at: None,
             external_id: None,
             metadata_json: None,
         };

@@ -215,6 +215,9 @@ pub struct AppOptions {
     pub tune: Option<fn(&mut ServeSettings)>,
     /// `KEYDROP_SUPPORT_EMAIL`.
     pub support_email: Option<String>,
+    /// Listen on a port chosen up front and make it the public URL, so redirects that
+    /// leave the app (Connect with Greenhouse) come back to it.
+    pub real_public_url: bool,
 }
 
 impl AppOptions {
@@ -257,6 +260,7 @@ impl Default for AppOptions {
             body_timeout: None,
             tune: None,
             support_email: None,
+            real_public_url: false,
         }
     }
 }
@@ -302,6 +306,15 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
         tune(&mut settings);
     }
     settings.support_email = opts.support_email;
+    if opts.real_public_url {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        settings.public_url = format!("http://127.0.0.1:{port}");
+    }
     let mut app = start(db, shared, settings).await;
     app.fake = fake;
     app.clock = clock;
@@ -325,6 +338,8 @@ pub fn serve_settings() -> ServeSettings {
         rate_limit: None,
         webhook_allow_private: true,
         metrics_bind: None,
+        partner: None,
+        partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         jobs: keydrop::jobs::JobSettings::default(),
     }

@@ -38,6 +38,7 @@ async fn a_panicking_task_is_restarted_and_readyz_names_it_while_down(backend: B
         names,
         [
             "database_probe",
+            "partner_refresher",
             "rechecks",
             "release_batcher",
             "sweeps",

@@ -163,7 +163,7 @@ async fn metrics_are_served_on_their_own_listener_without_secrets(backend: Backe
         assert!(
             matches!(
                 endpoint,
-                Some("token" | "resource" | "ingestion" | "boards")
+                Some("token" | "introspect" | "resource" | "ingestion" | "boards")
             ),
             "{line}"
         );

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 const CREDENTIALS: usize = 200;
 const WORKERS: usize = 8;
 
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -28,6 +28,17 @@ impl Drop for Server {
 }
 
 fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path) -> Server {
+    start_server_with(db, master_key, port, dir, &[])
+}
+
+/// [`start_server`] with extra environment (e.g. the fake Greenhouse's URLs).
+pub fn start_server_with(
+    db: &TestDb,
+    master_key: &str,
+    port: u16,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keydrop"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_clear()
@@ -35,6 +46,7 @@ fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path)
         .env("KEYDROP_DATABASE_URL", &db.url)
         .env("KEYDROP_MASTER_KEY", master_key)
         .env("KEYDROP_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +60,7 @@ fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path)
     Server(child)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -88,6 +100,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
         store
             .insert_drop(
                 &NewDrop {
+                    release: keydrop::domain::release::Release::Handoff,
                     id: drop_id.clone(),
                     token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
                     org: format!("Org {i}"),
@@ -114,6 +127,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             kind: "harvest_v3",
         };
         let c = NewCredential {
+            release: keydrop::domain::release::Release::Handoff,
             id: id.clone(),
             drop_id: drop_id.clone(),
             org: format!("Org {i}"),
@@ -125,6 +139,8 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
             envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
             next_check_at: None,
+            access: None,
+            refresh_due_at: None,
         };
         assert!(store
             .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))

@@ -196,6 +196,7 @@ async fn audit_appends_from_two_stores_form_one_chain(backend: Backend) {
 
 fn new_drop(id: &str) -> NewDrop {
     NewDrop {
+        release: keydrop::domain::release::Release::Handoff,
         id: id.into(),
         token_hash: keydrop::crypto::sha256_hex(&[id.as_bytes()]),
         org: "Initech".into(),
@@ -223,6 +224,7 @@ fn sealed_credential(
         kind: "harvest_v3",
     };
     NewCredential {
+        release: keydrop::domain::release::Release::Handoff,
         id: id.into(),
         drop_id: drop_id.into(),
         org: "Initech".into(),
@@ -234,6 +236,8 @@ fn sealed_credential(
         verification_json: "{}".into(),
         envelope: cipher::encrypt(keyring, binding, plaintext).unwrap(),
         next_check_at: None,
+        access: None,
+        refresh_due_at: None,
     }
 }
 

@@ -32,6 +32,7 @@ pub async fn env(tune: impl FnOnce(&mut CheckerConfig)) -> Env {
         request_timeout: Duration::from_millis(500),
         total_budget: Duration::from_secs(2),
         max_in_flight: 4,
+        partner: None,
     };
     tune(&mut config);
     let clock: SharedClock = Arc::new(ManualClock::new(NOW));

@@ -8,3 +8,4 @@ mod leaks;
 mod resilience;
 mod v1;
 mod v3;
+mod v3_2026;

@@ -18,7 +18,10 @@ async fn verified_without_user_id() {
     assert_eq!(v.checked_at, NOW);
     assert_eq!(e.gh.requests_to("/token"), 1);
     assert_eq!(e.gh.requests_to("/v3/users"), 1);
-    assert_eq!(e.gh.total_requests(), 1 + 27);
+    // The token, its introspection, and one probe per resource (no users lookup without a
+    // User ID).
+    assert_eq!(e.gh.requests_to("/introspect"), 1);
+    assert_eq!(e.gh.total_requests(), 1 + 1 + 27);
     assert_no_secret(&v.message);
     let json = serde_json::to_value(&v).unwrap();
     assert_eq!(json["outcome"], "verified");
@@ -218,7 +221,7 @@ async fn the_fake_answers_the_documented_shapes() {
     assert_eq!(e.gh.issued_tokens(), std::slice::from_ref(&token));
 
     let r = http
-        .get(format!("{base}/v3/users?per_page=1"))
+        .get(format!("{base}/v3/users?per_page=1&fields=id"))
         .bearer_auth(&token)
         .send()
         .await
@@ -229,6 +232,52 @@ async fn the_fake_answers_the_documented_shapes() {
         .unwrap()
         .contains("rel=\"next\""));
     assert_eq!(r.text().await.unwrap(), r#"[{"id":1}]"#);
+    let r = http
+        .get(format!("{base}/v3/users?ids={ADMIN}&fields=id,site_admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"[{"id":1001,"site_admin":true}]"#
+    );
+    let r = http
+        .get(format!("{base}/v3/jobs?per_page=501"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = http
+        .post(format!("{base}/introspect"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("token", token.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["active"], true);
+    assert_eq!(body["sub"], ADMIN);
+    assert!(body["scope"]
+        .as_str()
+        .unwrap()
+        .contains("harvest:users:list"));
+    assert_eq!(
+        body["https://auth.greenhouse.io/claims"]["organization"],
+        serde_json::json!({"id": 4000001, "name": "Acme Corp"})
+    );
+    let r = http
+        .post(format!("{base}/introspect"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), r#"{"active":false}"#);
 
     let r = http.get(format!("{base}/v3/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404, "routes before auth");

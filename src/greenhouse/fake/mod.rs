@@ -1,4 +1,5 @@
-//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`, `/v3/…`,
+//! A fake Greenhouse: a real HTTP server on `127.0.0.1:0` that answers `/token`,
+//! `/introspect`, `/v3/…`,
 //! `/v1/…`, the Candidate Ingestion API (`/v1/partner/…`) and the Job Board API
 //! (`/v1/boards/<token>`) as SPEC §1's tables say, for tests, benchmarks and `keydrop demo`.
 //! One base URL serves as every Greenhouse host.
@@ -13,10 +14,12 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
+mod partner;
 mod routes;
 mod state;
 
-pub use state::{IngestionUser, V3Client};
+pub use state::{IngestionUser, Introspection, TokenLifetime, V3Client, OWNER_ID};
 
 use actix_web::{web, App, HttpServer};
 use routes::{lock, Shared};
@@ -130,6 +133,83 @@ impl FakeGreenhouse {
         lock(&self.state).outage = on;
     }
 
+    /// A partner OAuth client (`/authorize`, the code and refresh grants).
+    pub fn add_partner_client(&self, id: &str, secret: &str) {
+        lock(&self.state).partner.add_client(id, secret);
+    }
+
+    /// Whether `/authorize` answers `error=access_denied` (the customer declines).
+    pub fn set_authorize_denies(&self, on: bool) {
+        lock(&self.state).partner.deny = on;
+    }
+
+    /// Resources whose `harvest:<r>:list` scope an approval grants, whatever is asked
+    /// (`None`: everything asked).
+    pub fn set_partner_grants<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        &self,
+        resources: Option<I>,
+    ) {
+        lock(&self.state).partner.granted = resources.map(|rs| {
+            rs.into_iter()
+                .map(|r| format!("harvest:{}:list", r.as_ref()))
+                .collect()
+        });
+    }
+
+    /// Partner token answers with `expires_at` (ISO 8601, by the real clock) instead of
+    /// `expires_in`.
+    pub fn set_partner_expires_at(&self, on: bool) {
+        lock(&self.state).partner.expires_at = on;
+    }
+
+    /// How long each refresh takes (widens races).
+    pub fn set_refresh_delay(&self, delay: Duration) {
+        lock(&self.state).partner.refresh_delay = delay;
+    }
+
+    /// A grant of partner client `client_id` with every v3 scope, as if a customer approved:
+    /// `(refresh_token, access_token)`.
+    pub fn new_partner_grant(&self, client_id: &str) -> (String, String) {
+        let mut s = lock(&self.state);
+        let scopes = s
+            .v3_resources
+            .iter()
+            .map(|r| format!("harvest:{r}:list"))
+            .collect();
+        let (refresh, access, _) = partner::new_grant(&mut s, client_id, scopes);
+        (refresh, access)
+    }
+
+    /// Every refresh token the fake ever issued (for leak scans).
+    pub fn issued_refresh_tokens(&self) -> Vec<String> {
+        lock(&self.state).partner.issued_refresh_tokens()
+    }
+
+    /// Refresh-token grants answered so far.
+    pub fn partner_refreshes(&self) -> u64 {
+        lock(&self.state).partner.refreshes
+    }
+
+    /// The most refresh-token grants in flight at once.
+    pub fn max_refreshes_in_flight(&self) -> u64 {
+        lock(&self.state).partner.max_refreshes_in_flight
+    }
+
+    /// Spent refresh tokens presented again (each killed its grant).
+    pub fn refresh_reuses(&self) -> u64 {
+        lock(&self.state).partner.reuses
+    }
+
+    /// Grants still alive.
+    pub fn alive_grants(&self) -> usize {
+        lock(&self.state).partner.alive_grants()
+    }
+
+    /// Kill every grant (the customers disconnected the app in Greenhouse).
+    pub fn kill_partner_grants(&self) {
+        lock(&self.state).partner.kill_all();
+    }
+
     /// Only `/token` answers 503.
     pub fn set_token_outage(&self, on: bool) {
         lock(&self.state).token_outage = on;
@@ -163,6 +243,22 @@ impl FakeGreenhouse {
         lock(&self.state).revoke_next = count;
     }
 
+    /// Which lifetime field `/token` answers with (default `expires_in: 3600`).
+    pub fn set_token_lifetime(&self, lifetime: TokenLifetime) {
+        lock(&self.state).token_lifetime = lifetime;
+    }
+
+    /// A user who is not a Site Admin gets 200 with an empty array where the scope is granted,
+    /// instead of 403 ("will not return results").
+    pub fn set_non_admin_empty(&self, on: bool) {
+        lock(&self.state).non_admin_empty = on;
+    }
+
+    /// How `POST /introspect` answers (default: as SPEC §1.1 says).
+    pub fn set_introspection(&self, mode: Introspection) {
+        lock(&self.state).introspection = mode;
+    }
+
     // ---- counters ----
 
     pub fn total_requests(&self) -> u64 {
@@ -172,6 +268,15 @@ impl FakeGreenhouse {
     /// Requests to an exact path, e.g. `/token` or `/v3/users`.
     pub fn requests_to(&self, path: &str) -> u64 {
         lock(&self.state).per_path.get(path).copied().unwrap_or(0)
+    }
+
+    /// The query strings sent to an exact path, oldest first.
+    pub fn queries_to(&self, path: &str) -> Vec<String> {
+        lock(&self.state)
+            .queries
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The most requests that were being answered at the same moment.
@@ -189,6 +294,7 @@ impl FakeGreenhouse {
         let mut s = lock(&self.state);
         s.total = 0;
         s.per_path.clear();
+        s.queries.clear();
         s.max_in_flight = s.in_flight;
     }
 }

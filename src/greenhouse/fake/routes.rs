@@ -1,6 +1,7 @@
 //! The fake's HTTP answers, following SPEC §1's table.
 
-use super::state::{Issued, State};
+use super::auth::{introspect, token};
+use super::state::State;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -20,6 +21,8 @@ pub(crate) fn lock(s: &Shared) -> MutexGuard<'_, State> {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/token", web::post().to(token))
+        .route("/authorize", web::get().to(super::partner::authorize))
+        .route("/introspect", web::post().to(introspect))
         .route("/v3/{tail:.*}", web::get().to(v3))
         .route("/v1/partner/{resource}", web::get().to(partner))
         .route("/v1/boards/{token}", web::get().to(board))
@@ -54,6 +57,10 @@ where
         let mut s = lock(&state);
         s.total += 1;
         *s.per_path.entry(path.clone()).or_insert(0) += 1;
+        s.queries
+            .entry(path.clone())
+            .or_default()
+            .push(req.query_string().to_owned());
         s.in_flight += 1;
         s.max_in_flight = s.max_in_flight.max(s.in_flight);
         let short = if s.outage
@@ -121,7 +128,7 @@ fn rate_headers(res: &mut ServiceResponse<BoxBody>, state: &Shared) {
 }
 
 /// `(user, password)` from `Authorization: Basic …`.
-fn basic(req: &HttpRequest) -> Option<(String, String)> {
+pub(super) fn basic(req: &HttpRequest) -> Option<(String, String)> {
     let v = req.headers().get("authorization")?.to_str().ok()?;
     let b64 = v.strip_prefix("Basic ")?;
     let raw = base64::engine::general_purpose::STANDARD
@@ -132,12 +139,12 @@ fn basic(req: &HttpRequest) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
-fn has_suffix(id: &str) -> bool {
+pub(super) fn has_suffix(id: &str) -> bool {
     id.rsplit_once('-')
         .is_some_and(|(_, d)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
+pub(super) fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
     let mut out: HashMap<String, String> =
         web::Query::<HashMap<String, String>>::from_query(req.query_string())
             .map(|q| q.into_inner())
@@ -156,54 +163,6 @@ fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
     };
     out.extend(from_body);
     out
-}
-
-async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<Mutex<State>>) -> HttpResponse {
-    let Some((id, secret)) = basic(&req) else {
-        return HttpResponse::Unauthorized().json(
-            json!({"message":"Unauthorized","errorId":format!("err-{}", uuid::Uuid::new_v4())}),
-        );
-    };
-    if !has_suffix(&id) {
-        return HttpResponse::BadRequest().json(json!({
-            "message": format!("client_id={id} does not contain a valid client ID suffix"),
-            "errorId": format!("err-{}", uuid::Uuid::new_v4()),
-        }));
-    }
-    let p = params(&req, &body);
-    match p.get("grant_type").map(String::as_str) {
-        None => {
-            return HttpResponse::BadRequest()
-                .json(json!({"message":"Must include `grant_type` parameter in /token request"}))
-        }
-        Some("client_credentials") => {}
-        Some(other) => {
-            return HttpResponse::BadRequest().json(json!({"message": format!(
-                "grant_type={other} is invalid, please use one of: authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange"
-            )}))
-        }
-    }
-    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(client) = s.v3_clients.get(&id).filter(|c| c.client_secret == secret) else {
-        return HttpResponse::Unauthorized().json(json!({"error":"invalid_client"}));
-    };
-    let sub = p.get("sub").filter(|v| !v.is_empty()).cloned();
-    if let Some(sub) = &sub {
-        if client.refused_subs.contains(sub) || !sub.bytes().all(|b| b.is_ascii_digit()) {
-            return HttpResponse::BadRequest().json(json!({
-                "error":"invalid_request","error_description":"The sub parameter is not an active user"
-            }));
-        }
-    }
-    let token = format!(
-        "ghfake.{}.{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    s.tokens
-        .insert(token.clone(), Issued { client_id: id, sub });
-    s.issued_order.push(token.clone());
-    HttpResponse::Ok().json(json!({"access_token":token,"token_type":"Bearer","expires_in":3600}))
 }
 
 async fn v3(
@@ -240,22 +199,66 @@ async fn v3(
     let Some(client) = s.v3_clients.get(&issued.client_id) else {
         return unauthorized();
     };
-    let admin = match &issued.sub {
-        Some(sub) => client.site_admins.contains(sub),
-        None => client.service_account_admin,
-    };
-    if !admin || !client.scopes.contains(&format!("harvest:{resource}:list")) {
-        return HttpResponse::Forbidden().json(json!({"message":"Forbidden","errors":[
+    let admin = client.can_list(issued.sub.as_deref());
+    let forbidden = || {
+        HttpResponse::Forbidden().json(json!({"message":"Forbidden","errors":[
             "You do not have access to this resource"
-        ]}));
+        ]}))
+    };
+    let q = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let per_page = match q.get("per_page").map(|v| v.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) if (1..=500).contains(&n) => n,
+        Some(_) => {
+            return HttpResponse::UnprocessableEntity()
+                .json(json!({"message":"per_page must be between 1 and 500"}))
+        }
+    };
+    if !client.scopes.contains(&format!("harvest:{resource}:list")) {
+        return forbidden();
+    }
+    if !admin {
+        return if s.non_admin_empty {
+            HttpResponse::Ok().json(json!([]))
+        } else {
+            forbidden()
+        };
+    }
+    let mut rows: Vec<serde_json::Value> = if resource == "users" {
+        let ids: Option<Vec<&str>> = q.get("ids").map(|v| v.split(',').map(str::trim).collect());
+        client
+            .directory()
+            .into_iter()
+            .filter(|(id, _)| ids.as_ref().map_or(true, |ids| ids.contains(&id.as_str())))
+            .map(|(id, site_admin)| {
+                let id = id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n));
+                json!({"id": id, "first_name": "User", "site_admin": site_admin})
+            })
+            .collect()
+    } else {
+        vec![json!({"id": 1, "name": "Example"})]
+    };
+    let more = rows.len() > per_page;
+    rows.truncate(per_page);
+    if let Some(fields) = q.get("fields") {
+        let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
+        for row in &mut rows {
+            if let serde_json::Value::Object(map) = row {
+                map.retain(|k, _| keep.contains(&k.as_str()));
+            }
+        }
     }
     let host = req.connection_info().host().to_owned();
-    HttpResponse::Ok()
-        .insert_header((
+    let mut resp = HttpResponse::Ok();
+    if more || resource != "users" {
+        resp.insert_header((
             "Link",
             format!("<http://{host}/v3/{resource}?cursor=abc>; rel=\"next\""),
-        ))
-        .json(json!([{"id": 1}]))
+        ));
+    }
+    resp.json(rows)
 }
 
 async fn v1(

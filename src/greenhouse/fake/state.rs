@@ -3,6 +3,10 @@
 use crate::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The id of the user every fake organisation has: its owner, a Site Admin.
+pub const OWNER_ID: &str = "1";
 
 /// A v3 client-credentials credential known to the fake.
 #[derive(Debug, Clone)]
@@ -17,6 +21,15 @@ pub struct V3Client {
     pub refused_subs: BTreeSet<String>,
     /// Whether the credential's own service account (no `sub`) reads as a Site Admin.
     pub service_account_admin: bool,
+    /// Users of the organisation who are not Site Admins (accepted as `sub`, listed by
+    /// `GET /v3/users` with `site_admin: false`). The organisation also has its owner,
+    /// [`OWNER_ID`], a Site Admin.
+    pub users: BTreeSet<String>,
+    /// Users who are not Site Admins but whom the fake lets list anyway (listed with
+    /// `site_admin: false`): what the Site Admin lookup must catch.
+    pub readers: BTreeSet<String>,
+    /// The organisation `(id, name)` token introspection names.
+    pub organization: (u64, String),
 }
 
 impl V3Client {
@@ -29,7 +42,50 @@ impl V3Client {
             site_admins: BTreeSet::new(),
             refused_subs: BTreeSet::new(),
             service_account_admin: true,
+            users: BTreeSet::new(),
+            readers: BTreeSet::new(),
+            organization: (4_000_001, "Acme Corp".to_owned()),
         }
+    }
+
+    /// Users who are not Site Admins.
+    pub fn with_users<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, ids: I) -> Self {
+        self.users
+            .extend(ids.into_iter().map(|s| s.as_ref().to_owned()));
+        self
+    }
+
+    /// Users who are not Site Admins but may list (e.g. custom permissions).
+    pub fn with_readers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, ids: I) -> Self {
+        for id in ids {
+            self.readers.insert(id.as_ref().to_owned());
+            self.users.insert(id.as_ref().to_owned());
+        }
+        self
+    }
+
+    /// Whether `sub` (or the service account, `None`) may list data.
+    pub(crate) fn can_list(&self, sub: Option<&str>) -> bool {
+        match sub {
+            Some(sub) => {
+                sub == OWNER_ID || self.site_admins.contains(sub) || self.readers.contains(sub)
+            }
+            None => self.service_account_admin,
+        }
+    }
+
+    /// The organisation introspection names (default `4000001`, "Acme Corp").
+    pub fn with_organization(mut self, id: u64, name: impl Into<String>) -> Self {
+        self.organization = (id, name.into());
+        self
+    }
+
+    /// Every user of the organisation, by id, with whether it is a Site Admin.
+    pub(crate) fn directory(&self) -> BTreeMap<String, bool> {
+        let mut d: BTreeMap<String, bool> = self.users.iter().map(|u| (u.clone(), false)).collect();
+        d.extend(self.site_admins.iter().map(|u| (u.clone(), true)));
+        d.insert(OWNER_ID.to_owned(), true);
+        d
     }
 
     /// Grants `harvest:<r>:list` for each resource name.
@@ -110,6 +166,30 @@ impl IngestionUser {
     }
 }
 
+/// Which lifetime field `/token` answers with (SPEC §1.1: either, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLifetime {
+    /// `"expires_in": <seconds>` (the default, 3600).
+    ExpiresIn(u64),
+    /// `"expires_at": "<RFC 3339>"`.
+    ExpiresAt(OffsetDateTime),
+    /// No lifetime field at all.
+    Neither,
+}
+
+/// How `POST /introspect` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// As SPEC §1.1 says (the default).
+    Answer,
+    /// 404, as if Greenhouse had no such endpoint.
+    NotFound,
+    /// 500 every time.
+    Fails,
+    /// The normal answer, after this long.
+    Slow(Duration),
+}
+
 /// An access token the fake issued.
 #[derive(Debug, Clone)]
 pub(crate) struct Issued {
@@ -140,9 +220,17 @@ pub(crate) struct State {
     pub retry_after_secs: u64,
     pub v1_permission_status: u16,
     pub revoke_next: u32,
+    pub token_lifetime: TokenLifetime,
+    /// A user who is not a Site Admin gets 200 `[]` (not 403) where the scope is granted.
+    pub non_admin_empty: bool,
+    pub introspection: Introspection,
+    /// Partner OAuth: clients, codes, grants (`fake::partner`).
+    pub partner: super::partner::PartnerState,
     // counters
     pub total: u64,
     pub per_path: BTreeMap<String, u64>,
+    /// The query strings sent to each path, in order.
+    pub queries: BTreeMap<String, Vec<String>>,
     pub in_flight: u64,
     pub max_in_flight: u64,
 }
@@ -150,6 +238,7 @@ pub(crate) struct State {
 impl State {
     pub fn new() -> Self {
         Self {
+            partner: Default::default(),
             v3_clients: BTreeMap::new(),
             v1_keys: BTreeMap::new(),
             ingestion_keys: BTreeSet::new(),
@@ -175,8 +264,12 @@ impl State {
             retry_after_secs: 1,
             v1_permission_status: 403,
             revoke_next: 0,
+            token_lifetime: TokenLifetime::ExpiresIn(3600),
+            non_admin_empty: false,
+            introspection: Introspection::Answer,
             total: 0,
             per_path: BTreeMap::new(),
+            queries: BTreeMap::new(),
             in_flight: 0,
             max_in_flight: 0,
         }

@@ -30,20 +30,24 @@ mod fields;
 mod harvest_tests;
 mod harvest_v1;
 mod harvest_v3;
+mod harvest_v3_partner;
 mod registry;
 #[cfg(test)]
 mod tests;
 
 pub use fields::{FieldSpec, Fields, InputMode, Keep};
+pub use harvest_v3::mint_access_token as mint_harvest_v3_token;
 pub use registry::{registry, Registry, SecretFormatError};
 
 use super::checker::Checker;
 use super::http::Budget;
+use super::oauth::{TokenError, Tokens};
 use super::profile::Profile;
 use super::resources::Resource;
 use super::secret::Secret;
 use super::validation::ValidationError;
 use crate::domain::kind::Kind;
+use crate::domain::release::ReleaseModes;
 use crate::domain::verification::Named;
 use futures_util::future::BoxFuture;
 use maud::Markup;
@@ -55,6 +59,8 @@ pub use super::report::{Finding, Probe, Transient, Verdict};
 pub static HARVEST_V3: &dyn CredentialKind = &harvest_v3::HarvestV3;
 pub static HARVEST_V1: &dyn CredentialKind = &harvest_v1::HarvestV1;
 pub static CANDIDATE_INGESTION: &dyn CredentialKind = &candidate_ingestion::CandidateIngestion;
+pub static HARVEST_V3_PARTNER: &dyn CredentialKind = &harvest_v3_partner::HarvestV3Partner;
+pub use harvest_v3_partner::HarvestV3Partner;
 
 /// A named permission profile of one kind (SPEC §1.3, §1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,9 @@ pub struct NamedProfile {
 /// What a check found out, before it is put into words.
 pub struct Checked {
     pub verdict: Verdict,
+    /// The Greenhouse organisation the credential belongs to, when the check learnt it
+    /// (advisory: it never changes the outcome).
+    pub organization: Option<Named>,
     /// The Greenhouse user the credential acts as, when the check learnt it.
     pub greenhouse_user: Option<Named>,
 }
@@ -75,9 +84,17 @@ impl From<Verdict> for Checked {
     fn from(verdict: Verdict) -> Self {
         Checked {
             verdict,
+            organization: None,
             greenhouse_user: None,
         }
     }
+}
+
+/// A renewed access token, and the secret to store with it when the secret itself changed.
+#[derive(Debug)]
+pub struct Renewed {
+    pub tokens: Tokens,
+    pub secret: Option<Secret>,
 }
 
 /// Which piece of advice the report needs from the kind.
@@ -100,6 +117,16 @@ pub trait CredentialKind: Send + Sync + 'static {
     fn summary(&self) -> &'static str;
     /// The form inputs, in page order. Their names are also the secret JSON's keys.
     fn fields(&self) -> &'static [FieldSpec];
+    /// Whether the customer connects through Greenhouse (OAuth, SPEC §1.5) instead of filling
+    /// in [`fields`](CredentialKind::fields): the page then shows a Connect button.
+    fn connects(&self) -> bool {
+        false
+    }
+    /// Why drops of this kind cannot be created with this configuration, if they cannot.
+    fn unavailable(&self, checker: &Checker) -> Option<String> {
+        let _ = checker;
+        None
+    }
     /// Local shape checks, before any I/O: the posted fields (trimmed by [`Fields::get`]) or a
     /// secret read back, as a [`Secret`] of this kind. Errors name the field, never the value.
     fn parse(&self, form: &Fields) -> Result<Secret, ValidationError>;
@@ -121,6 +148,23 @@ pub trait CredentialKind: Send + Sync + 'static {
         secret: &'a Secret,
         profile: &'a Profile,
     ) -> BoxFuture<'a, Checked>;
+    /// The release modes this kind allows (SPEC §3); the first is the default.
+    fn release_modes(&self) -> ReleaseModes {
+        ReleaseModes::HANDOFF
+    }
+    /// A fresh access token for a `vend` credential of this kind (SPEC §3, §1.5): minted with
+    /// client credentials, or a partner grant refreshed (then [`Renewed::secret`] holds the
+    /// secret with its rotated refresh token, to be stored before the token is used). Kinds
+    /// that only hand off never get here.
+    fn renew<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
+        let _ = (checker, budget, secret);
+        Box::pin(async { Err(TokenError::Refused("unsupported".into())) })
+    }
     /// Customer-facing advice for the report (see [`Advice`]).
     fn advice(&self, secret: &Secret, advice: Advice) -> String;
     /// The numbered steps for creating the credential in Greenhouse. `permissions` is the
@@ -164,6 +208,14 @@ pub trait CredentialKind: Send + Sync + 'static {
         self.resources()
             .iter()
             .find(|r| r.permission() == permission)
+    }
+
+    /// The label Greenhouse's screen shows for `permission` (a permission string, as in a
+    /// report), when it differs from the string: "Candidates > List candidates" for
+    /// `harvest:candidates:list`.
+    fn screen_label(&self, permission: &str) -> Option<&'static str> {
+        self.resource_by_permission(permission)
+            .and_then(Resource::screen_label)
     }
 
     /// The default profile (the first named one).

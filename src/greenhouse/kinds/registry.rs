@@ -2,9 +2,10 @@
 //! of keydrop asks of it.
 
 use super::fields::Fields;
-use super::{candidate_ingestion, harvest_v1, harvest_v3, CredentialKind};
+use super::{candidate_ingestion, harvest_v1, harvest_v3, harvest_v3_partner, CredentialKind};
 use crate::domain::kind::{Kind, KindCatalog, ProfileChoice};
 use crate::domain::profile::Profile;
+use crate::domain::release::ReleaseModes;
 use crate::greenhouse::secret::Secret;
 use crate::greenhouse::validation::ValidationError;
 use std::borrow::Cow;
@@ -16,6 +17,7 @@ static BUILTIN: Registry = Registry {
     kinds: Cow::Borrowed(&[
         &harvest_v3::HarvestV3,
         &candidate_ingestion::CandidateIngestion,
+        &harvest_v3_partner::HarvestV3Partner,
         &harvest_v1::HarvestV1,
     ]),
 };
@@ -169,6 +171,11 @@ impl KindCatalog for Registry {
             }
         }
         .map_err(|e| e.to_string())
+    }
+
+    fn release_modes(&self, kind: Kind) -> ReleaseModes {
+        self.get(kind)
+            .map_or(ReleaseModes::HANDOFF, |k| k.release_modes())
     }
 }
 

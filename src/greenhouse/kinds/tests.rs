@@ -75,6 +75,7 @@ impl CredentialKind for Badge {
                 .await;
             Checked {
                 verdict: Verdict::Probed(findings),
+                organization: None,
                 greenhouse_user: Some(Named {
                     id: "7".into(),
                     name: "Door Keeper".into(),

@@ -6,7 +6,9 @@ use super::views::credential_json;
 use crate::clock::{from_millis, rfc3339};
 use crate::domain::credential::{Delivery, Status};
 use crate::domain::event::Event;
+use crate::domain::release::Release;
 use crate::domain::role::Role;
+use crate::service::vend::{AccessToken, VendError};
 use crate::service::{delivery, ServiceError};
 use crate::store::{AckResult, Cursor, SecretRead};
 use crate::web::auth::Caller;
@@ -156,11 +158,54 @@ pub async fn claim(
         return Ok(HttpResponse::NoContent().finish());
     };
     state.metrics.claim();
-    let body = claim_body(
-        &credential_json(&meta),
-        &plaintext,
-        &json!({ "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) }),
+    let lease_json =
+        json!({ "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) });
+    if meta.release == Release::Vend {
+        // The secret never leaves keydrop: the claim carries an access token instead.
+        std::mem::drop(plaintext);
+        return claim_vend(&state, &origin, &meta, &lease.id, &lease_json).await;
+    }
+    let body = claim_body(&credential_json(&meta), &plaintext, &lease_json)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(secret_body(body)))
+}
+
+/// The claim of a `vend` credential: `secret` is `{"kind","access_token","token_type",
+/// "expires_at","api_url"}`. If no token can be issued the lease is given back at once.
+async fn claim_vend(
+    state: &AppState,
+    origin: &crate::domain::event::Origin,
+    meta: &crate::domain::credential::CredentialMeta,
+    lease_id: &str,
+    lease_json: &Value,
+) -> Result<HttpResponse, ApiError> {
+    let token = match state.vendor.access_token(&meta.id, origin).await {
+        Ok((_, token)) => token,
+        Err(e) => {
+            if let Err(err) = state.store.return_lease(&meta.id, lease_id, origin).await {
+                tracing::error!(error = %err, credential = %meta.id, "could not give a lease back");
+            }
+            return Err(vend_error(e));
+        }
+    };
+    let not_json = || ApiError::internal(&ServiceError::Internal("claim JSON".into()));
+    let credential = serde_json::to_vec(&credential_json(meta)).map_err(|_| not_json())?;
+    let lease = serde_json::to_vec(lease_json).map_err(|_| not_json())?;
+    let mut prefix = b"{\"credential\":".to_vec();
+    prefix.extend_from_slice(&credential);
+    prefix.extend_from_slice(b",\"secret\":");
+    let mut suffix = b",\"lease\":".to_vec();
+    suffix.extend_from_slice(&lease);
+    suffix.push(b'}');
+    let body = access_token_body(
+        &token,
+        Some(meta.kind.as_str()),
+        &state.checker.config().api_url,
+        &prefix,
+        &suffix,
     )?;
+    state.metrics.release();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(secret_body(body)))
@@ -228,11 +273,100 @@ pub async fn secret(
             "gone",
             "this credential was destroyed; its secret no longer exists",
         )),
-        SecretRead::NotVerified => Err(ApiError::conflict(
+        SecretRead::NotVerified | SecretRead::Stale(_) => Err(ApiError::conflict(
             "this credential is not verified; its secret is not released",
+        )),
+        SecretRead::Disconnected => Err(vend_error(VendError::Disconnected)),
+        SecretRead::WrongMode(_) => Err(ApiError::conflict(
+            "this credential's release mode is vend: its secret never leaves keydrop; \
+             POST /api/v1/credentials/{id}/access-token for an access token",
         )),
         SecretRead::NotFound => Err(ApiError::not_found("credential")),
     }
+}
+
+/// The API answer for a token that could not be handed out.
+fn vend_error(e: VendError) -> ApiError {
+    use actix_web::http::StatusCode;
+    match e {
+        VendError::NotFound => ApiError::not_found("credential"),
+        VendError::Destroyed => ApiError::new(
+            StatusCode::GONE,
+            "gone",
+            "this credential was destroyed; no token can be issued for it",
+        ),
+        VendError::NotVerified => {
+            ApiError::conflict("this credential is not verified; no token is issued for it")
+        }
+        VendError::WrongMode(_) => ApiError::conflict(
+            "this credential's release mode is handoff: claim it or read its secret instead",
+        ),
+        VendError::Disconnected => ApiError::conflict(
+            "Greenhouse disconnected this grant (its refresh token is no longer valid); \
+             send the customer a new link",
+        ),
+        VendError::Unavailable(secs) => ApiError::unavailable(
+            "Greenhouse cannot issue an access token right now; try again shortly",
+        )
+        .retry_after(secs),
+        VendError::Service(e) => ApiError::from(e),
+    }
+}
+
+/// `{"access_token","token_type":"Bearer","expires_at","api_url"}` in a zeroizing buffer.
+fn access_token_body(
+    token: &AccessToken,
+    kind: Option<&str>,
+    api_url: &str,
+    prefix: &[u8],
+    suffix: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kind: Option<&'a str>,
+        access_token: &'a str,
+        token_type: &'static str,
+        expires_at: String,
+        api_url: &'a str,
+    }
+    let body = Body {
+        kind,
+        access_token: token.token.as_str(),
+        token_type: "Bearer",
+        expires_at: rfc3339(from_millis(token.expires_at)),
+        api_url,
+    };
+    // Serialized straight into the wiped buffer: no intermediate JSON value holds the token.
+    let mut buf = Zeroizing::new(Vec::with_capacity(
+        prefix.len() + token.token.len() + api_url.len() + 256 + suffix.len(),
+    ));
+    buf.extend_from_slice(prefix);
+    serde_json::to_writer(&mut *buf, &body)
+        .map_err(|_| ApiError::internal(&ServiceError::Internal("token JSON".into())))?;
+    buf.extend_from_slice(suffix);
+    Ok(buf)
+}
+
+#[post("/credentials/{id}/access-token")]
+pub async fn access_token(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(WORKERS)?;
+    let id = super::path_id(&id, "credential")?;
+    let (_, token) = state
+        .vendor
+        .access_token(&id, &caller.origin(&req))
+        .await
+        .map_err(vend_error)?;
+    state.metrics.release();
+    let body = access_token_body(&token, None, &state.checker.config().api_url, b"", b"")?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(secret_body(body)))
 }
 
 #[post("/credentials/{id}/verify")]
@@ -251,6 +385,16 @@ pub async fn verify(
                 "gone",
                 "this credential was destroyed; it cannot be checked again",
             ));
+        }
+        // A partner grant is checked with its stored access token: renew it first if it is
+        // about to expire (never by the check itself, which must not spend a refresh token).
+        let connects = state
+            .checker
+            .kinds()
+            .get(meta.kind)
+            .is_some_and(|k| k.connects());
+        if connects {
+            state.vendor.ensure_fresh(&id).await.map_err(vend_error)?;
         }
     }
     let meta = delivery::reverify(

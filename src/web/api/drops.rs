@@ -28,6 +28,15 @@ pub async fn create(
     let spec = input
         .validate(state.checker.kinds())
         .map_err(ApiError::unprocessable)?;
+    // A kind this configuration cannot serve (a partner drop without a partner client).
+    if let Some(why) = state
+        .checker
+        .kinds()
+        .get(spec.kind)
+        .and_then(|k| k.unavailable(&state.checker))
+    {
+        return Err(ApiError::unprocessable(why));
+    }
     // A second live drop with the same external_id is a 409 (`From`).
     let created = service::drops::create(
         &state.store,

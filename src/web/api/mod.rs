@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(credentials::get)
         .service(credentials::ack)
         .service(credentials::secret)
+        .service(credentials::access_token)
         .service(credentials::verify)
         .service(credentials::destroy)
         .service(webhooks::create)

@@ -187,8 +187,12 @@ pub fn build(kinds: &Registry) -> Value {
                     "parameters", id_param("credential")), "requestBody", body("AckRequest"))
             },
             "/credentials/{id}/secret": {
-                "get": with(op("Read the secret (audited)", "admin, worker",
+                "get": with(op("Read the secret (audited); 409 for a `vend` credential", "admin, worker",
                     vec![ok("200", "The secret", Some(r("Secret"))), err("404"), err("409"), err("410")]), "parameters", id_param("credential"))
+            },
+            "/credentials/{id}/access-token": {
+                "post": with(op("A Greenhouse access token of a `vend` credential, valid at least 5 minutes (audited, never the token itself)", "admin, worker",
+                    vec![ok("200", "The access token", Some(r("AccessToken"))), err("404"), err("409"), err("410"), err("503")]), "parameters", id_param("credential"))
             },
             "/credentials/{id}/verify": {
                 "post": with(op("Re-run the Greenhouse check; the caller never sees the secret", "admin, issuer",
@@ -293,10 +297,16 @@ pub fn build(kinds: &Registry) -> Value {
                     "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 },
                     "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
                     "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "The vendor's own id for this customer; unique among drops that are not revoked (409)" },
-                    "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] }
+                    "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
+                    "release": r("Release")
                 } },
-                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
-                    "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"),
+                "Release": { "type": "string", "enum": ["handoff", "vend"], "description": "handoff: workers receive the secret; vend: only short-lived access tokens (harvest_v3, harvest_v3_partner). Default: the kind's first mode (handoff for harvest_v3)" },
+                "AccessToken": { "type": "object", "required": ["access_token", "token_type", "expires_at", "api_url"], "properties": {
+                    "kind": r("Kind"), "access_token": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_at": time,
+                    "api_url": { "type": "string", "description": "Base URL of the Harvest API the token is for" }
+                } },
+                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "release", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
+                    "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"), "release": r("Release"),
                     "contact": { "oneOf": [r("Contact"), { "type": "null" }] }, "external_id": { "type": ["string", "null"] }, "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
                     "state": { "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] },
                     "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
@@ -312,12 +322,12 @@ pub fn build(kinds: &Registry) -> Value {
                     "greenhouse_user": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse user the credential acts as, when Greenhouse said" }
                 } },
                 "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
-                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
+                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
                     "id": uuid, "drop_id": uuid, "org": { "type": "string" },
                     "external_id": { "type": ["string", "null"], "description": "The drop's, copied when the credential was accepted" },
                     "metadata": { "oneOf": [r("Metadata"), { "type": "null" }], "description": "The drop's, copied when the credential was accepted" },
-                    "kind": r("Kind"),
-                    "status": { "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] },
+                    "kind": r("Kind"), "release": r("Release"),
+                    "status": { "type": "string", "enum": ["pending", "verified", "insufficient", "invalid", "disconnected"] },
                     "hint": { "type": "string", "description": "The last 4 characters of the client id or key" },
                     "verification": r("Verification"),
                     "delivery": { "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] },
@@ -326,7 +336,7 @@ pub fn build(kinds: &Registry) -> Value {
                 "Secret": secret_schema,
                 "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": "integer", "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {
-                    "credential": r("Credential"), "secret": r("Secret"),
+                    "credential": r("Credential"), "secret": { "oneOf": [r("Secret"), r("AccessToken")], "description": "The secret; for a `vend` credential an access token instead" },
                     "lease": { "type": "object", "required": ["id", "expires_at"], "properties": { "id": uuid, "expires_at": time } }
                 } },
                 "AckRequest": { "type": "object", "additionalProperties": false, "required": ["lease_id"], "properties": { "lease_id": { "type": "string" } } },

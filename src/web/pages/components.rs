@@ -35,13 +35,27 @@ pub fn notice(tone: &'static str, content: Markup) -> Markup {
     html! { div class={ "notice notice-" (tone) } { (content) } }
 }
 
-/// One permission in plain words with its exact name.
-pub fn permission_item(description: &str, permission: &str) -> Markup {
+/// One permission in plain words with its exact name and, when Greenhouse's screen labels it
+/// differently, that label ("Candidates > List candidates").
+pub fn permission_item(description: &str, permission: &str, screen: Option<&str>) -> Markup {
     html! {
         li {
             span.perm-desc { (description) }
             " "
-            code.perm-name { (permission) }
+            span.perm-names {
+                code.perm-name { (permission) }
+                (screen_label(screen))
+            }
+        }
+    }
+}
+
+/// " (Candidates > List candidates)" beside an exact permission name, or nothing.
+pub fn screen_label(screen: Option<&str>) -> Markup {
+    html! {
+        @if let Some(label) = screen {
+            " "
+            span.perm-screen title="As Greenhouse's screen shows it" { "(" (label) ")" }
         }
     }
 }
@@ -51,7 +65,7 @@ pub fn resource_list(resources: &[&Resource]) -> Markup {
     html! {
         ul.permissions {
             @for r in resources {
-                (permission_item(r.description, &r.permission()))
+                (permission_item(r.description, &r.permission(), r.screen_label()))
             }
         }
     }
@@ -63,7 +77,7 @@ pub fn permission_list(kind: &dyn CredentialKind, permissions: &[String]) -> Mar
     html! {
         ul.permissions {
             @for p in permissions {
-                (permission_item(describe(kind, p), p))
+                (permission_item(describe(kind, p), p, kind.screen_label(p)))
             }
         }
     }
@@ -111,6 +125,7 @@ mod tests {
         .into_string();
         assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
         assert!(html.contains("Users — the people"));
+        assert!(html.contains("(Users &gt; List users)"));
         assert!(html.contains("&lt;x&gt;"));
         assert_eq!(attempts(1), "1 attempt");
         assert_eq!(attempts(-2), "0 attempts");

@@ -27,7 +27,11 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
             (expiry(p))
             (instructions(&p.brand, p.kind, &p.profile))
             (handling(&p.brand))
-            (credential_form(p, problem))
+            @if p.kind.connects() {
+                (super::connect::connect_section(p, problem))
+            } @else {
+                (credential_form(p, problem))
+            }
         },
     )
 }
@@ -208,6 +212,14 @@ mod tests {
                     t.iter()
                         .find(|t| t.name == "input" && t.attr("name") == Some(n))
                 };
+                if kind.connects() {
+                    // A Connect button and nothing to type: no credential input at all.
+                    for f in kind.fields() {
+                        assert!(input(f.name).is_none(), "{} on a connect page", f.name);
+                    }
+                    assert!(input("connect").is_some());
+                    continue;
+                }
                 let secrets: &[&str] = match kind.name() {
                     "harvest_v3" => &["client_secret"],
                     _ => &["api_key"],
@@ -245,13 +257,18 @@ mod tests {
         assert!(html.contains("Missing x"));
         assert!(html.contains("<strong>7 attempts</strong> left"));
         for m in pr.missing_required.iter().chain(&pr.missing_optional) {
+            // The exact scope and, beside it, Greenhouse's label for it.
+            let label = HARVEST_V3.screen_label(m).unwrap().replace('>', "&gt;");
             assert!(
                 html.contains(&format!(
-                    "<td data-label=\"Permission\"><code>{m}</code></td>"
+                    "<td data-label=\"Permission\"><code>{m}</code> <span class=\"perm-screen\" \
+                     title=\"As Greenhouse's screen shows it\">({label})</span></td>"
                 )),
                 "{m}"
             );
-            assert!(html.contains(&format!("Manage Scopes → tick <code>{m}</code> → Save")));
+            assert!(html.contains(&format!(
+                "Manage Scopes → tick <strong>{label}</strong> (<code>{m}</code>) → Save"
+            )));
         }
         assert!(html.contains("Jobs — the positions"));
         assert!(html.contains("Optional</span>"));

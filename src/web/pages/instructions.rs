@@ -54,6 +54,17 @@ mod tests {
         for r in p.optional_resources(HARVEST_V3) {
             assert!(html.contains(&format!("harvest:{}:list", r.name)));
         }
+        // Each scope also by the label Greenhouse's screen shows.
+        for r in p
+            .required_resources(HARVEST_V3)
+            .into_iter()
+            .chain(p.optional_resources(HARVEST_V3))
+        {
+            let label = r.screen_label().unwrap().replace('>', "&gt;");
+            assert!(html.contains(&format!("({label})</span>")), "{label}");
+        }
+        assert!(html.contains("(Candidates &gt; List candidates)"));
+        assert!(html.contains("(Job Interview Stages &gt; List job interview stages)"));
         for s in [
             "Dev Center",
             "API Credentials",

@@ -8,6 +8,7 @@
 //! status code; these functions only render.
 
 mod components;
+mod connect;
 mod drop;
 mod errors;
 mod form;

@@ -151,6 +151,24 @@ mod tests {
     }
 
     #[test]
+    fn verified_names_the_organisation() {
+        let mut v = verification("ok", vec![]);
+        let ctx = PageContext::new("Acme");
+        assert!(!verified_page(&ctx, "Initech", HARVEST_V3, &v)
+            .into_string()
+            .contains("Connected to"));
+        v.organization = Some(crate::greenhouse::Named {
+            id: "4000001".into(),
+            name: "Acme <Corp> & \"Sons\"".into(),
+        });
+        let html = verified_page(&ctx, "Initech", HARVEST_V3, &v).into_string();
+        assert!(
+            html.contains("Connected to <strong>Acme &lt;Corp&gt; &amp; &quot;Sons&quot;</strong>'s Greenhouse."),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn both_name_the_contact() {
         let jane = Contact {
             name: "Jane Doe".into(),

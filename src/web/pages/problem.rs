@@ -1,7 +1,7 @@
 //! What went wrong with the last submission: the error summary at the top of the form and, for
 //! missing permissions, a table saying how to grant each one.
 
-use super::components::{attempts, describe};
+use super::components::{attempts, describe, screen_label};
 use super::{DropPage, Problem};
 use crate::greenhouse::CredentialKind;
 use maud::{html, Markup};
@@ -52,7 +52,10 @@ fn missing_table(kind: &dyn CredentialKind, problem: &Problem) -> Markup {
                 tbody {
                     @for (permission, required) in rows {
                         tr {
-                            td data-label="Permission" { code { (permission) } }
+                            td data-label="Permission" {
+                                code { (permission) }
+                                (screen_label(kind.screen_label(permission)))
+                            }
                             td data-label="What it is" { (describe(kind, permission)) }
                             td data-label="Needed" {
                                 @if required {

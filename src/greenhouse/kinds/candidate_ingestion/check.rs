@@ -101,6 +101,7 @@ pub(super) async fn check(
     };
     Checked {
         verdict,
+        organization: None,
         greenhouse_user,
     }
 }

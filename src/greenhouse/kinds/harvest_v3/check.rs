@@ -1,88 +1,29 @@
-//! Harvest v3: mint a client-credentials token, then probe each resource with it.
+//! Harvest v3: mint a client-credentials token; then, together, introspect it (advisory: the
+//! organisation) and, when a User ID was given, ask whether that user is a Site Admin; then
+//! probe each resource of the profile with `GET {api}/v3/<resource>?per_page=1&fields=id`.
+//!
+//! Greenhouse may answer a user who is not a Site Admin with 200 and empty arrays rather than
+//! 403 (SPEC §1.2), so besides the lookup ([`admin`](super::admin)) an empty `users` list is
+//! read as "not a Site Admin": a real organisation always has users.
 
+use super::admin::{lookup, SiteAdmin};
+use super::session::{get, TokenCell};
+use super::token::{mint, Creds, MintError};
 use crate::greenhouse::checker::{nothing_to_probe, Checker};
-use crate::greenhouse::http::{send, Answer, Budget, EndpointClass as Class};
+use crate::greenhouse::http::Budget;
+use crate::greenhouse::introspect;
+use crate::greenhouse::kinds::Checked;
 use crate::greenhouse::profile::Profile;
-use crate::greenhouse::report::{Probe, Transient, Verdict};
+use crate::greenhouse::report::{Probe, Verdict};
 use crate::greenhouse::resources::Resource;
 use crate::greenhouse::scrub::excerpt;
-use tokio::sync::Mutex;
-use zeroize::Zeroizing;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-struct Creds<'a> {
-    client_id: &'a str,
-    client_secret: &'a str,
-    user_id: Option<&'a str>,
-}
+/// Every probe asks for one record's id only: the cheapest answer Greenhouse can give.
+const PROBE_QUERY: &[(&str, &str)] = &[("per_page", "1"), ("fields", "id")];
 
-impl Creds<'_> {
-    fn secrets(&self) -> [&str; 2] {
-        [self.client_id, self.client_secret]
-    }
-}
-
-/// Why Greenhouse refused the credential outright.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    BadClient,
-    MalformedClientId,
-    UserIdRefused,
-    UnauthorizedClient,
-    InvalidScope,
-    Other,
-}
-
-impl Refusal {
-    fn message(self) -> &'static str {
-        match self {
-            Refusal::BadClient => {
-                "Greenhouse refused this Client ID and Client Secret. Check that you copied both \
-                 exactly, from the same credential, and that the credential has not been deleted. \
-                 If you no longer have the secret, create a new Harvest V3 (OAuth) credential in \
-                 Configure → Dev Center → API Credentials."
-            }
-            Refusal::MalformedClientId => {
-                "Greenhouse says this Client ID looks malformed: a Greenhouse Client ID ends with a \
-                 dash and digits. Copy the Client ID again from Configure → Dev Center → API \
-                 Credentials."
-            }
-            Refusal::UserIdRefused => {
-                "Greenhouse refused the User ID. Check the number (it is at the end of the user's \
-                 page address, app.greenhouse.io/account/users/<number>), make sure the user is \
-                 active and a Site Admin, or leave the User ID empty."
-            }
-            Refusal::UnauthorizedClient => {
-                "Greenhouse does not allow this credential to be used this way. Create a \
-                 \"Harvest V3 (OAuth)\" credential in Configure → Dev Center → API Credentials \
-                 and paste its Client ID and Client Secret."
-            }
-            Refusal::InvalidScope => {
-                "Greenhouse refused the permissions (scopes) of this credential. Open the credential \
-                 under Configure → Dev Center → API Credentials, check Manage Scopes, and try again."
-            }
-            Refusal::Other => {
-                "Greenhouse refused this credential. Check that you copied it exactly and that it \
-                 has not been deleted or disabled."
-            }
-        }
-    }
-}
-
-enum MintError {
-    Refused(Refusal),
-    Pending(Transient),
-}
-
-/// The current access token; re-minted at most once per check when Greenhouse answers 401.
-struct TokenCell {
-    state: Mutex<TokenState>,
-}
-
-struct TokenState {
-    generation: u32,
-    token: Zeroizing<String>,
-    reminted: bool,
-}
+/// The resource whose empty list betrays a user who is not a Site Admin.
+const USERS: &str = "users";
 
 pub(crate) async fn check(
     checker: &Checker,
@@ -91,7 +32,7 @@ pub(crate) async fn check(
     client_secret: &str,
     user_id: Option<&str>,
     profile: &Profile,
-) -> Verdict {
+) -> Checked {
     let creds = Creds {
         client_id,
         client_secret,
@@ -99,108 +40,77 @@ pub(crate) async fn check(
     };
     let plan = profile.planned(&super::HarvestV3);
     if plan.is_empty() {
-        return nothing_to_probe();
+        return nothing_to_probe().into();
     }
     let token = match mint(checker, budget, &creds).await {
         Ok(t) => t,
-        Err(MintError::Refused(r)) => return Verdict::Refused(r.message().to_owned()),
-        Err(MintError::Pending(t)) => return Verdict::Pending(t),
+        Err(MintError::Refused(r)) => return Verdict::Refused(r.message().to_owned()).into(),
+        Err(MintError::Pending(t)) => return Verdict::Pending(t).into(),
     };
-    let cell = TokenCell {
-        state: Mutex::new(TokenState {
-            generation: 0,
-            token,
-            reminted: false,
-        }),
-    };
+    let first = token.token.clone();
+    let cell = TokenCell::new(token);
     let (cell, creds) = (&cell, &creds);
-    let findings = checker
-        .probe_all(plan, |r| probe(checker, budget, creds, cell, r))
-        .await;
-    Verdict::Probed(findings)
-}
-
-#[tracing::instrument(skip_all, fields(sub_given = creds.user_id.is_some()))]
-async fn mint(
-    checker: &Checker,
-    budget: Budget,
-    creds: &Creds<'_>,
-) -> Result<Zeroizing<String>, MintError> {
-    let url = format!("{}/token", checker.config.auth_url);
-    let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
-    if let Some(sub) = creds.user_id {
-        form.push(("sub", sub));
-    }
-    let build = || {
-        checker
-            .client
-            .post(&url)
-            .basic_auth(creds.client_id, Some(creds.client_secret))
-            .form(&form)
-    };
-    let answer = send(checker, Class::Token, &build, budget, "token")
-        .await
-        .map_err(MintError::Pending)?;
-    classify_token(&answer, creds)
-}
-
-#[derive(serde::Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
-struct TokenBody {
-    access_token: String,
-}
-
-fn classify_token(a: &Answer, creds: &Creds<'_>) -> Result<Zeroizing<String>, MintError> {
-    let status = a.status;
-    if status == 200 {
-        return match serde_json::from_str::<TokenBody>(&a.body) {
-            Ok(t) if !t.access_token.is_empty() => Ok(Zeroizing::new(t.access_token.clone())),
-            _ => {
-                tracing::error!(status, "Greenhouse token answer had no access_token");
-                Err(MintError::Pending(Transient::Unexpected))
+    let (organization, admin) = tokio::join!(
+        introspect::organization(checker, budget, client_id, client_secret, &first),
+        async {
+            match user_id {
+                Some(id) => lookup(checker, budget, creds, cell, id).await,
+                None => SiteAdmin::Unknown,
             }
-        };
-    }
-    let lower = a.body.to_ascii_lowercase();
-    let refusal = if lower.contains("invalid_client") {
-        Refusal::BadClient
-    } else if lower.contains("client id suffix") {
-        Refusal::MalformedClientId
-    } else if status == 400 && lower.contains("grant_type") {
-        tracing::error!(
-            status,
-            answer = %excerpt(&a.body, &creds.secrets()),
-            "Greenhouse refused our grant_type: this is a bug on our side"
-        );
-        return Err(MintError::Pending(Transient::Unexpected));
-    } else if lower.contains("unauthorized_client") {
-        Refusal::UnauthorizedClient
-    } else if lower.contains("invalid_scope") {
-        Refusal::InvalidScope
-    } else if creds.user_id.is_some() && mentions_sub(&lower) {
-        Refusal::UserIdRefused
-    } else if matches!(status, 404 | 405) || !(400..500).contains(&status) {
-        tracing::error!(
-            status,
-            answer = %excerpt(&a.body, &creds.secrets()),
-            "unexpected answer from the Greenhouse token endpoint; check KEYDROP auth URL"
-        );
-        return Err(MintError::Pending(Transient::Unexpected));
+        }
+    );
+    drop(first);
+    let verdict = if matches!(admin, SiteAdmin::NoRow | SiteAdmin::No) {
+        Verdict::NotSiteAdmin {
+            message: USER_ID_NOT_ADMIN.to_owned(),
+            findings: Vec::new(),
+        }
     } else {
-        Refusal::Other
+        let users_empty = AtomicBool::new(false);
+        let users_empty = &users_empty;
+        let findings = checker
+            .probe_all(plan, |r| {
+                probe(checker, budget, creds, cell, r, users_empty)
+            })
+            .await;
+        if users_empty.load(Ordering::Relaxed) {
+            tracing::info!("Greenhouse listed no users: the acting user is not a Site Admin");
+            let message = if user_id.is_some() {
+                EMPTY_USERS_WITH_USER_ID
+            } else {
+                EMPTY_USERS_SERVICE_ACCOUNT
+            };
+            Verdict::NotSiteAdmin {
+                message: message.to_owned(),
+                findings,
+            }
+        } else {
+            Verdict::Probed(findings)
+        }
     };
-    tracing::info!(status, refusal = ?refusal, "Greenhouse refused the token request");
-    if refusal == Refusal::Other {
-        tracing::warn!(status, answer = %excerpt(&a.body, &creds.secrets()), "unrecognised token refusal");
+    Checked {
+        verdict,
+        organization,
+        greenhouse_user: None,
     }
-    Err(MintError::Refused(refusal))
 }
 
-/// Whether a (lower-cased) body names the `sub` parameter as a word.
-fn mentions_sub(lower: &str) -> bool {
-    lower
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| w == "sub")
-}
+const USER_ID_NOT_ADMIN: &str =
+    "Greenhouse says the User ID you entered is not a Site Admin of this Greenhouse account, \
+     and Greenhouse only lets Site Admins list data. Enter the User ID of a Site Admin (the \
+     number at the end of their page address, app.greenhouse.io/account/users/<number>), or \
+     leave the User ID empty to use the credential's own service account, and submit again.";
+
+const EMPTY_USERS_WITH_USER_ID: &str =
+    "Greenhouse answered, but listed no users at all: it does that when the acting user is not \
+     a Site Admin, so the User ID you entered is almost certainly not a Site Admin. Enter the \
+     User ID of a Site Admin (app.greenhouse.io/account/users/<number>), or leave it empty, and \
+     submit again.";
+
+const EMPTY_USERS_SERVICE_ACCOUNT: &str =
+    "Greenhouse answered, but listed no users at all: it does that when the acting user is not \
+     a Site Admin, so the credential's service account cannot read your data. Enter the User ID \
+     of a Site Admin (app.greenhouse.io/account/users/<number>) in the form and submit again.";
 
 async fn probe(
     checker: &Checker,
@@ -208,84 +118,42 @@ async fn probe(
     creds: &Creds<'_>,
     cell: &TokenCell,
     r: &'static Resource,
+    users_empty: &AtomicBool,
 ) -> Probe {
-    let url = format!("{}/v3/{}", checker.config.api_url, r.name);
-    let (mut generation, mut token) = {
-        let s = cell.state.lock().await;
-        (s.generation, s.token.clone())
+    let answer = match get(checker, budget, creds, cell, r.name, PROBE_QUERY, r.name).await {
+        Ok(a) => a,
+        Err(t) => return Probe::Unresolved(t),
     };
-    for _ in 0..2 {
-        let build = || {
-            checker
-                .client
-                .get(&url)
-                .query(&[("per_page", "1")])
-                .bearer_auth(token.as_str())
-        };
-        let answer = match send(checker, Class::Resource, &build, budget, r.name).await {
-            Ok(a) => a,
-            Err(t) => return Probe::Unresolved(t),
-        };
-        match answer.status {
-            200 => return Probe::Granted,
-            403 => return Probe::Forbidden,
-            404 => {
-                tracing::warn!(
-                    resource = r.name,
-                    "Greenhouse does not know this v3 resource: our catalogue is wrong"
-                );
-                return Probe::NotFound;
+    match answer.status {
+        200 => {
+            if r.name == USERS && is_empty_array(&answer.body) {
+                users_empty.store(true, Ordering::Relaxed);
             }
-            401 => match remint(checker, budget, creds, cell, generation).await {
-                Some((g, t)) => {
-                    generation = g;
-                    token = t;
-                }
-                None => return Probe::Unresolved(Transient::TokenRejected),
-            },
-            status => {
-                tracing::warn!(
-                    resource = r.name,
-                    status,
-                    answer = %excerpt(&answer.body, &creds.secrets()),
-                    "unexpected answer to a v3 probe"
-                );
-                return Probe::Unresolved(Transient::Unexpected);
-            }
+            Probe::Granted
+        }
+        403 => Probe::Forbidden,
+        404 => {
+            tracing::warn!(
+                resource = r.name,
+                "Greenhouse does not know this v3 resource: our catalogue is wrong"
+            );
+            Probe::NotFound
+        }
+        status => {
+            tracing::warn!(
+                resource = r.name,
+                status,
+                answer = %excerpt(&answer.body, &creds.secrets()),
+                "unexpected answer to a v3 probe"
+            );
+            Probe::Unresolved(crate::greenhouse::report::Transient::Unexpected)
         }
     }
-    tracing::warn!(
-        resource = r.name,
-        "Greenhouse refused a freshly minted token"
-    );
-    Probe::Unresolved(Transient::TokenRejected)
 }
 
-/// A token newer than `seen`: the one another probe already minted, or a new one (once).
-async fn remint(
-    checker: &Checker,
-    budget: Budget,
-    creds: &Creds<'_>,
-    cell: &TokenCell,
-    seen: u32,
-) -> Option<(u32, Zeroizing<String>)> {
-    let mut s = cell.state.lock().await;
-    if s.generation != seen {
-        return Some((s.generation, s.token.clone()));
-    }
-    if s.reminted {
-        return None;
-    }
-    s.reminted = true;
-    tracing::info!("Greenhouse answered 401 to a probe; minting a new token once");
-    match mint(checker, budget, creds).await {
-        Ok(t) => {
-            s.generation += 1;
-            s.token = t;
-            Some((s.generation, s.token.clone()))
-        }
-        Err(_) => None,
-    }
+/// `[]` (whitespace allowed).
+fn is_empty_array(body: &str) -> bool {
+    matches!(serde_json::from_str::<serde_json::Value>(body), Ok(serde_json::Value::Array(a)) if a.is_empty())
 }
 
 #[cfg(test)]
@@ -293,12 +161,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sub_must_be_a_word() {
-        assert!(mentions_sub(
-            r#"{"error":"invalid_request","error_description":"bad sub"}"#
-        ));
-        assert!(mentions_sub("sub=12 is not a user"));
-        assert!(!mentions_sub("client id suffix"));
-        assert!(!mentions_sub("subject"));
+    fn empty_array() {
+        assert!(is_empty_array("[]"));
+        assert!(is_empty_array(" [ ]\n"));
+        assert!(!is_empty_array(r#"[{"id":1}]"#));
+        assert!(!is_empty_array("{}"));
+        assert!(!is_empty_array(""));
     }
 }

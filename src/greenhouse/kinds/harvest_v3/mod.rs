@@ -1,15 +1,22 @@
 //! `harvest_v3`: Harvest v3 OAuth client credentials (SPEC §1.1) — Client ID, Client Secret
 //! and an optional numeric User ID (a Site Admin to act as). Checked by minting a
-//! client-credentials token and listing each resource of the profile with it.
+//! client-credentials token and listing each resource of the profile with it; when a User ID
+//! was given, also by asking whether that user is a Site Admin; token introspection adds the
+//! organisation the credential belongs to (advisory).
 
+mod admin;
 mod check;
 mod page;
-mod resources;
+pub(in crate::greenhouse::kinds) mod resources;
+mod session;
+mod token;
 
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
-use super::{Advice, Checked, CredentialKind, NamedProfile};
+use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
+use crate::domain::release::ReleaseModes;
 use crate::greenhouse::checker::Checker;
 use crate::greenhouse::http::Budget;
+use crate::greenhouse::oauth::{MintFailure, MintedToken, TokenError, Tokens};
 use crate::greenhouse::profile::{Profile, DEFAULT_PROFILE};
 use crate::greenhouse::resources::Resource;
 use crate::greenhouse::secret::{check_token_like, Secret};
@@ -19,6 +26,32 @@ use maud::Markup;
 
 /// The `harvest_v3` kind.
 pub struct HarvestV3;
+
+/// Mints a client-credentials access token for a `harvest_v3` secret, within the checker's
+/// total budget, and says when it expires (`expires_in`, `expires_at` or one hour). For the
+/// `vend` release (SPEC §3), which hands out such tokens instead of the secret.
+pub async fn mint_access_token(
+    checker: &Checker,
+    secret: &Secret,
+) -> Result<MintedToken, MintFailure> {
+    if secret.kind() != HarvestV3.kind() {
+        return Err(MintFailure::Refused(
+            "This is not a Harvest V3 (OAuth) credential.".to_owned(),
+        ));
+    }
+    let creds = token::Creds {
+        client_id: secret.get("client_id").unwrap_or(""),
+        client_secret: secret.get("client_secret").unwrap_or(""),
+        user_id: secret.get("user_id"),
+    };
+    let budget = Budget::new(checker.config().total_budget);
+    token::mint(checker, budget, &creds)
+        .await
+        .map_err(|e| match e {
+            token::MintError::Refused(r) => MintFailure::Refused(r.message().to_owned()),
+            token::MintError::Pending(t) => MintFailure::Unavailable(t),
+        })
+}
 
 const NAME: &str = "harvest_v3";
 
@@ -93,7 +126,7 @@ const FULL_OPTIONAL: &[&str] = &[
     "user_job_permissions",
 ];
 
-static PROFILES: &[NamedProfile] = &[
+pub(in crate::greenhouse::kinds) static PROFILES: &[NamedProfile] = &[
     NamedProfile {
         name: DEFAULT_PROFILE,
         required: FULL_REQUIRED,
@@ -187,7 +220,36 @@ impl CredentialKind for HarvestV3 {
                 profile,
             )
             .await
-            .into()
+        })
+    }
+
+    fn release_modes(&self) -> ReleaseModes {
+        ReleaseModes::EITHER
+    }
+
+    fn renew<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
+        let _ = budget;
+        Box::pin(async move {
+            let minted = mint_access_token(checker, secret).await.map_err(|e| match e {
+                MintFailure::Refused(why) => {
+                    tracing::warn!(reason = %why, "Greenhouse refused to mint for a vend credential");
+                    TokenError::Refused("refused".into())
+                }
+                MintFailure::Unavailable(t) => TokenError::Transient(t),
+            })?;
+            Ok(Renewed {
+                tokens: Tokens {
+                    access_token: minted.token.clone(),
+                    refresh_token: None,
+                    expires_at: crate::clock::to_millis(minted.expires_at),
+                },
+                secret: None,
+            })
         })
     }
 

@@ -36,9 +36,19 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
+/// The click path, naming the scope as Greenhouse's screen shows it when we know the label.
 pub(super) fn how_to_grant(permission: &str) -> Markup {
+    let screen = super::resources::RESOURCES
+        .iter()
+        .find(|r| r.permission() == permission)
+        .and_then(|r| r.screen_label());
     html! {
         "Dev Center → API Credentials → your credential → Manage Scopes → tick "
-        code { (permission) } " → Save"
+        @if let Some(label) = screen {
+            strong { (label) } " (" code { (permission) } ")"
+        } @else {
+            code { (permission) }
+        }
+        " → Save"
     }
 }

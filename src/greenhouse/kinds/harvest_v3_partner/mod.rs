@@ -1,0 +1,233 @@
+//! `harvest_v3_partner`: "Connect with Greenhouse" (SPEC §1.5). The operator is a Greenhouse
+//! partner with its own OAuth client; the customer pastes nothing — they click **Connect**,
+//! sign in to Greenhouse as a Site Admin and approve. keydrop exchanges the authorization
+//! code for an access token and a refresh token, probes the profile's resources with the
+//! access token (same catalogue and profiles as `harvest_v3`), and keeps the grant alive by
+//! refreshing it: the refresh token rotates on every use and never leaves keydrop, so the
+//! only release mode is `vend`.
+//!
+//! The stored secret is `{"kind":"harvest_v3_partner","refresh_token","access_token",
+//! "expires_at"}` (`expires_at` in Unix ms, as a string). It is never released.
+
+mod check;
+mod page;
+
+use super::fields::{FieldSpec, Fields, InputMode, Keep};
+use super::harvest_v3::{resources, PROFILES};
+use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
+use crate::domain::release::ReleaseModes;
+use crate::greenhouse::checker::Checker;
+use crate::greenhouse::http::Budget;
+use crate::greenhouse::oauth::{self, TokenError, Tokens};
+use crate::greenhouse::profile::Profile;
+use crate::greenhouse::resources::Resource;
+use crate::greenhouse::secret::Secret;
+use crate::greenhouse::validation::ValidationError;
+use futures_util::future::BoxFuture;
+use maud::Markup;
+
+/// The `harvest_v3_partner` kind.
+pub struct HarvestV3Partner;
+
+const NAME: &str = "harvest_v3_partner";
+/// Longest token keydrop stores (Greenhouse's are JWTs of well under 2 KiB).
+const MAX_TOKEN: usize = 4096;
+
+/// Never shown as inputs (the customer connects instead): these name the secret's parts.
+static FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        name: "refresh_token",
+        label: "Refresh token",
+        help: "",
+        secret: true,
+        required: true,
+        input: InputMode::Text,
+        keep: Keep::Never,
+    },
+    FieldSpec {
+        name: "access_token",
+        label: "Access token",
+        help: "",
+        secret: true,
+        required: true,
+        input: InputMode::Text,
+        keep: Keep::Never,
+    },
+    FieldSpec {
+        name: "expires_at",
+        label: "Access token expiry",
+        help: "",
+        secret: false,
+        required: true,
+        input: InputMode::Numeric,
+        keep: Keep::Never,
+    },
+];
+
+fn token_field(name: &'static str, value: &str) -> Result<String, ValidationError> {
+    if value.is_empty()
+        || value.len() > MAX_TOKEN
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ValidationError::new(
+            name,
+            "Greenhouse sent a malformed token.",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+impl HarvestV3Partner {
+    /// The secret to store for tokens Greenhouse just issued.
+    pub fn secret_of(&self, tokens: &Tokens) -> Result<Secret, ValidationError> {
+        let refresh = tokens.refresh_token.as_deref().map_or("", String::as_str);
+        let mut f = Fields::new();
+        f.insert("refresh_token", refresh);
+        f.insert("access_token", tokens.access_token.as_str());
+        f.insert("expires_at", tokens.expires_at.to_string());
+        self.parse(&f)
+    }
+}
+
+impl CredentialKind for HarvestV3Partner {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn label(&self) -> &'static str {
+        "Greenhouse connection"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Connect with Greenhouse (partner OAuth): the customer approves in Greenhouse and pastes \
+         nothing; workers get access tokens only"
+    }
+
+    fn fields(&self) -> &'static [FieldSpec] {
+        FIELDS
+    }
+
+    fn connects(&self) -> bool {
+        true
+    }
+
+    fn parse(&self, form: &Fields) -> Result<Secret, ValidationError> {
+        let refresh = token_field("refresh_token", form.get("refresh_token"))?;
+        let access = token_field("access_token", form.get("access_token"))?;
+        let expires = form.get("expires_at");
+        if expires.parse::<i64>().is_err() {
+            return Err(ValidationError::new(
+                "expires_at",
+                "Greenhouse sent a malformed token expiry.",
+            ));
+        }
+        Ok(Secret::new(
+            self,
+            vec![
+                ("refresh_token", Some(refresh)),
+                ("access_token", Some(access)),
+                ("expires_at", Some(expires.to_owned())),
+            ],
+        ))
+    }
+
+    /// Nothing of a token is ever shown, not even its end.
+    fn hint(&self, _secret: &Secret) -> String {
+        String::new()
+    }
+
+    fn resources(&self) -> &'static [Resource] {
+        resources::RESOURCES
+    }
+
+    fn profiles(&self) -> &'static [NamedProfile] {
+        PROFILES
+    }
+
+    fn check<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+        profile: &'a Profile,
+    ) -> BoxFuture<'a, Checked> {
+        Box::pin(async move {
+            check::check(
+                checker,
+                budget,
+                secret.get("access_token").unwrap_or(""),
+                profile,
+            )
+            .await
+            .into()
+        })
+    }
+
+    fn release_modes(&self) -> ReleaseModes {
+        ReleaseModes::VEND_ONLY
+    }
+
+    fn unavailable(&self, checker: &Checker) -> Option<String> {
+        checker.config().partner.is_none().then(|| {
+            "kind harvest_v3_partner needs the operator's Greenhouse partner client: set \
+             KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID and KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET \
+             (or …_SECRET_FILE)"
+                .to_owned()
+        })
+    }
+
+    /// A refresh: the new pair replaces the old one (the old refresh token is now spent).
+    fn renew<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        secret: &'a Secret,
+    ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
+        Box::pin(async move {
+            let Some(client) = checker.config().partner.as_ref() else {
+                return Err(TokenError::Refused("unauthorized_client".into()));
+            };
+            let refresh = secret.get("refresh_token").unwrap_or("");
+            let tokens = oauth::refresh(checker, budget, client.auth(), refresh).await?;
+            if tokens.refresh_token.is_none() {
+                tracing::error!("Greenhouse answered a refresh without a new refresh token");
+            }
+            // Without a rotated token Greenhouse kept the old one: store that again.
+            let mut tokens = tokens;
+            if tokens.refresh_token.is_none() {
+                tokens.refresh_token = Some(zeroize::Zeroizing::new(refresh.to_owned()));
+            }
+            let secret = self.secret_of(&tokens).map_err(|e| {
+                tracing::error!(field = e.field, "Greenhouse sent a malformed token");
+                TokenError::Transient(crate::greenhouse::report::Transient::Unexpected)
+            })?;
+            Ok(Renewed {
+                tokens,
+                secret: Some(secret),
+            })
+        })
+    }
+
+    fn advice(&self, _secret: &Secret, advice: Advice) -> String {
+        match advice {
+            Advice::AllRefused => {
+                "Greenhouse connected, but every permission was refused: the person who approved \
+                 is probably not a Site Admin, or did not tick “Authorize using a service \
+                 account”. Ask a Site Admin to connect again and tick that box."
+            }
+            Advice::MissingRequired => {
+                "Greenhouse connected, but the approval did not include every permission needed. \
+                 Connect again and approve every permission listed."
+            }
+        }
+        .to_owned()
+    }
+
+    fn instructions(&self, brand: &str, permissions: Markup) -> Markup {
+        page::steps(brand, permissions)
+    }
+
+    fn how_to_grant(&self, permission: &str) -> Markup {
+        page::how_to_grant(permission)
+    }
+}

@@ -1,0 +1,46 @@
+//! What the customer page says for `harvest_v3_partner`: what connecting does, and how to
+//! grant a permission (connect again and approve it).
+
+use maud::{html, Markup};
+
+pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
+    html! {
+        p {
+            "There is nothing to create or copy. You approve " (brand)
+            "'s access inside Greenhouse; it takes about a minute."
+        }
+        ol.steps {
+            li {
+                "Click " strong { "Connect with Greenhouse" } " below. Greenhouse opens in this "
+                "tab."
+            }
+            li {
+                "Sign in as a " strong { "Site Admin" } " of your Greenhouse account (only Site "
+                "Admins can grant access to all of your data)."
+            }
+            li {
+                "Tick " strong { "Authorize using a service account" } ", so the access does not "
+                "depend on your own user staying active."
+            }
+            li {
+                "Check the permissions Greenhouse lists — these are what " (brand) " asks for — "
+                "and click " strong { "Authorize" } "."
+                (permissions)
+            }
+            li {
+                "Greenhouse sends you back here, and this page tells you at once whether every "
+                "permission arrived."
+            }
+        }
+        p {
+            "You can remove the access at any time in Greenhouse (Configure → Dev Center → "
+            "Authorized Applications)."
+        }
+    }
+}
+
+pub(super) fn how_to_grant(permission: &str) -> Markup {
+    html! {
+        "Connect again and approve " code { (permission) } " when Greenhouse lists it"
+    }
+}

@@ -1,0 +1,227 @@
+//! The vending transitions of a `vend` credential (SPEC §3, §1.5, §8.9): who may renew its
+//! access token right now (the token lease), storing a renewed token (and, for a partner
+//! grant, its rotated refresh token), a failed renewal, and a grant Greenhouse killed. Each
+//! is ONE conditional statement; the last three run in an audited transaction with their
+//! typed event, like every transition in [`super::lifecycle`].
+//!
+//! The token lease is a lock, not a state change: taking it writes no audit event. It makes
+//! renewals of one credential strictly one at a time across every process — for a partner
+//! grant that is what keeps a refresh token from ever being presented twice. A lease runs
+//! out after its holder's whole Greenhouse budget plus a margin, so a process killed in the
+//! middle of a renewal delays the next one but never blocks it.
+
+use super::lifecycle::destroyed_at;
+use super::{Result, Store};
+use crate::crypto::cipher::Envelope;
+use crate::domain::audit::AuditEntry;
+use crate::domain::event::{DestroyReason, Event};
+use sqlx::Row;
+
+/// What renewing needs of the row whose token lease was just taken.
+#[derive(Debug)]
+pub struct Renewing {
+    pub drop_id: String,
+    pub kind: String,
+    pub envelope: Envelope,
+    pub refresh_failures: i64,
+}
+
+/// What [`Store::take_token_lease`] found.
+#[derive(Debug)]
+pub enum TokenLease {
+    /// The lease is ours until it runs out.
+    Taken(Renewing),
+    /// Someone renewed meanwhile: the stored token is fresh enough.
+    Fresh,
+    /// Another renewal holds the lease.
+    Busy,
+    /// A recent renewal failed; the next may start at this time (Unix ms).
+    BackingOff(i64),
+    /// Not a live `vend` credential any more (destroyed, disconnected, not verified…).
+    Gone,
+}
+
+/// Fresh enough: a stored token that expires after the parameter `p`.
+fn fresh(p: &str) -> String {
+    format!("access_sealed IS NOT NULL AND access_expires_at > {p}")
+}
+/// Renewable: a live `vend` credential (a pending partner grant too: it must be kept alive
+/// while its check waits).
+const LIVE: &str =
+    "release = 'vend' AND status IN ('verified', 'pending') AND delivery <> 'destroyed' \
+     AND key_version IS NOT NULL";
+
+impl Store {
+    /// Take the token lease of credential `id` for `hold_ms`, unless its stored token is
+    /// still valid after `fresh_after` (or `force`, for keep-alive refreshes), another
+    /// process holds the lease, or a failed renewal asked to wait.
+    pub async fn take_token_lease(
+        &self,
+        id: &str,
+        lease_id: &str,
+        fresh_after: i64,
+        hold_ms: i64,
+        force: bool,
+    ) -> Result<TokenLease> {
+        let now = self.now_ms();
+        let mut conn = self.write.acquire().await?;
+        let sql = format!(
+            "UPDATE credentials SET token_lease_id = $1, token_lease_until = $2 \
+             WHERE id = $4 AND {LIVE} AND (token_lease_until IS NULL OR token_lease_until <= $5) \
+             AND ($6 = 1 OR NOT ({})) \
+             RETURNING drop_id, kind, key_version, wrapped_key, ciphertext, refresh_failures",
+            fresh("$3")
+        );
+        let row = sqlx::query(&sql)
+            .bind(lease_id)
+            .bind(now.saturating_add(hold_ms))
+            .bind(fresh_after)
+            .bind(id)
+            .bind(now)
+            .bind(i64::from(force))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(row) = row {
+            return Ok(TokenLease::Taken(Renewing {
+                drop_id: row.try_get("drop_id")?,
+                kind: row.try_get("kind")?,
+                envelope: Envelope {
+                    key_version: row.try_get("key_version")?,
+                    wrapped_key: row.try_get("wrapped_key")?,
+                    ciphertext: row.try_get("ciphertext")?,
+                },
+                refresh_failures: row.try_get("refresh_failures")?,
+            }));
+        }
+        let sql = format!(
+            "SELECT CASE WHEN {LIVE} THEN 1 ELSE 0 END AS live, \
+             CASE WHEN {} THEN 1 ELSE 0 END AS fresh, \
+             token_lease_id, token_lease_until FROM credentials WHERE id = $1",
+            fresh("$2")
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(fresh_after)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else {
+            return Ok(TokenLease::Gone);
+        };
+        let live: i64 = row.try_get("live")?;
+        let fresh: i64 = row.try_get("fresh")?;
+        let holder: Option<String> = row.try_get("token_lease_id")?;
+        let until: Option<i64> = row.try_get("token_lease_until")?;
+        Ok(match (live, until) {
+            (0, _) => TokenLease::Gone,
+            _ if fresh == 1 && !force => TokenLease::Fresh,
+            (_, Some(until)) if until > now && holder.is_none() => TokenLease::BackingOff(until),
+            _ => TokenLease::Busy,
+        })
+    }
+
+    /// Store a renewed access token (sealed) and, for a partner grant, the secret with its
+    /// rotated refresh token — only while `lease_id` still holds the token lease — with its
+    /// audit event, and release the lease. `false` when the lease was lost (it ran out and
+    /// someone else took it): nothing is stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_renewed(
+        &self,
+        id: &str,
+        lease_id: &str,
+        access_sealed: &[u8],
+        access_expires_at: i64,
+        ciphertext: Option<&[u8]>,
+        refresh_due_at: Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let n = sqlx::query(
+            "UPDATE credentials SET access_sealed = $1, access_expires_at = $2, \
+             ciphertext = COALESCE($3, ciphertext), refresh_due_at = $4, refresh_failures = 0, \
+             token_lease_id = NULL, token_lease_until = NULL \
+             WHERE id = $5 AND token_lease_id = $6 AND delivery <> 'destroyed'",
+        )
+        .bind(access_sealed.to_vec())
+        .bind(access_expires_at)
+        .bind(ciphertext.map(<[u8]>::to_vec))
+        .bind(refresh_due_at)
+        .bind(id)
+        .bind(lease_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit_if(n == 1, audit).await
+    }
+
+    /// A renewal failed for a reason that may pass: count it, let the lease go, and make the
+    /// next renewal wait until `retry_at` (and, for a partner grant, schedule it then).
+    pub async fn renew_failed(
+        &self,
+        id: &str,
+        lease_id: &str,
+        retry_at: i64,
+        partner: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let n = sqlx::query(
+            "UPDATE credentials SET refresh_failures = refresh_failures + 1, \
+             token_lease_id = NULL, token_lease_until = $1, \
+             refresh_due_at = CASE WHEN $2 = 1 THEN $1 ELSE refresh_due_at END \
+             WHERE id = $3 AND token_lease_id = $4",
+        )
+        .bind(retry_at)
+        .bind(i64::from(partner))
+        .bind(id)
+        .bind(lease_id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit_if(n == 1, audit).await
+    }
+
+    /// Greenhouse killed the partner grant: status `disconnected`, its ciphertext destroyed
+    /// (the refresh token is worthless), both audited, in one transaction.
+    pub async fn disconnect(&self, id: &str, lease_id: &str, audit: &AuditEntry) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let sql = format!(
+            "UPDATE credentials SET status = 'disconnected', {} \
+             WHERE id = $2 AND token_lease_id = $3 AND delivery <> 'destroyed'",
+            destroyed_at("$1")
+        );
+        let n = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .bind(lease_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.record(audit).await?;
+        tx.record(
+            &crate::domain::event::Origin::system().entry(Event::CredentialDestroyed {
+                credential: id.to_owned(),
+                reason: DestroyReason::Disconnected,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Partner grants whose keep-alive refresh is due, soonest first.
+    pub async fn refresh_due(&self, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM credentials WHERE refresh_due_at IS NOT NULL AND refresh_due_at <= $1 \
+             ORDER BY refresh_due_at, id LIMIT $2",
+        )
+        .bind(self.now_ms())
+        .bind(limit)
+        .fetch_all(self.reader()?)
+        .await?)
+    }
+}

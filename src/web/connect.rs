@@ -1,0 +1,87 @@
+//! `GET /oauth/greenhouse/callback` (SPEC §1.5 step 2): where Greenhouse sends the customer
+//! back after "Connect with Greenhouse". The `state` names the drop; every outcome is a page
+//! of that drop (its contact included), except a bad state, which names no drop.
+
+use super::page_error::PageError;
+use super::pages::{self, Problem};
+use super::public::{allow_connect, answer, drop_page, html, kind_of, page_context, submitter};
+use super::{client_ip, AppState};
+use crate::service::connect::{Callback, CallbackQuery};
+use crate::service::submission::{Form, Outcomes};
+use actix_web::http::StatusCode;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+
+#[get("/oauth/greenhouse/callback")]
+pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // A query that does not parse is a bad state, like any other forged callback.
+    let q: CallbackQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let result = submitter(&state)
+        .connect_callback(&q, &state.settings.public_url, client_ip(&req))
+        .await;
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return PageError::internal(&e).response(&page_context(&state, None)),
+    };
+    match outcome {
+        Callback::BadState => {
+            let ctx = page_context(&state, None);
+            html(
+                StatusCode::BAD_REQUEST,
+                pages::error_page(
+                    &ctx,
+                    "This connection could not be completed",
+                    "This answer from Greenhouse does not belong to a connection started on \
+                     this site, or it was already used, or more than 10 minutes passed. Open \
+                     the link you were sent again and click Connect with Greenhouse.",
+                ),
+            )
+        }
+        Callback::Gone(drop, s) => PageError::gone(s).response(&page_context(&state, Some(&drop))),
+        Callback::Unavailable(drop) => {
+            let ctx = page_context(&state, Some(&drop));
+            HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
+                .insert_header(("Retry-After", "60"))
+                .content_type("text/html; charset=utf-8")
+                .body(
+                    pages::error_page(
+                        &ctx,
+                        "Greenhouse is not answering right now",
+                        "Greenhouse could not complete the connection, so nothing was stored and \
+                         no attempt was used. Open the link you were sent again in a few minutes \
+                         and click Connect with Greenhouse.",
+                    )
+                    .into_string(),
+                )
+        }
+        Callback::Declined(drop) => {
+            let ctx = page_context(&state, Some(&drop));
+            let problem = Problem {
+                message: "The connection was not approved in Greenhouse. If that was a \
+                          mistake, connect again and click Authorize."
+                    .into(),
+                not_counted: true,
+                ..Problem::default()
+            };
+            match drop_page(&state, &drop, Some(&problem)) {
+                Ok(page) => allow_connect(&state, html(StatusCode::UNPROCESSABLE_ENTITY, page)),
+                Err(e) => e.response(&ctx),
+            }
+        }
+        Callback::Done(drop, outcome) => {
+            let ctx = page_context(&state, Some(&drop));
+            state.drop_cache.evict(&drop.id);
+            let kind = kind_of(&state, &drop).map_or("unknown", |k| k.name());
+            match outcome.as_ref() {
+                Outcomes::Accepted { verification, .. } => state
+                    .metrics
+                    .submission(kind, verification.outcome.as_str()),
+                Outcomes::Rejected(r) => state.metrics.submission(kind, r.outcome),
+                Outcomes::Gone(_) => {}
+            }
+            match answer(&state, &ctx, &Form::default(), *outcome) {
+                Ok(res) => allow_connect(&state, res),
+                Err(e) => e.response(&ctx),
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `harvest_v3` as Greenhouse answers it in 2026, end to end (SPEC §1.2, §3, §4): the
+//! organisation introspection names is stored with the verification, returned by the API and
+//! shown on the success page; introspection missing changes nothing; a non-Site-Admin answered
+//! with empty lists is refused; customer pages name each scope by Greenhouse's screen label too.
+
+use crate::helpers::{
+    spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID,
+    PARTIAL_SECRET,
+};
+use crate::on_both_backends;
+use keydrop::greenhouse::fake::{Introspection, V3Client};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    the_organisation_is_stored_returned_and_shown,
+    without_introspection_the_credential_is_still_verified,
+    an_empty_users_list_is_refused_with_the_site_admin_message,
+    pages_name_scopes_by_their_screen_labels,
+);
+
+async fn new_link(app: &TestApp) -> (String, String) {
+    let d = app.create_drop(json!({"org": "Initech"})).await;
+    (
+        d["id"].as_str().unwrap().to_owned(),
+        TestApp::link_path(d["url"].as_str().unwrap()),
+    )
+}
+
+fn good() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("client_id", GOOD_ID),
+        ("client_secret", GOOD_SECRET),
+        ("user_id", ""),
+    ]
+}
+
+async fn credential_of(app: &TestApp, drop_id: &str) -> Value {
+    let d = app
+        .get(&format!("/api/v1/drops/{drop_id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    let id = d["credential"]["id"].as_str().unwrap().to_owned();
+    let c = app
+        .get(&format!("/api/v1/credentials/{id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    assert_eq!(
+        c["verification"], d["credential"]["verification"],
+        "the drop shows the same report"
+    );
+    c
+}
+
+async fn the_organisation_is_stored_returned_and_shown(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let fake = app.fake.as_ref().unwrap();
+    // A customer-controlled name: markup and a text-direction override.
+    fake.add_v3_client(
+        V3Client::new(GOOD_ID, GOOD_SECRET)
+            .with_all_resources()
+            .with_organization(4_000_777, "Acme <b>Corp</b>\u{202E} & Co"),
+    );
+    let (drop_id, path) = new_link(&app).await;
+    let (status, html) = app.submit(&path, &good()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(
+            "Connected to <strong>Acme &lt;b&gt;Corp&lt;/b&gt; &amp; Co</strong>'s Greenhouse."
+        ),
+        "{html}"
+    );
+    assert!(!html.contains('\u{202E}'));
+    let c = credential_of(&app, &drop_id).await;
+    assert_eq!(c["status"], "verified");
+    assert_eq!(
+        c["verification"]["organization"],
+        json!({"id": "4000777", "name": "Acme <b>Corp</b> & Co"})
+    );
+    assert_eq!(c["verification"]["greenhouse_user"], Value::Null);
+
+    // A re-check keeps it (and follows a rename).
+    fake.add_v3_client(
+        V3Client::new(GOOD_ID, GOOD_SECRET)
+            .with_all_resources()
+            .with_organization(4_000_777, "Acme Holdings"),
+    );
+    let id = c["id"].as_str().unwrap();
+    let c = app
+        .post(
+            &format!("/api/v1/credentials/{id}/verify"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(c["verification"]["organization"]["name"], "Acme Holdings");
+    let c = credential_of(&app, &drop_id).await;
+    assert_eq!(c["verification"]["organization"]["name"], "Acme Holdings");
+}
+
+async fn without_introspection_the_credential_is_still_verified(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.set_introspection(Introspection::NotFound);
+    let (drop_id, path) = new_link(&app).await;
+    let (status, html) = app.submit(&path, &good()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Received and verified"));
+    assert!(!html.contains("Connected to"));
+    assert!(fake.requests_to("/introspect") >= 1);
+    let c = credential_of(&app, &drop_id).await;
+    assert_eq!(c["status"], "verified");
+    assert_eq!(c["verification"]["organization"], Value::Null);
+}
+
+async fn an_empty_users_list_is_refused_with_the_site_admin_message(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.set_non_admin_empty(true);
+    fake.add_v3_client(
+        V3Client::new(GOOD_ID, GOOD_SECRET)
+            .with_all_resources()
+            .service_account_admin(false)
+            .with_users(["2002"]),
+    );
+    let (drop_id, path) = new_link(&app).await;
+    let (status, html) = app.submit(&path, &good()).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("listed no users"), "{html}");
+    assert!(html.contains("Site Admin"));
+    let mut with_user = good();
+    with_user[2] = ("user_id", "2002");
+    let (status, html) = app.submit(&path, &with_user).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(
+        html.contains("User ID you entered is not a Site Admin"),
+        "{html}"
+    );
+    let d = app
+        .get(&format!("/api/v1/drops/{drop_id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    assert_eq!(
+        (d["state"].as_str(), d["attempts"].as_i64()),
+        (Some("open"), Some(2))
+    );
+    assert!(d["credential"].is_null());
+}
+
+async fn pages_name_scopes_by_their_screen_labels(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let (_, path) = new_link(&app).await;
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, 200);
+    for (scope, label) in [
+        ("harvest:candidates:list", "Candidates &gt; List candidates"),
+        (
+            "harvest:applications:list",
+            "Applications &gt; List applications",
+        ),
+        (
+            "harvest:job_interview_stages:list",
+            "Job Interview Stages &gt; List job interview stages",
+        ),
+    ] {
+        assert!(
+            html.contains(scope) && html.contains(&format!("({label})")),
+            "{label}"
+        );
+    }
+    let (status, html) = app
+        .submit(
+            &path,
+            &[
+                ("client_id", PARTIAL_ID),
+                ("client_secret", PARTIAL_SECRET),
+                ("user_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("<code>harvest:offers:list</code> <span class=\"perm-screen\""),
+        "{html}"
+    );
+    assert!(html.contains("tick <strong>Offers &gt; List offers</strong>"));
+}

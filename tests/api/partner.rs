@@ -1,0 +1,489 @@
+//! `harvest_v3_partner` ("Connect with Greenhouse", SPEC §1.5) end to end over real HTTP
+//! against the fake Greenhouse's partner OAuth: the connect redirect, every callback outcome,
+//! state replay/forgery/expiry, workers' access tokens, refresh with rotation, the keep-alive,
+//! `disconnected` on `invalid_grant`, a 50-caller refresh race, and leak scans — on both
+//! backends.
+
+use crate::helpers::{
+    assert_no_secret_in, captured_logs, csrf_from, spawn_app_with, AppOptions, Backend, Fetch,
+    TestApp,
+};
+use crate::on_both_backends;
+use keydrop::greenhouse::PartnerClient;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+on_both_backends!(
+    a_partner_drop_goes_from_connect_to_a_workers_access_token,
+    partner_drops_need_a_partner_client_and_vend,
+    every_callback_outcome,
+    state_replay_forgery_and_expiry_are_400,
+    refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected,
+    fifty_callers_share_one_refresh_and_no_refresh_token_is_presented_twice,
+);
+
+pub const PARTNER_ID: &str = "acme-partner-5150";
+pub const PARTNER_SECRET: &str = "partner-secret-Zq8m2Lr7Vt4Kx1";
+
+fn partner(s: &mut keydrop::config::ServeSettings) {
+    s.partner = Some(PartnerClient::new(
+        PARTNER_ID,
+        zeroize::Zeroizing::new(PARTNER_SECRET.to_owned()),
+    ));
+}
+
+async fn app(backend: Backend, manual_clock: bool) -> TestApp {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock,
+            tune: Some(partner),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    app.fake
+        .as_ref()
+        .unwrap()
+        .add_partner_client(PARTNER_ID, PARTNER_SECRET);
+    crate::helpers::remember_secret(PARTNER_SECRET);
+    app
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A partner drop: `(drop id, link path)`.
+async fn partner_drop(app: &TestApp, profile: &str) -> (String, String) {
+    let d = app
+        .create_drop(json!({"org": "Initech", "kind": "harvest_v3_partner", "profile": profile}))
+        .await;
+    assert_eq!(d["release"], "vend");
+    (
+        d["id"].as_str().unwrap().to_owned(),
+        TestApp::link_path(d["url"].as_str().unwrap()),
+    )
+}
+
+/// Click Connect: the authorize URL keydrop redirects to.
+async fn click_connect(app: &TestApp, path: &str) -> String {
+    let (status, page) = app.page(path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Connect with Greenhouse"), "{page}");
+    assert!(!page.contains("type=\"password\""));
+    let csrf = csrf_from(&page).unwrap();
+    let res = no_redirects()
+        .post(app.url(path))
+        .form(&[("csrf_token", csrf.as_str()), ("connect", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Greenhouse's answer to the authorize URL: the callback URL on this app.
+async fn approve(app: &TestApp, authorize: &str) -> String {
+    let res = no_redirects().get(authorize).send().await.unwrap();
+    assert_eq!(res.status(), 302, "{authorize}");
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    // The test app's public URL has no port: send the browser to the real address.
+    let rest = to.strip_prefix("http://127.0.0.1").unwrap();
+    app.url(rest)
+}
+
+async fn callback(url: &str) -> (u16, String) {
+    let res = no_redirects().get(url).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn connect(app: &TestApp, path: &str) -> (u16, String) {
+    let authorize = click_connect(app, path).await;
+    let back = approve(app, &authorize).await;
+    callback(&back).await
+}
+
+async fn drop_json(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/api/v1/drops/{id}"), Some(&app.admin_token))
+        .fetch_json()
+        .await
+}
+
+async fn access_token(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
+    let res = app
+        .post(
+            &format!("/api/v1/credentials/{id}/access-token"),
+            Some(token),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn works(app: &TestApp, token: &str) -> bool {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/v3/users?per_page=1",
+            app.fake.as_ref().unwrap().base_url()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == 200
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> usize {
+    let v: Value = app
+        .get(
+            &format!("/api/v1/audit?action={action}&limit=1000"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    v["events"].as_array().unwrap().len()
+}
+
+async fn connected_credential(app: &TestApp) -> String {
+    let (id, path) = partner_drop(app, "minimal").await;
+    let (status, page) = connect(app, &path).await;
+    assert_eq!(status, 200, "{page}");
+    drop_json(app, &id).await["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Backend) {
+    let app = app(backend, false).await;
+    let fake = app.fake.as_ref().unwrap();
+    // Greenhouse's partner answers name the expiry as an instant.
+    fake.set_partner_expires_at(true);
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let (id, path) = partner_drop(&app, "minimal").await;
+    let authorize = click_connect(&app, &path).await;
+    let url = reqwest::Url::parse(&authorize).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.path(), "/authorize");
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], PARTNER_ID);
+    assert_eq!(
+        q["redirect_uri"],
+        "http://127.0.0.1/oauth/greenhouse/callback"
+    );
+    assert_eq!(q["scope"], "harvest:users:list");
+    assert!(q["state"].len() >= 43);
+    let (status, page) = callback(&approve(&app, &authorize).await).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Received and verified"), "{page}");
+
+    let d = drop_json(&app, &id).await;
+    assert_eq!(d["state"], "submitted");
+    assert_eq!(d["attempts"], 1);
+    let cred = d["credential_id"].as_str().unwrap().to_owned();
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{cred}"), Some(&worker))
+        .fetch_json()
+        .await;
+    assert_eq!(meta["kind"], "harvest_v3_partner");
+    assert_eq!(meta["release"], "vend");
+    assert_eq!(meta["status"], "verified");
+    assert_eq!(meta["hint"], "");
+
+    // The worker's claim carries a working access token; the grant itself never leaves.
+    let claimed: Value = app
+        .post("/api/v1/credentials/claim", Some(&worker))
+        .fetch_json()
+        .await;
+    assert_eq!(claimed["secret"]["kind"], "harvest_v3_partner");
+    let token = claimed["secret"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(works(&app, &token).await);
+    assert!(claimed["secret"].get("refresh_token").is_none());
+    let (status, again) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        again["access_token"],
+        token.as_str(),
+        "the exchange's token, reused"
+    );
+    assert_eq!(fake.partner_refreshes(), 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/credentials/{cred}/secret"), Some(&worker))
+            .fetch_status()
+            .await,
+        409
+    );
+    assert_eq!(audit_count(&app, "drop.connect").await, 1);
+
+    // No refresh token, access token, client secret or state anywhere.
+    let mut secrets = fake.issued_refresh_tokens();
+    secrets.extend(fake.issued_tokens());
+    secrets.push(PARTNER_SECRET.to_owned());
+    secrets.push(q["state"].clone());
+    let audit = app
+        .get("/api/v1/audit?limit=1000", Some(&app.admin_token))
+        .fetch_text()
+        .await;
+    assert_no_secret_in(audit.as_bytes(), &secrets, "the audit log");
+    assert_no_secret_in(captured_logs().as_bytes(), &secrets, "the logs");
+    app.store.close().await;
+    assert_no_secret_in(&app.db.raw_dump().await, &secrets, "the database");
+}
+
+async fn partner_drops_need_a_partner_client_and_vend(backend: Backend) {
+    let plain = spawn_app_with(backend, AppOptions::default()).await;
+    let res = plain
+        .post("/api/v1/drops", Some(&plain.admin_token))
+        .json(&json!({"org": "Initech", "kind": "harvest_v3_partner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID"),
+        "{body}"
+    );
+    let app = app(backend, false).await;
+    let res = app
+        .post("/api/v1/drops", Some(&app.admin_token))
+        .json(&json!({"org": "Initech", "kind": "harvest_v3_partner", "release": "handoff"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    // The connect route is for partner drops only.
+    let d = app.create_drop(json!({"org": "Initech"})).await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let (_, page) = app.page(&path).await;
+    let csrf = csrf_from(&page).unwrap();
+    let res = no_redirects()
+        .post(app.url(&format!("{path}/connect")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn every_callback_outcome(backend: Backend) {
+    let app = app(backend, false).await;
+    let fake = app.fake.as_ref().unwrap();
+
+    // Declined: 422 with "Connect again", no attempt used, nothing stored.
+    let (id, path) = partner_drop(&app, "minimal").await;
+    fake.set_authorize_denies(true);
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("not approved") && page.contains("Connect again"),
+        "{page}"
+    );
+    assert_eq!(drop_json(&app, &id).await["attempts"], 0);
+    fake.set_authorize_denies(false);
+
+    // Approved without the required scope: 422 naming it, one attempt, nothing stored.
+    fake.set_partner_grants(Some(["jobs"]));
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("harvest:users:list"), "{page}");
+    let d = drop_json(&app, &id).await;
+    assert_eq!(
+        (d["attempts"].as_i64(), d["state"].as_str()),
+        (Some(1), Some("open"))
+    );
+    fake.set_partner_grants(None::<[&str; 0]>);
+
+    // Greenhouse down during the exchange: 503, the attempt given back.
+    let authorize = click_connect(&app, &path).await;
+    let back = approve(&app, &authorize).await;
+    fake.set_token_outage(true);
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("connect again") || page.contains("Connect with Greenhouse"));
+    fake.set_token_outage(false);
+    assert_eq!(drop_json(&app, &id).await["attempts"], 1);
+
+    // A code Greenhouse no longer accepts (used already): 422, counted.
+    let authorize = click_connect(&app, &path).await;
+    let back = approve(&app, &authorize).await;
+    let code = reqwest::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let spent = reqwest::Client::new()
+        .post(format!("{}/token", fake.base_url()))
+        .basic_auth(PARTNER_ID, Some(PARTNER_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1/oauth/greenhouse/callback"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spent.status(), 200);
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("did not accept this connection"), "{page}");
+    assert_eq!(drop_json(&app, &id).await["attempts"], 2);
+
+    // Probes Greenhouse cannot answer: 202, stored pending (and kept alive).
+    let authorize = click_connect(&app, &path).await;
+    let back = approve(&app, &authorize).await;
+    fake.set_api_outage(true);
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 202, "{page}");
+    fake.set_api_outage(false);
+    let d = drop_json(&app, &id).await;
+    assert_eq!(d["state"], "submitted");
+    assert_eq!(d["attempts"], 3);
+
+    // Verified, on a new drop.
+    let (_, path) = partner_drop(&app, "minimal").await;
+    let (status, _) = connect(&app, &path).await;
+    assert_eq!(status, 200);
+    // The link is now used: its page is 410.
+    assert_eq!(app.page(&path).await.0, 410);
+}
+
+async fn state_replay_forgery_and_expiry_are_400(backend: Backend) {
+    let app = app(backend, true).await;
+    let (id, path) = partner_drop(&app, "minimal").await;
+    let authorize = click_connect(&app, &path).await;
+    let back = approve(&app, &authorize).await;
+    // Forged or missing state.
+    let forged = back.replace("state=", "state=x");
+    assert_eq!(callback(&forged).await.0, 400);
+    assert_eq!(
+        callback(&app.url("/oauth/greenhouse/callback?code=abc"))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        callback(&app.url("/oauth/greenhouse/callback")).await.0,
+        400
+    );
+    assert_eq!(
+        callback(&app.url("/oauth/greenhouse/callback?state=%ZZ&code=1"))
+            .await
+            .0,
+        400
+    );
+    // The real one works once; the replay is 400.
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("already used"), "{page}");
+    assert_eq!(drop_json(&app, &id).await["attempts"], 1);
+
+    // A state older than 10 minutes: 400, nothing counted.
+    let (id, path) = partner_drop(&app, "minimal").await;
+    let authorize = click_connect(&app, &path).await;
+    let back = approve(&app, &authorize).await;
+    app.clock
+        .as_ref()
+        .unwrap()
+        .advance(Duration::from_secs(10 * 60 + 1));
+    assert_eq!(callback(&back).await.0, 400);
+    assert_eq!(drop_json(&app, &id).await["attempts"], 0);
+}
+
+async fn refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected(backend: Backend) {
+    let app = app(backend, true).await;
+    let fake = app.fake.as_ref().unwrap();
+    let clock = app.clock.as_ref().unwrap();
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let cred = connected_credential(&app).await;
+    let (_, first) = access_token(&app, &worker, &cred).await;
+
+    // 56 minutes on, the token has under 5 minutes left: refreshed (rotated) before use.
+    clock.advance(Duration::from_secs(56 * 60));
+    let (status, second) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert!(works(&app, second["access_token"].as_str().unwrap()).await);
+    assert_eq!(fake.partner_refreshes(), 1);
+
+    // Nothing due yet; 8 hours after the connection the keep-alive refreshes.
+    assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (0, true));
+    clock.advance(Duration::from_secs(8 * 3600));
+    assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (1, true));
+    assert_eq!(fake.partner_refreshes(), 2);
+    assert_eq!(fake.refresh_reuses(), 0);
+    assert_eq!(fake.alive_grants(), 1);
+    let renews: Value = app
+        .get(
+            "/api/v1/audit?action=credential.token_renew&limit=10",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let whys: Vec<&str> = renews["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["why"].as_str().unwrap())
+        .collect();
+    assert_eq!(whys, ["on_demand", "keep_alive"]);
+
+    // The customer disconnected the app in Greenhouse: the next refresh gets invalid_grant.
+    fake.kill_partner_grants();
+    clock.advance(Duration::from_secs(8 * 3600));
+    keydrop::jobs::refresh_pass(&app.state).await;
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{cred}"), Some(&worker))
+        .fetch_json()
+        .await;
+    assert_eq!(meta["status"], "disconnected");
+    assert_eq!(meta["delivery"], "destroyed");
+    let (status, body) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("disconnected"));
+    assert_eq!(audit_count(&app, "credential.disconnect").await, 1);
+    // Not due any more.
+    clock.advance(Duration::from_secs(8 * 3600));
+    assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (0, true));
+}
+
+async fn fifty_callers_share_one_refresh_and_no_refresh_token_is_presented_twice(backend: Backend) {
+    let app = app(backend, true).await;
+    let fake = app.fake.as_ref().unwrap();
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let cred = connected_credential(&app).await;
+    app.clock
+        .as_ref()
+        .unwrap()
+        .advance(Duration::from_secs(58 * 60));
+    fake.set_refresh_delay(Duration::from_millis(400));
+    let calls = (0..50).map(|_| access_token(&app, &worker, &cred));
+    let answers = futures_util::future::join_all(calls).await;
+    let first = answers[0].1["access_token"].as_str().unwrap().to_owned();
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body["access_token"], first.as_str());
+    }
+    assert!(works(&app, &first).await);
+    assert_eq!(fake.partner_refreshes(), 1);
+    assert_eq!(fake.max_refreshes_in_flight(), 1);
+    assert_eq!(fake.refresh_reuses(), 0);
+    assert_eq!(fake.alive_grants(), 1);
+}
