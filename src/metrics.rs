@@ -96,6 +96,7 @@ pub struct Metrics {
     check_duration: HistogramFamily<KindLabel>,
     greenhouse_requests: Family<EndpointStatus, Counter>,
     releases: Counter,
+    access_tokens: Counter,
     claims: Counter,
     webhook_deliveries: Family<OutcomeLabel, Counter>,
     credentials: Family<CredentialLabels, Gauge>,
@@ -170,6 +171,13 @@ impl Metrics {
             "Secrets released through GET /api/v1/credentials/{id}/secret",
             releases.clone(),
         );
+        let access_tokens = Counter::default();
+        registry.register(
+            "access_tokens_issued",
+            "Greenhouse access tokens handed to workers of `vend` credentials \
+             (claims and POST /api/v1/credentials/{id}/access-token), cached ones included",
+            access_tokens.clone(),
+        );
         let claims = Counter::default();
         registry.register(
             "claims",
@@ -215,6 +223,7 @@ impl Metrics {
             check_duration,
             greenhouse_requests,
             releases,
+            access_tokens,
             claims,
             webhook_deliveries,
             credentials,
@@ -260,6 +269,11 @@ impl Metrics {
     /// A secret was released to a worker.
     pub fn release(&self) {
         self.releases.inc();
+    }
+
+    /// An access token of a `vend` credential was handed to a worker.
+    pub fn access_token(&self) {
+        self.access_tokens.inc();
     }
 
     /// A credential was claimed by a worker.

@@ -206,6 +206,7 @@ async fn claim_vend(
         &suffix,
     )?;
     state.metrics.release();
+    state.metrics.access_token();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(secret_body(body)))
@@ -363,6 +364,7 @@ pub async fn access_token(
         .await
         .map_err(vend_error)?;
     state.metrics.release();
+    state.metrics.access_token();
     let body = access_token_body(&token, None, &state.checker.config().api_url, b"", b"")?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
