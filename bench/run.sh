@@ -3,18 +3,24 @@
 # same machine. Usage: bench/run.sh [sqlite|postgres ...]   (default: both)
 # Needs: wrk and nginx (apt-get install wrk nginx-light), a local PostgreSQL for
 # the postgres run (KEYDROP_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
+# WEBHOOKS=3 registers that many webhook endpoints (all events) pointing to a local
+# receiver (examples/bench_webhooks.rs --receive-only) before serving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 PG=${KEYDROP_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-cargo build --release --quiet --bin keydrop --example bench_setup
+WEBHOOKS=${WEBHOOKS:-0}
+cargo build --release --quiet --bin keydrop --example bench_setup --example bench_webhooks
 BIN=target/release/keydrop
 SETUP=target/release/examples/bench_setup
 KEY=$(head -c 32 /dev/urandom | base64)
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+if [ "$WEBHOOKS" != 0 ]; then
+  target/release/examples/bench_webhooks --receive-only 18491 2>/dev/null &
+fi
 
 rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
@@ -29,8 +35,13 @@ run_backend() {
   esac
   eval "$($SETUP "$url" "$KEY")"
   export WORKER
+  for i in $(seq "$WEBHOOKS"); do
+    KEYDROP_DATABASE_URL="$url" KEYDROP_MASTER_KEY="$KEY" KEYDROP_DATA_DIR="$WORK/data-$backend" \
+      KEYDROP_LOG=warn "$BIN" webhook add "http://127.0.0.1:18491/hooks/$i" --allow-private true >/dev/null 2>&1
+  done
+  [ "$WEBHOOKS" = 0 ] || echo "($WEBHOOKS webhook endpoints registered)"
   KEYDROP_DATABASE_URL="$url" KEYDROP_MASTER_KEY="$KEY" KEYDROP_DATA_DIR="$WORK/data-$backend" \
-    KEYDROP_LOG=warn KEYDROP_RATE_LIMIT=off "$BIN" serve --bind 127.0.0.1:$port >/dev/null &
+    KEYDROP_LOG=warn KEYDROP_RATE_LIMIT=off KEYDROP_WEBHOOK_ALLOW_PRIVATE=true "$BIN" serve --bind 127.0.0.1:$port >/dev/null &
   local pid=$!
   for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   echo "## $backend"
@@ -47,6 +58,7 @@ run_backend() {
     "http://127.0.0.1:$port/api/v1/credentials/$VEND/access-token" | grep -E "Requests/sec|99%|50%|Non-2xx"
   echo "peak RSS: $(rss_mib $pid) MiB"
   kill $pid; wait $pid 2>/dev/null || true
+  if [ "$backend" = postgres ]; then psql "$PG" -qc "DROP DATABASE IF EXISTS $db"; fi
 }
 
 [ $# -gt 0 ] || set -- sqlite postgres

@@ -37,6 +37,12 @@ struct KindOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointStatus {
+    endpoint: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: &'static str,
 }
@@ -88,7 +94,10 @@ pub struct Metrics {
     submissions: Family<KindOutcome, Counter>,
     checks: Family<KindOutcome, Counter>,
     check_duration: HistogramFamily<KindLabel>,
+    greenhouse_requests: Family<EndpointStatus, Counter>,
     releases: Counter,
+    access_tokens: Counter,
+    token_renewals: Family<RenewalLabels, Counter>,
     claims: Counter,
     webhook_deliveries: Family<OutcomeLabel, Counter>,
     credentials: Family<CredentialLabels, Gauge>,
@@ -149,11 +158,34 @@ impl Metrics {
             Unit::Seconds,
             check_duration.clone(),
         );
+        let greenhouse_requests = Family::<EndpointStatus, Counter>::default();
+        registry.register(
+            "greenhouse_requests",
+            "HTTP requests sent to Greenhouse (each retry counts), by endpoint class \
+             (token, introspect, resource, ingestion, boards) and status (a code, its class, \
+             timeout or error when no answer came)",
+            greenhouse_requests.clone(),
+        );
         let releases = Counter::default();
         registry.register(
             "secret_releases",
             "Secrets released through GET /api/v1/credentials/{id}/secret",
             releases.clone(),
+        );
+        let access_tokens = Counter::default();
+        registry.register(
+            "access_tokens_issued",
+            "Greenhouse access tokens handed to workers of `vend` credentials \
+             (claims and POST /api/v1/credentials/{id}/access-token), cached ones included",
+            access_tokens.clone(),
+        );
+        let token_renewals = Family::<RenewalLabels, Counter>::default();
+        registry.register(
+            "token_renewals",
+            "Access-token renewals of `vend` credentials: `how` is mint (harvest_v3) or \
+             refresh (partner grants), `outcome` ok, failed (retried with backoff) or \
+             disconnected (Greenhouse killed the grant)",
+            token_renewals.clone(),
         );
         let claims = Counter::default();
         registry.register(
@@ -198,7 +230,10 @@ impl Metrics {
             submissions,
             checks,
             check_duration,
+            greenhouse_requests,
             releases,
+            access_tokens,
+            token_renewals,
             claims,
             webhook_deliveries,
             credentials,
@@ -234,12 +269,32 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// A request to a Greenhouse endpoint of class `endpoint` ended with `status`.
+    pub fn greenhouse_request(&self, endpoint: &'static str, status: &'static str) {
+        self.greenhouse_requests
+            .get_or_create(&EndpointStatus { endpoint, status })
+            .inc();
+    }
+
     /// A secret was released to a worker.
     pub fn release(&self) {
         self.releases.inc();
     }
 
+    /// An access token of a `vend` credential was handed to a worker.
+    pub fn access_token(&self) {
+        self.access_tokens.inc();
+    }
+
     /// A credential was claimed by a worker.
+    /// A renewal of a `vend` credential's access token (`how`: mint or refresh) ended with
+    /// `outcome` (ok, failed, disconnected).
+    pub fn token_renewal(&self, how: &'static str, outcome: &'static str) {
+        self.token_renewals
+            .get_or_create(&RenewalLabels { how, outcome })
+            .inc();
+    }
+
     pub fn claim(&self) {
         self.claims.inc();
     }
@@ -287,6 +342,13 @@ impl Metrics {
 
 /// The method as a label: the standard ones by name, anything else `other`
 /// (a client picks the method: it must not grow the label set).
+/// Labels of `keydrop_token_renewals_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RenewalLabels {
+    how: &'static str,
+    outcome: &'static str,
+}
+
 pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     use actix_web::http::Method;
     match *method {
@@ -320,6 +382,7 @@ mod tests {
         );
         m.submission("harvest_v3", "verified");
         m.webhook_delivery("succeeded");
+        m.greenhouse_request("token", "200");
         let text = m
             .render(&Snapshot {
                 credentials: Some(vec![("verified".into(), "waiting".into(), 2)]),
@@ -333,6 +396,9 @@ mod tests {
         assert!(text.contains("keydrop_http_request_duration_seconds_bucket{"));
         assert!(text.contains(r#"keydrop_credentials{status="verified",delivery="waiting"} 2"#));
         assert!(text.contains("keydrop_webhook_queue_depth 4"));
+        assert!(
+            text.contains(r#"keydrop_greenhouse_requests_total{endpoint="token",status="200"} 1"#)
+        );
         assert!(
             text.contains(r#"keydrop_submissions_total{kind="harvest_v3",outcome="verified"} 1"#)
         );

@@ -180,7 +180,8 @@ impl Application {
             checker.clone(),
             releases.clone(),
             settings.partner_refresh_every,
-        );
+        )
+        .with_metrics(metrics.clone());
         let state = actix_web::web::Data::new(AppState {
             store: store.clone(),
             csrf,
@@ -257,6 +258,13 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Stops this server as SIGTERM would (`stop(true)`) or at once
+    /// (`stop(false)`); `run_until_stopped` then ends the background tasks.
+    /// Tests restart a process this way.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// What the handlers see; tests run background passes against it.

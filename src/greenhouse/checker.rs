@@ -143,6 +143,13 @@ impl Checker {
         self
     }
 
+    /// Count one request sent to Greenhouse (see [`super::http::send`]).
+    pub(crate) fn count_request(&self, class: super::http::EndpointClass, status: &'static str) {
+        if let Some(m) = &self.metrics {
+            m.greenhouse_request(class.as_str(), status);
+        }
+    }
+
     /// The same checker with another kind registry (e.g. one with a test-only kind).
     pub fn with_kinds(mut self, kinds: &'static Registry) -> Self {
         self.kinds = kinds;

@@ -1,7 +1,8 @@
 //! One HTTP exchange with Greenhouse, retried inside the check's total budget and at most
 //! [`MAX_ATTEMPTS`] times: 429 honours `Retry-After` when it fits (but never waits less than
 //! the normal backoff, so `Retry-After: 0` cannot make a tight loop), 5xx/408/timeouts/network
-//! errors back off exponentially with jitter, redirects are never followed.
+//! errors back off exponentially with jitter, redirects are never followed. Every request
+//! sent is counted by endpoint class and status (SPEC §12).
 
 use super::report::Transient;
 use std::time::Duration;
@@ -43,6 +44,56 @@ impl Budget {
     }
 }
 
+/// Which kind of Greenhouse endpoint a request goes to: the `endpoint` label of
+/// `keydrop_greenhouse_requests_total`. A fixed set, never a URL (a resource path
+/// of the job board API holds the board token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndpointClass {
+    /// The OAuth token endpoint (client credentials, code exchange, refresh).
+    Token,
+    /// The OAuth token introspection endpoint.
+    Introspect,
+    /// A Harvest resource (v3 or v1).
+    Resource,
+    /// The Candidate Ingestion API.
+    Ingestion,
+    /// The public Job Board API.
+    Boards,
+}
+
+impl EndpointClass {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Introspect => "introspect",
+            Self::Resource => "resource",
+            Self::Ingestion => "ingestion",
+            Self::Boards => "boards",
+        }
+    }
+}
+
+/// The `status` label of an answer: the code for those that mean something
+/// to an operator, else its class, so the label set stays small.
+pub(crate) fn status_label(status: u16) -> &'static str {
+    const NAMED: [&str; 14] = [
+        "200", "201", "204", "400", "401", "403", "404", "408", "422", "429", "500", "502", "503",
+        "504",
+    ];
+    let code = status.to_string();
+    if let Some(named) = NAMED.iter().find(|n| **n == code) {
+        return named;
+    }
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
+    }
+}
+
 /// A definite answer: a status that is not transient, and the (bounded) body.
 pub(crate) struct Answer {
     pub status: u16,
@@ -50,15 +101,17 @@ pub(crate) struct Answer {
     pub body: Zeroizing<String>,
 }
 
-/// Sends the request `build` makes, again and again while the answer is transient and the
-/// budget allows. `what` names the call for logs (never a secret).
+/// Sends the request `build` makes to an endpoint of class `class`, again and again while
+/// the answer is transient and the budget allows. `what` names the call for logs (never a
+/// secret).
 pub(crate) async fn send(
+    checker: &super::Checker,
+    class: EndpointClass,
     build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
-    request_timeout: Duration,
     budget: Budget,
     what: &str,
 ) -> Result<Answer, Transient> {
-    send_with(build, request_timeout, budget, what, true).await
+    send_with(checker, class, build, budget, what, true).await
 }
 
 /// Like [`send`], for a request that must not reach Greenhouse twice (a refresh-token grant:
@@ -66,21 +119,24 @@ pub(crate) async fn send(
 /// Greenhouse certainly did not act on it — a 429, or a connection that was never made;
 /// after a timeout, a lost answer or a 5xx the outcome is unknown and the caller decides.
 pub(crate) async fn send_unrepeatable(
+    checker: &super::Checker,
+    class: EndpointClass,
     build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
-    request_timeout: Duration,
     budget: Budget,
     what: &str,
 ) -> Result<Answer, Transient> {
-    send_with(build, request_timeout, budget, what, false).await
+    send_with(checker, class, build, budget, what, false).await
 }
 
 async fn send_with(
+    checker: &super::Checker,
+    class: EndpointClass,
     build: &(dyn Fn() -> reqwest::RequestBuilder + Send + Sync),
-    request_timeout: Duration,
     budget: Budget,
     what: &str,
     repeatable: bool,
 ) -> Result<Answer, Transient> {
+    let request_timeout = checker.config.request_timeout;
     let mut last = Transient::TimedOut;
     let mut attempt: u32 = 0;
     loop {
@@ -91,6 +147,7 @@ async fn send_with(
         let wait = match build().timeout(request_timeout.min(remaining)).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                checker.count_request(class, status_label(status));
                 if resp.status().is_redirection() {
                     tracing::warn!(
                         what,
@@ -136,6 +193,7 @@ async fn send_with(
             }
             Err(e) => {
                 last = classify(&e);
+                checker.count_request(class, if e.is_timeout() { "timeout" } else { "error" });
                 tracing::info!(
                     what,
                     attempt,
@@ -245,6 +303,18 @@ mod tests {
             rate_limit_wait(Some(Duration::from_secs(30)), 0),
             Duration::from_secs(30)
         );
+    }
+
+    #[test]
+    fn status_labels_are_a_small_fixed_set() {
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(429), "429");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(599), "5xx");
+        assert_eq!(status_label(302), "3xx");
+        assert_eq!(status_label(999), "other");
+        let all: std::collections::HashSet<_> = (0..=u16::MAX).map(status_label).collect();
+        assert!(all.len() <= 21, "{all:?}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! the check's budget ([`SLICE`]), without retries beyond that slice.
 
 use super::checker::Checker;
-use super::http::{send, Budget};
+use super::http::{send, Budget, EndpointClass as Class};
 use super::report::Named;
 use crate::domain::text::clean_shown;
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub(crate) async fn organization(
     };
     // A tenth of the budget, and never more than SLICE.
     let slice = budget.slice(SLICE.min(checker.config.total_budget / 10));
-    let answer = match send(&build, checker.config.request_timeout, slice, "introspect").await {
+    let answer = match send(checker, Class::Introspect, &build, slice, "introspect").await {
         Ok(a) => a,
         Err(t) => {
             tracing::info!(reason = ?t, "token introspection gave no answer; going on without it");

@@ -119,7 +119,7 @@ fn instant(v: &serde_json::Value) -> Option<OffsetDateTime> {
 // ---- Requests to the token endpoint, for vending (SPEC §3) and partner grants (§1.5) ----
 
 use super::checker::Checker;
-use super::http::{send, send_unrepeatable, Answer, Budget};
+use super::http::{send, send_unrepeatable, Answer, Budget, EndpointClass as Class};
 use super::report::Transient;
 use crate::clock::{from_millis, to_millis};
 
@@ -210,11 +210,10 @@ async fn request(
             .basic_auth(client.client_id, Some(client.client_secret))
             .form(form)
     };
-    let timeout = checker.config.request_timeout;
     let answer = if repeatable {
-        send(&build, timeout, budget, "token").await
+        send(checker, Class::Token, &build, budget, "token").await
     } else {
-        send_unrepeatable(&build, timeout, budget, "token").await
+        send_unrepeatable(checker, Class::Token, &build, budget, "token").await
     }
     .map_err(TokenError::Transient)?;
     classify(&answer, checker.now_ms())

@@ -3,10 +3,13 @@
 //! records each result. It wakes within milliseconds of a commit in this
 //! process that queued deliveries, and polls for those of other processes.
 //!
-//! Deliveries are taken oldest change first; those of one endpoint are sent
-//! one after another (commit order, as far as retries allow), different
-//! endpoints in parallel, so a slow or dead receiver delays only itself —
-//! and never a customer's submission or a release, which only write rows.
+//! Deliveries are taken oldest change first, a batch at a time; those of one
+//! endpoint are sent one after another (commit order, as far as retries
+//! allow), different endpoints in parallel. A slow or dead receiver never
+//! delays a customer's submission or a release, which only write rows, but
+//! the next batch waits for this one, so it holds other endpoints back (at
+//! most a lease's length: a lane starts no attempt its lease cannot cover).
+//! The attempts of a batch are recorded in one transaction.
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
@@ -100,7 +103,40 @@ async fn send_batch(
         let client = client_for(state, &endpoint, clients).await;
         lanes.push(lane(state, endpoint, client, list));
     }
-    futures_util::future::join_all(lanes).await;
+    let results: Vec<(Due, SendResult)> = futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    if results.is_empty() {
+        return;
+    }
+    // One commit for the whole batch. Were it lost, the deliveries would be
+    // sent again once their leases ran out: at least once.
+    match state.store.record_sends(&results).await {
+        Ok(recorded) => {
+            for ((due, result), held) in results.iter().zip(recorded) {
+                if held {
+                    state.metrics.webhook_delivery(outcome(result));
+                } else {
+                    tracing::warn!(delivery = %due.id, "webhook delivery lease was lost");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "webhook dispatcher: cannot record results"),
+    }
+}
+
+fn outcome(result: &SendResult) -> &'static str {
+    match result {
+        SendResult::Succeeded(_) => "succeeded",
+        SendResult::Failed {
+            next_attempt_at: Some(_),
+            ..
+        } => "retrying",
+        SendResult::Failed { .. } => "failed",
+        SendResult::Gone => "gone",
+    }
 }
 
 /// A client pinned to the address the endpoint's host resolves to now
@@ -130,35 +166,32 @@ async fn client_for(
     Ok(client)
 }
 
-/// One endpoint's deliveries, in order.
+/// One endpoint's deliveries, in order; what each attempt came to. A
+/// delivery whose lease could run out during its attempt is left alone (and
+/// taken again once it has), so no two dispatchers ever send it at once.
 async fn lane(
     state: &AppState,
     endpoint: Endpoint,
     client: Result<reqwest::Client, String>,
     list: Vec<Due>,
-) {
+) -> Vec<(Due, SendResult)> {
+    let timeout_ms = i64::try_from(TIMEOUT.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut done = Vec::with_capacity(list.len());
     for due in list {
+        if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
+            break;
+        }
         let result = match &client {
             Ok(c) => send(state, &endpoint, c, &due).await,
             Err(why) => failure(state, &due, None, why.clone()),
         };
-        match state.store.record_send(&due, &result).await {
-            Ok(true) => state.metrics.webhook_delivery(match &result {
-                SendResult::Succeeded(_) => "succeeded",
-                SendResult::Failed {
-                    next_attempt_at: Some(_),
-                    ..
-                } => "retrying",
-                SendResult::Failed { .. } => "failed",
-                SendResult::Gone => "gone",
-            }),
-            Ok(false) => tracing::warn!(delivery = %due.id, "webhook delivery lease was lost"),
-            Err(e) => tracing::warn!(error = %e, "webhook dispatcher: cannot record a result"),
-        }
-        if matches!(result, SendResult::Gone) {
+        let gone = matches!(result, SendResult::Gone);
+        done.push((due, result));
+        if gone {
             break;
         }
     }
+    done
 }
 
 async fn send(state: &AppState, e: &Endpoint, client: &reqwest::Client, due: &Due) -> SendResult {

@@ -112,6 +112,7 @@ pub struct Vendor {
     /// Keep-alive interval of partner grants.
     refresh_every: Duration,
     gates: Arc<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for Vendor {
@@ -148,6 +149,19 @@ impl Vendor {
             releases,
             refresh_every,
             gates: Arc::default(),
+            metrics: None,
+        }
+    }
+
+    /// Count renewals (`keydrop_token_renewals_total`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, how: &'static str, outcome: &'static str) {
+        if let Some(m) = &self.metrics {
+            m.token_renewal(how, outcome);
         }
     }
 
@@ -342,6 +356,7 @@ impl Vendor {
                     );
                     return Err(VendError::Unavailable(5));
                 }
+                self.count(if rotated { "refresh" } else { "mint" }, "ok");
                 tracing::info!(
                     credential = id,
                     why = why.as_str(),
@@ -359,6 +374,7 @@ impl Vendor {
                     error: "invalid_grant".into(),
                 });
                 self.store.disconnect(id, lease_id, &audit).await?;
+                self.count("refresh", "disconnected");
                 tracing::warn!(credential = id, "Greenhouse disconnected a partner grant");
                 Err(VendError::Disconnected)
             }
@@ -380,6 +396,7 @@ impl Vendor {
                 self.store
                     .renew_failed(id, lease_id, retry_at, partner, &audit)
                     .await?;
+                self.count(if partner { "refresh" } else { "mint" }, "failed");
                 Err(VendError::Unavailable(
                     u64::try_from(wait_ms / 1000).unwrap_or(1).max(1),
                 ))

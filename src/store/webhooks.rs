@@ -418,31 +418,52 @@ impl Store {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
-                "UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
-                 AND (locked_until IS NULL OR locked_until <= $3) \
-                 RETURNING id, endpoint_id, message_id, attempts",
-            )
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        // The lease on all of them in one statement, their bodies in another.
+        let list = placeholders(3, ids.len());
+        let sql = format!(
+            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN ({list}) \
+             AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING id, endpoint_id, message_id, attempts, seq"
+        );
+        let mut update = sqlx::query_as::<_, (String, String, String, i64, i64)>(&sql)
             .bind(until)
-            .bind(&id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let message_id: String = row.try_get("message_id")?;
-            let body: String =
-                sqlx::query_scalar("SELECT body FROM webhook_messages WHERE id = $1")
-                    .bind(&message_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            .bind(now);
+        for id in &ids {
+            update = update.bind(id);
+        }
+        let mut taken = update.fetch_all(&mut *tx).await?;
+        taken.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
+        let mut bodies: std::collections::HashMap<String, String> =
+            std::collections::HashMap::with_capacity(taken.len());
+        if !taken.is_empty() {
+            let mut message_ids: Vec<&str> = taken.iter().map(|t| t.2.as_str()).collect();
+            message_ids.sort_unstable();
+            message_ids.dedup();
+            let sql = format!(
+                "SELECT id, body FROM webhook_messages WHERE id IN ({})",
+                placeholders(1, message_ids.len())
+            );
+            let mut select = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in message_ids {
+                select = select.bind(id);
+            }
+            bodies.extend(select.fetch_all(&mut *tx).await?);
+        }
+        let mut out = Vec::with_capacity(taken.len());
+        for (id, endpoint_id, message_id, attempts, _) in taken {
+            let body = bodies.get(&message_id).cloned().ok_or_else(|| {
+                StoreError::Corrupt("a webhook delivery without its message".into())
+            })?;
             out.push(Due {
-                id: row.try_get("id")?,
-                endpoint_id: row.try_get("endpoint_id")?,
+                id,
+                endpoint_id,
                 message_id,
                 body,
-                attempts: row.try_get("attempts")?,
+                attempts,
                 lease_until: until,
             });
         }
@@ -450,61 +471,68 @@ impl Store {
         Ok(out)
     }
 
-    /// Record a send attempt of a delivery this dispatcher holds (by its
-    /// lease). `false` when the lease was lost (someone else has it now).
-    pub async fn record_send(&self, due: &Due, result: &SendResult) -> Result<bool> {
+    /// Record send attempts of deliveries this dispatcher holds (by their
+    /// leases), a whole batch in one transaction: one commit, not one per
+    /// delivery. For each, `false` when its lease was lost (someone else has
+    /// it now).
+    /// A crash before the commit only means those are sent again: at least once.
+    pub async fn record_sends(&self, results: &[(Due, SendResult)]) -> Result<Vec<bool>> {
         let now = self.now_ms();
-        let (status, next, last_status, error) = match result {
-            SendResult::Succeeded(code) => ("succeeded", None, Some(*code), None),
-            SendResult::Failed {
-                status,
-                error,
-                next_attempt_at,
-            } => (
-                if next_attempt_at.is_some() {
-                    "pending"
-                } else {
-                    "failed"
-                },
-                *next_attempt_at,
-                *status,
-                Some(error.as_str()),
-            ),
-            SendResult::Gone => (
-                "failed",
-                None,
-                Some(410),
-                Some("410 Gone: endpoint disabled"),
-            ),
-        };
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-             last_status = $3, last_error = $4, locked_until = NULL, updated_at = $5 \
-             WHERE id = $6 AND locked_until = $7",
-        )
-        .bind(status)
-        .bind(next)
-        .bind(last_status)
-        .bind(error)
-        .bind(now)
-        .bind(&due.id)
-        .bind(due.lease_until)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 && matches!(result, SendResult::Gone) {
-            sqlx::query(
-                "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3",
+        let mut done = Vec::with_capacity(results.len());
+        for (due, result) in results {
+            let (status, next, last_status, error) = match result {
+                SendResult::Succeeded(code) => ("succeeded", None, Some(*code), None),
+                SendResult::Failed {
+                    status,
+                    error,
+                    next_attempt_at,
+                } => (
+                    if next_attempt_at.is_some() {
+                        "pending"
+                    } else {
+                        "failed"
+                    },
+                    *next_attempt_at,
+                    *status,
+                    Some(error.as_str()),
+                ),
+                SendResult::Gone => (
+                    "failed",
+                    None,
+                    Some(410),
+                    Some("410 Gone: endpoint disabled"),
+                ),
+            };
+            let n = sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                 last_status = $3, last_error = $4, locked_until = NULL, updated_at = $5 \
+                 WHERE id = $6 AND locked_until = $7",
             )
-            .bind("the endpoint answered 410 Gone")
+            .bind(status)
+            .bind(next)
+            .bind(last_status)
+            .bind(error)
             .bind(now)
-            .bind(&due.endpoint_id)
+            .bind(&due.id)
+            .bind(due.lease_until)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if n == 1 && matches!(result, SendResult::Gone) {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind("the endpoint answered 410 Gone")
+                .bind(now)
+                .bind(&due.endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            done.push(n == 1);
         }
         tx.commit().await?;
-        Ok(n == 1)
+        Ok(done)
     }
 
     /// Pending deliveries (the queue depth).
@@ -542,6 +570,14 @@ impl Store {
     pub fn outbox_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.outbox.clone()
     }
+}
+
+/// `$first, $first+1, …` for `n` bound values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn new_id() -> Result<uuid::Uuid> {

@@ -189,6 +189,9 @@ pub struct TestApp {
     pub clock: Option<Arc<ManualClock>>,
     /// `http://127.0.0.1:<port>` of the metrics listener, when one was configured.
     pub metrics_address: Option<String>,
+    /// Stops the server, and with it its background tasks ([`TestApp::stop`]).
+    server: actix_web::dev::ServerHandle,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Credentials the fake Greenhouse knows, for the customer-flow tests.
@@ -365,7 +368,8 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
     remember_secret(&admin_token);
     let store = app.store().clone();
     let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let running = Some(tokio::spawn(app.run_until_stopped()));
     TestApp {
         address,
         admin_token,
@@ -379,6 +383,8 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
         fake: None,
         clock: None,
         metrics_address,
+        server,
+        running,
     }
 }
 
@@ -387,6 +393,16 @@ pub fn manual_clock() -> Arc<ManualClock> {
 }
 
 impl TestApp {
+    /// Stop the process at once, as a crash or `kill` would, short of
+    /// losing the database: the server, then every background task; the
+    /// store is closed. The database (`self.db`) stays for another start.
+    pub async fn stop(&mut self) {
+        self.server.stop(false).await;
+        if let Some(running) = self.running.take() {
+            running.await.unwrap().unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

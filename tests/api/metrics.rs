@@ -145,6 +145,35 @@ async fn metrics_are_served_on_their_own_listener_without_secrets(backend: Backe
         r#"keydrop_greenhouse_check_duration_seconds_count{kind="harvest_v3"}"#,
         1.0,
     );
+    // Greenhouse requests by endpoint class: the token call and the resource
+    // probes of the check above, never a URL or a resource name.
+    at_least(
+        r#"keydrop_greenhouse_requests_total{endpoint="token",status="200"}"#,
+        1.0,
+    );
+    at_least(
+        r#"keydrop_greenhouse_requests_total{endpoint="resource",status="200"}"#,
+        1.0,
+    );
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("keydrop_greenhouse_requests_total{"))
+    {
+        let endpoint = line.split("endpoint=\"").nth(1).unwrap().split('"').next();
+        assert!(
+            matches!(
+                endpoint,
+                Some("token" | "introspect" | "resource" | "ingestion" | "boards")
+            ),
+            "{line}"
+        );
+    }
+    for secret in [crate::helpers::GOOD_ID, crate::helpers::GOOD_SECRET] {
+        assert!(
+            !text.contains(secret),
+            "a Greenhouse credential leaked into metrics"
+        );
+    }
     at_least("keydrop_secret_releases_total", 1.0);
     at_least("keydrop_claims_total", 1.0);
     at_least(

@@ -462,6 +462,17 @@ async fn refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected(backen
         .unwrap()
         .contains("disconnected"));
     assert_eq!(audit_count(&app, "credential.disconnect").await, 1);
+    let metrics = app
+        .state
+        .metrics
+        .render(&keydrop::metrics::Snapshot::default())
+        .unwrap();
+    for line in [
+        r#"keydrop_token_renewals_total{how="refresh",outcome="ok"} 2"#,
+        r#"keydrop_token_renewals_total{how="refresh",outcome="disconnected"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
     // Not due any more.
     clock.advance(Duration::from_secs(8 * 3600));
     assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (0, true));

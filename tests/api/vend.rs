@@ -145,6 +145,22 @@ async fn a_vend_drop_goes_from_link_to_a_workers_access_token(backend: Backend) 
     assert_eq!(res.status(), 409);
     assert!(!res.text().await.unwrap().contains(GOOD_SECRET));
 
+    // Both issues are counted in the metrics, never with the token.
+    let metrics = app
+        .state
+        .metrics
+        .render(&keydrop::metrics::Snapshot::default())
+        .unwrap();
+    assert!(
+        metrics.contains("keydrop_access_tokens_issued_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"keydrop_token_renewals_total{how="mint",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&token) && !metrics.contains(GOOD_SECRET));
+
     // Every issue is audited, never with the token.
     assert_eq!(audit_count(&app, "credential.access_token").await, 2);
     assert_eq!(audit_count(&app, "credential.token_renew").await, 1);

@@ -20,6 +20,7 @@ on_both_backends!(
     a_failing_receiver_gets_the_same_webhook_id_until_it_answers,
     a_receiver_that_answers_410_is_disabled,
     rotation_signs_with_both_secrets,
+    a_restart_in_the_middle_of_the_retry_schedule_loses_nothing,
 );
 
 /// What a receiver got.
@@ -435,4 +436,124 @@ async fn two_processes_deliver_each_event_once() {
     let ids: std::collections::HashSet<_> = got.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), n, "every event arrived");
     assert_eq!(got.len(), n, "none twice");
+}
+
+/// Two quick retries, then a wait long enough to stop the process and start
+/// another one while the third attempt is scheduled.
+fn restartable(s: &mut ServeSettings) {
+    fast(s);
+    s.jobs.webhook_retries[1] = Duration::from_secs(3);
+}
+
+/// The deliveries of an endpoint, as `GET …/deliveries` lists them.
+async fn deliveries(base: &str, app: &TestApp, hook_id: &str) -> Vec<Value> {
+    let d: Value = app
+        .http
+        .get(format!("{base}/api/v1/webhooks/{hook_id}/deliveries"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    d["deliveries"].as_array().unwrap().clone()
+}
+
+/// The receiver fails twice; keydrop is stopped while the third attempt is
+/// scheduled, another keydrop starts on the same database, and the event
+/// arrives with the same `webhook-id`, once after its success.
+async fn a_restart_in_the_middle_of_the_retry_schedule_loses_nothing(backend: Backend) {
+    let mut a = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(restartable),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let rx = Receiver::start().await;
+    let (_, hook) = register(&a, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    *rx.state.fail.lock().unwrap() = vec![500, 503];
+    let created = a.create_drop(json!({ "org": "Restart Inc" })).await;
+    rx.wait_for(2).await;
+    // Wait for the second failure to be recorded, with the next attempt due.
+    let started = Instant::now();
+    let scheduled = loop {
+        let list = deliveries(&a.address, &a, &hook_id).await;
+        assert_eq!(list.len(), 1, "{list:?}");
+        if list[0]["attempts"] == 2 {
+            break list[0].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{list:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(scheduled["status"], "pending", "{scheduled}");
+    assert_eq!(scheduled["last_status_code"], 503, "{scheduled}");
+    assert!(scheduled["next_attempt_at"].is_string(), "{scheduled}");
+    let seen = Instant::now();
+    a.stop().await;
+    assert!(
+        seen.elapsed() < Duration::from_millis(2500),
+        "stopping took so long that the retry (3 s after the failure) may have been due"
+    );
+    assert_eq!(
+        a.get("/healthz", None)
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status()),
+        None,
+        "the first process is gone"
+    );
+
+    // A new process on the same database, which the receiver now answers.
+    let mut settings = crate::helpers::serve_settings();
+    restartable(&mut settings);
+    let b = keydrop::startup::Application::build(
+        &a.db.store_settings(),
+        settings,
+        Arc::new(keydrop::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let b_url = format!("http://127.0.0.1:{}", b.port());
+    tokio::spawn(b.run_until_stopped());
+    assert_eq!(rx.got().len(), 2, "nothing is sent while no keydrop runs");
+    let got = rx.wait_for(3).await;
+    // Give a duplicate the chance to show up.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let got = if rx.got().len() > got.len() {
+        rx.got()
+    } else {
+        got
+    };
+    assert_eq!(
+        got.len(),
+        3,
+        "two failed attempts, then exactly one success"
+    );
+    assert!(
+        got.iter().all(|r| r.id == got[0].id),
+        "the same webhook-id across the restart: {got:?}"
+    );
+    assert!(got.iter().all(|r| verifies(&secret, r)));
+    let body: Value = serde_json::from_str(&got[2].body).unwrap();
+    assert_eq!(body["type"], "drop.created");
+    assert_eq!(body["data"]["drop_id"], created["id"]);
+    assert_eq!(got[2].body, got[0].body, "the very same message");
+    let started = Instant::now();
+    loop {
+        let list = deliveries(&b_url, &a, &hook_id).await;
+        if list[0]["status"] == "succeeded" {
+            assert_eq!(list[0]["attempts"], 3, "{list:?}");
+            assert_eq!(list[0]["last_status_code"], 200, "{list:?}");
+            assert!(list[0]["next_attempt_at"].is_null(), "{list:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{list:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

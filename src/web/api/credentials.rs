@@ -205,7 +205,7 @@ async fn claim_vend(
         &prefix,
         &suffix,
     )?;
-    state.metrics.release();
+    state.metrics.access_token();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(secret_body(body)))
@@ -362,7 +362,7 @@ pub async fn access_token(
         .access_token(&id, &caller.origin(&req))
         .await
         .map_err(vend_error)?;
-    state.metrics.release();
+    state.metrics.access_token();
     let body = access_token_body(&token, None, &state.checker.config().api_url, b"", b"")?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

@@ -2,7 +2,7 @@
 //! the job board exists.
 
 use crate::greenhouse::checker::Checker;
-use crate::greenhouse::http::{send, Budget};
+use crate::greenhouse::http::{send, Budget, EndpointClass as Class};
 use crate::greenhouse::kinds::Checked;
 use crate::greenhouse::profile::Profile;
 use crate::greenhouse::report::{Finding, Named, Probe, Transient, Verdict};
@@ -123,7 +123,7 @@ async fn current_user(
     creds: &Creds<'_>,
 ) -> Result<Who, Verdict> {
     let build = || partner_get(checker, creds, CURRENT_USER);
-    let a = send(&build, checker.config.request_timeout, budget, CURRENT_USER)
+    let a = send(checker, Class::Ingestion, &build, budget, CURRENT_USER)
         .await
         .map_err(Verdict::Pending)?;
     match a.status {
@@ -166,7 +166,7 @@ async fn probe(
     r: &'static Resource,
 ) -> Probe {
     let build = || partner_get(checker, creds, r.name).query(&[("per_page", "1")]);
-    let a = match send(&build, checker.config.request_timeout, budget, r.name).await {
+    let a = match send(checker, Class::Ingestion, &build, budget, r.name).await {
         Ok(a) => a,
         Err(t) => return Probe::Unresolved(t),
     };
@@ -196,7 +196,7 @@ async fn probe(
 async fn board(checker: &Checker, budget: Budget, token: &str) -> Result<(), Verdict> {
     let url = format!("{}/v1/boards/{token}", checker.config.boards_url);
     let build = || checker.client.get(&url);
-    let a = send(&build, checker.config.request_timeout, budget, "job_board")
+    let a = send(checker, Class::Boards, &build, budget, "job_board")
         .await
         .map_err(Verdict::Pending)?;
     match a.status {

@@ -1,7 +1,7 @@
 //! Harvest v1 (legacy): probe each endpoint with Basic `<key>:`.
 
 use crate::greenhouse::checker::{nothing_to_probe, Checker};
-use crate::greenhouse::http::{send, Budget};
+use crate::greenhouse::http::{send, Budget, EndpointClass as Class};
 use crate::greenhouse::profile::Profile;
 use crate::greenhouse::report::{Finding, Probe, Transient, Verdict};
 use crate::greenhouse::resources::Resource;
@@ -90,7 +90,7 @@ async fn probe(checker: &Checker, budget: Budget, api_key: &str, r: &'static Res
             .query(&[("per_page", "1"), ("skip_count", "true")])
             .basic_auth(api_key, Some(""))
     };
-    let a = match send(&build, checker.config.request_timeout, budget, r.name).await {
+    let a = match send(checker, Class::Resource, &build, budget, r.name).await {
         Ok(a) => a,
         Err(t) => return V1Probe::Found(Probe::Unresolved(t)),
     };

@@ -4,7 +4,7 @@
 
 use super::token::{mint, Creds};
 use crate::greenhouse::checker::Checker;
-use crate::greenhouse::http::{send, Answer, Budget};
+use crate::greenhouse::http::{send, Answer, Budget, EndpointClass as Class};
 use crate::greenhouse::oauth::MintedToken;
 use crate::greenhouse::report::Transient;
 use tokio::sync::Mutex;
@@ -59,7 +59,7 @@ pub(super) async fn get(
                 .query(query)
                 .bearer_auth(token.as_str())
         };
-        let answer = send(&build, checker.config.request_timeout, budget, what).await?;
+        let answer = send(checker, Class::Resource, &build, budget, what).await?;
         if answer.status != 401 {
             return Ok(answer);
         }

@@ -4,7 +4,7 @@
 //! read by [`oauth`](crate::greenhouse::oauth), so a later token cache can reuse [`mint`].
 
 use crate::greenhouse::checker::Checker;
-use crate::greenhouse::http::{send, Answer, Budget};
+use crate::greenhouse::http::{send, Answer, Budget, EndpointClass as Class};
 use crate::greenhouse::oauth::{parse_token_answer, MintedToken};
 use crate::greenhouse::report::Transient;
 use crate::greenhouse::scrub::excerpt;
@@ -91,7 +91,7 @@ pub(crate) async fn mint(
             .basic_auth(creds.client_id, Some(creds.client_secret))
             .form(&form)
     };
-    let answer = send(&build, checker.config.request_timeout, budget, "token")
+    let answer = send(checker, Class::Token, &build, budget, "token")
         .await
         .map_err(MintError::Pending)?;
     classify_token(&answer, creds, checker.now())

@@ -5,7 +5,7 @@
 
 use super::super::Checked;
 use crate::greenhouse::checker::{nothing_to_probe, Checker};
-use crate::greenhouse::http::{send, Budget};
+use crate::greenhouse::http::{send, Budget, EndpointClass as Class};
 use crate::greenhouse::introspect;
 use crate::greenhouse::profile::Profile;
 use crate::greenhouse::report::{Probe, Transient, Verdict};
@@ -66,7 +66,7 @@ async fn probe(checker: &Checker, budget: Budget, token: &str, r: &'static Resou
             .query(&[("per_page", "1"), ("fields", "id")])
             .bearer_auth(token)
     };
-    let answer = match send(&build, checker.config.request_timeout, budget, r.name).await {
+    let answer = match send(checker, Class::Resource, &build, budget, r.name).await {
         Ok(a) => a,
         Err(t) => return Probe::Unresolved(t),
     };
