@@ -43,11 +43,51 @@ impl Resource {
         }
     }
 
+    /// How Greenhouse's screen names the permission: its group, then the
+    /// entry to tick ("Candidates > List candidates"). Derived from the name
+    /// here; a catalogue may give the screen's exact words.
+    pub fn screen_label(&self) -> String {
+        let words = self.name.replace(['_', '/'], " ");
+        let group: String = words
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        match self.permission {
+            Permission::Scope => format!("{group} > List {words}"),
+            Permission::Labelled(p) => format!("{group} > {p}"),
+        }
+    }
+
     /// The exact permission to grant (`harvest:users:list`, `GET: List Users`).
     pub fn permission(&self) -> String {
         match self.permission {
             Permission::Scope => format!("harvest:{}:list", self.name),
             Permission::Labelled(p) => p.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_labels_name_the_group_and_the_entry() {
+        let r = Resource::scope("candidates", "x");
+        assert_eq!(r.screen_label(), "Candidates > List candidates");
+        let r = Resource::scope("job_interview_stages", "x");
+        assert_eq!(
+            r.screen_label(),
+            "Job Interview Stages > List job interview stages"
+        );
+        let r = Resource::labelled("users", "GET: List Users", "x");
+        assert_eq!(r.screen_label(), "Users > GET: List Users");
     }
 }

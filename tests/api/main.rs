@@ -8,6 +8,7 @@ mod api_audit;
 mod api_auth_limits;
 mod api_tokens;
 mod browser;
+mod browser_axe;
 mod browser_pages;
 mod browser_selftest;
 mod cli;

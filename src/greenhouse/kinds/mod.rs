@@ -127,8 +127,10 @@ pub trait CredentialKind: Send + Sync + 'static {
     /// rendered list of required and optional permissions, to place at the step where they
     /// are granted.
     fn instructions(&self, brand: &str, permissions: Markup) -> Markup;
-    /// The click path in Greenhouse that grants `permission`.
-    fn how_to_grant(&self, permission: &str) -> Markup;
+    /// How to add missing permissions to the credential the customer already made (where to
+    /// find it again in Greenhouse, what to tick, and that the same values are sent again),
+    /// written once above the list of what to tick.
+    fn grant_steps(&self) -> Markup;
     /// The JSON schema of this kind's secret (SPEC §4), for the OpenAPI document: by default
     /// every field, the optional ones `null` when not given.
     fn secret_schema(&self) -> serde_json::Value {

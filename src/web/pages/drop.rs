@@ -1,35 +1,60 @@
 //! The `GET /d/{token}` page (and the 422 page, which is the same with a [`Problem`]).
+//!
+//! First visit: who asks and for what, the facts of the link, what happens to the credential,
+//! the one thing to know before starting, the steps (open), then the form. After a refused
+//! attempt the reason comes first, the form directly under it, and the steps collapse: the
+//! customer has seen them.
 
-use super::components::{notice, page_heading, time_tag};
+use super::components::page_heading;
 use super::form::credential_form;
 use super::instructions::instructions;
 use super::layout::layout;
+use super::problem::problem_summary;
+use super::trust::{expiry_line, facts, handling_box, keep_tab_open};
 use super::{DropPage, Problem};
 use maud::{html, Markup};
 
-/// The page of an open drop: who asks, for whom, the note, the expiry, the instructions, what
-/// happens to the credential, and the form (with `problem` above it after a refused attempt).
+/// The fragment the form posts to (`action="#send"`), so the answer opens at the form. On a
+/// 422 page it is the error summary's id: the browser scrolls to it *and focuses it* (a
+/// fragment's focusable target is focused on load; `autofocus` would be skipped because the
+/// URL has a fragment), with the form directly under it.
+pub const FORM_ANCHOR: &str = "send";
+
+/// The page of an open drop, with `problem` (a 422 page) after a refused attempt.
 pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
-    let title = if problem.is_some() {
-        "Please correct the credential"
-    } else {
-        "Share your Greenhouse credential"
-    };
-    layout(
-        &p.context(),
-        title,
-        html! {
-            (page_heading(title, Some(html! {
-                strong { (p.brand) } " asks for a " (p.kind.label()) " for "
-                strong { (p.org) } "."
-            })))
-            (note(&p.brand, p.note.as_deref()))
-            (expiry(p))
-            (instructions(&p.brand, p.kind, &p.profile))
-            (handling(&p.brand))
-            (credential_form(p, problem))
-        },
-    )
+    let brand = p.brand();
+    match problem {
+        None => layout(
+            &p.ctx,
+            "Share your Greenhouse credential",
+            html! {
+                (page_heading("Share your Greenhouse credential", Some(html! {
+                    strong { (brand) } " asks for a " (p.kind.label()) " for "
+                    strong { (p.org) } "."
+                })))
+                (note(brand, p.note.as_deref()))
+                (facts(p))
+                (handling_box(brand, &p.ctx.handling))
+                (keep_tab_open())
+                (instructions(brand, p.kind, &p.profile, true))
+                div id=(FORM_ANCHOR) {
+                    (credential_form(p, None))
+                }
+            },
+        ),
+        Some(problem) => layout(
+            &p.ctx,
+            "Error: the credential was not accepted",
+            html! {
+                (problem_summary(p, problem))
+                (credential_form(p, Some(problem)))
+                (instructions(brand, p.kind, &p.profile, false))
+                (handling_box(brand, &p.ctx.handling))
+                (note(brand, p.note.as_deref()))
+                (expiry_line(p))
+            },
+        ),
+    }
 }
 
 fn note(brand: &str, note: Option<&str>) -> Markup {
@@ -38,35 +63,6 @@ fn note(brand: &str, note: Option<&str>) -> Markup {
             aside.note aria-label="Note" {
                 p.note-from { "A note from " (brand) ":" }
                 p.note-text { (text) }
-            }
-        }
-    }
-}
-
-fn expiry(p: &DropPage) -> Markup {
-    notice(
-        "info",
-        html! {
-            p {
-                "This link works until " strong { (time_tag(p.expires_at)) } ". "
-                "It accepts one credential; after that it stops working."
-            }
-        },
-    )
-}
-
-/// What keydrop does with the credential, and what not to do with it.
-fn handling(brand: &str) -> Markup {
-    html! {
-        section.handling aria-labelledby="handling-title" {
-            h2 #handling-title { "What happens to your credential" }
-            ul {
-                li { "It is checked once against Greenhouse right away, and you see the result "
-                     "on the next page, permission by permission." }
-                li { "It is stored encrypted." }
-                li { "It is released only to named internal systems of " (brand)
-                     " that import your data, and every release is recorded in an audit log." }
-                li { strong { "Never send it by e-mail or chat" } "; use only this form." }
             }
         }
     }
@@ -81,19 +77,22 @@ mod tests {
     use time::macros::datetime;
 
     fn page(kind: &'static dyn CredentialKind, hostile: &str) -> DropPage {
+        let mut ctx = crate::web::pages::PageContext::new(&format!("Brand {hostile}"));
+        ctx.org = Some(format!("Org {hostile}"));
+        ctx.contact = Some(crate::web::pages::PageContact {
+            name: Some(format!("Contact {hostile}")),
+            email: "jane@example.com".into(),
+        });
         DropPage {
-            brand: format!("Brand {hostile}"),
+            ctx,
             org: format!("Org {hostile}"),
             note: Some(format!("Note {hostile}")),
             kind,
             profile: Profile::default_for(kind),
             expires_at: datetime!(2026-11-23 09:00 UTC),
+            now: datetime!(2026-11-20 09:00 UTC),
             csrf_token: "csrf-abc".to_owned(),
             attempts_left: 7,
-            contact: Some(crate::web::pages::PageContact {
-                name: Some(format!("Contact {hostile}")),
-                email: "jane@example.com".into(),
-            }),
         }
     }
 
@@ -141,11 +140,13 @@ mod tests {
         assert!(html.contains("<strong>Org x</strong>"));
         assert!(html.contains("Note x"));
         assert!(html.contains(
-            r#"<time datetime="2026-11-23T09:00:00Z">Monday 23 November 2026, 09:00 UTC</time>"#
+            r#"<time datetime="2026-11-23T09:00:00Z">Monday 23 November 2026, 09:00 UTC</time> (in 3 days)"#
         ));
-        assert!(html.contains("encrypted"));
+        assert!(html.contains("Encrypted"));
         assert!(html.contains("audit"));
         assert!(html.contains("Never send it by e-mail"));
+        assert!(html.contains("Keep the Greenhouse tab open until this page says"));
+        assert!(html.contains("<details class=\"instructions\" open>"));
         assert!(!html.contains("role=\"alert\""));
         let no_note = DropPage {
             note: None,
@@ -154,7 +155,7 @@ mod tests {
         assert!(!drop_page(&no_note, None)
             .into_string()
             .contains("A note from"));
-        assert!(html.contains("Write to <strong>Contact x</strong> at"));
+        assert!(html.contains("Your contact: <strong>Contact x</strong>, "));
         assert!(html.contains("href=\"mailto:jane@example.com\""));
     }
 
@@ -172,13 +173,14 @@ mod tests {
     }
 
     #[test]
-    fn form_posts_back_without_action() {
+    fn form_posts_back_to_its_anchor() {
         for html in all_pages("x") {
             let t = tags(&html);
             let forms: Vec<_> = t.iter().filter(|t| t.name == "form").collect();
             assert_eq!(forms.len(), 1);
             assert_eq!(forms[0].attr("method"), Some("post"));
-            assert!(forms[0].attr("action").is_none());
+            assert_eq!(forms[0].attr("action"), Some("#send"));
+            assert_eq!(t.iter().filter(|t| t.attr("id") == Some("send")).count(), 1);
             let csrf = t
                 .iter()
                 .find(|t| t.attr("name") == Some("csrf_token"))
@@ -216,6 +218,8 @@ mod tests {
                     let i = input(s).unwrap();
                     assert_eq!(i.attr("type"), Some("password"));
                     assert_eq!(i.attr("autocomplete"), Some("off"));
+                    assert_eq!(i.attr("translate"), Some("no"));
+                    assert_eq!(i.attr("spellcheck"), Some("false"));
                     assert!(i.attr("value").is_none());
                     assert!(i.attr("aria-describedby").is_some());
                 }
@@ -224,6 +228,7 @@ mod tests {
                     assert_eq!(c.attr("type"), Some("text"));
                     assert_eq!(c.attr("autocomplete"), Some("off"));
                     assert_eq!(c.attr("spellcheck"), Some("false"));
+                    assert_eq!(c.attr("translate"), Some("no"));
                     let u = input("user_id").unwrap();
                     assert_eq!(u.attr("inputmode"), Some("numeric"));
                     assert!(u.attr("required").is_none());
@@ -237,24 +242,29 @@ mod tests {
     }
 
     #[test]
-    fn problem_shows_summary_table_and_kept_values_only() {
+    fn problem_comes_first_then_the_form_then_the_folded_steps() {
         let p = page(HARVEST_V3, "x");
         let pr = problem("x");
         let html = drop_page(&p, Some(&pr)).into_string();
-        assert!(html.contains("role=\"alert\""));
-        assert!(html.contains("Missing x"));
+        let main = &html[html.find("<main").unwrap()..];
+        assert!(
+            main.starts_with(r##"<main id="main"><div class="error-summary" id="send" role="alert" tabindex="-1" autofocus aria-labelledby="error-title"><h1 id="error-title">"##),
+            "{main}"
+        );
+        assert!(html.contains(r##"<a href="#client_id">Missing x</a>"##));
         assert!(html.contains("<strong>7 attempts</strong> left"));
-        for m in pr.missing_required.iter().chain(&pr.missing_optional) {
-            assert!(
-                html.contains(&format!(
-                    "<td data-label=\"Permission\"><code>{m}</code></td>"
-                )),
-                "{m}"
-            );
-            assert!(html.contains(&format!("Manage Scopes → tick <code>{m}</code> → Save")));
-        }
-        assert!(html.contains("Jobs — the positions"));
-        assert!(html.contains("Optional</span>"));
+        let form = html.find("<form").unwrap();
+        assert!(html.find("role=\"alert\"").unwrap() < form);
+        assert!(form < html.find("<details class=\"instructions\">").unwrap());
+        assert!(!html.contains("<details class=\"instructions\" open>"));
+        assert!(html.find("Jobs &gt; List jobs").unwrap() < form);
+        assert_eq!(
+            html.matches("Manage Scopes").count(),
+            2,
+            "the steps once, the folded guide once"
+        );
+        assert!(html.contains("1 optional"));
+        assert!(html.contains("<title>Error: "));
         let t = tags(&html);
         let cid = t
             .iter()
@@ -265,6 +275,10 @@ mod tests {
         assert_eq!(
             cid.attr("aria-describedby"),
             Some("client_id-error client_id-help")
+        );
+        assert!(
+            cid.attr("autofocus").is_none(),
+            "the summary takes the focus"
         );
         assert!(t.iter().any(|t| t.attr("id") == Some("client_id-error")));
         let uid = t
@@ -306,8 +320,8 @@ mod tests {
             ..Problem::default()
         };
         let html = drop_page(&p, Some(&pr)).into_string();
-        assert!(html.contains("<code>GET: List Users</code></td>"));
-        assert!(html.contains("your key → Edit"));
+        assert!(html.contains("Users &gt; GET: List Users"));
+        assert!(html.contains("Manage permissions"));
         assert!(html.contains("2026-08-31"));
         let t = tags(&html);
         let key = t
@@ -368,12 +382,28 @@ mod tests {
     }
 
     #[test]
+    fn egress_addresses_are_shown_when_set() {
+        let mut p = page(HARVEST_V3, "x");
+        assert!(!drop_page(&p, None).into_string().contains("203.0.113.7"));
+        p.ctx.handling.egress_ips = vec!["203.0.113.7".into()];
+        let html = drop_page(&p, None).into_string();
+        assert!(html.contains("allow <code translate=\"no\">203.0.113.7</code> first"));
+        let invalid = Problem {
+            message: "Refused".into(),
+            ..Problem::default()
+        };
+        let html = drop_page(&p, Some(&invalid)).into_string();
+        assert!(html.contains("allow 203.0.113.7 too"));
+        assert!(html.contains(r##"<a href="#client_id">Refused</a>"##));
+    }
+
+    #[test]
     fn v3_page_lists_every_required_scope() {
         let p = page(HARVEST_V3, "x");
         let html = drop_page(&p, None).into_string();
         for name in &p.profile.required {
             assert!(html.contains(&format!(
-                "<code class=\"perm-name\">harvest:{name}:list</code>"
+                "<code class=\"perm-name\" translate=\"no\">harvest:<wbr>{name}:<wbr>list</code>"
             )));
         }
     }

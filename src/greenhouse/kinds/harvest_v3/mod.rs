@@ -5,6 +5,7 @@
 mod check;
 mod page;
 mod resources;
+mod shape;
 
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
 use super::{Advice, Checked, CredentialKind, NamedProfile};
@@ -31,7 +32,8 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "client_id",
         label: "Client ID",
-        help: "Shown in Greenhouse next to your V3 credential.",
+        help: "Configure → Dev Center → API Credentials, next to your credential.",
+        looks_like: Some("9b1f4e-4471 (it ends in a dash and a number)"),
         secret: false,
         required: true,
         input: InputMode::Text,
@@ -42,8 +44,9 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "client_secret",
         label: "Client Secret",
-        help: "Shown only once, when the credential is created. If you no longer have it, \
+        help: "Shown only once, right after you create the credential; if it is gone, \
                create a new credential.",
+        looks_like: Some("a long random string"),
         secret: true,
         required: true,
         input: InputMode::Text,
@@ -52,8 +55,9 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "user_id",
         label: "User ID to act as (optional)",
-        help: "Digits only: the number at the end of a Site Admin's profile address. \
-               Leave empty if you were not asked for it.",
+        help: "The number at the end of a Site Admin's profile address. Leave empty unless \
+               you were asked for it.",
+        looks_like: Some("4001234"),
         secret: false,
         required: false,
         input: InputMode::Numeric,
@@ -139,6 +143,7 @@ impl CredentialKind for HarvestV3 {
             ));
         }
         check_token_like("client_secret", "Client Secret", client_secret)?;
+        shape::secret_not_in_id(client_id, client_secret)?;
         let user_id = match user_id {
             "" => None,
             u if is_user_id(u) => Some(u.to_owned()),
@@ -223,7 +228,7 @@ impl CredentialKind for HarvestV3 {
         page::steps(brand, permissions)
     }
 
-    fn how_to_grant(&self, permission: &str) -> Markup {
-        page::how_to_grant(permission)
+    fn grant_steps(&self) -> Markup {
+        page::grant_steps()
     }
 }

@@ -36,9 +36,14 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
-pub(super) fn how_to_grant(permission: &str) -> Markup {
+pub(super) fn grant_steps() -> Markup {
     html! {
-        "Dev Center → API Credentials → your credential → Manage Scopes → tick "
-        code { (permission) } " → Save"
+        p {
+            "You do not need a new credential. In Greenhouse, click " strong { "Configure" }
+            " (the gear icon) → " strong { "Dev Center" } " → " strong { "API Credentials" }
+            ", find your credential in the list and open " strong { "Manage Scopes" }
+            " on its row. Tick the scopes below, click " strong { "Save" }
+            ", then send the same Client ID and Client Secret again."
+        }
     }
 }
