@@ -11,6 +11,7 @@ mod browser;
 mod browser_axe;
 mod browser_pages;
 mod browser_selftest;
+mod browser_tour;
 mod cli;
 mod credentials;
 mod drops;

@@ -2,9 +2,10 @@
 //! a reference to quote, what was received, what happens next and whom to contact.
 
 use super::components::{notice, page_heading, permission_list, time_tag};
-use super::layout::{contact_line, layout};
+use super::layout::layout;
 use super::trust::after_collection;
 use super::PageContext;
+use crate::domain::contact::mailto;
 use crate::greenhouse::{CredentialKind, Verification};
 use maud::{html, Markup};
 use time::OffsetDateTime;
@@ -46,7 +47,7 @@ pub fn verified_page(
                 div { dt { "Checked" } dd { (v.message) } }
             }))
             (next_steps(ctx, receipt, html! {
-                li { (brand) "'s import system collects the credential, usually within minutes." }
+                li { (brand) "'s import system collects the credential." }
             }))
             @if !v.missing_optional.is_empty() {
                 section aria-labelledby="optional-title" {
@@ -133,13 +134,13 @@ fn next_steps(ctx: &PageContext, receipt: &Receipt, first: Markup) -> Markup {
                 }
                 li {
                     "Questions? Write to " (ctx.whom())
+                    @if let Some(c) = &ctx.contact {
+                        " (" a href=(mailto(&c.email)) translate="no" { (c.email) } ")"
+                    }
                     @if let Some(reference) = &receipt.reference {
                         " and quote " strong translate="no" { (reference) }
                     }
                     "."
-                    @if let Some(contact) = &ctx.contact {
-                        (contact_line(contact))
-                    }
                 }
             }
             p.done {
@@ -272,7 +273,7 @@ mod tests {
                 "{html}"
             );
             assert!(html
-                .contains("Write to Jane Doe at Acme and quote <strong translate=\"no\">3F2A9C1B"));
+                .contains("Write to Jane Doe at Acme (<a href=\"mailto:jane@example.com\" translate=\"no\">jane@example.com</a>) and quote <strong translate=\"no\">3F2A9C1B"));
             assert!(html.contains("mailto:jane@example.com"));
         }
     }
