@@ -663,6 +663,18 @@ mod tests {
     }
 
     #[test]
+    fn brand_logo_and_egress_ips_are_checked_at_start() {
+        let e = serve_settings(&["--brand-logo", "/nonexistent/logo.png"]).unwrap_err();
+        assert!(e.starts_with("KEYDROP_BRAND_LOGO: "), "{e}");
+        let e = serve_settings(&["--egress-ips", "203.0.113.7,nope"]).unwrap_err();
+        assert!(e.starts_with("KEYDROP_EGRESS_IPS: "), "{e}");
+        let s = serve_settings(&["--egress-ips", "203.0.113.7, 198.51.100.0/24"]).unwrap();
+        assert_eq!(s.egress_ips.len(), 2);
+        let s = serve_settings(&[]).unwrap();
+        assert!(s.brand_logo.is_none() && s.egress_ips.is_empty());
+    }
+
+    #[test]
     fn support_email_is_checked_once() {
         assert_eq!(serve_settings(&[]).unwrap().support_email, None);
         assert_eq!(

@@ -309,3 +309,47 @@ async fn every_customer_page_passes_axe() {
     );
     browser.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_brand_logo_is_served_under_the_page_headers() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        AppOptions {
+            tune: Some(branded),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let res = app
+        .get("/static/brand/logo.svg", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers();
+    assert_eq!(h["content-type"], "image/svg+xml");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(res.text().await.unwrap().contains("<svg"));
+    for other in ["/static/brand/logo.png", "/static/brand/..%2Fkeydrop.css"] {
+        let res = app.get(other, None).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{other}");
+    }
+    let d = app.create_drop(json!({"org": "Initech"})).await;
+    let (_, html) = app
+        .page(&crate::helpers::TestApp::link_path(
+            d["url"].as_str().unwrap(),
+        ))
+        .await;
+    assert!(html.contains(r#"<img class="brand-logo" src="/static/brand/logo.svg" alt=""#));
+    let plain = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    let res = plain
+        .get("/static/brand/logo.svg", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

@@ -30,11 +30,14 @@ pub fn out_dir() -> PathBuf {
 pub fn branded(s: &mut ServeSettings) {
     let logo = out_dir().join("../brand-logo.svg");
     std::fs::create_dir_all(out_dir()).unwrap();
+    // Written aside and renamed: tests running at once never read half a file.
+    let tmp = out_dir().join(format!("../brand-logo.{}.tmp", uuid::Uuid::new_v4()));
     std::fs::write(
-        &logo,
+        &tmp,
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64"><rect width="64" height="64" rx="14" fill="#1f5fbf"/><path d="M18 46 32 16 46 46M24 36h16" stroke="#fff" stroke-width="6" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>"##,
     )
     .unwrap();
+    std::fs::rename(&tmp, &logo).unwrap();
     s.brand_logo = Some(keydrop::config::brand::BrandLogo::load(&logo).unwrap());
     s.egress_ips = keydrop::config::brand::egress_ips(&["203.0.113.7".into()]).unwrap();
 }
