@@ -80,6 +80,15 @@ pub fn permission_item(description: &str, permission: &str) -> Markup {
     }
 }
 
+/// The screen's label to show beside the exact name: its group alone when the entry is the
+/// name itself ("Users > GET: List Users" beside `GET: List Users` is just "Users").
+pub fn label_beside(screen_label: &str, permission: &str) -> String {
+    match screen_label.split_once(" > ") {
+        Some((group, entry)) if entry == permission => group.to_owned(),
+        _ => screen_label.to_owned(),
+    }
+}
+
 /// A list of catalogue resources as the screen shows them ("Candidates > List candidates")
 /// with the exact permission name, and what each is for.
 pub fn resource_list(resources: &[&Resource]) -> Markup {
@@ -87,7 +96,7 @@ pub fn resource_list(resources: &[&Resource]) -> Markup {
         ul.permissions.compact {
             @for r in resources {
                 li {
-                    span.perm-label { (r.screen_label()) }
+                    span.perm-label { (label_beside(&r.screen_label(), &r.permission())) }
                     " "
                     span.perm-what {
                         "— " (r.description.split_once(" — ").map_or(r.description, |(_, d)| d))

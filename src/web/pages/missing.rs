@@ -66,7 +66,10 @@ fn grouped(kind: &dyn CredentialKind, permissions: &[String]) -> Markup {
             @for (group, entries) in &groups {
                 @if let [(entry, permission)] = entries.as_slice() {
                     li {
-                        span.scope-label { (group) " > " (entry) }
+                        span.scope-label {
+                            (group)
+                            @if entry.as_str() != *permission && !entry.is_empty() { " > " (entry) }
+                        }
                         " " (permission_code(permission))
                     }
                 } @else {
@@ -75,7 +78,9 @@ fn grouped(kind: &dyn CredentialKind, permissions: &[String]) -> Markup {
                         ul {
                             @for (entry, permission) in entries {
                                 li {
-                                    span.scope-label { (entry) }
+                                    @if entry.as_str() != *permission {
+                                        span.scope-label { (entry) }
+                                    }
                                     " " (permission_code(permission))
                                 }
                             }
@@ -119,7 +124,8 @@ mod tests {
         let offers = html.find("Offers &gt; List offers").unwrap();
         assert!(cand < offers, "grouped in the screen's order");
         assert!(html.contains("harvest:<wbr>offers:<wbr>list"));
-        assert!(html.contains("Other &gt; &lt;x&gt;"));
+        assert!(html.contains("<span class=\"scope-label\">Other</span> <code"));
+        assert!(html.contains("&lt;x&gt;</code>"));
         assert!(html.contains("1 optional"));
         assert!(html.contains("Notes &gt; List notes"));
     }
@@ -129,7 +135,8 @@ mod tests {
         let v1 = missing_permissions(HARVEST_V1, &problem(&["GET: List Users"], &[])).into_string();
         assert!(v1.contains("Add 1 permission"));
         assert!(v1.contains("Manage permissions"));
-        assert!(v1.contains("Users &gt; GET: List Users"));
+        assert!(v1.contains("<span class=\"scope-label\">Users</span>"));
+        assert!(v1.replace("<wbr>", "").contains(">GET: List Users</code>"));
         let ing = missing_permissions(
             CANDIDATE_INGESTION,
             &problem(&["GET /v1/partner/jobs"], &[]),

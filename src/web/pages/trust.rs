@@ -109,8 +109,8 @@ pub fn keep_tab_open() -> Markup {
         html! {
             p {
                 strong { "Before you start: " }
-                "Greenhouse shows the secret only once. Keep the Greenhouse tab open until "
-                "this page says " strong { "Received and verified" } "."
+                "Greenhouse shows a new secret or key only once. Keep the Greenhouse tab open "
+                "until this page says " strong { "Received and verified" } "."
             }
         },
     )
