@@ -5,9 +5,11 @@
 //! - `keydrop_no_postgres` when `KEYDROP_TEST_POSTGRES_URL` is unset (the
 //!   PostgreSQL half of `on_both_backends!` and the two-process test);
 //! - `keydrop_no_browser` when `KEYDROP_TEST_CHROMEDRIVER` is unset (the
-//!   headless-Chromium tests).
+//!   headless-Chromium tests);
+//! - `keydrop_no_axe` when `KEYDROP_TEST_AXE` (the path of axe-core's
+//!   `axe.min.js`, installed by `.ci/run`) is unset (the accessibility check).
 //!
-//! Cargo re-runs this when either variable changes, so setting one rebuilds
+//! Cargo re-runs this when one of the variables changes, so setting one rebuilds
 //! the crate and its tests once. Nothing in the service itself uses these.
 
 fn main() {
@@ -15,6 +17,7 @@ fn main() {
     for (var, cfg) in [
         ("KEYDROP_TEST_POSTGRES_URL", "keydrop_no_postgres"),
         ("KEYDROP_TEST_CHROMEDRIVER", "keydrop_no_browser"),
+        ("KEYDROP_TEST_AXE", "keydrop_no_axe"),
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

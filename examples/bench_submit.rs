@@ -42,6 +42,8 @@ async fn main() {
         public_url: "http://127.0.0.1".into(),
         brand_name: "bench".into(),
         support_email: None,
+        brand_logo: None,
+        egress_ips: Vec::new(),
         greenhouse_auth_url: fake.base_url().into(),
         greenhouse_api_url: fake.base_url().into(),
         greenhouse_ingestion_url: fake.base_url().into(),

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod brand;
+
 /// Options every command shares (where the data and the keys are).
 #[derive(Args, Clone)]
 pub struct GlobalArgs {
@@ -72,6 +74,20 @@ pub struct ServeArgs {
     /// names no contact (and on the unknown-link page).
     #[arg(long, env = "KEYDROP_SUPPORT_EMAIL")]
     pub support_email: Option<String>,
+    /// A PNG or SVG logo (at most 256 KiB) shown on the customer pages,
+    /// served from /static/brand/.
+    #[arg(long, env = "KEYDROP_BRAND_LOGO")]
+    pub brand_logo: Option<PathBuf>,
+    /// The public addresses keydrop and the workers call Greenhouse from
+    /// (comma-separated addresses or CIDR ranges), shown to customers whose
+    /// Greenhouse allows API access only from listed addresses.
+    #[arg(
+        long,
+        env = "KEYDROP_EGRESS_IPS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub egress_ips: Vec<String>,
     /// Greenhouse's OAuth server.
     #[arg(
         long,
@@ -274,6 +290,10 @@ pub struct ServeSettings {
     /// `KEYDROP_SUPPORT_EMAIL`, checked: the customer pages' contact when a
     /// drop has none.
     pub support_email: Option<String>,
+    /// `KEYDROP_BRAND_LOGO`, loaded and checked.
+    pub brand_logo: Option<brand::BrandLogo>,
+    /// `KEYDROP_EGRESS_IPS`.
+    pub egress_ips: Vec<IpNet>,
     pub greenhouse_auth_url: String,
     pub greenhouse_api_url: String,
     pub greenhouse_ingestion_url: String,
@@ -318,6 +338,13 @@ impl ServeSettings {
                 .filter(|e| !e.trim().is_empty())
                 .map(|e| crate::domain::contact::check_email("KEYDROP_SUPPORT_EMAIL", e))
                 .transpose()?,
+            brand_logo: args
+                .brand_logo
+                .as_deref()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(brand::BrandLogo::load)
+                .transpose()?,
+            egress_ips: brand::egress_ips(&args.egress_ips)?,
             greenhouse_auth_url: greenhouse_url(
                 "KEYDROP_GREENHOUSE_AUTH_URL",
                 &args.greenhouse_auth_url,
@@ -707,6 +734,18 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn brand_logo_and_egress_ips_are_checked_at_start() {
+        let e = serve_settings(&["--brand-logo", "/nonexistent/logo.png"]).unwrap_err();
+        assert!(e.starts_with("KEYDROP_BRAND_LOGO: "), "{e}");
+        let e = serve_settings(&["--egress-ips", "203.0.113.7,nope"]).unwrap_err();
+        assert!(e.starts_with("KEYDROP_EGRESS_IPS: "), "{e}");
+        let s = serve_settings(&["--egress-ips", "203.0.113.7, 198.51.100.0/24"]).unwrap();
+        assert_eq!(s.egress_ips.len(), 2);
+        let s = serve_settings(&[]).unwrap();
+        assert!(s.brand_logo.is_none() && s.egress_ips.is_empty());
     }
 
     #[test]

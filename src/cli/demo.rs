@@ -74,6 +74,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         public_url: public_url.clone(),
         brand_name: "keydrop demo".into(),
         support_email: None,
+        brand_logo: None,
+        egress_ips: Vec::new(),
         greenhouse_auth_url: fake.base_url().to_owned(),
         greenhouse_api_url: fake.base_url().to_owned(),
         greenhouse_ingestion_url: fake.base_url().to_owned(),

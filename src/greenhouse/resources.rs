@@ -56,6 +56,32 @@ impl Resource {
         }
     }
 
+    /// How Greenhouse's screen names the permission: its group, then the
+    /// entry to tick ("Candidates > List candidates"): the catalogue's exact
+    /// words when it gives them ([`Resource::on_screen`]), else derived from
+    /// the name.
+    pub fn screen_label(&self) -> String {
+        if let Some(screen) = self.screen {
+            return screen.to_owned();
+        }
+        let words = self.name.replace(['_', '/'], " ");
+        let group: String = words
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        match self.permission {
+            Permission::Scope => format!("{group} > List {words}"),
+            Permission::Labelled(p) => format!("{group} > {p}"),
+        }
+    }
+
     /// The exact permission to grant (`harvest:users:list`, `GET: List Users`).
     pub fn permission(&self) -> String {
         match self.permission {
@@ -63,10 +89,24 @@ impl Resource {
             Permission::Labelled(p) => p.to_owned(),
         }
     }
+}
 
-    /// The label Greenhouse's screen shows for the permission ("Candidates > List
-    /// candidates"), when it is not the permission string itself.
-    pub fn screen_label(&self) -> Option<&'static str> {
-        self.screen
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_labels_name_the_group_and_the_entry() {
+        let r = Resource::scope("candidates", "x");
+        assert_eq!(r.screen_label(), "Candidates > List candidates");
+        let r = Resource::scope("job_interview_stages", "x");
+        assert_eq!(
+            r.screen_label(),
+            "Job Interview Stages > List job interview stages"
+        );
+        let r = Resource::labelled("users", "GET: List Users", "x");
+        assert_eq!(r.screen_label(), "Users > GET: List Users");
+        let r = Resource::scope("eeoc", "x").on_screen("EEOC > List EEOC answers");
+        assert_eq!(r.screen_label(), "EEOC > List EEOC answers");
     }
 }

@@ -86,6 +86,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     }))
     .service(health::healthz)
     .service(health::readyz)
+    .service(static_files::brand_logo)
     .service(static_files::serve)
     .service(public::show)
     .service(public::submit)

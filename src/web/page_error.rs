@@ -106,14 +106,7 @@ impl PageError {
                 "This form has expired",
                 "Reload the page and enter the credential again.",
             ),
-            Self::NowLocked(reason) => error(
-                "This link is now locked",
-                &format!(
-                    "{reason} That was the last attempt this link allows, so nothing more can be \
-                     submitted through it. Ask {} for a new link.",
-                    ctx.whom()
-                ),
-            ),
+            Self::NowLocked(reason) => pages::locked_now_page(ctx, reason),
             Self::Unavailable => error(
                 "We are briefly unavailable",
                 "Nothing you entered was stored. Please try again in a minute.",

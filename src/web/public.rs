@@ -3,7 +3,7 @@
 //! link token is never logged and never written into a page.
 
 use super::page_error::PageError;
-use super::pages::{self, DropPage, PageContext, Problem};
+use super::pages::{self, DropPage, Handling, PageContext, Problem, Receipt};
 use super::{body, client_ip, AppState};
 use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
@@ -24,12 +24,29 @@ pub(super) fn html(status: StatusCode, page: Markup) -> HttpResponse {
         .body(page.into_string())
 }
 
-/// The pages of a link show the drop's contact, else the support address;
-/// before the drop is known (`None`), only the support address.
+/// The pages of a link show the brand, for whom, the drop's contact (else the
+/// support address) and, once one was received, the credential's reference;
+/// before the drop is known (`None`), the brand and the support address.
 pub(super) fn page_context(state: &AppState, drop: Option<&DropRecord>) -> PageContext {
-    PageContext::new(&state.settings.brand_name)
+    let s = &state.settings;
+    let mut ctx = PageContext::new(&s.brand_name)
         .with_contact(drop.and_then(|d| d.contact.as_ref()))
-        .with_support(state.settings.support_email.as_deref())
+        .with_support(s.support_email.as_deref());
+    ctx.logo = s.brand_logo.as_ref().map(|l| l.path());
+    ctx.org = drop.map(|d| d.org.clone());
+    ctx.reference = drop
+        .and_then(|d| d.credential_id.as_deref())
+        .map(pages::short_reference);
+    ctx.handling = Handling {
+        egress_ips: s
+            .egress_ips
+            .iter()
+            .map(crate::config::brand::shown)
+            .collect(),
+        retain_after_delivery: s.retain_after_delivery,
+        vend: drop.is_some_and(|d| d.release == crate::domain::release::Release::Vend),
+    };
+    ctx
 }
 
 /// The drop behind a link, whatever its state (404 when there is none).
@@ -116,13 +133,13 @@ pub(super) fn drop_page(
     let now = state.store.now_ms();
     Ok(pages::drop_page(
         &DropPage {
-            contact: page_context(state, Some(drop)).contact,
-            brand: state.settings.brand_name.clone(),
+            ctx: page_context(state, Some(drop)),
             org: drop.org.clone(),
             note: drop.note.clone(),
             kind: kind_of(state, drop)?,
             profile: drop.profile.clone(),
             expires_at: from_millis(drop.expires_at),
+            now: from_millis(now),
             csrf_token: state.csrf.issue(&drop.id, now),
             attempts_left: (drop.max_attempts - drop.attempts).max(0),
         },
@@ -343,13 +360,28 @@ pub(super) fn answer(
 ) -> Result<HttpResponse, PageError> {
     match outcome {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
-        Outcomes::Accepted { drop, verification } => Ok(match verification.outcome {
-            Outcome::Pending => html(StatusCode::ACCEPTED, pages::pending_page(ctx, &drop.org)),
-            _ => html(
-                StatusCode::OK,
-                pages::verified_page(ctx, &drop.org, kind_of(state, &drop)?, &verification),
-            ),
-        }),
+        Outcomes::Accepted { drop, verification } => {
+            let receipt = Receipt {
+                reference: drop.credential_id.as_deref().map(pages::short_reference),
+                received_at: from_millis(state.store.now_ms()),
+            };
+            Ok(match verification.outcome {
+                Outcome::Pending => html(
+                    StatusCode::ACCEPTED,
+                    pages::pending_page(ctx, &drop.org, &receipt),
+                ),
+                _ => html(
+                    StatusCode::OK,
+                    pages::verified_page(
+                        ctx,
+                        &drop.org,
+                        kind_of(state, &drop)?,
+                        &verification,
+                        &receipt,
+                    ),
+                ),
+            })
+        }
         Outcomes::Rejected(r) => rejected(state, form, r),
     }
 }

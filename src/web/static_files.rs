@@ -1,6 +1,8 @@
-//! `GET /static/{file}`: the stylesheet, compiled into the binary. Only known files are
-//! served; anything else is a 404.
+//! `GET /static/{file}`: the stylesheet, compiled into the binary, and
+//! `GET /static/brand/{file}`: the brand logo (`KEYDROP_BRAND_LOGO`), read at
+//! start. Only known files are served; anything else is a 404.
 
+use super::AppState;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{get, web, HttpResponse};
 
@@ -27,6 +29,20 @@ pub async fn serve(file: web::Path<String>) -> HttpResponse {
             .insert_header((CACHE_CONTROL, "public, max-age=3600"))
             .body(body),
         None => HttpResponse::NotFound()
+            .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("not found"),
+    }
+}
+
+/// The configured logo under its one name (`logo.png` or `logo.svg`).
+#[get("/static/brand/{file}")]
+pub async fn brand_logo(file: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    match &state.settings.brand_logo {
+        Some(logo) if logo.file_name() == file.as_str() => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, logo.content_type()))
+            .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+            .body(logo.bytes().to_vec()),
+        _ => HttpResponse::NotFound()
             .insert_header((CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body("not found"),
     }

@@ -327,6 +327,8 @@ pub fn serve_settings() -> ServeSettings {
         public_url: "http://127.0.0.1".into(),
         brand_name: "Acme Analytics".into(),
         support_email: None,
+        brand_logo: None,
+        egress_ips: Vec::new(),
         greenhouse_auth_url: "http://127.0.0.1:9".into(),
         greenhouse_api_url: "http://127.0.0.1:9".into(),
         greenhouse_ingestion_url: "http://127.0.0.1:9".into(),

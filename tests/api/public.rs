@@ -71,7 +71,8 @@ async fn page_shows_org_note_steps_and_form_and_get_never_consumes(backend: Back
             .to_str()
             .unwrap()
             .contains("default-src 'none'"));
-        let html = res.text().await.unwrap();
+        // Permission names may break only at `<wbr>` on narrow screens.
+        let html = res.text().await.unwrap().replace("<wbr>", "");
         for needle in [
             "Acme Analytics",
             "Initech",
@@ -132,7 +133,7 @@ async fn verified_submission_is_accepted_once(backend: Backend) {
     let (status, html) = app.submit(&path, &good()).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Received and verified"));
-    assert!(html.contains("harvest:users:list"));
+    assert!(html.replace("<wbr>", "").contains("harvest:users:list"));
     assert!(!html.contains(GOOD_SECRET));
     let d = drop_json(&app, &id).await;
     assert_eq!(d["state"], "submitted");
@@ -182,14 +183,18 @@ async fn insufficient_submission_lists_each_missing_scope(backend: Backend) {
         )
         .await;
     assert_eq!(status, 422);
+    let text = html.replace("<wbr>", "");
     for scope in [
         "harvest:offers:list",
         "harvest:candidates:list",
         "harvest:scorecards:list",
     ] {
-        assert!(html.contains(scope), "missing {scope} in the table");
+        assert!(text.contains(scope), "missing {scope} in the list");
     }
-    assert!(html.contains("<table"), "a table of missing permissions");
+    assert!(
+        html.contains("id=\"missing\""),
+        "a list of missing permissions"
+    );
     assert!(html.contains("Manage Scopes"));
     assert!(!html.contains(PARTIAL_SECRET), "the secret is never echoed");
     assert!(

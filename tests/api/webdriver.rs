@@ -432,6 +432,87 @@ impl Browser {
         shot
     }
 
+    /// Run one Chrome DevTools Protocol command (chromedriver's
+    /// `goog/cdp/execute`) and return its result.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let body = json!({ "cmd": cmd, "params": params });
+        self.must(reqwest::Method::POST, "/goog/cdp/execute", Some(body))
+            .await
+    }
+
+    /// Lay the page out as on a screen `width` CSS pixels wide and
+    /// `height` high (a phone when `mobile`), in light or dark mode
+    /// (`prefers-color-scheme`).
+    pub async fn emulate(&self, width: u32, height: u64, mobile: bool, dark: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await;
+        let scheme = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await;
+    }
+
+    /// A PNG of the whole page laid out `width` CSS pixels wide, written
+    /// to `path`; returns the page's height. The screen is made as tall as
+    /// the page and shot as it is (`captureBeyondViewport` with an emulated
+    /// phone screen can stall Chromium).
+    pub async fn screenshot_at(&self, path: &Path, width: u32, mobile: bool, dark: bool) -> u64 {
+        // Measured on a short screen: a page shorter than the screen would
+        // otherwise count as the screen's height.
+        self.emulate(width, 100, mobile, dark).await;
+        let height = self.page_height().await;
+        self.emulate(width, height.clamp(200, 16_000), mobile, dark)
+            .await;
+        let shot = self
+            .cdp("Page.captureScreenshot", json!({ "format": "png" }))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(string(shot["data"].clone()).as_bytes())
+            .unwrap_or_else(|e| panic!("webdriver: screenshot is not base64: {e}"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
+        }
+        std::fs::write(path, &png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        self.emulate(width, 900, mobile, dark).await;
+        height
+    }
+
+    /// Run `script` (a function body; `arguments` holds `args`) in the page
+    /// through WebDriver. This works even when the page itself may not run
+    /// JavaScript: the browser's content setting blocks the page's own
+    /// scripts, not the automation channel.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.must(reqwest::Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
+    /// `execute` for an asynchronous script: it ends by calling
+    /// `arguments[arguments.length - 1](result)`.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.must(reqwest::Method::POST, "/execute/async", Some(body))
+            .await
+    }
+
+    /// The laid-out height of the whole document, in CSS pixels.
+    pub async fn page_height(&self) -> u64 {
+        self.execute(
+            "return Math.ceil(Math.max(document.documentElement.scrollHeight, \
+             document.body ? document.body.scrollHeight : 0))",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    }
+
     /// Fetch new entries from the browser's console log (Chromium's legacy
     /// `POST /session/{id}/se/log`, which drains what it returns) and add them
     /// to this browser's record. Returns every entry recorded so far.
@@ -440,7 +521,7 @@ impl Browser {
         self.recorded_log()
     }
 
-    async fn collect_log(&self) {
+    pub async fn collect_log(&self) {
         let entries = self
             .must(
                 reqwest::Method::POST,

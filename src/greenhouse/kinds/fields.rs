@@ -29,7 +29,10 @@ pub struct FieldSpec {
     /// The form and secret JSON name (`client_id`).
     pub name: &'static str,
     pub label: &'static str,
+    /// Where to find the value, in plain words.
     pub help: &'static str,
+    /// What the value looks like (an example shape, never a real value).
+    pub looks_like: Option<&'static str>,
     /// A password-type input, never pre-filled.
     pub secret: bool,
     /// Must not be empty. An optional field is `null` in the secret when left empty.

@@ -171,8 +171,10 @@ pub trait CredentialKind: Send + Sync + 'static {
     /// rendered list of required and optional permissions, to place at the step where they
     /// are granted.
     fn instructions(&self, brand: &str, permissions: Markup) -> Markup;
-    /// The click path in Greenhouse that grants `permission`.
-    fn how_to_grant(&self, permission: &str) -> Markup;
+    /// How to add missing permissions to the credential the customer already made (where to
+    /// find it again in Greenhouse, what to tick, and that the same values are sent again),
+    /// written once above the list of what to tick.
+    fn grant_steps(&self) -> Markup;
     /// The JSON schema of this kind's secret (SPEC §4), for the OpenAPI document: by default
     /// every field, the optional ones `null` when not given.
     fn secret_schema(&self) -> serde_json::Value {
@@ -213,9 +215,9 @@ pub trait CredentialKind: Send + Sync + 'static {
     /// The label Greenhouse's screen shows for `permission` (a permission string, as in a
     /// report), when it differs from the string: "Candidates > List candidates" for
     /// `harvest:candidates:list`.
-    fn screen_label(&self, permission: &str) -> Option<&'static str> {
+    fn screen_label(&self, permission: &str) -> Option<String> {
         self.resource_by_permission(permission)
-            .and_then(Resource::screen_label)
+            .map(Resource::screen_label)
     }
 
     /// The default profile (the first named one).

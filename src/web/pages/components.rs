@@ -20,6 +20,40 @@ pub fn time_tag(t: OffsetDateTime) -> Markup {
     html! { time datetime=(rfc3339(t)) { (human_time(t)) } }
 }
 
+/// How far off `t` is, in words: "in 3 days", "in 5 hours", "in 12 minutes"
+/// (rounded to the nearest unit), or "now" once it has passed.
+pub fn relative_time(now: OffsetDateTime, t: OffsetDateTime) -> String {
+    let minutes = (t - now).whole_minutes();
+    let (n, unit) = if minutes <= 0 {
+        return "now".to_owned();
+    } else if minutes < 90 {
+        (minutes, "minute")
+    } else if minutes < 36 * 60 {
+        ((minutes + 30) / 60, "hour")
+    } else {
+        ((minutes + 12 * 60) / (24 * 60), "day")
+    };
+    if n == 1 {
+        format!("in 1 {unit}")
+    } else {
+        format!("in {n} {unit}s")
+    }
+}
+
+/// An exact permission name that may break only after its `:` or `/` on a narrow screen
+/// (never inside a word).
+pub fn permission_code(permission: &str) -> Markup {
+    let parts: Vec<&str> = permission.split_inclusive([':', '/']).collect();
+    html! {
+        code.perm-name translate="no" {
+            @for (i, part) in parts.iter().enumerate() {
+                @if i > 0 { wbr; }
+                (part)
+            }
+        }
+    }
+}
+
 /// The page's main heading with an optional line under it.
 pub fn page_heading(title: &str, lead: Option<Markup>) -> Markup {
     html! {
@@ -40,32 +74,41 @@ pub fn notice(tone: &'static str, content: Markup) -> Markup {
 pub fn permission_item(description: &str, permission: &str, screen: Option<&str>) -> Markup {
     html! {
         li {
+            @if let Some(label) = screen {
+                span.perm-label { (label_beside(label, permission)) }
+                " "
+            }
             span.perm-desc { (description) }
             " "
-            span.perm-names {
-                code.perm-name { (permission) }
-                (screen_label(screen))
-            }
+            (permission_code(permission))
         }
     }
 }
 
-/// " (Candidates > List candidates)" beside an exact permission name, or nothing.
-pub fn screen_label(screen: Option<&str>) -> Markup {
-    html! {
-        @if let Some(label) = screen {
-            " "
-            span.perm-screen title="As Greenhouse's screen shows it" { "(" (label) ")" }
-        }
+/// The screen's label to show beside the exact name: its group alone when the entry is the
+/// name itself ("Users > GET: List Users" beside `GET: List Users` is just "Users").
+pub fn label_beside(screen_label: &str, permission: &str) -> String {
+    match screen_label.split_once(" > ") {
+        Some((group, entry)) if entry == permission => group.to_owned(),
+        _ => screen_label.to_owned(),
     }
 }
 
-/// A list of catalogue resources as permissions.
+/// A list of catalogue resources as the screen shows them ("Candidates > List candidates")
+/// with the exact permission name, and what each is for.
 pub fn resource_list(resources: &[&Resource]) -> Markup {
     html! {
-        ul.permissions {
+        ul.permissions.compact {
             @for r in resources {
-                (permission_item(r.description, &r.permission(), r.screen_label()))
+                li {
+                    span.perm-label { (label_beside(&r.screen_label(), &r.permission())) }
+                    " "
+                    span.perm-what {
+                        "— " (r.description.split_once(" — ").map_or(r.description, |(_, d)| d))
+                    }
+                    " "
+                    (permission_code(&r.permission()))
+                }
             }
         }
     }
@@ -77,7 +120,7 @@ pub fn permission_list(kind: &dyn CredentialKind, permissions: &[String]) -> Mar
     html! {
         ul.permissions {
             @for p in permissions {
-                (permission_item(describe(kind, p), p, kind.screen_label(p)))
+                (permission_item(describe(kind, p), p, kind.screen_label(p).as_deref()))
             }
         }
     }
@@ -123,11 +166,26 @@ mod tests {
             &["harvest:users:list".to_owned(), "<x>".to_owned()],
         )
         .into_string();
-        assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
+        assert!(html.contains(
+            "<code class=\"perm-name\" translate=\"no\">harvest:<wbr>users:<wbr>list</code>"
+        ));
         assert!(html.contains("Users — the people"));
-        assert!(html.contains("(Users &gt; List users)"));
+        assert!(html.contains("Users &gt; List users"));
         assert!(html.contains("&lt;x&gt;"));
         assert_eq!(attempts(1), "1 attempt");
         assert_eq!(attempts(-2), "0 attempts");
+    }
+
+    #[test]
+    fn relative_times_round_to_the_nearest_unit() {
+        let now = datetime!(2026-11-23 09:00 UTC);
+        let r = |mins: i64| relative_time(now, now + time::Duration::minutes(mins));
+        assert_eq!(r(-5), "now");
+        assert_eq!(r(1), "in 1 minute");
+        assert_eq!(r(45), "in 45 minutes");
+        assert_eq!(r(90), "in 2 hours");
+        assert_eq!(r(35 * 60), "in 35 hours");
+        assert_eq!(r(72 * 60), "in 3 days");
+        assert_eq!(r(71 * 60 + 59), "in 3 days");
     }
 }

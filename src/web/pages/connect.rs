@@ -33,7 +33,7 @@ pub fn connect_section(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 "Keep this tab open: Greenhouse sends you back here, and this page then says "
                 "whether everything arrived."
             }
-            form.credential-form method="post" {
+            form.credential-form method="post" action={ "#" (super::drop::FORM_ANCHOR) } {
                 input type="hidden" name="csrf_token" value=(p.csrf_token);
                 input type="hidden" name="connect" value="1";
                 p.attempts { "Attempts left on this link: " strong { (p.attempts_left.max(0)) } }

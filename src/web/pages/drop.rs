@@ -1,39 +1,83 @@
 //! The `GET /d/{token}` page (and the 422 page, which is the same with a [`Problem`]).
+//!
+//! First visit: who asks and for what, the facts of the link, what happens to the credential,
+//! the one thing to know before starting, the steps (open), then the form. After a refused
+//! attempt the reason comes first, the form directly under it, and the steps collapse: the
+//! customer has seen them.
 
-use super::components::{notice, page_heading, time_tag};
+use super::components::page_heading;
 use super::form::credential_form;
 use super::instructions::instructions;
 use super::layout::layout;
+use super::problem::problem_summary;
+use super::trust::{expiry_line, facts, handling_box, keep_tab_open};
 use super::{DropPage, Problem};
 use maud::{html, Markup};
 
-/// The page of an open drop: who asks, for whom, the note, the expiry, the instructions, what
-/// happens to the credential, and the form (with `problem` above it after a refused attempt).
+/// The fragment the form posts to (`action="#send"`), so the answer opens at the form. On a
+/// 422 page it is the error summary's id: the browser scrolls to it *and focuses it* (a
+/// fragment's focusable target is focused on load; `autofocus` would be skipped because the
+/// URL has a fragment), with the form directly under it.
+pub const FORM_ANCHOR: &str = "send";
+
+/// The page of an open drop, with `problem` (a 422 page) after a refused attempt.
 pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
-    let title = if problem.is_some() {
-        "Please correct the credential"
+    let brand = p.brand();
+    // A partner drop ("Connect with Greenhouse") has a Connect button instead of the form.
+    let title = if p.kind.connects() {
+        "Connect your Greenhouse account"
     } else {
         "Share your Greenhouse credential"
     };
-    layout(
-        &p.context(),
-        title,
-        html! {
-            (page_heading(title, Some(html! {
-                strong { (p.brand) } " asks for a " (p.kind.label()) " for "
-                strong { (p.org) } "."
-            })))
-            (note(&p.brand, p.note.as_deref()))
-            (expiry(p))
-            (instructions(&p.brand, p.kind, &p.profile))
-            (handling(&p.brand))
-            @if p.kind.connects() {
-                (super::connect::connect_section(p, problem))
-            } @else {
-                (credential_form(p, problem))
-            }
-        },
-    )
+    match problem {
+        None => layout(
+            &p.ctx,
+            title,
+            html! {
+                (page_heading(title, Some(html! {
+                    strong { (brand) } " asks for a " (p.kind.label()) " for "
+                    strong { (p.org) } "."
+                })))
+                (note(brand, p.note.as_deref()))
+                (facts(p))
+                (handling_box(brand, &p.ctx.handling))
+                (keep_tab_open())
+                (instructions(brand, p.kind, &p.profile, true))
+                div id=(FORM_ANCHOR) {
+                    @if p.kind.connects() {
+                        (super::connect::connect_section(p, None))
+                    } @else {
+                        (credential_form(p, None))
+                    }
+                }
+            },
+        ),
+        Some(problem) if p.kind.connects() => layout(
+            &p.ctx,
+            "Error: the connection was not completed",
+            html! {
+                div id=(FORM_ANCHOR) {
+                    (super::connect::connect_section(p, Some(problem)))
+                }
+                (instructions(brand, p.kind, &p.profile, false))
+                (handling_box(brand, &p.ctx.handling))
+                (note(brand, p.note.as_deref()))
+                (expiry_line(p))
+            },
+        ),
+        Some(problem) => layout(
+            &p.ctx,
+            "Error: the credential was not accepted",
+            html! {
+                (problem_summary(p, problem))
+                (credential_form(p, Some(problem)))
+                (instructions(brand, p.kind, &p.profile, false))
+                (handling_box(brand, &p.ctx.handling))
+                (note(brand, p.note.as_deref()))
+                (expiry_line(p))
+            },
+        ),
+    }
 }
 
 fn note(brand: &str, note: Option<&str>) -> Markup {
@@ -47,351 +91,6 @@ fn note(brand: &str, note: Option<&str>) -> Markup {
     }
 }
 
-fn expiry(p: &DropPage) -> Markup {
-    notice(
-        "info",
-        html! {
-            p {
-                "This link works until " strong { (time_tag(p.expires_at)) } ". "
-                "It accepts one credential; after that it stops working."
-            }
-        },
-    )
-}
-
-/// What keydrop does with the credential, and what not to do with it.
-fn handling(brand: &str) -> Markup {
-    html! {
-        section.handling aria-labelledby="handling-title" {
-            h2 #handling-title { "What happens to your credential" }
-            ul {
-                li { "It is checked once against Greenhouse right away, and you see the result "
-                     "on the next page, permission by permission." }
-                li { "It is stored encrypted." }
-                li { "It is released only to named internal systems of " (brand)
-                     " that import your data, and every release is recorded in an audit log." }
-                li { strong { "Never send it by e-mail or chat" } "; use only this form." }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::greenhouse::kinds::{CredentialKind, HARVEST_V1, HARVEST_V3};
-    use crate::greenhouse::Profile;
-    use crate::web::pages::testing::{assert_page_ok, escaped, tags, HOSTILE};
-    use time::macros::datetime;
-
-    fn page(kind: &'static dyn CredentialKind, hostile: &str) -> DropPage {
-        DropPage {
-            brand: format!("Brand {hostile}"),
-            org: format!("Org {hostile}"),
-            note: Some(format!("Note {hostile}")),
-            kind,
-            profile: Profile::default_for(kind),
-            expires_at: datetime!(2026-11-23 09:00 UTC),
-            csrf_token: "csrf-abc".to_owned(),
-            attempts_left: 7,
-            contact: Some(crate::web::pages::PageContact {
-                name: Some(format!("Contact {hostile}")),
-                email: "jane@example.com".into(),
-            }),
-        }
-    }
-
-    fn problem(hostile: &str) -> Problem {
-        Problem {
-            message: format!("Missing {hostile}"),
-            missing_required: vec!["harvest:jobs:list".into(), "harvest:offers:list".into()],
-            missing_optional: vec!["harvest:notes:list".into()],
-            field: Some("client_id"),
-            kept: vec![
-                ("client_id", format!("cid-{hostile}-12345")),
-                ("user_id", format!("42{hostile}")),
-            ],
-            not_counted: false,
-        }
-    }
-
-    fn all_pages(hostile: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for kind in crate::greenhouse::registry().all() {
-            let p = page(kind, hostile);
-            out.push(drop_page(&p, None).into_string());
-            out.push(drop_page(&p, Some(&problem(hostile))).into_string());
-        }
-        out
-    }
-
-    #[test]
-    fn hostile_values_are_escaped_everywhere() {
-        for h in HOSTILE {
-            for html in all_pages(h) {
-                assert_page_ok(&html, h);
-                assert!(html.contains(&escaped(&format!("Org {h}"))));
-                assert!(html.contains(&escaped(&format!("Note {h}"))));
-                assert!(html.contains(&escaped(&format!("Brand {h}"))));
-                assert!(html.contains(&escaped(&format!("Contact {h}"))));
-            }
-        }
-    }
-
-    #[test]
-    fn page_shows_who_for_whom_note_and_expiry() {
-        let html = drop_page(&page(HARVEST_V3, "x"), None).into_string();
-        assert!(html.contains("<strong>Brand x</strong> asks for"));
-        assert!(html.contains("<strong>Org x</strong>"));
-        assert!(html.contains("Note x"));
-        assert!(html.contains(
-            r#"<time datetime="2026-11-23T09:00:00Z">Monday 23 November 2026, 09:00 UTC</time>"#
-        ));
-        assert!(html.contains("encrypted"));
-        assert!(html.contains("audit"));
-        assert!(html.contains("Never send it by e-mail"));
-        assert!(!html.contains("role=\"alert\""));
-        let no_note = DropPage {
-            note: None,
-            ..page(HARVEST_V3, "x")
-        };
-        assert!(!drop_page(&no_note, None)
-            .into_string()
-            .contains("A note from"));
-        assert!(html.contains("Write to <strong>Contact x</strong> at"));
-        assert!(html.contains("href=\"mailto:jane@example.com\""));
-    }
-
-    #[test]
-    fn a_problem_from_the_shape_checks_says_no_attempt_was_used() {
-        let p = page(HARVEST_V3, "x");
-        let counted = drop_page(&p, Some(&problem("x"))).into_string();
-        assert!(counted.contains("You have <strong>7 attempts</strong> left"));
-        let local = Problem {
-            not_counted: true,
-            ..problem("x")
-        };
-        let html = drop_page(&p, Some(&local)).into_string();
-        assert!(html.contains("did not use an attempt: you still have <strong>7 attempts</strong>"));
-    }
-
-    #[test]
-    fn form_posts_back_without_action() {
-        for html in all_pages("x") {
-            let t = tags(&html);
-            let forms: Vec<_> = t.iter().filter(|t| t.name == "form").collect();
-            assert_eq!(forms.len(), 1);
-            assert_eq!(forms[0].attr("method"), Some("post"));
-            assert!(forms[0].attr("action").is_none());
-            let csrf = t
-                .iter()
-                .find(|t| t.attr("name") == Some("csrf_token"))
-                .unwrap();
-            assert_eq!(csrf.attr("type"), Some("hidden"));
-            assert_eq!(csrf.attr("value"), Some("csrf-abc"));
-            assert_eq!(t.iter().filter(|t| t.name == "button").count(), 1);
-            assert_eq!(
-                t.iter()
-                    .filter(|t| t.attr("type") == Some("submit"))
-                    .count(),
-                1
-            );
-        }
-    }
-
-    #[test]
-    fn inputs_per_kind_and_secrets_are_never_filled() {
-        for kind in crate::greenhouse::registry().all() {
-            let p = page(kind, "x");
-            for html in [
-                drop_page(&p, None).into_string(),
-                drop_page(&p, Some(&problem("x"))).into_string(),
-            ] {
-                let t = tags(&html);
-                let input = |n: &str| {
-                    t.iter()
-                        .find(|t| t.name == "input" && t.attr("name") == Some(n))
-                };
-                if kind.connects() {
-                    // A Connect button and nothing to type: no credential input at all.
-                    for f in kind.fields() {
-                        assert!(input(f.name).is_none(), "{} on a connect page", f.name);
-                    }
-                    assert!(input("connect").is_some());
-                    continue;
-                }
-                let secrets: &[&str] = match kind.name() {
-                    "harvest_v3" => &["client_secret"],
-                    _ => &["api_key"],
-                };
-                for s in secrets {
-                    let i = input(s).unwrap();
-                    assert_eq!(i.attr("type"), Some("password"));
-                    assert_eq!(i.attr("autocomplete"), Some("off"));
-                    assert!(i.attr("value").is_none());
-                    assert!(i.attr("aria-describedby").is_some());
-                }
-                if kind.name() == "harvest_v3" {
-                    let c = input("client_id").unwrap();
-                    assert_eq!(c.attr("type"), Some("text"));
-                    assert_eq!(c.attr("autocomplete"), Some("off"));
-                    assert_eq!(c.attr("spellcheck"), Some("false"));
-                    let u = input("user_id").unwrap();
-                    assert_eq!(u.attr("inputmode"), Some("numeric"));
-                    assert!(u.attr("required").is_none());
-                    assert!(input("api_key").is_none());
-                } else {
-                    assert!(input("client_id").is_none());
-                    assert!(input("client_secret").is_none());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn problem_shows_summary_table_and_kept_values_only() {
-        let p = page(HARVEST_V3, "x");
-        let pr = problem("x");
-        let html = drop_page(&p, Some(&pr)).into_string();
-        assert!(html.contains("role=\"alert\""));
-        assert!(html.contains("Missing x"));
-        assert!(html.contains("<strong>7 attempts</strong> left"));
-        for m in pr.missing_required.iter().chain(&pr.missing_optional) {
-            // The exact scope and, beside it, Greenhouse's label for it.
-            let label = HARVEST_V3.screen_label(m).unwrap().replace('>', "&gt;");
-            assert!(
-                html.contains(&format!(
-                    "<td data-label=\"Permission\"><code>{m}</code> <span class=\"perm-screen\" \
-                     title=\"As Greenhouse's screen shows it\">({label})</span></td>"
-                )),
-                "{m}"
-            );
-            assert!(html.contains(&format!(
-                "Manage Scopes → tick <strong>{label}</strong> (<code>{m}</code>) → Save"
-            )));
-        }
-        assert!(html.contains("Jobs — the positions"));
-        assert!(html.contains("Optional</span>"));
-        let t = tags(&html);
-        let cid = t
-            .iter()
-            .find(|t| t.attr("name") == Some("client_id"))
-            .unwrap();
-        assert_eq!(cid.attr("value"), Some("cid-x-12345"));
-        assert_eq!(cid.attr("aria-invalid"), Some("true"));
-        assert_eq!(
-            cid.attr("aria-describedby"),
-            Some("client_id-error client_id-help")
-        );
-        assert!(t.iter().any(|t| t.attr("id") == Some("client_id-error")));
-        let uid = t
-            .iter()
-            .find(|t| t.attr("name") == Some("user_id"))
-            .unwrap();
-        assert_eq!(uid.attr("value"), Some("42x"));
-        assert!(uid.attr("aria-invalid").is_none());
-    }
-
-    #[test]
-    fn kept_client_id_appears_but_no_secret_field_has_a_value() {
-        let pr = Problem {
-            kept: vec![("client_id", "cid-12345".into())],
-            field: Some("client_secret"),
-            ..problem("x")
-        };
-        for kind in crate::greenhouse::registry().all() {
-            let html = drop_page(&page(kind, "x"), Some(&pr)).into_string();
-            assert_eq!(
-                html.contains("value=\"cid-12345\""),
-                kind.name() == "harvest_v3"
-            );
-            for t in tags(&html).iter().filter(|t| t.name == "input") {
-                if t.attr("type") == Some("password") {
-                    assert!(t.attr("value").is_none());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn v1_problem_table_says_how_to_edit_the_key() {
-        let p = page(HARVEST_V1, "x");
-        let pr = Problem {
-            message: "Missing".into(),
-            missing_required: vec!["GET: List Users".into()],
-            field: Some("api_key"),
-            ..Problem::default()
-        };
-        let html = drop_page(&p, Some(&pr)).into_string();
-        assert!(html.contains("<code>GET: List Users</code></td>"));
-        assert!(html.contains("your key → Edit"));
-        assert!(html.contains("2026-08-31"));
-        let t = tags(&html);
-        let key = t
-            .iter()
-            .find(|t| t.attr("name") == Some("api_key"))
-            .unwrap();
-        assert_eq!(key.attr("aria-invalid"), Some("true"));
-    }
-
-    #[test]
-    fn candidate_ingestion_page_has_its_fields_and_steps() {
-        let p = page(crate::greenhouse::kinds::CANDIDATE_INGESTION, "x");
-        let pr = Problem {
-            message: "Missing".into(),
-            missing_required: vec!["GET /v1/partner/jobs".into()],
-            field: Some("user_email"),
-            kept: vec![("user_email", "ada@initech.example".into())],
-            ..Problem::default()
-        };
-        for html in [
-            drop_page(&p, None).into_string(),
-            drop_page(&p, Some(&pr)).into_string(),
-        ] {
-            for s in [
-                "Candidate Ingestion API key",
-                "Dev Center",
-                "API Credential Management",
-                "Create New API Key",
-                "<strong>Candidate Ingestion</strong>",
-                "Unlisted vendor",
-                "only once",
-                "Can manage ALL organization's API Credentials",
-                "GET /v1/partner/jobs",
-                "boards.greenhouse.io/",
-            ] {
-                assert!(html.contains(s), "missing {s}");
-            }
-            let t = tags(&html);
-            let input = |n: &str| {
-                t.iter()
-                    .find(|t| t.name == "input" && t.attr("name") == Some(n))
-                    .unwrap()
-            };
-            assert_eq!(input("api_key").attr("type"), Some("password"));
-            assert_eq!(input("user_email").attr("inputmode"), Some("email"));
-            assert!(input("user_email").attr("required").is_some());
-            assert!(input("job_board_token").attr("required").is_none());
-        }
-        let html = drop_page(&p, Some(&pr)).into_string();
-        let t = tags(&html);
-        let email = t
-            .iter()
-            .find(|t| t.attr("name") == Some("user_email"))
-            .unwrap();
-        assert_eq!(email.attr("value"), Some("ada@initech.example"));
-        assert_eq!(email.attr("aria-invalid"), Some("true"));
-        assert!(html.contains("raise their permission level"));
-    }
-
-    #[test]
-    fn v3_page_lists_every_required_scope() {
-        let p = page(HARVEST_V3, "x");
-        let html = drop_page(&p, None).into_string();
-        for name in &p.profile.required {
-            assert!(html.contains(&format!(
-                "<code class=\"perm-name\">harvest:{name}:list</code>"
-            )));
-        }
-    }
-}
+#[path = "drop_tests.rs"]
+mod tests;

@@ -1,8 +1,10 @@
-//! Pages for links that cannot be used and for errors: 410, 404, 429 and a generic one.
+//! Pages for links that cannot be used and for errors: 410, 404, 429, the link locked by the
+//! last attempt, and a generic one. Each names whom to ask, with their address.
 
 use super::components::{notice, page_heading};
 use super::layout::layout;
 use super::PageContext;
+use crate::domain::contact::mailto;
 use maud::{html, Markup};
 
 /// Why a link is dead (410).
@@ -19,32 +21,85 @@ pub enum GoneReason {
 }
 
 impl GoneReason {
-    fn explain(self, brand: &str) -> Markup {
+    fn title(self) -> &'static str {
+        match self {
+            GoneReason::Submitted => "Already received",
+            GoneReason::Expired => "This link has expired",
+            GoneReason::Revoked => "This link was withdrawn",
+            GoneReason::Locked => "This link is locked",
+        }
+    }
+
+    fn explain(self, ctx: &PageContext) -> Markup {
         match self {
             GoneReason::Submitted => html! {
-                "A credential was already received through this link. If you sent it, there "
-                "is nothing more to do."
+                "A credential was already received through this link"
+                @if let Some(org) = &ctx.org { " for " strong { (org) } }
+                ". If you sent it, there is nothing more to do."
+                @if let Some(reference) = &ctx.reference {
+                    " Its reference is " strong translate="no" { (reference) } "."
+                }
             },
-            GoneReason::Expired => html! { "This link has expired." },
-            GoneReason::Revoked => html! { "This link was withdrawn by " (brand) "." },
+            GoneReason::Expired => html! {
+                "Links work for a limited time, and this one has run out. Nothing was stored."
+            },
+            GoneReason::Revoked => html! { (ctx.brand) " withdrew this link. Nothing was stored." },
             GoneReason::Locked => html! {
-                "Too many attempts were made with this link, so it was locked to protect you. "
-                "Nothing was stored."
+                "Too many attempts were refused, so the link was locked to protect your "
+                "account. Nothing was stored."
             },
+        }
+    }
+}
+
+/// "Ask Jane Doe at Acme for a new link: jane@example.com."
+fn ask_for_new_link(ctx: &PageContext, lead: &str) -> Markup {
+    html! {
+        p {
+            (lead) " ask " (ctx.whom()) " for a new link"
+            @if let Some(c) = &ctx.contact {
+                ": " a href=(mailto(&c.email)) translate="no" { (c.email) }
+            }
+            "."
         }
     }
 }
 
 /// 410: the link is no longer usable, why, and whom to ask for a new one.
 pub fn gone_page(ctx: &PageContext, reason: GoneReason) -> Markup {
-    let title = "This link no longer works";
+    let title = reason.title();
+    let tone = if reason == GoneReason::Submitted {
+        "success"
+    } else {
+        "warning"
+    };
     layout(
         ctx,
         title,
         html! {
             (page_heading(title, None))
-            (notice("warning", html! { p { (reason.explain(&ctx.brand)) } }))
-            p { "If you still need to send a credential, ask " (ctx.whom()) " for a new link." }
+            (notice(tone, html! { p { (reason.explain(ctx)) } }))
+            (ask_for_new_link(ctx, "If you still need to send a credential,"))
+        },
+    )
+}
+
+/// 422: the submission that used the last attempt was refused, so the link is now locked.
+pub fn locked_now_page(ctx: &PageContext, reason: &str) -> Markup {
+    let title = "This link is now locked";
+    layout(
+        ctx,
+        title,
+        html! {
+            (page_heading(title, None))
+            (notice("warning", html! {
+                p { (reason) }
+                p {
+                    "That was the last attempt this link allows, so it was locked to protect "
+                    "your account. Nothing was stored."
+                }
+            }))
+            (ask_for_new_link(ctx, "To try again,"))
         },
     )
 }
@@ -52,7 +107,6 @@ pub fn gone_page(ctx: &PageContext, reason: GoneReason) -> Markup {
 /// 404: the token is not one keydrop knows (so there is no drop contact,
 /// only the support address, if any).
 pub fn not_found_page(ctx: &PageContext) -> Markup {
-    let brand = ctx.brand.as_str();
     let title = "Link not recognised";
     layout(
         ctx,
@@ -63,7 +117,7 @@ pub fn not_found_page(ctx: &PageContext) -> Markup {
                 "This link is not one we recognise. Check that it was copied whole: links are "
                 "long and e-mail programs sometimes break them across lines."
             }
-            p { "If it still does not work, ask " (brand) " for a new link." }
+            (ask_for_new_link(ctx, "If it still does not work,"))
         },
     )
 }
@@ -77,8 +131,8 @@ pub fn rate_limited_page(ctx: &PageContext, retry_after_secs: u64) -> Markup {
         html! {
             (page_heading(title, None))
             p {
-                "Please wait " (wait_words(retry_after_secs)) " and then try again. "
-                "Nothing you sent was lost or stored."
+                "Please wait " (wait_words(retry_after_secs)) ", then go back and send the "
+                "form again. Nothing you sent was lost or stored, and no attempt was used."
             }
         },
     )
@@ -92,7 +146,12 @@ pub fn error_page(ctx: &PageContext, title: &str, message: &str) -> Markup {
         html! {
             (page_heading(title, None))
             p { (message) }
-            p.done { "If this keeps happening, contact " (ctx.brand) "." }
+            @if let Some(c) = &ctx.contact {
+                p.done {
+                    "Stuck? Write to " (ctx.whom()) ": "
+                    a href=(mailto(&c.email)) translate="no" { (c.email) } "."
+                }
+            }
         },
     )
 }
@@ -135,11 +194,18 @@ mod tests {
     #[test]
     fn gone_says_which_and_whom_to_ask() {
         let text = |r| gone_page(&acme(), r).into_string();
+        assert!(text(GoneReason::Submitted).contains("<h1>Already received</h1>"));
         assert!(text(GoneReason::Submitted)
             .contains("A credential was already received through this link"));
         assert!(text(GoneReason::Expired).contains("has expired"));
-        assert!(text(GoneReason::Revoked).contains("withdrawn by Acme"));
+        assert!(text(GoneReason::Revoked).contains("Acme withdrew this link"));
         assert!(text(GoneReason::Locked).contains("Too many attempts"));
+        let mut received = acme();
+        received.org = Some("Initech".into());
+        received.reference = Some("3F2A9C1B".into());
+        let html = gone_page(&received, GoneReason::Submitted).into_string();
+        assert!(html.contains("for <strong>Initech</strong>"));
+        assert!(html.contains("reference is <strong translate=\"no\">3F2A9C1B</strong>"));
         for r in REASONS {
             assert!(text(r).contains("ask Acme for a new link"));
         }
@@ -153,10 +219,11 @@ mod tests {
         for r in REASONS {
             let html = gone_page(&ctx, r).into_string();
             assert!(
-                html.contains("ask Jane Doe at Acme for a new link"),
+                html.contains(
+                    "ask Jane Doe at Acme for a new link: <a href=\"mailto:jane@example.com\""
+                ),
                 "{html}"
             );
-            assert!(html.contains("mailto:jane@example.com"));
             assert!(
                 !html.contains("help@example.com"),
                 "the drop's contact wins"
@@ -186,6 +253,18 @@ mod tests {
         .into_string();
         assert!(e.contains("<h1>The form expired</h1>"));
         assert!(e.contains("Reload the page"));
+        assert!(!e.contains("keeps happening"));
+        let jane = Contact {
+            name: "Jane Doe".into(),
+            email: "jane@example.com".into(),
+        };
+        let ctx = acme().with_contact(Some(&jane));
+        let locked = locked_now_page(&ctx, "Greenhouse refused it.").into_string();
+        assert!(locked.contains("Greenhouse refused it."));
+        assert!(locked.contains("last attempt"));
+        assert!(locked
+            .contains("ask Jane Doe at Acme for a new link: <a href=\"mailto:jane@example.com\""));
+        assert!(!locked.contains("keeps happening"));
     }
 
     #[test]
@@ -200,6 +279,7 @@ mod tests {
                 not_found_page(&ctx).into_string(),
                 rate_limited_page(&ctx, 5).into_string(),
                 error_page(&ctx, h, h).into_string(),
+                locked_now_page(&ctx, h).into_string(),
             ];
             pages.extend(REASONS.map(|r| gone_page(&ctx, r).into_string()));
             for html in pages {

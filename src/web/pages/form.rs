@@ -1,12 +1,13 @@
-//! The credential form. It posts back to the page's own URL (no `action`), so the link token
-//! never has to appear in the page. Secret fields are never given a value.
+//! The credential form. It posts back to the page's own URL with only a fragment as `action`
+//! (`#send`), so the link token never has to appear in the page and the answer opens at the
+//! form. Secret fields are never given a value.
 
-use super::problem::problem_summary;
+use super::drop::FORM_ANCHOR;
 use super::{DropPage, Problem};
 use crate::greenhouse::kinds::{FieldSpec, InputMode};
 use maud::{html, Markup};
 
-/// The whole form section, with the problem summary on top when there is one.
+/// The whole form section; after a refused attempt the wrong field is marked.
 pub fn credential_form(p: &DropPage, problem: Option<&Problem>) -> Markup {
     let wrong = problem.and_then(|x| x.field);
     let kept = |name: &str| {
@@ -19,11 +20,10 @@ pub fn credential_form(p: &DropPage, problem: Option<&Problem>) -> Markup {
     };
     html! {
         section.form-section aria-labelledby="form-title" {
-            h2 #form-title { "Send the credential" }
-            @if let Some(problem) = problem {
-                (problem_summary(p, problem))
+            h2 #form-title {
+                @if problem.is_some() { "Send the credential again" } @else { "Send the credential" }
             }
-            form.credential-form method="post" {
+            form.credential-form method="post" action={ "#" (FORM_ANCHOR) } {
                 input type="hidden" name="csrf_token" value=(p.csrf_token);
                 @for f in p.kind.fields() {
                     (field(f, kept(f.name), wrong, problem))
@@ -59,7 +59,12 @@ fn field(
     html! {
         div.field.field-invalid[invalid] {
             label for=(f.name) { (f.label) }
-            p.help id=(help_id) { (f.help) }
+            p.help id=(help_id) {
+                (f.help)
+                @if let Some(looks) = f.looks_like {
+                    " " span.looks-like { "Looks like: " (looks) "." }
+                }
+            }
             @if invalid {
                 @if let Some(problem) = problem {
                     p.field-error id=(error_id) { (problem.message) }
@@ -71,12 +76,13 @@ fn field(
                 name=(f.name)
                 autocomplete="off"
                 autocapitalize="off"
+                autocorrect="off"
                 spellcheck="false"
+                translate="no"
                 inputmode=[inputmode(f.input)]
                 pattern=[(f.input == InputMode::Numeric).then_some("[0-9]*")]
                 aria-describedby=(described)
                 aria-invalid=[invalid.then_some("true")]
-                autofocus[invalid]
                 required[f.required]
                 value=[value];
         }

@@ -1,19 +1,27 @@
 //! Step-by-step instructions for creating the credential in Greenhouse, per kind, with the
-//! permissions to grant listed at the step where they are ticked.
+//! permissions to grant listed at the step where they are ticked. They sit in a `<details>`
+//! (no JavaScript needed): open on the first visit, closed once the customer has seen them.
 
 use super::components::resource_list;
 use crate::greenhouse::{CredentialKind, Profile, Resource};
 use maud::{html, Markup};
 
 /// The "How to create the credential" section for `kind`: the kind's own steps, with the
-/// profile's permissions at the step where they are granted.
-pub fn instructions(brand: &str, kind: &dyn CredentialKind, profile: &Profile) -> Markup {
+/// profile's permissions at the step where they are granted; `open` on the first visit.
+pub fn instructions(
+    brand: &str,
+    kind: &dyn CredentialKind,
+    profile: &Profile,
+    open: bool,
+) -> Markup {
     let required = profile.required_resources(kind);
     let optional = profile.optional_resources(kind);
     html! {
-        section.instructions aria-labelledby="steps-title" {
-            h2 #steps-title { "How to create the credential in Greenhouse" }
-            (kind.instructions(brand, permission_groups(&required, &optional)))
+        details.instructions open[open] {
+            summary { "How to create the credential in Greenhouse" }
+            div.details-body {
+                (kind.instructions(brand, permission_groups(&required, &optional)))
+            }
         }
     }
 }
@@ -44,15 +52,15 @@ mod tests {
     #[test]
     fn v3_lists_every_scope_and_the_key_steps() {
         let p = Profile::default_for(HARVEST_V3);
-        let html = instructions("Acme", HARVEST_V3, &p).into_string();
+        let html = instructions("Acme", HARVEST_V3, &p, true).into_string();
         for r in p.required_resources(HARVEST_V3) {
             assert!(html.contains(&format!(
-                "<code class=\"perm-name\">harvest:{}:list</code>",
+                "<code class=\"perm-name\" translate=\"no\">harvest:<wbr>{}:<wbr>list</code>",
                 r.name
             )));
         }
         for r in p.optional_resources(HARVEST_V3) {
-            assert!(html.contains(&format!("harvest:{}:list", r.name)));
+            assert!(html.contains(&format!("harvest:<wbr>{}:<wbr>list", r.name)));
         }
         // Each scope also by the label Greenhouse's screen shows.
         for r in p
@@ -60,11 +68,11 @@ mod tests {
             .into_iter()
             .chain(p.optional_resources(HARVEST_V3))
         {
-            let label = r.screen_label().unwrap().replace('>', "&gt;");
-            assert!(html.contains(&format!("({label})</span>")), "{label}");
+            let label = r.screen_label().replace('>', "&gt;");
+            assert!(html.contains(&label), "{label}");
         }
-        assert!(html.contains("(Candidates &gt; List candidates)"));
-        assert!(html.contains("(Job Interview Stages &gt; List job interview stages)"));
+        assert!(html.contains("Candidates &gt; List candidates"));
+        assert!(html.contains("Job Interview Stages &gt; List job interview stages"));
         for s in [
             "Dev Center",
             "API Credentials",
@@ -82,19 +90,26 @@ mod tests {
     #[test]
     fn v1_says_keys_are_retired() {
         let p = Profile::default_for(HARVEST_V1);
-        let html = instructions("Acme", HARVEST_V1, &p).into_string();
+        let html = instructions("Acme", HARVEST_V1, &p, true).into_string();
         assert!(html.contains("2026-08-31"));
         assert!(html.contains("V3 credential instead"));
         for r in p.required_resources(HARVEST_V1) {
-            assert!(html.contains(&r.permission()));
+            assert!(
+                html.replace("<wbr>", "").contains(&r.permission()),
+                "{}",
+                r.name
+            );
         }
     }
 
     #[test]
     fn minimal_profile_has_no_optional_group() {
         let p = Profile::named(HARVEST_V3, "minimal").unwrap();
-        let html = instructions("Acme", HARVEST_V3, &p).into_string();
-        assert!(html.contains("harvest:users:list"));
+        let html = instructions("Acme", HARVEST_V3, &p, true).into_string();
+        assert!(html.contains("harvest:<wbr>users:<wbr>list"));
         assert!(!html.contains("Optional</strong>"));
+        assert!(html.contains("<details class=\"instructions\" open>"));
+        let closed = instructions("Acme", HARVEST_V3, &p, false).into_string();
+        assert!(closed.contains("<details class=\"instructions\">"));
     }
 }

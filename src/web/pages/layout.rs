@@ -1,5 +1,6 @@
-//! The document shell every page shares: head, header with the brand, main
-//! (ending with whom to contact), footer.
+//! The document shell every page shares: head; a header saying who is asking,
+//! for whom and whom to contact (on every page, 410s included); main; a footer
+//! saying what this page is and what it will never ask for.
 
 use super::{PageContact, PageContext};
 use crate::domain::contact::mailto;
@@ -9,7 +10,7 @@ use maud::{html, Markup, DOCTYPE};
 pub const STYLESHEET: &str = "/static/keydrop.css";
 
 /// A full HTML document: `title` goes into `<title>` (after the brand is added) and `content`
-/// into `<main>`, followed by the contact of `ctx` when there is one.
+/// into `<main>`.
 pub fn layout(ctx: &PageContext, title: &str, content: Markup) -> Markup {
     let brand = ctx.brand.as_str();
     html! {
@@ -18,29 +19,11 @@ pub fn layout(ctx: &PageContext, title: &str, content: Markup) -> Markup {
             (head(brand, title))
             body {
                 a.skip-link href="#main" { "Skip to content" }
-                (site_header(brand))
+                (site_header(ctx))
                 main #main {
                     (content)
-                    @if let Some(contact) = &ctx.contact {
-                        (contact_box(contact))
-                    }
                 }
-                (site_footer())
-            }
-        }
-    }
-}
-
-/// "Questions about this link? Write to Jane Doe at jane@example.com."
-fn contact_box(c: &PageContact) -> Markup {
-    html! {
-        aside.contact aria-label="Contact" {
-            p {
-                "Questions about this link? Write to "
-                @if let Some(name) = &c.name {
-                    strong { (name) } " at "
-                }
-                a href=(mailto(&c.email)) translate="no" { (c.email) } "."
+                (site_footer(brand))
             }
         }
     }
@@ -60,21 +43,54 @@ fn head(brand: &str, title: &str) -> Markup {
     }
 }
 
-fn site_header(brand: &str) -> Markup {
+/// The brand (logo and name), then "Secure credential request for Initech" and the contact.
+fn site_header(ctx: &PageContext) -> Markup {
     html! {
         header.site-header {
             div.wrap {
-                p.brand { (brand) }
+                p.brand {
+                    @if let Some(logo) = &ctx.logo {
+                        img.brand-logo src=(logo) alt="" width="32" height="32";
+                    }
+                    span.brand-name { (ctx.brand) }
+                }
+                p.request {
+                    "Secure credential request"
+                    @if let Some(org) = &ctx.org {
+                        " for " strong { (org) }
+                    }
+                }
+                @if let Some(contact) = &ctx.contact {
+                    (contact_line(contact))
+                }
             }
         }
     }
 }
 
-fn site_footer() -> Markup {
+/// "Your contact: Jane Doe, jane@example.com".
+pub fn contact_line(c: &PageContact) -> Markup {
+    html! {
+        p.contact {
+            "Your contact: "
+            @if let Some(name) = &c.name {
+                strong { (name) } ", "
+            }
+            a href=(mailto(&c.email)) translate="no" { (c.email) }
+        }
+    }
+}
+
+fn site_footer(brand: &str) -> Markup {
     html! {
         footer.site-footer {
             div.wrap {
-                p { "Secured by keydrop" }
+                p {
+                    "This page is " (brand) "'s secure drop box for credentials (keydrop). It "
+                    "never asks for your Greenhouse password, and it loads nothing from other "
+                    "sites. Unsure whether a request is genuine? Ask your contact through a "
+                    "channel you already use before you send anything."
+                }
             }
         }
     }
@@ -100,7 +116,7 @@ mod tests {
             assert!(page.contains(r#"<meta name="robots" content="noindex,nofollow">"#));
             assert!(page.contains(r#"<link rel="stylesheet" href="/static/keydrop.css">"#));
             assert!(page.contains("<main id=\"main\">"));
-            assert!(page.contains("Secured by keydrop"));
+            assert!(page.contains("never asks for your Greenhouse password"));
             assert!(page.contains("Title &lt;b&gt;"));
             assert_safe(&page, brand);
         }
@@ -110,16 +126,16 @@ mod tests {
     fn contact_is_shown_escaped_with_a_mailto_link() {
         for h in HOSTILE {
             let ctx = PageContext {
-                brand: "Acme".into(),
                 contact: Some(PageContact {
                     name: Some(format!("Jane {h}")),
                     email: "o'brien&co@example.com".into(),
                 }),
+                ..PageContext::new("Acme")
             };
             let page = layout(&ctx, "T", html! { p { "x" } }).into_string();
             assert_safe(&page, h);
             assert!(page.contains(&format!(
-                "Write to <strong>{}</strong> at",
+                "Your contact: <strong>{}</strong>, ",
                 crate::web::pages::testing::escaped(&format!("Jane {h}"))
             )));
             assert!(page.contains(
@@ -129,10 +145,17 @@ mod tests {
         let support = PageContext::new("Acme").with_support(Some("help@example.com"));
         let page = layout(&support, "T", html! {}).into_string();
         assert!(
-            page.contains("Write to <a href=\"mailto:help@example.com\""),
+            page.contains("Your contact: <a href=\"mailto:help@example.com\""),
             "{page}"
         );
         let none = layout(&PageContext::new("Acme"), "T", html! {}).into_string();
-        assert!(!none.contains("Questions about this link"));
+        assert!(!none.contains("Your contact"));
+        assert!(!none.contains("<img"));
+        let mut logo = PageContext::new("Acme");
+        logo.logo = Some("/static/brand/logo.svg".into());
+        logo.org = Some("Init<ech".into());
+        let page = layout(&logo, "T", html! {}).into_string();
+        assert!(page.contains(r#"<img class="brand-logo" src="/static/brand/logo.svg" alt=""#));
+        assert!(page.contains("request for <strong>Init&lt;ech</strong>"));
     }
 }

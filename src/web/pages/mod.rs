@@ -3,7 +3,7 @@
 //!
 //! Every page is a full document that works with JavaScript disabled and under the strict
 //! Content-Security-Policy: no scripts, no inline styles, one stylesheet at
-//! `/static/keydrop.css`. maud escapes every interpolated value, so customer and staff input
+//! `/static/keydrop.css` and, when configured, the brand logo from `/static/brand/`. maud escapes every interpolated value, so customer and staff input
 //! (`org`, `note`, the brand, kept form values) can never become markup. Handlers choose the
 //! status code; these functions only render.
 
@@ -14,17 +14,22 @@ mod errors;
 mod form;
 mod instructions;
 mod layout;
+mod missing;
 mod outcome;
 mod problem;
 #[cfg(test)]
 mod testing;
+mod trust;
 
 pub use drop::drop_page;
-pub use errors::{error_page, gone_page, not_found_page, rate_limited_page, GoneReason};
-pub use outcome::{pending_page, verified_page};
+pub use errors::{
+    error_page, gone_page, locked_now_page, not_found_page, rate_limited_page, GoneReason,
+};
+pub use outcome::{pending_page, verified_page, Receipt};
 
 use crate::domain::contact::Contact;
 use crate::greenhouse::{CredentialKind, Profile};
+use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Whom the customer can write to about a link: the drop's `contact`, or
@@ -35,12 +40,43 @@ pub struct PageContact {
     pub email: String,
 }
 
+/// What keydrop does with a credential, for the "what happens to your
+/// credential" box and the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handling {
+    /// `KEYDROP_EGRESS_IPS`: the addresses Greenhouse sees keydrop call from.
+    pub egress_ips: Vec<String>,
+    /// `KEYDROP_RETAIN_AFTER_DELIVERY`: how long after collection the
+    /// encrypted copy is kept.
+    pub retain_after_delivery: Duration,
+    /// The drop's release mode is `vend`: the secret stays with keydrop, which hands out
+    /// short-lived access tokens, until staff delete it.
+    pub vend: bool,
+}
+
+impl Default for Handling {
+    fn default() -> Self {
+        Self {
+            egress_ips: Vec::new(),
+            retain_after_delivery: Duration::from_secs(7 * 86_400),
+            vend: false,
+        }
+    }
+}
+
 /// What every page around a link shows besides its own content: who is
-/// asking (`KEYDROP_BRAND_NAME`) and whom to contact.
+/// asking (`KEYDROP_BRAND_NAME`, its logo), for whom, and whom to contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageContext {
     pub brand: String,
+    /// Path of the brand logo (`/static/brand/…`), when one is configured.
+    pub logo: Option<String>,
+    /// The customer organisation, once the link is known.
+    pub org: Option<String>,
     pub contact: Option<PageContact>,
+    /// The short reference of the credential received through the link.
+    pub reference: Option<String>,
+    pub handling: Handling,
 }
 
 impl PageContext {
@@ -48,7 +84,11 @@ impl PageContext {
     pub fn new(brand: &str) -> Self {
         Self {
             brand: brand.to_owned(),
+            logo: None,
+            org: None,
             contact: None,
+            reference: None,
+            handling: Handling::default(),
         }
     }
 
@@ -84,11 +124,21 @@ impl PageContext {
     }
 }
 
+/// The short form of a credential id, quoted on receipts: its first 8 characters, upper case.
+pub fn short_reference(credential_id: &str) -> String {
+    credential_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
 /// Everything the `GET /d/{token}` page shows about one open drop.
 #[derive(Debug, Clone)]
 pub struct DropPage {
-    /// Who is asking (`KEYDROP_BRAND_NAME`).
-    pub brand: String,
+    /// Who is asking, for whom, whom to contact (`ctx.org` is the drop's `org`).
+    pub ctx: PageContext,
     /// For whom: the customer organisation.
     pub org: String,
     /// Staff's note to the customer.
@@ -97,21 +147,18 @@ pub struct DropPage {
     pub kind: &'static dyn CredentialKind,
     pub profile: Profile,
     pub expires_at: OffsetDateTime,
+    /// The time the page is rendered (for "in 3 days").
+    pub now: OffsetDateTime,
     /// The form token, sent back in a hidden field.
     pub csrf_token: String,
     /// Submissions left before the link locks.
     pub attempts_left: i64,
-    /// Whom to contact about the link (shown on the page).
-    pub contact: Option<PageContact>,
 }
 
 impl DropPage {
-    /// The page context of this drop's pages.
-    pub fn context(&self) -> PageContext {
-        PageContext {
-            brand: self.brand.clone(),
-            contact: self.contact.clone(),
-        }
+    /// Who is asking (`KEYDROP_BRAND_NAME`).
+    pub fn brand(&self) -> &str {
+        &self.ctx.brand
     }
 }
 

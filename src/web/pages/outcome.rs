@@ -1,10 +1,22 @@
-//! The pages after an accepted submission: verified (200) and pending (202).
+//! The pages after an accepted submission: verified (200) and pending (202). Each is a receipt:
+//! a reference to quote, what was received, what happens next and whom to contact.
 
-use super::components::{notice, page_heading, permission_list};
+use super::components::{notice, page_heading, permission_list, time_tag};
 use super::layout::layout;
+use super::trust::after_collection;
 use super::PageContext;
+use crate::domain::contact::mailto;
 use crate::greenhouse::{CredentialKind, Verification};
 use maud::{html, Markup};
+use time::OffsetDateTime;
+
+/// What the receipt quotes about the stored credential.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// The credential id's short form (see [`super::short_reference`]).
+    pub reference: Option<String>,
+    pub received_at: OffsetDateTime,
+}
 
 /// 200: the credential was received and Greenhouse confirmed it.
 pub fn verified_page(
@@ -12,6 +24,7 @@ pub fn verified_page(
     org: &str,
     kind: &dyn CredentialKind,
     v: &Verification,
+    receipt: &Receipt,
 ) -> Markup {
     let brand = ctx.brand.as_str();
     let title = "Received and verified";
@@ -21,42 +34,44 @@ pub fn verified_page(
         html! {
             (page_heading(title, Some(html! {
                 "Thank you. " strong { (brand) } " received the credential for "
-                strong { (org) } ", and Greenhouse confirmed that it works."
+                strong { (org) } ", and Greenhouse confirmed that it works. "
+                "You can close the Greenhouse tab now."
             })))
-            (notice("success", html! {
-                p { "Checked with Greenhouse: " (v.message) }
-                @if let Some(org) = &v.organization {
-                    p { "Connected to " strong { (org.name) } "'s Greenhouse." }
+            (receipt_box(receipt, org, html! {
+                @if let Some(gh) = &v.organization {
+                    div { dt { "Greenhouse account" } dd { "Connected to " strong { (gh.name) } "'s Greenhouse" } }
                 }
                 @if let Some(user) = &v.greenhouse_user {
-                    p { "It acts as the Greenhouse user " strong { (user.name) }
-                        " (ID " (user.id) ")." }
+                    div { dt { "Acts as" } dd { (user.name) " (Greenhouse user " (user.id) ")" } }
                 }
+                div { dt { "Checked" } dd { (v.message) } }
             }))
-            @if !v.granted.is_empty() {
-                section aria-labelledby="granted-title" {
-                    h2 #granted-title { "Permissions granted" }
-                    (permission_list(kind, &v.granted))
-                }
-            }
+            (next_steps(ctx, receipt, html! {
+                li { (brand) "'s import system collects the credential." }
+            }))
             @if !v.missing_optional.is_empty() {
                 section aria-labelledby="optional-title" {
                     h2 #optional-title { "Optional permissions not granted" }
                     p {
-                        (brand) " can work without these, with less detail. If you want to add "
-                        "them, tick them on the same credential in Greenhouse; you do not need "
-                        "to send it again."
+                        (brand) " can work without these, with less detail. To add them, tick "
+                        "them on the same credential in Greenhouse; you do not need to send it "
+                        "again."
                     }
                     (permission_list(kind, &v.missing_optional))
                 }
             }
-            (all_done(ctx))
+            @if !v.granted.is_empty() {
+                details.granted {
+                    summary { "Permissions granted (" (v.granted.len()) ")" }
+                    (permission_list(kind, &v.granted))
+                }
+            }
         },
     )
 }
 
 /// 202: the credential was received; Greenhouse could not be asked yet.
-pub fn pending_page(ctx: &PageContext, org: &str) -> Markup {
+pub fn pending_page(ctx: &PageContext, org: &str, receipt: &Receipt) -> Markup {
     let brand = ctx.brand.as_str();
     let title = "Received — we will verify it shortly";
     layout(
@@ -70,23 +85,68 @@ pub fn pending_page(ctx: &PageContext, org: &str) -> Markup {
             (notice("info", html! {
                 p {
                     "Greenhouse did not answer in time, so the credential will be checked again "
-                    "in the background. It is stored encrypted in the meantime."
+                    "in the background, first within a minute. It is stored encrypted in the "
+                    "meantime. You can close the Greenhouse tab."
                 }
             }))
-            p {
-                "There is nothing more for you to do. " (brand)
-                " will contact you if something is missing."
-            }
-            (all_done(ctx))
+            (receipt_box(receipt, org, html! {}))
+            (next_steps(ctx, receipt, html! {
+                li {
+                    "Once Greenhouse confirms it, " (brand) "'s import system collects it. If "
+                    "Greenhouse refuses it, " (ctx.whom()) " will contact you."
+                }
+            }))
         },
     )
 }
 
-fn all_done(ctx: &PageContext) -> Markup {
+/// The receipt: reference, time, organisation, and `extra` rows.
+fn receipt_box(receipt: &Receipt, org: &str, extra: Markup) -> Markup {
     html! {
-        p.done {
-            "You can close this page. This link no longer works; if you need to send a "
-            "credential again, ask " (ctx.whom()) " for a new link."
+        section.receipt aria-labelledby="receipt-title" {
+            h2 #receipt-title { "Your receipt" }
+            dl.facts {
+                @if let Some(reference) = &receipt.reference {
+                    div { dt { "Reference" } dd { strong.reference translate="no" { (reference) } } }
+                }
+                div { dt { "Received" } dd { (time_tag(receipt.received_at)) } }
+                div { dt { "For" } dd { (org) } }
+                (extra)
+            }
+        }
+    }
+}
+
+/// "What happens next": `first`, then deletion, withdrawal and whom to contact.
+fn next_steps(ctx: &PageContext, receipt: &Receipt, first: Markup) -> Markup {
+    html! {
+        section aria-labelledby="next-title" {
+            h2 #next-title { "What happens next" }
+            ol.next {
+                (first)
+                li {
+                    "The encrypted copy is deleted "
+                    (after_collection(ctx.handling.retain_after_delivery)) "."
+                }
+                li {
+                    "You can withdraw access at any time by deleting the credential in "
+                    "Greenhouse (Configure → Dev Center)."
+                }
+                li {
+                    "Questions? Write to " (ctx.whom())
+                    @if let Some(c) = &ctx.contact {
+                        " (" a href=(mailto(&c.email)) translate="no" { (c.email) } ")"
+                    }
+                    @if let Some(reference) = &receipt.reference {
+                        " and quote " strong translate="no" { (reference) }
+                    }
+                    "."
+                }
+            }
+            p.done {
+                "This link no longer works. To send another credential, ask " (ctx.whom())
+                " for a new link."
+            }
         }
     }
 }
@@ -99,6 +159,13 @@ mod tests {
     use crate::greenhouse::Outcome;
     use crate::web::pages::testing::{assert_page_ok, escaped, HOSTILE};
     use time::macros::datetime;
+
+    fn receipt() -> Receipt {
+        Receipt {
+            reference: Some("3F2A9C1B".into()),
+            received_at: datetime!(2026-11-23 09:00 UTC),
+        }
+    }
 
     fn verification(message: &str, missing_optional: Vec<String>) -> Verification {
         Verification {
@@ -116,54 +183,93 @@ mod tests {
     #[test]
     fn verified_lists_granted_in_plain_words() {
         let v = verification("All required permissions are granted.", vec![]);
-        let html =
-            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
+        let html = verified_page(
+            &PageContext::new("Acme"),
+            "Initech",
+            HARVEST_V3,
+            &v,
+            &receipt(),
+        )
+        .into_string();
         assert!(html.contains("Received and verified"));
-        assert!(html.contains("<code class=\"perm-name\">harvest:users:list</code>"));
+        assert!(html.contains("harvest:<wbr>users:<wbr>list</code>"));
         assert!(html.contains("Users — the people"));
         assert!(html.contains("Jobs — the positions"));
-        assert!(html.contains("You can close this page"));
+        assert!(html.contains("Your receipt"));
+        assert!(html.contains("3F2A9C1B"));
+        assert!(html.contains("What happens next"));
+        assert!(html.contains("7 days after it has been collected"));
+        assert!(html.contains("close the Greenhouse tab"));
         assert!(html.contains("no longer works"));
+        assert!(!html.contains("Connected to"));
         assert!(!html.contains("Optional permissions not granted"));
         let v = verification("ok", vec!["harvest:notes:list".into()]);
-        let html =
-            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
+        let html = verified_page(
+            &PageContext::new("Acme"),
+            "Initech",
+            HARVEST_V3,
+            &v,
+            &receipt(),
+        )
+        .into_string();
         assert!(html.contains("Optional permissions not granted"));
-        assert!(html.contains("harvest:notes:list"));
+        assert!(html.contains("harvest:<wbr>notes:<wbr>list"));
     }
 
     #[test]
     fn verified_names_the_greenhouse_user() {
         let mut v = verification("ok", vec![]);
-        assert!(
-            !verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v)
-                .into_string()
-                .contains("acts as")
-        );
+        assert!(!verified_page(
+            &PageContext::new("Acme"),
+            "Initech",
+            HARVEST_V3,
+            &v,
+            &receipt()
+        )
+        .into_string()
+        .contains("Acts as"));
         v.greenhouse_user = Some(crate::greenhouse::Named {
             id: "4001".into(),
             name: "Ada <Admin>".into(),
         });
-        let html =
-            verified_page(&PageContext::new("Acme"), "Initech", HARVEST_V3, &v).into_string();
-        assert!(html
-            .contains("acts as the Greenhouse user <strong>Ada &lt;Admin&gt;</strong> (ID 4001)"));
+        let html = verified_page(
+            &PageContext::new("Acme"),
+            "Initech",
+            HARVEST_V3,
+            &v,
+            &receipt(),
+        )
+        .into_string();
+        assert!(html.contains("Ada &lt;Admin&gt; (Greenhouse user 4001)"));
+        v.organization = Some(crate::greenhouse::Named {
+            id: "1".into(),
+            name: "Acme <Corp>".into(),
+        });
+        let html = verified_page(
+            &PageContext::new("Acme"),
+            "Initech",
+            HARVEST_V3,
+            &v,
+            &receipt(),
+        )
+        .into_string();
+        assert!(html.contains("Connected to <strong>Acme &lt;Corp&gt;</strong>'s Greenhouse"));
     }
 
     #[test]
     fn verified_names_the_organisation() {
         let mut v = verification("ok", vec![]);
         let ctx = PageContext::new("Acme");
-        assert!(!verified_page(&ctx, "Initech", HARVEST_V3, &v)
+        assert!(!verified_page(&ctx, "Initech", HARVEST_V3, &v, &receipt())
             .into_string()
             .contains("Connected to"));
         v.organization = Some(crate::greenhouse::Named {
             id: "4000001".into(),
             name: "Acme <Corp> & \"Sons\"".into(),
         });
-        let html = verified_page(&ctx, "Initech", HARVEST_V3, &v).into_string();
+        let html = verified_page(&ctx, "Initech", HARVEST_V3, &v, &receipt()).into_string();
         assert!(
-            html.contains("Connected to <strong>Acme &lt;Corp&gt; &amp; &quot;Sons&quot;</strong>'s Greenhouse."),
+            html.contains("Acme &lt;Corp&gt; &amp; &quot;Sons&quot;"),
             "{html}"
         );
     }
@@ -177,23 +283,27 @@ mod tests {
         let ctx = PageContext::new("Acme").with_contact(Some(&jane));
         let v = verification("ok", vec![]);
         for html in [
-            verified_page(&ctx, "Initech", HARVEST_V3, &v).into_string(),
-            pending_page(&ctx, "Initech").into_string(),
+            verified_page(&ctx, "Initech", HARVEST_V3, &v, &receipt()).into_string(),
+            pending_page(&ctx, "Initech", &receipt()).into_string(),
         ] {
             assert!(
                 html.contains("ask Jane Doe at Acme for a new link"),
                 "{html}"
             );
+            assert!(html
+                .contains("Write to Jane Doe at Acme (<a href=\"mailto:jane@example.com\" translate=\"no\">jane@example.com</a>) and quote <strong translate=\"no\">3F2A9C1B"));
             assert!(html.contains("mailto:jane@example.com"));
         }
     }
 
     #[test]
     fn pending_says_nothing_more_to_do() {
-        let html = pending_page(&PageContext::new("Acme"), "Initech").into_string();
+        let html = pending_page(&PageContext::new("Acme"), "Initech", &receipt()).into_string();
         assert!(html.contains("we will verify it shortly"));
-        assert!(html.contains("nothing more for you to do"));
-        assert!(html.contains("contact you if something is missing"));
+        assert!(html.contains("checked again in the background"));
+        assert!(html.contains("Acme will contact you"));
+        assert!(html.contains("Your receipt"));
+        assert!(html.contains("3F2A9C1B"));
     }
 
     #[test]
@@ -206,9 +316,9 @@ mod tests {
             };
             let ctx = PageContext::new(h).with_contact(Some(&contact));
             for html in [
-                verified_page(&ctx, h, HARVEST_V3, &v).into_string(),
-                verified_page(&ctx, h, HARVEST_V1, &v).into_string(),
-                pending_page(&ctx, h).into_string(),
+                verified_page(&ctx, h, HARVEST_V3, &v, &receipt()).into_string(),
+                verified_page(&ctx, h, HARVEST_V1, &v, &receipt()).into_string(),
+                pending_page(&ctx, h, &receipt()).into_string(),
             ] {
                 assert_page_ok(&html, h);
                 assert!(html.contains(&escaped(h)));

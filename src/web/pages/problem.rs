@@ -1,23 +1,65 @@
-//! What went wrong with the last submission: the error summary at the top of the form and, for
-//! missing permissions, a table saying how to grant each one.
+//! What went wrong with the last submission, first on the 422 page: an error summary in the
+//! manner of the GOV.UK design system (`role="alert"`, focused on load, each error a link to
+//! the field at fault) and, for missing permissions, the compact list of what to tick.
 
-use super::components::{attempts, describe, screen_label};
+use super::components::attempts;
+use super::drop::FORM_ANCHOR;
+use super::missing::{missing_permissions, MISSING_ANCHOR};
 use super::{DropPage, Problem};
-use crate::greenhouse::CredentialKind;
 use maud::{html, Markup};
 
-/// The summary (`role="alert"`) and, when permissions are missing, the table.
+/// The summary and, when permissions are missing, the list.
 pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
+    let missing = !problem.missing_required.is_empty() || !problem.missing_optional.is_empty();
+    // Where the error link leads: the field at fault; the list of what to tick; or, when
+    // Greenhouse refused the credential as a whole, its first field.
+    let target = match problem.field {
+        Some(field) => field,
+        None if missing => MISSING_ANCHOR,
+        None => p
+            .kind
+            .fields()
+            .first()
+            .map_or("credential-form", |f| f.name),
+    };
+    let ips = &p.ctx.handling.egress_ips;
+    let required = problem.missing_required.len();
+    // The checker's words list every missing permission; the list below already does, so the
+    // summary says it in one line (advice that is more than the list, e.g. "not a Site
+    // Admin", is kept).
+    let lists_them = required > 0
+        && problem
+            .missing_required
+            .iter()
+            .all(|m| problem.message.contains(m.as_str()));
     html! {
-        div.error-summary role="alert" aria-labelledby="error-title" {
-            h3 #error-title { "The credential was not accepted" }
-            p { (problem.message) }
-            @if let Some(field) = problem.field {
-                p { a href={ "#" (field) } { "Go to the field to correct" } }
+        div.error-summary id=(FORM_ANCHOR) role="alert" tabindex="-1" autofocus
+            aria-labelledby="error-title" {
+            h1 #error-title { "The credential was not accepted" }
+            ul.error-list {
+                @if required > 0 {
+                    li {
+                        a href={ "#" (MISSING_ANCHOR) } {
+                            "The credential works, but " (required)
+                            @if required == 1 { " required permission is" }
+                            @else { " required permissions are" }
+                            " missing: tick them in Greenhouse as listed below, then send it again."
+                        }
+                    }
+                }
+                @if !lists_them {
+                    li { a href={ "#" (target) } { (problem.message) } }
+                }
+            }
+            @if !problem.not_counted && !ips.is_empty() {
+                p {
+                    "If your Greenhouse accepts API calls only from listed IP addresses, "
+                    "allow " (ips.join(", ")) " too."
+                }
             }
             p.attempts-left {
                 @if problem.not_counted {
-                    "This was checked here, before anything was sent to Greenhouse, and did not "
+                    "This was caught here, before anything was sent to Greenhouse, and did not "
                     "use an attempt: you still have " strong { (attempts(p.attempts_left)) } ". "
                 } @else {
                     "You have " strong { (attempts(p.attempts_left)) } " left on this link. "
@@ -25,50 +67,6 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
                 "Nothing was stored, and the secret was not kept: paste it again."
             }
         }
-        @if !problem.missing_required.is_empty() || !problem.missing_optional.is_empty() {
-            (missing_table(p.kind, problem))
-        }
-    }
-}
-
-fn missing_table(kind: &dyn CredentialKind, problem: &Problem) -> Markup {
-    let rows = problem
-        .missing_required
-        .iter()
-        .map(|m| (m, true))
-        .chain(problem.missing_optional.iter().map(|m| (m, false)));
-    html! {
-        div.table-wrap {
-            table.missing {
-                caption { "Permissions to grant, then send the form again" }
-                thead {
-                    tr {
-                        th scope="col" { "Permission" }
-                        th scope="col" { "What it is" }
-                        th scope="col" { "Needed" }
-                        th scope="col" { "How to grant it" }
-                    }
-                }
-                tbody {
-                    @for (permission, required) in rows {
-                        tr {
-                            td data-label="Permission" {
-                                code { (permission) }
-                                (screen_label(kind.screen_label(permission)))
-                            }
-                            td data-label="What it is" { (describe(kind, permission)) }
-                            td data-label="Needed" {
-                                @if required {
-                                    strong.tag.tag-required { "Required" }
-                                } @else {
-                                    span.tag.tag-optional { "Optional" }
-                                }
-                            }
-                            td data-label="How to grant it" { (kind.how_to_grant(permission)) }
-                        }
-                    }
-                }
-            }
-        }
+        (missing_permissions(p.kind, problem))
     }
 }

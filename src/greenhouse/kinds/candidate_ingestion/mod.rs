@@ -32,6 +32,7 @@ static FIELDS: &[FieldSpec] = &[
         label: "Candidate Ingestion API key",
         help: "Shown only once, when the key is created in Dev Center → API Credential \
                Management. If you no longer have it, create a new key.",
+        looks_like: Some("a long string of letters and digits"),
         secret: true,
         required: true,
         input: InputMode::Text,
@@ -42,6 +43,7 @@ static FIELDS: &[FieldSpec] = &[
         label: "E-mail of the Greenhouse user to act for",
         help: "An active Greenhouse user, usually whoever created the key. What can be read \
                and sent follows this user's permissions.",
+        looks_like: Some("name@yourcompany.com"),
         secret: false,
         required: true,
         input: InputMode::Email,
@@ -52,6 +54,7 @@ static FIELDS: &[FieldSpec] = &[
         label: "Job board token (optional)",
         help: "The last part of your job board's address: boards.greenhouse.io/<token>. \
                Leave empty if you were not asked for it.",
+        looks_like: Some("a short name, such as yourcompany"),
         secret: false,
         required: false,
         input: InputMode::Text,
@@ -153,6 +156,14 @@ impl CredentialKind for CandidateIngestion {
                 "The e-mail of the Greenhouse user is empty.",
             ));
         }
+        if user_email == api_key || (!user_email.contains('@') && user_email.len() >= 20) {
+            return Err(ValidationError::new(
+                "user_email",
+                "This looks like the API key, not an e-mail address. Paste the key into the \
+                 first box, and enter here the e-mail address of the Greenhouse user \
+                 (name@yourcompany.com).",
+            ));
+        }
         if !is_email(user_email) {
             return Err(ValidationError::new(
                 "user_email",
@@ -223,8 +234,8 @@ impl CredentialKind for CandidateIngestion {
         page::steps(brand, permissions)
     }
 
-    fn how_to_grant(&self, permission: &str) -> Markup {
-        page::how_to_grant(permission)
+    fn grant_steps(&self) -> Markup {
+        page::grant_steps()
     }
 }
 

@@ -43,10 +43,14 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
-pub(super) fn how_to_grant(permission: &str) -> Markup {
+pub(super) fn grant_steps() -> Markup {
     html! {
-        "Configure → Users → the user whose e-mail you entered → raise their permission level "
-        "(a Site Admin may do everything) so that " code { (permission) } " is allowed, or "
-        "enter the e-mail of a user who may"
+        p {
+            "The key works; what it may do follows the Greenhouse user whose e-mail you "
+            "entered. In Greenhouse, click " strong { "Configure" } " → " strong { "Users" }
+            ", open that user and raise their permission level (a Site Admin may do "
+            "everything) so that the requests below are allowed — or enter the e-mail of a "
+            "user who may. Then send the same key again."
+        }
     }
 }

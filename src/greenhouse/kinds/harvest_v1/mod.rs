@@ -25,7 +25,8 @@ pub const KEY_CHARS: std::ops::RangeInclusive<usize> = 20..=128;
 static FIELDS: &[FieldSpec] = &[FieldSpec {
     name: "api_key",
     label: "Harvest API key",
-    help: "From Dev Center → API Credential Management.",
+    help: "Shown once, when the key is created in Dev Center → API Credential Management.",
+    looks_like: Some("32 letters and digits, such as 3f9c…e1a7"),
     secret: true,
     required: true,
     input: InputMode::Text,
@@ -156,7 +157,7 @@ impl CredentialKind for HarvestV1 {
         page::steps(brand, permissions)
     }
 
-    fn how_to_grant(&self, permission: &str) -> Markup {
-        page::how_to_grant(permission)
+    fn grant_steps(&self) -> Markup {
+        page::grant_steps()
     }
 }

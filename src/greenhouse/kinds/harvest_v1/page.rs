@@ -41,9 +41,14 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
-pub(super) fn how_to_grant(permission: &str) -> Markup {
+pub(super) fn grant_steps() -> Markup {
     html! {
-        "Dev Center → API Credential Management → your key → Edit → Manage permissions "
-        "→ under Harvest tick " code { (permission) } " → Save"
+        p {
+            "You do not need a new key. In Greenhouse, click " strong { "Configure" }
+            " → " strong { "Dev Center" } " → " strong { "API Credential Management" }
+            ", find your key and click " strong { "Edit" } ", then "
+            strong { "Manage permissions" } ". Under Harvest, tick the permissions below, "
+            "save, and send the same key again."
+        }
     }
 }

@@ -9,6 +9,7 @@ mod check;
 mod page;
 pub(in crate::greenhouse::kinds) mod resources;
 mod session;
+mod shape;
 mod token;
 
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
@@ -64,7 +65,8 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "client_id",
         label: "Client ID",
-        help: "Shown in Greenhouse next to your V3 credential.",
+        help: "Configure → Dev Center → API Credentials, next to your credential.",
+        looks_like: Some("9b1f4e-4471 (it ends in a dash and a number)"),
         secret: false,
         required: true,
         input: InputMode::Text,
@@ -75,8 +77,9 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "client_secret",
         label: "Client Secret",
-        help: "Shown only once, when the credential is created. If you no longer have it, \
+        help: "Shown only once, right after you create the credential; if it is gone, \
                create a new credential.",
+        looks_like: Some("a long random string"),
         secret: true,
         required: true,
         input: InputMode::Text,
@@ -85,8 +88,9 @@ static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         name: "user_id",
         label: "User ID to act as (optional)",
-        help: "Digits only: the number at the end of a Site Admin's profile address. \
-               Leave empty if you were not asked for it.",
+        help: "The number at the end of a Site Admin's profile address. Leave empty unless \
+               you were asked for it.",
+        looks_like: Some("4001234"),
         secret: false,
         required: false,
         input: InputMode::Numeric,
@@ -172,6 +176,7 @@ impl CredentialKind for HarvestV3 {
             ));
         }
         check_token_like("client_secret", "Client Secret", client_secret)?;
+        shape::secret_not_in_id(client_id, client_secret)?;
         let user_id = match user_id {
             "" => None,
             u if is_user_id(u) => Some(u.to_owned()),
@@ -285,7 +290,7 @@ impl CredentialKind for HarvestV3 {
         page::steps(brand, permissions)
     }
 
-    fn how_to_grant(&self, permission: &str) -> Markup {
-        page::how_to_grant(permission)
+    fn grant_steps(&self) -> Markup {
+        page::grant_steps()
     }
 }

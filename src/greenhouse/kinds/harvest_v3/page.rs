@@ -36,19 +36,14 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
-/// The click path, naming the scope as Greenhouse's screen shows it when we know the label.
-pub(super) fn how_to_grant(permission: &str) -> Markup {
-    let screen = super::resources::RESOURCES
-        .iter()
-        .find(|r| r.permission() == permission)
-        .and_then(|r| r.screen_label());
+pub(super) fn grant_steps() -> Markup {
     html! {
-        "Dev Center → API Credentials → your credential → Manage Scopes → tick "
-        @if let Some(label) = screen {
-            strong { (label) } " (" code { (permission) } ")"
-        } @else {
-            code { (permission) }
+        p {
+            "You do not need a new credential. In Greenhouse, click " strong { "Configure" }
+            " (the gear icon) → " strong { "Dev Center" } " → " strong { "API Credentials" }
+            ", find your credential in the list and open " strong { "Manage Scopes" }
+            " on its row. Tick the scopes below, click " strong { "Save" }
+            ", then send the same Client ID and Client Secret again."
         }
-        " → Save"
     }
 }

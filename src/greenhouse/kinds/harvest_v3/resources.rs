@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn every_scope_has_its_screen_label() {
         for r in RESOURCES {
-            let label = r.screen_label().unwrap_or_default();
+            let label = r.screen_label();
             let (title, list) = label.split_once(" > ").unwrap_or_default();
             assert_eq!(title.to_lowercase().replace(' ', "_"), r.name, "{label}");
             assert!(list.starts_with("List "), "{label}");
@@ -235,14 +235,11 @@ mod tests {
                 .unwrap()
                 .screen_label()
         };
-        assert_eq!(label("candidates"), Some("Candidates > List candidates"));
-        assert_eq!(
-            label("applications"),
-            Some("Applications > List applications")
-        );
+        assert_eq!(label("candidates"), "Candidates > List candidates");
+        assert_eq!(label("applications"), "Applications > List applications");
         assert_eq!(
             label("job_interview_stages"),
-            Some("Job Interview Stages > List job interview stages")
+            "Job Interview Stages > List job interview stages"
         );
     }
 }

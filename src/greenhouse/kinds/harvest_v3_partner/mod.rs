@@ -43,6 +43,7 @@ static FIELDS: &[FieldSpec] = &[
         required: true,
         input: InputMode::Text,
         keep: Keep::Never,
+        looks_like: None,
     },
     FieldSpec {
         name: "access_token",
@@ -52,6 +53,7 @@ static FIELDS: &[FieldSpec] = &[
         required: true,
         input: InputMode::Text,
         keep: Keep::Never,
+        looks_like: None,
     },
     FieldSpec {
         name: "expires_at",
@@ -61,6 +63,7 @@ static FIELDS: &[FieldSpec] = &[
         required: true,
         input: InputMode::Numeric,
         keep: Keep::Never,
+        looks_like: None,
     },
 ];
 
@@ -226,7 +229,7 @@ impl CredentialKind for HarvestV3Partner {
         page::steps(brand, permissions)
     }
 
-    fn how_to_grant(&self, permission: &str) -> Markup {
-        page::how_to_grant(permission)
+    fn grant_steps(&self) -> Markup {
+        page::grant_steps()
     }
 }

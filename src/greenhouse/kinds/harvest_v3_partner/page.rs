@@ -39,8 +39,12 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     }
 }
 
-pub(super) fn how_to_grant(permission: &str) -> Markup {
+pub(super) fn grant_steps() -> Markup {
     html! {
-        "Connect again and approve " code { (permission) } " when Greenhouse lists it"
+        p {
+            "Nothing to change in Greenhouse: click " strong { "Connect again" } " below and, "
+            "when Greenhouse lists the permissions, approve each of these. Sign in as a Site "
+            "Admin and tick " strong { "Authorize using a service account" } "."
+        }
     }
 }
