@@ -299,7 +299,10 @@ async fn every_callback_outcome(backend: Backend) {
     fake.set_partner_grants(Some(["jobs"]));
     let (status, page) = connect(&app, &path).await;
     assert_eq!(status, 422);
-    assert!(page.contains("harvest:users:list"), "{page}");
+    assert!(
+        page.replace("<wbr>", "").contains("harvest:users:list"),
+        "{page}"
+    );
     let d = drop_json(&app, &id).await;
     assert_eq!(
         (d["attempts"].as_i64(), d["state"].as_str()),
