@@ -9,7 +9,7 @@ use maud::{html, Markup};
 pub fn connect_section(p: &DropPage, problem: Option<&Problem>) -> Markup {
     html! {
         section.form-section aria-labelledby="form-title" {
-            h2 #form-title { "Connect your Greenhouse account" }
+            h2 #form-title { "Connect with Greenhouse" }
             @if let Some(problem) = problem {
                 div.error-summary role="alert" aria-labelledby="error-title" {
                     h3 #error-title { "The connection was not completed" }

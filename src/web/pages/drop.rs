@@ -41,7 +41,10 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 (note(brand, p.note.as_deref()))
                 (facts(p))
                 (handling_box(brand, &p.ctx.handling))
-                (keep_tab_open())
+                @if !p.kind.connects() {
+                    // A connection shows no secret to lose; its button says to keep the tab.
+                    (keep_tab_open())
+                }
                 (instructions(brand, p.kind, &p.profile, true))
                 div id=(FORM_ANCHOR) {
                     @if p.kind.connects() {

@@ -18,7 +18,13 @@ pub fn instructions(
     let optional = profile.optional_resources(kind);
     html! {
         details.instructions open[open] {
-            summary { "How to create the credential in Greenhouse" }
+            summary {
+                @if kind.connects() {
+                    "How connecting works"
+                } @else {
+                    "How to create the credential in Greenhouse"
+                }
+            }
             div.details-body {
                 (kind.instructions(brand, permission_groups(&required, &optional)))
             }

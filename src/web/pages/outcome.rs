@@ -124,13 +124,24 @@ fn next_steps(ctx: &PageContext, receipt: &Receipt, first: Markup) -> Markup {
             h2 #next-title { "What happens next" }
             ol.next {
                 (first)
-                li {
-                    "The encrypted copy is deleted "
-                    (after_collection(ctx.handling.retain_after_delivery)) "."
-                }
-                li {
-                    "You can withdraw access at any time by deleting the credential in "
-                    "Greenhouse (Configure → Dev Center)."
+                @if ctx.handling.vend {
+                    li {
+                        "It stays encrypted with keydrop; " (ctx.brand)
+                        "'s systems receive only access tokens that expire within the hour."
+                    }
+                    li {
+                        "You can withdraw access at any time in Greenhouse (Configure → Dev "
+                        "Center): delete the credential, or disconnect the app."
+                    }
+                } @else {
+                    li {
+                        "The encrypted copy is deleted "
+                        (after_collection(ctx.handling.retain_after_delivery)) "."
+                    }
+                    li {
+                        "You can withdraw access at any time by deleting the credential in "
+                        "Greenhouse (Configure → Dev Center)."
+                    }
                 }
                 li {
                     "Questions? Write to " (ctx.whom())
