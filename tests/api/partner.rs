@@ -426,11 +426,25 @@ async fn refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected(backen
     assert!(works(&app, second["access_token"].as_str().unwrap()).await);
     assert_eq!(fake.partner_refreshes(), 1);
 
-    // Nothing due yet; 8 hours after the connection the keep-alive refreshes.
+    // Staff re-check two hours on: the stored token has expired, so it is renewed first
+    // (never by the check itself), and the grant checks out as verified, not pending.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let checked: Value = app
+        .post(
+            &format!("/api/v1/credentials/{cred}/verify"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(checked["status"], "verified", "{checked}");
+    assert_eq!(fake.partner_refreshes(), 2);
+    clock.advance(Duration::from_secs(5 * 3600 + 55 * 60));
+
+    // Nothing due yet; 8 hours after the last refresh the keep-alive refreshes.
     assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (0, true));
     clock.advance(Duration::from_secs(8 * 3600));
     assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (1, true));
-    assert_eq!(fake.partner_refreshes(), 2);
+    assert_eq!(fake.partner_refreshes(), 3);
     assert_eq!(fake.refresh_reuses(), 0);
     assert_eq!(fake.alive_grants(), 1);
     let renews: Value = app
@@ -446,7 +460,7 @@ async fn refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected(backen
         .iter()
         .map(|e| e["details"]["why"].as_str().unwrap())
         .collect();
-    assert_eq!(whys, ["on_demand", "keep_alive"]);
+    assert_eq!(whys, ["on_demand", "on_demand", "keep_alive"]);
 
     // The customer disconnected the app in Greenhouse: the next refresh gets invalid_grant.
     fake.kill_partner_grants();
@@ -471,7 +485,7 @@ async fn refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected(backen
         .render(&keydrop::metrics::Snapshot::default())
         .unwrap();
     for line in [
-        r#"keydrop_token_renewals_total{how="refresh",outcome="ok"} 2"#,
+        r#"keydrop_token_renewals_total{how="refresh",outcome="ok"} 3"#,
         r#"keydrop_token_renewals_total{how="refresh",outcome="disconnected"} 1"#,
     ] {
         assert!(metrics.contains(line), "{line} not in\n{metrics}");
