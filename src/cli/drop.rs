@@ -136,10 +136,7 @@ pub async fn run(
             // The same rule as the API's, for the one kind that needs configuration.
             let partner_configured = std::env::var("KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID")
                 .is_ok_and(|v| !v.trim().is_empty());
-            let connects = crate::greenhouse::registry()
-                .get(spec.kind)
-                .is_some_and(|k| k.connects());
-            if connects && !partner_configured {
+            if crate::greenhouse::registry().connects(spec.kind) && !partner_configured {
                 return Err(anyhow!(
                     "kind {} needs the partner client: set KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID \
                      and KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET (or …_SECRET_FILE)",

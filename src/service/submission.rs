@@ -227,12 +227,7 @@ impl Submitter<'_> {
         let now = self.store.now_ms();
         // A partner grant arrives with its first access token: seal it as the vending cache,
         // and schedule the grant's first keep-alive refresh.
-        let connects = self
-            .checker
-            .kinds()
-            .get(drop.kind)
-            .is_some_and(|k| k.connects());
-        let (access, refresh_due_at) = if connects {
+        let (access, refresh_due_at) = if self.checker.kinds().connects(drop.kind) {
             let expires_at = secret
                 .get("expires_at")
                 .and_then(|e| e.parse::<i64>().ok())

@@ -365,10 +365,7 @@ impl Vendor {
                 );
                 Ok(())
             }
-            Err(e)
-                if e.kills_grant()
-                    && kind.release_modes() == crate::domain::release::ReleaseModes::VEND_ONLY =>
-            {
+            Err(e) if e.kills_grant() && kind.connects() => {
                 let audit = system.entry(Event::CredentialDisconnected {
                     credential: id.to_owned(),
                     error: "invalid_grant".into(),
@@ -390,8 +387,7 @@ impl Vendor {
                     reason,
                     failures,
                 });
-                let partner =
-                    kind.release_modes() == crate::domain::release::ReleaseModes::VEND_ONLY;
+                let partner = kind.connects();
                 let retry_at = self.store.now_ms().saturating_add(wait_ms);
                 self.store
                     .renew_failed(id, lease_id, retry_at, partner, &audit)

@@ -171,7 +171,7 @@ pub(super) fn allow_connect(state: &AppState, mut res: HttpResponse) -> HttpResp
 }
 
 fn connects(state: &AppState, drop: &DropRecord) -> bool {
-    kind_of(state, drop).is_ok_and(|k| k.connects())
+    state.checker.kinds().connects(drop.kind)
 }
 
 /// Opening the link never consumes it: link previewers must not burn it.

@@ -29,76 +29,16 @@ async fn two_processes_mint_one_token_for_fifty_concurrent_callers() {
     require_postgres();
     let fake = FakeGreenhouse::start().await.unwrap();
     fake.add_v3_client(V3Client::new(GOOD_ID, GOOD_SECRET).with_resources(["users"]));
-    let db = TestDb::new(Backend::Postgres).await;
-    let key_b64 = base64::engine::general_purpose::STANDARD
-        .encode(keydrop::crypto::random::bytes::<32>().unwrap());
-    let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
-    let store = db.store().await;
-    store.ensure_key_checks(&keyring).await.unwrap().unwrap();
-    let worker = ApiToken::generate().unwrap();
-    let record = TokenRecord {
-        id: worker.id(),
-        name: "worker".into(),
-        role: Role::Worker,
-        hash: worker.hash().unwrap(),
-        created_at: 0,
-        revoked_at: None,
-    };
-    store
-        .insert_token(&record, &AuditEntry::untyped("test", "token.create", "t"))
-        .await
-        .unwrap();
-    let drop_id = uuid::Uuid::new_v4().to_string();
-    let id = uuid::Uuid::new_v4().to_string();
-    store
-        .insert_drop(
-            &NewDrop {
-                release: Release::Vend,
-                id: drop_id.clone(),
-                token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
-                org: "Initech".into(),
-                note: None,
-                kind: "harvest_v3".into(),
-                profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
-                expires_at: i64::MAX / 2,
-                max_attempts: 10,
-                created_by: "test".into(),
-                contact: None,
-                external_id: None,
-                metadata_json: None,
-            },
-            &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
-        )
-        .await
-        .unwrap();
     let secret = format!(
         r#"{{"kind":"harvest_v3","client_id":"{GOOD_ID}","client_secret":"{GOOD_SECRET}","user_id":null}}"#
     );
-    let binding = Binding {
-        credential_id: &id,
-        drop_id: &drop_id,
-        kind: "harvest_v3",
-    };
-    let c = NewCredential {
-        release: Release::Vend,
-        id: id.clone(),
-        drop_id: drop_id.clone(),
-        org: "Initech".into(),
-        external_id: None,
-        metadata_json: None,
-        kind: "harvest_v3".into(),
-        status: "verified".into(),
-        hint: "4471".into(),
-        verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
-        envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
-        next_check_at: None,
-        access: None,
-        refresh_due_at: None,
-    };
-    assert!(store
-        .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
-        .await
-        .unwrap());
+    let Seeded {
+        db,
+        key_b64,
+        worker,
+        id,
+    } = seed("harvest_v3", &secret, None).await;
+    let store = db.store().await;
 
     let base = fake.base_url().to_owned();
     let env = [
@@ -158,19 +98,16 @@ async fn two_processes_mint_one_token_for_fifty_concurrent_callers() {
 const PARTNER_ID: &str = "acme-partner-5150";
 const PARTNER_SECRET: &str = "partner-secret-Zq8m2Lr7Vt4Kx1";
 
-struct PartnerSetup {
-    fake: FakeGreenhouse,
+/// One PostgreSQL database holding a worker token and one verified `vend` credential of
+/// `kind` whose sealed secret is `secret` (the JSON of SPEC §4), no access token cached yet.
+struct Seeded {
     db: TestDb,
     key_b64: String,
     worker: ApiToken,
     id: String,
 }
 
-/// A partner grant connected earlier, stored with an access token that has expired.
-async fn partner_setup() -> PartnerSetup {
-    let fake = FakeGreenhouse::start().await.unwrap();
-    fake.add_partner_client(PARTNER_ID, PARTNER_SECRET);
-    let (refresh, access) = fake.new_partner_grant(PARTNER_ID);
+async fn seed(kind: &str, secret: &str, refresh_due_at: Option<i64>) -> Seeded {
     let db = TestDb::new(Backend::Postgres).await;
     let key_b64 = base64::engine::general_purpose::STANDARD
         .encode(keydrop::crypto::random::bytes::<32>().unwrap());
@@ -202,7 +139,7 @@ async fn partner_setup() -> PartnerSetup {
                 token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
                 org: "Initech".into(),
                 note: None,
-                kind: "harvest_v3_partner".into(),
+                kind: kind.into(),
                 profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
                 expires_at: i64::MAX / 2,
                 max_attempts: 10,
@@ -215,13 +152,10 @@ async fn partner_setup() -> PartnerSetup {
         )
         .await
         .unwrap();
-    let secret = format!(
-        r#"{{"kind":"harvest_v3_partner","refresh_token":"{refresh}","access_token":"{access}","expires_at":"0"}}"#
-    );
     let binding = Binding {
         credential_id: &id,
         drop_id: &drop_id,
-        kind: "harvest_v3_partner",
+        kind,
     };
     let c = NewCredential {
         release: Release::Vend,
@@ -230,19 +164,49 @@ async fn partner_setup() -> PartnerSetup {
         org: "Initech".into(),
         external_id: None,
         metadata_json: None,
-        kind: "harvest_v3_partner".into(),
+        kind: kind.into(),
         status: "verified".into(),
         hint: String::new(),
         verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
         envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
         next_check_at: None,
         access: None,
-        refresh_due_at: Some(i64::MAX / 2),
+        refresh_due_at,
     };
     assert!(store
         .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
         .await
         .unwrap());
+    Seeded {
+        db,
+        key_b64,
+        worker,
+        id,
+    }
+}
+
+struct PartnerSetup {
+    fake: FakeGreenhouse,
+    db: TestDb,
+    key_b64: String,
+    worker: ApiToken,
+    id: String,
+}
+
+/// A partner grant connected earlier, stored with an access token that has expired.
+async fn partner_setup() -> PartnerSetup {
+    let fake = FakeGreenhouse::start().await.unwrap();
+    fake.add_partner_client(PARTNER_ID, PARTNER_SECRET);
+    let (refresh, access) = fake.new_partner_grant(PARTNER_ID);
+    let secret = format!(
+        r#"{{"kind":"harvest_v3_partner","refresh_token":"{refresh}","access_token":"{access}","expires_at":"0"}}"#
+    );
+    let Seeded {
+        db,
+        key_b64,
+        worker,
+        id,
+    } = seed("harvest_v3_partner", &secret, Some(i64::MAX / 2)).await;
     PartnerSetup {
         fake,
         db,

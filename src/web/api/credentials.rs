@@ -388,12 +388,7 @@ pub async fn verify(
         }
         // A partner grant is checked with its stored access token: renew it first if it is
         // about to expire (never by the check itself, which must not spend a refresh token).
-        let connects = state
-            .checker
-            .kinds()
-            .get(meta.kind)
-            .is_some_and(|k| k.connects());
-        if connects {
+        if state.checker.kinds().connects(meta.kind) {
             state.vendor.ensure_fresh(&id).await.map_err(vend_error)?;
         }
     }
