@@ -3,13 +3,14 @@
 //! records each result. It wakes within milliseconds of a commit in this
 //! process that queued deliveries, and polls for those of other processes.
 //!
-//! Deliveries are taken oldest change first, a batch at a time; those of one
-//! endpoint are sent one after another (commit order, as far as retries
-//! allow), different endpoints in parallel. A slow or dead receiver never
-//! delays a customer's submission or a release, which only write rows, but
-//! the next batch waits for this one, so it holds other endpoints back (at
-//! most a lease's length: a lane starts no attempt its lease cannot cover).
-//! The attempts of a batch are recorded in one transaction.
+//! Deliveries are taken oldest change first, a batch at a time, and handed
+//! to one *lane* per endpoint: a task of its own that sends that endpoint's
+//! deliveries one after another (commit order, as far as retries allow) and
+//! records each result. While an endpoint has a lane in this process, no
+//! more of its deliveries are taken here, so a slow or dead receiver holds
+//! back only itself: other endpoints' lanes start as their events commit,
+//! and a customer's submission or a release only ever writes rows.
+//! At most [`LANES`] endpoints are served at once per process.
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
@@ -18,6 +19,7 @@ use crate::web::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// Waits after a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h;
 /// after the eighth attempt the delivery is given up (`failed`).
@@ -34,25 +36,47 @@ pub const RETRIES: [Duration; 7] = [
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 /// Deliveries taken per pass.
 const BATCH: i64 = 64;
+/// Endpoints served at once by one process.
+pub const LANES: usize = 32;
 /// Kept this long after they finished.
 const KEEP_MS: i64 = 30 * 86_400_000;
 
 pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
     let signal = state.store.outbox_signal();
     let poll = state.settings.jobs.webhook_poll;
-    let mut clients: HashMap<(String, std::net::SocketAddr), reqwest::Client> = HashMap::new();
+    let clients = Arc::new(Clients::default());
+    // The endpoint each running lane serves, by task.
+    let mut lanes: JoinSet<()> = JoinSet::new();
+    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut last_prune = std::time::Instant::now();
     loop {
-        match state.store.take_due(BATCH, lease_ms()).await {
+        while let Some(done) = lanes.try_join_next_with_id() {
+            lane_ended(&mut busy, done);
+        }
+        if busy.len() >= LANES {
+            if let Some(done) = lanes.join_next_with_id().await {
+                lane_ended(&mut busy, done);
+            }
+            continue;
+        }
+        let serving: Vec<&str> = busy.values().map(String::as_str).collect();
+        match state.store.take_due(BATCH, lease_ms(), &serving).await {
             Ok(due) if due.is_empty() => {
                 beat.pass();
                 tokio::select! {
                     () = signal.notified() => {}
                     () = tokio::time::sleep(poll) => {}
+                    Some(done) = lanes.join_next_with_id(), if !lanes.is_empty() => {
+                        lane_ended(&mut busy, done);
+                    }
                 }
             }
             Ok(due) => {
-                send_batch(&state, due, &mut clients).await;
+                for (endpoint_id, list) in by_endpoint(due) {
+                    let lane = lane(state.clone(), clients.clone(), endpoint_id.clone(), list);
+                    let task = lanes.spawn(lane);
+                    busy.insert(task.id(), endpoint_id);
+                }
                 beat.pass();
             }
             Err(e) => {
@@ -67,52 +91,110 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
                 tracing::warn!(error = %e, "webhook dispatcher: pruning old deliveries failed");
             }
         }
-        if clients.len() > 256 {
-            clients.clear();
-        }
     }
+}
+
+/// A lane ended: its endpoint may be taken again. (A lane cannot panic;
+/// were one aborted, what it held is taken again once its lease runs out.)
+fn lane_ended(
+    busy: &mut HashMap<tokio::task::Id, String>,
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook dispatcher: a delivery lane stopped");
+            e.id()
+        }
+    };
+    busy.remove(&id);
 }
 
 fn lease_ms() -> i64 {
-    // Long enough for a whole endpoint's share of a batch to time out.
+    // Long enough for a few of an endpoint's deliveries to time out.
     i64::try_from((TIMEOUT * 4).as_millis()).unwrap_or(60_000)
 }
 
-async fn send_batch(
-    state: &AppState,
-    due: Vec<Due>,
-    clients: &mut HashMap<(String, std::net::SocketAddr), reqwest::Client>,
-) {
-    let mut by_endpoint: Vec<(String, Vec<Due>)> = Vec::new();
+/// A batch split by endpoint, each endpoint's deliveries in the order taken.
+fn by_endpoint(due: Vec<Due>) -> Vec<(String, Vec<Due>)> {
+    let mut out: Vec<(String, Vec<Due>)> = Vec::new();
     for d in due {
-        match by_endpoint.iter_mut().find(|(e, _)| *e == d.endpoint_id) {
+        match out.iter_mut().find(|(e, _)| *e == d.endpoint_id) {
             Some((_, list)) => list.push(d),
-            None => by_endpoint.push((d.endpoint_id.clone(), vec![d])),
+            None => out.push((d.endpoint_id.clone(), vec![d])),
         }
     }
-    let mut lanes = Vec::with_capacity(by_endpoint.len());
-    for (endpoint_id, list) in by_endpoint {
-        let endpoint = match state.store.endpoint(&endpoint_id).await {
-            Ok(Some(e)) => e,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook dispatcher: cannot read an endpoint");
-                continue;
-            }
-        };
-        let client = client_for(state, &endpoint, clients).await;
-        lanes.push(lane(state, endpoint, client, list));
+    out
+}
+
+/// HTTP clients, one per (host, pinned address), shared by the lanes.
+#[derive(Default)]
+struct Clients(std::sync::Mutex<HashMap<(String, std::net::SocketAddr), reqwest::Client>>);
+
+impl Clients {
+    fn get(&self, key: &(String, std::net::SocketAddr)) -> Option<reqwest::Client> {
+        self.0.lock().ok()?.get(key).cloned()
     }
-    let results: Vec<(Due, SendResult)> = futures_util::future::join_all(lanes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+
+    fn keep(&self, key: (String, std::net::SocketAddr), client: reqwest::Client) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= 256 {
+                map.clear();
+            }
+            map.insert(key, client);
+        }
+    }
+}
+
+/// Results are written at least this often while a lane is sending, so the
+/// deliveries list stays current and a crash sends little twice.
+const RECORD_EVERY: Duration = Duration::from_secs(1);
+
+/// One endpoint's deliveries, in order, each attempt recorded. A delivery
+/// whose lease could run out during its attempt is left alone (and taken
+/// again once it has), so no two dispatchers ever send it at once.
+async fn lane(state: Arc<AppState>, clients: Arc<Clients>, endpoint_id: String, list: Vec<Due>) {
+    let endpoint = match state.store.endpoint(&endpoint_id).await {
+        Ok(Some(e)) => e,
+        // Deleted meanwhile: its deliveries went with it.
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook dispatcher: cannot read an endpoint");
+            return;
+        }
+    };
+    let client = client_for(&state, &endpoint, &clients).await;
+    let timeout_ms = i64::try_from(TIMEOUT.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut done = Vec::with_capacity(list.len());
+    let mut recorded = std::time::Instant::now();
+    for due in list {
+        if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
+            break;
+        }
+        let result = match &client {
+            Ok(c) => send(&state, &endpoint, c, &due).await,
+            Err(why) => failure(&state, &due, None, why.clone()),
+        };
+        let gone = matches!(result, SendResult::Gone);
+        done.push((due, result));
+        if gone {
+            break;
+        }
+        if recorded.elapsed() >= RECORD_EVERY {
+            record(&state, std::mem::take(&mut done)).await;
+            recorded = std::time::Instant::now();
+        }
+    }
+    record(&state, done).await;
+}
+
+/// Write what attempts came to, in one transaction: one commit, not one per
+/// delivery. Were it lost, the deliveries would be sent again once their
+/// leases ran out: at least once.
+async fn record(state: &AppState, results: Vec<(Due, SendResult)>) {
     if results.is_empty() {
         return;
     }
-    // One commit for the whole batch. Were it lost, the deliveries would be
-    // sent again once their leases ran out: at least once.
     match state.store.record_sends(&results).await {
         Ok(recorded) => {
             for ((due, result), held) in results.iter().zip(recorded) {
@@ -144,14 +226,14 @@ fn outcome(result: &SendResult) -> &'static str {
 async fn client_for(
     state: &AppState,
     e: &Endpoint,
-    clients: &mut HashMap<(String, std::net::SocketAddr), reqwest::Client>,
+    clients: &Clients,
 ) -> Result<reqwest::Client, String> {
     let allow = state.settings.webhook_allow_private;
     let url = crate::service::webhooks::parse_url(&e.url, allow)?;
     let target = resolve(&url, allow).await?;
     let key = (target.host.clone(), target.addr);
     if let Some(c) = clients.get(&key) {
-        return Ok(c.clone());
+        return Ok(c);
     }
     let client = reqwest::Client::builder()
         .use_rustls_tls()
@@ -162,36 +244,8 @@ async fn client_for(
         .user_agent(concat!("keydrop-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|_| "cannot build an HTTP client".to_owned())?;
-    clients.insert(key, client.clone());
+    clients.keep(key, client.clone());
     Ok(client)
-}
-
-/// One endpoint's deliveries, in order; what each attempt came to. A
-/// delivery whose lease could run out during its attempt is left alone (and
-/// taken again once it has), so no two dispatchers ever send it at once.
-async fn lane(
-    state: &AppState,
-    endpoint: Endpoint,
-    client: Result<reqwest::Client, String>,
-    list: Vec<Due>,
-) -> Vec<(Due, SendResult)> {
-    let timeout_ms = i64::try_from(TIMEOUT.as_millis()).unwrap_or(i64::MAX / 2);
-    let mut done = Vec::with_capacity(list.len());
-    for due in list {
-        if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
-            break;
-        }
-        let result = match &client {
-            Ok(c) => send(state, &endpoint, c, &due).await,
-            Err(why) => failure(state, &due, None, why.clone()),
-        };
-        let gone = matches!(result, SendResult::Gone);
-        done.push((due, result));
-        if gone {
-            break;
-        }
-    }
-    done
 }
 
 async fn send(state: &AppState, e: &Endpoint, client: &reqwest::Client, due: &Due) -> SendResult {

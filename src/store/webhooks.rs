@@ -399,25 +399,35 @@ impl Store {
 
     /// Take up to `limit` due deliveries of enabled endpoints, oldest
     /// change first, under a lease of `lease_ms`: one conditional statement,
-    /// so two dispatchers never hold the same delivery.
-    pub async fn take_due(&self, limit: i64, lease_ms: i64) -> Result<Vec<Due>> {
+    /// so two dispatchers never hold the same delivery. None of the `busy`
+    /// endpoints' (those this dispatcher is sending to now).
+    pub async fn take_due(&self, limit: i64, lease_ms: i64, busy: &[&str]) -> Result<Vec<Due>> {
         let now = self.now_ms();
         let until = now.saturating_add(lease_ms);
         let skip = match self.backend {
             super::Backend::Sqlite => "",
             super::Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
         };
+        let not_busy = if busy.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND d.endpoint_id NOT IN ({})",
+                placeholders(3, busy.len())
+            )
+        };
         let mut tx = self.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
+        let sql = format!(
             "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
              WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-             AND (d.locked_until IS NULL OR d.locked_until <= $1) AND e.enabled = 1 \
+             AND (d.locked_until IS NULL OR d.locked_until <= $1) AND e.enabled = 1{not_busy} \
              ORDER BY d.seq, d.id LIMIT $2{skip}"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        );
+        let mut select = sqlx::query_scalar(&sql).bind(now).bind(limit);
+        for endpoint in busy {
+            select = select.bind(*endpoint);
+        }
+        let ids: Vec<String> = select.fetch_all(&mut *tx).await?;
         if ids.is_empty() {
             tx.commit().await?;
             return Ok(Vec::new());

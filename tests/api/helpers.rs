@@ -139,14 +139,17 @@ impl TestDb {
             Backend::Postgres => {
                 let mut conn = self.raw().await;
                 let mut all = Vec::new();
-                for table in [
-                    "drops",
-                    "credentials",
-                    "api_tokens",
-                    "audit_events",
-                    "audit_head",
-                    "key_checks",
-                ] {
+                // Every table, so one added later is scanned too.
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                     ORDER BY table_name",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                assert!(tables.iter().any(|t| t == "credentials"), "{tables:?}");
+                for table in tables {
                     let rows: Vec<String> =
                         sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {table} t"))
                             .fetch_all(&mut conn)
@@ -167,7 +170,12 @@ async fn fresh_postgres_database() -> String {
     let base = postgres_url().unwrap();
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&base).await.unwrap();
-    let name = format!("keydrop_test_{}", uuid::Uuid::new_v4().simple());
+    drop_stale_databases(&mut conn).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let name = format!("keydrop_test_{now}_{}", uuid::Uuid::new_v4().simple());
     conn.execute(format!("CREATE DATABASE {name}").as_str())
         .await
         .unwrap();
@@ -175,6 +183,38 @@ async fn fresh_postgres_database() -> String {
     let (prefix, _) = base.split_once('?').unwrap_or((&base, ""));
     let root = prefix.rsplit_once('/').map_or(prefix, |(r, _)| r);
     format!("{root}/{name}")
+}
+
+/// Test databases are left behind (a test's pool may outlive it); once per
+/// test process, those made over six hours ago (by their names) are dropped,
+/// so they do not pile up on a developer's server. `.ci/run` drops them all.
+async fn drop_stale_databases(conn: &mut sqlx::AnyConnection) {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'keydrop\\_test\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    for name in names {
+        let made = name
+            .strip_prefix("keydrop_test_")
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(secs, _)| secs.parse::<u64>().ok());
+        // Names without a time are from before this rule: stale too.
+        if made.map_or(true, |made| now.saturating_sub(made) > 6 * 3600) {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
+    }
 }
 
 /// A running keydrop.
@@ -378,10 +418,7 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
         db,
         store,
         state,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: test_client(),
         fake: None,
         clock: None,
         metrics_address,
@@ -403,6 +440,10 @@ impl TestApp {
         if let Some(running) = self.running.take() {
             running.await.unwrap().unwrap();
         }
+        // A stopped process's connections are gone with it. A forced stop
+        // does not wait for the HTTP workers, so a kept-alive connection in
+        // this client's pool could still reach one for a moment: start afresh.
+        self.http = test_client();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -554,4 +595,12 @@ pub fn assert_no_secret_in(haystack: &[u8], secrets: &[String], what: &str) {
             &s[..6.min(s.len())]
         );
     }
+}
+
+/// The client tests talk to keydrop with: redirects are shown, not followed.
+pub fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     a_receiver_that_answers_410_is_disabled,
     rotation_signs_with_both_secrets,
     a_restart_in_the_middle_of_the_retry_schedule_loses_nothing,
+    a_hanging_receiver_holds_back_only_itself,
 );
 
 /// What a receiver got.
@@ -37,6 +38,8 @@ struct ReceiverState {
     got: Mutex<Vec<Received>>,
     /// Answer this status to the next N requests.
     fail: Mutex<Vec<u16>>,
+    /// Hold each request this long before answering (after noting it).
+    delay: Mutex<Option<Duration>>,
 }
 
 struct Receiver {
@@ -116,6 +119,10 @@ async fn receive(
         signature: h("webhook-signature"),
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    let delay = *state.delay.lock().unwrap();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let status = {
         let mut fail = state.fail.lock().unwrap();
         if fail.is_empty() {
@@ -236,6 +243,8 @@ async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
     secrets.push(w.clone());
     assert_no_secret_in(all.as_bytes(), &secrets, "webhook bodies");
     assert!(!all.contains("/d/"), "no link in a webhook");
+    // The signing secret is kept sealed, like every other secret.
+    assert_no_secret_in(&app.db.raw_dump().await, &secrets, "the database");
     // A signature made with another secret does not verify.
     let forged = Received {
         signature: "v1,AAAA".into(),
@@ -556,4 +565,56 @@ async fn a_restart_in_the_middle_of_the_retry_schedule_loses_nothing(backend: Ba
         assert!(started.elapsed() < Duration::from_secs(10), "{list:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A receiver that hangs holds back only itself: another endpoint gets each
+/// event as it commits (not after the hanging request's 15 s timeout), and
+/// the API that produces the events answers at once.
+async fn a_hanging_receiver_holds_back_only_itself(backend: Backend) {
+    let app = app(backend).await;
+    let stuck = Receiver::start().await;
+    *stuck.state.delay.lock().unwrap() = Some(Duration::from_secs(120));
+    let quick = Receiver::start().await;
+    for rx in [&stuck, &quick] {
+        let (status, hook) =
+            register(&app, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+        assert_eq!(status, 201, "{hook}");
+    }
+    app.create_drop(json!({ "org": "Org 1" })).await;
+    // The hanging receiver has the first event and holds the request open.
+    stuck.wait_for(1).await;
+    quick.wait_for(1).await;
+    for n in 2..=4 {
+        let started = Instant::now();
+        app.create_drop(json!({ "org": format!("Org {n}") })).await;
+        let created = started.elapsed();
+        assert!(
+            created < Duration::from_secs(3),
+            "creating a drop took {created:?} while a receiver hangs"
+        );
+        quick.wait_for(n).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "event {n} reached the other endpoint after {:?}",
+            started.elapsed()
+        );
+    }
+    let orgs: Vec<String> = quick
+        .got()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            body["data"]["org"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        orgs,
+        ["Org 1", "Org 2", "Org 3", "Org 4"],
+        "in commit order"
+    );
+    assert_eq!(
+        stuck.got().len(),
+        1,
+        "the hanging endpoint's later events wait for its first"
+    );
 }
