@@ -27,7 +27,7 @@ pub use crate::domain::kind::{Kind, UnknownKind};
 pub use checker::{BuildError, Checker, CheckerConfig, PartnerClient};
 pub use http::Budget;
 pub use kinds::{registry, CredentialKind, Fields, Registry, Renewed};
-pub use oauth::{MintFailure, MintedToken};
+pub use oauth::{MintedToken, TokenError};
 pub use profile::Profile;
 pub use report::{Named, Outcome, Verification};
 pub use resources::Resource;

@@ -29,15 +29,6 @@ impl fmt::Debug for MintedToken {
     }
 }
 
-/// Why no token could be minted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MintFailure {
-    /// Greenhouse refused the credential; the customer-facing reason (never a value).
-    Refused(String),
-    /// Greenhouse gave no usable answer in time.
-    Unavailable(super::report::Transient),
-}
-
 /// Which lifetime field the answer carried (for logs and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lifetime {

@@ -16,6 +16,7 @@ on_both_backends!(
     concurrent_callers_share_one_mint_and_tokens_renew_before_expiry,
     release_modes_are_checked_per_kind_and_per_route,
     a_token_endpoint_outage_answers_503_and_gives_the_lease_back,
+    a_credential_greenhouse_refuses_is_kept_and_retried_slowly,
 );
 
 async fn vend_credential(app: &TestApp) -> String {
@@ -300,6 +301,56 @@ async fn a_token_endpoint_outage_answers_503_and_gives_the_lease_back(backend: B
     assert_eq!(meta["delivery"], "waiting");
     assert_eq!(audit_count(&app, "credential.refresh_failed").await, 1);
     // While the failure backs off, callers are told to wait without asking Greenhouse.
+    let before = fake.requests_to("/token");
+    assert_eq!(access_token(&app, &worker, &id).await.0, 503);
+    assert_eq!(fake.requests_to("/token"), before);
+}
+
+/// The customer deleted the credential in Greenhouse: minting is refused. Workers get 503
+/// (and a wait of at least a minute), the audit names the OAuth error code, and the
+/// credential is kept as it was (a refusal may be undone; staff decide with `verify`).
+async fn a_credential_greenhouse_refuses_is_kept_and_retried_slowly(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    let fake = app.fake.as_ref().unwrap();
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let id = vend_credential(&app).await;
+    fake.remove_v3_client(GOOD_ID);
+    let res = app
+        .post(
+            &format!("/api/v1/credentials/{id}/access-token"),
+            Some(&worker),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 60, "Retry-After {wait}");
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains(GOOD_SECRET) && !body.contains(GOOD_ID),
+        "{body}"
+    );
+    let audit: Value = app
+        .get(
+            "/api/v1/audit?action=credential.refresh_failed",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let details = &audit["events"][0]["details"];
+    assert_eq!(details["reason"], "refused: invalid_client", "{audit}");
+    assert_eq!(details["failures"], 1, "{audit}");
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{id}"), Some(&worker))
+        .fetch_json()
+        .await;
+    assert_eq!(meta["status"], "verified", "{meta}");
+    // Asked again at once: no second call to Greenhouse.
     let before = fake.requests_to("/token");
     assert_eq!(access_token(&app, &worker, &id).await.0, 503);
     assert_eq!(fake.requests_to("/token"), before);

@@ -93,6 +93,11 @@ impl FakeGreenhouse {
             .insert(client.client_id.clone(), client);
     }
 
+    /// The customer deleted this Harvest v3 credential: its tokens are refused from now on.
+    pub fn remove_v3_client(&self, client_id: &str) {
+        lock(&self.state).v3_clients.remove(client_id);
+    }
+
     /// A legacy key permitted to call the given endpoints (`users`, `tags/candidate`, …).
     pub fn add_v1_key<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, key: &str, endpoints: I) {
         let set: BTreeSet<String> = endpoints

@@ -17,7 +17,7 @@ use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
 use crate::domain::release::ReleaseModes;
 use crate::greenhouse::checker::Checker;
 use crate::greenhouse::http::Budget;
-use crate::greenhouse::oauth::{MintFailure, MintedToken, TokenError, Tokens};
+use crate::greenhouse::oauth::{MintedToken, TokenError, Tokens};
 use crate::greenhouse::profile::{Profile, DEFAULT_PROFILE};
 use crate::greenhouse::resources::Resource;
 use crate::greenhouse::secret::{check_token_like, Secret};
@@ -30,15 +30,15 @@ pub struct HarvestV3;
 
 /// Mints a client-credentials access token for a `harvest_v3` secret, within the checker's
 /// total budget, and says when it expires (`expires_in`, `expires_at` or one hour). For the
-/// `vend` release (SPEC §3), which hands out such tokens instead of the secret.
+/// `vend` release (SPEC §3), which hands out such tokens instead of the secret. A refusal
+/// is named by its OAuth error code, as the other token requests' are; the customer-facing
+/// words of the check's own refusals go to the log.
 pub async fn mint_access_token(
     checker: &Checker,
     secret: &Secret,
-) -> Result<MintedToken, MintFailure> {
+) -> Result<MintedToken, TokenError> {
     if secret.kind() != HarvestV3.kind() {
-        return Err(MintFailure::Refused(
-            "This is not a Harvest V3 (OAuth) credential.".to_owned(),
-        ));
+        return Err(TokenError::Refused("unsupported".into()));
     }
     let creds = token::Creds {
         client_id: secret.get("client_id").unwrap_or(""),
@@ -49,8 +49,15 @@ pub async fn mint_access_token(
     token::mint(checker, budget, &creds)
         .await
         .map_err(|e| match e {
-            token::MintError::Refused(r) => MintFailure::Refused(r.message().to_owned()),
-            token::MintError::Pending(t) => MintFailure::Unavailable(t),
+            token::MintError::Refused(r) => {
+                tracing::warn!(
+                    error = r.code(),
+                    reason = r.message(),
+                    "Greenhouse refused to mint a token"
+                );
+                TokenError::Refused(r.code().into())
+            }
+            token::MintError::Pending(t) => TokenError::Transient(t),
         })
 }
 
@@ -240,13 +247,7 @@ impl CredentialKind for HarvestV3 {
     ) -> BoxFuture<'a, Result<Renewed, TokenError>> {
         let _ = budget;
         Box::pin(async move {
-            let minted = mint_access_token(checker, secret).await.map_err(|e| match e {
-                MintFailure::Refused(why) => {
-                    tracing::warn!(reason = %why, "Greenhouse refused to mint for a vend credential");
-                    TokenError::Refused("refused".into())
-                }
-                MintFailure::Unavailable(t) => TokenError::Transient(t),
-            })?;
+            let minted = mint_access_token(checker, secret).await?;
             Ok(Renewed {
                 tokens: Tokens {
                     access_token: minted.token.clone(),

@@ -33,6 +33,18 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
+    /// The OAuth error code (RFC 6749 §5.2) this refusal stands for; `refused` when none fits.
+    /// Never `invalid_grant`: that one means a dead partner grant.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::BadClient | Refusal::MalformedClientId => "invalid_client",
+            Refusal::UserIdRefused => "invalid_request",
+            Refusal::UnauthorizedClient => "unauthorized_client",
+            Refusal::InvalidScope => "invalid_scope",
+            Refusal::Other => "refused",
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Refusal::BadClient => {
