@@ -5,12 +5,18 @@
 //!
 //! Deliveries are taken oldest change first, a batch at a time, and handed
 //! to one *lane* per endpoint: a task of its own that sends that endpoint's
-//! deliveries one after another (commit order, as far as retries allow) and
-//! records each result. While an endpoint has a lane in this process, no
-//! more of its deliveries are taken here, so a slow or dead receiver holds
-//! back only itself: other endpoints' lanes start as their events commit,
-//! and a customer's submission or a release only ever writes rows.
-//! At most [`LANES`] endpoints are served at once per process.
+//! deliveries one after another (commit order, as far as retries allow).
+//! While an endpoint has a lane in this process, no more of its deliveries
+//! are taken here, so a slow or dead receiver holds back only itself: other
+//! endpoints' lanes start as their events commit, and a customer's
+//! submission or a release only ever writes rows. (Across processes each
+//! delivery is still sent by one at a time, by its lease, but two processes
+//! may serve one endpoint at once.) At most [`LANES`] lanes run per process.
+//!
+//! The lanes hand what each attempt came to to one *recorder*, which writes
+//! whatever has arrived in one transaction: one commit for an event that
+//! fans out to many endpoints, and under load many results per commit.
+//! Deliveries a lane took but did not attempt are given back at once.
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
@@ -19,6 +25,7 @@ use crate::web::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::task::JoinSet;
 
 /// Waits after a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h;
@@ -45,8 +52,14 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
     let signal = state.store.outbox_signal();
     let poll = state.settings.jobs.webhook_poll;
     let clients = Arc::new(Clients::default());
-    // The endpoint each running lane serves, by task.
+    // Dropped with this run (when the supervisor stops it): the lanes and the
+    // recorder stop too; what they had not recorded is sent again after its
+    // lease: at least once.
     let mut lanes: JoinSet<()> = JoinSet::new();
+    let mut recorder = JoinSet::new();
+    let (results, received) = tokio::sync::mpsc::channel(RESULTS_QUEUE);
+    recorder.spawn(record_results(state.clone(), received));
+    // The endpoint each running lane serves, by task.
     let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut last_prune = std::time::Instant::now();
     loop {
@@ -72,11 +85,23 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
                 }
             }
             Ok(due) => {
+                let mut no_room = Vec::new();
                 for (endpoint_id, list) in by_endpoint(due) {
-                    let lane = lane(state.clone(), clients.clone(), endpoint_id.clone(), list);
+                    if busy.len() >= LANES {
+                        no_room.extend(list);
+                        continue;
+                    }
+                    let lane = lane(
+                        state.clone(),
+                        clients.clone(),
+                        results.clone(),
+                        endpoint_id.clone(),
+                        list,
+                    );
                     let task = lanes.spawn(lane);
                     busy.insert(task.id(), endpoint_id);
                 }
+                give_back(&state, &no_room).await;
                 beat.pass();
             }
             Err(e) => {
@@ -84,6 +109,10 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
                 beat.failed("cannot read the outbox");
                 tokio::time::sleep(poll).await;
             }
+        }
+        if recorder.try_join_next().is_some() {
+            // It never ends while this run holds a sender: only a panic stops it.
+            return Err("the webhook result recorder stopped".into());
         }
         if last_prune.elapsed() > Duration::from_secs(3600) {
             last_prune = std::time::Instant::now();
@@ -108,6 +137,14 @@ fn lane_ended(
         }
     };
     busy.remove(&id);
+}
+
+/// Deliveries taken but not attempted go back to the queue at once.
+async fn give_back(state: &AppState, taken: &[Due]) {
+    if let Err(e) = state.store.release_leases(taken).await {
+        // They are taken again when their leases run out.
+        tracing::warn!(error = %e, "webhook dispatcher: cannot give deliveries back");
+    }
 }
 
 fn lease_ms() -> i64 {
@@ -146,51 +183,65 @@ impl Clients {
     }
 }
 
-/// Results are written at least this often while a lane is sending, so the
-/// deliveries list stays current and a crash sends little twice.
-const RECORD_EVERY: Duration = Duration::from_secs(1);
-
-/// One endpoint's deliveries, in order, each attempt recorded. A delivery
-/// whose lease could run out during its attempt is left alone (and taken
-/// again once it has), so no two dispatchers ever send it at once.
-async fn lane(state: Arc<AppState>, clients: Arc<Clients>, endpoint_id: String, list: Vec<Due>) {
+/// One endpoint's deliveries, in order, each attempt handed to the recorder.
+/// A delivery whose lease could run out during its attempt is not started
+/// (so no two dispatchers ever send it at once) but given back, with the
+/// rest of the list, for the next lane to send in order.
+async fn lane(
+    state: Arc<AppState>,
+    clients: Arc<Clients>,
+    results: Sender<(Due, SendResult)>,
+    endpoint_id: String,
+    list: Vec<Due>,
+) {
     let endpoint = match state.store.endpoint(&endpoint_id).await {
         Ok(Some(e)) => e,
         // Deleted meanwhile: its deliveries went with it.
         Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "webhook dispatcher: cannot read an endpoint");
+            give_back(&state, &list).await;
             return;
         }
     };
     let client = client_for(&state, &endpoint, &clients).await;
     let timeout_ms = i64::try_from(TIMEOUT.as_millis()).unwrap_or(i64::MAX / 2);
-    let mut done = Vec::with_capacity(list.len());
-    let mut recorded = std::time::Instant::now();
-    for due in list {
+    let mut list = list.into_iter();
+    while let Some(due) = list.next() {
         if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
-            break;
+            let rest: Vec<Due> = std::iter::once(due).chain(list).collect();
+            give_back(&state, &rest).await;
+            return;
         }
         let result = match &client {
             Ok(c) => send(&state, &endpoint, c, &due).await,
             Err(why) => failure(&state, &due, None, why.clone()),
         };
+        // Gone: the endpoint is disabled with this result; the rest wait for
+        // it to be enabled again.
         let gone = matches!(result, SendResult::Gone);
-        done.push((due, result));
-        if gone {
-            break;
-        }
-        if recorded.elapsed() >= RECORD_EVERY {
-            record(&state, std::mem::take(&mut done)).await;
-            recorded = std::time::Instant::now();
+        if results.send((due, result)).await.is_err() || gone {
+            return;
         }
     }
-    record(&state, done).await;
 }
 
-/// Write what attempts came to, in one transaction: one commit, not one per
-/// delivery. Were it lost, the deliveries would be sent again once their
-/// leases ran out: at least once.
+/// Most results written in one transaction.
+const RECORD_BATCH: usize = 256;
+/// Results waiting for the recorder before lanes wait for it.
+const RESULTS_QUEUE: usize = 4096;
+
+/// Writes what attempts came to: whatever has arrived, in one transaction
+/// (results that arrive during a commit go into the next). Were a commit
+/// lost, those deliveries would be sent again once their leases ran out: at
+/// least once.
+async fn record_results(state: Arc<AppState>, mut received: Receiver<(Due, SendResult)>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        record(&state, std::mem::take(&mut batch)).await;
+    }
+}
+
 async fn record(state: &AppState, results: Vec<(Due, SendResult)>) {
     if results.is_empty() {
         return;

@@ -545,6 +545,29 @@ impl Store {
         Ok(done)
     }
 
+    /// Give back the leases of deliveries taken but not attempted (a lane
+    /// that stopped early, or had no room to start), so they are taken again
+    /// at once rather than when the leases run out. Only where the lease is
+    /// still the one `taken` says.
+    pub async fn release_leases(&self, taken: &[Due]) -> Result<()> {
+        let Some(first) = taken.first() else {
+            return Ok(());
+        };
+        let sql = format!(
+            "UPDATE webhook_deliveries SET locked_until = NULL \
+             WHERE locked_until = $1 AND status = 'pending' AND id IN ({})",
+            placeholders(2, taken.len())
+        );
+        let mut update = sqlx::query(&sql).bind(first.lease_until);
+        for due in taken {
+            update = update.bind(&due.id);
+        }
+        let mut tx = self.begin().await?;
+        update.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Pending deliveries (the queue depth).
     pub async fn pending_deliveries(&self) -> Result<i64> {
         Ok(
