@@ -182,7 +182,9 @@ impl Application {
             settings.partner_refresh_every,
         )
         .with_metrics(metrics.clone());
+        let connect_csp = crate::web::headers::connect_policy(&checker.config().auth_url);
         let state = actix_web::web::Data::new(AppState {
+            connect_csp,
             store: store.clone(),
             csrf,
             releases,

@@ -5,6 +5,21 @@ use actix_web::middleware::DefaultHeaders;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// [`CONTENT_SECURITY_POLICY`] that also lets forms go to Greenhouse's
+/// authorization origin: for the pages with a **Connect with Greenhouse**
+/// button, and only them. `None` when the URL has no origin to name.
+pub fn connect_policy(auth_url: &str) -> Option<actix_web::http::header::HeaderValue> {
+    let origin = reqwest::Url::parse(auth_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")?;
+    let csp = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    actix_web::http::header::HeaderValue::from_str(&csp).ok()
+}
+
 /// The headers; a handler may still set its own `Cache-Control` (static files).
 pub fn security_headers(https: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()

@@ -47,6 +47,8 @@ pub struct AppState {
     pub tasks: crate::jobs::supervisor::Supervisor,
     /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The Content-Security-Policy of partner pages ([`headers::connect_policy`]).
+    pub connect_csp: Option<actix_web::http::header::HeaderValue>,
 }
 
 /// The address a request came from (SPEC §8.11): the TCP peer, unless it is

@@ -151,21 +151,11 @@ pub(super) fn drop_page(
 /// authorize page: their `form-action` allows that one origin besides `'self'` (every other
 /// page keeps the stricter default of `headers::CONTENT_SECURITY_POLICY`).
 pub(super) fn allow_connect(state: &AppState, mut res: HttpResponse) -> HttpResponse {
-    let origin = reqwest::Url::parse(&state.checker.config().auth_url)
-        .ok()
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| o != "null");
-    if let Some(origin) = origin {
-        let csp = super::headers::CONTENT_SECURITY_POLICY.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
+    if let Some(csp) = &state.connect_csp {
+        res.headers_mut().insert(
+            header::HeaderName::from_static("content-security-policy"),
+            csp.clone(),
         );
-        if let Ok(v) = header::HeaderValue::from_str(&csp) {
-            res.headers_mut().insert(
-                header::HeaderName::from_static("content-security-policy"),
-                v,
-            );
-        }
     }
     res
 }

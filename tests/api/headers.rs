@@ -23,7 +23,7 @@ async fn every_response_carries_the_security_headers(backend: Backend) {
             "default-src 'none'",
             "style-src 'self'",
             "img-src 'self'",
-            "form-action 'self'",
+            "form-action 'self';",
             "frame-ancestors 'none'",
             "base-uri 'none'",
         ] {

@@ -50,13 +50,6 @@ async fn app(backend: Backend, manual_clock: bool) -> TestApp {
     app
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// A partner drop: `(drop id, link path)`.
 async fn partner_drop(app: &TestApp, profile: &str) -> (String, String) {
     let d = app
@@ -71,12 +64,20 @@ async fn partner_drop(app: &TestApp, profile: &str) -> (String, String) {
 
 /// Click Connect: the authorize URL keydrop redirects to.
 async fn click_connect(app: &TestApp, path: &str) -> String {
-    let (status, page) = app.page(path).await;
-    assert_eq!(status, 200);
+    let res = app.get(path, None).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Its form may lead to Greenhouse's authorize page, and nowhere else.
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    let auth = app.fake.as_ref().unwrap().base_url();
+    assert!(
+        csp.contains(&format!("form-action 'self' {auth};")),
+        "{csp}"
+    );
+    let page = res.text().await.unwrap();
     assert!(page.contains("Connect with Greenhouse"), "{page}");
     assert!(!page.contains("type=\"password\""));
     let csrf = csrf_from(&page).unwrap();
-    let res = no_redirects()
+    let res = crate::helpers::test_client()
         .post(app.url(path))
         .form(&[("csrf_token", csrf.as_str()), ("connect", "1")])
         .send()
@@ -88,7 +89,11 @@ async fn click_connect(app: &TestApp, path: &str) -> String {
 
 /// Greenhouse's answer to the authorize URL: the callback URL on this app.
 async fn approve(app: &TestApp, authorize: &str) -> String {
-    let res = no_redirects().get(authorize).send().await.unwrap();
+    let res = crate::helpers::test_client()
+        .get(authorize)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 302, "{authorize}");
     let to = res.headers()["location"].to_str().unwrap().to_owned();
     // The test app's public URL has no port: send the browser to the real address.
@@ -97,7 +102,7 @@ async fn approve(app: &TestApp, authorize: &str) -> String {
 }
 
 async fn callback(url: &str) -> (u16, String) {
-    let res = no_redirects().get(url).send().await.unwrap();
+    let res = crate::helpers::test_client().get(url).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
@@ -164,6 +169,15 @@ async fn connected_credential(app: &TestApp) -> String {
 async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Backend) {
     let app = app(backend, false).await;
     let fake = app.fake.as_ref().unwrap();
+    // Only partner pages may send a form to Greenhouse: a pasted-credential page may not.
+    let other = app.create_drop(json!({"org": "Initech"})).await;
+    let res = app
+        .get(&TestApp::link_path(other["url"].as_str().unwrap()), None)
+        .send()
+        .await
+        .unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
     // Greenhouse's partner answers name the expiry as an instant.
     fake.set_partner_expires_at(true);
     let (_, worker) = app.create_token("worker", "worker").await;
@@ -270,7 +284,7 @@ async fn partner_drops_need_a_partner_client_and_vend(backend: Backend) {
     let path = TestApp::link_path(d["url"].as_str().unwrap());
     let (_, page) = app.page(&path).await;
     let csrf = csrf_from(&page).unwrap();
-    let res = no_redirects()
+    let res = crate::helpers::test_client()
         .post(app.url(&format!("{path}/connect")))
         .form(&[("csrf_token", csrf.as_str())])
         .send()
