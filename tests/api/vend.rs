@@ -42,15 +42,19 @@ async fn vend_credential(app: &TestApp) -> String {
     d["credential_id"].as_str().unwrap().to_owned()
 }
 
+/// `POST …/access-token`, the whole answer.
+async fn ask_for_token(app: &TestApp, token: &str, id: &str) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/credentials/{id}/access-token"),
+        Some(token),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
 async fn access_token(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
-    let res = app
-        .post(
-            &format!("/api/v1/credentials/{id}/access-token"),
-            Some(token),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = ask_for_token(app, token, id).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
@@ -217,14 +221,7 @@ async fn concurrent_callers_share_one_mint_and_tokens_renew_before_expiry(backen
     fake.set_delay(Duration::ZERO);
     fake.set_token_lifetime(keydrop::greenhouse::fake::TokenLifetime::ExpiresIn(120));
     clock.advance(Duration::from_secs(3600));
-    let res = app
-        .post(
-            &format!("/api/v1/credentials/{id}/access-token"),
-            Some(&worker),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = ask_for_token(&app, &worker, &id).await;
     assert_eq!(res.status(), 503);
     assert!(res.headers().get("retry-after").is_some());
 }
@@ -315,14 +312,7 @@ async fn a_credential_greenhouse_refuses_is_kept_and_retried_slowly(backend: Bac
     let (_, worker) = app.create_token("worker", "worker").await;
     let id = vend_credential(&app).await;
     fake.remove_v3_client(GOOD_ID);
-    let res = app
-        .post(
-            &format!("/api/v1/credentials/{id}/access-token"),
-            Some(&worker),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = ask_for_token(&app, &worker, &id).await;
     assert_eq!(res.status(), 503);
     let wait: u64 = res.headers()["retry-after"]
         .to_str()
