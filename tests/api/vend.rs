@@ -25,13 +25,20 @@ async fn vend_credential(app: &TestApp) -> String {
         .await;
     assert_eq!(d["release"], "vend");
     let path = TestApp::link_path(d["url"].as_str().unwrap());
-    let (status, _) = app
+    let (status, page) = app
         .submit(
             &path,
             &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
         )
         .await;
     assert_eq!(status, 200);
+    // The customer is told the secret itself is never collected.
+    assert!(
+        page.contains("starts reading your Greenhouse data"),
+        "{page}"
+    );
+    assert!(page.contains("receive only access tokens"), "{page}");
+    assert!(!page.contains("collects the credential"), "{page}");
     let d: Value = app
         .get(
             &format!("/api/v1/drops/{}", d["id"].as_str().unwrap()),

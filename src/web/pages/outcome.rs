@@ -47,7 +47,13 @@ pub fn verified_page(
                 div { dt { "Checked" } dd { (v.message) } }
             }))
             (next_steps(ctx, receipt, html! {
-                li { (brand) "'s import system collects the credential." }
+                li {
+                    @if ctx.handling.vend {
+                        (brand) "'s import system starts reading your Greenhouse data."
+                    } @else {
+                        (brand) "'s import system collects the credential."
+                    }
+                }
             }))
             @if !v.missing_optional.is_empty() {
                 section aria-labelledby="optional-title" {
@@ -92,8 +98,9 @@ pub fn pending_page(ctx: &PageContext, org: &str, receipt: &Receipt) -> Markup {
             (receipt_box(receipt, org, html! {}))
             (next_steps(ctx, receipt, html! {
                 li {
-                    "Once Greenhouse confirms it, " (brand) "'s import system collects it. If "
-                    "Greenhouse refuses it, " (ctx.whom()) " will contact you."
+                    "Once Greenhouse confirms it, " (brand) "'s import system "
+                    @if ctx.handling.vend { "starts reading your Greenhouse data" } @else { "collects it" }
+                    ". If Greenhouse refuses it, " (ctx.whom()) " will contact you."
                 }
             }))
         },
