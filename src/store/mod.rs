@@ -188,6 +188,11 @@ pub struct Store {
     db_offset_ms: Arc<AtomicI64>,
     /// Set by the connectivity probe while the database does not answer.
     down: Arc<AtomicBool>,
+    /// The probe's own connection, outside the pools, so that a pool busy
+    /// with work is never mistaken for a database that does not answer.
+    /// Dropped (and opened again) after any failure, never reused hung.
+    probe: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
+    probe_options: AnyConnectOptions,
     /// Wakes this process's webhook dispatcher after a commit that queued
     /// deliveries (other processes find them by polling).
     pub(crate) outbox: Arc<tokio::sync::Notify>,
@@ -208,13 +213,13 @@ impl Store {
     pub async fn connect(url: &str, clock: SharedClock) -> Result<Self> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
-        let (write, read) = match backend {
+        let (write, read, probe_options) = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url)?;
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let write = sqlite_pool(1).connect_with(opts.clone()).await?;
-                let read = sqlite_pool(8).connect_with(opts).await?;
-                (write, read)
+                let read = sqlite_pool(8).connect_with(opts.clone()).await?;
+                (write, read, opts)
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -222,9 +227,9 @@ impl Store {
                     .max_connections(16)
                     .min_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(opts)
+                    .connect_with(opts.clone())
                     .await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, opts)
             }
         };
         let store = Self {
@@ -234,6 +239,8 @@ impl Store {
             clock,
             db_offset_ms: Arc::new(AtomicI64::new(0)),
             down: Arc::new(AtomicBool::new(false)),
+            probe: Arc::new(tokio::sync::Mutex::new(None)),
+            probe_options,
             outbox: Arc::new(tokio::sync::Notify::new()),
         };
         if store.clock.is_system() {
@@ -294,21 +301,43 @@ impl Store {
     }
 
     /// Whether the database answers within [`PROBE_EVERY`]; for `/readyz`.
-    /// While the probe has it down, `false` at once.
+    /// Asks (and records the answer, as the probe does) unless the probe is
+    /// asking right now; then its last answer stands. `/readyz` callers never
+    /// queue behind one another or delay the probe.
     pub async fn ping(&self) -> bool {
-        if self.is_down() {
-            return false;
+        match self.probe.try_lock() {
+            Ok(mut conn) => self.ask(&mut conn).await,
+            Err(_) => !self.is_down(),
         }
-        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
-        matches!(tokio::time::timeout(PROBE_EVERY, query).await, Ok(Ok(_)))
     }
 
     /// The connectivity probe: ask the database, bounded by [`PROBE_EVERY`],
     /// and record the answer. While it is down, every store call fails at
     /// once with [`StoreError::Unavailable`] (503 upstream).
+    ///
+    /// It asks on a connection of its own: a pool whose connections are all
+    /// busy (a burst of requests) is load, not an outage, and must not turn
+    /// every request into a 503.
     pub async fn probe(&self) -> bool {
-        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.read);
-        let up = matches!(tokio::time::timeout(PROBE_EVERY, query).await, Ok(Ok(_)));
+        let mut conn = self.probe.lock().await;
+        self.ask(&mut conn).await
+    }
+
+    async fn ask(&self, conn: &mut Option<sqlx::AnyConnection>) -> bool {
+        use sqlx::ConnectOptions as _;
+        let asked = tokio::time::timeout(PROBE_EVERY, async {
+            let c = match conn {
+                Some(c) => c,
+                None => conn.insert(self.probe_options.connect().await?),
+            };
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(c).await
+        })
+        .await;
+        let up = matches!(asked, Ok(Ok(1)));
+        if !up {
+            // Failed or hung: never asked again on this connection.
+            *conn = None;
+        }
         let was_down = self.down.swap(!up, Ordering::SeqCst);
         if was_down == up {
             if up {
@@ -466,4 +495,31 @@ impl Cursor {
 /// Parse a stored UUID.
 pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid> {
     uuid::Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("bad uuid {text:?}")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Every read connection busy (a burst of requests) is load, not an
+    /// outage: the probe still finds the database, and requests are not
+    /// answered 503.
+    #[tokio::test]
+    async fn a_busy_pool_is_not_an_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("k.db").display());
+        let store = Store::open(&url, Arc::new(crate::clock::SystemClock))
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..store.read.options().get_max_connections() {
+            held.push(store.read.acquire().await.unwrap());
+        }
+        assert!(store.probe().await, "the probe waited for the busy pool");
+        assert!(!store.is_down());
+        assert!(store.ping().await);
+        drop(held);
+        assert!(store.reader().is_ok());
+    }
 }
