@@ -1,13 +1,10 @@
 //! The `keydrop` binary itself: commands, exit codes, one-line errors.
 
 use crate::helpers::Fetch;
-use crate::helpers::{assert_no_secret_in, captured_logs, Backend, TestDb};
+use crate::helpers::{assert_no_secret_in, captured_logs, seed_verified, Backend, Seed, TestDb};
 use crate::on_both_backends;
 use base64::Engine as _;
-use keydrop::crypto::cipher::{self, Binding};
 use keydrop::crypto::keyring::Keyring;
-use keydrop::domain::audit::AuditEntry;
-use keydrop::store::{NewCredential, NewDrop};
 use sqlx::Executor;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -554,57 +551,23 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
     store.ensure_key_checks(keyring).await.unwrap().unwrap();
     let mut ids = Vec::new();
     for i in 0..count {
-        let drop_id = uuid::Uuid::new_v4().to_string();
-        let id = uuid::Uuid::new_v4().to_string();
-        store
-            .insert_drop(
-                &NewDrop {
-                    release: keydrop::domain::release::Release::Handoff,
-                    id: drop_id.clone(),
-                    token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
-                    org: format!("Org {i}"),
-                    note: None,
-                    kind: "harvest_v3".into(),
-                    profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
-                    expires_at: i64::MAX / 2,
-                    max_attempts: 10,
-                    created_by: "test".into(),
-                    contact: None,
-                    external_id: None,
-                    metadata_json: None,
-                },
-                &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
-            )
-            .await
-            .unwrap();
-        let binding = Binding {
-            credential_id: &id,
-            drop_id: &drop_id,
-            kind: "harvest_v3",
-        };
         let secret = format!(
             r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
         );
-        let c = NewCredential {
-            release: keydrop::domain::release::Release::Handoff,
-            id: id.clone(),
-            drop_id: drop_id.clone(),
-            org: format!("Org {i}"),
-            kind: "harvest_v3".into(),
-            status: "verified".into(),
-            hint: format!("{i:04}"),
-            verification_json: "{}".into(),
-            envelope: cipher::encrypt(keyring, binding, secret.as_bytes()).unwrap(),
-            next_check_at: None,
-            access: None,
-            refresh_due_at: None,
-            external_id: None,
-            metadata_json: None,
-        };
-        assert!(store
-            .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
-            .await
-            .unwrap());
+        let id = seed_verified(
+            &store,
+            keyring,
+            Seed {
+                org: format!("Org {i}"),
+                kind: "harvest_v3",
+                release: keydrop::domain::release::Release::Handoff,
+                secret: &secret,
+                hint: format!("{i:04}"),
+                verification_json: "{}",
+                refresh_due_at: None,
+            },
+        )
+        .await;
         ids.push(id);
     }
     store.close().await;

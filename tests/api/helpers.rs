@@ -604,3 +604,75 @@ pub fn test_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// A credential to write straight to the store ([`seed_verified`]).
+pub struct Seed<'a> {
+    pub org: String,
+    pub kind: &'a str,
+    pub release: keydrop::domain::release::Release,
+    /// The secret's JSON, sealed under the keyring.
+    pub secret: &'a str,
+    pub hint: String,
+    pub verification_json: &'a str,
+    pub refresh_due_at: Option<i64>,
+}
+
+/// A drop and its verified credential, written straight to the store (no
+/// Greenhouse check), sealed with `keyring`; the credential's id.
+pub async fn seed_verified(store: &Store, keyring: &Keyring, seed: Seed<'_>) -> String {
+    use keydrop::crypto::cipher::{self, Binding};
+    use keydrop::domain::audit::AuditEntry;
+    use keydrop::store::{NewCredential, NewDrop};
+    let drop_id = uuid::Uuid::new_v4().to_string();
+    let id = uuid::Uuid::new_v4().to_string();
+    store
+        .insert_drop(
+            &NewDrop {
+                release: seed.release,
+                id: drop_id.clone(),
+                token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
+                org: seed.org.clone(),
+                note: None,
+                kind: seed.kind.into(),
+                profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+                expires_at: i64::MAX / 2,
+                max_attempts: 10,
+                created_by: "test".into(),
+                contact: None,
+                external_id: None,
+                metadata_json: None,
+            },
+            &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
+        )
+        .await
+        .unwrap();
+    let binding = Binding {
+        credential_id: &id,
+        drop_id: &drop_id,
+        kind: seed.kind,
+    };
+    let c = NewCredential {
+        release: seed.release,
+        id: id.clone(),
+        drop_id: drop_id.clone(),
+        org: seed.org,
+        external_id: None,
+        metadata_json: None,
+        kind: seed.kind.into(),
+        status: "verified".into(),
+        hint: seed.hint,
+        verification_json: seed.verification_json.into(),
+        envelope: cipher::encrypt(keyring, binding, seed.secret.as_bytes()).unwrap(),
+        next_check_at: None,
+        access: None,
+        refresh_due_at: seed.refresh_due_at,
+    };
+    assert!(store
+        .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
+        .await
+        .unwrap());
+    id
+}
+
+/// The verification document of a seeded credential with `harvest:users:list`.
+pub const SEEDED_VERIFICATION: &str = r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#;

@@ -2,14 +2,13 @@
 //! claiming and acking through both: every credential delivered exactly
 //! once, none twice, none left behind, and the audit chain intact.
 
-use crate::helpers::{require_postgres, Backend, TestDb};
+use crate::helpers::{require_postgres, seed_verified, Backend, Seed, TestDb, SEEDED_VERIFICATION};
 use base64::Engine as _;
-use keydrop::crypto::cipher::{self, Binding};
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;
 use keydrop::domain::audit::AuditEntry;
 use keydrop::domain::role::Role;
-use keydrop::store::{NewCredential, NewDrop, TokenRecord};
+use keydrop::store::TokenRecord;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -95,57 +94,23 @@ async fn two_processes_deliver_every_credential_exactly_once() {
         .await
         .unwrap();
     for i in 0..CREDENTIALS {
-        let drop_id = uuid::Uuid::new_v4().to_string();
-        let id = uuid::Uuid::new_v4().to_string();
-        store
-            .insert_drop(
-                &NewDrop {
-                    release: keydrop::domain::release::Release::Handoff,
-                    id: drop_id.clone(),
-                    token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
-                    org: format!("Org {i}"),
-                    note: None,
-                    kind: "harvest_v3".into(),
-                    profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
-                    expires_at: i64::MAX / 2,
-                    max_attempts: 10,
-                    created_by: "test".into(),
-                    contact: None,
-                    external_id: None,
-                    metadata_json: None,
-                },
-                &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
-            )
-            .await
-            .unwrap();
         let secret = format!(
             r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
         );
-        let binding = Binding {
-            credential_id: &id,
-            drop_id: &drop_id,
-            kind: "harvest_v3",
-        };
-        let c = NewCredential {
-            release: keydrop::domain::release::Release::Handoff,
-            id: id.clone(),
-            drop_id: drop_id.clone(),
-            org: format!("Org {i}"),
-            external_id: None,
-            metadata_json: None,
-            kind: "harvest_v3".into(),
-            status: "verified".into(),
-            hint: format!("{i:04}"),
-            verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
-            envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
-            next_check_at: None,
-            access: None,
-            refresh_due_at: None,
-        };
-        assert!(store
-            .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
-            .await
-            .unwrap());
+        seed_verified(
+            &store,
+            &keyring,
+            Seed {
+                org: format!("Org {i}"),
+                kind: "harvest_v3",
+                release: keydrop::domain::release::Release::Handoff,
+                secret: &secret,
+                hint: format!("{i:04}"),
+                verification_json: SEEDED_VERIFICATION,
+                refresh_due_at: None,
+            },
+        )
+        .await;
     }
 
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];

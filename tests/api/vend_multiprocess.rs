@@ -6,17 +6,19 @@
 //! killed (-9) in the middle of a refresh: the grant survives or is reported
 //! `disconnected`, never silently broken.
 
-use crate::helpers::{require_postgres, Backend, TestDb, GOOD_ID, GOOD_SECRET};
+use crate::helpers::{
+    require_postgres, seed_verified, Backend, Seed, TestDb, GOOD_ID, GOOD_SECRET,
+    SEEDED_VERIFICATION,
+};
 use crate::multiprocess::{free_port, start_server_with, Server};
 use base64::Engine as _;
-use keydrop::crypto::cipher::{self, Binding};
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;
 use keydrop::domain::audit::AuditEntry;
 use keydrop::domain::release::Release;
 use keydrop::domain::role::Role;
 use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
-use keydrop::store::{NewCredential, NewDrop, TokenRecord};
+use keydrop::store::TokenRecord;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -129,54 +131,20 @@ async fn seed(kind: &str, secret: &str, refresh_due_at: Option<i64>) -> Seeded {
         )
         .await
         .unwrap();
-    let drop_id = uuid::Uuid::new_v4().to_string();
-    let id = uuid::Uuid::new_v4().to_string();
-    store
-        .insert_drop(
-            &NewDrop {
-                release: Release::Vend,
-                id: drop_id.clone(),
-                token_hash: keydrop::crypto::sha256_hex(&[drop_id.as_bytes()]),
-                org: "Initech".into(),
-                note: None,
-                kind: kind.into(),
-                profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
-                expires_at: i64::MAX / 2,
-                max_attempts: 10,
-                created_by: "test".into(),
-                contact: None,
-                external_id: None,
-                metadata_json: None,
-            },
-            &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
-        )
-        .await
-        .unwrap();
-    let binding = Binding {
-        credential_id: &id,
-        drop_id: &drop_id,
-        kind,
-    };
-    let c = NewCredential {
-        release: Release::Vend,
-        id: id.clone(),
-        drop_id: drop_id.clone(),
-        org: "Initech".into(),
-        external_id: None,
-        metadata_json: None,
-        kind: kind.into(),
-        status: "verified".into(),
-        hint: String::new(),
-        verification_json: r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#.into(),
-        envelope: cipher::encrypt(&keyring, binding, secret.as_bytes()).unwrap(),
-        next_check_at: None,
-        access: None,
-        refresh_due_at,
-    };
-    assert!(store
-        .accept_credential(&c, &AuditEntry::untyped("test", "drop.submit", "d"))
-        .await
-        .unwrap());
+    let id = seed_verified(
+        &store,
+        &keyring,
+        Seed {
+            org: "Initech".into(),
+            kind,
+            release: Release::Vend,
+            secret,
+            hint: String::new(),
+            verification_json: SEEDED_VERIFICATION,
+            refresh_due_at,
+        },
+    )
+    .await;
     Seeded {
         db,
         key_b64,
