@@ -1,7 +1,9 @@
 //! The `keydrop` binary itself: commands, exit codes, one-line errors.
 
 use crate::helpers::Fetch;
-use crate::helpers::{assert_no_secret_in, captured_logs, seed_verified, Backend, Seed, TestDb};
+use crate::helpers::{
+    assert_no_secret_in, captured_logs, numbered_secret, seed_verified, Backend, Seed, TestDb,
+};
 use crate::on_both_backends;
 use base64::Engine as _;
 use keydrop::crypto::keyring::Keyring;
@@ -551,9 +553,7 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
     store.ensure_key_checks(keyring).await.unwrap().unwrap();
     let mut ids = Vec::new();
     for i in 0..count {
-        let secret = format!(
-            r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
-        );
+        let secret = numbered_secret(i);
         let id = seed_verified(
             &store,
             keyring,

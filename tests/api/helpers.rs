@@ -676,3 +676,8 @@ pub async fn seed_verified(store: &Store, keyring: &Keyring, seed: Seed<'_>) -> 
 
 /// The verification document of a seeded credential with `harvest:users:list`.
 pub const SEEDED_VERIFICATION: &str = r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":["harvest:users:list"],"missing_required":[],"missing_optional":[],"message":"ok"}"#;
+
+/// The `harvest_v3` secret JSON of seeded credential `i`: `c-{i}` / `s-{i}`.
+pub fn numbered_secret(i: impl std::fmt::Display) -> String {
+    format!(r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#)
+}

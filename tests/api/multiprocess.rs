@@ -2,7 +2,9 @@
 //! claiming and acking through both: every credential delivered exactly
 //! once, none twice, none left behind, and the audit chain intact.
 
-use crate::helpers::{require_postgres, seed_verified, Backend, Seed, TestDb, SEEDED_VERIFICATION};
+use crate::helpers::{
+    numbered_secret, require_postgres, seed_verified, Backend, Seed, TestDb, SEEDED_VERIFICATION,
+};
 use base64::Engine as _;
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;
@@ -94,9 +96,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
         .await
         .unwrap();
     for i in 0..CREDENTIALS {
-        let secret = format!(
-            r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#
-        );
+        let secret = numbered_secret(i);
         seed_verified(
             &store,
             &keyring,
