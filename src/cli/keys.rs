@@ -146,23 +146,35 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         ring.active_version()
     );
     println!(
-        "{:>7}  {:<10}  {:<12}  credentials",
-        "version", "in keyring", "check value"
+        "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}",
+        "version", "in keyring", "check value", "credentials", "service secrets", "webhook secrets"
     );
     let mut ok = true;
+    let mut removable = Vec::new();
     for r in rows {
         let check = match r.check_matches {
             Some(true) => "matches",
             Some(false) => "MISMATCH",
             None => "not recorded",
         };
-        ok &= r.check_matches != Some(false) && (r.in_keyring || r.credentials == 0);
+        ok &= r.check_matches != Some(false) && (r.in_keyring || r.uses.total() == 0);
+        if r.in_keyring && r.uses.total() == 0 && r.version != ring.active_version() {
+            removable.push(r.version.to_string());
+        }
         println!(
-            "{:>7}  {:<10}  {:<12}  {}",
+            "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}",
             r.version,
             if r.in_keyring { "yes" } else { "NO" },
             check,
-            r.credentials
+            r.uses.credentials,
+            r.uses.service_secrets,
+            r.uses.webhook_secrets
+        );
+    }
+    if !removable.is_empty() {
+        println!(
+            "nothing is sealed under version(s) {} any more: they may be removed from the keyring",
+            removable.join(", ")
         );
     }
     Ok(if ok {

@@ -317,6 +317,13 @@ impl Keyring {
         })
     }
 
+    /// The key of `version` if this keyring holds it, without remembering a
+    /// version it lacks: for looking at the keyring (`keys status`, start-up
+    /// checks), where no stored data is being opened.
+    pub fn peek(&self, version: i64) -> Option<&MasterKey> {
+        self.keys.get(&version)
+    }
+
     /// Key versions that stored data used and this keyring does not hold,
     /// met since start: this process cannot serve those rows until it is
     /// restarted with the current keyring.

@@ -200,6 +200,13 @@ pub enum Event {
     WebhookPinged {
         endpoint: String,
     },
+    /// A webhook signing secret (generation `generation`, current or still
+    /// in its overlap) was sealed again under `key_version`.
+    WebhookSecretResealed {
+        endpoint: String,
+        generation: i64,
+        key_version: i64,
+    },
     /// A customer was sent to Greenhouse to connect a partner grant (a
     /// single-use `state` was stored, as a hash).
     ConnectStarted {
@@ -271,7 +278,9 @@ impl Event {
             Self::CredentialDestroyed { .. } => "credential.destroy",
             Self::LeaseExpired { .. } => "credential.lease_expired",
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
-            Self::KeysRewrapped { .. } | Self::ServiceSecretResealed { .. } => "keys.rewrap",
+            Self::KeysRewrapped { .. }
+            | Self::ServiceSecretResealed { .. }
+            | Self::WebhookSecretResealed { .. } => "keys.rewrap",
             Self::ServiceSecretCreated { .. } => "keys.service_secret_created",
             Self::WebhookCreated { .. } => "webhook.create",
             Self::WebhookUpdated { .. } => "webhook.update",
@@ -319,7 +328,8 @@ impl Event {
             | Self::WebhookUpdated { endpoint }
             | Self::WebhookDeleted { endpoint }
             | Self::WebhookSecretRotated { endpoint }
-            | Self::WebhookPinged { endpoint } => format!("webhook:{endpoint}"),
+            | Self::WebhookPinged { endpoint }
+            | Self::WebhookSecretResealed { endpoint, .. } => format!("webhook:{endpoint}"),
         }
     }
 
@@ -432,6 +442,11 @@ impl Event {
             Self::ServiceSecretResealed { key_version, .. } => {
                 json!({ "key_version": key_version })
             }
+            Self::WebhookSecretResealed {
+                generation,
+                key_version,
+                ..
+            } => json!({ "generation": generation, "key_version": key_version }),
             Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
             Self::KeysRewrapped {
                 credentials,

@@ -307,23 +307,62 @@ pub async fn ping(
     Ok(store.enqueue_for(id, &message, &audit).await?)
 }
 
-/// Seal every endpoint's signing secret under the active master key (part
-/// of `keys rewrap`); returns how many moved. A secret from before a
-/// rotation is dropped rather than moved if its overlap is over.
+/// Seal every endpoint's signing secrets under the active master key (part
+/// of `keys rewrap`): the current one and, while its overlap after a
+/// rotation lasts, the previous one, each on its own (a previous secret is
+/// kept for the rest of its 24 h, so receivers that have not switched yet
+/// still verify). Previous secrets whose overlap is over are forgotten.
+/// Returns how many secrets moved.
 pub async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<usize, ServiceError> {
+    store.drop_expired_previous_secrets().await?;
     let active = keyring.active_version();
+    let now = store.now_ms();
     let mut moved = 0;
     for e in store.list_endpoints().await? {
-        if e.secret.key_version == active {
-            continue;
+        if e.secret.key_version != active {
+            let name = secret_name(&e.id, e.secret_generation);
+            let new = cipher::reseal_service_secret(keyring, &name, &e.secret)?;
+            let audit = Origin::cli().entry(Event::WebhookSecretResealed {
+                endpoint: e.id.clone(),
+                generation: e.secret_generation,
+                key_version: active,
+            });
+            if store
+                .reseal_endpoint_secret(
+                    &e.id,
+                    e.secret_generation,
+                    e.secret.key_version,
+                    &new,
+                    &audit,
+                )
+                .await?
+            {
+                moved += 1;
+            }
         }
-        let name = secret_name(&e.id, e.secret_generation);
-        let new = cipher::reseal_service_secret(keyring, &name, &e.secret)?;
-        if store
-            .reseal_endpoint_secret(&e.id, e.secret_generation, e.secret.key_version, &new)
-            .await?
-        {
-            moved += 1;
+        if let Some((generation, sealed, until)) = &e.previous {
+            if *until <= now || sealed.key_version == active {
+                continue;
+            }
+            let name = secret_name(&e.id, *generation);
+            let new = cipher::reseal_service_secret(keyring, &name, sealed)?;
+            let audit = Origin::cli().entry(Event::WebhookSecretResealed {
+                endpoint: e.id.clone(),
+                generation: *generation,
+                key_version: active,
+            });
+            if store
+                .reseal_previous_endpoint_secret(
+                    &e.id,
+                    *generation,
+                    sealed.key_version,
+                    &new,
+                    &audit,
+                )
+                .await?
+            {
+                moved += 1;
+            }
         }
     }
     Ok(moved)

@@ -11,8 +11,8 @@ use sqlx::Row;
 pub enum KeyMismatch {
     #[error("master key version {0} does not match the key-check value stored in the database: wrong KEYDROP_MASTER_KEY or keyring file")]
     WrongKey(i64),
-    #[error("the database holds {count} credential(s) encrypted under master key version {version}, which is not in the keyring")]
-    MissingVersion { version: i64, count: i64 },
+    #[error("the database holds {uses} sealed under master key version {version}, which is not in the keyring")]
+    MissingVersion { version: i64, uses: KeyUses },
 }
 
 /// What one [`Store::rewrap_batch`] did.
@@ -26,6 +26,34 @@ pub struct RewrapBatch {
     pub last: Option<String>,
 }
 
+/// What stored data is sealed under one master key version. Everything
+/// that needs the version to be opened counts: credentials' data keys (and
+/// with them their access tokens), the service's own secrets, and webhook
+/// signing secrets — current ones, and previous ones while their overlap
+/// after a rotation lasts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyUses {
+    pub credentials: i64,
+    pub service_secrets: i64,
+    pub webhook_secrets: i64,
+}
+
+impl KeyUses {
+    pub fn total(&self) -> i64 {
+        self.credentials + self.service_secrets + self.webhook_secrets
+    }
+}
+
+impl std::fmt::Display for KeyUses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} credential(s), {} service secret(s), {} webhook signing secret(s)",
+            self.credentials, self.service_secrets, self.webhook_secrets
+        )
+    }
+}
+
 /// What `keys status` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyVersionStatus {
@@ -33,11 +61,44 @@ pub struct KeyVersionStatus {
     pub in_keyring: bool,
     /// `Some(true)` matches, `Some(false)` mismatches, `None` not yet recorded.
     pub check_matches: Option<bool>,
-    pub credentials: i64,
+    pub uses: KeyUses,
 }
 
+/// Per version, how many sealed things of each sort: one query over every
+/// table that holds something sealed directly under a master key.
+const USES: &str = "\
+    SELECT 'c' AS what, key_version AS v, COUNT(*) AS n FROM credentials \
+      WHERE key_version IS NOT NULL GROUP BY key_version \
+    UNION ALL SELECT 's', key_version, COUNT(*) FROM service_secrets GROUP BY key_version \
+    UNION ALL SELECT 'w', secret_version, COUNT(*) FROM webhook_endpoints GROUP BY secret_version \
+    UNION ALL SELECT 'w', previous_version, COUNT(*) FROM webhook_endpoints \
+      WHERE previous_version IS NOT NULL AND previous_until > $1 GROUP BY previous_version";
+
 impl Store {
-    /// Per version: in the keyring? check value matches? credentials under it?
+    /// What is sealed under each master key version, by sort.
+    pub async fn key_uses(&self) -> Result<std::collections::BTreeMap<i64, KeyUses>> {
+        let rows = sqlx::query(USES)
+            .bind(self.now_ms())
+            .fetch_all(self.reader()?)
+            .await?;
+        let mut uses = std::collections::BTreeMap::<i64, KeyUses>::new();
+        for r in &rows {
+            let what: String = r.try_get("what")?;
+            let version: i64 = r.try_get("v")?;
+            let n: i64 = r.try_get("n")?;
+            let u = uses.entry(version).or_default();
+            match what.as_str() {
+                "c" => u.credentials += n,
+                "s" => u.service_secrets += n,
+                _ => u.webhook_secrets += n,
+            }
+        }
+        Ok(uses)
+    }
+
+    /// Per version: in the keyring? check value matches? what is sealed
+    /// under it? Only looks at the keyring: a version it lacks is not
+    /// "missing" to `/readyz` unless stored data under it is really opened.
     pub async fn key_status(&self, keyring: &Keyring) -> Result<Vec<KeyVersionStatus>> {
         let checks: Vec<(i64, String)> = sqlx::query("SELECT version, check_value FROM key_checks")
             .fetch_all(self.reader()?)
@@ -45,23 +106,16 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("version")?, r.try_get("check_value")?)))
             .collect::<Result<_>>()?;
-        let usage: Vec<(i64, i64)> = sqlx::query(
-            "SELECT key_version, COUNT(*) AS n FROM credentials WHERE key_version IS NOT NULL GROUP BY key_version",
-        )
-        .fetch_all(self.reader()?)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("key_version")?, r.try_get("n")?)))
-        .collect::<Result<_>>()?;
+        let uses = self.key_uses().await?;
         let mut versions: Vec<i64> = keyring.versions();
         versions.extend(checks.iter().map(|c| c.0));
-        versions.extend(usage.iter().map(|u| u.0));
+        versions.extend(uses.keys().copied());
         versions.sort_unstable();
         versions.dedup();
         Ok(versions
             .into_iter()
             .map(|v| {
-                let key = keyring.get(v).ok();
+                let key = keyring.peek(v);
                 let stored = checks.iter().find(|c| c.0 == v).map(|c| c.1.as_str());
                 KeyVersionStatus {
                     version: v,
@@ -70,7 +124,7 @@ impl Store {
                         (Some(k), Some(s)) => Some(k.check_value() == s),
                         _ => None,
                     },
-                    credentials: usage.iter().find(|u| u.0 == v).map_or(0, |u| u.1),
+                    uses: uses.get(&v).copied().unwrap_or_default(),
                 }
             })
             .collect())
@@ -84,10 +138,10 @@ impl Store {
             if s.check_matches == Some(false) {
                 return Ok(Err(KeyMismatch::WrongKey(s.version)));
             }
-            if !s.in_keyring && s.credentials > 0 {
+            if !s.in_keyring && s.uses.total() > 0 {
                 return Ok(Err(KeyMismatch::MissingVersion {
                     version: s.version,
-                    count: s.credentials,
+                    uses: s.uses,
                 }));
             }
         }
@@ -101,7 +155,10 @@ impl Store {
         }
         let mut tx = self.begin_audited().await?;
         for v in &new {
-            let check = keyring.get(*v).map(|k| k.check_value()).unwrap_or_default();
+            let check = keyring
+                .peek(*v)
+                .map(|k| k.check_value())
+                .unwrap_or_default();
             let now = tx.now_ms();
             // Another process may have recorded it meanwhile; the stored one wins.
             sqlx::query(

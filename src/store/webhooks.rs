@@ -272,17 +272,18 @@ impl Store {
 
     /// Replace the sealed current secret (same secret, sealed under
     /// `new.key_version`) if it is still generation `generation` under
-    /// `old_version`; the previous secret, whose overlap is short, is dropped.
+    /// `old_version`. Audited; `false` when the row moved on meanwhile.
     pub async fn reseal_endpoint_secret(
         &self,
         id: &str,
         generation: i64,
         old_version: i64,
         new: &SealedSecret,
+        audit: &crate::domain::audit::AuditEntry,
     ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
         let n = sqlx::query(
-            "UPDATE webhook_endpoints SET secret_version = $1, secret_sealed = $2, \
-             previous_generation = NULL, previous_version = NULL, previous_sealed = NULL, previous_until = NULL \
+            "UPDATE webhook_endpoints SET secret_version = $1, secret_sealed = $2 \
              WHERE id = $3 AND secret_generation = $4 AND secret_version = $5",
         )
         .bind(new.key_version)
@@ -290,10 +291,51 @@ impl Store {
         .bind(id)
         .bind(generation)
         .bind(old_version)
-        .execute(&self.write)
+        .execute(tx.conn())
         .await?
         .rows_affected();
-        Ok(n == 1)
+        tx.commit_if(n == 1, audit).await
+    }
+
+    /// Replace the sealed previous secret (still signing during its overlap
+    /// after a rotation) if it is still generation `generation` under
+    /// `old_version`. Audited; `false` when the row moved on meanwhile.
+    pub async fn reseal_previous_endpoint_secret(
+        &self,
+        id: &str,
+        generation: i64,
+        old_version: i64,
+        new: &SealedSecret,
+        audit: &crate::domain::audit::AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let n = sqlx::query(
+            "UPDATE webhook_endpoints SET previous_version = $1, previous_sealed = $2 \
+             WHERE id = $3 AND previous_generation = $4 AND previous_version = $5",
+        )
+        .bind(new.key_version)
+        .bind(new.sealed.clone())
+        .bind(id)
+        .bind(generation)
+        .bind(old_version)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit_if(n == 1, audit).await
+    }
+
+    /// Forget previous signing secrets whose overlap is over: they sign
+    /// nothing any more, and must not keep an old master key version in use.
+    pub async fn drop_expired_previous_secrets(&self) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE webhook_endpoints SET previous_generation = NULL, previous_version = NULL, \
+             previous_sealed = NULL, previous_until = NULL \
+             WHERE previous_until IS NOT NULL AND previous_until <= $1",
+        )
+        .bind(self.now_ms())
+        .execute(&self.write)
+        .await?
+        .rows_affected())
     }
 
     /// Delete an endpoint and its deliveries. `false`: no such endpoint.

@@ -20,6 +20,7 @@ on_both_backends!(
     serve_writes_the_admin_token_to_a_private_file_not_the_log,
     a_failed_start_creates_no_admin_token,
     keys_init_rotate_rewrap_status,
+    the_key_rotation_runbook_ends_with_every_instance_ready,
     drop_create_prints_the_link_once_and_list_shows_it,
     rewrap_skips_and_names_a_row_it_cannot_decrypt,
     drop_create_takes_a_contact_and_an_external_id,
@@ -154,7 +155,16 @@ async fn serve_refuses_a_wrong_master_key(backend: Backend) {
 /// terminal), wait until it listens, and return its port, what it printed
 /// and the running child.
 fn serve_until_listening(db: &TestDb) -> (u16, String, std::process::Child) {
+    serve_until_listening_with(db, &[])
+}
+
+/// [`serve_until_listening`] with more environment variables.
+fn serve_until_listening_with(
+    db: &TestDb,
+    env: &[(&str, &str)],
+) -> (u16, String, std::process::Child) {
     let mut child = keydrop(db, &["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -296,6 +306,139 @@ async fn keys_init_rotate_rewrap_status(backend: Backend) {
         .unwrap();
     assert!(!env_rotate.status.success());
     assert!(text(&env_rotate.stderr).contains("keys init"));
+}
+
+/// SPEC §14's last paragraph and README's runbook, to the end: rotate,
+/// restart, rewrap, `keys status` shows nothing under the old version, the
+/// old version is removed from the keyring — and every instance then
+/// starts, answers `/readyz` 200 and opens everything it holds: credentials,
+/// the form-token key, and a webhook's current and previous signing secrets
+/// (the previous one still signs during its 24 h overlap).
+async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let ring = db.data_dir().join("keyring.json");
+    if !ring.exists() {
+        let init = run(&db, &["keys", "init"]);
+        assert!(init.status.success(), "{}", text(&init.stderr));
+    }
+    let receiver = crate::webhooks::Receiver::start().await;
+    let env = [("KEYDROP_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let http = reqwest::Client::new();
+
+    // Version 1: an instance with a webhook whose secret was rotated (so a
+    // previous secret is in its overlap), and credentials.
+    let (port, _, child) = serve_until_listening_with(&db, &env);
+    let token = std::fs::read_to_string(db.data_dir().join("bootstrap-admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    crate::helpers::remember_secret(&token);
+    let api = |port: u16, path: &str| format!("http://127.0.0.1:{port}/api/v1{path}");
+    let hook: serde_json::Value = http
+        .post(api(port, "/webhooks"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "url": receiver.url }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let first_secret = hook["secret"].as_str().unwrap().to_owned();
+    let rotated: serde_json::Value = http
+        .post(api(port, &format!("/webhooks/{hook_id}/rotate-secret")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second_secret = rotated["secret"].as_str().unwrap().to_owned();
+    crate::helpers::remember_secret(&first_secret);
+    crate::helpers::remember_secret(&second_secret);
+    stop(child);
+    let ids = seed_credentials(&db, &Keyring::read(&ring).unwrap(), 3).await;
+
+    // 1. rotate; 2. restart the instances with the new keyring.
+    let rotate = run(&db, &["keys", "rotate"]);
+    assert!(rotate.status.success(), "{}", text(&rotate.stderr));
+    let (_, _, child) = serve_until_listening_with(&db, &env);
+    stop(child);
+    // 3. rewrap; 4. status shows nothing under version 1.
+    let rewrap = run(&db, &["keys", "rewrap"]);
+    assert!(rewrap.status.success(), "{}", text(&rewrap.stderr));
+    let shown = text(&run(&db, &["keys", "status"]).stdout);
+    let v1 = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(
+        v1.split_whitespace().rev().take(3).collect::<Vec<_>>(),
+        ["0", "0", "0"],
+        "nothing is sealed under version 1 any more: {shown}"
+    );
+    assert!(shown.contains("version(s) 1 any more"), "{shown}");
+
+    // Remove version 1 from the keyring file.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ring).unwrap()).unwrap();
+    file["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["version"] != 1);
+    std::fs::write(&ring, serde_json::to_string(&file).unwrap()).unwrap();
+
+    // Every instance starts and is ready, and stays ready while it opens
+    // what it holds.
+    let (port, _, child) = serve_until_listening_with(&db, &env);
+    let ready = |port: u16| {
+        let http = http.clone();
+        async move {
+            let res = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let (status, body) = ready(port).await;
+    assert_eq!(status, 200, "{body}");
+    for id in &ids {
+        let res = http
+            .get(api(port, &format!("/credentials/{id}/secret")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 200 {
+            let status = res.status();
+            panic!("{id}: {status} {}", stop(child));
+        }
+    }
+    let ping = http
+        .post(api(port, &format!("/webhooks/{hook_id}/ping")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(ping.status().is_success(), "{}", ping.status());
+    let got = receiver.wait_for(1).await;
+    let last = got.last().unwrap();
+    assert!(
+        crate::webhooks::verifies(&first_secret, last)
+            && crate::webhooks::verifies(&second_secret, last),
+        "signed with both secrets during the overlap: {last:?}"
+    );
+    let (status, body) = ready(port).await;
+    assert_eq!(status, 200, "{body}");
+    let stderr = stop(child);
+    assert!(!stderr.contains("lacks master key"), "{stderr}");
+    let status = run(&db, &["keys", "status"]);
+    assert!(status.status.success(), "{}", text(&status.stdout));
+    assert!(db.store().await.verify_audit().await.unwrap().is_ok());
 }
 
 async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
@@ -563,7 +706,7 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
                 release: keydrop::domain::release::Release::Handoff,
                 secret: &secret,
                 hint: format!("{i:04}"),
-                verification_json: "{}",
+                verification_json: crate::helpers::SEEDED_VERIFICATION,
                 refresh_due_at: None,
             },
         )

@@ -22,6 +22,7 @@ on_both_backends!(
     only_one_of_many_simultaneous_accepts_wins,
     wrong_master_key_is_refused,
     missing_key_version_is_refused,
+    a_version_that_seals_only_service_secrets_is_still_needed,
     rotate_then_rewrap_moves_every_data_key,
     migrations_are_idempotent,
     leases_follow_the_database_clock_not_a_skewed_process_clock,
@@ -377,6 +378,67 @@ async fn missing_key_version_is_refused(backend: Backend) {
             .contains("version 2, which is not in the keyring"),
         "{err}"
     );
+}
+
+/// Every sealed thing counts, not only credentials; and looking at the
+/// keyring (`keys status`, start-up) never marks a version "missing" for
+/// `/readyz` — only opening stored data does.
+async fn a_version_that_seals_only_service_secrets_is_still_needed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let path = db.dir.path().join("ring.json");
+    Keyring::single(MasterKey::generate().unwrap())
+        .write_new(&path)
+        .unwrap();
+    let mut ring = Keyring::read(&path).unwrap();
+    store.ensure_key_checks(&ring).await.unwrap().unwrap();
+    keydrop::service::secrets::get_or_create(&store, &ring, "form_key")
+        .await
+        .unwrap();
+    ring.rotate(&path).unwrap();
+    store.ensure_key_checks(&ring).await.unwrap().unwrap();
+    let status = store.key_status(&ring).await.unwrap();
+    assert_eq!(status[0].uses.service_secrets, 1, "{status:?}");
+    assert_eq!(status[0].uses.total(), 1, "{status:?}");
+    // A keyring without version 1 is refused at start, naming what needs it.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    file["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["version"] != 1);
+    std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+    let only_v2 = Keyring::read(&path).unwrap();
+    let err = store
+        .ensure_key_checks(&only_v2)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("1 service secret(s)")
+            && err
+                .to_string()
+                .contains("version 1, which is not in the keyring"),
+        "{err}"
+    );
+    assert_eq!(
+        only_v2.missing_versions(),
+        Vec::<i64>::new(),
+        "looking is not opening"
+    );
+    // Once resealed, version 1 holds nothing and may go.
+    assert_eq!(
+        keydrop::service::secrets::reseal_all(&store, &ring)
+            .await
+            .unwrap(),
+        1
+    );
+    store.ensure_key_checks(&only_v2).await.unwrap().unwrap();
+    let status = store.key_status(&only_v2).await.unwrap();
+    assert_eq!(status[0].version, 1);
+    assert!(!status[0].in_keyring);
+    assert_eq!(status[0].uses.total(), 0);
+    assert!(only_v2.missing_versions().is_empty());
 }
 
 async fn rotate_then_rewrap_moves_every_data_key(backend: Backend) {

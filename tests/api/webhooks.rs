@@ -28,7 +28,7 @@ on_both_backends!(
 
 /// What a receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: String,
     signature: String,
@@ -44,13 +44,13 @@ struct ReceiverState {
     delay: Mutex<Option<Duration>>,
 }
 
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     state: Arc<ReceiverState>,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let state = Arc::new(ReceiverState::default());
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -85,7 +85,7 @@ impl Receiver {
             .collect()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let started = Instant::now();
         loop {
             let got = self.got();
@@ -138,7 +138,7 @@ async fn receive(
 
 /// Verify a Standard Webhooks signature the way a receiver library does:
 /// some `v1,<sig>` in the header matches HMAC-SHA256(base64-decoded secret).
-fn verifies(secret: &str, r: &Received) -> bool {
+pub(crate) fn verifies(secret: &str, r: &Received) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
