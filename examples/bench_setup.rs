@@ -119,15 +119,19 @@ async fn main() {
         .await
         .unwrap());
 
-    let (record, token) =
-        keydrop::service::tokens::mint("bench worker".into(), Role::Worker, 0).unwrap();
-    store
-        .insert_token(
-            &record,
-            &AuditEntry::untyped("bench", "token.create", "bench"),
-        )
+    let tokens = keydrop::service::tokens::Tokens::load(&store, &keyring)
         .await
         .unwrap();
+    let (_, token) = keydrop::service::tokens::create(
+        &store,
+        &tokens,
+        "bench worker".into(),
+        Role::Worker,
+        "bench",
+        None,
+    )
+    .await
+    .unwrap();
     println!(
         "LINK_PATH={url_path} CREDENTIAL={id} VEND={vend_id} WORKER={}",
         token.reveal()

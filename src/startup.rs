@@ -123,6 +123,9 @@ impl Application {
         .context("cannot set up the form-token key")?;
         let csrf = CsrfKey::from_root(&form_root);
         drop(form_root);
+        let tokens = crate::service::tokens::Tokens::load(&store, &keyring)
+            .await
+            .context("cannot set up the API token key")?;
         // Bind before creating the first admin token: a start that fails
         // (port in use) must not create a token nobody received.
         let listener = TcpListener::bind(settings.bind)
@@ -138,7 +141,7 @@ impl Application {
             Some(l) => Some(l.local_addr()?.port()),
             None => None,
         };
-        let bootstrap_token = bootstrap_admin(&store, &sink).await?;
+        let bootstrap_token = bootstrap_admin(&store, &tokens, &sink).await?;
         let port = listener.local_addr()?.port();
         let https = settings.is_https();
         tracing::info!(
@@ -189,6 +192,7 @@ impl Application {
             csrf,
             releases,
             vendor,
+            tokens,
             keyring,
             limiter: settings.rate_limit.map(RateLimiter::new),
             drop_cache: Default::default(),
@@ -225,7 +229,8 @@ impl Application {
             }
             None => None,
         };
-        let verifier = actix_web::web::Data::new(TokenVerifier::new(store.clone())?);
+        let verifier =
+            actix_web::web::Data::new(TokenVerifier::new(store.clone(), state.tokens.clone())?);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -324,9 +329,13 @@ pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-admin-token";
 
 /// On an empty database, create the first admin token and deliver it to
 /// `sink` before it is committed.
-async fn bootstrap_admin(store: &Store, sink: &BootstrapSink) -> anyhow::Result<Option<ApiToken>> {
+async fn bootstrap_admin(
+    store: &Store,
+    tokens: &crate::service::tokens::Tokens,
+    sink: &BootstrapSink,
+) -> anyhow::Result<Option<ApiToken>> {
     let mut kept = None;
-    let created = crate::service::tokens::bootstrap_admin(store, |token| match sink {
+    let created = crate::service::tokens::bootstrap_admin(store, tokens, |token| match sink {
         BootstrapSink::Memory => {
             kept = Some(token.clone());
             Ok(())

@@ -127,8 +127,9 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
     let partner = service::drops::create(&store, partner, "cli", None, &public_url).await?;
-    let issuer = demo_token(&store, "demo issuer", Role::Issuer).await?;
-    let worker = demo_token(&store, "demo worker", Role::Worker).await?;
+    let tokens = &app.state().tokens;
+    let issuer = demo_token(&store, tokens, "demo issuer", Role::Issuer).await?;
+    let worker = demo_token(&store, tokens, "demo worker", Role::Worker).await?;
     let admin = app
         .bootstrap_token
         .as_ref()
@@ -186,9 +187,11 @@ const DEMO_PARTNER_ID: &str = "keydrop-demo-partner-1";
 /// A token for the demo, created (and audited) like `keydrop token create`.
 async fn demo_token(
     store: &crate::store::Store,
+    tokens: &service::tokens::Tokens,
     name: &str,
     role: Role,
 ) -> anyhow::Result<crate::crypto::token::ApiToken> {
-    let (_, token) = service::tokens::create(store, name.to_owned(), role, "cli", None).await?;
+    let (_, token) =
+        service::tokens::create(store, tokens, name.to_owned(), role, "cli", None).await?;
     Ok(token)
 }

@@ -5,7 +5,7 @@ use crate::config::StoreSettings;
 use crate::domain::event::{Event, Origin};
 use crate::domain::role::Role;
 use crate::service::tokens::{self, validate_name};
-use crate::startup::open_store;
+use crate::startup::{check_keyring, load_keyring, open_store};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -44,7 +44,11 @@ pub async fn run(
     match cmd {
         TokenCommand::Create { name, role } => {
             let name = validate_name(&name).map_err(|e| anyhow!(e))?;
-            let (record, token) = tokens::create(&store, name, role, "cli", None).await?;
+            // Tokens are tagged with a key sealed under the keyring.
+            let keyring = load_keyring(settings)?;
+            check_keyring(&store, &keyring).await?;
+            let keys = tokens::Tokens::load(&store, &keyring).await?;
+            let (record, token) = tokens::create(&store, &keys, name, role, "cli", None).await?;
             eprintln!(
                 "created {} token {} ({}); it is shown only this once:",
                 role, record.id, record.name

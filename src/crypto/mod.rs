@@ -3,6 +3,7 @@
 //! [`token`] to mint and verify tokens.
 
 pub mod cipher;
+pub mod hasher;
 pub mod keyring;
 pub mod link;
 pub mod random;

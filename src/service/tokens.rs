@@ -1,9 +1,12 @@
-//! API tokens as a use case: name rules, minting (argon2 off the async
-//! threads), storing with the audit event, and the first admin token. The
-//! HTTP handlers, the CLI and start-up all call these.
+//! API tokens as a use case: name rules, minting (argon2 on the hashing
+//! threads, tagged with the deployment's tag key), storing with the audit
+//! event, and the first admin token. The HTTP handlers, the CLI and
+//! start-up all call these.
 
 use super::ServiceError;
-use crate::crypto::token::ApiToken;
+use crate::crypto::hasher::Hasher;
+use crate::crypto::keyring::Keyring;
+use crate::crypto::token::{ApiToken, TagKey};
 use crate::domain::event::{Event, Origin};
 use crate::domain::role::Role;
 use crate::store::{Store, TokenRecord};
@@ -20,48 +23,59 @@ pub fn validate_name(name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
+/// The service secret that keys API-token tags ([`crate::crypto::token`]).
+pub const TAG_KEY: &str = "api_token_tag";
+
+/// What minting and checking API tokens needs: the deployment's tag key and
+/// the argon2 threads. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub tag: TagKey,
+    pub hasher: Hasher,
+}
+
+impl Tokens {
+    /// The tag key (created on first use, shared by every process through
+    /// the database) and fresh argon2 threads.
+    pub async fn load(store: &Store, keyring: &Keyring) -> Result<Self, ServiceError> {
+        let root = super::secrets::get_or_create(store, keyring, TAG_KEY).await?;
+        Ok(Self {
+            tag: TagKey::from_bytes(&root),
+            hasher: Hasher::start()?,
+        })
+    }
+}
+
 /// Mint a token: returns the record to store and the token to show once.
-/// Hashing takes an argon2 run; call it off the async threads ([`create`]
-/// does).
-pub fn mint(
+async fn mint(
+    tokens: &Tokens,
     name: String,
     role: Role,
     now_ms: i64,
-) -> Result<(TokenRecord, ApiToken), crate::crypto::CryptoError> {
-    let token = ApiToken::generate()?;
+) -> Result<(TokenRecord, ApiToken), ServiceError> {
+    let (token, hash) = tokens.hasher.mint(tokens.tag.clone()).await?;
     let record = TokenRecord {
         id: token.id(),
         name,
         role,
-        hash: token.hash()?,
+        hash,
         created_at: now_ms,
         revoked_at: None,
     };
     Ok((record, token))
 }
 
-async fn mint_blocking(
-    store: &Store,
-    name: String,
-    role: Role,
-) -> Result<(TokenRecord, ApiToken), ServiceError> {
-    let now = store.now_ms();
-    tokio::task::spawn_blocking(move || mint(name, role, now))
-        .await
-        .map_err(|e| ServiceError::Internal(format!("token minting stopped: {e}")))?
-        .map_err(ServiceError::from)
-}
-
 /// Mint and store a token, audited as made by `actor` from `ip`. `name`
 /// must have passed [`validate_name`].
 pub async fn create(
     store: &Store,
+    tokens: &Tokens,
     name: String,
     role: Role,
     actor: &str,
     ip: Option<String>,
 ) -> Result<(TokenRecord, ApiToken), ServiceError> {
-    let (record, token) = mint_blocking(store, name, role).await?;
+    let (record, token) = mint(tokens, name, role, store.now_ms()).await?;
     let audit = Origin::new(actor, ip).entry(Event::TokenCreated {
         token: record.id,
         name: record.name.clone(),
@@ -78,12 +92,19 @@ pub async fn create(
 /// database already had tokens, nothing was created or delivered.
 pub async fn bootstrap_admin<E>(
     store: &Store,
+    tokens: &Tokens,
     deliver: impl FnOnce(&ApiToken) -> Result<(), E>,
 ) -> Result<Result<bool, E>, ServiceError> {
     if !store.list_tokens().await?.is_empty() {
         return Ok(Ok(false));
     }
-    let (record, token) = mint_blocking(store, "bootstrap admin".into(), Role::Admin).await?;
+    let (record, token) = mint(
+        tokens,
+        "bootstrap admin".into(),
+        Role::Admin,
+        store.now_ms(),
+    )
+    .await?;
     let audit = Origin::system().entry(Event::TokenCreated {
         token: record.id,
         name: record.name.clone(),

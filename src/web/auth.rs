@@ -1,56 +1,52 @@
 //! Bearer-token authentication with a verified-token cache (SPEC §5).
 //!
-//! A token is parsed (shape only), its row fetched by the id it carries,
-//! and its argon2id hash checked once. Success is cached under an HMAC of
-//! the token with a per-process random key, so the cache never holds
-//! anything that could be presented as a token. Cached entries re-read their
-//! row (not the hash) every [`RECHECK`], so a revocation made by any process
+//! A token is parsed (shape only), its tag checked (one HMAC: a forgery
+//! stops here, before any I/O), its row fetched by the id it carries, and
+//! its argon2id hash checked once. Success is cached under an HMAC of the
+//! token with a per-process random key, so the cache never holds anything
+//! that could be presented as a token. Cached entries re-read their row
+//! (not the hash) every [`RECHECK`], so a revocation made by any process
 //! takes effect within that time; one made here takes effect at once.
 //!
 //! Cold checks (no fresh cache entry) are throttled so a flood of wrong
-//! tokens cannot stall real ones ([`super::auth_throttle`]): a client address
-//! with too many recent 401s gets 429 before any work, a token id whose
-//! secret was recently wrong is refused without an argon2 run, and the wait
-//! for an argon2 turn is bounded (503 with `Retry-After` past it).
+//! tokens cannot stall real ones ([`super::auth_throttle`]), and never so
+//! that a good token is refused for other callers' failures: forgeries of
+//! tagged tokens never reach the database or argon2; legacy (untagged)
+//! tokens whose id recently saw a wrong secret wait (429 with
+//! `Retry-After`); and the wait for an argon2 turn is bounded (503 with
+//! `Retry-After` past it). There is no per-address lock-out: behind a proxy
+//! every caller shares an address, and a good token must still pass.
 
 use super::auth_throttle::{Backoff, HashGate};
 use super::error::ApiError;
-use super::rate_limit::RateLimiter;
-use crate::config::RateLimit;
 use crate::crypto::random;
-use crate::crypto::token::ApiToken;
+use crate::crypto::token::{ApiToken, Layout};
 use crate::domain::role::Role;
+use crate::service::tokens::Tokens;
 use crate::store::Store;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 /// How long a cached verification is trusted before its row is read again.
 pub const RECHECK: Duration = Duration::from_secs(2);
 /// Cache bound; only valid tokens enter it, so it is never filled by strangers.
 const MAX_ENTRIES: usize = 10_000;
-/// Concurrent argon2 verifications per process.
-const MAX_HASHING: usize = 2;
+/// Concurrent argon2 verifications per process (one per hashing thread).
+const MAX_HASHING: usize = crate::crypto::hasher::THREADS;
 /// Longest wait for an argon2 turn before answering 503.
 const HASH_WAIT: Duration = Duration::from_secs(1);
-/// After a wrong secret for a token id, cold attempts for it are refused for
+/// After a wrong secret for a legacy token id, cold attempts for it wait
 /// this long, doubling with each further failure up to [`BACKOFF_MAX`].
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// 401 answers one client address may get per window before its cold
-/// checks are answered 429.
-pub const FAILURES_PER_CLIENT: RateLimit = RateLimit {
-    requests: 30,
-    per: Duration::from_secs(60),
-};
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -88,17 +84,16 @@ struct Entry {
 
 pub struct TokenVerifier {
     store: Store,
+    tokens: Tokens,
     cache_key: ring::hmac::Key,
     cache: Mutex<HashMap<[u8; 32], Entry>>,
     /// argon2 runs at once. Each takes 19 MiB and a core for ~20 ms, so a
-    /// burst of new (or wrong) tokens waits here, for a bounded time, instead
-    /// of exhausting memory; a waiting request re-checks the cache and the
-    /// back-off once it gets a turn.
+    /// burst of new tokens waits here, for a bounded time, instead of
+    /// queueing without end; a waiting request re-checks the cache once it
+    /// gets a turn.
     hashing: HashGate,
-    /// Token ids whose secret was recently wrong.
+    /// Legacy token ids whose secret was recently wrong.
     backoff: Backoff,
-    /// 401 answers per client address.
-    failures: RateLimiter,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -108,39 +103,20 @@ impl std::fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(store: Store) -> Result<Self, crate::crypto::CryptoError> {
+    pub fn new(store: Store, tokens: Tokens) -> Result<Self, crate::crypto::CryptoError> {
         let key = random::bytes::<32>()?;
         Ok(Self {
             store,
+            tokens,
             cache_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
             cache: Mutex::new(HashMap::new()),
             hashing: HashGate::new(MAX_HASHING, HASH_WAIT),
             backoff: Backoff::new(BACKOFF_FIRST, BACKOFF_MAX, MAX_ENTRIES),
-            failures: RateLimiter::new(FAILURES_PER_CLIENT),
         })
     }
 
-    /// Check the value of an `Authorization` header sent from `client`;
-    /// every 401 counts against that address.
-    pub async fn verify(
-        &self,
-        authorization: Option<&str>,
-        client: Option<IpAddr>,
-    ) -> Result<Caller, ApiError> {
-        let verified = self.check(authorization, client).await;
-        if let (Err(e), Some(ip)) = (&verified, client) {
-            if e.status_code() == StatusCode::UNAUTHORIZED {
-                self.failures.record(ip);
-            }
-        }
-        verified
-    }
-
-    async fn check(
-        &self,
-        authorization: Option<&str>,
-        client: Option<IpAddr>,
-    ) -> Result<Caller, ApiError> {
+    /// Check the value of an `Authorization` header.
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let text = authorization
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
@@ -165,16 +141,18 @@ impl TokenVerifier {
             };
         }
 
-        // Cold: what follows costs a database read and maybe an argon2 run.
-        if let Some(ip) = client {
-            self.failures
-                .peek(ip)
-                .map_err(ApiError::too_many_requests)?;
-        }
+        // Cold: what follows costs a database read and an argon2 run.
         let id = token.id();
-        if self.backoff.refused(id, Instant::now()) {
-            return Err(ApiError::unauthorized());
-        }
+        let legacy = match token.layout() {
+            Layout::Tagged if !token.tag_is_valid(&self.tokens.tag) => {
+                return Err(ApiError::unauthorized());
+            }
+            Layout::Tagged => false,
+            Layout::Legacy => {
+                self.legacy_wait(id)?;
+                true
+            }
+        };
         let row = self
             .store
             .token(id)
@@ -186,19 +164,26 @@ impl TokenVerifier {
                 .retry_after(self.hashing.retry_after_secs())
         })?;
         // While this request waited, the same token may have been verified,
-        // or a wrong secret for its id found.
+        // or a wrong secret for its (legacy) id found.
         if let Some((caller, true)) = self.cached(&key) {
             return Ok(caller);
         }
-        if self.backoff.refused(id, Instant::now()) {
-            return Err(ApiError::unauthorized());
+        if legacy {
+            self.legacy_wait(id)?;
         }
-        let hash = row.hash.clone();
-        let ok = web::block(move || token.verify(&hash))
+        let ok = self
+            .tokens
+            .hasher
+            .verify(token, row.hash.clone())
             .await
             .map_err(|e| ApiError::internal(&e))?;
         if !ok {
-            self.backoff.failed(id, Instant::now());
+            if legacy {
+                self.backoff.failed(id, Instant::now());
+            } else {
+                // Only a holder of the tag key could make this token.
+                tracing::warn!(token = %id, "a token with a valid tag failed its hash check");
+            }
             return Err(ApiError::unauthorized());
         }
         self.backoff.succeeded(id);
@@ -209,6 +194,16 @@ impl TokenVerifier {
         };
         self.remember(key, caller.clone());
         Ok(caller)
+    }
+
+    /// 429 with `Retry-After` while legacy token id `id` is backing off.
+    fn legacy_wait(&self, id: Uuid) -> Result<(), ApiError> {
+        match self.backoff.wait(id, Instant::now()) {
+            Some(left) => Err(ApiError::too_many_requests(
+                left.as_secs() + u64::from(left.subsec_nanos() > 0),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<(Caller, bool)> {
@@ -248,14 +243,15 @@ pub async fn authenticate(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let verifier = req.app_data::<web::Data<TokenVerifier>>().cloned();
-    let client = super::client_addr(req.request());
+    // The header is copied (the request moves on after the check); the copy
+    // is wiped when it goes.
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| Zeroizing::new(v.to_owned()));
     let verified = match verifier {
-        Some(v) => v.verify(header.as_deref(), client).await,
+        Some(v) => v.verify(header.as_deref().map(String::as_str)).await,
         None => Err(ApiError::unauthorized()),
     };
     match verified {

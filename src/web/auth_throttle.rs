@@ -1,14 +1,18 @@
 //! Limits on cold API authentication. An argon2 run costs a core for
 //! ~20 ms and 19 MiB, so callers without a valid token must not be able to
-//! queue runs up in front of real tokens:
+//! queue runs up in front of real tokens — and the limits must never lock
+//! out the holder of a good token (SPEC §5):
 //!
+//! - tagged tokens (every token minted now) are told from forgeries by
+//!   their tag before any run (`crypto::token`), so forgeries cost nothing
+//!   and a genuine token's run is never refused for others' failures;
 //! - [`HashGate`]: a few runs at once, and a bounded wait for a turn (past
 //!   it the caller gets 503 with `Retry-After`) instead of an endless queue;
-//! - [`Backoff`]: after a wrong secret for token id X, cold attempts for X
-//!   are refused without a run for a window that doubles with each further
-//!   failure (tokens already verified and cached keep working);
-//! - the failed attempts of each client address are counted by a
-//!   [`RateLimiter`](super::rate_limit::RateLimiter) (see `auth.rs`).
+//! - [`Backoff`], for legacy (untagged) tokens only: after a wrong secret
+//!   for token id X, cold attempts for X wait (429 with `Retry-After`, never
+//!   401: a worker must not read "revoked" into it) for a window that
+//!   doubles with each further failure; tokens already verified and cached
+//!   keep working.
 //!
 //! Times are parameters (`now`), so the rules are tested without sleeping.
 
@@ -88,9 +92,17 @@ impl Backoff {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// How long a cold attempt for `id` must still wait at `now` (`None`: it may go ahead).
+    pub fn wait(&self, id: Uuid, now: Instant) -> Option<Duration> {
+        self.ids()
+            .get(&id)
+            .map(|f| f.until.saturating_duration_since(now))
+            .filter(|left| !left.is_zero())
+    }
+
     /// Whether a cold attempt for `id` is refused at `now`.
     pub fn refused(&self, id: Uuid, now: Instant) -> bool {
-        self.ids().get(&id).is_some_and(|f| f.until > now)
+        self.wait(id, now).is_some()
     }
 
     /// A wrong secret was presented for `id` at `now`.
@@ -143,7 +155,9 @@ mod tests {
         assert!(!b.refused(x, t0));
         b.failed(x, t0);
         assert!(b.refused(x, t0 + 499 * MS));
+        assert_eq!(b.wait(x, t0 + 100 * MS), Some(400 * MS));
         assert!(!b.refused(x, t0 + 500 * MS));
+        assert_eq!(b.wait(x, t0 + 500 * MS), None);
         assert!(!b.refused(y, t0), "other token ids are not affected");
         // Each further failure doubles the window, up to the maximum.
         let mut now = t0 + 500 * MS;

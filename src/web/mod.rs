@@ -41,6 +41,8 @@ pub struct AppState {
     pub limiter: Option<rate_limit::RateLimiter>,
     pub drop_cache: drop_cache::DropCache,
     pub releases: crate::service::release::Releases,
+    /// API-token minting and checking (tag key, argon2 threads).
+    pub tokens: crate::service::tokens::Tokens,
     /// Access tokens of `vend` credentials.
     pub vendor: crate::service::vend::Vendor,
     /// Runs the background tasks; `/readyz` reads their health.

@@ -266,8 +266,9 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
         .fetch_json()
         .await;
     let events = audit["events"].as_array().unwrap();
-    assert_eq!(events.len(), 4, "{audit}"); // key check, form key, bootstrap, create
-    let last = &events[3];
+    // key check, form key, token-tag key, bootstrap, create
+    assert_eq!(events.len(), 5, "{audit}");
+    let last = &events[4];
     assert_eq!(last["action"], "token.create");
     assert_eq!(
         last["subject"],

@@ -56,7 +56,7 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
     crate::helpers::remember_secret(&token);
-    assert!(token.starts_with("kd_") && token.len() == 67, "{token}");
+    assert!(token.starts_with("kd_") && token.len() == 89, "{token}");
 
     let list = run(&db, &["token", "list"]);
     assert!(list.status.success());
@@ -92,7 +92,8 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
         .unwrap()
         .revoked_at
         .is_some());
-    assert_eq!(store.verify_audit().await.unwrap(), Ok(2));
+    // The key check and the token-tag key (first use), the token, its revocation.
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(4));
     assert_no_secret_in(&db.raw_dump().await, &[token], "the database");
 }
 
@@ -108,16 +109,17 @@ async fn audit_verify_names_the_first_tampered_seq(backend: Backend) {
     }
     let ok = run(&db, &["audit", "verify"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
-    assert!(text(&ok.stdout).contains("3 events"));
+    // The key check and the token-tag key (first use), then a, b and c.
+    assert!(text(&ok.stdout).contains("5 events"), "{}", text(&ok.stdout));
 
     let mut raw = db.raw().await;
-    raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 2"#)
+    raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 4"#)
         .await
         .unwrap();
     let bad = run(&db, &["audit", "verify"]);
     assert!(!bad.status.success());
     let err = text(&bad.stderr);
-    assert!(err.contains("seq 2"), "{err}");
+    assert!(err.contains("seq 4"), "{err}");
     assert_eq!(err.trim().lines().count(), 1);
 }
 

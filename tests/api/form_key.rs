@@ -74,8 +74,9 @@ async fn a_form_issued_before_a_key_rotation_and_restart_still_validates(backend
         .iter()
         .all(|k| k.as_slice() != root.as_slice()));
 
-    // `keys rewrap` moves the form secret to version 2 without changing it.
-    assert_eq!(secrets::reseal_all(&old.store, &ring).await.unwrap(), 1);
+    // `keys rewrap` moves the form secret (and the token-tag key) to version
+    // 2 without changing them.
+    assert_eq!(secrets::reseal_all(&old.store, &ring).await.unwrap(), 2);
     let moved = old.store.service_secret(FORM_KEY).await.unwrap().unwrap();
     assert_eq!(moved.key_version, 2);
     assert_eq!(

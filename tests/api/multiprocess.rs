@@ -82,7 +82,11 @@ async fn two_processes_deliver_every_credential_exactly_once() {
     let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
     let store = db.store().await;
     store.ensure_key_checks(&keyring).await.unwrap().unwrap();
-    let worker = ApiToken::generate().unwrap();
+    let tag = keydrop::service::tokens::Tokens::load(&store, &keyring)
+        .await
+        .unwrap()
+        .tag;
+    let worker = ApiToken::generate(&tag).unwrap();
     let record = TokenRecord {
         id: worker.id(),
         name: "worker".into(),

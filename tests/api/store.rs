@@ -30,7 +30,7 @@ on_both_backends!(
 );
 
 fn token_record(name: &str, role: Role) -> (TokenRecord, ApiToken) {
-    let t = ApiToken::generate().unwrap();
+    let t = ApiToken::generate(&keydrop::crypto::token::TagKey::from_bytes(&[1u8; 32])).unwrap();
     let r = TokenRecord {
         id: t.id(),
         name: name.into(),

@@ -116,7 +116,11 @@ async fn seed(kind: &str, secret: &str, refresh_due_at: Option<i64>) -> Seeded {
     let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
     let store = db.store().await;
     store.ensure_key_checks(&keyring).await.unwrap().unwrap();
-    let worker = ApiToken::generate().unwrap();
+    let tag = keydrop::service::tokens::Tokens::load(&store, &keyring)
+        .await
+        .unwrap()
+        .tag;
+    let worker = ApiToken::generate(&tag).unwrap();
     store
         .insert_token(
             &TokenRecord {

@@ -53,6 +53,7 @@ pub async fn create(
     let name = validate_name(&input.name).map_err(ApiError::unprocessable)?;
     let (record, token) = tokens::create(
         &state.store,
+        &state.tokens,
         name,
         input.role,
         &caller.actor(),
