@@ -27,22 +27,10 @@ impl RateLimiter {
 
     /// `Ok` to go ahead (and count it); `Err(seconds)` to wait.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        self.at(ip, Instant::now(), true)
+        self.at(ip, Instant::now())
     }
 
-    /// Whether `ip` is over the limit now, without counting a request.
-    pub fn peek(&self, ip: IpAddr) -> Result<(), u64> {
-        self.at(ip, Instant::now(), false)
-    }
-
-    /// Count one event for `ip` (e.g. a refused authentication), whether or
-    /// not it is already over the limit.
-    pub fn record(&self, ip: IpAddr) {
-        let _ = self.at(ip, Instant::now(), true);
-    }
-
-    /// `count`: whether this call is one of the requests limited.
-    fn at(&self, ip: IpAddr, now: Instant, count: bool) -> Result<(), u64> {
+    fn at(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let ip = bucket(ip);
         let Ok(mut windows) = self.windows.lock() else {
             return Ok(());
@@ -65,9 +53,7 @@ impl RateLimiter {
             let left = self.limit.per.saturating_sub(now.duration_since(entry.0));
             return Err(left.as_secs().max(1));
         }
-        if count {
-            entry.1 += 1;
-        }
+        entry.1 += 1;
         Ok(())
     }
 }
@@ -123,22 +109,5 @@ mod tests {
         assert!(l.check(a).is_ok());
         assert!(l.check(b).is_ok(), "two IPv4 clients are two windows");
         assert!(l.check("198.51.100.1".parse().unwrap()).is_err());
-    }
-
-    #[test]
-    fn peek_does_not_count_and_record_does() {
-        let l = RateLimiter::new(RateLimit {
-            requests: 2,
-            per: Duration::from_secs(60),
-        });
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..5 {
-            assert!(l.peek(a).is_ok());
-        }
-        l.record(a);
-        l.record(a);
-        assert!(l.peek(a).is_err());
-        l.record(a);
-        assert!(l.check(a).is_err());
     }
 }
