@@ -118,6 +118,7 @@ pub(crate) async fn send(
 /// presenting a rotated refresh token again kills the grant). It is repeated only when
 /// Greenhouse certainly did not act on it — a 429, or a connection that was never made;
 /// after a timeout, a lost answer or a 5xx the outcome is unknown and the caller decides.
+/// Each attempt may take the whole remaining budget, not just the per-request timeout.
 pub(crate) async fn send_unrepeatable(
     checker: &super::Checker,
     class: EndpointClass,
@@ -144,7 +145,14 @@ async fn send_with(
         if remaining < MIN_ATTEMPT {
             return Err(last);
         }
-        let wait = match build().timeout(request_timeout.min(remaining)).send().await {
+        // A request that is never repeated gets the whole budget: its answer, however late,
+        // is the only one there will be.
+        let timeout = if repeatable {
+            request_timeout.min(remaining)
+        } else {
+            remaining
+        };
+        let wait = match build().timeout(timeout).send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 checker.count_request(class, status_label(status));

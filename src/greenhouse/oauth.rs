@@ -171,19 +171,62 @@ pub async fn exchange_code(
     request(checker, budget, client, &form, false).await
 }
 
-/// `grant_type=refresh_token`. Never repeated after Greenhouse may have acted on it: a
-/// refresh token presented twice kills the grant.
+/// A 200 answer to a refresh. Greenhouse acted on the request, so the refresh token
+/// presented is spent: whatever the answer carried must be kept, even when its access token
+/// is missing or unreadable — presenting the spent token again would kill the grant.
+pub struct Refreshed {
+    /// The rotated refresh token; `None` when the answer named none (Greenhouse kept the
+    /// one presented).
+    pub refresh_token: Option<Zeroizing<String>>,
+    /// The new access token and its expiry (Unix ms); `None` when the answer's was missing
+    /// or unreadable.
+    pub access: Option<(Zeroizing<String>, i64)>,
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("access", &self.access.as_ref().map(|a| a.1))
+            .finish()
+    }
+}
+
+/// `grant_type=refresh_token`. Sent once, never repeated after Greenhouse may have acted on
+/// it (a refresh token presented twice kills the grant), and given the whole of `budget`:
+/// an answer that comes late is still the answer.
 pub async fn refresh(
     checker: &Checker,
     budget: Budget,
     client: ClientAuth<'_>,
     refresh_token: &str,
-) -> Result<Tokens, TokenError> {
+) -> Result<Refreshed, TokenError> {
     let form = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
     ];
-    request(checker, budget, client, &form, false).await
+    let answer = post(checker, budget, client, &form, false).await?;
+    if answer.status != 200 {
+        return Err(refusal(&answer));
+    }
+    let extra: Option<Extra> = serde_json::from_str(&answer.body).ok();
+    let refresh_token = extra
+        .as_ref()
+        .and_then(|e| e.refresh_token.as_deref())
+        .filter(|t| !t.is_empty())
+        .map(|t| Zeroizing::new(t.to_owned()));
+    let access = parse_token_answer(&answer.body, from_millis(checker.now_ms()))
+        .map(|(minted, _)| (minted.token, to_millis(minted.expires_at)));
+    if access.is_none() {
+        tracing::error!(
+            rotated = refresh_token.is_some(),
+            "Greenhouse answered a refresh with no usable access token"
+        );
+    }
+    Ok(Refreshed {
+        refresh_token,
+        access,
+    })
 }
 
 async fn request(
@@ -193,6 +236,17 @@ async fn request(
     form: &[(&str, &str)],
     repeatable: bool,
 ) -> Result<Tokens, TokenError> {
+    let answer = post(checker, budget, client, form, repeatable).await?;
+    classify(&answer, checker.now_ms())
+}
+
+async fn post(
+    checker: &Checker,
+    budget: Budget,
+    client: ClientAuth<'_>,
+    form: &[(&str, &str)],
+    repeatable: bool,
+) -> Result<Answer, TokenError> {
     let url = format!("{}/token", checker.config.auth_url);
     let build = || {
         checker
@@ -201,13 +255,12 @@ async fn request(
             .basic_auth(client.client_id, Some(client.client_secret))
             .form(form)
     };
-    let answer = if repeatable {
+    if repeatable {
         send(checker, Class::Token, &build, budget, "token").await
     } else {
         send_unrepeatable(checker, Class::Token, &build, budget, "token").await
     }
-    .map_err(TokenError::Transient)?;
-    classify(&answer, checker.now_ms())
+    .map_err(TokenError::Transient)
 }
 
 /// The parts of a token answer the parser of [`parse_token_answer`] leaves aside.
@@ -232,8 +285,8 @@ const KNOWN_ERRORS: &[&str] = &[
 ];
 
 fn classify(a: &Answer, now_ms: i64) -> Result<Tokens, TokenError> {
-    let extra: Option<Extra> = serde_json::from_str(&a.body).ok();
     if a.status == 200 {
+        let extra: Option<Extra> = serde_json::from_str(&a.body).ok();
         let now = from_millis(now_ms);
         let Some((minted, _)) = parse_token_answer(&a.body, now) else {
             tracing::error!("Greenhouse token answer had no access_token");
@@ -250,12 +303,18 @@ fn classify(a: &Answer, now_ms: i64) -> Result<Tokens, TokenError> {
             expires_at: to_millis(minted.expires_at),
         });
     }
+    Err(refusal(a))
+}
+
+/// What a non-200 answer of the token endpoint means.
+fn refusal(a: &Answer) -> TokenError {
+    let extra: Option<Extra> = serde_json::from_str(&a.body).ok();
     if !(400..500).contains(&a.status) || a.status == 404 || a.status == 405 {
         tracing::error!(
             status = a.status,
             "unexpected answer from the Greenhouse token endpoint"
         );
-        return Err(TokenError::Transient(Transient::Unexpected));
+        return TokenError::Transient(Transient::Unexpected);
     }
     let code = extra
         .as_ref()
@@ -267,7 +326,7 @@ fn classify(a: &Answer, now_ms: i64) -> Result<Tokens, TokenError> {
         error = code,
         "Greenhouse refused a token request"
     );
-    Err(TokenError::Refused(code.to_owned()))
+    TokenError::Refused(code.to_owned())
 }
 #[cfg(test)]
 mod tests {

@@ -12,14 +12,28 @@
 //! twice. A renewed token is committed (sealed, audited) before anyone is given it. The
 //! partner keep-alive ([`Vendor::keep_alive`]) runs through the same renewal.
 //!
-//! The unavoidable window: Greenhouse rotates a partner grant's refresh token when it
-//! answers the refresh. If keydrop dies (or the answer is lost) after Greenhouse answered
-//! and before the new pair is committed, the stored refresh token is the old, now spent, one.
-//! keydrop narrows that window — the refresh is sent once and never repeated after
-//! Greenhouse may have acted on it (`http::send_unrepeatable`), the commit follows the
-//! answer at once, the lease outlives the whole request — and makes it visible: the next
-//! refresh gets `invalid_grant`, and the credential becomes `disconnected` (audited, webhook
-//! `credential.disconnected`), never silently broken.
+//! A rotated pair is never dropped while it is the only valid one (SPEC §8.9):
+//!
+//! - the lease covers the worst case — the whole Greenhouse budget plus
+//!   [`COMMIT_ALLOWANCE_MS`] to store the answer — and before sending, the renewal checks
+//!   that what is left of it still covers both;
+//! - the refresh is sent once, with the whole budget as its deadline (an answer that comes
+//!   late is still the answer), never repeated after Greenhouse may have acted on it;
+//! - once Greenhouse answered 200, whatever refresh token it sent is stored, even when the
+//!   access token beside it is missing or malformed (that costs a retry, not the grant);
+//! - the commit is a compare-and-set on the secret the renewal started from, not on the
+//!   lease; if the database does not answer, the pair is kept in memory and the commit
+//!   retried with backoff ([`Vendor`] keeps this process's gate for the credential closed
+//!   meanwhile) until it does;
+//! - a renewal that gets `invalid_grant` disconnects the grant only if the stored secret is
+//!   still the one it presented.
+//!
+//! The window that remains: Greenhouse rotates the refresh token when it answers. If keydrop
+//! dies (kill -9, power loss) after Greenhouse answered and before the new pair is
+//! committed, or the answer is lost on the network, the stored refresh token is the old,
+//! spent one. That is made visible: the next refresh gets `invalid_grant`, and the
+//! credential becomes `disconnected` (audited, webhook `credential.disconnected`), never
+//! silently broken.
 
 use super::release::{Releases, ACCESS_PURPOSE};
 use super::ServiceError;
@@ -40,8 +54,13 @@ use zeroize::Zeroizing;
 pub const FRESH_MS: i64 = 5 * 60_000;
 /// How long a caller waits for another process's renewal before answering 503.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
-/// Margin of the token lease beyond the Greenhouse budget.
-const LEASE_MARGIN_MS: i64 = 5_000;
+/// Time the token lease keeps beyond the Greenhouse budget for storing the answer.
+pub const COMMIT_ALLOWANCE_MS: i64 = 10_000;
+/// The least time worth sending a renewal with (beyond the commit allowance).
+const MIN_REQUEST_MS: i64 = 500;
+/// Retrying the commit of a rotated pair: first wait, and the longest.
+const COMMIT_RETRY_FIRST: Duration = Duration::from_millis(200);
+const COMMIT_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// An access token as handed out.
 pub struct AccessToken {
@@ -235,10 +254,10 @@ impl Vendor {
     /// Renew the access token of `id` unless someone else just did.
     async fn renew(&self, id: &str, why: Why) -> Result<(), VendError> {
         let gate = self.gate(id);
-        let _one_here = gate.lock().await;
+        let one_here = gate.lock_owned().await;
         let budget_ms =
             i64::try_from(self.checker.config().total_budget.as_millis()).unwrap_or(i64::MAX / 4);
-        let hold_ms = budget_ms.saturating_add(LEASE_MARGIN_MS);
+        let hold_ms = budget_ms.saturating_add(COMMIT_ALLOWANCE_MS);
         let force = why == Why::KeepAlive;
         let waited_since = tokio::time::Instant::now();
         let lease_id = crate::crypto::random::uuid()
@@ -246,12 +265,13 @@ impl Vendor {
             .to_string();
         let row = loop {
             let fresh_after = self.store.now_ms().saturating_add(FRESH_MS);
+            let taken_at = self.store.now_ms();
             match self
                 .store
                 .take_token_lease(id, &lease_id, fresh_after, hold_ms, force)
                 .await?
             {
-                TokenLease::Taken(row) => break row,
+                TokenLease::Taken(row) => break (row, taken_at.saturating_add(hold_ms)),
                 TokenLease::Fresh | TokenLease::Gone => return Ok(()),
                 TokenLease::BackingOff(until) => {
                     let secs = (until - self.store.now_ms()).max(1000) / 1000;
@@ -270,7 +290,9 @@ impl Vendor {
                 }
             }
         };
-        self.renew_leased(id, &lease_id, row, why).await
+        let (row, lease_until) = row;
+        self.renew_leased(id, &lease_id, row, lease_until, why, one_here)
+            .await
     }
 
     async fn renew_leased(
@@ -278,7 +300,9 @@ impl Vendor {
         id: &str,
         lease_id: &str,
         row: crate::store::Renewing,
+        lease_until: i64,
         why: Why,
+        one_here: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<(), VendError> {
         let binding = Binding {
             credential_id: id,
@@ -302,11 +326,25 @@ impl Vendor {
         let kind = kinds
             .by_name(&row.kind)
             .ok_or_else(|| ServiceError::Internal(format!("credential {id}: unknown kind")))?;
-        let budget = Budget::new(self.checker.config().total_budget);
+        // What is left of the lease must cover the request and storing its answer.
+        let left_ms = lease_until
+            .saturating_sub(self.store.now_ms())
+            .saturating_sub(COMMIT_ALLOWANCE_MS);
+        let total = self.checker.config().total_budget;
+        let request = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)).min(total);
+        if left_ms < MIN_REQUEST_MS {
+            tracing::warn!(
+                credential = id,
+                "too little of the token lease left to renew safely; not sending"
+            );
+            let _ = self.store.release_token_lease(id, lease_id).await;
+            return Err(VendError::Unavailable(1));
+        }
+        let budget = Budget::new(request);
         let system = Origin::system();
         match kind.renew(&self.checker, budget, &secret).await {
             Ok(renewed) => {
-                let expires_at = renewed.tokens.expires_at;
+                let expires_at = renewed.tokens.as_ref().map(|t| t.expires_at);
                 let (envelope, rotated) = match &renewed.secret {
                     Some(new_secret) => {
                         let json = Zeroizing::new(
@@ -319,44 +357,93 @@ impl Vendor {
                     }
                     None => (row.envelope.clone(), false),
                 };
-                let access = Zeroizing::new(
-                    serde_json::to_vec(&StoredAccess {
-                        access_token: renewed.tokens.access_token.to_string(),
-                        expires_at,
-                    })
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-                );
-                let sealed =
-                    cipher::seal_aux(&self.keyring, binding, &envelope, ACCESS_PURPOSE, &access)
-                        .map_err(ServiceError::from)?;
-                let audit = system.entry(Event::AccessTokenRenewed {
-                    credential: id.to_owned(),
-                    how: if rotated { "refresh" } else { "mint" },
-                    why: why.as_str(),
-                    expires_at,
-                });
-                let refresh_due_at = rotated.then(|| self.next_refresh());
-                let stored = self
-                    .store
-                    .store_renewed(
-                        id,
-                        lease_id,
-                        &sealed,
-                        expires_at,
-                        rotated.then_some(envelope.ciphertext.as_slice()),
-                        refresh_due_at,
-                        &audit,
-                    )
-                    .await?;
+                let how = if rotated { "refresh" } else { "mint" };
+                let sealed = match &renewed.tokens {
+                    Some(tokens) => {
+                        let access = Zeroizing::new(
+                            serde_json::to_vec(&StoredAccess {
+                                access_token: tokens.access_token.to_string(),
+                                expires_at: tokens.expires_at,
+                            })
+                            .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                        );
+                        Some(
+                            cipher::seal_aux(
+                                &self.keyring,
+                                binding,
+                                &envelope,
+                                ACCESS_PURPOSE,
+                                &access,
+                            )
+                            .map_err(ServiceError::from)?,
+                        )
+                    }
+                    None => None,
+                };
+                let retry_at = self.store.now_ms().saturating_add(RETRY_ODD_MS);
+                let (audit, refresh_due_at) = match expires_at {
+                    Some(expires_at) => (
+                        system.entry(Event::AccessTokenRenewed {
+                            credential: id.to_owned(),
+                            how,
+                            why: why.as_str(),
+                            expires_at,
+                        }),
+                        rotated.then(|| self.next_refresh()),
+                    ),
+                    // Greenhouse acted (the secret is kept) but gave no usable access token.
+                    None => (
+                        system.entry(Event::RenewFailed {
+                            credential: id.to_owned(),
+                            reason: "unexpected: no usable access token in the answer; the \
+                                     rotated refresh token was kept"
+                                .into(),
+                            failures: row.refresh_failures.saturating_add(1),
+                        }),
+                        rotated.then_some(retry_at),
+                    ),
+                };
+                let pending = PendingRenewal {
+                    id: id.to_owned(),
+                    lease_id: lease_id.to_owned(),
+                    started: row.envelope.ciphertext.clone(),
+                    access: sealed.map(|s| (s, expires_at.unwrap_or(0))),
+                    ciphertext: rotated.then(|| envelope.ciphertext.clone()),
+                    refresh_due_at,
+                    retry_at,
+                    audit,
+                };
+                let stored = match self.store_pending(&pending).await {
+                    Ok(stored) => stored,
+                    Err(e) if rotated => {
+                        // The old refresh token is spent: this pair is the only valid one.
+                        tracing::warn!(
+                            credential = id,
+                            error = %e,
+                            "cannot store a rotated refresh token yet; retrying until the \
+                             database answers"
+                        );
+                        self.keep_committing(pending, one_here);
+                        return Err(VendError::Unavailable(5));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                drop(one_here);
                 if !stored {
                     tracing::error!(
                         credential = id,
-                        "lost the token lease before storing a renewed token; the renewal \
-                         took longer than the lease allows"
+                        "the credential's secret changed or was destroyed during a renewal; \
+                         its answer was not stored"
                     );
                     return Err(VendError::Unavailable(5));
                 }
-                self.count(if rotated { "refresh" } else { "mint" }, "ok");
+                if expires_at.is_none() {
+                    self.count(how, "failed");
+                    return Err(VendError::Unavailable(
+                        u64::try_from(RETRY_ODD_MS / 1000).unwrap_or(1),
+                    ));
+                }
+                self.count(how, "ok");
                 tracing::info!(
                     credential = id,
                     why = why.as_str(),
@@ -370,7 +457,18 @@ impl Vendor {
                     credential: id.to_owned(),
                     error: "invalid_grant".into(),
                 });
-                self.store.disconnect(id, lease_id, &audit).await?;
+                if !self
+                    .store
+                    .disconnect(id, lease_id, &row.envelope.ciphertext, &audit)
+                    .await?
+                {
+                    // Another renewal stored a newer refresh token meanwhile: the grant lives.
+                    tracing::warn!(
+                        credential = id,
+                        "invalid_grant for a refresh token that was already replaced"
+                    );
+                    return Err(VendError::Unavailable(1));
+                }
                 self.count("refresh", "disconnected");
                 tracing::warn!(credential = id, "Greenhouse disconnected a partner grant");
                 Err(VendError::Disconnected)
@@ -400,12 +498,83 @@ impl Vendor {
         }
     }
 
+    async fn store_pending(&self, p: &PendingRenewal) -> Result<bool, crate::store::StoreError> {
+        self.store
+            .store_renewed(
+                &p.id,
+                &p.lease_id,
+                &p.started,
+                p.access.as_ref().map(|(s, at)| (s.as_slice(), *at)),
+                p.ciphertext.as_deref(),
+                p.refresh_due_at,
+                p.retry_at,
+                &p.audit,
+            )
+            .await
+    }
+
+    /// Store `pending` (a rotated pair, the only valid one) in the background, retrying
+    /// with backoff until the database answers. This process's gate for the credential
+    /// stays closed until then, so nothing here presents the spent refresh token.
+    fn keep_committing(&self, pending: PendingRenewal, gate: tokio::sync::OwnedMutexGuard<()>) {
+        let vendor = self.clone();
+        tokio::spawn(async move {
+            let mut wait = COMMIT_RETRY_FIRST;
+            loop {
+                tokio::time::sleep(wait).await;
+                match vendor.store_pending(&pending).await {
+                    Ok(true) => {
+                        vendor.count("refresh", "ok");
+                        tracing::info!(
+                            credential = pending.id,
+                            "rotated refresh token stored after the database came back"
+                        );
+                        break;
+                    }
+                    Ok(false) => {
+                        tracing::error!(
+                            credential = pending.id,
+                            "the credential's secret changed or was destroyed before a \
+                             rotated refresh token could be stored"
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            credential = pending.id,
+                            error = %e,
+                            "still cannot store a rotated refresh token; retrying"
+                        );
+                        wait = (wait * 2).min(COMMIT_RETRY_MAX);
+                    }
+                }
+            }
+            drop(gate);
+        });
+    }
+
     /// When the next keep-alive refresh of a grant refreshed now is due.
     fn next_refresh(&self) -> i64 {
         let every = i64::try_from(self.refresh_every.as_millis()).unwrap_or(i64::MAX / 4);
         self.store.now_ms().saturating_add(every)
     }
 }
+
+/// A renewal's answer, ready to store (sealed). Its `Debug` shows no secret.
+struct PendingRenewal {
+    id: String,
+    lease_id: String,
+    /// The ciphertext the renewal started from (the compare-and-set).
+    started: Vec<u8>,
+    access: Option<(Vec<u8>, i64)>,
+    ciphertext: Option<Vec<u8>>,
+    refresh_due_at: Option<i64>,
+    retry_at: i64,
+    audit: crate::domain::audit::AuditEntry,
+}
+
+/// After an answer with no usable access token: wait this long before renewing again.
+const RETRY_ODD_MS: i64 = 5_000;
 
 /// How long to wait before renewing again after `failures` failures in a row: from 5 s,
 /// doubling, capped at 10 minutes (a refused credential waits a minute at least).

@@ -7,8 +7,15 @@
 //! The token lease is a lock, not a state change: taking it writes no audit event. It makes
 //! renewals of one credential strictly one at a time across every process — for a partner
 //! grant that is what keeps a refresh token from ever being presented twice. A lease runs
-//! out after its holder's whole Greenhouse budget plus a margin, so a process killed in the
-//! middle of a renewal delays the next one but never blocks it.
+//! out after its holder's whole Greenhouse budget plus time to store the answer, so a process
+//! killed in the middle of a renewal delays the next one but never blocks it.
+//!
+//! Storing a renewal, and declaring a grant dead, are compare-and-set on the secret the
+//! renewal started from (its ciphertext: every rotation reseals it with a fresh nonce), not
+//! on the lease: a renewal whose lease ran out while the database was away still stores the
+//! pair Greenhouse gave it — the only valid one — as long as nobody changed the secret
+//! meanwhile, and a renewal that presented an already-rotated refresh token never
+//! disconnects a grant that moved on.
 
 use super::lifecycle::destroyed_at;
 use super::{Result, Store};
@@ -119,38 +126,63 @@ impl Store {
         })
     }
 
-    /// Store a renewed access token (sealed) and, for a partner grant, the secret with its
-    /// rotated refresh token — only while `lease_id` still holds the token lease — with its
-    /// audit event, and release the lease. `false` when the lease was lost (it ran out and
-    /// someone else took it): nothing is stored.
+    /// Store a renewal with its audit event, if the stored secret is still `started` (the
+    /// ciphertext the renewal read), and release `lease_id` if it still holds the lease.
+    /// `access`: the new access token (sealed) and its expiry — `None` when Greenhouse's
+    /// answer carried none that could be used, then the renewal counts as failed and the
+    /// next one waits until `retry_at`. `ciphertext`: the secret with a rotated refresh
+    /// token. `false` when the secret changed or was destroyed meanwhile: nothing is stored.
     #[allow(clippy::too_many_arguments)]
     pub async fn store_renewed(
         &self,
         id: &str,
         lease_id: &str,
-        access_sealed: &[u8],
-        access_expires_at: i64,
+        started: &[u8],
+        access: Option<(&[u8], i64)>,
         ciphertext: Option<&[u8]>,
         refresh_due_at: Option<i64>,
+        retry_at: i64,
         audit: &AuditEntry,
     ) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
+        let renewed = i64::from(access.is_some());
         let n = sqlx::query(
-            "UPDATE credentials SET access_sealed = $1, access_expires_at = $2, \
-             ciphertext = COALESCE($3, ciphertext), refresh_due_at = $4, refresh_failures = 0, \
-             token_lease_id = NULL, token_lease_until = NULL \
-             WHERE id = $5 AND token_lease_id = $6 AND delivery <> 'destroyed'",
+            "UPDATE credentials SET access_sealed = COALESCE($1, access_sealed), \
+             access_expires_at = COALESCE($2, access_expires_at), \
+             ciphertext = COALESCE($3, ciphertext), refresh_due_at = COALESCE($4, refresh_due_at), \
+             refresh_failures = CASE WHEN $5 = 1 THEN 0 ELSE refresh_failures + 1 END, \
+             token_lease_until = CASE WHEN token_lease_id = $6 OR token_lease_id IS NULL \
+               THEN (CASE WHEN $5 = 1 THEN NULL ELSE $7 END) ELSE token_lease_until END, \
+             token_lease_id = CASE WHEN token_lease_id = $6 THEN NULL ELSE token_lease_id END \
+             WHERE id = $8 AND ciphertext = $9 AND delivery <> 'destroyed'",
         )
-        .bind(access_sealed.to_vec())
-        .bind(access_expires_at)
+        .bind(access.map(|a| a.0.to_vec()))
+        .bind(access.map(|a| a.1))
         .bind(ciphertext.map(<[u8]>::to_vec))
         .bind(refresh_due_at)
-        .bind(id)
+        .bind(renewed)
         .bind(lease_id)
+        .bind(retry_at)
+        .bind(id)
+        .bind(started.to_vec())
         .execute(tx.conn())
         .await?
         .rows_affected();
         tx.commit_if(n == 1, audit).await
+    }
+
+    /// Give the token lease back unused (a renewal that did not send anything).
+    pub async fn release_token_lease(&self, id: &str, lease_id: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE credentials SET token_lease_id = NULL, token_lease_until = NULL \
+             WHERE id = $1 AND token_lease_id = $2",
+        )
+        .bind(id)
+        .bind(lease_id)
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     /// A renewal failed for a reason that may pass: count it, let the lease go, and make the
@@ -181,19 +213,28 @@ impl Store {
     }
 
     /// Greenhouse killed the partner grant: status `disconnected`, its ciphertext destroyed
-    /// (the refresh token is worthless), both audited, in one transaction.
-    pub async fn disconnect(&self, id: &str, lease_id: &str, audit: &AuditEntry) -> Result<bool> {
+    /// (the refresh token is worthless), both audited, in one transaction — only if the
+    /// stored secret is still `presented`, the one whose refresh token Greenhouse refused
+    /// (a grant another renewal moved on meanwhile is alive), and `lease_id` holds the lease.
+    pub async fn disconnect(
+        &self,
+        id: &str,
+        lease_id: &str,
+        presented: &[u8],
+        audit: &AuditEntry,
+    ) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let sql = format!(
             "UPDATE credentials SET status = 'disconnected', {} \
-             WHERE id = $2 AND token_lease_id = $3 AND delivery <> 'destroyed'",
+             WHERE id = $2 AND token_lease_id = $3 AND ciphertext = $4 AND delivery <> 'destroyed'",
             destroyed_at("$1")
         );
         let n = sqlx::query(&sql)
             .bind(now)
             .bind(id)
             .bind(lease_id)
+            .bind(presented.to_vec())
             .execute(tx.conn())
             .await?
             .rows_affected();

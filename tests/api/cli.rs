@@ -110,7 +110,11 @@ async fn audit_verify_names_the_first_tampered_seq(backend: Backend) {
     let ok = run(&db, &["audit", "verify"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     // The key check and the token-tag key (first use), then a, b and c.
-    assert!(text(&ok.stdout).contains("5 events"), "{}", text(&ok.stdout));
+    assert!(
+        text(&ok.stdout).contains("5 events"),
+        "{}",
+        text(&ok.stdout)
+    );
 
     let mut raw = db.raw().await;
     raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 4"#)

@@ -20,6 +20,8 @@ on_both_backends!(
     state_replay_forgery_and_expiry_are_400,
     refresh_rotates_keep_alive_runs_and_a_dead_grant_is_disconnected,
     fifty_callers_share_one_refresh_and_no_refresh_token_is_presented_twice,
+    the_database_going_away_during_a_refresh_loses_no_grant,
+    an_odd_refresh_answer_keeps_the_rotated_refresh_token,
 );
 
 pub const PARTNER_ID: &str = "acme-partner-5150";
@@ -531,4 +533,121 @@ async fn fifty_callers_share_one_refresh_and_no_refresh_token_is_presented_twice
     assert_eq!(fake.max_refreshes_in_flight(), 1);
     assert_eq!(fake.refresh_reuses(), 0);
     assert_eq!(fake.alive_grants(), 1);
+}
+
+/// The red team's fault: the database goes away while Greenhouse answers a refresh, for
+/// longer than the budget plus the old 5 s margin. The rotated pair — the only valid one —
+/// is kept and stored once the database is back; nobody presents the spent refresh token
+/// (a second caller waits for the lease instead of taking it over), and the grant lives.
+async fn the_database_going_away_during_a_refresh_loses_no_grant(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            manual_clock: true,
+            tune: Some(|s| {
+                partner(s);
+                s.greenhouse_budget = Duration::from_secs(2);
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.add_partner_client(PARTNER_ID, PARTNER_SECRET);
+    let clock = app.clock.as_ref().unwrap();
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let cred = connected_credential(&app).await;
+    clock.advance(Duration::from_secs(56 * 60));
+    fake.set_refresh_delay(Duration::from_millis(800));
+    let first = tokio::spawn(
+        app.post(
+            &format!("/api/v1/credentials/{cred}/access-token"),
+            Some(&worker),
+        )
+        .send(),
+    );
+    // Greenhouse has the refresh in hand when the credentials table goes away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut raw = app.db.raw().await;
+    sqlx::query("ALTER TABLE credentials RENAME TO credentials_away")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let res = first.await.unwrap().unwrap();
+    assert_eq!(res.status(), 503, "the caller is told to come back");
+    assert!(res.headers().get("retry-after").is_some());
+    assert_eq!(fake.partner_refreshes(), 1);
+    // The outage outlasts the budget and the old lease margin (2 s + 5 s).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    clock.advance(Duration::from_secs(8));
+    sqlx::query("ALTER TABLE credentials_away RENAME TO credentials")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (status, body) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(works(&app, body["access_token"].as_str().unwrap()).await);
+    assert_eq!(
+        fake.partner_refreshes(),
+        1,
+        "the spent token was never sent"
+    );
+    assert_eq!(fake.refresh_reuses(), 0);
+    assert_eq!(fake.alive_grants(), 1);
+    assert_eq!(audit_count(&app, "credential.token_renew").await, 1);
+    // And the grant keeps living: the next keep-alive uses the stored (rotated) token.
+    fake.set_refresh_delay(Duration::ZERO);
+    clock.advance(Duration::from_secs(8 * 3600));
+    assert_eq!(keydrop::jobs::refresh_pass(&app.state).await, (1, true));
+    assert_eq!(fake.refresh_reuses(), 0);
+    assert_eq!(fake.alive_grants(), 1);
+}
+
+/// Greenhouse answers a refresh 200 with a rotated refresh token but no usable access
+/// token. The old refresh token is spent: keydrop stores the new one (and tries again
+/// later for an access token) instead of retrying with the old one, which would kill
+/// the grant.
+async fn an_odd_refresh_answer_keeps_the_rotated_refresh_token(backend: Backend) {
+    let app = app(backend, true).await;
+    let fake = app.fake.as_ref().unwrap();
+    let clock = app.clock.as_ref().unwrap();
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let cred = connected_credential(&app).await;
+    clock.advance(Duration::from_secs(56 * 60));
+    fake.odd_refresh_answers(1);
+    let res = app
+        .post(
+            &format!("/api/v1/credentials/{cred}/access-token"),
+            Some(&worker),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_some());
+    let failed: Value = app
+        .get(
+            "/api/v1/audit?action=credential.refresh_failed",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let reason = failed["events"][0]["details"]["reason"].as_str().unwrap();
+    assert!(reason.contains("kept"), "{failed}");
+    clock.advance(Duration::from_secs(6));
+    let (status, body) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(works(&app, body["access_token"].as_str().unwrap()).await);
+    assert_eq!(fake.partner_refreshes(), 2);
+    assert_eq!(
+        fake.refresh_reuses(),
+        0,
+        "the spent token was never sent again"
+    );
+    assert_eq!(fake.alive_grants(), 1);
+    let meta: Value = app
+        .get(&format!("/api/v1/credentials/{cred}"), Some(&worker))
+        .fetch_json()
+        .await;
+    assert_eq!(meta["status"], "verified");
 }

@@ -172,6 +172,12 @@ impl FakeGreenhouse {
         lock(&self.state).partner.refresh_delay = delay;
     }
 
+    /// Answer the next `count` refreshes with a 200 that rotates the refresh token but
+    /// carries an empty access token.
+    pub fn odd_refresh_answers(&self, count: u32) {
+        lock(&self.state).partner.odd_refreshes = count;
+    }
+
     /// A grant of partner client `client_id` with every v3 scope, as if a customer approved:
     /// `(refresh_token, access_token)`.
     pub fn new_partner_grant(&self, client_id: &str) -> (String, String) {

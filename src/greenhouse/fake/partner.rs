@@ -43,6 +43,9 @@ pub(crate) struct PartnerState {
     /// Scopes granted whatever is asked (`None`: what is asked).
     pub granted: Option<BTreeSet<String>>,
     pub refresh_delay: Duration,
+    /// Answer the next refreshes with this many 200s that rotate the refresh token but
+    /// carry no access token (an odd answer keydrop must still learn the new token from).
+    pub odd_refreshes: u32,
     /// Answer with `expires_at` (by the real clock) instead of `expires_in`.
     pub expires_at: bool,
     pub refreshes: u64,
@@ -290,6 +293,12 @@ pub(crate) async fn refresh(
     let refresh = format!("ghr.{}", random());
     g.current_refresh = refresh.clone();
     s.partner.refresh_tokens.insert(refresh.clone(), grant);
+    if s.partner.odd_refreshes > 0 {
+        s.partner.odd_refreshes -= 1;
+        return HttpResponse::Ok().json(json!({
+            "refresh_token": refresh, "token_type": "Bearer", "access_token": ""
+        }));
+    }
     let (access, lifetime) = issue_access(&mut s, grant);
     answer(&refresh, &access, lifetime, s.partner.expires_at)
 }

@@ -90,10 +90,13 @@ impl From<Verdict> for Checked {
     }
 }
 
-/// A renewed access token, and the secret to store with it when the secret itself changed.
+/// What a renewal got: a new access token, and the secret to store when the secret itself
+/// changed (a rotated refresh token). A renewal whose answer rotated the secret but carried
+/// no usable access token still returns the secret (`tokens: None`): it must be stored, the
+/// old one is spent.
 #[derive(Debug)]
 pub struct Renewed {
-    pub tokens: Tokens,
+    pub tokens: Option<Tokens>,
     pub secret: Option<Secret>,
 }
 

@@ -249,11 +249,11 @@ impl CredentialKind for HarvestV3 {
         Box::pin(async move {
             let minted = mint_access_token(checker, secret).await?;
             Ok(Renewed {
-                tokens: Tokens {
+                tokens: Some(Tokens {
                     access_token: minted.token.clone(),
                     refresh_token: None,
                     expires_at: crate::clock::to_millis(minted.expires_at),
-                },
+                }),
                 secret: None,
             })
         })

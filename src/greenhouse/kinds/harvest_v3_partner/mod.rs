@@ -179,6 +179,9 @@ impl CredentialKind for HarvestV3Partner {
     }
 
     /// A refresh: the new pair replaces the old one (the old refresh token is now spent).
+    /// Once Greenhouse answered 200, its refresh token is kept whatever else the answer
+    /// held: an access token that is missing or malformed costs a retry later, with the new
+    /// refresh token — never the grant.
     fn renew<'a>(
         &'a self,
         checker: &'a Checker,
@@ -189,20 +192,44 @@ impl CredentialKind for HarvestV3Partner {
             let Some(client) = checker.config().partner.as_ref() else {
                 return Err(TokenError::Refused("unauthorized_client".into()));
             };
-            let refresh = secret.get("refresh_token").unwrap_or("");
-            let tokens = oauth::refresh(checker, budget, client.auth(), refresh).await?;
-            if tokens.refresh_token.is_none() {
-                tracing::error!("Greenhouse answered a refresh without a new refresh token");
-            }
+            let presented = secret.get("refresh_token").unwrap_or("");
+            let answer = oauth::refresh(checker, budget, client.auth(), presented).await?;
             // Without a rotated token Greenhouse kept the old one: store that again.
-            let mut tokens = tokens;
-            if tokens.refresh_token.is_none() {
-                tokens.refresh_token = Some(zeroize::Zeroizing::new(refresh.to_owned()));
+            let refresh = match answer.refresh_token {
+                Some(t) => t,
+                None => {
+                    tracing::error!("Greenhouse answered a refresh without a new refresh token");
+                    zeroize::Zeroizing::new(presented.to_owned())
+                }
+            };
+            if token_field("refresh_token", &refresh).is_err() {
+                tracing::error!("Greenhouse sent an odd refresh token; kept as it is");
             }
-            let secret = self.secret_of(&tokens).map_err(|e| {
-                tracing::error!(field = e.field, "Greenhouse sent a malformed token");
-                TokenError::Transient(crate::greenhouse::report::Transient::Unexpected)
-            })?;
+            let tokens = answer
+                .access
+                .filter(|(access, _)| {
+                    let ok = token_field("access_token", access).is_ok();
+                    if !ok {
+                        tracing::error!("Greenhouse sent a malformed access token; not used");
+                    }
+                    ok
+                })
+                .map(|(access_token, expires_at)| Tokens {
+                    access_token,
+                    refresh_token: Some(refresh.clone()),
+                    expires_at,
+                });
+            let (access, expires_at) = tokens.as_ref().map_or((String::new(), 0), |t| {
+                (t.access_token.to_string(), t.expires_at)
+            });
+            let secret = Secret::new(
+                self,
+                vec![
+                    ("refresh_token", Some(refresh.to_string())),
+                    ("access_token", Some(access)),
+                    ("expires_at", Some(expires_at.to_string())),
+                ],
+            );
             Ok(Renewed {
                 tokens,
                 secret: Some(secret),
