@@ -14,6 +14,8 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    // The migrations are embedded by `sqlx::migrate!`: a new file must rebuild.
+    println!("cargo::rerun-if-changed=migrations");
     for (var, cfg) in [
         ("KEYDROP_TEST_POSTGRES_URL", "keydrop_no_postgres"),
         ("KEYDROP_TEST_CHROMEDRIVER", "keydrop_no_browser"),

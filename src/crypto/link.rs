@@ -26,11 +26,7 @@ impl LinkToken {
 
     /// Shape check only: 43 base64url characters. Anything else is unknown.
     pub fn parse(text: &str) -> Option<Self> {
-        let ok = text.len() == LEN
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(SecretString::from(text.to_owned())))
+        shaped(text).then(|| Self(SecretString::from(text.to_owned())))
     }
 
     /// What the database stores and is searched by.
@@ -39,6 +35,52 @@ impl LinkToken {
     }
 
     /// The token itself, for the one response that shows the link.
+    pub fn reveal(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// Whether `text` has the shape of 32 random bytes in unpadded base64url.
+fn shaped(text: &str) -> bool {
+    text.len() == LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A single-use secret in the link-token shape (32 random bytes, 43 base64url characters)
+/// for another purpose — an OAuth `state`, the nonce of a browser's connect cookie — stored
+/// only as a hash that names its purpose, so a value of one purpose never matches another.
+pub struct Opaque(SecretString);
+
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opaque([redacted])")
+    }
+}
+
+impl Opaque {
+    pub fn generate() -> Result<Self, CryptoError> {
+        let raw = zeroize::Zeroizing::new(random::bytes::<32>()?);
+        Ok(Self(SecretString::from(B64URL.encode(raw.as_ref()))))
+    }
+
+    /// Shape check only, before any I/O.
+    pub fn parse(text: &str) -> Option<Self> {
+        shaped(text).then(|| Self(SecretString::from(text.to_owned())))
+    }
+
+    /// The stored form, for `purpose` (e.g. `oauth-state`).
+    pub fn hash(&self, purpose: &str) -> String {
+        sha256_hex(&[
+            b"keydrop/",
+            purpose.as_bytes(),
+            b"/v1\0",
+            self.0.expose_secret().as_bytes(),
+        ])
+    }
+
+    /// The value itself, for the one place it is handed out.
     pub fn reveal(&self) -> &str {
         self.0.expose_secret()
     }
@@ -64,6 +106,11 @@ mod tests {
             &format!("{}!", "a".repeat(42)),
         ] {
             assert!(LinkToken::parse(bad).is_none(), "{bad}");
+            assert!(Opaque::parse(bad).is_none(), "{bad}");
         }
+        let o = Opaque::parse(t.reveal()).unwrap();
+        assert_ne!(o.hash("oauth-state"), o.hash("connect-browser"));
+        assert_ne!(o.hash("oauth-state"), t.hash());
+        assert!(!format!("{o:?}").contains(t.reveal()));
     }
 }

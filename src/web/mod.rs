@@ -9,6 +9,7 @@ pub mod body;
 pub mod body_deadline;
 pub mod client_addr;
 pub mod connect;
+pub mod cookies;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;

@@ -302,13 +302,26 @@ async fn take_submission(
     }
     let submitter = submitter(state);
     if kind.connects() {
-        // Step 1 of "Connect with Greenhouse": off to Greenhouse's authorize page.
-        let url = submitter
+        // Step 1 of "Connect with Greenhouse": off to Greenhouse's authorize page, with the
+        // nonce that binds the flow to this browser in a cookie.
+        let started = submitter
             .connect_url(&drop, &state.settings.public_url, client_ip(req))
             .await
             .map_err(|e| PageError::internal(&e))?;
+        let cookie = super::cookies::set(
+            super::connect::COOKIE,
+            started.browser_nonce.reveal(),
+            super::connect::COOKIE_MAX_AGE_S,
+            state.settings.is_https(),
+        )
+        .ok_or_else(|| {
+            PageError::internal(&crate::service::ServiceError::Internal(
+                "the connect cookie could not be written".into(),
+            ))
+        })?;
         return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, url))
+            .insert_header((header::LOCATION, started.authorize_url))
+            .insert_header((header::SET_COOKIE, cookie))
             .finish());
     }
     let outcome = submitter.submit(&drop, &form, client_ip(req)).await;

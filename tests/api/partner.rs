@@ -22,6 +22,9 @@ on_both_backends!(
     fifty_callers_share_one_refresh_and_no_refresh_token_is_presented_twice,
     the_database_going_away_during_a_refresh_loses_no_grant,
     an_odd_refresh_answer_keeps_the_rotated_refresh_token,
+    a_connection_approved_in_another_browser_fills_no_drop,
+    callbacks_are_shape_checked_and_rate_limited,
+    a_malformed_token_from_greenhouse_costs_no_attempt,
 );
 
 pub const PARTNER_ID: &str = "acme-partner-5150";
@@ -64,8 +67,22 @@ async fn partner_drop(app: &TestApp, profile: &str) -> (String, String) {
     )
 }
 
-/// Click Connect: the authorize URL keydrop redirects to.
-async fn click_connect(app: &TestApp, path: &str) -> String {
+/// Where a browser is in the flow: a URL, and the connect cookie it holds.
+#[derive(Clone)]
+struct Step {
+    url: String,
+    cookie: Option<String>,
+}
+
+impl Step {
+    /// A browser that never clicked Connect here: no cookie.
+    fn bare(url: String) -> Self {
+        Self { url, cookie: None }
+    }
+}
+
+/// Click Connect: the authorize URL keydrop redirects to, and the cookie it sets.
+async fn click_connect(app: &TestApp, path: &str) -> Step {
     let res = app.get(path, None).send().await.unwrap();
     assert_eq!(res.status(), 200);
     // Its form may lead to Greenhouse's authorize page, and nowhere else.
@@ -86,25 +103,43 @@ async fn click_connect(app: &TestApp, path: &str) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    res.headers()["location"].to_str().unwrap().to_owned()
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    // Bound to this browser: HttpOnly, Lax, never readable by a page.
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("keydrop-connect="), "{cookie}");
+    Step {
+        url: res.headers()["location"].to_str().unwrap().to_owned(),
+        cookie: Some(cookie),
+    }
 }
 
-/// Greenhouse's answer to the authorize URL: the callback URL on this app.
-async fn approve(app: &TestApp, authorize: &str) -> String {
+/// Greenhouse's answer to the authorize URL: the callback URL on this app (same browser).
+async fn approve(app: &TestApp, authorize: &Step) -> Step {
     let res = crate::helpers::test_client()
-        .get(authorize)
+        .get(&authorize.url)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 302, "{authorize}");
+    assert_eq!(res.status(), 302, "{}", authorize.url);
     let to = res.headers()["location"].to_str().unwrap().to_owned();
     // The test app's public URL has no port: send the browser to the real address.
     let rest = to.strip_prefix("http://127.0.0.1").unwrap();
-    app.url(rest)
+    Step {
+        url: app.url(rest),
+        cookie: authorize.cookie.clone(),
+    }
 }
 
-async fn callback(url: &str) -> (u16, String) {
-    let res = crate::helpers::test_client().get(url).send().await.unwrap();
+async fn callback(step: &Step) -> (u16, String) {
+    let mut req = crate::helpers::test_client().get(&step.url);
+    if let Some(c) = &step.cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
@@ -185,7 +220,7 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     let (_, worker) = app.create_token("worker", "worker").await;
     let (id, path) = partner_drop(&app, "minimal").await;
     let authorize = click_connect(&app, &path).await;
-    let url = reqwest::Url::parse(&authorize).unwrap();
+    let url = reqwest::Url::parse(&authorize.url).unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(url.path(), "/authorize");
     assert_eq!(q["response_type"], "code");
@@ -339,7 +374,7 @@ async fn every_callback_outcome(backend: Backend) {
     // A code Greenhouse no longer accepts (used already): 422, counted.
     let authorize = click_connect(&app, &path).await;
     let back = approve(&app, &authorize).await;
-    let code = reqwest::Url::parse(&back)
+    let code = reqwest::Url::parse(&back.url)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -388,24 +423,29 @@ async fn state_replay_forgery_and_expiry_are_400(backend: Backend) {
     let authorize = click_connect(&app, &path).await;
     let back = approve(&app, &authorize).await;
     // Forged or missing state.
-    let forged = back.replace("state=", "state=x");
+    let forged = Step {
+        url: back.url.replace("state=", "state=x"),
+        ..back.clone()
+    };
     assert_eq!(callback(&forged).await.0, 400);
-    assert_eq!(
-        callback(&app.url("/oauth/greenhouse/callback?code=abc"))
-            .await
-            .0,
-        400
-    );
-    assert_eq!(
-        callback(&app.url("/oauth/greenhouse/callback")).await.0,
-        400
-    );
-    assert_eq!(
-        callback(&app.url("/oauth/greenhouse/callback?state=%ZZ&code=1"))
-            .await
-            .0,
-        400
-    );
+    for url in [
+        "/oauth/greenhouse/callback?code=abc",
+        "/oauth/greenhouse/callback",
+        "/oauth/greenhouse/callback?state=%ZZ&code=1",
+    ] {
+        let step = Step {
+            url: app.url(url),
+            ..back.clone()
+        };
+        assert_eq!(callback(&step).await.0, 400, "{url}");
+    }
+    // The right state in a browser without the cookie (or with another one): 400.
+    assert_eq!(callback(&Step::bare(back.url.clone())).await.0, 400);
+    let other = Step {
+        cookie: Some(format!("keydrop-connect={}", "A".repeat(43))),
+        ..back.clone()
+    };
+    assert_eq!(callback(&other).await.0, 400);
     // The real one works once; the replay is 400.
     let (status, page) = callback(&back).await;
     assert_eq!(status, 200, "{page}");
@@ -614,7 +654,7 @@ async fn an_odd_refresh_answer_keeps_the_rotated_refresh_token(backend: Backend)
     let (_, worker) = app.create_token("worker", "worker").await;
     let cred = connected_credential(&app).await;
     clock.advance(Duration::from_secs(56 * 60));
-    fake.odd_refresh_answers(1);
+    fake.odd_token_answers(1);
     let res = app
         .post(
             &format!("/api/v1/credentials/{cred}/access-token"),
@@ -650,4 +690,116 @@ async fn an_odd_refresh_answer_keeps_the_rotated_refresh_token(backend: Backend)
         .fetch_json()
         .await;
     assert_eq!(meta["status"], "verified");
+}
+
+/// The red team's cross-drop case, as an attacker would run it: they hold link A, start a
+/// connection, and get an admin of another organisation to approve that authorize URL in
+/// their own browser. The callback arrives without A's cookie — or with the cookie of the
+/// approver's own connection for drop V — and is refused: drop A never receives the other
+/// organisation's grant, and nothing is counted. In the browser that started it, the flow
+/// works as before.
+async fn a_connection_approved_in_another_browser_fills_no_drop(backend: Backend) {
+    let app = app(backend, false).await;
+    let (a, path_a) = partner_drop(&app, "minimal").await;
+    let attacker = click_connect(&app, &path_a).await;
+    let approved_elsewhere = approve(&app, &Step::bare(attacker.url.clone())).await;
+    assert_eq!(approved_elsewhere.cookie, None);
+    let (status, page) = callback(&approved_elsewhere).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("this browser"), "{page}");
+    let (_v, path_v) = partner_drop(&app, "minimal").await;
+    let victim = click_connect(&app, &path_v).await;
+    let with_other_cookie = Step {
+        url: approved_elsewhere.url.clone(),
+        cookie: victim.cookie.clone(),
+    };
+    assert_eq!(callback(&with_other_cookie).await.0, 400);
+    let d = drop_json(&app, &a).await;
+    assert_eq!(
+        (
+            d["state"].as_str(),
+            d["attempts"].as_i64(),
+            d["credential_id"].as_str()
+        ),
+        (Some("open"), Some(0), None),
+        "{d}"
+    );
+    // Started and approved in one browser, the connection completes.
+    let (status, page) = connect(&app, &path_a).await;
+    assert_eq!(status, 200, "{page}");
+    // Every answer of the callback clears the cookie.
+    let res = crate::helpers::test_client()
+        .get(app.url("/oauth/greenhouse/callback"))
+        .send()
+        .await
+        .unwrap();
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.contains("keydrop-connect=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}
+
+/// Forged callbacks are refused by their shape before any database work, and they count
+/// against the per-address limit of public requests like any POST.
+async fn callbacks_are_shape_checked_and_rate_limited(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(partner),
+            rate_limit: Some(keydrop::config::RateLimit {
+                requests: 10,
+                per: Duration::from_secs(60),
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let cookie = format!("keydrop-connect={}", "B".repeat(43));
+    for len in [1usize, 5, 42, 44, 64, 100, 128, 129] {
+        let step = Step {
+            url: app.url(&format!(
+                "/oauth/greenhouse/callback?code=c&state={}",
+                "s".repeat(len)
+            )),
+            cookie: Some(cookie.clone()),
+        };
+        assert_eq!(callback(&step).await.0, 400, "state of {len} characters");
+    }
+    let well_shaped = Step {
+        url: app.url(&format!(
+            "/oauth/greenhouse/callback?code=c&state={}",
+            "S".repeat(43)
+        )),
+        cookie: Some(cookie),
+    };
+    assert_eq!(callback(&well_shaped).await.0, 400, "unknown");
+    assert_eq!(
+        callback(&well_shaped).await.0,
+        400,
+        "still within the limit"
+    );
+    let (status, page) = callback(&well_shaped).await;
+    assert_eq!(status, 429, "{page}");
+}
+
+/// Greenhouse answers the code exchange with a token keydrop cannot store: that is
+/// Greenhouse's doing, so the customer sees "connect again" (503), not a 500, and the
+/// attempt is given back.
+async fn a_malformed_token_from_greenhouse_costs_no_attempt(backend: Backend) {
+    let app = app(backend, false).await;
+    let (id, path) = partner_drop(&app, "minimal").await;
+    app.fake.as_ref().unwrap().odd_token_answers(1);
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("Connect with Greenhouse"), "{page}");
+    let d = drop_json(&app, &id).await;
+    assert_eq!(
+        (d["state"].as_str(), d["attempts"].as_i64()),
+        (Some("open"), Some(0)),
+        "{d}"
+    );
+    assert_eq!(audit_count(&app, "drop.attempt_returned").await, 1);
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 200, "{page}");
 }

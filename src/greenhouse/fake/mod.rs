@@ -172,10 +172,10 @@ impl FakeGreenhouse {
         lock(&self.state).partner.refresh_delay = delay;
     }
 
-    /// Answer the next `count` refreshes with a 200 that rotates the refresh token but
-    /// carries an empty access token.
-    pub fn odd_refresh_answers(&self, count: u32) {
-        lock(&self.state).partner.odd_refreshes = count;
+    /// Answer the next `count` code exchanges or refreshes with a 200 that carries the
+    /// (rotated) refresh token but an empty access token.
+    pub fn odd_token_answers(&self, count: u32) {
+        lock(&self.state).partner.odd_answers = count;
     }
 
     /// A grant of partner client `client_id` with every v3 scope, as if a customer approved:

@@ -43,9 +43,10 @@ pub(crate) struct PartnerState {
     /// Scopes granted whatever is asked (`None`: what is asked).
     pub granted: Option<BTreeSet<String>>,
     pub refresh_delay: Duration,
-    /// Answer the next refreshes with this many 200s that rotate the refresh token but
-    /// carry no access token (an odd answer keydrop must still learn the new token from).
-    pub odd_refreshes: u32,
+    /// Answer the next this many code exchanges or refreshes with a 200 that carries the
+    /// (rotated) refresh token but an empty access token — an odd answer keydrop must still
+    /// learn the new refresh token from.
+    pub odd_answers: u32,
     /// Answer with `expires_at` (by the real clock) instead of `expires_in`.
     pub expires_at: bool,
     pub refreshes: u64,
@@ -249,7 +250,21 @@ pub(crate) fn exchange(
     c.used = true;
     let scopes = c.scopes.clone();
     let (refresh, access, lifetime) = new_grant(s, client.0, scopes);
+    if let Some(odd) = odd_answer(s, &refresh) {
+        return odd;
+    }
     answer(&refresh, &access, lifetime, s.partner.expires_at)
+}
+
+/// An odd 200 (see [`PartnerState::odd_answers`]) if one is due.
+fn odd_answer(s: &mut State, refresh: &str) -> Option<HttpResponse> {
+    if s.partner.odd_answers == 0 {
+        return None;
+    }
+    s.partner.odd_answers -= 1;
+    Some(HttpResponse::Ok().json(json!({
+        "refresh_token": refresh, "token_type": "Bearer", "access_token": ""
+    })))
 }
 
 /// `grant_type=refresh_token`, after the refresh delay: rotation, and reuse kills the grant.
@@ -293,11 +308,8 @@ pub(crate) async fn refresh(
     let refresh = format!("ghr.{}", random());
     g.current_refresh = refresh.clone();
     s.partner.refresh_tokens.insert(refresh.clone(), grant);
-    if s.partner.odd_refreshes > 0 {
-        s.partner.odd_refreshes -= 1;
-        return HttpResponse::Ok().json(json!({
-            "refresh_token": refresh, "token_type": "Bearer", "access_token": ""
-        }));
+    if let Some(odd) = odd_answer(&mut s, &refresh) {
+        return odd;
     }
     let (access, lifetime) = issue_access(&mut s, grant);
     answer(&refresh, &access, lifetime, s.partner.expires_at)
