@@ -288,6 +288,9 @@ async fn client_for(
     }
     let client = reqwest::Client::builder()
         .use_rustls_tls()
+        // A proxy from the environment would resolve the host itself, past the check
+        // above and the pinned address (SPEC §8.10).
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)

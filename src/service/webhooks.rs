@@ -81,8 +81,12 @@ pub fn parse_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
     Ok(url)
 }
 
-/// Whether `ip` is reachable only privately: loopback, private ranges,
-/// link-local, carrier-grade NAT, unique-local, unspecified, multicast…
+/// Whether `ip` is not a public unicast address a webhook may go to: loopback, private
+/// ranges, link-local, carrier-grade NAT, benchmarking, reserved, unique-local, site-local,
+/// unspecified, multicast, documentation… An IPv4 address carried inside an IPv6 one
+/// (mapped, compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) is judged as that IPv4
+/// address (SPEC §8.10); tunnels whose inner address is hidden or local (Teredo, the IETF
+/// protocol block `2001::/23`, local-use NAT64 `64:ff9b:1::/48`) are refused outright.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -97,21 +101,51 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
                 || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
+                || (o[0] == 198 && (18..20).contains(&o[1])) // benchmarking
                 || o[0] >= 240
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_private(IpAddr::V4(v4));
             }
             let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] & 0xfe00) == 0xfc00 // unique-local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23: Teredo, benchmarking, ORCHID…
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
+                || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0)
+            // ::/80 rest
         }
     }
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that reach it: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4
+/// (`2002:aabb:ccdd::/48`).
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let o = v6.octets();
+    let last = std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+        return Some(last); // IPv4-compatible (deprecated)
+    }
+    if s[..6] == [0x0064, 0xff9b, 0, 0, 0, 0] {
+        return Some(last); // NAT64, well-known prefix
+    }
+    if s[0] == 0x2002 {
+        return Some(std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5])); // 6to4
+    }
+    None
 }
 
 /// Resolve the URL's host and check every address it resolves to: one
@@ -401,10 +435,37 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            // IPv4 embedded in IPv6 is judged as IPv4.
+            "::127.0.0.1",
+            "::10.1.2.3",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::169.254.169.254",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:0101::",
+            // Tunnels and special blocks.
+            "64:ff9b:1::8.8.8.8",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "fec0::1",
+            "100::1",
+            "::ffff:0:0",
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.88.99.1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:0808:0808::1",
+            "::ffff:8.8.8.8",
+            "198.20.0.1",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -21,6 +21,7 @@ on_both_backends!(
     a_failed_start_creates_no_admin_token,
     keys_init_rotate_rewrap_status,
     the_key_rotation_runbook_ends_with_every_instance_ready,
+    webhook_deliveries_never_go_through_an_http_proxy,
     drop_create_prints_the_link_once_and_list_shows_it,
     rewrap_skips_and_names_a_row_it_cannot_decrypt,
     drop_create_takes_a_contact_and_an_external_id,
@@ -445,6 +446,73 @@ async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backen
     let status = run(&db, &["keys", "status"]);
     assert!(status.status.success(), "{}", text(&status.stdout));
     assert!(db.store().await.verify_audit().await.unwrap().is_ok());
+}
+
+/// SPEC §8.10: a proxy in the environment would resolve the webhook's host itself, past the
+/// private-address check and the pinned address. keydrop runs here with every proxy
+/// variable pointing at a listener that records what reaches it: the delivery goes
+/// straight to the receiver, and the "proxy" sees nothing.
+async fn webhook_deliveries_never_go_through_an_http_proxy(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let receiver = crate::webhooks::Receiver::start().await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            use tokio::io::AsyncWriteExt;
+            let _ = conn
+                .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let env = [
+        ("KEYDROP_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("https_proxy", proxy_url.as_str()),
+        ("all_proxy", proxy_url.as_str()),
+    ];
+    let (port, _, child) = serve_until_listening_with(&db, &env);
+    let token = std::fs::read_to_string(db.data_dir().join("bootstrap-admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    crate::helpers::remember_secret(&token);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let hook: serde_json::Value = http
+        .post(format!("http://127.0.0.1:{port}/api/v1/webhooks"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "url": receiver.url }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    crate::helpers::remember_secret(hook["secret"].as_str().unwrap());
+    let ping = http
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/webhooks/{}/ping",
+            hook["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(ping.status().is_success(), "{}", ping.status());
+    let got = receiver.wait_for(1).await;
+    assert!(got[0].body.contains("webhook.ping"), "{got:?}");
+    stop(child);
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing went through the proxy"
+    );
 }
 
 async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {

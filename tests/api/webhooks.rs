@@ -32,7 +32,7 @@ pub(crate) struct Received {
     id: String,
     timestamp: String,
     signature: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 #[derive(Default)]
