@@ -354,16 +354,20 @@ impl Store {
             .map_err(|e| super::StoreError::Corrupt(format!("verification: {e}")))?;
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
-        let (next_check, failures, only_pending, next_at) = match by {
-            // A verified credential that re-checks as pending gets a
-            // background re-check like a new one, so it cannot be stranded.
+        let (new_status, next_check, failures, only_pending, next_at) = match by {
+            // A staff check that Greenhouse could not answer records its report but changes
+            // no status: a verified credential stays verified (its workers keep their
+            // tokens), and a pending one keeps (or gets) its background re-check.
             CheckBy::Staff => (
-                "CASE WHEN $1 = 'pending' THEN COALESCE(next_check_at, $4) ELSE NULL END",
+                "CASE WHEN $1 = 'pending' THEN status ELSE $1 END",
+                "CASE WHEN $1 = 'pending' AND status = 'pending' \
+                 THEN COALESCE(next_check_at, $4) ELSE NULL END",
                 "check_failures",
                 "",
                 Some(now.saturating_add(FIRST_RECHECK_MS)),
             ),
             CheckBy::Recheck { next_check_at } => (
+                "$1",
                 "$4",
                 "CASE WHEN $1 = 'pending' THEN check_failures + 1 ELSE check_failures END",
                 " AND status = 'pending'",
@@ -371,8 +375,8 @@ impl Store {
             ),
         };
         let sql = format!(
-            "UPDATE credentials SET status = $1, verification = $2, next_check_at = {next_check}, \
-             check_failures = {failures} \
+            "UPDATE credentials SET status = {new_status}, verification = $2, \
+             next_check_at = {next_check}, check_failures = {failures} \
              WHERE id = $3 AND delivery <> 'destroyed'{only_pending} RETURNING {META}"
         );
         let Some(row) = sqlx::query(&sql)

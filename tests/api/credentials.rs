@@ -17,7 +17,7 @@ on_both_backends!(
     destroy_on_ack_when_retention_is_zero,
     reverify_changes_the_report_without_the_secret,
     staff_destroy_keeps_metadata_only,
-    a_reverify_that_comes_back_pending_is_rechecked,
+    a_reverify_greenhouse_cannot_answer_keeps_the_status,
     concurrent_secret_reads_are_each_audited_once,
     list_filters_and_pages,
     a_credential_that_fails_to_decrypt_is_set_aside_and_claims_go_on,
@@ -526,7 +526,11 @@ async fn list_filters_and_pages(backend: Backend) {
     }
 }
 
-async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
+/// A staff re-check that meets a Greenhouse outage records its report ("pending") but never
+/// demotes a verified credential: workers keep claiming it (and a `vend` credential's
+/// workers keep getting tokens). A pending credential stays pending and keeps its
+/// background re-check.
+async fn a_reverify_greenhouse_cannot_answer_keeps_the_status(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
     let clock = app.clock.clone().unwrap();
     let id = verified_credential(&app).await;
@@ -539,16 +543,62 @@ async fn a_reverify_that_comes_back_pending_is_rechecked(backend: Backend) {
         )
         .fetch_json()
         .await;
-    assert_eq!(meta["status"], "pending");
-    assert_eq!(claim(&app, &app.admin_token, None).await.0, 204);
-    fake.set_outage(false);
+    assert_eq!(meta["status"], "verified", "{meta}");
+    assert_eq!(meta["verification"]["outcome"], "pending", "{meta}");
+    let audit: Value = app
+        .get(
+            &format!("/api/v1/audit?subject=credential:{id}&action=credential.verify"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(
+        audit["events"][0]["details"]["outcome"], "pending",
+        "{audit}"
+    );
+    assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
     clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        keydrop::jobs::run_once(&app.state).await.rechecked,
+        0,
+        "a verified credential needs no background re-check"
+    );
+
+    // A credential accepted while Greenhouse was down stays pending, re-checked later.
+    let d = app
+        .create_drop(json!({"org": "Pending", "profile": "minimal"}))
+        .await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let (status, _) = app
+        .submit(
+            &path,
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 202);
+    let d: Value = app
+        .get(
+            &format!("/api/v1/drops/{}", d["id"].as_str().unwrap()),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let pending = d["credential_id"].as_str().unwrap().to_owned();
+    let meta: Value = app
+        .post(
+            &format!("/api/v1/credentials/{pending}/verify"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(meta["status"], "pending", "{meta}");
+    fake.set_outage(false);
+    clock.advance(Duration::from_secs(61));
     assert_eq!(
         keydrop::jobs::run_once(&app.state).await.rechecked,
         1,
         "not stranded"
     );
-    assert_eq!(claim(&app, &app.admin_token, None).await.0, 200);
 }
 
 async fn concurrent_secret_reads_are_each_audited_once(backend: Backend) {
