@@ -103,6 +103,7 @@ pub struct Metrics {
     credentials: Family<CredentialLabels, Gauge>,
     webhook_queue: Gauge,
     task_up: Family<TaskLabel, Gauge>,
+    task_degraded: Family<TaskLabel, Gauge>,
     task_restarts: Family<TaskLabel, Counter>,
     /// One scrape at a time sets the scrape-time gauges and encodes.
     scrape: Mutex<()>,
@@ -217,6 +218,13 @@ impl Metrics {
             "Whether a supervised background task is running (1) or restarting (0)",
             task_up.clone(),
         );
+        let task_degraded = Family::<TaskLabel, Gauge>::default();
+        registry.register(
+            "task_degraded",
+            "Whether a supervised background task runs but has not passed for several of its \
+             intervals (1) or is fine (0)",
+            task_degraded.clone(),
+        );
         let task_restarts = Family::<TaskLabel, Counter>::default();
         registry.register(
             "task_restarts",
@@ -239,6 +247,7 @@ impl Metrics {
             credentials,
             webhook_queue,
             task_up,
+            task_degraded,
             task_restarts,
             scrape: Mutex::new(()),
         }
@@ -324,6 +333,7 @@ impl Metrics {
         if let Some(n) = snap.webhook_queue {
             self.webhook_queue.set(n);
         }
+        let now = std::time::Instant::now();
         for task in &snap.tasks {
             let label = TaskLabel {
                 task: task.name.clone(),
@@ -331,6 +341,9 @@ impl Metrics {
             self.task_up
                 .get_or_create(&label)
                 .set(i64::from(!task.is_down()));
+            self.task_degraded
+                .get_or_create(&label)
+                .set(i64::from(task.is_degraded(now)));
             let restarts = self.task_restarts.get_or_create(&label);
             restarts.inc_by(task.restarts.saturating_sub(restarts.get()));
         }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// Whether a task is running.
@@ -35,11 +36,25 @@ pub struct TaskHealth {
     pub last_error: Option<String>,
     /// When the task last reported a successful pass.
     pub last_pass: Option<OffsetDateTime>,
+    /// For a task that passes on a schedule: how long without a successful pass means it
+    /// is failing every pass (degraded), though it runs.
+    pub stale_after: Option<Duration>,
+    /// The last successful pass, or when the task was registered (real, monotonic time:
+    /// degradation is about the process, whatever clock the tests drive).
+    pub last_good: Instant,
 }
 
 impl TaskHealth {
     pub fn is_down(&self) -> bool {
         self.state != TaskState::Up
+    }
+
+    /// Running, but no successful pass for longer than it should take.
+    pub fn is_degraded(&self, now: Instant) -> bool {
+        self.state == TaskState::Up
+            && self
+                .stale_after
+                .is_some_and(|limit| now.saturating_duration_since(self.last_good) > limit)
     }
 }
 
@@ -61,6 +76,8 @@ impl Registry {
             restarts: 0,
             last_error: None,
             last_pass: None,
+            stale_after: None,
+            last_good: Instant::now(),
         });
         f(entry);
     }
@@ -73,6 +90,16 @@ impl Registry {
     /// One task, if it is registered.
     pub fn get(&self, name: &str) -> Option<TaskHealth> {
         self.lock().get(name).cloned()
+    }
+
+    /// The names of the tasks that run but have not passed for too long.
+    pub fn degraded(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.lock()
+            .values()
+            .filter(|t| t.is_degraded(now))
+            .map(|t| t.name.clone())
+            .collect()
     }
 
     /// The names of the tasks that are not running.

@@ -124,20 +124,38 @@ pub async fn recheck_pass(state: &AppState) -> (usize, bool) {
     }
 }
 
-/// Start the `sweeps` and `rechecks` tasks under `supervisor`.
+/// Passes in a row a scheduled task may miss before it counts as degraded.
+const DEGRADED_AFTER_PASSES: u32 = 5;
+/// Longest a keep-alive pass keeps starting refreshes (the rest wait for the next pass).
+const REFRESH_PASS_LIMIT: Duration = Duration::from_secs(60);
+
+/// Start the `sweeps`, `rechecks`, `partner_refresher` and `webhook_dispatcher` tasks under
+/// `supervisor`. Each is degraded (`/readyz` 503) once it has not passed for a few of its
+/// passes — plus, for those that call Greenhouse, as long as their longest pass may take.
 pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
     let every = state.settings.jobs.interval;
+    let budget = state.settings.greenhouse_budget;
+    let passes = every * DEGRADED_AFTER_PASSES;
     let s = state.clone();
-    supervisor.supervise("sweeps", move |beat| sweeps(s.clone(), every, beat));
+    supervisor.supervise_periodic("sweeps", passes, move |beat| sweeps(s.clone(), every, beat));
+    // A pass takes up to RECHECK_BATCH checks, `recheck_concurrency` at a time.
+    let rounds = u32::try_from(RECHECK_BATCH).unwrap_or(20);
     let r = state.clone();
-    supervisor.supervise("rechecks", move |beat| rechecks(r.clone(), every, beat));
+    supervisor.supervise_periodic("rechecks", passes + budget * rounds, move |beat| {
+        rechecks(r.clone(), every, beat)
+    });
     let k = state.clone();
-    supervisor.supervise("partner_refresher", move |beat| {
-        refresher(k.clone(), every, beat)
-    });
-    supervisor.supervise("webhook_dispatcher", move |beat| {
-        webhooks::run(state.clone(), beat)
-    });
+    supervisor.supervise_periodic(
+        "partner_refresher",
+        passes + REFRESH_PASS_LIMIT + budget,
+        move |beat| refresher(k.clone(), every, beat),
+    );
+    let poll = state.settings.jobs.webhook_poll;
+    supervisor.supervise_periodic(
+        "webhook_dispatcher",
+        poll * DEGRADED_AFTER_PASSES + webhooks::TIMEOUT * 2,
+        move |beat| webhooks::run(state.clone(), beat),
+    );
 }
 
 fn ticker(every: Duration) -> tokio::time::Interval {
@@ -202,8 +220,12 @@ pub async fn refresh_pass(state: &AppState) -> (usize, bool) {
         }
     };
     let mut ok = true;
+    let started = std::time::Instant::now();
     for (i, id) in due.iter().enumerate() {
         if i > 0 {
+            if started.elapsed() > REFRESH_PASS_LIMIT {
+                break; // the rest are still due: the next pass takes them
+            }
             tokio::time::sleep(REFRESH_SPACING).await;
         }
         match state.vendor.keep_alive(id).await {

@@ -59,8 +59,10 @@ impl Beat {
         let now = self.clock.now();
         self.passed
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.registry
-            .update(&self.name, |t| t.last_pass = Some(now));
+        self.registry.update(&self.name, |t| {
+            t.last_pass = Some(now);
+            t.last_good = std::time::Instant::now();
+        });
     }
 
     /// A pass failed but the task goes on (e.g. the database blinked).
@@ -114,6 +116,19 @@ impl Supervisor {
         F: Fn(Beat) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
+        self.supervise_with(name, self.backoff, make);
+    }
+
+    /// [`Supervisor::supervise`] for a task that passes on a schedule: without a
+    /// successful pass for `stale_after` it counts as degraded (`/readyz` answers 503
+    /// naming it), though it runs.
+    pub fn supervise_periodic<F, Fut>(&self, name: &str, stale_after: Duration, make: F)
+    where
+        F: Fn(Beat) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.registry
+            .update(name, |t| t.stale_after = Some(stale_after));
         self.supervise_with(name, self.backoff, make);
     }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 on_both_backends!(
     a_panicking_task_is_restarted_and_readyz_names_it_while_down,
     sweeps_go_on_while_rechecks_wait_on_a_slow_greenhouse,
+    a_task_that_fails_every_pass_is_degraded_until_it_passes,
 );
 
 async fn readyz(app: &TestApp) -> (u16, Value) {
@@ -216,4 +217,77 @@ async fn sweeps_go_on_while_rechecks_wait_on_a_slow_greenhouse(backend: Backend)
     let (status, body) = readyz(&app).await;
     assert_eq!(status, 200, "{body}");
     fake.set_delay(Duration::ZERO);
+}
+
+/// A task that runs but fails every pass (here: the sweeps, once the drops table is
+/// gone) is reported degraded — `/readyz` 503 naming it, and the
+/// `keydrop_task_degraded` gauge — until it passes again.
+async fn a_task_that_fails_every_pass_is_degraded_until_it_passes(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(|s| s.jobs.interval = Duration::from_millis(50)),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(readyz(&app).await.0, 200);
+    let mut raw = app.db.raw().await;
+    sqlx::query("ALTER TABLE drops RENAME TO drops_away")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let body = loop {
+        let (status, body) = readyz(&app).await;
+        if status == 503 {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(body["tasks_degraded"], json!(["sweeps"]), "{body}");
+    assert_eq!(body["tasks_down"], json!([]), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failing every pass: sweeps"),
+        "{body}"
+    );
+    let sweeps = body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "sweeps")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (sweeps["state"].as_str(), sweeps["degraded"].as_bool()),
+        (Some("up"), Some(true))
+    );
+    let metrics = app
+        .state
+        .metrics
+        .render(&keydrop::metrics::Snapshot {
+            tasks: app.state.tasks.registry().snapshot(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        metrics.contains("keydrop_task_degraded{task=\"sweeps\"} 1"),
+        "{metrics}"
+    );
+    sqlx::query("ALTER TABLE drops_away RENAME TO drops")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while readyz(&app).await.0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
