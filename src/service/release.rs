@@ -141,10 +141,15 @@ async fn run(
             Err(e) => {
                 tracing::error!(error = %e, batch = jobs.len(), "secret release batch failed; nothing was released");
                 beat.failed("a release batch could not be recorded");
+                // Each caller hears what kind of failure it was: an unreachable database
+                // is a 503 (try again), anything else a fault of ours.
+                let unavailable = crate::store::is_unavailable(&e);
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(ServiceError::Internal(
-                        "the release could not be recorded".into(),
-                    )));
+                    let _ = job.reply.send(Err(if unavailable {
+                        ServiceError::Store(crate::store::StoreError::Unavailable)
+                    } else {
+                        ServiceError::Internal("the release could not be recorded".into())
+                    }));
                 }
             }
         }

@@ -29,7 +29,7 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 pub enum WebhookError {
     #[error("{0}")]
     Invalid(String),
-    #[error(transparent)]
+    #[error("{0}")]
     Service(#[from] ServiceError),
 }
 

@@ -119,10 +119,16 @@ impl ApiError {
             .retry_after(5);
         }
         let mut chain = cause.to_string();
+        let mut last = chain.clone();
         let mut source = cause.source();
         while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
+            // A wrapper that shows its inner error adds nothing to the log line.
+            let text = s.to_string();
+            if text != last {
+                chain.push_str(": ");
+                chain.push_str(&text);
+            }
+            last = text;
             source = s.source();
         }
         tracing::error!(error = %chain, "internal error");

@@ -173,4 +173,36 @@ mod tests {
             PageError::Gone(GoneReason::Submitted)
         ));
     }
+
+    /// One rule decides 503 for the pages and the API, however many service layers wrap
+    /// the store's "unreachable" (the red team saw 500s where a wrapper hid it).
+    #[test]
+    fn an_unreachable_database_behind_any_wrapper_is_a_503() {
+        use crate::service::vend::VendError;
+        use crate::service::ServiceError;
+        use crate::store::StoreError;
+        use actix_web::ResponseError;
+        let wrapped: [Box<dyn std::error::Error>; 3] = [
+            Box::new(StoreError::Unavailable),
+            Box::new(ServiceError::Store(StoreError::Unavailable)),
+            Box::new(VendError::Service(ServiceError::Store(
+                StoreError::Unavailable,
+            ))),
+        ];
+        for e in &wrapped {
+            assert!(
+                matches!(PageError::internal(e.as_ref()), PageError::Unavailable),
+                "{e:?}"
+            );
+            assert_eq!(
+                super::super::error::ApiError::internal(e.as_ref())
+                    .status_code()
+                    .as_u16(),
+                503,
+                "{e:?}"
+            );
+        }
+        let ours = ServiceError::Internal("a bug".into());
+        assert!(matches!(PageError::internal(&ours), PageError::Internal));
+    }
 }

@@ -104,8 +104,42 @@ async fn a_database_outage_answers_503_quickly_and_recovers() {
     let app = crate::helpers::spawn_app_on(db, Arc::new(keydrop::clock::SystemClock)).await;
     let (id, path) = new_link(&app, json!({"org": "A"})).await;
     assert_eq!(app.page(&path).await.0, 200);
+    let credential = crate::helpers::seed_verified(
+        &app.store,
+        &app.state.keyring,
+        crate::helpers::Seed {
+            org: "A".into(),
+            kind: "harvest_v3",
+            release: keydrop::domain::release::Release::Handoff,
+            secret: &crate::helpers::numbered_secret(1),
+            hint: "0001".into(),
+            verification_json: crate::helpers::SEEDED_VERIFICATION,
+            refresh_due_at: None,
+        },
+    )
+    .await;
+    let secret_path = format!("/api/v1/credentials/{credential}/secret");
+    assert_eq!(
+        app.get(&secret_path, Some(&app.admin_token))
+            .fetch_status()
+            .await,
+        200
+    );
 
     hole.set(true);
+    // Once the probe has seen the outage (one probe: ≤ 1 s) but while the admin token is
+    // still a fresh cache entry (< 2 s), a release reaches the release batch, whose failure
+    // must be told as what it is: 503, not a 500.
+    assert!(!app.store.probe().await);
+    let started = Instant::now();
+    let res = app
+        .get(&secret_path, Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(res.status(), 503, "a release during the outage");
+    assert!(res.headers().get("retry-after").is_some());
     // Past the page cache and the token cache, so both must ask the database.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let timed = |what: &'static str, req: reqwest::RequestBuilder| async move {
