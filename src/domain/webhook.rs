@@ -1,8 +1,10 @@
 //! Webhook events (SPEC §11): which typed [`Event`]s the vendor's systems
 //! hear about, under which type, with which data. The data is metadata only
 //! — ids, org, kind, states, outcomes, scope names (SPEC §8.10) — and is
-//! built from the event alone, so it is exactly what was true when the
-//! change committed.
+//! built from the event, then completed in the change's own transaction
+//! with what identifies its subject (`org`, `external_id`, `kind`,
+//! `release`: `store::webhooks::with_subject`), so it is exactly what was
+//! true when the change committed.
 
 use super::event::Event;
 use serde_json::{json, Value};

@@ -8,6 +8,7 @@
 use super::{uuid, Result, Store, StoreError};
 use crate::crypto::cipher::SealedSecret;
 use crate::domain::webhook::Message;
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -108,7 +109,8 @@ pub(crate) async fn enqueue(
         if to.is_empty() {
             continue;
         }
-        let id = insert_message(conn, m, now).await?;
+        let data = with_subject(conn, &m.data).await?;
+        let id = insert_message(conn, m.kind, &data, now).await?;
         for e in to {
             insert_delivery(conn, &id, &e.id, order, now).await?;
         }
@@ -117,21 +119,77 @@ pub(crate) async fn enqueue(
     Ok(queued)
 }
 
+/// A message's `data` with what identifies its subject for a receiver (SPEC §11): the
+/// drop's (and credential's) ids, `org`, `external_id` (or null), `kind` and `release`,
+/// read in the change's own transaction — so exactly what was true when it committed, and
+/// a receiver never needs an API call to file an event under its customer. Data that names
+/// neither a drop nor a credential (`webhook.ping`) is left as it is.
+async fn with_subject(conn: &mut AnyConnection, data: &Value) -> Result<Value> {
+    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+    let row = if let Some(credential) = text("credential_id") {
+        sqlx::query(
+            "SELECT drop_id, org, external_id, kind, release FROM credentials WHERE id = $1",
+        )
+        .bind(credential)
+        .fetch_optional(&mut *conn)
+        .await?
+    } else if let Some(drop) = text("drop_id") {
+        sqlx::query(
+            "SELECT id AS drop_id, org, external_id, kind, release FROM drops WHERE id = $1",
+        )
+        .bind(drop)
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        None
+    };
+    let Some(row) = row else {
+        return Ok(data.clone());
+    };
+    let mut data = data.clone();
+    if let Some(map) = data.as_object_mut() {
+        map.insert(
+            "drop_id".into(),
+            Value::from(row.try_get::<String, _>("drop_id")?),
+        );
+        map.insert("org".into(), Value::from(row.try_get::<String, _>("org")?));
+        map.insert(
+            "external_id".into(),
+            row.try_get::<Option<String>, _>("external_id")?
+                .map_or(Value::Null, Value::from),
+        );
+        map.insert(
+            "kind".into(),
+            Value::from(row.try_get::<String, _>("kind")?),
+        );
+        map.insert(
+            "release".into(),
+            Value::from(row.try_get::<String, _>("release")?),
+        );
+    }
+    Ok(data)
+}
+
 /// Store a message: its id (the `webhook-id`) and the exact body every
 /// attempt sends. Returns the id.
-async fn insert_message(conn: &mut AnyConnection, m: &Message, now: i64) -> Result<String> {
+async fn insert_message(
+    conn: &mut AnyConnection,
+    kind: &str,
+    data: &Value,
+    now: i64,
+) -> Result<String> {
     let id = format!("msg_{}", new_id()?.simple());
     let body = serde_json::json!({
-        "type": m.kind,
+        "type": kind,
         "timestamp": crate::clock::rfc3339(crate::clock::from_millis(now)),
-        "data": m.data,
+        "data": data,
     })
     .to_string();
     sqlx::query(
         "INSERT INTO webhook_messages (id, type, body, created_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(&id)
-    .bind(m.kind)
+    .bind(kind)
     .bind(&body)
     .bind(now)
     .execute(&mut *conn)
@@ -376,7 +434,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let id = insert_message(tx.conn(), message, now).await?;
+        let id = insert_message(tx.conn(), message.kind, &message.data, now).await?;
         insert_delivery(
             tx.conn(),
             &id,

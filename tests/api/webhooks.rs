@@ -238,6 +238,38 @@ async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
     }
     let received: Value = serde_json::from_str(&got[1].body).unwrap();
     assert_eq!(received["data"]["credential_id"], id.as_str());
+    // Every event names its subject the way a receiver files it (SPEC §11): no API call
+    // needed to map it to a customer.
+    let drop_id = received["data"]["drop_id"].as_str().unwrap().to_owned();
+    for r in &got {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        let data = &body["data"];
+        assert_eq!(data["drop_id"], drop_id.as_str(), "{body}");
+        assert_eq!(data["org"], "Initech", "{body}");
+        assert_eq!(data["external_id"], Value::Null, "{body}");
+        assert_eq!(data["kind"], "harvest_v3", "{body}");
+        assert_eq!(data["release"], "handoff", "{body}");
+        if body["type"].as_str().unwrap().starts_with("credential.") {
+            assert_eq!(data["credential_id"], id.as_str(), "{body}");
+        }
+    }
+    let d = app
+        .create_drop(json!({"org": "Globex", "external_id": "cust-42"}))
+        .await;
+    app.post(
+        &format!("/api/v1/drops/{}/revoke", d["id"].as_str().unwrap()),
+        Some(&app.admin_token),
+    )
+    .fetch_status()
+    .await;
+    let more = rx.wait_for(6).await;
+    for r in &more[4..] {
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["data"]["external_id"], "cust-42", "{body}");
+        assert_eq!(body["data"]["org"], "Globex", "{body}");
+        assert_eq!(body["data"]["drop_id"], d["id"], "{body}");
+    }
+    assert_eq!(&rx.types()[4..], ["drop.created", "drop.revoked"]);
     // Metadata only: no secret, no link, no token.
     let all: String = got.iter().map(|r| r.body.clone()).collect();
     let mut secrets = crate::helpers::remembered_secrets();
@@ -267,7 +299,7 @@ async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
             .fetch_json()
             .await;
         let list = deliveries["deliveries"].as_array().unwrap();
-        assert_eq!(list.len(), 4, "{deliveries}");
+        assert_eq!(list.len(), 6, "{deliveries}");
         if list.iter().all(|d| d["status"] == "succeeded") {
             assert!(list.iter().all(|d| d["attempts"] == 1), "{deliveries}");
             break;
