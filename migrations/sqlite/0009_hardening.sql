@@ -5,3 +5,13 @@
 -- hash of a random nonce kept in that browser's cookie. A callback that
 -- comes back to another browser (or none) finds no state.
 ALTER TABLE oauth_states ADD COLUMN browser_hash TEXT;
+
+-- Webhook endpoints are served by one dispatcher at a time across every
+-- process (lease_id/lease_until: commit order holds with several
+-- processes and after a crash), and a failing endpoint backs off as a
+-- whole: none of its deliveries is due before retry_at, and failures
+-- (consecutive) lets answering endpoints go first to free lanes.
+ALTER TABLE webhook_endpoints ADD COLUMN lease_id TEXT;
+ALTER TABLE webhook_endpoints ADD COLUMN lease_until INTEGER;
+ALTER TABLE webhook_endpoints ADD COLUMN retry_at INTEGER;
+ALTER TABLE webhook_endpoints ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;

@@ -200,6 +200,11 @@ pub enum Event {
     WebhookPinged {
         endpoint: String,
     },
+    /// Staff asked for one delivery to be sent again now.
+    WebhookDeliveryRetried {
+        endpoint: String,
+        delivery: String,
+    },
     /// A webhook signing secret (generation `generation`, current or still
     /// in its overlap) was sealed again under `key_version`.
     WebhookSecretResealed {
@@ -287,6 +292,7 @@ impl Event {
             Self::WebhookDeleted { .. } => "webhook.delete",
             Self::WebhookSecretRotated { .. } => "webhook.rotate_secret",
             Self::WebhookPinged { .. } => "webhook.ping",
+            Self::WebhookDeliveryRetried { .. } => "webhook.retry",
         }
     }
 
@@ -329,6 +335,7 @@ impl Event {
             | Self::WebhookDeleted { endpoint }
             | Self::WebhookSecretRotated { endpoint }
             | Self::WebhookPinged { endpoint }
+            | Self::WebhookDeliveryRetried { endpoint, .. }
             | Self::WebhookSecretResealed { endpoint, .. } => format!("webhook:{endpoint}"),
         }
     }
@@ -448,6 +455,7 @@ impl Event {
                 ..
             } => json!({ "generation": generation, "key_version": key_version }),
             Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
+            Self::WebhookDeliveryRetried { delivery, .. } => json!({ "delivery": delivery }),
             Self::KeysRewrapped {
                 credentials,
                 failed,

@@ -43,6 +43,8 @@ pub struct JobSettings {
     /// How often the webhook dispatcher looks for work queued by another
     /// process (its own commits wake it at once).
     pub webhook_poll: Duration,
+    /// How long a webhook receiver has to answer (SPEC §11: 15 s).
+    pub webhook_timeout: Duration,
 }
 
 impl Default for JobSettings {
@@ -53,6 +55,7 @@ impl Default for JobSettings {
             recheck_concurrency: 4,
             webhook_retries: webhooks::RETRIES.to_vec(),
             webhook_poll: Duration::from_millis(500),
+            webhook_timeout: webhooks::TIMEOUT,
         }
     }
 }
@@ -153,7 +156,7 @@ pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
     let poll = state.settings.jobs.webhook_poll;
     supervisor.supervise_periodic(
         "webhook_dispatcher",
-        poll * DEGRADED_AFTER_PASSES + webhooks::TIMEOUT * 2,
+        poll * DEGRADED_AFTER_PASSES + state.settings.jobs.webhook_timeout * 2,
         move |beat| webhooks::run(state.clone(), beat),
     );
 }

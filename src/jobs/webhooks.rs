@@ -1,26 +1,26 @@
-//! The webhook dispatcher (SPEC §11): a supervised task that takes due
-//! deliveries from the outbox under a lease, signs and sends them, and
-//! records each result. It wakes within milliseconds of a commit in this
-//! process that queued deliveries, and polls for those of other processes.
+//! The webhook dispatcher (SPEC §11): a supervised task that takes endpoints with due
+//! deliveries (an endpoint lease across every process: `store::webhooks::deliveries`),
+//! signs and sends, and records each result. It wakes within milliseconds of a commit in
+//! this process that queued deliveries, and polls for those of other processes.
 //!
-//! Deliveries are taken oldest change first, a batch at a time, and handed
-//! to one *lane* per endpoint: a task of its own that sends that endpoint's
-//! deliveries one after another (commit order, as far as retries allow).
-//! While an endpoint has a lane in this process, no more of its deliveries
-//! are taken here, so a slow or dead receiver holds back only itself: other
-//! endpoints' lanes start as their events commit, and a customer's
-//! submission or a release only ever writes rows. (Across processes each
-//! delivery is still sent by one at a time, by its lease, but two processes
-//! may serve one endpoint at once.) At most [`LANES`] lanes run per process.
+//! Each endpoint taken gets a *lane*: a task of its own that sends that endpoint's
+//! deliveries one after another, in commit order. A failed attempt — a refusal, a
+//! timeout, a connection never made — ends the lane at once: the endpoint backs off as a
+//! whole until that delivery's next attempt (its later deliveries wait behind it), and the
+//! lane's other deliveries go back to the queue. So a slow or dead receiver holds back
+//! only itself, and not for longer than one request timeout: at most [`LANES`] lanes run
+//! per process, endpoints that answer are taken first, and endpoints whose last attempt
+//! failed get at most half the lanes.
 //!
-//! The lanes hand what each attempt came to to one *recorder*, which writes
-//! whatever has arrived in one transaction: one commit for an event that
-//! fans out to many endpoints, and under load many results per commit.
-//! Deliveries a lane took but did not attempt are given back at once.
+//! The lanes hand what each attempt came to, and finally the endpoint, to one
+//! *recorder*, which writes whatever has arrived in one transaction: one commit for an
+//! event that fans out to many endpoints, and under load many results per commit. An
+//! endpoint is released only after its results are written, so no other dispatcher can
+//! take its next delivery before the failure of an earlier one is known.
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
-use crate::store::webhooks::{Due, Endpoint, SendResult};
+use crate::store::webhooks::{Due, Endpoint, Record, SendResult, TakenEndpoint};
 use crate::web::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,12 +39,14 @@ pub const RETRIES: [Duration; 7] = [
     Duration::from_secs(10 * 3600),
     Duration::from_secs(10 * 3600),
 ];
-/// A receiver has this long to answer.
+/// A receiver has this long to answer (SPEC §11).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
-/// Deliveries taken per pass.
-const BATCH: i64 = 64;
+/// Deliveries one lane takes at a time.
+const PER_ENDPOINT: i64 = 16;
 /// Endpoints served at once by one process.
 pub const LANES: usize = 32;
+/// Of which at most this many are endpoints whose last attempt failed.
+const FAILING_LANES: usize = LANES / 2;
 /// Kept this long after they finished.
 const KEEP_MS: i64 = 30 * 86_400_000;
 
@@ -57,10 +59,10 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
     // lease: at least once.
     let mut lanes: JoinSet<()> = JoinSet::new();
     let mut recorder = JoinSet::new();
-    let (results, received) = tokio::sync::mpsc::channel(RESULTS_QUEUE);
+    let (records, received) = tokio::sync::mpsc::channel(RESULTS_QUEUE);
     recorder.spawn(record_results(state.clone(), received));
-    // The endpoint each running lane serves, by task.
-    let mut busy: HashMap<tokio::task::Id, String> = HashMap::new();
+    // Whether each running lane's endpoint was failing when taken, by task.
+    let mut busy: HashMap<tokio::task::Id, bool> = HashMap::new();
     let mut last_prune = std::time::Instant::now();
     loop {
         while let Some(done) = lanes.try_join_next_with_id() {
@@ -72,9 +74,15 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
             }
             continue;
         }
-        let serving: Vec<&str> = busy.values().map(String::as_str).collect();
-        match state.store.take_due(BATCH, lease_ms(), &serving).await {
-            Ok(due) if due.is_empty() => {
+        let free = LANES - busy.len();
+        let failing_busy = busy.values().filter(|f| **f).count();
+        let failing_free = FAILING_LANES.saturating_sub(failing_busy).min(free);
+        match state
+            .store
+            .take_due(free, failing_free, PER_ENDPOINT, lease_ms(&state))
+            .await
+        {
+            Ok(taken) if taken.endpoints.is_empty() => {
                 beat.pass();
                 tokio::select! {
                     () = signal.notified() => {}
@@ -84,24 +92,18 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
                     }
                 }
             }
-            Ok(due) => {
-                let mut no_room = Vec::new();
-                for (endpoint_id, list) in by_endpoint(due) {
-                    if busy.len() >= LANES {
-                        no_room.extend(list);
-                        continue;
-                    }
-                    let lane = lane(
+            Ok(taken) => {
+                for endpoint in taken.endpoints {
+                    let failing = endpoint.failing;
+                    let task = lanes.spawn(lane(
                         state.clone(),
                         clients.clone(),
-                        results.clone(),
-                        endpoint_id.clone(),
-                        list,
-                    );
-                    let task = lanes.spawn(lane);
-                    busy.insert(task.id(), endpoint_id);
+                        records.clone(),
+                        taken.lease_id.clone(),
+                        endpoint,
+                    ));
+                    busy.insert(task.id(), failing);
                 }
-                give_back(&state, &no_room).await;
                 beat.pass();
             }
             Err(e) => {
@@ -123,10 +125,10 @@ pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
     }
 }
 
-/// A lane ended: its endpoint may be taken again. (A lane cannot panic;
-/// were one aborted, what it held is taken again once its lease runs out.)
+/// A lane ended: its slot is free. (A lane cannot panic; were one aborted, its endpoint
+/// and deliveries are taken again once their lease runs out.)
 fn lane_ended(
-    busy: &mut HashMap<tokio::task::Id, String>,
+    busy: &mut HashMap<tokio::task::Id, bool>,
     done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
 ) {
     let id = match done {
@@ -139,29 +141,9 @@ fn lane_ended(
     busy.remove(&id);
 }
 
-/// Deliveries taken but not attempted go back to the queue at once.
-async fn give_back(state: &AppState, taken: &[Due]) {
-    if let Err(e) = state.store.release_leases(taken).await {
-        // They are taken again when their leases run out.
-        tracing::warn!(error = %e, "webhook dispatcher: cannot give deliveries back");
-    }
-}
-
-fn lease_ms() -> i64 {
-    // Long enough for a few of an endpoint's deliveries to time out.
-    i64::try_from((TIMEOUT * 4).as_millis()).unwrap_or(60_000)
-}
-
-/// A batch split by endpoint, each endpoint's deliveries in the order taken.
-fn by_endpoint(due: Vec<Due>) -> Vec<(String, Vec<Due>)> {
-    let mut out: Vec<(String, Vec<Due>)> = Vec::new();
-    for d in due {
-        match out.iter_mut().find(|(e, _)| *e == d.endpoint_id) {
-            Some((_, list)) => list.push(d),
-            None => out.push((d.endpoint_id.clone(), vec![d])),
-        }
-    }
-    out
+/// The lease on an endpoint and its deliveries: long enough for a few of them to time out.
+fn lease_ms(state: &AppState) -> i64 {
+    i64::try_from((state.settings.jobs.webhook_timeout * 4).as_millis()).unwrap_or(60_000)
 }
 
 /// HTTP clients, one per (host, pinned address), shared by the lanes.
@@ -183,72 +165,91 @@ impl Clients {
     }
 }
 
-/// One endpoint's deliveries, in order, each attempt handed to the recorder.
-/// A delivery whose lease could run out during its attempt is not started
-/// (so no two dispatchers ever send it at once) but given back, with the
-/// rest of the list, for the next lane to send in order.
+/// One endpoint's deliveries, in order, each attempt handed to the recorder, then the
+/// endpoint itself. The lane stops at the first attempt that does not succeed (the
+/// endpoint then backs off as a whole), and before an attempt its lease could not cover
+/// (so no two dispatchers ever send it at once); what it did not attempt goes back to the
+/// queue with the endpoint.
 async fn lane(
     state: Arc<AppState>,
     clients: Arc<Clients>,
-    results: Sender<(Due, SendResult)>,
-    endpoint_id: String,
-    list: Vec<Due>,
+    records: Sender<Record>,
+    lease_id: String,
+    taken: TakenEndpoint,
 ) {
-    let endpoint = match state.store.endpoint(&endpoint_id).await {
-        Ok(Some(e)) => e,
+    let endpoint_id = taken.id.clone();
+    let mut list = taken.deliveries.into_iter();
+    let mut was_failing = taken.failing;
+    match state.store.endpoint(&endpoint_id).await {
+        Ok(Some(endpoint)) => {
+            let client = client_for(&state, &endpoint, &clients).await;
+            let timeout_ms =
+                i64::try_from(state.settings.jobs.webhook_timeout.as_millis()).unwrap_or(15_000);
+            while let Some(due) = list.next() {
+                if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
+                    list = std::iter::once(due)
+                        .chain(list)
+                        .collect::<Vec<_>>()
+                        .into_iter();
+                    break;
+                }
+                let result = match &client {
+                    Ok(c) => send(&state, &endpoint, c, &due).await,
+                    Err(why) => failure(&state, &due, None, why.clone()),
+                };
+                let succeeded = matches!(result, SendResult::Succeeded(_));
+                let sent = Record::Sent {
+                    due,
+                    result,
+                    was_failing,
+                };
+                if records.send(sent).await.is_err() {
+                    return;
+                }
+                if !succeeded {
+                    break;
+                }
+                was_failing = false;
+            }
+        }
         // Deleted meanwhile: its deliveries went with it.
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "webhook dispatcher: cannot read an endpoint");
-            give_back(&state, &list).await;
-            return;
-        }
-    };
-    let client = client_for(&state, &endpoint, &clients).await;
-    let timeout_ms = i64::try_from(TIMEOUT.as_millis()).unwrap_or(i64::MAX / 2);
-    let mut list = list.into_iter();
-    while let Some(due) = list.next() {
-        if state.store.now_ms().saturating_add(timeout_ms) >= due.lease_until {
-            let rest: Vec<Due> = std::iter::once(due).chain(list).collect();
-            give_back(&state, &rest).await;
-            return;
-        }
-        let result = match &client {
-            Ok(c) => send(&state, &endpoint, c, &due).await,
-            Err(why) => failure(&state, &due, None, why.clone()),
-        };
-        // Gone: the endpoint is disabled with this result; the rest wait for
-        // it to be enabled again.
-        let gone = matches!(result, SendResult::Gone);
-        if results.send((due, result)).await.is_err() || gone {
-            return;
-        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "webhook dispatcher: cannot read an endpoint"),
     }
+    let _ = records
+        .send(Record::Done {
+            endpoint_id,
+            lease_id,
+            untried: list.collect(),
+        })
+        .await;
 }
 
-/// Most results written in one transaction.
+/// Most records written in one transaction.
 const RECORD_BATCH: usize = 256;
-/// Results waiting for the recorder before lanes wait for it.
+/// Records waiting for the recorder before lanes wait for it.
 const RESULTS_QUEUE: usize = 4096;
 
-/// Writes what attempts came to: whatever has arrived, in one transaction
-/// (results that arrive during a commit go into the next). Were a commit
-/// lost, those deliveries would be sent again once their leases ran out: at
-/// least once.
-async fn record_results(state: Arc<AppState>, mut received: Receiver<(Due, SendResult)>) {
+/// Writes what lanes report: whatever has arrived, in one transaction (records that
+/// arrive during a commit go into the next). Were a commit lost, those deliveries would
+/// be sent again once their leases ran out: at least once.
+async fn record_results(state: Arc<AppState>, mut received: Receiver<Record>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         record(&state, std::mem::take(&mut batch)).await;
     }
 }
 
-async fn record(state: &AppState, results: Vec<(Due, SendResult)>) {
-    if results.is_empty() {
+async fn record(state: &AppState, records: Vec<Record>) {
+    if records.is_empty() {
         return;
     }
-    match state.store.record_sends(&results).await {
+    match state.store.record_dispatch(&records).await {
         Ok(recorded) => {
-            for ((due, result), held) in results.iter().zip(recorded) {
+            for (record, held) in records.iter().zip(recorded) {
+                let Record::Sent { due, result, .. } = record else {
+                    continue;
+                };
                 if held {
                     state.metrics.webhook_delivery(outcome(result));
                 } else {
@@ -292,8 +293,8 @@ async fn client_for(
         // above and the pinned address (SPEC §8.10).
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
+        .timeout(state.settings.jobs.webhook_timeout)
+        .connect_timeout(state.settings.jobs.webhook_timeout)
         .resolve(&target.host, target.addr)
         .user_agent(concat!("keydrop-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -358,21 +359,23 @@ async fn send(state: &AppState, e: &Endpoint, client: &reqwest::Client, due: &Du
     }
 }
 
-/// A failed attempt: retried after the next wait of the schedule, or given up.
+/// A failed attempt: retried after the next wait of the schedule, or given up. Its
+/// endpoint waits as long (after a delivery is given up, the first wait of the schedule).
 fn failure(state: &AppState, due: &Due, status: Option<i64>, error: String) -> SendResult {
     let retries = &state.settings.jobs.webhook_retries;
+    let now = state.store.now_ms();
+    let after = |wait: &Duration| {
+        now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2))
+    };
     let next = usize::try_from(due.attempts)
         .ok()
         .and_then(|n| retries.get(n))
-        .map(|wait| {
-            state
-                .store
-                .now_ms()
-                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2))
-        });
+        .map(after);
+    let first = retries.first().map_or(now, after);
     SendResult::Failed {
         status,
         error,
         next_attempt_at: next,
+        endpoint_retry_at: next.unwrap_or(first),
     }
 }

@@ -325,6 +325,21 @@ fn sign_one(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1,{}", B64.encode(ctx.sign().as_ref()))
 }
 
+/// Send one delivery again now (`…/retry`), audited as `webhook.retry`; refused while a
+/// dispatcher holds it.
+pub async fn retry(
+    store: &Store,
+    origin: &Origin,
+    endpoint: &str,
+    delivery: &str,
+) -> Result<crate::store::webhooks::Retried, ServiceError> {
+    let audit = origin.entry(Event::WebhookDeliveryRetried {
+        endpoint: endpoint.to_owned(),
+        delivery: delivery.to_owned(),
+    });
+    Ok(store.retry_delivery(endpoint, delivery, &audit).await?)
+}
+
 /// Queue a `webhook.ping` for one endpoint. `None`: no such endpoint.
 pub async fn ping(
     store: &Store,

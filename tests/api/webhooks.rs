@@ -11,7 +11,7 @@ use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine as _;
 use keydrop::config::ServeSettings;
-use keydrop::store::webhooks::Due;
+use keydrop::store::webhooks::{Due, Record};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +23,10 @@ on_both_backends!(
     rotation_signs_with_both_secrets,
     a_restart_in_the_middle_of_the_retry_schedule_loses_nothing,
     a_hanging_receiver_holds_back_only_itself,
-    deliveries_given_back_are_taken_again_at_once,
+    one_dispatcher_holds_an_endpoint_at_a_time,
+    forty_hanging_receivers_do_not_starve_one_that_answers,
+    retry_is_refused_while_sending_and_audited,
+    a_disabled_endpoints_pending_deliveries_leave_the_queue,
 );
 
 /// What a receiver got.
@@ -654,46 +657,418 @@ async fn a_hanging_receiver_holds_back_only_itself(backend: Backend) {
     );
 }
 
-/// What a lane took but did not attempt goes back to the queue at once (not
-/// when its lease runs out), and only while the lease is still the one it
-/// took: a dispatcher whose lease ran out cannot free another's.
-async fn deliveries_given_back_are_taken_again_at_once(backend: Backend) {
-    let app = app(backend).await;
-    let stuck = Receiver::start().await;
-    *stuck.state.delay.lock().unwrap() = Some(Duration::from_secs(120));
-    let (_, hook) = register(
-        &app,
-        json!({ "url": stuck.url, "events": ["drop.created"] }),
+/// A drop created straight through `store` (another process, as far as the app's
+/// dispatcher knows: nothing wakes it), with its `drop.created` webhook.
+async fn created_elsewhere(store: &keydrop::store::Store, org: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let audit = keydrop::domain::event::Origin::system().entry(
+        keydrop::domain::event::Event::DropCreated {
+            drop: id.clone(),
+            org: org.into(),
+            kind: "harvest_v3".into(),
+            profile: "minimal".into(),
+            expires_at: i64::MAX / 4,
+            max_attempts: 10,
+            external_id: None,
+            release: keydrop::domain::release::Release::Handoff,
+        },
+    );
+    store
+        .insert_drop(
+            &keydrop::store::NewDrop {
+                release: keydrop::domain::release::Release::Handoff,
+                id: id.clone(),
+                token_hash: keydrop::crypto::sha256_hex(&[id.as_bytes()]),
+                org: org.into(),
+                note: None,
+                kind: "harvest_v3".into(),
+                profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+                expires_at: i64::MAX / 4,
+                max_attempts: 10,
+                created_by: "test".into(),
+                contact: None,
+                external_id: None,
+                metadata_json: None,
+            },
+            &audit,
+        )
+        .await
+        .unwrap();
+    id
+}
+
+/// One holder per endpoint across dispatchers (processes): while one holds an endpoint,
+/// no other takes any of its deliveries; the holder's untried ones come back at once, in
+/// order, only under its own lease; a failure backs the whole endpoint off; endpoints that
+/// answer are taken before failing ones.
+async fn one_dispatcher_holds_an_endpoint_at_a_time(backend: Backend) {
+    // The app's own dispatcher sleeps: nothing it commits queues a delivery, and it polls
+    // once an hour. Two more stores on the database act as two dispatchers.
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(|s| s.jobs.webhook_poll = Duration::from_secs(3600)),
+            ..AppOptions::default()
+        },
     )
     .await;
-    app.create_drop(json!({ "org": "Org 1" })).await;
-    stuck.wait_for(1).await;
-    // The dispatcher's lane is busy with the first; the next two wait for it.
-    app.create_drop(json!({ "org": "Org 2" })).await;
-    app.create_drop(json!({ "org": "Org 3" })).await;
-    // Another dispatcher takes them.
-    let taken = take(&app, &[]).await;
-    assert_eq!(taken.len(), 2, "{taken:?}");
-    assert!(taken.iter().all(|d| d.endpoint_id == hook["id"]));
-    assert!(take(&app, &[]).await.is_empty());
-    // A stale holder (another lease) frees nothing.
-    let mut stale = taken.clone();
+    let rx = Receiver::start().await;
+    let (_, e) = register(&app, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    let (_, f) = register(
+        &app,
+        json!({ "url": format!("{}/f", rx.url), "events": ["drop.created"] }),
+    )
+    .await;
+    let (e, f) = (
+        e["id"].as_str().unwrap().to_owned(),
+        f["id"].as_str().unwrap().to_owned(),
+    );
+    let (a, b) = (app.db.store().await, app.db.store().await);
+    for n in 1..=2 {
+        created_elsewhere(&a, &format!("Org {n}")).await;
+    }
+    // A takes both endpoints, two deliveries each, in commit order.
+    let taken = a.take_due(8, 8, 16, 60_000).await.unwrap();
+    assert_eq!(taken.endpoints.len(), 2, "{taken:?}");
+    let held_e = taken.endpoints.iter().find(|t| t.id == e).unwrap().clone();
+    assert_eq!(held_e.deliveries.len(), 2);
+    assert!(held_e.deliveries[0].body.contains("Org 1"));
+    // B gets nothing while A holds them — not even a delivery queued after A took them.
+    created_elsewhere(&a, "Org 3").await;
+    assert!(b
+        .take_due(8, 8, 16, 60_000)
+        .await
+        .unwrap()
+        .endpoints
+        .is_empty());
+    // A stale holder (another lease) releases nothing.
+    let release = |lease: &str, untried: Vec<Due>| Record::Done {
+        endpoint_id: e.clone(),
+        lease_id: lease.to_owned(),
+        untried,
+    };
+    let mut stale = held_e.deliveries.clone();
     for d in &mut stale {
         d.lease_until -= 1;
     }
-    app.store.release_leases(&stale).await.unwrap();
-    assert!(take(&app, &[]).await.is_empty());
-    // The holder gives them back: taken again at once, in the same order.
-    app.store.release_leases(&taken).await.unwrap();
-    let again = take(&app, &[]).await;
-    let ids = |l: &[Due]| l.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
-    assert_eq!(ids(&again), ids(&taken));
-    // Excluding a busy endpoint leaves its deliveries where they are.
-    app.store.release_leases(&again).await.unwrap();
-    assert!(take(&app, &[hook["id"].as_str().unwrap()]).await.is_empty());
+    a.record_dispatch(&[release("someone else", stale)])
+        .await
+        .unwrap();
+    assert!(b
+        .take_due(8, 8, 16, 60_000)
+        .await
+        .unwrap()
+        .endpoints
+        .is_empty());
+    // A gives E back: B takes it at once, from the oldest delivery, in order.
+    a.record_dispatch(&[release(&taken.lease_id, held_e.deliveries.clone())])
+        .await
+        .unwrap();
+    let again = b.take_due(8, 8, 16, 60_000).await.unwrap();
+    assert_eq!(again.endpoints.len(), 1);
+    let orgs: Vec<bool> = again.endpoints[0]
+        .deliveries
+        .iter()
+        .zip(["Org 1", "Org 2", "Org 3"])
+        .map(|(d, org)| d.body.contains(org))
+        .collect();
+    assert_eq!(orgs, [true, true, true]);
+    // B's first attempt fails: the whole endpoint waits, the later ones included.
+    let first = again.endpoints[0].deliveries[0].clone();
+    let retry_at = app.store.now_ms() + 60_000;
+    b.record_dispatch(&[
+        Record::Sent {
+            due: first,
+            result: keydrop::store::webhooks::SendResult::Failed {
+                status: Some(500),
+                error: "answered 500".into(),
+                next_attempt_at: Some(retry_at),
+                endpoint_retry_at: retry_at,
+            },
+            was_failing: false,
+        },
+        Record::Done {
+            endpoint_id: e.clone(),
+            lease_id: again.lease_id.clone(),
+            untried: again.endpoints[0].deliveries[1..].to_vec(),
+        },
+    ])
+    .await
+    .unwrap();
+    assert!(a
+        .take_due(8, 8, 16, 60_000)
+        .await
+        .unwrap()
+        .endpoints
+        .is_empty());
+    // F (answering) goes before a failing endpoint: give F back and let E's wait end.
+    let held_f = taken.endpoints.iter().find(|t| t.id == f).unwrap().clone();
+    a.record_dispatch(&[Record::Done {
+        endpoint_id: f.clone(),
+        lease_id: taken.lease_id.clone(),
+        untried: held_f.deliveries.clone(),
+    }])
+    .await
+    .unwrap();
+    let mut raw = app.db.raw().await;
+    sqlx::query("UPDATE webhook_endpoints SET retry_at = NULL WHERE id = $1")
+        .bind(&e)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE endpoint_id = $1")
+        .bind(&e)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let one = a.take_due(1, 1, 16, 60_000).await.unwrap();
+    assert_eq!(one.endpoints.len(), 1);
+    assert_eq!(one.endpoints[0].id, f, "the endpoint that answers first");
+    assert!(!one.endpoints[0].failing);
+    let none_failing = b.take_due(8, 0, 16, 60_000).await.unwrap();
+    assert!(
+        none_failing.endpoints.is_empty(),
+        "no lane left for failing endpoints"
+    );
+    let failing = b.take_due(8, 8, 16, 60_000).await.unwrap();
+    assert_eq!(failing.endpoints.len(), 1);
+    assert_eq!(failing.endpoints[0].id, e);
+    assert!(failing.endpoints[0].failing);
 }
 
-/// What a dispatcher with these endpoints busy would take, under a 60 s lease.
-async fn take(app: &TestApp, busy: &[&str]) -> Vec<Due> {
-    app.store.take_due(64, 60_000, busy).await.unwrap()
+/// Forty receivers that never answer (more than the 32 lanes) and one that does: the one
+/// that answers gets every event promptly and in commit order — a timeout ends a lane at
+/// once and backs its endpoint off, and failing endpoints get at most half the lanes.
+async fn forty_hanging_receivers_do_not_starve_one_that_answers(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(|s| {
+                fast(s);
+                s.jobs.webhook_timeout = Duration::from_secs(1);
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    // One listener stands for forty receivers: it takes each request and never answers.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_at = hang.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = hang.accept().await {
+            held.push(conn);
+        }
+    });
+    for i in 0..40 {
+        let (status, _) = register(
+            &app,
+            json!({ "url": format!("http://{hang_at}/hook/{i}"), "events": ["drop.created"] }),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let quick = Receiver::start().await;
+    register(
+        &app,
+        json!({ "url": quick.url, "events": ["drop.created"] }),
+    )
+    .await;
+    let started = Instant::now();
+    for n in 1..=20 {
+        app.create_drop(json!({ "org": format!("Org {n}") })).await;
+    }
+    quick.wait_for(20).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(12), "20 events took {took:?}");
+    let orgs: Vec<String> = quick
+        .got()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            body["data"]["org"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (1..=20).map(|n| format!("Org {n}")).collect();
+    assert_eq!(orgs, expected, "in commit order");
+}
+
+/// `…/retry` is refused (409) while a dispatcher is sending that delivery, and otherwise
+/// sends it again now and is audited.
+async fn retry_is_refused_while_sending_and_audited(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(|s| {
+                s.jobs.webhook_poll = Duration::from_millis(50);
+                s.jobs.webhook_timeout = Duration::from_secs(3);
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let rx = Receiver::start().await;
+    *rx.state.delay.lock().unwrap() = Some(Duration::from_secs(2));
+    *rx.state.fail.lock().unwrap() = vec![500];
+    let (_, hook) = register(&app, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    app.create_drop(json!({ "org": "Retry Inc" })).await;
+    rx.wait_for(1).await;
+    // Being sent right now (the receiver takes 2 s to answer): 409, nothing changed.
+    let list = deliveries(&app.address, &app, &hook_id).await;
+    let delivery = list[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/webhooks/{hook_id}/deliveries/{delivery}/retry");
+    let res = app
+        .post(&path, Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    // Once the failure (500) is recorded, its next attempt is 5 s away: retry sends it now.
+    let started = Instant::now();
+    loop {
+        let list = deliveries(&app.address, &app, &hook_id).await;
+        if list[0]["attempts"] == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{list:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    *rx.state.delay.lock().unwrap() = None;
+    let res = app
+        .post(&path, Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let got = rx.wait_for(2).await;
+    assert_eq!(got[1].id, got[0].id, "the same message again");
+    let audit: Value = app
+        .get(
+            &format!("/api/v1/audit?action=webhook.retry&subject=webhook:{hook_id}"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "only the retry that changed something: {audit}"
+    );
+    assert_eq!(events[0]["details"]["delivery"], delivery.as_str());
+    assert!(events[0]["actor"].as_str().unwrap().starts_with("token:"));
+}
+
+/// The deliveries still pending for an endpoint disabled by a 410 are no queued work: not
+/// in the queue depth, and pruned once old.
+async fn a_disabled_endpoints_pending_deliveries_leave_the_queue(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            tune: Some(|s| s.jobs.webhook_poll = Duration::from_secs(3600)),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let rx = Receiver::start().await;
+    let (_, hook) = register(&app, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let other = app.db.store().await;
+    created_elsewhere(&other, "Org 1").await;
+    created_elsewhere(&other, "Org 2").await;
+    assert_eq!(app.store.pending_deliveries().await.unwrap(), 2);
+    // The endpoint says 410 to the first: disabled, the second stays pending.
+    let taken = other.take_due(8, 8, 16, 60_000).await.unwrap();
+    let held = &taken.endpoints[0];
+    other
+        .record_dispatch(&[
+            Record::Sent {
+                due: held.deliveries[0].clone(),
+                result: keydrop::store::webhooks::SendResult::Gone,
+                was_failing: false,
+            },
+            Record::Done {
+                endpoint_id: hook_id.clone(),
+                lease_id: taken.lease_id.clone(),
+                untried: held.deliveries[1..].to_vec(),
+            },
+        ])
+        .await
+        .unwrap();
+    let endpoint: Value = app
+        .get(
+            &format!("/api/v1/webhooks/{hook_id}"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(endpoint["enabled"], false, "{endpoint}");
+    assert_eq!(app.store.pending_deliveries().await.unwrap(), 0);
+    let list = deliveries(&app.address, &app, &hook_id).await;
+    assert_eq!(list.len(), 2);
+    // Old enough, it is pruned like a finished one.
+    assert_eq!(app.store.prune_deliveries(0).await.unwrap(), 2);
+    assert!(deliveries(&app.address, &app, &hook_id).await.is_empty());
+}
+
+/// Two keydrop processes on one PostgreSQL, one endpoint: every first attempt arrives in
+/// commit order (the red team saw 194 of 360 out of order when each process held the
+/// endpoint's deliveries on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    keydrop_no_postgres,
+    ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
+)]
+async fn two_processes_deliver_to_one_endpoint_in_commit_order() {
+    crate::helpers::require_postgres();
+    let a = app(Backend::Postgres).await;
+    let mut settings = crate::helpers::serve_settings();
+    fast(&mut settings);
+    let b = keydrop::startup::Application::build(
+        &a.db.store_settings(),
+        settings,
+        Arc::new(keydrop::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let b_url = format!("http://127.0.0.1:{}", b.port());
+    tokio::spawn(b.run_until_stopped());
+    let rx = Receiver::start().await;
+    register(&a, json!({ "url": rx.url, "events": ["drop.created"] })).await;
+    const EVENTS: usize = 120;
+    for n in 0..EVENTS {
+        // Alternate the processes, one change after the other: commit order is n.
+        let base = if n % 2 == 0 {
+            a.address.clone()
+        } else {
+            b_url.clone()
+        };
+        let res = a
+            .http
+            .post(format!("{base}/api/v1/drops"))
+            .bearer_auth(&a.admin_token)
+            .json(&json!({ "org": format!("Org {n:03}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    rx.wait_for(EVENTS).await;
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<String> = rx
+        .got()
+        .iter()
+        .filter(|r| seen.insert(r.id.clone()))
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            body["data"]["org"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..EVENTS).map(|n| format!("Org {n:03}")).collect();
+    let out_of_order = firsts.windows(2).filter(|w| w[0] > w[1]).count();
+    assert_eq!(out_of_order, 0, "{firsts:?}");
+    assert_eq!(firsts, expected);
 }

@@ -244,8 +244,8 @@ pub fn build(kinds: &Registry) -> Value {
                     "parameters", json!([id_param("webhook")[0], query(&[limit()])[0]]))
             },
             "/webhooks/{id}/deliveries/{delivery_id}/retry": {
-                "post": with(op("Send a delivery again now", "admin",
-                    vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "id": uuid, "status": { "type": "string" } } }))), err("404")]),
+                "post": with(op("Send a delivery again now (409 while a dispatcher is sending it)", "admin",
+                    vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "id": uuid, "status": { "type": "string" } } }))), err("404"), err("409")]),
                     "parameters", json!([id_param("webhook")[0], { "name": "delivery_id", "in": "path", "required": true, "schema": uuid }]))
             },
             "/webhooks/{id}/ping": {

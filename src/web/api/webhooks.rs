@@ -5,7 +5,7 @@ use crate::clock::{from_millis, rfc3339};
 use crate::domain::event::Event;
 use crate::domain::role::Role;
 use crate::service::webhooks::{self, NewEndpoint, WebhookError};
-use crate::store::webhooks::{DeliveryRow, Endpoint};
+use crate::store::webhooks::{DeliveryRow, Endpoint, Retried};
 use crate::web::auth::Caller;
 use crate::web::error::ApiError;
 use crate::web::{body, AppState};
@@ -248,6 +248,7 @@ pub async fn deliveries(
 
 #[post("/webhooks/{id}/deliveries/{delivery_id}/retry")]
 pub async fn retry(
+    req: HttpRequest,
     caller: Caller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -256,10 +257,15 @@ pub async fn retry(
     let (id, delivery) = path.into_inner();
     let id = super::path_id(&id, "webhook")?;
     let delivery = super::path_id(&delivery, "delivery")?;
-    if !state.store.retry_delivery(&id, &delivery).await? {
-        return Err(ApiError::not_found("delivery"));
+    match webhooks::retry(&state.store, &caller.origin(&req), &id, &delivery).await? {
+        Retried::Queued => {
+            Ok(HttpResponse::Accepted().json(json!({ "id": delivery, "status": "pending" })))
+        }
+        Retried::Busy => Err(ApiError::conflict(
+            "this delivery is being sent right now; retry it once that attempt is recorded",
+        )),
+        Retried::NotFound => Err(ApiError::not_found("delivery")),
     }
-    Ok(HttpResponse::Accepted().json(json!({ "id": delivery, "status": "pending" })))
 }
 
 #[post("/webhooks/{id}/ping")]
