@@ -86,6 +86,18 @@ pub fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
     Ok(ring)
 }
 
+/// Get a command ready to change state: the keyring loaded and checked against the
+/// database, and the audit chain's key in use, so every event it writes is MACed.
+pub async fn unlock(store: &Store, settings: &StoreSettings) -> anyhow::Result<Keyring> {
+    let keyring = load_keyring(settings)?;
+    check_keyring(store, &keyring).await?;
+    let key = crate::service::secrets::audit_key(store, &keyring)
+        .await
+        .context("cannot set up the audit chain's key")?;
+    store.use_audit_key(key);
+    Ok(keyring)
+}
+
 /// Refuse to go on with a keyring that does not fit the database.
 pub async fn check_keyring(store: &Store, keyring: &Keyring) -> anyhow::Result<()> {
     if let Err(mismatch) = store.ensure_key_checks(keyring).await? {
@@ -126,6 +138,10 @@ impl Application {
         let tokens = crate::service::tokens::Tokens::load(&store, &keyring)
             .await
             .context("cannot set up the API token key")?;
+        let audit_key = crate::service::secrets::audit_key(&store, &keyring)
+            .await
+            .context("cannot set up the audit chain's key")?;
+        store.use_audit_key(audit_key);
         // Bind before creating the first admin token: a start that fails
         // (port in use) must not create a token nobody received.
         let listener = TcpListener::bind(settings.bind)

@@ -15,3 +15,12 @@ ALTER TABLE webhook_endpoints ADD COLUMN lease_id TEXT;
 ALTER TABLE webhook_endpoints ADD COLUMN lease_until INTEGER;
 ALTER TABLE webhook_endpoints ADD COLUMN retry_at INTEGER;
 ALTER TABLE webhook_endpoints ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+
+-- The audit chain is keyed (SPEC §8.6): each event and the head carry an
+-- HMAC under the audit key (a service secret sealed by the keyring), as
+-- "<key version>:<hex>". keyed_from is the first seq written with the key;
+-- events before it (written by earlier versions) are vouched for by the
+-- first keyed event, whose hash commits to them.
+ALTER TABLE audit_events ADD COLUMN mac TEXT;
+ALTER TABLE audit_head ADD COLUMN mac TEXT;
+ALTER TABLE audit_head ADD COLUMN keyed_from INTEGER;

@@ -11,7 +11,7 @@ use crate::domain::release::Release;
 use crate::greenhouse::Kind;
 use crate::service;
 use crate::service::drops::Revoked;
-use crate::startup::open_store;
+use crate::startup::{open_store, unlock};
 use crate::store::DropFilter;
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
@@ -105,6 +105,7 @@ pub async fn run(
             release,
             public_url,
         } => {
+            unlock(&store, settings).await?;
             let release = release
                 .map(|r| {
                     Release::parse(&r)
@@ -201,6 +202,7 @@ pub async fn run(
         }
         DropCommand::Revoke { id } => {
             let id = drop_id(&id)?;
+            unlock(&store, settings).await?;
             match service::drops::revoke(&store, &id, &Origin::cli()).await? {
                 Revoked::Now(d) => println!("revoked drop {} ({})", d.id, d.org),
                 Revoked::NotOpen(d) => return Err(anyhow!("{}", Revoked::reason(&d))),

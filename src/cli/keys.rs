@@ -3,7 +3,7 @@
 use crate::clock::SharedClock;
 use crate::config::StoreSettings;
 use crate::crypto::keyring::{Keyring, KeyringSource, MasterKey};
-use crate::startup::{check_keyring, load_keyring, open_store};
+use crate::startup::{check_keyring, load_keyring, open_store, unlock};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use secrecy::ExposeSecret;
@@ -67,6 +67,7 @@ async fn rotate(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     let mut ring = Keyring::read(path)?;
     let store = open_store(settings, clock).await?;
     check_keyring(&store, &ring).await?;
+    store.use_audit_key(crate::service::secrets::audit_key(&store, &ring).await?);
     let version = ring.rotate(path)?;
     check_keyring(&store, &ring).await?;
     let pending = store.count_needing_rewrap(version).await?;
@@ -77,9 +78,8 @@ async fn rotate(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
 }
 
 async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
-    let ring = load_keyring(settings)?;
     let store = open_store(settings, clock).await?;
-    check_keyring(&store, &ring).await?;
+    let ring = unlock(&store, settings).await?;
     let active = ring.active_version();
     let total = store.count_needing_rewrap(active).await?;
     let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));

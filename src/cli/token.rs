@@ -5,7 +5,7 @@ use crate::config::StoreSettings;
 use crate::domain::event::{Event, Origin};
 use crate::domain::role::Role;
 use crate::service::tokens::{self, validate_name};
-use crate::startup::{check_keyring, load_keyring, open_store};
+use crate::startup::{open_store, unlock};
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -45,8 +45,7 @@ pub async fn run(
         TokenCommand::Create { name, role } => {
             let name = validate_name(&name).map_err(|e| anyhow!(e))?;
             // Tokens are tagged with a key sealed under the keyring.
-            let keyring = load_keyring(settings)?;
-            check_keyring(&store, &keyring).await?;
+            let keyring = unlock(&store, settings).await?;
             let keys = tokens::Tokens::load(&store, &keyring).await?;
             let (record, token) = tokens::create(&store, &keys, name, role, "cli", None).await?;
             eprintln!(
@@ -74,6 +73,7 @@ pub async fn run(
         }
         TokenCommand::Revoke { id } => {
             let id = uuid::Uuid::parse_str(&id).context("the token id must be a UUID")?;
+            unlock(&store, settings).await?;
             let audit = Origin::cli().entry(Event::TokenRevoked { token: id });
             let t = store
                 .revoke_token(id, &audit)

@@ -4,7 +4,7 @@ use crate::clock::SharedClock;
 use crate::config::StoreSettings;
 use crate::domain::event::{Event, Origin};
 use crate::service::webhooks::{self, NewEndpoint, WebhookError};
-use crate::startup::{check_keyring, load_keyring, open_store};
+use crate::startup::{open_store, unlock};
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -42,8 +42,7 @@ pub async fn run(
             description,
             allow_private,
         } => {
-            let ring = load_keyring(settings)?;
-            check_keyring(&store, &ring).await?;
+            let ring = unlock(&store, settings).await?;
             let created = webhooks::create(
                 &store,
                 &ring,
@@ -83,6 +82,7 @@ pub async fn run(
             let id = uuid::Uuid::parse_str(&id)
                 .map_err(|_| anyhow!("the webhook id must be a UUID"))?
                 .to_string();
+            unlock(&store, settings).await?;
             let audit = Origin::cli().entry(Event::WebhookDeleted {
                 endpoint: id.clone(),
             });

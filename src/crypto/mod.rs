@@ -2,6 +2,7 @@
 //! nonce, a key or an AEAD call: it asks [`cipher`] to seal and open, and
 //! [`token`] to mint and verify tokens.
 
+pub mod audit;
 pub mod cipher;
 pub mod hasher;
 pub mod keyring;

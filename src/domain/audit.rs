@@ -7,6 +7,11 @@
 //! previous hash is 64 zeros. Editing, deleting or reordering any row breaks
 //! the chain from that row on; `audit_head` in the database holds the last
 //! `seq` and hash, so truncating the tail is caught too.
+//!
+//! That chain is public, so someone who can write the database could rewrite
+//! it and recompute every hash. So events and the head also carry MACs under
+//! the audit key ([`crate::crypto::audit`]), which only a holder of the
+//! keyring can make; [`ChainVerifier`] checks both.
 
 use crate::crypto::sha256_hex;
 use serde::Serialize;
@@ -127,6 +132,11 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub details: Value,
     pub hash: String,
+    /// The event's MAC under the audit key (`<version>:<hex>`); `None` for events written
+    /// before the chain was keyed, or by a process without the keyring. Not shown by the
+    /// API: it proves nothing to someone without the key.
+    #[serde(skip)]
+    pub mac: Option<String>,
 }
 
 fn at_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -243,25 +253,58 @@ pub enum ChainError {
     Gap { seq: i64, expected: i64 },
     #[error("audit log ends at seq {last} but its head says {head}: events were removed")]
     Truncated { last: i64, head: i64 },
+    #[error(
+        "audit event seq {seq}: its MAC does not fit (the event, or one before it, was \
+         rewritten by someone without the keyring)"
+    )]
+    BadMac { seq: i64 },
+    #[error(
+        "audit log: the events after seq {after} are not authenticated by the audit key \
+         (appended or rewritten by someone without the keyring)"
+    )]
+    Unauthenticated { after: i64 },
+    #[error("audit log: the chain is keyed, and checking it needs the keyring")]
+    KeyNeeded,
 }
 
-/// Incremental verifier, fed events in `seq` order.
+/// The stored head of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+    /// Its MAC under the audit key (see [`crate::crypto::audit`]).
+    pub mac: Option<String>,
+    /// The first `seq` written with the audit key; `None` while the chain was never keyed.
+    pub keyed_from: Option<i64>,
+}
+
+/// Incremental verifier, fed events in `seq` order: the public hash chain, and each MAC
+/// under `key` (without a key, a keyed chain cannot be verified).
 #[derive(Debug)]
 pub struct ChainVerifier {
     prev_hash: String,
     next_seq: i64,
+    key: Option<crate::crypto::audit::AuditKey>,
+    /// The last event whose MAC fit.
+    last_keyed: i64,
 }
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self {
-            prev_hash: GENESIS_HASH.to_owned(),
-            next_seq: 1,
-        }
+        Self::new(None)
     }
 }
 
 impl ChainVerifier {
+    pub fn new(key: Option<crate::crypto::audit::AuditKey>) -> Self {
+        Self {
+            prev_hash: GENESIS_HASH.to_owned(),
+            next_seq: 1,
+            key,
+            last_keyed: 0,
+        }
+    }
+
     pub fn push(&mut self, e: &AuditEvent) -> Result<(), ChainError> {
         if e.seq != self.next_seq {
             return Err(ChainError::Gap {
@@ -272,19 +315,40 @@ impl ChainVerifier {
         if event_hash(&self.prev_hash, e) != e.hash {
             return Err(ChainError::BadHash { seq: e.seq });
         }
+        if let Some(mac) = &e.mac {
+            let key = self.key.as_ref().ok_or(ChainError::KeyNeeded)?;
+            if !key.fits_event(mac, e.seq, &e.hash) {
+                return Err(ChainError::BadMac { seq: e.seq });
+            }
+            self.last_keyed = e.seq;
+        }
         self.prev_hash.clone_from(&e.hash);
         self.next_seq += 1;
         Ok(())
     }
 
-    /// Compare the end of the chain with the stored head.
-    pub fn finish(self, head_seq: i64, head_hash: &str) -> Result<i64, ChainError> {
+    /// Compare the end of the chain with the stored head, and, once the chain is keyed,
+    /// check the head's MAC: it vouches for every event up to the head, those written
+    /// without the key (during a rolling upgrade, say) included.
+    pub fn finish(self, head: &ChainHead) -> Result<i64, ChainError> {
         let last = self.next_seq - 1;
-        if last != head_seq || self.prev_hash != head_hash {
+        if last != head.seq || self.prev_hash != head.hash {
             return Err(ChainError::Truncated {
                 last,
-                head: head_seq,
+                head: head.seq,
             });
+        }
+        if let Some(keyed_from) = head.keyed_from {
+            let key = self.key.as_ref().ok_or(ChainError::KeyNeeded)?;
+            let fits = head
+                .mac
+                .as_deref()
+                .is_some_and(|mac| key.fits_head(mac, head.seq, &head.hash, keyed_from));
+            if !fits {
+                return Err(ChainError::Unauthenticated {
+                    after: self.last_keyed.max(keyed_from - 1),
+                });
+            }
         }
         Ok(last)
     }
@@ -305,6 +369,7 @@ mod tests {
             ip: None,
             details,
             hash: String::new(),
+            mac: None,
         };
         e.hash = event_hash(prev, &e);
         e
@@ -388,6 +453,60 @@ mod tests {
         }
     }
 
+    /// Someone who can write the database but not read the keyring rewrites an event and
+    /// recomputes every hash: the public chain fits, the MACs do not.
+    #[test]
+    fn a_rewritten_chain_fails_its_macs() {
+        use crate::crypto::audit::AuditKey;
+        let key = AuditKey::new(1, &[9u8; 32]);
+        let keyed = |mut e: AuditEvent| {
+            e.mac = Some(key.event_mac(e.seq, &e.hash));
+            e
+        };
+        let e1 = event(1, GENESIS_HASH, json!({"role": "admin"}));
+        let e2 = keyed(event(2, &e1.hash, json!({})));
+        let e3 = keyed(event(3, &e2.hash, json!({})));
+        let head = ChainHead {
+            seq: 3,
+            hash: e3.hash.clone(),
+            mac: Some(key.head_mac(3, &e3.hash, 2)),
+            keyed_from: Some(2),
+        };
+        let mut v = ChainVerifier::new(Some(key.clone()));
+        for e in [&e1, &e2, &e3] {
+            v.push(e).unwrap();
+        }
+        assert_eq!(v.finish(&head), Ok(3));
+        // Without the key, a keyed chain cannot be checked.
+        let mut v = ChainVerifier::default();
+        v.push(&e1).unwrap();
+        assert_eq!(v.push(&e2), Err(ChainError::KeyNeeded));
+        // The unkeyed first event is rewritten, the hashes recomputed: the first MAC after
+        // it fails (it vouched for e1 through e2's hash).
+        let r1 = event(1, GENESIS_HASH, json!({"role": "worker"}));
+        let mut r2 = event(2, &r1.hash, json!({}));
+        r2.mac = e2.mac.clone();
+        let mut v = ChainVerifier::new(Some(key.clone()));
+        v.push(&r1).unwrap();
+        assert_eq!(v.push(&r2), Err(ChainError::BadMac { seq: 2 }));
+        // A forged event appended (no MAC) with a recomputed head: the head is not
+        // authenticated, so the events after the last MAC are reported.
+        let e4 = event(4, &e3.hash, json!({"forged": true}));
+        let mut v = ChainVerifier::new(Some(key.clone()));
+        for e in [&e1, &e2, &e3, &e4] {
+            v.push(e).unwrap();
+        }
+        let forged_head = ChainHead {
+            seq: 4,
+            hash: e4.hash.clone(),
+            ..head.clone()
+        };
+        assert_eq!(
+            v.finish(&forged_head),
+            Err(ChainError::Unauthenticated { after: 3 })
+        );
+    }
+
     #[test]
     fn chain_verifies_and_catches_edits() {
         let e1 = event(1, GENESIS_HASH, json!({"role": "admin"}));
@@ -395,7 +514,13 @@ mod tests {
         let mut v = ChainVerifier::default();
         v.push(&e1).unwrap();
         v.push(&e2).unwrap();
-        assert_eq!(v.finish(2, &e2.hash).unwrap(), 2);
+        let head = |seq: i64, hash: &str| ChainHead {
+            seq,
+            hash: hash.to_owned(),
+            mac: None,
+            keyed_from: None,
+        };
+        assert_eq!(v.finish(&head(2, &e2.hash)).unwrap(), 2);
 
         let mut edited = e1.clone();
         edited.details = json!({"role": "worker"});
@@ -407,7 +532,7 @@ mod tests {
         let mut v = ChainVerifier::default();
         v.push(&e1).unwrap();
         assert!(matches!(
-            v.finish(2, &e2.hash),
+            v.finish(&head(2, &e2.hash)),
             Err(ChainError::Truncated { .. })
         ));
 

@@ -36,6 +36,30 @@ pub async fn get_or_create(
     })
 }
 
+/// The audit chain's key ([`crate::crypto::audit`]), created on first use.
+pub async fn audit_key(
+    store: &Store,
+    keyring: &Keyring,
+) -> Result<crate::crypto::audit::AuditKey, ServiceError> {
+    use crate::crypto::audit::{secret_name, AuditKey, CURRENT};
+    let bytes = get_or_create(store, keyring, &secret_name(CURRENT)).await?;
+    Ok(AuditKey::new(CURRENT, &bytes))
+}
+
+/// The audit chain's key if one was ever made (never creates one: for `audit verify`).
+pub async fn existing_audit_key(
+    store: &Store,
+    keyring: &Keyring,
+) -> Result<Option<crate::crypto::audit::AuditKey>, ServiceError> {
+    use crate::crypto::audit::{secret_name, AuditKey, CURRENT};
+    let name = secret_name(CURRENT);
+    let Some(sealed) = store.service_secret(&name).await? else {
+        return Ok(None);
+    };
+    let bytes = cipher::open_service_secret(keyring, &name, &sealed)?;
+    Ok(Some(AuditKey::new(CURRENT, &bytes)))
+}
+
 /// Seal every service secret under the active master key (part of `keys
 /// rewrap`); returns how many moved.
 pub async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<usize, ServiceError> {

@@ -3,9 +3,10 @@
 //! change proceeds, and writes the new head in the same commit.
 
 use super::{Backend, Result, Store, StoreError};
+use crate::crypto::audit::AuditKey;
 use crate::domain::audit::{
     canonical, chain_hash, ActionFilter, AuditEntry, AuditEvent, AuditFilter, ChainError,
-    ChainVerifier,
+    ChainHead, ChainVerifier,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
@@ -16,6 +17,10 @@ pub struct AuditedTx {
     seq: i64,
     hash: String,
     head_seq: i64,
+    /// Where keying began; set by this change when it is the first one keyed.
+    keyed_from: Option<i64>,
+    head_keyed_from: Option<i64>,
+    key: Option<AuditKey>,
     now_ms: i64,
     /// Woken after a commit that queued webhook deliveries.
     outbox: std::sync::Arc<tokio::sync::Notify>,
@@ -40,17 +45,27 @@ impl Store {
     pub async fn begin_audited(&self) -> Result<AuditedTx> {
         let mut tx = self.begin().await?;
         let sql = format!(
-            "SELECT seq, hash, {} AS db_now FROM audit_head WHERE id = 1{}",
+            "SELECT seq, hash, keyed_from, {} AS db_now FROM audit_head WHERE id = 1{}",
             self.backend.now_ms_sql(),
             self.backend.for_update()
         );
         let row = sqlx::query(&sql).fetch_one(&mut *tx).await?;
         let seq: i64 = row.try_get("seq")?;
         let db_now: i64 = row.try_get("db_now")?;
+        let head_keyed_from: Option<i64> = row.try_get("keyed_from")?;
+        let key = self.audit_key();
+        // The first change written with the key starts the keyed part of the chain.
+        let keyed_from = match (&key, head_keyed_from) {
+            (Some(_), None) => Some(seq + 1),
+            (_, from) => from,
+        };
         Ok(AuditedTx {
             tx,
             seq,
             head_seq: seq,
+            keyed_from,
+            head_keyed_from,
+            key,
             hash: row.try_get("hash")?,
             now_ms: self.observe_db_now(db_now),
             outbox: self.outbox.clone(),
@@ -87,15 +102,15 @@ impl Store {
     /// any length verifies in constant memory. The next page is read while
     /// the previous one is hashed on a blocking thread, so the database read
     /// and the hashing overlap instead of taking turns.
+    ///
+    /// The MACs are checked with this store's audit key ([`Store::use_audit_key`]); a
+    /// keyed chain without it is [`ChainError::KeyNeeded`].
     pub async fn verify_audit(&self) -> Result<Result<i64, ChainError>> {
         // The head first: events appended while we read are past it and are
         // left for the next run, so a live database verifies cleanly.
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.reader()?)
-            .await?;
-        let head_seq: i64 = head.try_get("seq")?;
-        let head_hash: String = head.try_get("hash")?;
-        let mut verifier = ChainVerifier::default();
+        let head = self.audit_head().await?;
+        let head_seq = head.seq;
+        let mut verifier = ChainVerifier::new(self.audit_key());
         let mut after = 0;
         let mut checking: Option<tokio::task::JoinHandle<(ChainVerifier, Result<(), ChainError>)>> =
             None;
@@ -125,7 +140,20 @@ impl Store {
                 (v, outcome)
             }));
         }
-        Ok(verifier.finish(head_seq, &head_hash))
+        Ok(verifier.finish(&head))
+    }
+
+    /// The chain's head as stored.
+    pub async fn audit_head(&self) -> Result<ChainHead> {
+        let row = sqlx::query("SELECT seq, hash, mac, keyed_from FROM audit_head WHERE id = 1")
+            .fetch_one(self.reader()?)
+            .await?;
+        Ok(ChainHead {
+            seq: row.try_get("seq")?,
+            hash: row.try_get("hash")?,
+            mac: row.try_get("mac")?,
+            keyed_from: row.try_get("keyed_from")?,
+        })
     }
 }
 
@@ -140,8 +168,8 @@ impl Store {
             return self.list_audit(after, limit).await;
         }
         let page: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(seq, at, actor, action, subject, ip, details, hash) \
-             ORDER BY seq) FROM (SELECT seq, at, actor, action, subject, ip, details, hash \
+            "SELECT json_group_array(json_array(seq, at, actor, action, subject, ip, details, hash, \
+             mac) ORDER BY seq) FROM (SELECT seq, at, actor, action, subject, ip, details, hash, mac \
              FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2)",
         )
         .bind(after)
@@ -157,23 +185,28 @@ impl Store {
             Option<String>,
             String,
             String,
+            Option<String>,
         );
         let rows: Vec<Raw> = serde_json::from_str(&page)
             .map_err(|_| StoreError::Corrupt("an audit event has a malformed column".into()))?;
         rows.into_iter()
-            .map(|(seq, at, actor, action, subject, ip, details, hash)| {
-                Ok(AuditEvent {
-                    seq,
-                    at,
-                    actor,
-                    action,
-                    subject,
-                    ip,
-                    details: serde_json::from_str(&details)
-                        .map_err(|_| StoreError::Corrupt("audit details are not JSON".into()))?,
-                    hash,
-                })
-            })
+            .map(
+                |(seq, at, actor, action, subject, ip, details, hash, mac)| {
+                    Ok(AuditEvent {
+                        seq,
+                        at,
+                        actor,
+                        action,
+                        subject,
+                        ip,
+                        details: serde_json::from_str(&details).map_err(|_| {
+                            StoreError::Corrupt("audit details are not JSON".into())
+                        })?,
+                        hash,
+                        mac,
+                    })
+                },
+            )
             .collect()
     }
 }
@@ -232,28 +265,27 @@ impl AuditedTx {
                 subject: entry.subject.clone(),
                 ip: entry.ip.clone(),
                 details: entry.details.clone(),
+                mac: self.key.as_ref().map(|k| k.event_mac(seq, &prev)),
                 hash: prev.clone(),
             });
         }
         let mut sql = String::from(
-            "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash) VALUES ",
+            "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash, mac) \
+             VALUES ",
         );
         for i in 0..events.len() {
-            let b = i * 8;
+            let b = i * 9;
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
+            sql.push('(');
+            for k in 1..=9 {
+                if k > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", b + k));
+            }
+            sql.push(')');
         }
         let mut query = sqlx::query(&sql);
         for e in &events {
@@ -265,7 +297,8 @@ impl AuditedTx {
                 .bind(e.subject.clone())
                 .bind(e.ip.clone())
                 .bind(e.details.to_string())
-                .bind(e.hash.clone());
+                .bind(e.hash.clone())
+                .bind(e.mac.clone());
         }
         query.execute(&mut *self.tx).await?;
         self.seq = seq;
@@ -284,14 +317,24 @@ impl AuditedTx {
         Ok(events)
     }
 
-    /// Move the head and commit the change with its events.
+    /// Move the head (with its MAC when this process holds the audit key; without one,
+    /// the head is left unauthenticated, which `audit verify` reports) and commit the
+    /// change with its events.
     pub async fn commit(mut self) -> Result<()> {
-        if self.seq != self.head_seq {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(self.seq)
-                .bind(&self.hash)
-                .execute(&mut *self.tx)
-                .await?;
+        if self.seq != self.head_seq || self.keyed_from != self.head_keyed_from {
+            let mac = match (&self.key, self.keyed_from) {
+                (Some(k), Some(from)) => Some(k.head_mac(self.seq, &self.hash, from)),
+                _ => None,
+            };
+            sqlx::query(
+                "UPDATE audit_head SET seq = $1, hash = $2, mac = $3, keyed_from = $4 WHERE id = 1",
+            )
+            .bind(self.seq)
+            .bind(&self.hash)
+            .bind(mac)
+            .bind(self.keyed_from)
+            .execute(&mut *self.tx)
+            .await?;
         }
         self.tx.commit().await?;
         if self.queued {
@@ -332,7 +375,7 @@ pub fn audit_query(backend: Backend, filter: &AuditFilter) -> (String, Vec<Strin
         Backend::Postgres => "action COLLATE \"C\"",
     };
     let mut sql = String::from(
-        "SELECT seq, at, actor, action, subject, ip, details, hash FROM audit_events WHERE seq > $1",
+        "SELECT seq, at, actor, action, subject, ip, details, hash, mac FROM audit_events WHERE seq > $1",
     );
     let mut texts = Vec::new();
     let mut param = |sql: &mut String, condition: &str, value: String| {
@@ -369,5 +412,6 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent> {
         details: serde_json::from_str(&details)
             .map_err(|_| StoreError::Corrupt("audit details are not JSON".into()))?,
         hash: row.try_get("hash")?,
+        mac: row.try_get("mac")?,
     })
 }

@@ -196,6 +196,9 @@ pub struct Store {
     /// Wakes this process's webhook dispatcher after a commit that queued
     /// deliveries (other processes find them by polling).
     pub(crate) outbox: Arc<tokio::sync::Notify>,
+    /// The audit chain's key, once the keyring is open ([`Store::use_audit_key`]): every
+    /// event and the head are MACed with it.
+    audit_key: Arc<std::sync::RwLock<Option<crate::crypto::audit::AuditKey>>>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -242,6 +245,7 @@ impl Store {
             probe: Arc::new(tokio::sync::Mutex::new(None)),
             probe_options,
             outbox: Arc::new(tokio::sync::Notify::new()),
+            audit_key: Arc::default(),
         };
         if store.clock.is_system() {
             let sql = format!("SELECT {}", backend.now_ms_sql());
@@ -347,6 +351,18 @@ impl Store {
             }
         }
         up
+    }
+
+    /// MAC every audit event and the chain's head with `key` from now on (this store and
+    /// its clones). A process that writes state changes sets it once its keyring is open.
+    pub fn use_audit_key(&self, key: crate::crypto::audit::AuditKey) {
+        if let Ok(mut k) = self.audit_key.write() {
+            *k = Some(key);
+        }
+    }
+
+    pub(crate) fn audit_key(&self) -> Option<crate::crypto::audit::AuditKey> {
+        self.audit_key.read().ok().and_then(|k| k.clone())
     }
 
     /// Whether the probe last found the database unreachable.

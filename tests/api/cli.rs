@@ -16,6 +16,7 @@ on_both_backends!(
     token_commands_work_on_a_brand_new_database,
     webhook_commands_add_list_remove,
     audit_verify_names_the_first_tampered_seq,
+    audit_verify_catches_a_rewrite_with_recomputed_hashes,
     serve_refuses_a_wrong_master_key,
     serve_writes_the_admin_token_to_a_private_file_not_the_log,
     a_failed_start_creates_no_admin_token,
@@ -93,8 +94,8 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
         .unwrap()
         .revoked_at
         .is_some());
-    // The key check and the token-tag key (first use), the token, its revocation.
-    assert_eq!(store.verify_audit().await.unwrap(), Ok(4));
+    // The key check, the token-tag and audit keys (first use), the token, its revocation.
+    assert_eq!(db.verify_audit().await, Ok(5));
     assert_no_secret_in(&db.raw_dump().await, &[token], "the database");
 }
 
@@ -110,22 +111,90 @@ async fn audit_verify_names_the_first_tampered_seq(backend: Backend) {
     }
     let ok = run(&db, &["audit", "verify"]);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
-    // The key check and the token-tag key (first use), then a, b and c.
+    // The key check, the token-tag and audit keys (first use), then a, b and c.
+    let shown = text(&ok.stdout);
     assert!(
-        text(&ok.stdout).contains("5 events"),
-        "{}",
-        text(&ok.stdout)
+        shown.contains("6 events") && shown.contains("MACs"),
+        "{shown}"
     );
 
     let mut raw = db.raw().await;
-    raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 4"#)
+    raw.execute(r#"UPDATE audit_events SET details = '{"name":"b","role":"admin"}' WHERE seq = 5"#)
         .await
         .unwrap();
     let bad = run(&db, &["audit", "verify"]);
     assert!(!bad.status.success());
     let err = text(&bad.stderr);
-    assert!(err.contains("seq 4"), "{err}");
+    assert!(err.contains("seq 5"), "{err}");
     assert_eq!(err.trim().lines().count(), 1);
+}
+
+/// Someone who can write the database but has no keyring rewrites an event and recomputes
+/// every hash after it, and the head: the public hash chain is whole again, but the MACs
+/// under the audit key are not — `audit verify` names the rewritten event. And checking
+/// needs the keyring.
+async fn audit_verify_catches_a_rewrite_with_recomputed_hashes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    for name in ["a", "b", "c"] {
+        assert!(run(
+            &db,
+            &["token", "create", "--name", name, "--role", "issuer"]
+        )
+        .status
+        .success());
+    }
+    let store = db.store().await;
+    let events = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(events.len(), 6);
+    let mut raw = db.raw().await;
+    let mut prev = events[3].hash.clone();
+    for e in &events[4..] {
+        let mut e = e.clone();
+        if e.seq == 5 {
+            e.details = serde_json::json!({"name": "b", "role": "admin"});
+            sqlx::query("UPDATE audit_events SET details = $1 WHERE seq = 5")
+                .bind(e.details.to_string())
+                .execute(&mut raw)
+                .await
+                .unwrap();
+        }
+        prev = keydrop::domain::audit::event_hash(&prev, &e);
+        sqlx::query("UPDATE audit_events SET hash = $1 WHERE seq = $2")
+            .bind(&prev)
+            .bind(e.seq)
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&prev)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    // The hashes alone fit again…
+    let rewritten = store.list_audit(0, 100).await.unwrap();
+    let mut check = keydrop::domain::audit::GENESIS_HASH.to_owned();
+    for e in &rewritten {
+        check = keydrop::domain::audit::event_hash(&check, e);
+        assert_eq!(check, e.hash);
+    }
+    // …the MACs do not.
+    let bad = run(&db, &["audit", "verify"]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(err.contains("seq 5") && err.contains("MAC"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Without the keyring there is nothing to check the MACs with.
+    let without = keydrop(&db, &["audit", "verify"])
+        .env("KEYDROP_KEYRING_FILE", db.dir.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert!(!without.status.success());
+    assert!(
+        text(&without.stderr).contains("keys init"),
+        "{}",
+        text(&without.stderr)
+    );
 }
 
 async fn serve_refuses_a_wrong_master_key(backend: Backend) {
@@ -445,7 +514,7 @@ async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backen
     assert!(!stderr.contains("lacks master key"), "{stderr}");
     let status = run(&db, &["keys", "status"]);
     assert!(status.status.success(), "{}", text(&status.stdout));
-    assert!(db.store().await.verify_audit().await.unwrap().is_ok());
+    assert!(db.verify_audit().await.is_ok());
 }
 
 /// SPEC §8.10: a proxy in the environment would resolve the webhook's host itself, past the
@@ -841,7 +910,10 @@ async fn rewrap_skips_and_names_a_row_it_cannot_decrypt(backend: Backend) {
     assert!(text(&again.stderr).contains(bad.as_str()));
     assert!(text(&again.stdout).contains("0 data key(s)"));
     assert_eq!(key_versions(&db).await, versions);
-    assert!(db.store().await.verify_audit().await.unwrap().is_ok());
+    assert!(db
+        .verify_audit_with(&Keyring::read(&ring).unwrap())
+        .await
+        .is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1143,5 +1215,5 @@ async fn drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open(backend: Bac
         .collect();
     assert_eq!(revokes.len(), 1, "one event, for the revoke that happened");
     assert_eq!(revokes[0].actor, "cli");
-    assert!(store.verify_audit().await.unwrap().is_ok());
+    assert!(db.verify_audit().await.is_ok());
 }

@@ -111,6 +111,25 @@ impl TestDb {
         Store::open(&self.url, clock).await.unwrap()
     }
 
+    /// Verify the audit chain as `keydrop audit verify` does: the hashes, and the MACs
+    /// under the audit key opened with this database's keyring file.
+    pub async fn verify_audit(&self) -> Result<i64, keydrop::domain::audit::ChainError> {
+        match Keyring::read(&self.store_settings().keyring_file) {
+            Ok(ring) => self.verify_audit_with(&ring).await,
+            Err(_) => self.store().await.verify_audit().await.unwrap(),
+        }
+    }
+
+    /// [`TestDb::verify_audit`] with the keyring `ring`.
+    pub async fn verify_audit_with(
+        &self,
+        ring: &Keyring,
+    ) -> Result<i64, keydrop::domain::audit::ChainError> {
+        let store = self.store().await;
+        use_audit_key(&store, ring).await;
+        store.verify_audit().await.unwrap()
+    }
+
     /// A raw connection, bypassing keydrop, to look at or tamper with rows.
     pub async fn raw(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();
@@ -680,4 +699,15 @@ pub const SEEDED_VERIFICATION: &str = r#"{"outcome":"verified","checked_at":"202
 /// The `harvest_v3` secret JSON of seeded credential `i`: `c-{i}` / `s-{i}`.
 pub fn numbered_secret(i: impl std::fmt::Display) -> String {
     format!(r#"{{"kind":"harvest_v3","client_id":"c-{i}","client_secret":"s-{i}","user_id":null}}"#)
+}
+
+/// Give `store` the audit chain's key (opened with `keyring`), if one was made: what a
+/// process with the keyring uses to write and check the chain's MACs.
+pub async fn use_audit_key(store: &Store, keyring: &Keyring) {
+    if let Some(key) = keydrop::service::secrets::existing_audit_key(store, keyring)
+        .await
+        .unwrap()
+    {
+        store.use_audit_key(key);
+    }
 }

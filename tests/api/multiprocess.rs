@@ -190,6 +190,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             .await
             .unwrap();
     assert_eq!(left, 0, "none left behind");
+    crate::helpers::use_audit_key(&store, &keyring).await;
     let n = store.verify_audit().await.unwrap().unwrap();
     assert!(
         n >= (1 + 1 + 2 * CREDENTIALS + 2 * CREDENTIALS) as i64,

@@ -91,6 +91,8 @@ async fn two_processes_mint_one_token_for_fifty_concurrent_callers() {
     .await
     .unwrap();
     assert_eq!(audited, 50);
+    let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
+    crate::helpers::use_audit_key(&store, &keyring).await;
     assert!(
         store.verify_audit().await.unwrap().is_ok(),
         "audit chain intact"
