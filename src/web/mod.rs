@@ -77,10 +77,16 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 /// Routes and per-scope configuration, shared by the server and tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
-        // Never the raw serde text: it quotes the query's values.
+        // Never the raw serde text: it quotes the query's values. The
+        // validated text type's own rules quote nothing and pass as they are.
         let detail = match &e {
             actix_web::error::QueryPayloadError::Deserialize(de) => {
-                body::safe_serde_message(&de.to_string())
+                let text = de.to_string();
+                if api::query_text::QueryText::is_own_message(&text) {
+                    text
+                } else {
+                    body::safe_serde_message(&text)
+                }
             }
             _ => "the query string could not be read".to_owned(),
         };

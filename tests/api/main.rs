@@ -21,6 +21,7 @@ mod harvest_v3;
 mod headers;
 mod ingestion;
 mod jobs;
+mod list_filters;
 mod metrics;
 mod multiprocess;
 mod openapi;

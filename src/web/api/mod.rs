@@ -4,6 +4,7 @@ pub mod audit;
 pub mod credentials;
 pub mod drops;
 pub mod openapi;
+pub mod query_text;
 pub mod tokens;
 pub mod views;
 pub mod webhooks;
