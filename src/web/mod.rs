@@ -14,6 +14,7 @@ pub mod drop_cache;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod methods;
 pub mod metrics;
 pub mod page_error;
 pub mod pages;
@@ -108,8 +109,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .wrap(from_fn(auth::authenticate))
             .configure(api::configure)
+            // Last: a method a route lacks is a 405, an unknown path a 404.
+            .service(methods::api())
             .default_service(web::to(api_not_found)),
     )
+    .service(methods::public())
     .default_service(web::to(public::not_found));
 }
 

@@ -19,6 +19,7 @@ mod faults;
 mod form_key;
 mod harvest_v3;
 mod headers;
+mod http_methods;
 mod ingestion;
 mod jobs;
 mod list_filters;

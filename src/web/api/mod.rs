@@ -20,8 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(drops::list)
         .service(drops::get)
         .service(drops::revoke)
-        // `claim` before `{id}` routes so "claim" is never taken for an id.
+        // `claim` before `{id}` routes so "claim" is never taken for an id,
+        // whatever the method: its other methods are a 405.
         .service(credentials::claim)
+        .service(super::methods::api_path("/credentials/claim"))
         .service(credentials::list)
         .service(credentials::get)
         .service(credentials::ack)
