@@ -500,14 +500,21 @@ impl Cursor {
         format!("{}.{}", self.created_at, self.id)
     }
 
+    /// Exactly what [`Self::encode`] writes ([`Self::PATTERN`]): 1 to 18
+    /// digits, a dot, a lowercase hyphenated UUID.
     pub fn decode(text: &str) -> Option<Self> {
         let (ms, id) = text.split_once('.')?;
-        uuid::Uuid::parse_str(id).ok()?;
-        Some(Self {
-            created_at: ms.parse().ok()?,
+        let digits = (1..=18).contains(&ms.len()) && ms.bytes().all(|b| b.is_ascii_digit());
+        let canonical = id.len() == 36 && uuid::Uuid::parse_str(id).ok()?.to_string() == id;
+        (digits && canonical).then(|| Self {
+            created_at: ms.parse().unwrap_or_default(),
             id: id.to_owned(),
         })
     }
+
+    /// [`Self::decode`] as the OpenAPI document states it.
+    pub const PATTERN: &'static str =
+        "^[0-9]{1,18}\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 }
 
 /// Parse a stored UUID.

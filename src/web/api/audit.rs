@@ -15,7 +15,7 @@ use serde_json::json;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Page {
-    after: Option<i64>,
+    after: Option<String>,
     limit: Option<String>,
     subject: Option<QueryText>,
     action: Option<QueryText>,
@@ -30,7 +30,7 @@ pub async fn list(
     caller.require(&[Role::Admin])?;
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
-    let after = query.after.unwrap_or(0).max(0);
+    let after = super::query_seq(query.after.as_deref(), "after")?.unwrap_or(0);
     let filter = AuditFilter {
         subject: query.subject.and_then(QueryText::filter),
         action: query

@@ -126,6 +126,7 @@ pub async fn get(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ClaimBody {
+    #[serde(default, deserialize_with = "crate::domain::number::whole")]
     lease_seconds: Option<i64>,
 }
 
@@ -214,6 +215,7 @@ async fn claim_vend(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AckBody {
+    #[serde(deserialize_with = "super::uuid_field")]
     lease_id: uuid::Uuid,
 }
 
