@@ -17,6 +17,7 @@ mod credentials;
 mod drops;
 mod faults;
 mod form_key;
+mod fuzz;
 mod harvest_v3;
 mod headers;
 mod http_methods;
