@@ -363,6 +363,9 @@ async fn edge_values_are_judged_alike_by_the_document_and_the_server(backend: Ba
         (r#"{"lease_seconds": 600.5}"#, 422),
         ("[]", 422),
         ("[600]", 422),
+        ("", 204),
+        ("\r", 400),
+        (" \n", 400),
     ] {
         let got = app
             .post("/api/v1/credentials/claim", Some(&admin))

@@ -139,7 +139,9 @@ pub async fn claim(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
     let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
-    let input: ClaimBody = if raw.iter().all(u8::is_ascii_whitespace) {
+    // No body at all is "all defaults"; anything else must be the JSON
+    // object the document describes (blank lines are not JSON).
+    let input: ClaimBody = if raw.is_empty() {
         ClaimBody::default()
     } else {
         body::parse_json(&req, &raw)?
