@@ -22,18 +22,24 @@ impl Contact {
     /// Check both fields (`field` is the API name, `contact`); surrounding
     /// whitespace is trimmed. The message names the field and the rule.
     pub fn validate(self, field: &str) -> Result<Self, String> {
+        // As `org`: the rules apply to the text as sent, then it is trimmed.
+        check_shown(&format!("{field}.name"), &self.name, false)?;
         let name = self.name.trim().to_owned();
-        if !NAME_CHARS.contains(&name.chars().count()) {
+        if name.is_empty() || self.name.chars().count() > *NAME_CHARS.end() {
             return Err(format!("{field}.name must be 1 to 200 characters"));
         }
-        check_shown(&format!("{field}.name"), &name, false)?;
+        if self.email.chars().count() > EMAIL_MAX {
+            return Err(format!(
+                "{field}.email must be an e-mail address such as name@example.com"
+            ));
+        }
         let email = check_email(&format!("{field}.email"), &self.email)?;
         Ok(Self { name, email })
     }
 }
 
 /// A syntactically sane address, trimmed: `local@domain`, at most
-/// [`EMAIL_MAX`] characters; the local part ASCII letters, digits and
+/// [`EMAIL_MAX`] characters; the local part (at most 64) ASCII letters, digits and
 /// ``.!#$%&'*+/=?^_`{|}~-`` (no leading, trailing or doubled dot); the domain
 /// at least two dot-separated labels of letters, digits and inner hyphens.
 /// Quoted local parts, IP-literal domains and non-ASCII addresses are
@@ -139,6 +145,12 @@ mod tests {
 
     #[test]
     fn contact_names_follow_the_org_rules() {
+        // The bounds count the text as sent, surrounding spaces included.
+        let padded = Contact {
+            name: format!(" {} ", "x".repeat(199)),
+            email: "jane@example.com".into(),
+        };
+        assert!(padded.validate("contact").is_err());
         let c = |name: &str| Contact {
             name: name.into(),
             email: "jane@example.com".into(),

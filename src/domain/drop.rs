@@ -97,9 +97,10 @@ pub struct DropRequest {
     pub required: Option<Vec<String>>,
     #[serde(default)]
     pub optional: Option<Vec<String>>,
-    #[serde(default)]
+    /// A whole number; `300.0` is one too (JSON Schema's `integer`).
+    #[serde(default, deserialize_with = "super::number::whole")]
     pub expires_in: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::number::whole")]
     pub max_attempts: Option<i64>,
     #[serde(default)]
     pub contact: Option<Contact>,
@@ -130,23 +131,25 @@ impl DropRequest {
     /// Check every field; the message names the field and the rule. `kinds` knows which
     /// credential kinds exist and what their profile names mean.
     pub fn validate(self, kinds: &dyn KindCatalog) -> Result<DropSpec, String> {
+        // Bounds and characters apply to the text as sent (as the OpenAPI
+        // document states them); surrounding whitespace is trimmed after.
+        check_shown("org", &self.org, false)?;
         let org = self.org.trim().to_owned();
-        let org_len = org.chars().count();
-        if !(1..=200).contains(&org_len) {
+        if self.org.chars().count() > 200 || org.is_empty() {
             return Err("org must be 1 to 200 characters".into());
         }
-        check_shown("org", &org, false)?;
         // Windows line ends become `\n`; any other carriage return is refused.
-        let note = self
-            .note
-            .map(|n| n.trim().replace("\r\n", "\n"))
-            .filter(|n| !n.is_empty());
-        if let Some(n) = &note {
-            if n.chars().count() > 2000 {
-                return Err("note must be at most 2000 characters".into());
+        let note = match self.note {
+            Some(n) => {
+                if n.chars().count() > 2000 {
+                    return Err("note must be at most 2000 characters".into());
+                }
+                let n = n.replace("\r\n", "\n");
+                check_shown("note", &n, true)?;
+                Some(n.trim().to_owned()).filter(|n| !n.is_empty())
             }
-            check_shown("note", n, true)?;
-        }
+            None => None,
+        };
         let kind = match self.kind {
             Some(k) => {
                 kinds.check_kind(k)?;

@@ -31,6 +31,70 @@ const FORMAT: &[(u32, u32)] = &[
     (0xE0020, 0xE007F),
 ];
 
+/// Unicode category Cc: what [`char::is_control`] tests.
+const CONTROL: &[(u32, u32)] = &[(0x00, 0x1F), (0x7F, 0x9F)];
+/// Cc less the tab and line feed a multi-line text may hold.
+const CONTROL_BUT_LINES: &[(u32, u32)] = &[(0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F)];
+/// What `str::trim` removes (Unicode White_Space) that is neither Cc nor in
+/// [`FORMAT`]: blank text is made of these.
+const SPACES: &[(u32, u32)] = &[
+    (0x0020, 0x0020),
+    (0x00A0, 0x00A0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+];
+/// White_Space in [`FORMAT`] (line and paragraph separators).
+const SEPARATORS: &[(u32, u32)] = &[(0x2028, 0x2029)];
+
+/// Regex character-class items for `ranges`: `\uXXXX` escapes, which
+/// JSON Schema (ECMA 262), Python and Rust regexes all read, and the
+/// character itself beyond the BMP.
+fn class(ranges: &[&[(u32, u32)]]) -> String {
+    let one = |cp: u32| match char::from_u32(cp) {
+        Some(c) if cp > 0xFFFF => c.to_string(),
+        _ => format!("\\u{cp:04X}"),
+    };
+    ranges
+        .iter()
+        .flat_map(|r| r.iter())
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                one(lo)
+            } else {
+                format!("{}-{}", one(lo), one(hi))
+            }
+        })
+        .collect()
+}
+
+/// The JSON Schema `pattern` of text that passes [`check_shown`] on the
+/// text as sent: `multiline` allows line feeds, tabs and CR LF pairs;
+/// `nonblank` needs one character `trim` keeps.
+pub fn shown_pattern(multiline: bool, nonblank: bool) -> String {
+    if multiline {
+        let refused = class(&[CONTROL_BUT_LINES, FORMAT]);
+        return format!("^(?:[^{refused}]|\\r\\n)*$");
+    }
+    let refused = class(&[CONTROL, FORMAT]);
+    if nonblank {
+        let blank = class(&[SPACES]);
+        format!("^[^{refused}]*[^{refused}{blank}][^{refused}]*$")
+    } else {
+        format!("^[^{refused}]*$")
+    }
+}
+
+/// The JSON Schema `pattern` of text with no control character and one
+/// character `trim` keeps (an API token's name).
+pub fn plain_nonblank_pattern() -> String {
+    let refused = class(&[CONTROL]);
+    let blank = class(&[SPACES, SEPARATORS]);
+    format!("^[^{refused}]*[^{refused}{blank}][^{refused}]*$")
+}
+
 /// Invisible or direction-changing (see [`FORMAT`]).
 pub fn is_invisible(c: char) -> bool {
     let c = u32::from(c);
@@ -144,6 +208,55 @@ mod tests {
         ] {
             let e = check_shown("note", &format!("a{c}b"), true).unwrap_err();
             assert!(e.starts_with("note must not contain control"), "{e}");
+        }
+    }
+
+    /// The code points the rules are about, and some around them.
+    fn probes() -> impl Iterator<Item = char> {
+        (0..0x3100u32)
+            .chain(0xFEF0..0xFF00)
+            .chain(0x110B0..0x110D0)
+            .chain(0x13428..0x13448)
+            .chain(0x1D170..0x1D180)
+            .chain(0xE0000..0xE0082)
+            .filter_map(char::from_u32)
+    }
+
+    #[test]
+    fn patterns_match_exactly_what_the_checks_take() {
+        let re = |p: String| regex_lite::Regex::new(&p).unwrap();
+        let (line, any_line) = (
+            re(shown_pattern(false, true)),
+            re(shown_pattern(false, false)),
+        );
+        let (multi, plain) = (re(shown_pattern(true, false)), re(plain_nonblank_pattern()));
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "Initech".into(),
+            "a\r\nb".into(),
+            "a\rb".into(),
+            "a\r".into(),
+            "\r\n".into(),
+            "a\n\r\n".into(),
+            "Zürich 🚀".into(),
+        ];
+        for c in probes() {
+            texts.extend([
+                c.to_string(),
+                format!("a{c}b"),
+                format!(" {c} "),
+                format!("{c}\r\n{c}"),
+            ]);
+        }
+        for t in &texts {
+            let shown = check_shown("f", t, false).is_ok();
+            let blank = t.trim().is_empty();
+            assert_eq!(line.is_match(t), shown && !blank, "{t:?}");
+            assert_eq!(any_line.is_match(t), shown, "{t:?}");
+            let lines = check_shown("f", &t.replace("\r\n", "\n"), true).is_ok();
+            assert_eq!(multi.is_match(t), lines, "{t:?}");
+            let printable = !t.chars().any(char::is_control);
+            assert_eq!(plain.is_match(t), printable && !blank, "{t:?}");
         }
     }
 

@@ -13,14 +13,15 @@ use crate::store::{Store, TokenRecord};
 
 /// Check a token name: 1–100 printable characters.
 pub fn validate_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("name must be 1 to 100 characters".into());
-    }
+    // The rules apply to the name as sent (as the OpenAPI document states
+    // them); surrounding whitespace is trimmed after.
     if name.chars().any(char::is_control) {
         return Err("name must not contain control characters".into());
     }
-    Ok(name.to_owned())
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err("name must be 1 to 100 characters".into());
+    }
+    Ok(name.trim().to_owned())
 }
 
 /// The service secret that keys API-token tags ([`crate::crypto::token`]).

@@ -186,10 +186,14 @@ fn check_events(events: &Option<Vec<String>>) -> Result<(), String> {
         if list.is_empty() || list.len() > 32 {
             return Err("events must list 1 to 32 event types (or be left out for all)".into());
         }
-        if let Some(bad) = list.iter().find(|e| !crate::domain::webhook::is_type(e)) {
+        // Never quote what was sent: it may be anything pasted by mistake.
+        if let Some(i) = list
+            .iter()
+            .position(|e| !crate::domain::webhook::is_type(e))
+        {
             return Err(format!(
-                "unknown event type {:?}",
-                bad.chars().take(64).collect::<String>()
+                "events[{i}] is not an event type; known types: {}",
+                crate::domain::webhook::TYPES.join(", ")
             ));
         }
     }

@@ -322,6 +322,23 @@ impl Store {
         Ok(locked)
     }
 
+    /// Whether [`Self::lock_exhausted`] would lock this drop now (open, every
+    /// attempt used, no check in flight), without locking it: for a `HEAD`
+    /// of its link, which answers as a `GET` and changes nothing.
+    pub async fn would_lock(&self, id: &str) -> Result<bool> {
+        let live = live_checks("$1");
+        let sql = format!(
+            "SELECT COUNT(*) FROM drops \
+             WHERE id = $2 AND state = 'open' AND attempts >= max_attempts AND {live} = 0"
+        );
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(self.now_ms())
+            .bind(id)
+            .fetch_one(self.reader()?)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Mark open drops past their expiry as `expired` (at most `limit`, or
     /// just `only` when given), one audit event each. Returns their ids.
     pub async fn expire_drops(&self, only: Option<&str>, limit: i64) -> Result<Vec<String>> {

@@ -84,6 +84,24 @@ pub fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether an error (anywhere in its source chain) is the database refusing
+/// text it cannot store: PostgreSQL's SQLSTATE 22021 (character not in
+/// repertoire: a NUL, or bytes that are not UTF-8) or 22P05 (untranslatable
+/// character, e.g. `\u0000` in JSON). That is bad input, not a fault of
+/// keydrop's: callers answer 422. The API refuses such text before it reaches
+/// the store ([`crate::web::api::query_text`]); this is the backstop for any
+/// path that does not. SQLite stores such text as it is.
+pub fn is_unstorable_text(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+            return matches!(db.code().as_deref(), Some("22021" | "22P05"));
+        }
+        next = e.source();
+    }
+    false
+}
+
 fn sqlx_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -498,14 +516,21 @@ impl Cursor {
         format!("{}.{}", self.created_at, self.id)
     }
 
+    /// Exactly what [`Self::encode`] writes ([`Self::PATTERN`]): 1 to 18
+    /// digits, a dot, a lowercase hyphenated UUID.
     pub fn decode(text: &str) -> Option<Self> {
         let (ms, id) = text.split_once('.')?;
-        uuid::Uuid::parse_str(id).ok()?;
-        Some(Self {
-            created_at: ms.parse().ok()?,
+        let digits = (1..=18).contains(&ms.len()) && ms.bytes().all(|b| b.is_ascii_digit());
+        let canonical = id.len() == 36 && uuid::Uuid::parse_str(id).ok()?.to_string() == id;
+        (digits && canonical).then(|| Self {
+            created_at: ms.parse().unwrap_or_default(),
             id: id.to_owned(),
         })
     }
+
+    /// [`Self::decode`] as the OpenAPI document states it.
+    pub const PATTERN: &'static str =
+        "^[0-9]{1,18}\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 }
 
 /// Parse a stored UUID.

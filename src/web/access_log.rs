@@ -114,7 +114,10 @@ pub async fn access_log(
     let method = req.method().clone();
     let raw_path = req.path().to_owned();
     // The resource map matches the path as the router will: a pattern or nothing.
-    let pattern = req.request().match_pattern();
+    let pattern = req
+        .request()
+        .match_pattern()
+        .filter(|p| !super::methods::is_fallback(p));
     let metrics = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.metrics.clone());

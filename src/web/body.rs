@@ -60,14 +60,27 @@ pub fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result
     }
     // Neither message below carries any part of the body: a syntax error
     // gives only its position, a data error goes through `safe_serde_message`.
+    // Every body of this API is an object: serde would also read a struct
+    // from an array (`[600]` for `{"lease_seconds":600}`).
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| syntax_error(&e))?;
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::unprocessable(
+            "invalid request: the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::unprocessable(data_error_message(&e)),
-        _ => ApiError::bad_request(format!(
-            "the body is not valid JSON (line {}, column {})",
-            e.line(),
-            e.column()
-        )),
+        _ => syntax_error(&e),
     })
+}
+
+/// 400 for a body that is not JSON: where, never what.
+fn syntax_error(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!(
+        "the body is not valid JSON (line {}, column {})",
+        e.line(),
+        e.column()
+    ))
 }
 
 /// The message for a body that does not fit the call.

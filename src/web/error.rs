@@ -109,7 +109,8 @@ impl ApiError {
 
     /// Log the cause chain; tell the client only that something failed:
     /// 503 with `Retry-After` when the database is unreachable (nothing is
-    /// wrong with the request; try again), else 500.
+    /// wrong with the request; try again), 422 when the database refused
+    /// text it cannot store (the request's fault: a NUL character), else 500.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         if crate::store::is_unavailable(cause) {
             tracing::warn!(error = %cause, "database unavailable");
@@ -117,6 +118,12 @@ impl ApiError {
                 "the database is unavailable right now; nothing was changed, try again shortly",
             )
             .retry_after(5);
+        }
+        if crate::store::is_unstorable_text(cause) {
+            tracing::info!(error = %cause, "text the database cannot store");
+            return Self::unprocessable(
+                "the request holds text the database cannot store (such as a NUL or other control character); nothing was changed",
+            );
         }
         let mut chain = cause.to_string();
         let mut last = chain.clone();

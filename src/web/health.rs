@@ -2,11 +2,11 @@
 
 use super::AppState;
 use crate::jobs::supervisor::TaskHealth;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{route, web, HttpResponse};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 
-#[get("/healthz")]
+#[route("/healthz", method = "GET", method = "HEAD")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -16,7 +16,7 @@ pub async fn healthz() -> HttpResponse {
 /// its intervals is degraded) and the database answers. Both answers list the background
 /// tasks (name, state, restarts, last successful pass): nothing secret, and
 /// no error text, which goes to the log only.
-#[get("/readyz")]
+#[route("/readyz", method = "GET", method = "HEAD")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // The keyring is loaded and checked before the server starts, but data
     // sealed by a newer keyring (another process, after a rotation) shows

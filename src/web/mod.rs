@@ -15,6 +15,7 @@ pub mod drop_cache;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod methods;
 pub mod metrics;
 pub mod page_error;
 pub mod pages;
@@ -80,10 +81,16 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
 /// Routes and per-scope configuration, shared by the server and tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
-        // Never the raw serde text: it quotes the query's values.
+        // Never the raw serde text: it quotes the query's values. The
+        // validated text type's own rules quote nothing and pass as they are.
         let detail = match &e {
             actix_web::error::QueryPayloadError::Deserialize(de) => {
-                body::safe_serde_message(&de.to_string())
+                let text = de.to_string();
+                if api::query_text::QueryText::is_own_message(&text) {
+                    text
+                } else {
+                    body::safe_serde_message(&text)
+                }
             }
             _ => "the query string could not be read".to_owned(),
         };
@@ -105,8 +112,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .wrap(from_fn(auth::authenticate))
             .configure(api::configure)
+            // Last: a method a route lacks is a 405, an unknown path a 404.
+            .service(methods::api())
             .default_service(web::to(api_not_found)),
     )
+    .service(methods::public())
     .default_service(web::to(public::not_found));
 }
 

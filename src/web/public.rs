@@ -11,7 +11,7 @@ use crate::domain::drop::{DropRecord, DropState};
 use crate::greenhouse::{CredentialKind, Outcome, UnknownKind};
 use crate::service::submission::{Form, Outcomes, Rejection, Submitter};
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{post, route, web, HttpRequest, HttpResponse};
 use maud::Markup;
 use zeroize::Zeroize;
 
@@ -81,29 +81,44 @@ async fn find_drop(
     Ok(drop)
 }
 
-/// Whether a found drop still accepts input; otherwise why not (410),
-/// expiring or locking it on the way when its time or attempts ran out.
-async fn ensure_open(state: &AppState, drop: &DropRecord) -> Result<(), PageError> {
+/// Whether a found drop still accepts input; otherwise why not (410).
+/// `record`: a GET or POST records on the way the transition the drop's time
+/// or attempts have made due (expired, locked); a HEAD gives the same answer
+/// and changes nothing (SPEC §4: link previewers send HEAD).
+async fn ensure_open(state: &AppState, drop: &DropRecord, record: bool) -> Result<(), PageError> {
     let now = state.store.now_ms();
     if drop.state == DropState::Open && drop.expires_at <= now {
-        state.drop_cache.evict(&drop.id);
-        state
-            .store
-            .expire_drops(Some(&drop.id), 1)
-            .await
-            .map_err(|e| PageError::internal(&e))?;
+        if record {
+            state.drop_cache.evict(&drop.id);
+            state
+                .store
+                .expire_drops(Some(&drop.id), 1)
+                .await
+                .map_err(|e| PageError::internal(&e))?;
+        }
         return Err(PageError::gone(DropState::Expired));
     }
     if drop.state == DropState::Open && drop.attempts >= drop.max_attempts {
         // Every attempt is used: once no check is in flight any more (they
         // end by time even if their process died), the link is locked.
-        let locked = state
-            .store
-            .lock_exhausted(Some(&drop.id), 1)
-            .await
-            .map_err(|e| PageError::internal(&e))?;
-        if !locked.is_empty() {
-            state.drop_cache.evict(&drop.id);
+        let locked = if record {
+            !state
+                .store
+                .lock_exhausted(Some(&drop.id), 1)
+                .await
+                .map_err(|e| PageError::internal(&e))?
+                .is_empty()
+        } else {
+            state
+                .store
+                .would_lock(&drop.id)
+                .await
+                .map_err(|e| PageError::internal(&e))?
+        };
+        if locked {
+            if record {
+                state.drop_cache.evict(&drop.id);
+            }
             return Err(PageError::gone(DropState::Locked));
         }
     }
@@ -165,8 +180,13 @@ fn connects(state: &AppState, drop: &DropRecord) -> bool {
 }
 
 /// Opening the link never consumes it: link previewers must not burn it.
-#[get("/d/{token}")]
-pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+/// `HEAD` answers as `GET` (actix sends no body) and changes nothing.
+#[route("/d/{token}", method = "GET", method = "HEAD")]
+pub async fn show(
+    method: actix_web::http::Method,
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let hash = LinkToken::parse(&token).map(|l| l.hash());
     let now = state.store.now_ms();
     if let Some(page) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
@@ -178,7 +198,7 @@ pub async fn show(token: web::Path<String>, state: web::Data<AppState>) -> HttpR
         Ok(drop) => drop,
         Err(e) => return e.response(&page_context(&state, None)),
     };
-    if let Err(e) = ensure_open(&state, &drop).await {
+    if let Err(e) = ensure_open(&state, &drop, method != actix_web::http::Method::HEAD).await {
         return e.response(&page_context(&state, Some(&drop)));
     }
     let page = match drop_page(&state, &drop, None) {
@@ -271,7 +291,7 @@ async fn take_submission(
     if connect_route && !kind.connects() {
         return Err(PageError::NotFound);
     }
-    ensure_open(state, &drop).await?;
+    ensure_open(state, &drop, true).await?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)

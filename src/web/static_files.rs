@@ -4,7 +4,7 @@
 
 use super::AppState;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::{get, web, HttpResponse};
+use actix_web::{route, web, HttpResponse};
 
 /// The files served, with their content type.
 const FILES: &[(&str, &str, &str)] = &[(
@@ -21,7 +21,7 @@ pub fn lookup(name: &str) -> Option<(&'static str, &'static str)> {
         .map(|(_, ctype, body)| (*body, *ctype))
 }
 
-#[get("/static/{file}")]
+#[route("/static/{file}", method = "GET", method = "HEAD")]
 pub async fn serve(file: web::Path<String>) -> HttpResponse {
     match lookup(&file) {
         Some((body, ctype)) => HttpResponse::Ok()
@@ -35,7 +35,7 @@ pub async fn serve(file: web::Path<String>) -> HttpResponse {
 }
 
 /// The configured logo under its one name (`logo.png` or `logo.svg`).
-#[get("/static/brand/{file}")]
+#[route("/static/brand/{file}", method = "GET", method = "HEAD")]
 pub async fn brand_logo(file: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     match &state.settings.brand_logo {
         Some(logo) if logo.file_name() == file.as_str() => HttpResponse::Ok()

@@ -230,9 +230,200 @@ async fn drop_and_credential_schemas_match_what_is_served() {
         assert_eq!(keys(served), documented, "{name}");
         assert_eq!(required, documented, "{name}");
     }
-    let create = &schemas["DropCreate"]["properties"];
-    for field in ["contact", "external_id", "metadata"] {
-        assert!(create[field].is_object(), "DropCreate.{field}");
+    // One form per kind and profile choice, each with every field.
+    for create in schemas["DropCreate"]["oneOf"].as_array().unwrap() {
+        for field in [
+            "org",
+            "contact",
+            "external_id",
+            "metadata",
+            "release",
+            "profile",
+        ] {
+            assert!(
+                create["properties"][field].is_object(),
+                "DropCreate.{field}"
+            );
+        }
     }
     assert!(doc["paths"]["/drops"]["post"]["responses"]["409"].is_object());
+}
+
+crate::on_both_backends!(edge_values_are_judged_alike_by_the_document_and_the_server);
+
+/// Values at the edges the fuzzer found (issue 16): what the document calls
+/// valid the server takes, what it calls invalid the server refuses.
+async fn edge_values_are_judged_alike_by_the_document_and_the_server(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_token.clone();
+    let doc: Value = app
+        .get("/api/v1/openapi.json", Some(&admin))
+        .fetch_json()
+        .await;
+    let param = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    let matches = |schema: &Value, text: &str| -> bool {
+        regex_lite::Regex::new(schema["pattern"].as_str().unwrap())
+            .unwrap()
+            .is_match(text)
+    };
+    let status = |path: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { app.get(&path, Some(&admin)).fetch_status().await }
+    };
+
+    // `after` of the audit log: a whole number from 0 to 2^63-1.
+    let after = param("/audit", "after");
+    assert_eq!(
+        (after["minimum"].as_i64(), after["maximum"].as_i64()),
+        (Some(0), Some(i64::MAX))
+    );
+    for (value, want) in [
+        ("0", 200),
+        ("9223372036854775807", 200),
+        ("-1", 422),
+        ("+1", 422),
+        ("9223372036854775808", 422),
+        ("18446744073709551616", 422),
+    ] {
+        assert_eq!(
+            status(format!("/api/v1/audit?after={value}")).await,
+            want,
+            "after={value}"
+        );
+    }
+    // `limit`: digits only, larger than 500 clamped.
+    for (value, want) in [
+        ("7", 200),
+        ("99999999999999999999999", 200),
+        ("%2B7", 422),
+        ("%207", 422),
+        ("0", 422),
+    ] {
+        assert_eq!(
+            status(format!("/api/v1/drops?limit={value}")).await,
+            want,
+            "limit={value}"
+        );
+    }
+
+    // Cursors: exactly the `next` the server hands out.
+    for (path, list) in [("/drops", "drops"), ("/credentials", "credentials")] {
+        let cursor = param(path, "after");
+        if list == "drops" {
+            for org in ["A", "B"] {
+                app.create_drop(serde_json::json!({ "org": org })).await;
+            }
+            let page: Value = app
+                .get("/api/v1/drops?limit=1", Some(&admin))
+                .fetch_json()
+                .await;
+            let next = page["next"].as_str().unwrap().to_owned();
+            assert!(matches(&cursor, &next), "{next}");
+            assert_eq!(status(format!("/api/v1/drops?after={next}")).await, 200);
+            let upper = next.to_uppercase();
+            assert!(!matches(&cursor, &upper));
+            assert_eq!(status(format!("/api/v1/drops?after={upper}")).await, 422);
+        }
+        let id = uuid::Uuid::new_v4();
+        for (text, valid) in [
+            (format!("1764979200000.{id}"), true),
+            (format!("-1.{id}"), false),
+            (format!("1.{}", id.simple()), false),
+            ("x".to_owned(), false),
+        ] {
+            assert_eq!(matches(&cursor, &text), valid, "{text}");
+            let want = if valid { 200 } else { 422 };
+            assert_eq!(
+                status(format!("/api/v1/{list}?after={text}")).await,
+                want,
+                "{path} {text}"
+            );
+        }
+    }
+
+    // Bodies: JSON Schema's integers include `600.0`; `null` is "left out";
+    // a body is an object.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ClaimRequest"]["properties"]["lease_seconds"]["type"],
+        serde_json::json!(["integer", "null"])
+    );
+    for (body, want) in [
+        (r#"{"lease_seconds": 600.0}"#, 204),
+        (r#"{"lease_seconds": null}"#, 204),
+        (r#"{"lease_seconds": 600.5}"#, 422),
+        ("[]", 422),
+        ("[600]", 422),
+        ("", 204),
+        ("\r", 400),
+        (" \n", 400),
+    ] {
+        let got = app
+            .post("/api/v1/credentials/claim", Some(&admin))
+            .header("content-type", "application/json")
+            .body(body)
+            .fetch_status()
+            .await;
+        assert_eq!(got, want, "{body}");
+    }
+    let got = app
+        .post("/api/v1/drops", Some(&admin))
+        .json(&serde_json::json!({ "org": "Initech", "expires_in": 3600.0, "max_attempts": 3.0, "kind": null, "release": null }))
+        .fetch_status()
+        .await;
+    assert_eq!(got, 201);
+    let lease = &schemas["AckRequest"]["properties"]["lease_id"];
+    let some = uuid::Uuid::new_v4();
+    for (text, valid) in [(some.to_string(), true), (some.simple().to_string(), false)] {
+        assert_eq!(matches(lease, &text), valid);
+        let got = app
+            .post(
+                &format!("/api/v1/credentials/{}/ack", uuid::Uuid::new_v4()),
+                Some(&admin),
+            )
+            .json(&serde_json::json!({ "lease_id": text }))
+            .fetch_status()
+            .await;
+        assert_eq!(got, if valid { 404 } else { 422 }, "{text}");
+    }
+
+    // `PATCH /webhooks/{id}`.
+    let hook: Value = app
+        .post("/api/v1/webhooks", Some(&admin))
+        .json(&serde_json::json!({ "url": "http://127.0.0.1:9/hook" }))
+        .fetch_json()
+        .await;
+    let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap());
+    let update = &schemas["WebhookUpdate"]["properties"];
+    assert_eq!(
+        update["enabled"]["type"],
+        serde_json::json!(["boolean", "null"])
+    );
+    assert_eq!(update["events"]["minItems"], 1);
+    assert!(!matches(&update["description"], "a\u{1}b"));
+    assert!(matches(&update["description"], "Acme ✓"));
+    for (body, want) in [
+        (serde_json::json!({ "enabled": null }), 200),
+        (serde_json::json!({ "description": "Acme ✓" }), 200),
+        (serde_json::json!({ "description": "a\u{1}b" }), 422),
+        (serde_json::json!({ "events": [] }), 422),
+    ] {
+        let got = app
+            .http
+            .patch(app.url(&path))
+            .bearer_auth(&admin)
+            .json(&body)
+            .fetch_status()
+            .await;
+        assert_eq!(got, want, "{body}");
+    }
 }

@@ -2,6 +2,7 @@
 //! by subject and by action (exact, or a prefix ending in `.`).
 
 use super::page_limit;
+use super::query_text::QueryText;
 use crate::domain::audit::{ActionFilter, AuditFilter};
 use crate::domain::role::Role;
 use crate::web::auth::Caller;
@@ -11,25 +12,13 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-/// Longest `subject` / `action` filter accepted.
-const MAX_FILTER: usize = 200;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Page {
-    after: Option<i64>,
+    after: Option<String>,
     limit: Option<String>,
-    subject: Option<String>,
-    action: Option<String>,
-}
-
-fn text_filter(value: Option<&str>, name: &str) -> Result<Option<String>, ApiError> {
-    match value.filter(|v| !v.is_empty()) {
-        Some(v) if v.len() > MAX_FILTER => Err(ApiError::unprocessable(format!(
-            "{name} must be at most {MAX_FILTER} characters"
-        ))),
-        v => Ok(v.map(str::to_owned)),
-    }
+    subject: Option<QueryText>,
+    action: Option<QueryText>,
 }
 
 #[get("/audit")]
@@ -39,11 +28,14 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
+    let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
-    let after = query.after.unwrap_or(0).max(0);
+    let after = super::query_seq(query.after.as_deref(), "after")?.unwrap_or(0);
     let filter = AuditFilter {
-        subject: text_filter(query.subject.as_deref(), "subject")?,
-        action: text_filter(query.action.as_deref(), "action")?
+        subject: query.subject.and_then(QueryText::filter),
+        action: query
+            .action
+            .and_then(QueryText::filter)
             .as_deref()
             .map(ActionFilter::parse),
     };

@@ -126,6 +126,7 @@ pub async fn get(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ClaimBody {
+    #[serde(default, deserialize_with = "crate::domain::number::whole")]
     lease_seconds: Option<i64>,
 }
 
@@ -138,7 +139,9 @@ pub async fn claim(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
     let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
-    let input: ClaimBody = if raw.iter().all(u8::is_ascii_whitespace) {
+    // No body at all is "all defaults"; anything else must be the JSON
+    // object the document describes (blank lines are not JSON).
+    let input: ClaimBody = if raw.is_empty() {
         ClaimBody::default()
     } else {
         body::parse_json(&req, &raw)?
@@ -214,6 +217,7 @@ async fn claim_vend(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AckBody {
+    #[serde(deserialize_with = "super::uuid_field")]
     lease_id: uuid::Uuid,
 }
 

@@ -1,6 +1,7 @@
 //! `/api/v1/drops`: staff create, list, read and revoke one-time links.
 
 use super::page_limit;
+use super::query_text::QueryText;
 use super::views::{credential_json, drop_json};
 use crate::domain::drop::{DropRequest, DropState};
 use crate::domain::role::Role;
@@ -55,7 +56,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<String>,
-    external_id: Option<String>,
+    external_id: Option<QueryText>,
     limit: Option<String>,
     after: Option<String>,
 }
@@ -67,6 +68,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
+    let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
     let filter = super::filter(
         query.state.as_deref(),
@@ -76,7 +78,7 @@ pub async fn list(
     let after = super::after(query.after.as_deref())?;
     let filter = DropFilter {
         state: filter,
-        external_id: query.external_id.clone().filter(|s| !s.is_empty()),
+        external_id: query.external_id.and_then(QueryText::filter),
     };
     let drops = state
         .store

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod credentials;
 pub mod drops;
 pub mod openapi;
+pub mod query_text;
 pub mod tokens;
 pub mod views;
 pub mod webhooks;
@@ -19,8 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(drops::list)
         .service(drops::get)
         .service(drops::revoke)
-        // `claim` before `{id}` routes so "claim" is never taken for an id.
+        // `claim` before `{id}` routes so "claim" is never taken for an id,
+        // whatever the method: its other methods are a 405.
         .service(credentials::claim)
+        .service(super::methods::api_path("/credentials/claim"))
         .service(credentials::list)
         .service(credentials::get)
         .service(credentials::ack)
@@ -40,12 +43,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(openapi::document);
 }
 
+/// An id as the API writes and reads it: the hyphenated UUID form, either
+/// case ([`UUID_PATTERN`]); the braced, URN and unhyphenated forms that
+/// `uuid` would also take are not ids of this API.
+pub fn parse_uuid(text: &str) -> Option<uuid::Uuid> {
+    (text.len() == 36)
+        .then(|| uuid::Uuid::parse_str(text).ok())
+        .flatten()
+}
+
+/// [`parse_uuid`] as the OpenAPI document states it.
+pub const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// A JSON body's id field, read by [`parse_uuid`].
+pub fn uuid_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<uuid::Uuid, D::Error> {
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    parse_uuid(&text).ok_or_else(|| {
+        serde::de::Error::custom("invalid value: a string, expected a UUID (8-4-4-4-12 hex digits)")
+    })
+}
+
 /// The id in a path, as the canonical UUID text; anything else is a 404
 /// naming `what` (an id that cannot exist is simply not found).
 pub fn path_id(id: &str, what: &str) -> Result<String, super::error::ApiError> {
-    uuid::Uuid::parse_str(id)
+    parse_uuid(id)
         .map(|u| u.to_string())
-        .map_err(|_| super::error::ApiError::not_found(what))
+        .ok_or_else(|| super::error::ApiError::not_found(what))
 }
 
 /// An optional enum filter from the query string; empty means none.
@@ -90,19 +114,44 @@ pub const DEFAULT_PAGE: i64 = 100;
 
 /// `limit` for list calls: default [`DEFAULT_PAGE`]; above [`MAX_PAGE`] it is
 /// clamped (SPEC §4), however large; zero, negative or not a number: 422.
+/// Digits only, as the OpenAPI document's `integer` (no sign, no spaces);
+/// empty is as if absent.
 pub fn page_limit(limit: Option<&str>) -> Result<i64, super::error::ApiError> {
-    let Some(text) = limit.map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(text) = limit.filter(|s| !s.is_empty()) else {
         return Ok(DEFAULT_PAGE);
     };
-    let digits = text.strip_prefix('+').unwrap_or(text);
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(super::error::ApiError::unprocessable(format!(
+            "limit must be a whole number from 1 (larger than {MAX_PAGE} means {MAX_PAGE})"
+        )));
+    }
     match text.parse::<i64>() {
         Ok(n) if n >= 1 => Ok(n.min(MAX_PAGE)),
-        // Too many digits for an i64: still just "very large".
-        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(MAX_PAGE),
-        _ => Err(super::error::ApiError::unprocessable(format!(
+        Ok(_) => Err(super::error::ApiError::unprocessable(format!(
             "limit must be a whole number from 1 (larger than {MAX_PAGE} means {MAX_PAGE})"
         ))),
+        // Too many digits for an i64: still just "very large".
+        Err(_) => Ok(MAX_PAGE),
     }
+}
+
+/// A sequence number from the query (`after` of the audit log): digits
+/// only, at most `i64::MAX`; empty is as if absent (`None`).
+pub fn query_seq(text: Option<&str>, name: &str) -> Result<Option<i64>, super::error::ApiError> {
+    let Some(text) = text.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    text.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| text.parse::<i64>().ok())
+        .flatten()
+        .map(Some)
+        .ok_or_else(|| {
+            super::error::ApiError::unprocessable(format!(
+                "{name} must be a whole number from 0 to {}",
+                i64::MAX
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -116,7 +165,6 @@ mod tests {
         assert_eq!(page_limit(Some("1")).unwrap(), 1);
         assert_eq!(page_limit(Some("500")).unwrap(), 500);
         assert_eq!(page_limit(Some("501")).unwrap(), MAX_PAGE);
-        assert_eq!(page_limit(Some("+7")).unwrap(), 7);
         assert_eq!(
             page_limit(Some("99999999999999999999999999")).unwrap(),
             MAX_PAGE
@@ -129,8 +177,49 @@ mod tests {
             "1.5",
             "+",
             "1e3",
+            "+7",
+            " 7",
+            "7 ",
         ] {
             assert!(page_limit(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_are_digits_up_to_i64_max() {
+        assert_eq!(query_seq(None, "after").unwrap(), None);
+        assert_eq!(query_seq(Some(""), "after").unwrap(), None);
+        assert_eq!(query_seq(Some("0"), "after").unwrap(), Some(0));
+        assert_eq!(
+            query_seq(Some("9223372036854775807"), "after").unwrap(),
+            Some(i64::MAX)
+        );
+        for bad in [
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "9223372036854775808",
+            "18446744073709551616",
+            "x",
+        ] {
+            assert!(query_seq(Some(bad), "after").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_are_hyphenated_uuids_only() {
+        let id = "0b7e2f4c-7f7c-4b8e-9a51-3f2d9c1e8a6b";
+        assert_eq!(path_id(id, "x").unwrap(), id);
+        assert_eq!(path_id(&id.to_uppercase(), "x").unwrap(), id);
+        for bad in [
+            "0b7e2f4c7f7c4b8e9a513f2d9c1e8a6b",
+            "{0b7e2f4c-7f7c-4b8e-9a51-3f2d9c1e8a6b}",
+            "urn:uuid:0b7e2f4c-7f7c-4b8e-9a51-3f2d9c1e8a6b",
+            "claim",
+            "",
+        ] {
+            assert!(path_id(bad, "x").is_err(), "{bad}");
         }
     }
 }

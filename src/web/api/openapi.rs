@@ -2,15 +2,21 @@
 //! A test compares it with the routes the handlers declare and with what
 //! the running router answers, so the two cannot drift apart.
 
-use crate::greenhouse::{registry, Registry};
+use crate::domain::credential::{Delivery, Status};
+use crate::domain::drop::DropState;
+use crate::domain::role::Role;
+use crate::domain::text::{plain_nonblank_pattern, shown_pattern};
+use crate::greenhouse::{Checker, Registry};
+use crate::store::Cursor;
 use crate::web::auth::Caller;
-use actix_web::{get, HttpResponse};
+use crate::web::AppState;
+use actix_web::{get, web, HttpResponse};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 
 #[get("/openapi.json")]
-pub async fn document(_caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(spec())
+pub async fn document(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&*spec_for(&state.checker))
 }
 
 fn r(name: &str) -> Value {
@@ -65,15 +71,22 @@ fn with(mut op: Value, key: &str, value: Value) -> Value {
     op
 }
 
-fn id_param(what: &str) -> Value {
-    json!([{ "name": "id", "in": "path", "required": true, "description": format!("The {what}'s id"), "schema": { "type": "string", "format": "uuid" } }])
+/// An id: the hyphenated UUID form, either case ([`super::parse_uuid`]).
+fn uuid_schema() -> Value {
+    json!({ "type": "string", "format": "uuid", "pattern": super::UUID_PATTERN })
 }
 
+fn id_param(what: &str) -> Value {
+    json!([{ "name": "id", "in": "path", "required": true, "description": format!("The {what}'s id"), "schema": uuid_schema() }])
+}
+
+/// Query parameters of a list call. Each may be sent empty, which is the
+/// same as leaving it out (`?state=&limit=` lists everything).
 fn query(params: &[(&str, Value, &str)]) -> Value {
     Value::Array(
         params
             .iter()
-            .map(|(n, s, d)| json!({ "name": n, "in": "query", "required": false, "schema": s, "description": d }))
+            .map(|(n, s, d)| json!({ "name": n, "in": "query", "required": false, "allowEmptyValue": true, "schema": s, "description": d }))
             .collect(),
     )
 }
@@ -83,8 +96,17 @@ fn limit() -> (&'static str, Value, &'static str) {
     (
         "limit",
         json!({ "type": "integer", "minimum": 1, "default": 100 }),
-        "Page size, at most 500: a larger value is clamped to 500; zero, negative or not a number is a 422",
+        "Page size, at most 500: a larger value is clamped to 500; zero, negative or not a whole number is a 422",
     )
+}
+
+/// A free-text filter ([`super::query_text::QueryText`]).
+fn text_filter() -> Value {
+    json!({ "type": "string", "maxLength": super::query_text::MAX_CHARS, "pattern": super::query_text::PATTERN })
+}
+
+fn enum_of(names: impl IntoIterator<Item = &'static str>) -> Value {
+    json!({ "type": "string", "enum": names.into_iter().collect::<Vec<_>>() })
 }
 
 fn paging(extra: &[(&str, Value, &str)]) -> Value {
@@ -92,27 +114,38 @@ fn paging(extra: &[(&str, Value, &str)]) -> Value {
     p.push(limit());
     p.push((
         "after",
-        json!({ "type": "string" }),
-        "The `next` cursor of the previous page",
+        json!({ "type": "string", "pattern": Cursor::PATTERN, "maxLength": 55 }),
+        "The `next` cursor of the previous page, as it was given",
     ));
     query(&p)
 }
 
-/// The document (built once, for the built-in kinds).
-pub fn spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| build(registry()))
+/// The document for this process's configuration: the kinds it cannot
+/// create drops of (a partner kind without a partner client) are left out
+/// of `DropCreate`. Built once per such set.
+pub fn spec_for(checker: &Checker) -> Arc<Value> {
+    type Built = Vec<(Vec<&'static str>, Arc<Value>)>;
+    static DOCS: Mutex<Built> = Mutex::new(Vec::new());
+    let kinds = checker.kinds();
+    let unavailable: Vec<&'static str> = kinds
+        .all()
+        .filter(|k| k.unavailable(checker).is_some())
+        .map(|k| k.name())
+        .collect();
+    let Ok(mut docs) = DOCS.lock() else {
+        return Arc::new(build_for(kinds, &unavailable));
+    };
+    if let Some((_, doc)) = docs.iter().find(|(u, _)| *u == unavailable) {
+        return doc.clone();
+    }
+    let doc = Arc::new(build_for(kinds, &unavailable));
+    docs.push((unavailable, doc.clone()));
+    doc
 }
 
-/// The kind names, every kind's profile names and every kind's secret schema.
-fn kind_schemas(kinds: &Registry) -> (Value, Value, Value) {
+/// The kind names and every kind's secret schema.
+fn kind_schemas(kinds: &Registry) -> (Value, Value) {
     let names: Vec<&str> = kinds.names();
-    let mut profiles: Vec<&str> = Vec::new();
-    for p in kinds.all().flat_map(|k| k.profiles().iter()) {
-        if !profiles.contains(&p.name) {
-            profiles.push(p.name);
-        }
-    }
     let secrets: Vec<Value> = kinds.all().map(|k| k.secret_schema()).collect();
     (
         json!({ "type": "string", "enum": names, "description": kinds
@@ -120,16 +153,109 @@ fn kind_schemas(kinds: &Registry) -> (Value, Value, Value) {
             .map(|k| format!("`{}`: {}", k.name(), k.summary()))
             .collect::<Vec<_>>()
             .join("; ") }),
-        json!({ "type": "string", "enum": profiles, "description": "A named profile of the drop's kind (see each kind)" }),
         json!({ "oneOf": secrets }),
     )
 }
 
-/// The document for the kinds of `kinds`.
+/// `DropCreate`: one schema per kind drops can be created of, each in two
+/// forms (a named or the default profile; explicit `required`/`optional`
+/// lists), so that every combination the server refuses — a profile of
+/// another kind, a resource it does not have, a release mode it does not
+/// allow, a profile and lists together, `optional` alone — the document
+/// refuses too. `null` is the same as leaving a field out.
+fn drop_create(kinds: &Registry, unavailable: &[&str]) -> Value {
+    let shown_line =
+        json!({ "type": "string", "maxLength": 200, "pattern": shown_pattern(false, true) });
+    let common = json!({
+        "org": shown_line.clone(),
+        "note": { "type": ["string", "null"], "maxLength": 2000, "pattern": shown_pattern(true, false), "description": "Shown to the customer; line breaks allowed; blank means none" },
+        "expires_in": { "type": ["integer", "null"], "minimum": crate::domain::drop::EXPIRES_IN.start(), "maximum": crate::domain::drop::EXPIRES_IN.end(), "default": crate::domain::drop::DEFAULT_EXPIRES_IN },
+        "max_attempts": { "type": ["integer", "null"], "minimum": crate::domain::drop::MAX_ATTEMPTS.start(), "maximum": crate::domain::drop::MAX_ATTEMPTS.end(), "default": crate::domain::drop::DEFAULT_MAX_ATTEMPTS },
+        "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
+        "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": shown_pattern(false, false), "description": "The vendor's own id for this customer; unique among drops that are not revoked (409)" },
+        "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
+    });
+    let default = kinds.default().map(|k| k.name());
+    let mut variants = Vec::new();
+    for k in kinds.all().filter(|k| !unavailable.contains(&k.name())) {
+        let resources: Vec<&str> = k.resources().iter().map(|r| r.name).collect();
+        let mut profiles: Vec<Value> = k.profiles().iter().map(|p| json!(p.name)).collect();
+        profiles.push(Value::Null);
+        let mut modes: Vec<Value> = k
+            .release_modes()
+            .0
+            .iter()
+            .map(|m| json!(m.as_str()))
+            .collect();
+        modes.push(Value::Null);
+        let is_default = default == Some(k.name());
+        let kind = if is_default {
+            json!({ "enum": [k.name(), null], "description": "Left out or null: this kind" })
+        } else {
+            json!({ "const": k.name() })
+        };
+        let list = json!({ "type": "array", "minItems": 1, "items": { "enum": resources } });
+        let nullable_list = json!({ "type": ["array", "null"], "items": { "enum": resources } });
+        for explicit in [false, true] {
+            let mut props = common.clone();
+            props["kind"] = kind.clone();
+            props["release"] =
+                json!({ "enum": modes, "description": "Left out or null: the kind's first mode" });
+            let mut required = vec!["org"];
+            if !is_default {
+                required.push("kind");
+            }
+            if explicit {
+                props["profile"] = json!({ "type": "null" });
+                props["required"] = list.clone();
+                props["optional"] = nullable_list.clone();
+                required.push("required");
+            } else {
+                props["profile"] = json!({ "enum": profiles, "description": "Left out or null: the kind's first (default) profile" });
+                props["required"] = json!({ "type": "null" });
+                props["optional"] = json!({ "type": "null" });
+            }
+            let title = format!(
+                "{} with {}",
+                k.name(),
+                if explicit {
+                    "explicit resource lists"
+                } else {
+                    "a named profile"
+                }
+            );
+            variants.push(json!({ "title": title, "type": "object", "additionalProperties": false, "required": required, "properties": props }));
+        }
+    }
+    json!({ "oneOf": variants })
+}
+
+/// The e-mail addresses [`crate::domain::contact::check_email`] takes, with
+/// the surrounding whitespace it trims.
+fn email_schema() -> Value {
+    let space = "[\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*";
+    let atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    json!({
+        "type": "string",
+        "maxLength": crate::domain::contact::EMAIL_MAX,
+        "pattern": format!("^{space}{atom}(?:\\.{atom})*@{label}(?:\\.{label})+{space}$"),
+        // The local part is at most 64 characters.
+        "not": { "pattern": "[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{65}@" },
+        "description": "local@domain: ASCII letters, digits and .!#$%&'*+/=?^_`{|}~- before the @ (at most 64, no leading, trailing or doubled dot), at least two dot-separated labels after it"
+    })
+}
+
+/// The document with every kind creatable.
 pub fn build(kinds: &Registry) -> Value {
-    let (kind_schema, profile_names, secret_schema) = kind_schemas(kinds);
+    build_for(kinds, &[])
+}
+
+/// The document for the kinds of `kinds`, less `unavailable` ones in `DropCreate`.
+pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
+    let (kind_schema, secret_schema) = kind_schemas(kinds);
     let time = json!({ "type": "string", "format": "date-time" });
-    let uuid = json!({ "type": "string", "format": "uuid" });
+    let uuid = uuid_schema();
     let nullable_time = json!({ "type": ["string", "null"], "format": "date-time" });
     json!({
         "openapi": "3.1.0",
@@ -150,8 +276,8 @@ pub fn build(kinds: &Registry) -> Value {
                 "get": with(op("List drops, newest first", "admin, issuer",
                     vec![ok("200", "A page of drops", Some(json!({ "type": "object", "required": ["drops", "next"], "properties": { "drops": { "type": "array", "items": r("Drop") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", paging(&[
-                        ("state", json!({ "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] }), "Only drops in this state"),
-                        ("external_id", json!({ "type": "string" }), "Only drops with exactly this `external_id` (revoked ones included)"),
+                        ("state", enum_of(DropState::ALL.map(DropState::as_str)), "Only drops in this state"),
+                        ("external_id", text_filter(), "Only drops with exactly this `external_id` (revoked ones included)"),
                     ]))
             },
             "/drops/{id}": {
@@ -166,8 +292,8 @@ pub fn build(kinds: &Registry) -> Value {
                 "get": with(op("List credentials (metadata only), newest first", "admin, issuer, worker",
                     vec![ok("200", "A page of credentials", Some(json!({ "type": "object", "required": ["credentials", "next"], "properties": { "credentials": { "type": "array", "items": r("Credential") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", paging(&[
-                        ("status", json!({ "type": "string", "enum": ["pending", "verified", "insufficient", "invalid"] }), "Only this status"),
-                        ("delivery", json!({ "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] }), "Only this delivery state"),
+                        ("status", enum_of(Status::ALL.map(Status::as_str)), "Only this status"),
+                        ("delivery", enum_of(Delivery::ALL.map(Delivery::as_str)), "Only this delivery state"),
                     ]))
             },
             "/credentials/claim": {
@@ -213,10 +339,10 @@ pub fn build(kinds: &Registry) -> Value {
                 "get": with(op("The audit log, oldest first, optionally filtered; filters combine with each other and with `after`/`limit`", "admin",
                     vec![ok("200", "A page of events", Some(json!({ "type": "object", "required": ["events", "next"], "properties": { "events": { "type": "array", "items": r("AuditEvent") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", query(&[
-                        ("after", json!({ "type": "integer", "minimum": 0 }), "Events with a greater seq (the `next` of the previous page)"),
+                        ("after", json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX }), "Events with a greater seq (the `next` of the previous page)"),
                         limit(),
-                        ("subject", json!({ "type": "string", "maxLength": 200 }), "Only events about exactly this subject, e.g. `drop:<id>`, `credential:<id>`, `token:<id>`"),
-                        ("action", json!({ "type": "string", "maxLength": 200 }), "Only this action (`credential.claim`), or, ending in `.`, every action with that prefix (`credential.`)"),
+                        ("subject", text_filter(), "Only events about exactly this subject, e.g. `drop:<id>`, `credential:<id>`, `token:<id>`"),
+                        ("action", text_filter(), "Only this action (`credential.claim`), or, ending in `.`, every action with that prefix (`credential.`)"),
                     ]))
             },
             "/webhooks": {
@@ -246,7 +372,7 @@ pub fn build(kinds: &Registry) -> Value {
             "/webhooks/{id}/deliveries/{delivery_id}/retry": {
                 "post": with(op("Send a delivery again now (409 while a dispatcher is sending it)", "admin",
                     vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "id": uuid, "status": { "type": "string" } } }))), err("404"), err("409")]),
-                    "parameters", json!([id_param("webhook")[0], { "name": "delivery_id", "in": "path", "required": true, "schema": uuid }]))
+                    "parameters", json!([id_param("webhook")[0], { "name": "delivery_id", "in": "path", "required": true, "schema": uuid_schema() }]))
             },
             "/webhooks/{id}/ping": {
                 "post": with(op("Queue a `webhook.ping` for this endpoint", "admin",
@@ -258,18 +384,18 @@ pub fn build(kinds: &Registry) -> Value {
             }
         },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API token: `kd_` followed by 64 base64url characters" } },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "An API token: `kd_` followed by 86 base64url characters (64 for tokens minted before 2026-12-06)" } },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string", "description": "snake_case" }, "message": { "type": "string" } } } } },
                 "Kind": kind_schema,
                 "WebhookCreate": { "type": "object", "additionalProperties": false, "required": ["url"], "properties": {
-                    "url": { "type": "string", "format": "uri", "description": "https on a public address (plain http and private addresses only with KEYDROP_WEBHOOK_ALLOW_PRIVATE)" },
-                    "events": { "type": ["array", "null"], "items": { "type": "string", "enum": crate::domain::webhook::TYPES }, "description": "Default: every type" },
-                    "description": { "type": ["string", "null"], "maxLength": 500 } } },
+                    "url": { "type": "string", "format": "uri", "maxLength": 2048, "description": "https on a public address, without user name or password (plain http and private addresses only with KEYDROP_WEBHOOK_ALLOW_PRIVATE); its host must resolve, and to public addresses only" },
+                    "events": { "type": ["array", "null"], "minItems": 1, "maxItems": 32, "items": { "type": "string", "enum": crate::domain::webhook::TYPES }, "description": "Left out or null: every type" },
+                    "description": { "type": ["string", "null"], "maxLength": 500, "pattern": super::query_text::PATTERN } } },
                 "WebhookUpdate": { "type": "object", "additionalProperties": false, "properties": {
-                    "events": { "type": ["array", "null"], "items": { "type": "string", "enum": crate::domain::webhook::TYPES } },
-                    "description": { "type": ["string", "null"], "maxLength": 500 },
-                    "enabled": { "type": "boolean" } } },
+                    "events": { "type": ["array", "null"], "minItems": 1, "items": { "type": "string", "enum": crate::domain::webhook::TYPES }, "description": "null: every type" },
+                    "description": { "type": ["string", "null"], "maxLength": 500, "pattern": super::query_text::PATTERN },
+                    "enabled": { "type": ["boolean", "null"], "description": "null: unchanged" } } },
                 "Webhook": { "type": "object", "required": ["id", "url", "events", "enabled", "created_at"], "properties": {
                     "id": uuid, "url": { "type": "string" }, "description": { "type": ["string", "null"] },
                     "events": { "type": ["array", "null"], "items": { "type": "string" } }, "enabled": { "type": "boolean" },
@@ -282,24 +408,11 @@ pub fn build(kinds: &Registry) -> Value {
                     "last_error": { "type": ["string", "null"] }, "next_attempt_at": nullable_time, "created_at": time, "updated_at": time } },
                 "Profile": { "type": "object", "required": ["name", "required", "optional"], "properties": { "name": { "type": "string" }, "required": { "type": "array", "items": { "type": "string" } }, "optional": { "type": "array", "items": { "type": "string" } } } },
                 "Contact": { "type": "object", "additionalProperties": false, "required": ["name", "email"], "description": "The staff member the customer can reach; shown on every page of the link", "properties": {
-                    "name": { "type": "string", "minLength": 1, "maxLength": 200, "description": "No control, invisible or text-direction characters (as `org`)" },
-                    "email": { "type": "string", "format": "email", "maxLength": 254 }
+                    "name": { "type": "string", "maxLength": 200, "pattern": shown_pattern(false, true), "description": "No control, invisible or text-direction characters (as `org`); trimmed, not blank" },
+                    "email": email_schema()
                 } },
                 "Metadata": { "type": "object", "additionalProperties": { "type": "string" }, "description": "Staff's own key/value notes, at most 4096 bytes as JSON; never shown to the customer, copied onto the credential" },
-                "DropCreate": { "type": "object", "additionalProperties": false, "required": ["org"], "properties": {
-                    "org": { "type": "string", "minLength": 1, "maxLength": 200 },
-                    "note": { "type": ["string", "null"], "maxLength": 2000 },
-                    "kind": r("Kind"),
-                    "profile": profile_names,
-                    "required": { "type": "array", "items": { "type": "string" }, "description": "Explicit resources instead of a profile" },
-                    "optional": { "type": "array", "items": { "type": "string" } },
-                    "expires_in": { "type": "integer", "minimum": 300, "maximum": 2_592_000, "default": 259_200 },
-                    "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 },
-                    "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
-                    "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "The vendor's own id for this customer; unique among drops that are not revoked (409)" },
-                    "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
-                    "release": r("Release")
-                } },
+                "DropCreate": drop_create(kinds, unavailable),
                 "Release": { "type": "string", "enum": ["handoff", "vend"], "description": "handoff: workers receive the secret; vend: only short-lived access tokens (harvest_v3, harvest_v3_partner). Default: the kind's first mode (handoff for harvest_v3)" },
                 "AccessToken": { "type": "object", "required": ["access_token", "token_type", "expires_at", "api_url"], "properties": {
                     "kind": r("Kind"), "access_token": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_at": time,
@@ -334,13 +447,13 @@ pub fn build(kinds: &Registry) -> Value {
                     "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time
                 } },
                 "Secret": secret_schema,
-                "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": "integer", "minimum": 10, "maximum": 3600, "default": 300 } } },
+                "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": ["integer", "null"], "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {
                     "credential": r("Credential"), "secret": { "oneOf": [r("Secret"), r("AccessToken")], "description": "The secret; for a `vend` credential an access token instead" },
                     "lease": { "type": "object", "required": ["id", "expires_at"], "properties": { "id": uuid, "expires_at": time } }
                 } },
-                "AckRequest": { "type": "object", "additionalProperties": false, "required": ["lease_id"], "properties": { "lease_id": { "type": "string" } } },
-                "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": { "name": { "type": "string", "minLength": 1, "maxLength": 100 }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] } } },
+                "AckRequest": { "type": "object", "additionalProperties": false, "required": ["lease_id"], "properties": { "lease_id": uuid_schema() } },
+                "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": { "name": { "type": "string", "maxLength": 100, "pattern": plain_nonblank_pattern(), "description": "No control characters; trimmed, not blank" }, "role": enum_of(Role::ALL.map(Role::as_str)) } },
                 "Token": { "type": "object", "required": ["id", "name", "role", "created_at", "revoked_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "created_at": time, "revoked_at": nullable_time } },
                 "TokenCreated": { "type": "object", "required": ["id", "name", "role", "token", "created_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "token": { "type": "string", "description": "Shown only in this response" }, "created_at": time } },
                 "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "subject", "ip", "details", "hash"], "properties": {
@@ -350,4 +463,162 @@ pub fn build(kinds: &Registry) -> Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::domain::contact::Contact;
+
+    fn re(pattern: &str) -> regex_lite::Regex {
+        regex_lite::Regex::new(pattern).unwrap()
+    }
+
+    /// Whether `text` fits a string schema: `pattern`, `not.pattern` and the
+    /// length bounds (in characters, as JSON Schema counts them).
+    fn fits(schema: &Value, text: &str) -> bool {
+        let n = text.chars().count();
+        let pattern = schema["pattern"]
+            .as_str()
+            .map_or(true, |p| re(p).is_match(text));
+        let not = schema["not"]["pattern"]
+            .as_str()
+            .map_or(true, |p| !re(p).is_match(text));
+        let max = schema["maxLength"].as_u64().map_or(true, |m| n as u64 <= m);
+        let min = schema["minLength"].as_u64().map_or(true, |m| n as u64 >= m);
+        pattern && not && max && min
+    }
+
+    #[test]
+    fn cursor_and_id_patterns_are_what_the_server_reads() {
+        let id = "0b7e2f4c-7f7c-4b8e-9a51-3f2d9c1e8a6b";
+        let cursor = json!({ "pattern": Cursor::PATTERN, "maxLength": 55 });
+        for text in [
+            format!("1764979200000.{id}"),
+            format!("0.{id}"),
+            format!("{}.{id}", "9".repeat(18)),
+            format!("{}.{id}", "9".repeat(19)),
+            format!("-1.{id}"),
+            format!("+1.{id}"),
+            format!("1.{}", id.to_uppercase()),
+            format!("1.{id}\n"),
+            format!("1.{}", id.replace('-', "")),
+            format!("1 .{id}"),
+            format!(".{id}"),
+            "1.x".into(),
+            String::new(),
+        ] {
+            assert_eq!(
+                fits(&cursor, &text),
+                Cursor::decode(&text).is_some(),
+                "{text:?}"
+            );
+        }
+        let uuid = uuid_schema();
+        for text in [
+            id.to_owned(),
+            id.to_uppercase(),
+            id.replace('-', ""),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            format!("{id}\n"),
+            "claim".into(),
+        ] {
+            assert_eq!(
+                fits(&uuid, &text),
+                super::super::parse_uuid(&text).is_some(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_filter_pattern_is_what_query_text_takes() {
+        let schema = text_filter();
+        let long = "é".repeat(200);
+        let longer = "é".repeat(201);
+        for text in [
+            "", "cust-1", "a\0b", "a\nb", "\u{85}", "\u{7f}", "\u{200b}", &long, &longer,
+        ] {
+            let parsed = super::super::query_text::QueryText::parse(text).is_ok();
+            assert_eq!(fits(&schema, text), parsed, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn email_schema_is_what_a_contact_takes() {
+        let schema = email_schema();
+        let ok = |email: &str| {
+            Contact {
+                name: "Jane".into(),
+                email: email.into(),
+            }
+            .validate("contact")
+            .is_ok()
+        };
+        let local64 = format!("{}@example.com", "a".repeat(64));
+        let local65 = format!("{}@example.com", "a".repeat(65));
+        let dotted65 = format!("{}.b@example.com", "a".repeat(63));
+        let label63 = format!("a@{}.com", "b".repeat(63));
+        let label64 = format!("a@{}.com", "b".repeat(64));
+        let long = format!("a@{}.com", vec!["b".repeat(60); 4].join("."));
+        let padded = format!(" {} ", &long[..long.len() - 2]);
+        for email in [
+            "jane@example.com",
+            " jane.doe+keys@sub.example.co.uk ",
+            "\tjane@example.com\u{3000}\u{85}",
+            "o'brien&co@example.com",
+            "x@a-b.io",
+            "a/b=c?d^e`f{g|h}i~j@example.com",
+            "",
+            "jane",
+            "@example.com",
+            "jane@",
+            "jane@localhost",
+            "jane@@example.com",
+            "ja ne@example.com",
+            ".jane@example.com",
+            "jane.@example.com",
+            "ja..ne@example.com",
+            "jane@-example.com",
+            "jane@example-.com",
+            "jane@example..com",
+            "jane@exa_mple.com",
+            "\"jane\"@example.com",
+            "jäne@example.com",
+            "jane@exam\nple.com",
+            "<jane@example.com>",
+            "jane@example.com\u{200b}",
+            &local64,
+            &local65,
+            &dotted65,
+            &label63,
+            &label64,
+            &long,
+            &padded,
+        ] {
+            assert_eq!(fits(&schema, email), ok(email), "{email:?}");
+        }
+    }
+
+    #[test]
+    fn drop_create_has_one_form_per_kind_and_profile_choice() {
+        let doc = build(crate::greenhouse::registry());
+        let variants = doc["components"]["schemas"]["DropCreate"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            variants.len(),
+            2 * crate::greenhouse::registry().names().len()
+        );
+        let partner = crate::greenhouse::registry()
+            .all()
+            .find(|k| k.connects())
+            .map(|k| k.name())
+            .unwrap();
+        let without = build_for(crate::greenhouse::registry(), &[partner]);
+        let listed = without["components"]["schemas"]["DropCreate"].to_string();
+        assert!(!listed.contains(&format!("\"{partner}\"")), "{partner}");
+    }
 }
