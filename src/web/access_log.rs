@@ -5,6 +5,13 @@
 //!
 //! The same middleware counts and times each request for the metrics, by
 //! route pattern (`unmatched` when no route matched), never by raw path.
+//!
+//! Cost per request (SPEC §10): the route pattern is read from the router's
+//! own result once the request was served, never found by matching the path
+//! against every route again (actix does that with a regex per route, which
+//! was most of the CPU of a page view); the redaction is one pass over the
+//! path without allocation per run; and the client address and the redacted
+//! path are only worked out when the access line is going to be written.
 
 use crate::metrics::{method_label, HttpLabels, UNMATCHED};
 use actix_web::body::MessageBody;
@@ -35,51 +42,83 @@ fn unit_at(s: &[u8], i: usize) -> Option<(usize, u8)> {
     if b != b'%' {
         return None;
     }
-    let hex = std::str::from_utf8(s.get(i + 1..i + 3)?).ok()?;
-    let decoded = u8::from_str_radix(hex, 16).ok()?;
+    let hex = |i: usize| char::from(*s.get(i)?).to_digit(16);
+    let decoded = u8::try_from(hex(i + 1)? * 16 + hex(i + 2)?).ok()?;
     is_b64url(decoded).then_some((3, decoded))
 }
 
-/// A UUID (ids in API paths are not secrets and stay readable).
-fn is_uuid(run: &[u8]) -> bool {
-    run.len() == 36
-        && run.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+/// One run of base64url units, judged as it is read (no copy of it is made).
+#[derive(Default)]
+struct Run {
+    /// Characters the run stands for (a percent-escape counts as one).
+    len: usize,
+    /// The last three characters, for `kd_`.
+    last: [u8; 3],
+    /// A `kd_` followed by a base64url character was seen.
+    api_token: bool,
+    /// Every character so far fits a canonical UUID (36 characters, dashes
+    /// at 8, 13, 18 and 23, hex digits elsewhere).
+    uuid_so_far: bool,
 }
 
-fn is_secret(decoded: &[u8]) -> bool {
-    let api_token = decoded
-        .windows(4)
-        .any(|w| w[..3].eq_ignore_ascii_case(b"kd_") && is_b64url(w[3]));
-    api_token || (decoded.len() >= SECRET_RUN && !is_uuid(decoded))
+impl Run {
+    fn new() -> Self {
+        Self {
+            uuid_so_far: true,
+            ..Self::default()
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        // `b` is base64url, so "kd_" before it makes an API token.
+        self.api_token |= self.len >= 3 && self.last.eq_ignore_ascii_case(b"kd_");
+        self.uuid_so_far &= match self.len {
+            8 | 13 | 18 | 23 => b == b'-',
+            0..=35 => b.is_ascii_hexdigit(),
+            _ => false,
+        };
+        self.last = [self.last[1], self.last[2], b];
+        self.len += 1;
+    }
+
+    /// API tokens (UUIDs in API paths are not secrets and stay readable).
+    fn is_secret(&self) -> bool {
+        let uuid = self.uuid_so_far && self.len == 36;
+        self.api_token || (self.len >= SECRET_RUN && !uuid)
+    }
 }
 
 /// `text` (a path, a query string, a URL) with every secret-shaped run of
 /// base64url characters (percent-escaped or not) replaced by `<redacted>`.
+/// One pass, linear in the length of `text`.
 pub fn redact(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
+    // `text[copied..]` is not written out yet.
+    let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
+        let Some((len, b)) = unit_at(bytes, i) else {
+            // Not part of a run (a multi-byte character is never one, and
+            // runs are ASCII, so every run starts and ends on a boundary).
+            i += 1;
+            continue;
+        };
         let start = i;
-        let mut decoded = Vec::new();
+        let mut run = Run::new();
+        run.push(b);
+        i += len;
         while let Some((len, b)) = unit_at(bytes, i) {
-            decoded.push(b);
+            run.push(b);
             i += len;
         }
-        if i > start {
-            // Runs are ASCII, so `start..i` are character boundaries.
-            let run = text.get(start..i).unwrap_or_default();
-            out.push_str(if is_secret(&decoded) { REDACTED } else { run });
-        } else if let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) {
-            out.push(c);
-            i += c.len_utf8();
-        } else {
-            break;
+        if run.is_secret() {
+            out.push_str(text.get(copied..start).unwrap_or_default());
+            out.push_str(REDACTED);
+            copied = i;
         }
     }
+    out.push_str(text.get(copied..).unwrap_or_default());
     out
 }
 
@@ -90,12 +129,12 @@ pub fn redact_path(path: &str) -> String {
     if path.starts_with("/d/") {
         return format!("/d/{REDACTED}");
     }
-    let shown = redact(path);
-    if shown.chars().count() > MAX_LOGGED {
-        format!("{}…", shown.chars().take(MAX_LOGGED).collect::<String>())
-    } else {
-        shown
+    let mut shown = redact(path);
+    if let Some((cut, _)) = shown.char_indices().nth(MAX_LOGGED) {
+        shown.truncate(cut);
+        shown.push('…');
     }
+    shown
 }
 
 /// The path of a request routed to a pattern with a `{token}` segment is the
@@ -106,49 +145,64 @@ fn by_route(pattern: Option<&str>) -> Option<String> {
         .map(|p| p.replace("{token}", REDACTED))
 }
 
+/// Who sent a request, as the access line shows it.
+struct Sender {
+    peer: String,
+    client: String,
+    raw_path: String,
+}
+
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().clone();
-    let raw_path = req.path().to_owned();
-    // The resource map matches the path as the router will: a pattern or nothing.
-    let pattern = req.request().match_pattern();
     let metrics = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.metrics.clone());
-    let peer = req
-        .peer_addr()
-        .map(|a| super::client_addr::canonical(a.ip()).to_string())
-        .unwrap_or_default();
-    let client = super::client_addr(req.request())
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    // Only worked out when the line is written (`KEYDROP_LOG` at info or finer).
+    let sender =
+        tracing::enabled!(target: "keydrop::access", tracing::Level::INFO).then(|| Sender {
+            peer: req
+                .peer_addr()
+                .map(|a| super::client_addr::canonical(a.ip()).to_string())
+                .unwrap_or_default(),
+            client: super::client_addr(req.request())
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            raw_path: req.path().to_owned(),
+        });
     let res = next.call(req).await;
-    let path = by_route(pattern.as_deref()).unwrap_or_else(|| redact_path(&raw_path));
+    // The router's own answer: the pattern it served the request by. (Only a
+    // request no route took is looked up in the resource map by its path.)
+    let pattern = res.as_ref().ok().and_then(|r| r.request().match_pattern());
     let status = match &res {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
+    let elapsed = started.elapsed();
+    if let Some(sender) = sender {
+        let path = by_route(pattern.as_deref()).unwrap_or_else(|| redact_path(&sender.raw_path));
+        tracing::info!(
+            target: "keydrop::access",
+            %method,
+            path = %path,
+            status,
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            peer = %sender.peer,
+            client = %sender.client,
+            "request"
+        );
+    }
     if let Some(metrics) = metrics {
         let labels = HttpLabels {
             route: pattern.map_or(Cow::Borrowed(UNMATCHED), Cow::Owned),
             method: method_label(&method),
             status,
         };
-        metrics.http_request(&labels, started.elapsed());
+        metrics.http_request(&labels, elapsed);
     }
-    tracing::info!(
-        target: "keydrop::access",
-        %method,
-        path = %path,
-        status,
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        peer = %peer,
-        client = %client,
-        "request"
-    );
     res
 }
 
@@ -243,5 +297,318 @@ mod tests {
         );
         assert_eq!(by_route(Some("/api/v1/drops/{id}")), None);
         assert_eq!(by_route(None), None);
+    }
+
+    /// The redaction as first written (a copy of each run, then a second
+    /// look at it): the one-pass scan must answer exactly the same.
+    fn reference(text: &str) -> String {
+        fn is_uuid(run: &[u8]) -> bool {
+            run.len() == 36
+                && run.iter().enumerate().all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => *b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                })
+        }
+        fn unit(s: &[u8], i: usize) -> Option<(usize, u8)> {
+            let b = *s.get(i)?;
+            if is_b64url(b) {
+                return Some((1, b));
+            }
+            if b != b'%' {
+                return None;
+            }
+            let hex = std::str::from_utf8(s.get(i + 1..i + 3)?).ok()?;
+            let decoded = u8::from_str_radix(hex, 16).ok()?;
+            is_b64url(decoded).then_some((3, decoded))
+        }
+        let bytes = text.as_bytes();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            let mut decoded = Vec::new();
+            while let Some((len, b)) = unit(bytes, i) {
+                decoded.push(b);
+                i += len;
+            }
+            if i > start {
+                let api = decoded
+                    .windows(4)
+                    .any(|w| w[..3].eq_ignore_ascii_case(b"kd_") && is_b64url(w[3]));
+                let secret = api || (decoded.len() >= SECRET_RUN && !is_uuid(&decoded));
+                out.push_str(if secret { REDACTED } else { &text[start..i] });
+            } else {
+                let c = text[i..].chars().next().unwrap();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+        out
+    }
+
+    /// Pieces that meet at every boundary the scan has: escapes whole, cut
+    /// short, of separators and of invalid UTF-8; `kd_` in any case; runs
+    /// just under and over 32 characters; UUID-shaped runs and near misses.
+    const PIECES: &[&str] = &[
+        "a",
+        "Z",
+        "9",
+        "-",
+        "_",
+        "/",
+        "?",
+        "=",
+        "&",
+        ".",
+        "%",
+        "%2",
+        "%2D",
+        "%2d",
+        "%5F",
+        "%5f",
+        "%6B",
+        "%64",
+        "%2F",
+        "%2f",
+        "%25",
+        "%zz",
+        "%G1",
+        "%+A",
+        "%FF",
+        "%C3%A9",
+        "%C0%AF",
+        "é",
+        "\u{fffd}",
+        "\u{1F511}",
+        "kd_",
+        "KD_",
+        "Kd%5F",
+        "%6Bd_",
+        "k",
+        "d",
+        "kd",
+        "3f2a9c1e",
+        "8b7d",
+        "4e6f-",
+        "1b2d3e4f5a6b",
+        "nV73Z5EA3yKPNJkvG9eOGB",
+        "-KGDVWnOJr_upoz1mNbv0",
+        "0123456789abcdef0123456789abcde",
+        " ",
+        "+",
+        "~",
+    ];
+
+    #[test]
+    fn the_one_pass_scan_answers_as_the_reference_does() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let n = next() % 24;
+            let text: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            assert_eq!(redact(&text), reference(&text), "{text:?}");
+        }
+        for text in [
+            format!("/{T}"),
+            format!("/x?token={T}&next=%2Fd%2F{T}&k={API}&page=2"),
+            "/api/v1/drops/3f2a9c1e-8b7d-4e6f-a5c4-1b2d3e4f5a6b/revoke".to_owned(),
+            "/api/v1/drops/3f2a9c1e-8b7d-4e6f-a5c4-1b2d3e4f5a6bc/revoke".to_owned(),
+            "/api/v1/drops/3f2a9c1e_8b7d-4e6f-a5c4-1b2d3e4f5a6b/revoke".to_owned(),
+            "/caf\u{e9}/%zz/%".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(redact(&text), reference(&text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn boundaries_of_the_shape() {
+        let run = |n: usize| "a".repeat(n);
+        assert_eq!(redact(&format!("/{}/", run(31))), format!("/{}/", run(31)));
+        assert_eq!(redact(&format!("/{}/", run(32))), "/<redacted>/");
+        // A percent-escape counts as the one character it stands for.
+        let escaped = format!("{}%61", run(30));
+        assert_eq!(redact(&format!("/{escaped}/")), format!("/{escaped}/"));
+        assert_eq!(redact(&format!("/{escaped}a/")), "/<redacted>/");
+        // `kd_` makes a token of any length, in any case, escaped or not,
+        // once a base64url character follows it.
+        for t in [
+            "kd_x", "KD_x", "xkd_x", "%6Bd_x", "kd%5Fx", "kd%5fx", "a-kd_-",
+        ] {
+            assert_eq!(redact(&format!("/{t}/")), "/<redacted>/", "{t}");
+        }
+        for t in ["kd_", "kd", "k_d_x", "kd%5", "kd%5F", "kd_%2Fx"] {
+            assert_eq!(redact(&format!("/{t}")), format!("/{t}"), "{t}");
+        }
+        // A canonical UUID is readable; anything longer, or with a dash
+        // elsewhere, is 36+ base64url characters like any other.
+        let uuid = "3f2a9c1e-8b7d-4e6f-a5c4-1b2d3e4f5a6b";
+        assert_eq!(redact(uuid), uuid);
+        assert_eq!(redact(&uuid.to_uppercase()), uuid.to_uppercase());
+        assert_eq!(redact(&format!("{uuid}0")), REDACTED);
+        assert_eq!(redact(&format!("0{uuid}")), REDACTED);
+        assert_eq!(redact(&uuid.replace('-', "_")), REDACTED);
+        assert_eq!(redact(&format!("{uuid}/{uuid}")), format!("{uuid}/{uuid}"));
+    }
+
+    #[test]
+    fn adversarial_spellings_never_show_the_token() {
+        let long_run = T.repeat(2_500);
+        let long_path = format!("/{}", format!("{T}/").repeat(1_500));
+        let near_the_cut = format!("/{}{T}", "ab/".repeat(63));
+        for path in [
+            // In query strings and fragments (when a whole URL is logged).
+            format!("/healthz?t={T}"),
+            format!("/x?a=1&token={T}#{T}"),
+            format!("https://keydrop.example/d/{T}?again={T}"),
+            // Encoded slashes and escaped letters around and inside it.
+            format!("/d%2F{T}"),
+            format!("/d%2f{T}"),
+            format!("%2Fd%2F{T}"),
+            format!("/%2F%2Fd/{T}"),
+            format!("/x/{}%2D{}", &T[..21], &T[22..]),
+            format!("/x/{}%2d{}", &T[..21], &T[22..]),
+            format!("/x/%{}", T),
+            format!("/x/{T}%"),
+            format!("/x/{T}%2"),
+            // Escapes that stand for invalid UTF-8, and real non-ASCII, beside it.
+            format!("/%FF%FE{T}%C0%AF"),
+            format!("/%FF{T}"),
+            format!("/\u{fffd}{T}\u{fffd}"),
+            format!("/caf\u{e9}{T}\u{e9}"),
+            format!("/\u{1F511}{T}"),
+            // Very long: one run, many runs, and a token just before the cut.
+            long_run,
+            long_path,
+            near_the_cut,
+        ] {
+            for shown in [redact(&path), redact_path(&path)] {
+                assert!(!shown.contains(&T[..20]), "{path:.80} -> {shown:.120}");
+                assert!(
+                    !shown.contains(&T[T.len() - 20..]),
+                    "{path:.80} -> {shown:.120}"
+                );
+                assert!(shown.contains(REDACTED), "{path:.80} -> {shown:.120}");
+            }
+        }
+        // The cut comes after the redaction, and on a character boundary.
+        let cut = redact_path(&format!("/{}{T}", "\u{e9}".repeat(MAX_LOGGED - 5)));
+        assert!(cut.ends_with('…') && !cut.contains(&T[..8]), "{cut}");
+        assert_eq!(cut.chars().count(), MAX_LOGGED + 1);
+    }
+
+    /// Everything the middleware writes, for one test.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn lines_show_the_route_served_and_never_the_token() {
+        use actix_web::{middleware::from_fn, test as awtest, web, App, HttpResponse};
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = awtest::init_service(
+            App::new()
+                .wrap(from_fn(access_log))
+                .route("/d/{token}", web::get().to(HttpResponse::Ok))
+                .route("/static/{file}", web::get().to(HttpResponse::Ok))
+                .default_service(web::to(HttpResponse::NotFound)),
+        )
+        .await;
+        let long = format!("/x/{}", format!("{T}/").repeat(100));
+        for (method, uri, status) in [
+            ("GET", format!("/d/{T}"), 200),
+            ("GET", format!("/d/{T}?t={T}"), 200),
+            ("POST", format!("/d/{T}"), 404),
+            ("GET", format!("/d/{T}/more"), 404),
+            ("GET", format!("/d%2F{T}"), 404),
+            ("GET", format!("//d/{T}"), 404),
+            ("GET", format!("/static/{T}.css"), 200),
+            ("GET", format!("/%FF%FE{T}"), 404),
+            ("GET", long, 404),
+            ("GET", "/static/keydrop.css".to_owned(), 200),
+        ] {
+            let req = awtest::TestRequest::default()
+                .method(method.parse().unwrap())
+                .uri(&uri)
+                .to_request();
+            let res = awtest::call_service(&app, req).await;
+            assert_eq!(res.status().as_u16(), status, "{method} {uri:.60}");
+        }
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 10, "{text}");
+        assert!(
+            !text.contains(&T[..20]) && !text.contains(&T[T.len() - 20..]),
+            "{text}"
+        );
+        // Served by the page route: its pattern, whatever the spelling.
+        assert_eq!(
+            text.matches("path=/d/<redacted> status=200").count(),
+            2,
+            "{text}"
+        );
+        // No route served these (a POST, a longer path); a `/d/` path is
+        // still hidden whole.
+        assert_eq!(
+            text.matches("path=/d/<redacted> status=404").count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("path=/d%<redacted> status=404"), "{text}");
+        assert!(
+            text.contains("path=/static/<redacted>.css status=200"),
+            "{text}"
+        );
+        assert!(
+            text.contains("path=/static/keydrop.css status=200"),
+            "{text}"
+        );
+    }
+
+    #[actix_web::test]
+    async fn no_line_below_the_info_level() {
+        use actix_web::{middleware::from_fn, test as awtest, web, App, HttpResponse};
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = awtest::init_service(
+            App::new()
+                .wrap(from_fn(access_log))
+                .route("/d/{token}", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let req = awtest::TestRequest::get()
+            .uri(&format!("/d/{T}"))
+            .to_request();
+        assert_eq!(awtest::call_service(&app, req).await.status(), 200);
+        assert!(lines.0.lock().unwrap().is_empty());
     }
 }
