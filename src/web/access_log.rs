@@ -175,7 +175,10 @@ pub async fn access_log(
         });
     let res = next.call(req).await;
     // The router's own answer: the pattern it served the request by. (Only a
-    // request no route took is looked up in the resource map by its path.)
+    // request no route took is looked up in the resource map by its path.) An
+    // error returned instead of a response has no request left to ask; none
+    // of keydrop's handlers or middleware return one (they answer), and it
+    // would be logged by shape and counted as unmatched.
     let pattern = res.as_ref().ok().and_then(|r| r.request().match_pattern());
     let status = match &res {
         Ok(r) => r.status().as_u16(),
