@@ -172,7 +172,8 @@ pub trait CredentialKind: Send + Sync + 'static {
     fn advice(&self, secret: &Secret, advice: Advice) -> String;
     /// The numbered steps for creating the credential in Greenhouse. `permissions` is the
     /// rendered list of required and optional permissions, to place at the step where they
-    /// are granted.
+    /// are granted. Depends on nothing but its arguments: link pages keep the rendered
+    /// section per kind, profile and brand (`web::pages` instructions).
     fn instructions(&self, brand: &str, permissions: Markup) -> Markup;
     /// How to add missing permissions to the credential the customer already made (where to
     /// find it again in Greenhouse, what to tick, and that the same values are sent again),
