@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100}
-cargo build --release --quiet --bin keydrop
-BIN=target/release/keydrop
+[ -n "${KEYDROP_BIN:-}" ] || cargo build --release --quiet --bin keydrop
+BIN=${KEYDROP_BIN:-target/release/keydrop}
 WORK=$(mktemp -d)
 PORT=18495
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -24,9 +24,9 @@ echo "after start: RSS $(rss) MiB"
 for i in $(seq "$N"); do
   curl -fs -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
     -d "{\"name\":\"w$i\",\"role\":\"worker\"}" "http://127.0.0.1:$PORT/api/v1/tokens" |
-    sed -E 's/.*"token":"([^"]+)".*/\1/' >>"$WORK/tokens"
+    python3 -c "import json,sys; print(json.load(sys.stdin)[\"token\"])" >>"$WORK/tokens"
 done
-echo "after minting $N tokens: RSS $(rss) MiB"
+echo "after minting $(wc -l <"$WORK/tokens") tokens: RSS $(rss) MiB"
 # Restart: every token is cold again.
 kill $pid; wait $pid 2>/dev/null || true
 "$BIN" serve --bind 127.0.0.1:$PORT >/dev/null 2>&1 &

@@ -91,6 +91,7 @@ struct Event {
     ip: Option<String>,
     details: String,
     hash: String,
+    mac: String,
 }
 
 enum Batch {
@@ -138,6 +139,7 @@ fn verification(outcome: &str, at_ms: i64) -> String {
 
 struct Generator {
     keyring: Keyring,
+    audit: keydrop::crypto::audit::AuditKey,
     args_credentials: u64,
     events: u64,
     waiting_only: bool,
@@ -343,6 +345,7 @@ impl Generator {
                 subject,
                 ip,
                 details: details.to_string(),
+                mac: self.audit.event_mac(self.seq, &self.hash),
                 hash: self.hash.clone(),
             });
         }
@@ -389,6 +392,7 @@ impl Generator {
                 subject: "token:bench".into(),
                 ip: None,
                 details: details.to_string(),
+                mac: self.audit.event_mac(self.seq, &self.hash),
                 hash: self.hash.clone(),
             });
             if events.len() >= batch {
@@ -447,7 +451,7 @@ const CREDS_HEAD: &str =
      delivery, key_version, wrapped_key, ciphertext, lease_id, lease_expires_at, next_check_at, \
      check_failures, created_at, delivered_at, destroyed_at)";
 const EVENTS_HEAD: &str =
-    "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash)";
+    "INSERT INTO audit_events (seq, at, actor, action, subject, ip, details, hash, mac)";
 
 struct Writer {
     conn: AnyConnection,
@@ -548,7 +552,7 @@ impl Writer {
 
     async fn events(&mut self, events: &[Event]) -> Result<()> {
         self.before().await?;
-        let sql = self.sql(EVENTS_HEAD, 8, events.len());
+        let sql = self.sql(EVENTS_HEAD, 9, events.len());
         let mut q = sqlx::query(&sql);
         for e in events {
             q = q
@@ -559,7 +563,8 @@ impl Writer {
                 .bind(&e.subject)
                 .bind(e.ip.clone())
                 .bind(&e.details)
-                .bind(&e.hash);
+                .bind(&e.hash)
+                .bind(&e.mac);
         }
         q.execute(&mut self.conn)
             .await
@@ -588,6 +593,8 @@ async fn main() -> Result<()> {
         .ensure_key_checks(&keyring)
         .await?
         .map_err(|e| anyhow!("the master key does not fit this database: {e:?}"))?;
+    // The events are MACed under the audit key, as keydrop writes them.
+    let audit = keydrop::service::secrets::audit_key(&store, &keyring).await?;
     store.close().await;
 
     let mut conn = AnyConnection::connect(&args.url).await?;
@@ -599,11 +606,14 @@ async fn main() -> Result<()> {
     } else {
         conn.execute("SET synchronous_commit = off").await?;
     }
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+    let head = sqlx::query("SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1")
         .fetch_one(&mut conn)
         .await?;
     let start_seq: i64 = head.try_get("seq")?;
     let start_hash: String = head.try_get("hash")?;
+    let keyed_from: i64 = head
+        .try_get::<Option<i64>, _>("keyed_from")?
+        .unwrap_or(start_seq + 1);
 
     let spec = DropRequest {
         org: "Bench Org".into(),
@@ -616,6 +626,7 @@ async fn main() -> Result<()> {
     let issuer = format!("token:{}", uuid_from(1, 0xA11CE));
     let generator = Generator {
         keyring,
+        audit: audit.clone(),
         args_credentials: args.credentials,
         events: args.events,
         waiting_only,
@@ -680,11 +691,15 @@ async fn main() -> Result<()> {
         .map_err(|_| anyhow!("the generator thread panicked"))??;
     let (seq, hash) = head.ok_or_else(|| anyhow!("the generator stopped early"))?;
     writer.before().await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(&hash)
-        .execute(&mut writer.conn)
-        .await?;
+    sqlx::query(
+        "UPDATE audit_head SET seq = $1, hash = $2, mac = $3, keyed_from = $4 WHERE id = 1",
+    )
+    .bind(seq)
+    .bind(&hash)
+    .bind(audit.head_mac(seq, &hash, keyed_from))
+    .bind(keyed_from)
+    .execute(&mut writer.conn)
+    .await?;
     writer.commit().await?;
     bar.finish();
     let load_s = started.elapsed().as_secs_f64();

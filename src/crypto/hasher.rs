@@ -2,18 +2,22 @@
 //!
 //! One argon2 run of an API token needs 19 MiB. Run on whatever thread is
 //! free (tokio's blocking pool), each run's buffer stayed behind in that
-//! thread's malloc arena: 48 first-time tokens, four at once, took a
-//! process from 15 to 339 MiB for good. Here every run happens on one of
-//! [`THREADS`] threads that own their buffer for the life of the process,
-//! so what argon2 can ever hold is `THREADS` × the largest cost in use, and
-//! the buffer is wiped after each run (it is derived from the token).
+//! thread's malloc arena: 100 first-time tokens, four at once, took a
+//! process from 14 to 357 MiB for good (`bench/cold_tokens.sh`). Here every
+//! run happens on one of two threads that own their buffer for the life of
+//! the process, so what argon2 can ever hold is two buffers of the largest
+//! cost in use, and a buffer is wiped after each run (it is derived from
+//! the token). A job goes to the first thread whenever it is waiting for
+//! one, and to the second only when two runs overlap, so a process whose
+//! checks come one at a time holds one buffer, not two.
 //!
 //! Callers queue through [`crate::web::auth_throttle::HashGate`] first, so
-//! the queue here never holds more than a few jobs.
+//! no more runs are in flight than there are threads.
 
 use super::token::{ApiToken, TagKey};
 use super::CryptoError;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, TrySendError};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -36,7 +40,12 @@ enum Job {
 /// last handle is dropped.
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
+    /// The first thread, taking a job only while it waits for one (a rendezvous).
+    first: Arc<Mutex<mpsc::SyncSender<Job>>>,
+    /// The second thread, for a job that arrives while the first is busy.
+    second: Arc<Mutex<mpsc::Sender<Job>>>,
+    /// Whether the first thread is running a job right now.
+    first_busy: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -54,22 +63,32 @@ pub struct HasherGone;
 impl Hasher {
     /// Start the threads.
     pub fn start() -> Result<Self, CryptoError> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for n in 0..THREADS {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("keydrop-argon2-{n}"))
-                .spawn(move || work(&rx))
-                .map_err(|_| CryptoError::Hash)?;
-        }
+        let (first, first_jobs) = mpsc::sync_channel::<Job>(0);
+        let (second, second_jobs) = mpsc::channel::<Job>();
+        let first_busy = Arc::new(AtomicBool::new(false));
+        spawn("keydrop-argon2-0", first_jobs, first_busy.clone())?;
+        spawn("keydrop-argon2-1", second_jobs, Arc::default())?;
         Ok(Self {
-            jobs: Arc::new(Mutex::new(tx)),
+            first: Arc::new(Mutex::new(first)),
+            second: Arc::new(Mutex::new(second)),
+            first_busy,
         })
     }
 
     fn send(&self, job: Job) -> Result<(), HasherGone> {
-        self.jobs
+        let first = self.first.lock().map_err(|_| HasherGone)?;
+        let job = match first.try_send(job) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(job)) => job,
+            Err(TrySendError::Disconnected(_)) => return Err(HasherGone),
+        };
+        if !self.first_busy.load(Ordering::SeqCst) {
+            // Idle but not yet back at its receive (just started, or just done):
+            // it takes the job within moments.
+            return first.send(job).map_err(|_| HasherGone);
+        }
+        drop(first);
+        self.second
             .lock()
             .map_err(|_| HasherGone)?
             .send(job)
@@ -92,26 +111,30 @@ impl Hasher {
     }
 }
 
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
+fn spawn(name: &str, jobs: mpsc::Receiver<Job>, busy: Arc<AtomicBool>) -> Result<(), CryptoError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || work(&jobs, &busy))
+        .map(|_| ())
+        .map_err(|_| CryptoError::Hash)
+}
+
+fn work(jobs: &mpsc::Receiver<Job>, busy: &AtomicBool) {
     let mut memory = Vec::new();
-    loop {
-        // Holding the lock while waiting is the point: one idle thread waits
-        // for the next job, the others wait for the lock.
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else {
-            return; // every handle is gone
-        };
+    // Ends when every handle is gone. Busy is cleared before the answer goes out, so
+    // the caller's next job finds this thread idle.
+    while let Ok(job) = jobs.recv() {
+        busy.store(true, Ordering::SeqCst);
         match job {
             Job::Verify { token, phc, reply } => {
                 let ok = token.verify_in(&phc, &mut memory);
+                busy.store(false, Ordering::SeqCst);
                 let _ = reply.send(ok);
             }
             Job::Mint { tag, reply } => {
                 let minted = ApiToken::generate(&tag)
                     .and_then(|t| t.hash_in(&mut memory).map(|phc| (t, phc)));
+                busy.store(false, Ordering::SeqCst);
                 let _ = reply.send(minted);
             }
         }
@@ -133,5 +156,9 @@ mod tests {
         assert!(!hasher.verify(other, phc.clone()).await.unwrap());
         // The same answers as the plain (allocating) path.
         assert!(token.verify(&phc));
+        // Overlapping runs go to both threads and all come back.
+        let runs = (0..6).map(|_| hasher.verify(token.clone(), phc.clone()));
+        let all = futures_util::future::join_all(runs).await;
+        assert!(all.into_iter().all(|r| r.unwrap()));
     }
 }

@@ -94,6 +94,9 @@ pub struct TokenVerifier {
     hashing: HashGate,
     /// Legacy token ids whose secret was recently wrong.
     backoff: Backoff,
+    /// One cold check per token at a time: 64 connections that open with the same new
+    /// token cost one argon2 run, not one per permit.
+    checking: Mutex<HashMap<[u8; 32], std::sync::Weak<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -112,7 +115,20 @@ impl TokenVerifier {
             cache: Mutex::new(HashMap::new()),
             hashing: HashGate::new(MAX_HASHING, HASH_WAIT),
             backoff: Backoff::new(BACKOFF_FIRST, BACKOFF_MAX, MAX_ENTRIES),
+            checking: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The gate of cold checks of the token with cache key `key`.
+    fn check_gate(&self, key: &[u8; 32]) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self.checking.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = gates.get(key).and_then(std::sync::Weak::upgrade) {
+            return g;
+        }
+        gates.retain(|_, g| g.strong_count() > 0);
+        let g = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        gates.insert(*key, std::sync::Arc::downgrade(&g));
+        g
     }
 
     /// Check the value of an `Authorization` header.
@@ -159,6 +175,12 @@ impl TokenVerifier {
             .await?
             .filter(|r| r.revoked_at.is_none())
             .ok_or_else(ApiError::unauthorized)?;
+        // Another request may be checking this very token: wait for its answer.
+        let gate = self.check_gate(&key);
+        let _one_at_a_time = gate.lock().await;
+        if let Some((caller, true)) = self.cached(&key) {
+            return Ok(caller);
+        }
         let _permit = self.hashing.enter().await.map_err(|_| {
             ApiError::unavailable("too many API token checks at once; try again shortly")
                 .retry_after(self.hashing.retry_after_secs())
