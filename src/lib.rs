@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod greenhouse;
+pub mod health;
 pub mod jobs;
 pub mod metrics;
 pub mod service;

@@ -7,7 +7,7 @@
 //! token or any other secret (SPEC §8.1): routes are actix patterns
 //! (`/d/{token}`), everything else comes from fixed vocabularies.
 
-use crate::jobs::health::TaskHealth;
+use crate::health::TaskHealth;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

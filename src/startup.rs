@@ -202,26 +202,31 @@ impl Application {
         )
         .with_metrics(metrics.clone());
         let connect_csp = crate::web::headers::connect_policy(&checker.config().auth_url);
-        let state = actix_web::web::Data::new(AppState {
-            connect_csp,
+        let tasks = Supervisor::new(clock.clone(), settings.jobs.restart_backoff);
+        let limiter = settings.rate_limit.map(RateLimiter::new);
+        let services = Arc::new(crate::service::Services {
             store: store.clone(),
-            csrf,
             releases,
             vendor,
             tokens,
             keyring,
-            limiter: settings.rate_limit.map(RateLimiter::new),
-            drop_cache: Default::default(),
             checker,
-            tasks: Supervisor::new(clock.clone(), settings.jobs.restart_backoff),
             metrics,
             settings,
+        });
+        let state = actix_web::web::Data::new(AppState {
+            services: services.clone(),
+            connect_csp,
+            csrf,
+            limiter,
+            drop_cache: Default::default(),
+            tasks,
         });
         let shared = state.clone().into_inner();
         shared.tasks.supervise("release_batcher", move |beat| {
             release_worker.clone().run(beat)
         });
-        crate::jobs::spawn(shared.clone(), &shared.tasks);
+        crate::jobs::spawn(services, &shared.tasks);
         let probe_store = store.clone();
         shared.tasks.supervise("database_probe", move |beat| {
             crate::jobs::probe(probe_store.clone(), beat)

@@ -3,7 +3,7 @@
 //! Greenhouse from (`KEYDROP_EGRESS_IPS`). Both are read and checked once at
 //! start; a bad value stops start-up with a one-line reason.
 
-use crate::web::client_addr::IpNet;
+use crate::domain::net::IpNet;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ pub mod credential;
 pub mod drop;
 pub mod event;
 pub mod kind;
+pub mod net;
 pub mod number;
 pub mod profile;
 pub mod release;

@@ -30,52 +30,7 @@ pub struct CheckerConfig {
     /// Probes in flight at once.
     pub max_in_flight: usize,
     /// The operator's partner OAuth client (`harvest_v3_partner`), when configured.
-    pub partner: Option<PartnerClient>,
-}
-
-/// The operator's Greenhouse partner OAuth client (SPEC §1.5, §6). `Debug` shows the id only.
-#[derive(Clone)]
-pub struct PartnerClient {
-    pub client_id: String,
-    client_secret: std::sync::Arc<zeroize::Zeroizing<String>>,
-}
-
-impl PartnerClient {
-    pub fn new(client_id: impl Into<String>, client_secret: zeroize::Zeroizing<String>) -> Self {
-        Self {
-            client_id: client_id.into(),
-            client_secret: std::sync::Arc::new(client_secret),
-        }
-    }
-
-    /// HTTP Basic client authentication for the token endpoint.
-    pub fn auth(&self) -> super::oauth::ClientAuth<'_> {
-        super::oauth::ClientAuth {
-            client_id: &self.client_id,
-            client_secret: self.client_secret.as_str(),
-        }
-    }
-
-    /// The secret, for scrubbing answers before they are logged.
-    pub fn secret(&self) -> &str {
-        self.client_secret.as_str()
-    }
-}
-
-impl PartialEq for PartnerClient {
-    fn eq(&self, other: &Self) -> bool {
-        self.client_id == other.client_id && self.secret() == other.secret()
-    }
-}
-
-impl Eq for PartnerClient {}
-
-impl std::fmt::Debug for PartnerClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartnerClient")
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
+    pub partner: Option<crate::config::PartnerClient>,
 }
 
 impl Default for CheckerConfig {

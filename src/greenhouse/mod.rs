@@ -23,8 +23,9 @@ mod scrub;
 mod secret;
 mod validation;
 
+pub use crate::config::PartnerClient;
 pub use crate::domain::kind::{Kind, UnknownKind};
-pub use checker::{BuildError, Checker, CheckerConfig, PartnerClient};
+pub use checker::{BuildError, Checker, CheckerConfig};
 pub use http::Budget;
 pub use kinds::{registry, CredentialKind, Fields, Registry, Renewed};
 pub use oauth::{MintedToken, TokenError};

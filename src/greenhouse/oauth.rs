@@ -155,6 +155,16 @@ pub struct ClientAuth<'a> {
     pub client_secret: &'a str,
 }
 
+impl<'a> From<&'a crate::config::PartnerClient> for ClientAuth<'a> {
+    /// The operator's partner client, for HTTP Basic client authentication.
+    fn from(client: &'a crate::config::PartnerClient) -> Self {
+        Self {
+            client_id: &client.client_id,
+            client_secret: client.secret(),
+        }
+    }
+}
+
 /// `grant_type=authorization_code` (the code lives one minute: sent once, never repeated).
 pub async fn exchange_code(
     checker: &Checker,

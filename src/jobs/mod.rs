@@ -11,54 +11,20 @@
 //! [`JobSettings::recheck_concurrency`] at once, so a slow Greenhouse never
 //! holds up expiry, leases or retention.
 
-pub mod health;
 pub mod supervisor;
 pub mod webhooks;
 
+pub use crate::config::JobSettings;
 use crate::service::recheck;
-use crate::web::AppState;
+use crate::service::Services;
 use std::sync::Arc;
 use std::time::Duration;
-use supervisor::{Backoff, Beat, Supervisor};
+use supervisor::{Beat, Supervisor};
 
-/// How often a process runs a pass.
-pub const INTERVAL: Duration = Duration::from_secs(5);
 /// Most pending credentials one re-check pass takes.
 const RECHECK_BATCH: i64 = 20;
 /// Rows one sweep step handles per pass.
 const SWEEP_BATCH: i64 = 500;
-
-/// How the background tasks run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobSettings {
-    /// Time between passes of each task.
-    pub interval: Duration,
-    /// Wait before a stopped task is started again.
-    pub restart_backoff: Backoff,
-    /// Most re-checks in flight at once.
-    pub recheck_concurrency: usize,
-    /// Waits between webhook delivery attempts (SPEC §11); after the last,
-    /// a delivery is given up.
-    pub webhook_retries: Vec<Duration>,
-    /// How often the webhook dispatcher looks for work queued by another
-    /// process (its own commits wake it at once).
-    pub webhook_poll: Duration,
-    /// How long a webhook receiver has to answer (SPEC §11: 15 s).
-    pub webhook_timeout: Duration,
-}
-
-impl Default for JobSettings {
-    fn default() -> Self {
-        Self {
-            interval: INTERVAL,
-            restart_backoff: Backoff::default(),
-            recheck_concurrency: 4,
-            webhook_retries: webhooks::RETRIES.to_vec(),
-            webhook_poll: Duration::from_millis(500),
-            webhook_timeout: webhooks::TIMEOUT,
-        }
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -71,7 +37,7 @@ pub struct PassReport {
 }
 
 /// Run every job once: the sweeps, then the re-checks.
-pub async fn run_once(state: &AppState) -> PassReport {
+pub async fn run_once(state: &Services) -> PassReport {
     let (mut report, _) = sweep(state).await;
     let (rechecked, _) = recheck_pass(state).await;
     report.rechecked = rechecked;
@@ -79,7 +45,7 @@ pub async fn run_once(state: &AppState) -> PassReport {
 }
 
 /// One pass of the sweeps; the second value names the first step that failed.
-pub async fn sweep(state: &AppState) -> (PassReport, Option<&'static str>) {
+pub async fn sweep(state: &Services) -> (PassReport, Option<&'static str>) {
     let mut report = PassReport::default();
     let mut failed = None;
     let mut fail = |step: &'static str, e: &dyn std::fmt::Display| {
@@ -109,7 +75,7 @@ pub async fn sweep(state: &AppState) -> (PassReport, Option<&'static str>) {
 
 /// One pass of re-checks of due pending credentials, a few at a time;
 /// returns how many ran and whether every one went through.
-pub async fn recheck_pass(state: &AppState) -> (usize, bool) {
+pub async fn recheck_pass(state: &Services) -> (usize, bool) {
     match recheck::run_due(
         &state.store,
         &state.keyring,
@@ -135,7 +101,7 @@ const REFRESH_PASS_LIMIT: Duration = Duration::from_secs(60);
 /// Start the `sweeps`, `rechecks`, `partner_refresher` and `webhook_dispatcher` tasks under
 /// `supervisor`. Each is degraded (`/readyz` 503) once it has not passed for a few of its
 /// passes — plus, for those that call Greenhouse, as long as their longest pass may take.
-pub fn spawn(state: Arc<AppState>, supervisor: &Supervisor) {
+pub fn spawn(state: Arc<Services>, supervisor: &Supervisor) {
     let every = state.settings.jobs.interval;
     let budget = state.settings.greenhouse_budget;
     let passes = every * DEGRADED_AFTER_PASSES;
@@ -167,7 +133,7 @@ fn ticker(every: Duration) -> tokio::time::Interval {
     tick
 }
 
-async fn sweeps(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+async fn sweeps(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(), String> {
     let mut tick = ticker(every);
     loop {
         tick.tick().await;
@@ -188,7 +154,7 @@ async fn sweeps(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(),
     }
 }
 
-async fn rechecks(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+async fn rechecks(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(), String> {
     let mut tick = ticker(every);
     loop {
         tick.tick().await;
@@ -214,7 +180,7 @@ const REFRESH_SPACING: Duration = Duration::from_millis(200);
 /// one after another. Returns how many were due and whether every refresh went through (a
 /// grant another process is refreshing right now, or one Greenhouse refused, counts as
 /// through: only keydrop's own faults fail the pass).
-pub async fn refresh_pass(state: &AppState) -> (usize, bool) {
+pub async fn refresh_pass(state: &Services) -> (usize, bool) {
     let due = match state.store.refresh_due(REFRESH_BATCH).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -247,7 +213,7 @@ pub async fn refresh_pass(state: &AppState) -> (usize, bool) {
     (due.len(), ok)
 }
 
-async fn refresher(state: Arc<AppState>, every: Duration, beat: Beat) -> Result<(), String> {
+async fn refresher(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(), String> {
     let mut tick = ticker(every);
     loop {
         tick.tick().await;

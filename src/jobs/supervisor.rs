@@ -10,68 +10,14 @@
 //! Nothing a task reports may hold a secret: `/readyz` shows names, states,
 //! restart counts and pass times, never error text (that goes to the log).
 
-pub use super::health::{Registry, TaskHealth, TaskState};
+pub use crate::config::Backoff;
+pub use crate::health::{Beat, Registry, TaskHealth, TaskState};
 
 use crate::clock::SharedClock;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::task::JoinHandle;
-
-/// How long to wait before restarting a task that stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The wait after the first failure in a row.
-    pub first: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            first: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The wait after `failures` (≥ 1) stops in a row: first, 2×first, … max.
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(20);
-        self.first.saturating_mul(1u32 << exp).min(self.max)
-    }
-}
-
-/// Handed to each run of a task, to report how its passes go.
-#[derive(Debug, Clone)]
-pub struct Beat {
-    registry: Registry,
-    clock: SharedClock,
-    name: Arc<str>,
-    passed: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Beat {
-    /// A pass of the task's work succeeded.
-    pub fn pass(&self) {
-        let now = self.clock.now();
-        self.passed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.registry.update(&self.name, |t| {
-            t.last_pass = Some(now);
-            t.last_good = std::time::Instant::now();
-        });
-    }
-
-    /// A pass failed but the task goes on (e.g. the database blinked).
-    /// `error` must name no secret.
-    pub fn failed(&self, error: &str) {
-        self.registry
-            .update(&self.name, |t| t.last_error = Some(error.to_owned()));
-    }
-}
 
 /// Runs named tasks and starts them again when they stop.
 #[derive(Debug)]
@@ -145,13 +91,8 @@ impl Supervisor {
         let handle = tokio::spawn(async move {
             let mut failures: u32 = 0;
             loop {
-                let beat = Beat {
-                    registry: registry.clone(),
-                    clock: clock.clone(),
-                    name: name.clone(),
-                    passed: Default::default(),
-                };
-                let passed = beat.passed.clone();
+                let beat = Beat::new(registry.clone(), clock.clone(), name.clone());
+                let passed = beat.passed();
                 registry.update(&name, |t| t.state = TaskState::Up);
                 let mut run = AbortOnDrop(tokio::spawn(make(beat)));
                 let why = match (&mut run.0).await {

@@ -20,27 +20,15 @@
 
 use super::supervisor::Beat;
 use crate::service::webhooks::{resolve, signature, signing_keys};
+use crate::service::Services;
 use crate::store::webhooks::{Due, Endpoint, Record, SendResult, TakenEndpoint};
-use crate::web::AppState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::task::JoinSet;
 
-/// Waits after a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h;
-/// after the eighth attempt the delivery is given up (`failed`).
-pub const RETRIES: [Duration; 7] = [
-    Duration::from_secs(5),
-    Duration::from_secs(5 * 60),
-    Duration::from_secs(30 * 60),
-    Duration::from_secs(2 * 3600),
-    Duration::from_secs(5 * 3600),
-    Duration::from_secs(10 * 3600),
-    Duration::from_secs(10 * 3600),
-];
-/// A receiver has this long to answer (SPEC §11).
-pub const TIMEOUT: Duration = Duration::from_secs(15);
+pub use crate::config::jobs::{RETRIES, TIMEOUT};
 /// Deliveries one lane takes at a time.
 const PER_ENDPOINT: i64 = 16;
 /// Endpoints served at once by one process.
@@ -50,7 +38,7 @@ const FAILING_LANES: usize = LANES / 2;
 /// Kept this long after they finished.
 const KEEP_MS: i64 = 30 * 86_400_000;
 
-pub async fn run(state: Arc<AppState>, beat: Beat) -> Result<(), String> {
+pub async fn run(state: Arc<Services>, beat: Beat) -> Result<(), String> {
     let signal = state.store.outbox_signal();
     let poll = state.settings.jobs.webhook_poll;
     let clients = Arc::new(Clients::default());
@@ -142,7 +130,7 @@ fn lane_ended(
 }
 
 /// The lease on an endpoint and its deliveries: long enough for a few of them to time out.
-fn lease_ms(state: &AppState) -> i64 {
+fn lease_ms(state: &Services) -> i64 {
     i64::try_from((state.settings.jobs.webhook_timeout * 4).as_millis()).unwrap_or(60_000)
 }
 
@@ -171,7 +159,7 @@ impl Clients {
 /// (so no two dispatchers ever send it at once); what it did not attempt goes back to the
 /// queue with the endpoint.
 async fn lane(
-    state: Arc<AppState>,
+    state: Arc<Services>,
     clients: Arc<Clients>,
     records: Sender<Record>,
     lease_id: String,
@@ -233,14 +221,14 @@ const RESULTS_QUEUE: usize = 4096;
 /// Writes what lanes report: whatever has arrived, in one transaction (records that
 /// arrive during a commit go into the next). Were a commit lost, those deliveries would
 /// be sent again once their leases ran out: at least once.
-async fn record_results(state: Arc<AppState>, mut received: Receiver<Record>) {
+async fn record_results(state: Arc<Services>, mut received: Receiver<Record>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while received.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         record(&state, std::mem::take(&mut batch)).await;
     }
 }
 
-async fn record(state: &AppState, records: Vec<Record>) {
+async fn record(state: &Services, records: Vec<Record>) {
     if records.is_empty() {
         return;
     }
@@ -276,7 +264,7 @@ fn outcome(result: &SendResult) -> &'static str {
 /// A client pinned to the address the endpoint's host resolves to now
 /// (checked again against private ranges), or why there is none.
 async fn client_for(
-    state: &AppState,
+    state: &Services,
     e: &Endpoint,
     clients: &Clients,
 ) -> Result<reqwest::Client, String> {
@@ -303,7 +291,7 @@ async fn client_for(
     Ok(client)
 }
 
-async fn send(state: &AppState, e: &Endpoint, client: &reqwest::Client, due: &Due) -> SendResult {
+async fn send(state: &Services, e: &Endpoint, client: &reqwest::Client, due: &Due) -> SendResult {
     let now_ms = state.store.now_ms();
     let keys = match signing_keys(&state.keyring, e, now_ms) {
         Ok(k) => k,
@@ -361,7 +349,7 @@ async fn send(state: &AppState, e: &Endpoint, client: &reqwest::Client, due: &Du
 
 /// A failed attempt: retried after the next wait of the schedule, or given up. Its
 /// endpoint waits as long (after a delivery is given up, the first wait of the schedule).
-fn failure(state: &AppState, due: &Due, status: Option<i64>, error: String) -> SendResult {
+fn failure(state: &Services, due: &Due, status: Option<i64>, error: String) -> SendResult {
     let retries = &state.settings.jobs.webhook_retries;
     let now = state.store.now_ms();
     let after = |wait: &Duration| {

@@ -224,7 +224,7 @@ impl Submitter<'_> {
     async fn exchange_and_check(
         &self,
         drop: &DropRecord,
-        client: &crate::greenhouse::PartnerClient,
+        client: &crate::config::PartnerClient,
         code: &str,
         public_url: &str,
         ip: Option<String>,
@@ -234,7 +234,7 @@ impl Submitter<'_> {
         let tokens = match oauth::exchange_code(
             self.checker,
             budget,
-            client.auth(),
+            client.into(),
             code,
             &redirect,
         )

@@ -12,6 +12,29 @@ pub mod tokens;
 pub mod vend;
 pub mod webhooks;
 
+/// Everything the use cases need, built once at start and shared by every door: the HTTP
+/// handlers (through `web::AppState`), the background jobs, and `keydrop demo`.
+pub struct Services {
+    pub store: crate::store::Store,
+    pub keyring: std::sync::Arc<crate::crypto::keyring::Keyring>,
+    pub settings: crate::config::ServeSettings,
+    pub checker: crate::greenhouse::Checker,
+    /// Audited releases of secrets and stored access tokens, group-committed.
+    pub releases: release::Releases,
+    /// Access tokens of `vend` credentials.
+    pub vendor: vend::Vendor,
+    /// API-token minting and checking (tag key, argon2 threads).
+    pub tokens: tokens::Tokens,
+    /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
 /// A failure that is ours, not the caller's: the HTTP layer answers 500 — or 503 when the
 /// database is unreachable, which `store::is_unavailable` finds anywhere in the source
 /// chain. The wrapped errors are their own link in that chain (not `transparent`, which

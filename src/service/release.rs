@@ -65,7 +65,7 @@ impl std::fmt::Debug for ReleaseWorker {
 impl ReleaseWorker {
     /// Serve releases until the queue closes (every [`Releases`] dropped).
     /// `beat` hears of each batch committed.
-    pub async fn run(self, beat: crate::jobs::supervisor::Beat) -> Result<(), String> {
+    pub async fn run(self, beat: crate::health::Beat) -> Result<(), String> {
         let mut rx = self.rx.lock_owned().await;
         run(&self.store, &self.keyring, &mut rx, &beat).await;
         Err("the release queue closed".into())
@@ -122,7 +122,7 @@ async fn run(
     store: &Store,
     keyring: &Keyring,
     rx: &mut mpsc::Receiver<Job>,
-    beat: &crate::jobs::supervisor::Beat,
+    beat: &crate::health::Beat,
 ) {
     let mut jobs = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut jobs, BATCH).await > 0 {

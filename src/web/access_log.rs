@@ -166,7 +166,7 @@ pub async fn access_log(
         tracing::enabled!(target: "keydrop::access", tracing::Level::INFO).then(|| Sender {
             peer: req
                 .peer_addr()
-                .map(|a| super::client_addr::canonical(a.ip()).to_string())
+                .map(|a| crate::domain::net::canonical(a.ip()).to_string())
                 .unwrap_or_default(),
             client: super::client_addr(req.request())
                 .map(|a| a.to_string())

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod auth_throttle;
 pub mod body;
 pub mod body_deadline;
-pub mod client_addr;
 pub mod connect;
 pub mod cookies;
 pub mod csrf;
@@ -23,41 +22,36 @@ pub mod public;
 pub mod rate_limit;
 pub mod static_files;
 
-use crate::config::ServeSettings;
-use crate::crypto::keyring::Keyring;
-use crate::greenhouse::Checker;
-use crate::store::Store;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use error::ApiError;
 use std::sync::Arc;
 
-/// What every handler may reach.
+/// What every handler may reach: the services (the one door to every use case, also
+/// reachable as `state.store`, `state.vendor`…), and what only the web needs.
 #[derive(Debug)]
 pub struct AppState {
-    pub store: Store,
-    pub keyring: Arc<Keyring>,
-    pub settings: ServeSettings,
-    pub checker: Checker,
+    pub services: Arc<crate::service::Services>,
     pub csrf: csrf::CsrfKey,
     pub limiter: Option<rate_limit::RateLimiter>,
     pub drop_cache: drop_cache::DropCache,
-    pub releases: crate::service::release::Releases,
-    /// API-token minting and checking (tag key, argon2 threads).
-    pub tokens: crate::service::tokens::Tokens,
-    /// Access tokens of `vend` credentials.
-    pub vendor: crate::service::vend::Vendor,
     /// Runs the background tasks; `/readyz` reads their health.
     pub tasks: crate::jobs::supervisor::Supervisor,
-    /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
-    pub metrics: Arc<crate::metrics::Metrics>,
     /// The Content-Security-Policy of partner pages ([`headers::connect_policy`]).
     pub connect_csp: Option<actix_web::http::header::HeaderValue>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = crate::service::Services;
+
+    fn deref(&self) -> &Self::Target {
+        &self.services
+    }
+}
+
 /// The address a request came from (SPEC §8.11): the TCP peer, unless it is
 /// one of `KEYDROP_TRUSTED_PROXIES`; then `X-Forwarded-For` walked from the
-/// right through trusted proxies ([`client_addr::resolve`]). Always canonical
+/// right through trusted proxies ([`crate::domain::net::resolve`]). Always canonical
 /// (an IPv4-mapped IPv6 peer is its IPv4 address).
 pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
@@ -70,7 +64,7 @@ pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
         .get_all("x-forwarded-for")
         .map(|v| v.to_str().unwrap_or(""))
         .collect();
-    Some(client_addr::resolve(peer, &forwarded, trusted))
+    Some(crate::domain::net::resolve(peer, &forwarded, trusted))
 }
 
 /// [`client_addr`] as text, for the audit log.

@@ -63,7 +63,7 @@ impl RateLimiter {
 /// share one bucket), and IPv6 per /64, the smallest block one subscriber
 /// usually holds.
 pub fn bucket(ip: IpAddr) -> IpAddr {
-    match super::client_addr::canonical(ip) {
+    match crate::domain::net::canonical(ip) {
         IpAddr::V6(v6) => {
             let mut s = v6.segments();
             s[4..].fill(0);

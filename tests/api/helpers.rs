@@ -267,7 +267,7 @@ pub struct AppOptions {
     pub retain: Option<Duration>,
     /// `KEYDROP_TRUSTED_PROXIES`, e.g. `127.0.0.1` to set client addresses
     /// with `X-Forwarded-For`.
-    pub trusted_proxies: Vec<keydrop::web::client_addr::IpNet>,
+    pub trusted_proxies: Vec<keydrop::domain::net::IpNet>,
     /// A shorter bound on receiving a request body than the real 10 s.
     pub body_timeout: Option<Duration>,
     /// Any other change to the settings (timings, budgets).

@@ -26,7 +26,7 @@ pub(super) async fn check(
     let organization = async {
         match checker.config().partner.as_ref() {
             Some(client) => {
-                let auth = client.auth();
+                let auth = crate::greenhouse::oauth::ClientAuth::from(client);
                 introspect::organization(
                     checker,
                     budget,

@@ -193,7 +193,7 @@ impl CredentialKind for HarvestV3Partner {
                 return Err(TokenError::Refused("unauthorized_client".into()));
             };
             let presented = secret.get("refresh_token").unwrap_or("");
-            let answer = oauth::refresh(checker, budget, client.auth(), presented).await?;
+            let answer = oauth::refresh(checker, budget, client.into(), presented).await?;
             // Without a rotated token Greenhouse kept the old one: store that again.
             let refresh = match answer.refresh_token {
                 Some(t) => t,

@@ -1,5 +1,8 @@
-//! The health of supervised tasks, as the supervisor records it and
-//! `/readyz` reads it. Nothing here may hold a secret.
+//! The health of supervised background tasks (SPEC §12): what each reports
+//! ([`Beat`]), as the supervisor (`jobs::supervisor`) records it and
+//! `/readyz` and the metrics read it. On the ground floor, so the services
+//! that run under supervision and the metrics need nothing above them.
+//! Nothing here may hold a secret.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +61,50 @@ impl TaskHealth {
     }
 }
 
+/// Handed to each run of a task, to report how its passes go.
+#[derive(Debug, Clone)]
+pub struct Beat {
+    registry: Registry,
+    clock: crate::clock::SharedClock,
+    name: Arc<str>,
+    passed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Beat {
+    /// The beat of one run of task `name`.
+    pub fn new(registry: Registry, clock: crate::clock::SharedClock, name: Arc<str>) -> Self {
+        Self {
+            registry,
+            clock,
+            name,
+            passed: Default::default(),
+        }
+    }
+
+    /// Set once a pass of this run succeeded.
+    pub fn passed(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.passed.clone()
+    }
+
+    /// A pass of the task's work succeeded.
+    pub fn pass(&self) {
+        let now = self.clock.now();
+        self.passed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.registry.update(&self.name, |t| {
+            t.last_pass = Some(now);
+            t.last_good = std::time::Instant::now();
+        });
+    }
+
+    /// A pass failed but the task goes on (e.g. the database blinked).
+    /// `error` must name no secret.
+    pub fn failed(&self, error: &str) {
+        self.registry
+            .update(&self.name, |t| t.last_error = Some(error.to_owned()));
+    }
+}
+
 /// The health of every supervised task; cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct Registry(Arc<Mutex<BTreeMap<String, TaskHealth>>>);
@@ -68,7 +115,7 @@ impl Registry {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn update(&self, name: &str, f: impl FnOnce(&mut TaskHealth)) {
+    pub(crate) fn update(&self, name: &str, f: impl FnOnce(&mut TaskHealth)) {
         let mut tasks = self.lock();
         let entry = tasks.entry(name.to_owned()).or_insert_with(|| TaskHealth {
             name: name.to_owned(),
