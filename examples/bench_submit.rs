@@ -10,8 +10,8 @@
 
 use keydrop::clock::SystemClock;
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
-use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
 use keydrop::greenhouse::Profile;
+use keydrop::sandbox::{FakeGreenhouse, V3Client};
 use keydrop::startup::Application;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

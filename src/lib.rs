@@ -15,6 +15,7 @@ pub mod greenhouse;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod sandbox;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -11,8 +11,8 @@ use crate::jobs::supervisor::Supervisor;
 use crate::service::release::Releases;
 use crate::store::Store;
 use crate::web::csrf::CsrfKey;
-use crate::web::rate_limit::RateLimiter;
-use crate::web::{self, auth::TokenVerifier, AppState};
+use crate::web::middleware::rate_limit::RateLimiter;
+use crate::web::{self, middleware::auth::TokenVerifier, AppState};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
@@ -201,7 +201,8 @@ impl Application {
             settings.partner_refresh_every,
         )
         .with_metrics(metrics.clone());
-        let connect_csp = crate::web::headers::connect_policy(&checker.config().auth_url);
+        let connect_csp =
+            crate::web::middleware::headers::connect_policy(&checker.config().auth_url);
         let tasks = Supervisor::new(clock.clone(), settings.jobs.restart_backoff);
         let limiter = settings.rate_limit.map(RateLimiter::new);
         let services = Arc::new(crate::service::Services {
@@ -238,7 +239,7 @@ impl Application {
                     HttpServer::new(move || {
                         App::new()
                             .app_data(state.clone())
-                            .configure(web::metrics::routes)
+                            .configure(web::routes::metrics::routes)
                     })
                     .workers(1)
                     // Stopped with the main server, not by signals of its own.
@@ -257,9 +258,9 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .configure(web::routes)
-                .wrap(web::headers::security_headers(https))
-                .wrap(from_fn(web::access_log::access_log))
-                .wrap(from_fn(web::body_deadline::bound_bodies))
+                .wrap(web::middleware::headers::security_headers(https))
+                .wrap(from_fn(web::middleware::access_log::access_log))
+                .wrap(from_fn(web::middleware::body_deadline::bound_bodies))
         })
         .listen(listener)?
         .shutdown_timeout(grace)

@@ -8,7 +8,7 @@ use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::{hex, random};
 use crate::domain::drop::DropRequest;
 use crate::domain::role::Role;
-use crate::greenhouse::fake::{FakeGreenhouse, IngestionUser, V3Client};
+use crate::sandbox::{FakeGreenhouse, IngestionUser, V3Client};
 use crate::service;
 use crate::startup::Application;
 use clap::Args;

@@ -11,7 +11,7 @@
 //! one, and to the second only when two runs overlap, so a process whose
 //! checks come one at a time holds one buffer, not two.
 //!
-//! Callers queue through [`crate::web::auth_throttle::HashGate`] first, so
+//! Callers queue through [`crate::web::middleware::auth_throttle::HashGate`] first, so
 //! no more runs are in flight than there are threads.
 
 use super::token::{ApiToken, TagKey};

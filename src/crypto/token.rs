@@ -16,7 +16,7 @@
 //!
 //! Tokens minted before the tag existed (`kd_` + 48 bytes: id and
 //! randomness) still work; their cold checks keep a per-id back-off
-//! (`web::auth_throttle`), and README asks operators to re-issue them.
+//! (`web::middleware::auth_throttle`), and README asks operators to re-issue them.
 
 use super::{random, CryptoError};
 use argon2::password_hash::{Output, PasswordHash, SaltString};

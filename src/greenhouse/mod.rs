@@ -6,11 +6,10 @@
 //! - [`Secret`] is what a customer pasted, built by its kind after the local shape checks.
 //! - [`Profile`] is the set of resources a drop asks for, split into required and optional.
 //! - [`Checker::check`] asks Greenhouse and returns a [`Verification`].
-//! - [`fake::FakeGreenhouse`] is a local HTTP server that answers like Greenhouse, for tests,
-//!   benchmarks and demos.
+//! - The fake Greenhouse the tests, benchmarks and `keydrop demo` talk to is apart from it, in
+//!   [`crate::sandbox`].
 
 mod checker;
-pub mod fake;
 mod http;
 mod introspect;
 pub mod kinds;

@@ -14,7 +14,7 @@ use zeroize::Zeroize;
 pub const API_LIMIT: usize = 64 * 1024;
 
 /// Read at most `limit` bytes, or answer 413. A body that has not arrived
-/// by the deadline of [`super::body_deadline`] gets 400 `body_timeout`.
+/// by the deadline of [`super::middleware::body_deadline`] gets 400 `body_timeout`.
 pub async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -36,7 +36,7 @@ pub async fn read_limited(
                 continue;
             }
             Ok(_) => ApiError::too_large(limit),
-            Err(e) if super::body_deadline::is_timeout(&e) => ApiError::body_timeout(),
+            Err(e) if super::middleware::body_deadline::is_timeout(&e) => ApiError::body_timeout(),
             Err(_) => ApiError::bad_request("the request body could not be read"),
         };
         // What arrived may hold a secret: wipe it before giving up.

@@ -1,26 +1,19 @@
 //! HTTP: routes, pages, middleware. Handlers are thin: they check the
 //! caller, parse input into domain types, and call the store.
 
-pub mod access_log;
 pub mod api;
-pub mod auth;
-pub mod auth_throttle;
 pub mod body;
-pub mod body_deadline;
-pub mod connect;
 pub mod cookies;
 pub mod csrf;
 pub mod drop_cache;
 pub mod error;
-pub mod headers;
-pub mod health;
-pub mod methods;
-pub mod metrics;
+pub mod middleware;
 pub mod page_error;
 pub mod pages;
-pub mod public;
-pub mod rate_limit;
-pub mod static_files;
+pub mod routes;
+
+use middleware::{auth, methods, rate_limit};
+use routes::{connect, health, public, static_files};
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -136,7 +136,7 @@ async fn a_customer_sees_which_permissions_are_missing() {
     ignore = "browser: set KEYDROP_TEST_CHROMEDRIVER=/usr/bin/chromedriver to run"
 )]
 async fn a_customer_submits_a_candidate_ingestion_key_that_verifies() {
-    use keydrop::greenhouse::fake::IngestionUser;
+    use keydrop::sandbox::IngestionUser;
     const KEY: &str = "ing-browser-7Qk2m9Xv4Lp8Rt1Zs6Nw";
     const EMAIL: &str = "bob.basic@umbrella.example";
     let browser = Browser::start(false).await;

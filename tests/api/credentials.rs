@@ -6,7 +6,7 @@ use crate::helpers::{
     assert_no_secret_in, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET,
 };
 use crate::on_both_backends;
-use keydrop::greenhouse::fake::V3Client;
+use keydrop::sandbox::V3Client;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -8,7 +8,7 @@ use crate::helpers::{
     PARTIAL_SECRET,
 };
 use crate::on_both_backends;
-use keydrop::greenhouse::fake::{Introspection, V3Client};
+use keydrop::sandbox::{Introspection, V3Client};
 use serde_json::{json, Value};
 
 on_both_backends!(

@@ -5,7 +5,7 @@
 use keydrop::clock::{ManualClock, SharedClock, SystemClock};
 use keydrop::config::{DatabaseUrl, ServeSettings, StoreSettings};
 use keydrop::crypto::keyring::{Keyring, MasterKey};
-use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
+use keydrop::sandbox::{FakeGreenhouse, V3Client};
 use keydrop::startup::Application;
 use keydrop::store::Store;
 use sqlx::{Connection, Executor};

@@ -7,7 +7,7 @@ use crate::helpers::{
     Backend, Fetch, TestApp,
 };
 use crate::on_both_backends;
-use keydrop::greenhouse::fake::{FakeGreenhouse, IngestionUser};
+use keydrop::sandbox::{FakeGreenhouse, IngestionUser};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -226,7 +226,7 @@ async fn concurrent_callers_share_one_mint_and_tokens_renew_before_expiry(backen
 
     // A Greenhouse that issues tokens living under 5 minutes: 503, not a token about to die.
     fake.set_delay(Duration::ZERO);
-    fake.set_token_lifetime(keydrop::greenhouse::fake::TokenLifetime::ExpiresIn(120));
+    fake.set_token_lifetime(keydrop::sandbox::TokenLifetime::ExpiresIn(120));
     clock.advance(Duration::from_secs(3600));
     let res = ask_for_token(&app, &worker, &id).await;
     assert_eq!(res.status(), 503);

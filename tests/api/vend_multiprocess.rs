@@ -17,7 +17,7 @@ use keydrop::crypto::token::ApiToken;
 use keydrop::domain::audit::AuditEntry;
 use keydrop::domain::release::Release;
 use keydrop::domain::role::Role;
-use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
+use keydrop::sandbox::{FakeGreenhouse, V3Client};
 use keydrop::store::TokenRecord;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 use keydrop::clock::{ManualClock, SharedClock};
-use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
 use keydrop::greenhouse::kinds::{HARVEST_V1, HARVEST_V3};
 use keydrop::greenhouse::{Checker, CheckerConfig, CredentialKind, Fields, Profile, Secret};
+use keydrop::sandbox::{FakeGreenhouse, V3Client};
 use std::sync::Arc;
 use std::time::Duration;
 use time::macros::datetime;
@@ -111,7 +111,7 @@ pub const BOARD: &str = "initech";
 /// The Candidate Ingestion fixtures: one key, an admin, a Basic user, a deactivated user, a
 /// user who may list nothing, and one job board.
 pub fn ingestion_fixtures(gh: &FakeGreenhouse) {
-    use keydrop::greenhouse::fake::IngestionUser;
+    use keydrop::sandbox::IngestionUser;
     gh.add_ingestion_key(INGESTION_KEY);
     gh.add_ingestion_user(IngestionUser::site_admin(4001, ADMIN_EMAIL, "Ada Admin"));
     gh.add_ingestion_user(IngestionUser::basic(4002, BASIC_EMAIL, "Bob Basic"));

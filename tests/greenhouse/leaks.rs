@@ -1,9 +1,9 @@
 //! SPEC §8.1: no secret, access token or echoed client id reaches a log line.
 
 use crate::helpers::*;
-use keydrop::greenhouse::fake::V3Client;
 use keydrop::greenhouse::kinds::HARVEST_V3;
 use keydrop::greenhouse::{Outcome, Profile, Secret};
+use keydrop::sandbox::V3Client;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 use crate::helpers::*;
-use keydrop::greenhouse::fake::V3Client;
 use keydrop::greenhouse::kinds::HARVEST_V3;
 use keydrop::greenhouse::{Outcome, Profile};
+use keydrop::sandbox::V3Client;
 
 #[tokio::test]
 async fn verified_without_user_id() {

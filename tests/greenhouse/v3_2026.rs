@@ -3,9 +3,9 @@
 //! lookup, advisory introspection, and cheap probes.
 
 use crate::helpers::*;
-use keydrop::greenhouse::fake::{Introspection, TokenLifetime, V3Client};
 use keydrop::greenhouse::kinds::{mint_harvest_v3_token, HARVEST_V3};
 use keydrop::greenhouse::{Named, Outcome, Profile, TokenError};
+use keydrop::sandbox::{Introspection, TokenLifetime, V3Client};
 use std::time::{Duration, Instant};
 use time::macros::datetime;
 

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // `claim` before `{id}` routes so "claim" is never taken for an id,
         // whatever the method: its other methods are a 405.
         .service(credentials::claim)
-        .service(super::methods::api_path("/credentials/claim"))
+        .service(super::middleware::methods::api_path("/credentials/claim"))
         .service(credentials::list)
         .service(credentials::get)
         .service(credentials::ack)

@@ -8,7 +8,7 @@ use crate::domain::role::Role;
 use crate::domain::text::{plain_nonblank_pattern, shown_pattern};
 use crate::greenhouse::{Checker, Registry};
 use crate::store::Cursor;
-use crate::web::auth::Caller;
+use crate::web::middleware::auth::Caller;
 use crate::web::AppState;
 use actix_web::{get, web, HttpResponse};
 use serde_json::{json, Value};

@@ -6,7 +6,7 @@ use super::{PageContact, PageContext};
 use crate::domain::contact::mailto;
 use maud::{html, Markup, DOCTYPE};
 
-/// Where the one stylesheet is served (see `web::static_files`).
+/// Where the one stylesheet is served (see `web::routes::static_files`).
 pub const STYLESHEET: &str = "/static/keydrop.css";
 
 /// A full HTML document: `title` goes into `<title>` (after the brand is added) and `content`

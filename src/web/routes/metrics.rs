@@ -1,8 +1,8 @@
 //! `GET /metrics` (SPEC §12), served only on the `KEYDROP_METRICS_BIND`
 //! listener, never on the public one.
 
-use super::AppState;
 use crate::metrics::Snapshot;
+use crate::web::AppState;
 use actix_web::{get, web, HttpResponse};
 
 /// The content type of the Prometheus text format.

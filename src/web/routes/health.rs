@@ -1,7 +1,7 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve).
 
-use super::AppState;
 use crate::health::TaskHealth;
+use crate::web::AppState;
 use actix_web::{route, web, HttpResponse};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;

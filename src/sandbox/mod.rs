@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use keydrop::greenhouse::fake::{FakeGreenhouse, V3Client};
+//! use keydrop::sandbox::{FakeGreenhouse, V3Client};
 //! let gh = FakeGreenhouse::start().await?;
 //! gh.add_v3_client(V3Client::new("acme-123", "s3cret").with_all_resources());
 //! // CheckerConfig { auth_url: gh.base_url().into(), api_url: gh.base_url().into(), .. }

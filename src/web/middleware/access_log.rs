@@ -159,7 +159,7 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().clone();
     let metrics = req
-        .app_data::<actix_web::web::Data<super::AppState>>()
+        .app_data::<actix_web::web::Data<crate::web::AppState>>()
         .map(|s| s.metrics.clone());
     // Only worked out when the line is written (`KEYDROP_LOG` at info or finer).
     let sender =
@@ -168,7 +168,7 @@ pub async fn access_log(
                 .peer_addr()
                 .map(|a| crate::domain::net::canonical(a.ip()).to_string())
                 .unwrap_or_default(),
-            client: super::client_addr(req.request())
+            client: crate::web::client_addr(req.request())
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             raw_path: req.path().to_owned(),
@@ -183,7 +183,7 @@ pub async fn access_log(
         .as_ref()
         .ok()
         .and_then(|r| r.request().match_pattern())
-        .filter(|p| !super::methods::is_fallback(p));
+        .filter(|p| !crate::web::middleware::methods::is_fallback(p));
     let status = match &res {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),

@@ -5,12 +5,14 @@
 //! names no drop. Callbacks count against the per-address rate limit of public POSTs, and
 //! the cookie is cleared by every answer.
 
-use super::page_error::PageError;
-use super::pages::{self, Problem};
-use super::public::{allow_connect, answer, drop_page, html, kind_of, page_context, submitter};
-use super::{client_ip, AppState};
 use crate::service::connect::{Callback, CallbackQuery};
 use crate::service::submission::{Form, Outcomes};
+use crate::web::page_error::PageError;
+use crate::web::pages::{self, Problem};
+use crate::web::routes::public::{
+    allow_connect, answer, drop_page, html, kind_of, page_context, submitter,
+};
+use crate::web::{client_ip, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
@@ -23,7 +25,7 @@ pub const COOKIE_MAX_AGE_S: u64 = (crate::service::connect::STATE_TTL_MS / 1000)
 pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let https = state.settings.is_https();
     let mut res = answer_callback(&req, &state).await;
-    if let Some(clear) = super::cookies::set(COOKIE, "", 0, https) {
+    if let Some(clear) = crate::web::cookies::set(COOKIE, "", 0, https) {
         res.headers_mut()
             .append(actix_web::http::header::SET_COOKIE, clear);
     }
@@ -31,14 +33,14 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 }
 
 async fn answer_callback(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
-    if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(req)) {
+    if let (Some(limiter), Some(client)) = (&state.limiter, crate::web::client_addr(req)) {
         if let Err(wait) = limiter.check(client) {
             return PageError::RateLimited(wait).response(&page_context(state, None));
         }
     }
     // A query that does not parse is a bad state, like any other forged callback.
     let q: CallbackQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let nonce = super::cookies::get(req, COOKIE, state.settings.is_https());
+    let nonce = crate::web::cookies::get(req, COOKIE, state.settings.is_https());
     let result = submitter(state)
         .connect_callback(
             &q,

@@ -2,14 +2,14 @@
 //! `POST /d/{token}` takes the credential. Every answer is an HTML page; the
 //! link token is never logged and never written into a page.
 
-use super::page_error::PageError;
-use super::pages::{self, DropPage, Handling, PageContext, Problem, Receipt};
-use super::{body, client_ip, AppState};
 use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
 use crate::domain::drop::{DropRecord, DropState};
 use crate::greenhouse::{CredentialKind, Outcome, UnknownKind};
 use crate::service::submission::{Form, Outcomes, Rejection, Submitter};
+use crate::web::page_error::PageError;
+use crate::web::pages::{self, DropPage, Handling, PageContext, Problem, Receipt};
+use crate::web::{body, client_ip, AppState};
 use actix_web::http::{header, StatusCode};
 use actix_web::{post, route, web, HttpRequest, HttpResponse};
 use maud::Markup;
@@ -254,7 +254,7 @@ async fn post_link(
 ) -> HttpResponse {
     // The rate limit before the database is asked anything: its page can
     // name only the support address.
-    if let (Some(limiter), Some(client)) = (&state.limiter, super::client_addr(&req)) {
+    if let (Some(limiter), Some(client)) = (&state.limiter, crate::web::client_addr(&req)) {
         if let Err(wait) = limiter.check(client) {
             return PageError::RateLimited(wait).response(&page_context(&state, None));
         }
@@ -328,10 +328,10 @@ async fn take_submission(
             .connect_url(&drop, &state.settings.public_url, client_ip(req))
             .await
             .map_err(|e| PageError::internal(&e))?;
-        let cookie = super::cookies::set(
-            super::connect::COOKIE,
+        let cookie = crate::web::cookies::set(
+            crate::web::routes::connect::COOKIE,
             started.browser_nonce.reveal(),
-            super::connect::COOKIE_MAX_AGE_S,
+            crate::web::routes::connect::COOKIE_MAX_AGE_S,
             state.settings.is_https(),
         )
         .ok_or_else(|| {

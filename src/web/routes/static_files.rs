@@ -2,7 +2,7 @@
 //! `GET /static/brand/{file}`: the brand logo (`KEYDROP_BRAND_LOGO`), read at
 //! start. Only known files are served; anything else is a 404.
 
-use super::AppState;
+use crate::web::AppState;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{route, web, HttpResponse};
 
@@ -10,7 +10,7 @@ use actix_web::{route, web, HttpResponse};
 const FILES: &[(&str, &str, &str)] = &[(
     "keydrop.css",
     "text/css; charset=utf-8",
-    include_str!("../../static/keydrop.css"),
+    include_str!("../../../static/keydrop.css"),
 )];
 
 /// The body and content type of a known static file.
@@ -93,7 +93,7 @@ mod tests {
     async fn registered_in_routes_and_keeps_its_cache_header() {
         let app = awtest::init_service(
             App::new()
-                .wrap(crate::web::headers::security_headers(false))
+                .wrap(crate::web::middleware::headers::security_headers(false))
                 .configure(crate::web::routes),
         )
         .await;

@@ -16,8 +16,8 @@
 //! `#[route(…, method = "GET", method = "HEAD")]`, whose body actix drops);
 //! elsewhere it is a method like any other, answered 405.
 
-use super::error::ApiError;
-use super::AppState;
+use crate::web::error::ApiError;
+use crate::web::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -95,7 +95,7 @@ async fn public_answer(
         return Ok(res.map_into_boxed_body());
     }
     let answer = match state {
-        Some(state) => super::public::not_found(state).await,
+        Some(state) => crate::web::routes::public::not_found(state).await,
         None => actix_web::HttpResponse::NotFound().finish(),
     };
     Ok(res.into_response(answer))

@@ -18,8 +18,8 @@
 //!
 //! [`ServeSettings::body_timeout`]: crate::config::ServeSettings::body_timeout
 
-use super::AppState;
 use crate::config::BODY_TIMEOUT;
+use crate::web::AppState;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, PayloadError};

@@ -9,7 +9,7 @@
 //! takes effect within that time; one made here takes effect at once.
 //!
 //! Cold checks (no fresh cache entry) are throttled so a flood of wrong
-//! tokens cannot stall real ones ([`super::auth_throttle`]), and never so
+//! tokens cannot stall real ones ([`crate::web::middleware::auth_throttle`]), and never so
 //! that a good token is refused for other callers' failures: forgeries of
 //! tagged tokens never reach the database or argon2; legacy (untagged)
 //! tokens whose id recently saw a wrong secret wait (429 with
@@ -17,13 +17,13 @@
 //! `Retry-After` past it). There is no per-address lock-out: behind a proxy
 //! every caller shares an address, and a good token must still pass.
 
-use super::auth_throttle::{Backoff, HashGate};
-use super::error::ApiError;
 use crate::crypto::random;
 use crate::crypto::token::{ApiToken, Layout};
 use crate::domain::role::Role;
 use crate::service::tokens::Tokens;
 use crate::store::Store;
+use crate::web::error::ApiError;
+use crate::web::middleware::auth_throttle::{Backoff, HashGate};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -73,7 +73,7 @@ impl Caller {
 
     /// The caller and its client address, for the audit log.
     pub fn origin(&self, req: &HttpRequest) -> crate::domain::event::Origin {
-        crate::domain::event::Origin::new(self.actor(), super::client_ip(req))
+        crate::domain::event::Origin::new(self.actor(), crate::web::client_ip(req))
     }
 }
 

@@ -1,0 +1,8 @@
+//! The routes outside the API: the customer pages of a link (`public`), the "Connect with
+//! Greenhouse" callback (`connect`), health checks, static files, and the metrics listener.
+
+pub mod connect;
+pub mod health;
+pub mod metrics;
+pub mod public;
+pub mod static_files;
