@@ -18,15 +18,14 @@ mod lifecycle;
 mod oauth;
 mod secrets;
 mod tokens;
-mod vending;
 pub mod webhooks;
 
 pub use audit::{audit_query, AuditedTx};
 pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
+pub use lifecycle::{Renewing, TokenLease};
 pub use tokens::TokenRecord;
-pub use vending::{Renewing, TokenLease};
 
 use crate::clock::SharedClock;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

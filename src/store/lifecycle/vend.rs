@@ -17,11 +17,11 @@
 //! meanwhile, and a renewal that presented an already-rotated refresh token never
 //! disconnects a grant that moved on.
 
-use super::lifecycle::destroyed_at;
-use super::{Result, Store};
+use super::destroy::destroy_in;
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;
-use crate::domain::event::{DestroyReason, Event};
+use crate::domain::event::DestroyReason;
+use crate::store::{Result, Store};
 use sqlx::Row;
 
 /// What renewing needs of the row whose token lease was just taken.
@@ -212,10 +212,11 @@ impl Store {
         tx.commit_if(n == 1, audit).await
     }
 
-    /// Greenhouse killed the partner grant: status `disconnected`, its ciphertext destroyed
-    /// (the refresh token is worthless), both audited, in one transaction — only if the
-    /// stored secret is still `presented`, the one whose refresh token Greenhouse refused
-    /// (a grant another renewal moved on meanwhile is alive), and `lease_id` holds the lease.
+    /// Greenhouse killed the partner grant: status `disconnected`, and its ciphertext
+    /// destroyed by the one destroy statement (the refresh token is worthless), both audited,
+    /// in one transaction — only if the stored secret is still `presented`, the one whose
+    /// refresh token Greenhouse refused (a grant another renewal moved on meanwhile is
+    /// alive), and `lease_id` holds the lease.
     pub async fn disconnect(
         &self,
         id: &str,
@@ -224,32 +225,23 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
-        let now = tx.now_ms();
-        let sql = format!(
-            "UPDATE credentials SET status = 'disconnected', {} \
-             WHERE id = $2 AND token_lease_id = $3 AND ciphertext = $4 AND delivery <> 'destroyed'",
-            destroyed_at("$1")
-        );
-        let n = sqlx::query(&sql)
-            .bind(now)
-            .bind(id)
-            .bind(lease_id)
-            .bind(presented.to_vec())
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE credentials SET status = 'disconnected' \
+             WHERE id = $1 AND token_lease_id = $2 AND ciphertext = $3 AND delivery <> 'destroyed'",
+        )
+        .bind(id)
+        .bind(lease_id)
+        .bind(presented.to_vec())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
         if n != 1 {
             tx.rollback().await?;
             return Ok(false);
         }
         tx.record(audit).await?;
-        tx.record(
-            &crate::domain::event::Origin::system().entry(Event::CredentialDestroyed {
-                credential: id.to_owned(),
-                reason: DestroyReason::Disconnected,
-            }),
-        )
-        .await?;
+        let system = crate::domain::event::Origin::system();
+        destroy_in(&mut tx, id, DestroyReason::Disconnected, None, &system).await?;
         tx.commit().await?;
         Ok(true)
     }
