@@ -22,6 +22,11 @@ async fn main() {
     let keyring = Keyring::single(MasterKey::from_base64(&key).unwrap());
     let store = Store::open(&url, Arc::new(SystemClock)).await.unwrap();
     store.ensure_key_checks(&keyring).await.unwrap().unwrap();
+    let checker = keydrop::greenhouse::Checker::new(
+        keydrop::greenhouse::CheckerConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
 
     let spec = DropRequest {
         org: "Bench Org".into(),
@@ -30,12 +35,13 @@ async fn main() {
     }
     .validate(keydrop::greenhouse::registry())
     .unwrap();
-    let open = keydrop::service::drops::create(&store, spec.clone(), "bench", None, "http://x")
-        .await
-        .unwrap();
+    let open =
+        keydrop::service::drops::create(&store, &checker, spec.clone(), "bench", None, "http://x")
+            .await
+            .unwrap();
     let url_path = open.url().trim_start_matches("http://x").to_owned();
 
-    let used = keydrop::service::drops::create(&store, spec, "bench", None, "http://x")
+    let used = keydrop::service::drops::create(&store, &checker, spec, "bench", None, "http://x")
         .await
         .unwrap();
     let id = keydrop::crypto::random::uuid().unwrap().to_string();
@@ -73,6 +79,7 @@ async fn main() {
     // `access-token` bar is for a fresh cached token).
     let vended = keydrop::service::drops::create(
         &store,
+        &checker,
         {
             let mut v = DropRequest {
                 org: "Bench Org".into(),

@@ -83,9 +83,16 @@ async fn main() {
         }
         .validate(keydrop::greenhouse::registry())
         .unwrap();
-        let d = keydrop::service::drops::create(&state.store, spec, "bench", None, &base)
-            .await
-            .unwrap();
+        let d = keydrop::service::drops::create(
+            &state.store,
+            &state.checker,
+            spec,
+            "bench",
+            None,
+            &base,
+        )
+        .await
+        .unwrap();
         let url = d.url();
         let page = http.get(&url).send().await.unwrap().text().await.unwrap();
         let csrf = page

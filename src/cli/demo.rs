@@ -98,6 +98,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     };
     let app = Application::build(&store_settings, settings, clock.clone()).await?;
     let store = app.store().clone();
+    let checker = &app.state().checker;
     let spec = DropRequest {
         org: "Demo Customer Inc.".into(),
         note: Some(
@@ -108,7 +109,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     }
     .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
-    let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
+    let created = service::drops::create(&store, checker, spec, "cli", None, &public_url).await?;
     let ingestion = DropRequest {
         org: "Demo Customer Inc.".into(),
         note: Some("This demo link asks for a Candidate Ingestion key: use the sample printed in the terminal.".into()),
@@ -117,7 +118,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     }
     .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
-    let ingestion = service::drops::create(&store, ingestion, "cli", None, &public_url).await?;
+    let ingestion =
+        service::drops::create(&store, checker, ingestion, "cli", None, &public_url).await?;
     let partner = DropRequest {
         org: "Demo Customer Inc.".into(),
         note: Some("This demo link uses Connect with Greenhouse: click the button, the sandbox approves at once.".into()),
@@ -126,7 +128,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     }
     .validate(crate::greenhouse::registry())
     .map_err(anyhow::Error::msg)?;
-    let partner = service::drops::create(&store, partner, "cli", None, &public_url).await?;
+    let partner =
+        service::drops::create(&store, checker, partner, "cli", None, &public_url).await?;
     let tokens = &app.state().tokens;
     let issuer = demo_token(&store, tokens, "demo issuer", Role::Issuer).await?;
     let worker = demo_token(&store, tokens, "demo worker", Role::Worker).await?;

@@ -2,13 +2,13 @@
 //! as the API (never its handlers).
 
 use crate::clock::{from_millis, rfc3339, SharedClock};
-use crate::config::{parse_duration, StoreSettings};
+use crate::config::{parse_duration, partner_client, PartnerArgs, StoreSettings};
 use crate::domain::contact::Contact;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::drop::{DropRecord, DropRequest, DropState};
 use crate::domain::event::Origin;
 use crate::domain::release::Release;
-use crate::greenhouse::Kind;
+use crate::greenhouse::{Checker, CheckerConfig, Kind};
 use crate::service;
 use crate::service::drops::Revoked;
 use crate::startup::{open_store, unlock};
@@ -59,6 +59,8 @@ pub enum DropCommand {
             default_value = "http://127.0.0.1:8080"
         )]
         public_url: String,
+        #[command(flatten)]
+        partner: Box<PartnerArgs>,
     },
     /// List drops, newest first.
     List {
@@ -90,7 +92,7 @@ pub async fn run(
     settings: &StoreSettings,
     clock: SharedClock,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(settings, clock).await?;
+    let store = open_store(settings, clock.clone()).await?;
     match cmd {
         DropCommand::Create {
             org,
@@ -104,6 +106,7 @@ pub async fn run(
             external_id,
             release,
             public_url,
+            partner,
         } => {
             unlock(&store, settings).await?;
             let release = release
@@ -134,17 +137,16 @@ pub async fn run(
             }
             .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;
-            // The same rule as the API's, for the one kind that needs configuration.
-            let partner_configured = std::env::var("KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID")
-                .is_ok_and(|v| !v.trim().is_empty());
-            if crate::greenhouse::registry().connects(spec.kind) && !partner_configured {
-                return Err(anyhow!(
-                    "kind {} needs the partner client: set KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID \
-                     and KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET (or …_SECRET_FILE)",
-                    spec.kind
-                ));
-            }
-            let created = service::drops::create(&store, spec, "cli", None, &public_url).await?;
+            // The same rule as the API's: a kind this configuration cannot serve is refused.
+            let checker = Checker::new(
+                CheckerConfig {
+                    partner: partner_client(&partner).map_err(|e| anyhow!(e))?,
+                    ..CheckerConfig::default()
+                },
+                clock,
+            )?;
+            let created =
+                service::drops::create(&store, &checker, spec, "cli", None, &public_url).await?;
             eprintln!(
                 "created drop {} for {}; expires {}. The link is shown only this once:",
                 created.drop.id,

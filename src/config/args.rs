@@ -144,6 +144,24 @@ pub struct ServeArgs {
     /// (e.g. `127.0.0.1:9464`). Unset: no metrics listener.
     #[arg(long, env = "KEYDROP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub partner: PartnerArgs,
+    /// Keep-alive interval of partner grants (1s … 23h; their refresh tokens die after 24 h
+    /// without use).
+    #[arg(long, env = "KEYDROP_PARTNER_REFRESH_EVERY", default_value = "8h", value_parser = parse_duration)]
+    pub partner_refresh_every: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The operator's Greenhouse partner OAuth client: read by `serve`, and by `drop create` to
+/// know whether partner drops can be made.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PartnerArgs {
     /// Your Greenhouse partner OAuth client id; enables `harvest_v3_partner` drops
     /// ("Connect with Greenhouse").
     #[arg(long, env = "KEYDROP_GREENHOUSE_PARTNER_CLIENT_ID")]
@@ -158,14 +176,4 @@ pub struct ServeArgs {
     /// A file holding the partner client's secret.
     #[arg(long, env = "KEYDROP_GREENHOUSE_PARTNER_CLIENT_SECRET_FILE")]
     pub partner_client_secret_file: Option<std::path::PathBuf>,
-    /// Keep-alive interval of partner grants (1s … 23h; their refresh tokens die after 24 h
-    /// without use).
-    #[arg(long, env = "KEYDROP_PARTNER_REFRESH_EVERY", default_value = "8h", value_parser = parse_duration)]
-    pub partner_refresh_every: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }

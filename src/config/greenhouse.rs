@@ -1,6 +1,6 @@
 //! Where Greenhouse is, and the operator's partner OAuth client (SPEC §1.5, §6).
 
-use super::args::ServeArgs;
+use super::args::PartnerArgs;
 
 /// The operator's Greenhouse partner OAuth client (SPEC §1.5, §6). `Debug` shows the id only.
 #[derive(Clone)]
@@ -41,7 +41,7 @@ impl std::fmt::Debug for PartnerClient {
 
 /// The partner OAuth client from its id and its secret (given directly or in a file): both
 /// or neither.
-pub(crate) fn partner_client(args: &ServeArgs) -> Result<Option<PartnerClient>, String> {
+pub fn partner_client(args: &PartnerArgs) -> Result<Option<PartnerClient>, String> {
     let id = args
         .partner_client_id
         .as_deref()

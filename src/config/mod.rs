@@ -18,8 +18,8 @@ pub mod parse;
 pub mod serve;
 pub mod store;
 
-pub use args::{GlobalArgs, LogFormat, ServeArgs};
-pub use greenhouse::{greenhouse_url, PartnerClient};
+pub use args::{GlobalArgs, LogFormat, PartnerArgs, ServeArgs};
+pub use greenhouse::{greenhouse_url, partner_client, PartnerClient};
 pub use jobs::{Backoff, JobSettings};
 pub use parse::{
     parse_duration, parse_rate_limit, RateLimit, RateLimitSetting, GREENHOUSE_BUDGET_RANGE,

@@ -104,7 +104,7 @@ impl ServeSettings {
             rate_limit: args.rate_limit.0,
             webhook_allow_private: args.webhook_allow_private,
             metrics_bind: args.metrics_bind,
-            partner: partner_client(args)?,
+            partner: partner_client(&args.partner)?,
             partner_refresh_every: bounded(
                 "KEYDROP_PARTNER_REFRESH_EVERY",
                 args.partner_refresh_every,

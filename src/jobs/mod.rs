@@ -15,7 +15,7 @@ pub mod supervisor;
 pub mod webhooks;
 
 pub use crate::config::JobSettings;
-use crate::service::recheck;
+use crate::service::credentials::REFRESH_PASS_LIMIT;
 use crate::service::Services;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,14 +76,9 @@ pub async fn sweep(state: &Services) -> (PassReport, Option<&'static str>) {
 /// One pass of re-checks of due pending credentials, a few at a time;
 /// returns how many ran and whether every one went through.
 pub async fn recheck_pass(state: &Services) -> (usize, bool) {
-    match recheck::run_due(
-        &state.store,
-        &state.keyring,
-        &state.checker,
-        RECHECK_BATCH,
-        state.settings.jobs.recheck_concurrency,
-    )
-    .await
+    match state
+        .recheck_due(RECHECK_BATCH, state.settings.jobs.recheck_concurrency)
+        .await
     {
         Ok(pass) => (pass.ran, pass.failed == 0),
         Err(e) => {
@@ -95,8 +90,6 @@ pub async fn recheck_pass(state: &Services) -> (usize, bool) {
 
 /// Passes in a row a scheduled task may miss before it counts as degraded.
 const DEGRADED_AFTER_PASSES: u32 = 5;
-/// Longest a keep-alive pass keeps starting refreshes (the rest wait for the next pass).
-const REFRESH_PASS_LIMIT: Duration = Duration::from_secs(60);
 
 /// Start the `sweeps`, `rechecks`, `partner_refresher` and `webhook_dispatcher` tasks under
 /// `supervisor`. Each is degraded (`/readyz` 503) once it has not passed for a few of its
@@ -170,47 +163,11 @@ async fn rechecks(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(
     }
 }
 
-/// Most partner grants one keep-alive pass refreshes.
-const REFRESH_BATCH: i64 = 50;
-/// Pause between two keep-alive refreshes, so a pass does not burst at Greenhouse's token
-/// endpoint (it has its own rate window).
-const REFRESH_SPACING: Duration = Duration::from_millis(200);
-
-/// One keep-alive pass (SPEC §1.5 step 3): refresh every partner grant whose refresh is due,
-/// one after another. Returns how many were due and whether every refresh went through (a
-/// grant another process is refreshing right now, or one Greenhouse refused, counts as
-/// through: only keydrop's own faults fail the pass).
+/// One keep-alive pass (`service::credentials::keep_alive`): how many grants were due, and
+/// whether every refresh went through.
 pub async fn refresh_pass(state: &Services) -> (usize, bool) {
-    let due = match state.store.refresh_due(REFRESH_BATCH).await {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::error!(error = %e, "could not list partner grants due for a refresh");
-            return (0, false);
-        }
-    };
-    let mut ok = true;
-    let started = std::time::Instant::now();
-    for (i, id) in due.iter().enumerate() {
-        if i > 0 {
-            if started.elapsed() > REFRESH_PASS_LIMIT {
-                break; // the rest are still due: the next pass takes them
-            }
-            tokio::time::sleep(REFRESH_SPACING).await;
-        }
-        match state.vendor.keep_alive(id).await {
-            Ok(()) => {}
-            // Greenhouse's answer, recorded on the credential (and retried with backoff):
-            // not a fault of this task.
-            Err(e @ crate::service::vend::VendError::Service(_)) => {
-                tracing::error!(credential = %id, error = %e, "keep-alive refresh failed");
-                ok = false;
-            }
-            Err(e) => {
-                tracing::info!(credential = %id, error = %e, "keep-alive refresh did not complete")
-            }
-        }
-    }
-    (due.len(), ok)
+    let pass = state.keep_alive_pass().await;
+    (pass.due, pass.ok)
 }
 
 async fn refresher(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(), String> {

@@ -1,6 +1,6 @@
-//! Releasing credentials: the store runs the change and its audit event in
-//! one transaction; this module supplies the decryption that runs inside it
-//! and fails closed (nothing released, an audit event, a generic error).
+//! Opening stored credentials: the store runs a change and its audit event in one
+//! transaction; this module supplies the decryption that runs inside it (or before a
+//! check) and fails closed — nothing released, an audit event, a generic error.
 
 use super::ServiceError;
 use crate::crypto::cipher::{self, Binding, Envelope};
@@ -8,8 +8,7 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::CryptoError;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::event::{Event, Origin};
-use crate::greenhouse::{Checker, Verification};
-use crate::store::{CheckBy, Lease, OpenFailure, Store};
+use crate::store::{Lease, OpenFailure, Store};
 use zeroize::Zeroizing;
 
 /// How long a credential that failed to decrypt is skipped by claims.
@@ -18,21 +17,24 @@ const QUARANTINE_MS: i64 = 3_600_000;
 /// A plaintext secret (the SPEC §4 secret JSON), zeroized on drop.
 pub type Plaintext = Zeroizing<Vec<u8>>;
 
-fn opener<'k>(
-    keyring: &'k Keyring,
-    id: &'k str,
-) -> impl FnOnce(&str, &str, &Envelope) -> Result<Plaintext, CryptoError> + 'k {
-    move |drop_id, kind, env| {
-        cipher::decrypt(
-            keyring,
-            Binding {
-                credential_id: id,
-                drop_id,
-                kind,
-            },
-            env,
-        )
-    }
+/// Open stored credential `id` (of drop `drop_id`, kind `kind`): the associated data binds
+/// the ciphertext to exactly that row.
+pub(crate) fn open(
+    keyring: &Keyring,
+    id: &str,
+    drop_id: &str,
+    kind: &str,
+    env: &Envelope,
+) -> Result<Plaintext, CryptoError> {
+    cipher::decrypt(
+        keyring,
+        Binding {
+            credential_id: id,
+            drop_id,
+            kind,
+        },
+        env,
+    )
 }
 
 /// The one path for a stored credential that could not be opened outside a
@@ -66,7 +68,9 @@ pub(crate) async fn decrypt_failed(
     ServiceError::Crypto(e)
 }
 
-pub async fn claim(
+/// Take the next waiting credential under a lease of `lease_secs` and open it, in the
+/// claim's transaction; a row that cannot be opened is quarantined (see [`quarantines`]).
+pub(crate) async fn claim(
     store: &Store,
     keyring: &Keyring,
     lease_secs: i64,
@@ -79,7 +83,7 @@ pub async fn claim(
             &lease_id,
             origin,
             |id, drop_id, kind, env| {
-                opener(keyring, id)(drop_id, kind, env).map_err(|error| {
+                open(keyring, id, drop_id, kind, env).map_err(|error| {
                     let quarantine = quarantines(&error).then(|| {
                         let entry = origin.entry(Event::DecryptFailed {
                             credential: id.to_owned(),
@@ -120,49 +124,4 @@ fn keyring_fault(e: CryptoError) -> ServiceError {
         );
     }
     ServiceError::Crypto(e)
-}
-
-/// Open a stored credential and check it against Greenhouse with its drop's
-/// profile. `None` when there is no such credential (or it was destroyed).
-/// A decryption failure is audited and fails closed.
-pub async fn check_stored(
-    store: &Store,
-    keyring: &Keyring,
-    checker: &Checker,
-    id: &str,
-    origin: &Origin,
-) -> Result<Option<Verification>, ServiceError> {
-    let Some((drop_id, kind, env)) = store.credential_envelope(id).await? else {
-        return Ok(None);
-    };
-    let Some(drop) = store.drop_by_id(&drop_id).await? else {
-        return Ok(None);
-    };
-    let plaintext = match opener(keyring, id)(&drop_id, &kind, &env) {
-        Ok(p) => p,
-        Err(e) => return Err(decrypt_failed(store, id, origin, e).await),
-    };
-    let secret = checker
-        .kinds()
-        .secret_from_json(&plaintext)
-        .map_err(|e| ServiceError::Internal(format!("credential {id}: {e}")))?;
-    std::mem::drop(plaintext);
-    Ok(Some(checker.check(&secret, &drop.profile).await))
-}
-
-/// Re-run the Greenhouse check on a stored credential; the caller sees only
-/// the new report (a refused credential is destroyed, see `store::lifecycle`).
-pub async fn reverify(
-    store: &Store,
-    keyring: &Keyring,
-    checker: &Checker,
-    id: &str,
-    origin: &Origin,
-) -> Result<Option<CredentialMeta>, ServiceError> {
-    let Some(verification) = check_stored(store, keyring, checker, id, origin).await? else {
-        return Ok(None);
-    };
-    Ok(store
-        .apply_verification(id, &verification, CheckBy::Staff, origin)
-        .await?)
 }

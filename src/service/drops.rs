@@ -7,6 +7,7 @@ use crate::crypto::random;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::drop::{DropRecord, DropSpec, DropState};
 use crate::domain::event::{Event, Origin};
+use crate::greenhouse::Checker;
 use crate::store::{NewDrop, Store};
 
 /// A new drop and its link. The link holds the token: show it once, never log it.
@@ -24,9 +25,39 @@ impl CreatedDrop {
     }
 }
 
-/// Create an open drop. `ServiceError::Store(StoreError::Conflict)` when
-/// another drop that is not revoked has the same `external_id`.
+/// Why no drop was created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// This configuration cannot serve the kind (a partner drop without a partner client):
+    /// the caller's to fix (422, or the CLI's message).
+    #[error("{0}")]
+    KindUnavailable(String),
+    /// Ours, or `ServiceError::Store(StoreError::Conflict)` when another drop that is not
+    /// revoked has the same `external_id`.
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+}
+
+/// Create an open drop, if `checker`'s configuration can serve its kind.
 pub async fn create(
+    store: &Store,
+    checker: &Checker,
+    spec: DropSpec,
+    actor: &str,
+    ip: Option<String>,
+    public_url: &str,
+) -> Result<CreatedDrop, CreateError> {
+    if let Some(why) = checker
+        .kinds()
+        .get(spec.kind)
+        .and_then(|k| k.unavailable(checker))
+    {
+        return Err(CreateError::KindUnavailable(why));
+    }
+    Ok(insert(store, spec, actor, ip, public_url).await?)
+}
+
+async fn insert(
     store: &Store,
     spec: DropSpec,
     actor: &str,

@@ -1,13 +1,18 @@
-//! Use cases that combine the store, the cipher and the Greenhouse checker.
-//! The web layer and the CLI call these; they hold no HTTP or terminal logic.
+//! The use cases: the floor between the doors (web, CLI, jobs) and what they combine (the
+//! store, the cipher, the Greenhouse checker). The doors parse, authorise, call and map the
+//! answer; they hold no product rule, and this floor holds no HTTP or terminal logic.
+//!
+//! - [`credentials`]: every credential use case, one function each (see its table);
+//! - [`drops`]: staff create, find and revoke links;
+//! - [`webhooks`], [`tokens`], [`secrets`]: endpoints, API tokens, service secrets;
+//! - [`vend`], [`release`], [`delivery`]: the machinery under `credentials` — token
+//!   renewal, group-committed audited releases, fail-closed opening of stored secrets.
 
-pub mod connect;
+pub mod credentials;
 pub mod delivery;
 pub mod drops;
-pub mod recheck;
 pub mod release;
 pub mod secrets;
-pub mod submission;
 pub mod tokens;
 pub mod vend;
 pub mod webhooks;

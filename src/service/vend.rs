@@ -44,7 +44,7 @@ use crate::domain::event::{Event, Origin};
 use crate::domain::release::Release;
 use crate::greenhouse::oauth::TokenError;
 use crate::greenhouse::{Budget, Checker};
-use crate::store::{SecretRead, Store, TokenLease, Want};
+use crate::store::{Need, SecretRead, Store, TokenLease, Want};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -229,7 +229,7 @@ impl Vendor {
     }
 
     /// The keep-alive refresh of partner grant `id` (SPEC §1.5 step 3), whatever the age of
-    /// its access token.
+    /// its access token — if it is still due (another process may have just done it).
     pub async fn keep_alive(&self, id: &str) -> Result<(), VendError> {
         self.renew(id, Why::KeepAlive).await
     }
@@ -258,17 +258,23 @@ impl Vendor {
         let budget_ms =
             i64::try_from(self.checker.config().total_budget.as_millis()).unwrap_or(i64::MAX / 4);
         let hold_ms = budget_ms.saturating_add(COMMIT_ALLOWANCE_MS);
-        let force = why == Why::KeepAlive;
+        let keep_alive = why == Why::KeepAlive;
         let waited_since = tokio::time::Instant::now();
         let lease_id = crate::crypto::random::uuid()
             .map_err(|e| ServiceError::Internal(e.to_string()))?
             .to_string();
         let row = loop {
-            let fresh_after = self.store.now_ms().saturating_add(FRESH_MS);
             let taken_at = self.store.now_ms();
+            let need = if keep_alive {
+                Need::Due
+            } else {
+                Need::Fresh {
+                    after: taken_at.saturating_add(FRESH_MS),
+                }
+            };
             match self
                 .store
-                .take_token_lease(id, &lease_id, fresh_after, hold_ms, force)
+                .take_token_lease(id, &lease_id, need, hold_ms)
                 .await?
             {
                 TokenLease::Taken(row) => break (row, taken_at.saturating_add(hold_ms)),
@@ -278,9 +284,9 @@ impl Vendor {
                     return Err(VendError::Unavailable(u64::try_from(secs).unwrap_or(1)));
                 }
                 TokenLease::Busy => {
-                    if force || waited_since.elapsed() > WAIT_FOR_OTHERS {
+                    if keep_alive || waited_since.elapsed() > WAIT_FOR_OTHERS {
                         // A keep-alive leaves it to whoever holds the lease.
-                        return if force {
+                        return if keep_alive {
                             Ok(())
                         } else {
                             Err(VendError::Unavailable(2))
@@ -452,7 +458,7 @@ impl Vendor {
                 );
                 Ok(())
             }
-            Err(e) if e.kills_grant() && kind.connects() => {
+            Err(e) if e.kills_grant() && kind.connector().is_some() => {
                 let audit = system.entry(Event::CredentialDisconnected {
                     credential: id.to_owned(),
                     error: "invalid_grant".into(),
@@ -485,7 +491,7 @@ impl Vendor {
                     reason,
                     failures,
                 });
-                let partner = kind.connects();
+                let partner = kind.connector().is_some();
                 let retry_at = self.store.now_ms().saturating_add(wait_ms);
                 self.store
                     .renew_failed(id, lease_id, retry_at, partner, &audit)

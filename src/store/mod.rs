@@ -24,7 +24,7 @@ pub use audit::{audit_query, AuditedTx};
 pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
-pub use lifecycle::{Renewing, TokenLease};
+pub use lifecycle::{Need, Renewing, TokenLease};
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;

@@ -25,6 +25,7 @@
 //!   a [`Checker`](super::Checker) can be given any registry).
 
 mod candidate_ingestion;
+pub mod connect;
 mod fields;
 #[cfg(test)]
 mod harvest_tests;
@@ -35,6 +36,7 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
+pub use connect::{Authorize, ConnectError, Connected, Connector};
 pub use fields::{FieldSpec, Fields, InputMode, Keep};
 pub use harvest_v3::mint_access_token as mint_harvest_v3_token;
 pub use registry::{registry, Registry, SecretFormatError};
@@ -100,6 +102,15 @@ pub struct Renewed {
     pub secret: Option<Secret>,
 }
 
+/// How a customer hands a credential of a kind over, as the customer pages show it: a form
+/// of the kind's fields, or a Connect button (the kind has a [`Connector`]). Presentation
+/// only: what a post does is decided in `service::credentials`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    Paste,
+    Connect,
+}
+
 /// Which piece of advice the report needs from the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Advice {
@@ -120,10 +131,10 @@ pub trait CredentialKind: Send + Sync + 'static {
     fn summary(&self) -> &'static str;
     /// The form inputs, in page order. Their names are also the secret JSON's keys.
     fn fields(&self) -> &'static [FieldSpec];
-    /// Whether the customer connects through Greenhouse (OAuth, SPEC §1.5) instead of filling
-    /// in [`fields`](CredentialKind::fields): the page then shows a Connect button.
-    fn connects(&self) -> bool {
-        false
+    /// For a kind whose customers connect through Greenhouse (OAuth, SPEC §1.5) instead of
+    /// filling in [`fields`](CredentialKind::fields): what the connect flow needs of it.
+    fn connector(&self) -> Option<&dyn Connector> {
+        None
     }
     /// Why drops of this kind cannot be created with this configuration, if they cannot.
     fn unavailable(&self, checker: &Checker) -> Option<String> {
@@ -198,6 +209,15 @@ pub trait CredentialKind: Send + Sync + 'static {
     }
 
     // ---- provided ----
+
+    /// How the customer hands the credential over, for the pages to show.
+    fn intake(&self) -> Intake {
+        if self.connector().is_some() {
+            Intake::Connect
+        } else {
+            Intake::Paste
+        }
+    }
 
     /// The domain name of this kind.
     fn kind(&self) -> Kind {

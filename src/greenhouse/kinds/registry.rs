@@ -73,12 +73,6 @@ impl Registry {
         self.all().find(|k| k.name() == name)
     }
 
-    /// Whether `kind`'s customers connect through Greenhouse (OAuth) instead of pasting a
-    /// credential (see [`CredentialKind::connects`]); `false` for an unknown kind.
-    pub fn connects(&self, kind: Kind) -> bool {
-        self.get(kind).is_some_and(|k| k.connects())
-    }
-
     /// The kind of a drop created without one.
     pub fn default(&self) -> Option<&'static dyn CredentialKind> {
         self.kinds.first().copied()

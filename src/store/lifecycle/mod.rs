@@ -26,7 +26,7 @@ mod lease;
 pub(crate) mod vend;
 mod verify;
 
-pub use vend::{Renewing, TokenLease};
+pub use vend::{Need, Renewing, TokenLease};
 
 use crate::crypto::cipher::Envelope;
 use crate::domain::audit::AuditEntry;

@@ -38,7 +38,8 @@ pub struct Renewing {
 pub enum TokenLease {
     /// The lease is ours until it runs out.
     Taken(Renewing),
-    /// Someone renewed meanwhile: the stored token is fresh enough.
+    /// No renewal needed: someone renewed meanwhile (the stored token is fresh enough, or
+    /// the keep-alive is no longer due).
     Fresh,
     /// Another renewal holds the lease.
     Busy,
@@ -52,6 +53,20 @@ pub enum TokenLease {
 fn fresh(p: &str) -> String {
     format!("access_sealed IS NOT NULL AND access_expires_at > {p}")
 }
+/// A keep-alive refresh is due (`$5`: now).
+const DUE: &str = "refresh_due_at IS NOT NULL AND refresh_due_at <= $5";
+
+/// When a renewal is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Unless the stored access token is still valid after `after` (Unix ms): a worker
+    /// needs a token, or a check needs the grant's.
+    Fresh { after: i64 },
+    /// Only while the grant's keep-alive refresh is due: a refresh moves the due time on,
+    /// so a grant listed as due by two processes is refreshed once.
+    Due,
+}
+
 /// Renewable: a live `vend` credential (a pending partner grant too: it must be kept alive
 /// while its check waits).
 const LIVE: &str =
@@ -59,23 +74,25 @@ const LIVE: &str =
      AND key_version IS NOT NULL";
 
 impl Store {
-    /// Take the token lease of credential `id` for `hold_ms`, unless its stored token is
-    /// still valid after `fresh_after` (or `force`, for keep-alive refreshes), another
-    /// process holds the lease, or a failed renewal asked to wait.
+    /// Take the token lease of credential `id` for `hold_ms`, unless no renewal is needed
+    /// (see [`Need`]), another process holds the lease, or a failed renewal asked to wait.
     pub async fn take_token_lease(
         &self,
         id: &str,
         lease_id: &str,
-        fresh_after: i64,
+        need: Need,
         hold_ms: i64,
-        force: bool,
     ) -> Result<TokenLease> {
         let now = self.now_ms();
+        let (due_only, fresh_after) = match need {
+            Need::Fresh { after } => (0_i64, after),
+            Need::Due => (1, now),
+        };
         let mut conn = self.write.acquire().await?;
         let sql = format!(
             "UPDATE credentials SET token_lease_id = $1, token_lease_until = $2 \
              WHERE id = $4 AND {LIVE} AND (token_lease_until IS NULL OR token_lease_until <= $5) \
-             AND ($6 = 1 OR NOT ({})) \
+             AND (($6 = 1 AND {DUE}) OR ($6 = 0 AND NOT ({}))) \
              RETURNING drop_id, kind, key_version, wrapped_key, ciphertext, refresh_failures",
             fresh("$3")
         );
@@ -85,7 +102,7 @@ impl Store {
             .bind(fresh_after)
             .bind(id)
             .bind(now)
-            .bind(i64::from(force))
+            .bind(due_only)
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(row) = row {
@@ -103,24 +120,32 @@ impl Store {
         let sql = format!(
             "SELECT CASE WHEN {LIVE} THEN 1 ELSE 0 END AS live, \
              CASE WHEN {} THEN 1 ELSE 0 END AS fresh, \
+             CASE WHEN {} THEN 1 ELSE 0 END AS due, \
              token_lease_id, token_lease_until FROM credentials WHERE id = $1",
-            fresh("$2")
+            fresh("$2"),
+            DUE.replace("$5", "$3")
         );
         let row = sqlx::query(&sql)
             .bind(id)
             .bind(fresh_after)
+            .bind(now)
             .fetch_optional(&mut *conn)
             .await?;
         let Some(row) = row else {
             return Ok(TokenLease::Gone);
         };
         let live: i64 = row.try_get("live")?;
-        let fresh: i64 = row.try_get("fresh")?;
+        // Nothing to renew: the stored token is fresh enough, or (a keep-alive) someone
+        // refreshed the grant since it was listed as due.
+        let needless = match need {
+            Need::Fresh { .. } => row.try_get::<i64, _>("fresh")? == 1,
+            Need::Due => row.try_get::<i64, _>("due")? == 0,
+        };
         let holder: Option<String> = row.try_get("token_lease_id")?;
         let until: Option<i64> = row.try_get("token_lease_until")?;
         Ok(match (live, until) {
             (0, _) => TokenLease::Gone,
-            _ if fresh == 1 && !force => TokenLease::Fresh,
+            _ if needless => TokenLease::Fresh,
             (_, Some(until)) if until > now && holder.is_none() => TokenLease::BackingOff(until),
             _ => TokenLease::Busy,
         })

@@ -5,12 +5,11 @@ use super::page_limit;
 use super::views::credential_json;
 use crate::clock::{from_millis, rfc3339};
 use crate::domain::credential::{Delivery, Status};
-use crate::domain::event::Event;
-use crate::domain::release::Release;
 use crate::domain::role::Role;
+use crate::service::credentials::{Claimed, Rechecked};
 use crate::service::vend::{AccessToken, VendError};
-use crate::service::{delivery, ServiceError};
-use crate::store::{AckResult, Cursor, SecretRead};
+use crate::service::ServiceError;
+use crate::store::{AckResult, Cursor, Lease, SecretRead};
 use crate::web::error::ApiError;
 use crate::web::middleware::auth::Caller;
 use crate::web::{body, AppState};
@@ -152,66 +151,44 @@ pub async fn claim(
             "lease_seconds must be between 10 and 3600",
         ));
     }
-    let origin = caller.origin(&req);
-    let Some((meta, plaintext, lease)) =
-        delivery::claim(&state.store, &state.keyring, lease, &origin)
-            .await
-            .map_err(ApiError::from)?
-    else {
-        return Ok(HttpResponse::NoContent().finish());
+    let claimed = state
+        .claim(lease, &caller.origin(&req))
+        .await
+        .map_err(vend_error)?;
+    let body = match claimed {
+        None => return Ok(HttpResponse::NoContent().finish()),
+        Some(Claimed::Secret {
+            meta,
+            secret: plaintext,
+            lease,
+        }) => claim_body(&credential_json(&meta), &plaintext, &lease_json(&lease))?,
+        // `secret` is `{"kind","access_token","token_type","expires_at","api_url"}`.
+        Some(Claimed::Token { meta, token, lease }) => {
+            let not_json = || ApiError::internal(&ServiceError::Internal("claim JSON".into()));
+            let credential = serde_json::to_vec(&credential_json(&meta)).map_err(|_| not_json())?;
+            let lease = serde_json::to_vec(&lease_json(&lease)).map_err(|_| not_json())?;
+            let mut prefix = b"{\"credential\":".to_vec();
+            prefix.extend_from_slice(&credential);
+            prefix.extend_from_slice(b",\"secret\":");
+            let mut suffix = b",\"lease\":".to_vec();
+            suffix.extend_from_slice(&lease);
+            suffix.push(b'}');
+            access_token_body(
+                &token,
+                Some(meta.kind.as_str()),
+                &state.checker.config().api_url,
+                &prefix,
+                &suffix,
+            )?
+        }
     };
-    state.metrics.claim();
-    let lease_json =
-        json!({ "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) });
-    if meta.release == Release::Vend {
-        // The secret never leaves keydrop: the claim carries an access token instead.
-        std::mem::drop(plaintext);
-        return claim_vend(&state, &origin, &meta, &lease.id, &lease_json).await;
-    }
-    let body = claim_body(&credential_json(&meta), &plaintext, &lease_json)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(secret_body(body)))
 }
 
-/// The claim of a `vend` credential: `secret` is `{"kind","access_token","token_type",
-/// "expires_at","api_url"}`. If no token can be issued the lease is given back at once.
-async fn claim_vend(
-    state: &AppState,
-    origin: &crate::domain::event::Origin,
-    meta: &crate::domain::credential::CredentialMeta,
-    lease_id: &str,
-    lease_json: &Value,
-) -> Result<HttpResponse, ApiError> {
-    let token = match state.vendor.access_token(&meta.id, origin).await {
-        Ok((_, token)) => token,
-        Err(e) => {
-            if let Err(err) = state.store.return_lease(&meta.id, lease_id, origin).await {
-                tracing::error!(error = %err, credential = %meta.id, "could not give a lease back");
-            }
-            return Err(vend_error(e));
-        }
-    };
-    let not_json = || ApiError::internal(&ServiceError::Internal("claim JSON".into()));
-    let credential = serde_json::to_vec(&credential_json(meta)).map_err(|_| not_json())?;
-    let lease = serde_json::to_vec(lease_json).map_err(|_| not_json())?;
-    let mut prefix = b"{\"credential\":".to_vec();
-    prefix.extend_from_slice(&credential);
-    prefix.extend_from_slice(b",\"secret\":");
-    let mut suffix = b",\"lease\":".to_vec();
-    suffix.extend_from_slice(&lease);
-    suffix.push(b'}');
-    let body = access_token_body(
-        &token,
-        Some(meta.kind.as_str()),
-        &state.checker.config().api_url,
-        &prefix,
-        &suffix,
-    )?;
-    state.metrics.access_token();
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(secret_body(body)))
+fn lease_json(lease: &Lease) -> Value {
+    json!({ "id": lease.id, "expires_at": rfc3339(from_millis(lease.expires_at)) })
 }
 
 #[derive(Deserialize)]
@@ -232,11 +209,8 @@ pub async fn ack(
     caller.require(WORKERS)?;
     let id = super::path_id(&id, "credential")?;
     let input: AckBody = body::json(&req, payload).await?;
-    let destroy_now = state.settings.retain_after_delivery.is_zero();
-    let origin = caller.origin(&req);
     match state
-        .store
-        .ack(&id, &input.lease_id.to_string(), destroy_now, &origin)
+        .ack(&id, &input.lease_id.to_string(), &caller.origin(&req))
         .await?
     {
         AckResult::Delivered(meta) => Ok(HttpResponse::Ok().json(credential_json(&meta))),
@@ -256,22 +230,11 @@ pub async fn secret(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
     let id = super::path_id(&id, "credential")?;
-    let audit = caller.origin(&req).entry(Event::SecretRead {
-        credential: id.clone(),
-    });
-    match state
-        .releases
-        .read(id.clone(), audit)
-        .await
-        .map_err(ApiError::from)?
-    {
+    match state.secret(&id, &caller.origin(&req)).await? {
         // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
-        SecretRead::Released(_, plaintext) => {
-            state.metrics.release();
-            Ok(HttpResponse::Ok()
-                .content_type("application/json")
-                .body(secret_body(plaintext)))
-        }
+        SecretRead::Released(_, plaintext) => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(secret_body(plaintext))),
         SecretRead::Destroyed => Err(ApiError::new(
             actix_web::http::StatusCode::GONE,
             "gone",
@@ -361,12 +324,10 @@ pub async fn access_token(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(WORKERS)?;
     let id = super::path_id(&id, "credential")?;
-    let (_, token) = state
-        .vendor
+    let token = state
         .access_token(&id, &caller.origin(&req))
         .await
         .map_err(vend_error)?;
-    state.metrics.access_token();
     let body = access_token_body(&token, None, &state.checker.config().api_url, b"", b"")?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -382,31 +343,19 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(STAFF)?;
     let id = super::path_id(&id, "credential")?;
-    if let Some(meta) = state.store.credential_meta(&id).await? {
-        if meta.delivery == Delivery::Destroyed {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::GONE,
-                "gone",
-                "this credential was destroyed; it cannot be checked again",
-            ));
-        }
-        // A partner grant is checked with its stored access token: renew it first if it is
-        // about to expire (never by the check itself, which must not spend a refresh token).
-        if state.checker.kinds().connects(meta.kind) {
-            state.vendor.ensure_fresh(&id).await.map_err(vend_error)?;
-        }
+    match state
+        .check(&id, &caller.origin(&req))
+        .await
+        .map_err(vend_error)?
+    {
+        Rechecked::Checked(meta) => Ok(HttpResponse::Ok().json(credential_json(&meta))),
+        Rechecked::NotFound => Err(ApiError::not_found("credential")),
+        Rechecked::Destroyed => Err(ApiError::new(
+            actix_web::http::StatusCode::GONE,
+            "gone",
+            "this credential was destroyed; it cannot be checked again",
+        )),
     }
-    let meta = delivery::reverify(
-        &state.store,
-        &state.keyring,
-        &state.checker,
-        &id,
-        &caller.origin(&req),
-    )
-    .await
-    .map_err(ApiError::from)?
-    .ok_or_else(|| ApiError::not_found("credential"))?;
-    Ok(HttpResponse::Ok().json(credential_json(&meta)))
 }
 
 #[delete("/credentials/{id}")]
@@ -419,8 +368,7 @@ pub async fn destroy(
     caller.require(&[Role::Admin])?;
     let id = super::path_id(&id, "credential")?;
     let meta = state
-        .store
-        .destroy_credential(&id, &caller.origin(&req))
+        .destroy(&id, &caller.origin(&req))
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;
     Ok(HttpResponse::Ok().json(credential_json(&meta)))

@@ -6,7 +6,7 @@ use super::views::{credential_json, drop_json};
 use crate::domain::drop::{DropRequest, DropState};
 use crate::domain::role::Role;
 use crate::service;
-use crate::service::drops::Revoked;
+use crate::service::drops::{CreateError, Revoked};
 use crate::store::{Cursor, DropFilter};
 use crate::web::error::ApiError;
 use crate::web::middleware::auth::Caller;
@@ -29,24 +29,21 @@ pub async fn create(
     let spec = input
         .validate(state.checker.kinds())
         .map_err(ApiError::unprocessable)?;
-    // A kind this configuration cannot serve (a partner drop without a partner client).
-    if let Some(why) = state
-        .checker
-        .kinds()
-        .get(spec.kind)
-        .and_then(|k| k.unavailable(&state.checker))
-    {
-        return Err(ApiError::unprocessable(why));
-    }
-    // A second live drop with the same external_id is a 409 (`From`).
+    // A kind this configuration cannot serve (a partner drop without a partner client) is a
+    // 422; a second live drop with the same external_id a 409.
     let created = service::drops::create(
         &state.store,
+        &state.checker,
         spec,
         &caller.actor(),
         client_ip(&req),
         &state.settings.public_url,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        CreateError::KindUnavailable(why) => ApiError::unprocessable(why),
+        CreateError::Service(e) => ApiError::from(e),
+    })?;
     let mut body = drop_json(&created.drop);
     body["url"] = json!(created.url());
     Ok(HttpResponse::Created().json(body))

@@ -614,7 +614,7 @@ mod tests {
         );
         let partner = crate::greenhouse::registry()
             .all()
-            .find(|k| k.connects())
+            .find(|k| k.connector().is_some())
             .map(|k| k.name())
             .unwrap();
         let without = build_for(crate::greenhouse::registry(), &[partner]);

@@ -12,6 +12,7 @@ use super::layout::layout;
 use super::problem::problem_summary;
 use super::trust::{expiry_line, facts, handling_box, keep_tab_open};
 use super::{DropPage, Problem};
+use crate::greenhouse::kinds::Intake;
 use maud::{html, Markup};
 
 /// The fragment the form posts to (`action="#send"`), so the answer opens at the form. On a
@@ -24,7 +25,7 @@ pub const FORM_ANCHOR: &str = "send";
 pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
     let brand = p.brand();
     // A partner drop ("Connect with Greenhouse") has a Connect button instead of the form.
-    let title = if p.kind.connects() {
+    let title = if p.kind.intake() == Intake::Connect {
         "Connect your Greenhouse account"
     } else {
         "Share your Greenhouse credential"
@@ -41,13 +42,13 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 (note(brand, p.note.as_deref()))
                 (facts(p))
                 (handling_box(brand, &p.ctx.handling))
-                @if !p.kind.connects() {
+                @if p.kind.intake() == Intake::Paste {
                     // A connection shows no secret to lose; its button says to keep the tab.
                     (keep_tab_open())
                 }
                 (instructions(brand, p.kind, &p.profile, true))
                 div id=(FORM_ANCHOR) {
-                    @if p.kind.connects() {
+                    @if p.kind.intake() == Intake::Connect {
                         (super::connect::connect_section(p, None))
                     } @else {
                         (credential_form(p, None))
@@ -55,7 +56,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 }
             },
         ),
-        Some(problem) if p.kind.connects() => layout(
+        Some(problem) if p.kind.intake() == Intake::Connect => layout(
             &p.ctx,
             "Error: the connection was not completed",
             html! {

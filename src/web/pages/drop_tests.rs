@@ -1,5 +1,6 @@
 //! Tests of the link page and the 422 page.
 use super::*;
+use crate::greenhouse::kinds::Intake;
 use crate::greenhouse::kinds::{CredentialKind, HARVEST_V1, HARVEST_V3};
 use crate::greenhouse::Profile;
 use crate::web::pages::testing::{assert_page_ok, escaped, tags, HOSTILE};
@@ -139,7 +140,7 @@ fn inputs_per_kind_and_secrets_are_never_filled() {
                 t.iter()
                     .find(|t| t.name == "input" && t.attr("name") == Some(n))
             };
-            if kind.connects() {
+            if kind.intake() == Intake::Connect {
                 // A Connect button and nothing to type: no credential input at all.
                 for f in kind.fields() {
                     assert!(input(f.name).is_none(), "{} on a connect page", f.name);

@@ -8,6 +8,7 @@
 //! once per such combination and kept ([`KEPT`] at most; a process sees a handful).
 
 use super::components::resource_list;
+use crate::greenhouse::kinds::Intake;
 use crate::greenhouse::{CredentialKind, Profile, Resource};
 use maud::{html, Markup, PreEscaped};
 use std::sync::{Mutex, OnceLock};
@@ -71,7 +72,7 @@ fn render(brand: &str, kind: &dyn CredentialKind, profile: &Profile, open: bool)
     html! {
         details.instructions open[open] {
             summary {
-                @if kind.connects() {
+                @if kind.intake() == Intake::Connect {
                     "How connecting works"
                 } @else {
                     "How to create the credential in Greenhouse"

@@ -1,17 +1,14 @@
 //! `GET /oauth/greenhouse/callback` (SPEC §1.5 step 2): where Greenhouse sends the customer
 //! back after "Connect with Greenhouse". The `state` names the drop, and the browser must
-//! bring back the nonce of the connect cookie set when it started (`service::connect`);
+//! bring back the nonce of the connect cookie set when it started (`service::credentials`);
 //! every outcome is a page of that drop (its contact included), except a bad state, which
 //! names no drop. Callbacks count against the per-address rate limit of public POSTs, and
 //! the cookie is cleared by every answer.
 
-use crate::service::connect::{Callback, CallbackQuery};
-use crate::service::submission::{Form, Outcomes};
+use crate::service::credentials::{Callback, CallbackQuery, Form, STATE_TTL_MS};
 use crate::web::page_error::PageError;
 use crate::web::pages::{self, Problem};
-use crate::web::routes::public::{
-    allow_connect, answer, drop_page, html, kind_of, page_context, submitter,
-};
+use crate::web::routes::public::{allow_connect, answer, drop_page, html, page_context};
 use crate::web::{client_ip, AppState};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -19,7 +16,7 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 /// The cookie that binds a connection to the browser that started it.
 pub const COOKIE: &str = "keydrop-connect";
 /// It lives as long as the `state` it goes with.
-pub const COOKIE_MAX_AGE_S: u64 = (crate::service::connect::STATE_TTL_MS / 1000) as u64;
+pub const COOKIE_MAX_AGE_S: u64 = (STATE_TTL_MS / 1000) as u64;
 
 #[get("/oauth/greenhouse/callback")]
 pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -41,13 +38,8 @@ async fn answer_callback(req: &HttpRequest, state: &web::Data<AppState>) -> Http
     // A query that does not parse is a bad state, like any other forged callback.
     let q: CallbackQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let nonce = crate::web::cookies::get(req, COOKIE, state.settings.is_https());
-    let result = submitter(state)
-        .connect_callback(
-            &q,
-            nonce.as_deref(),
-            &state.settings.public_url,
-            client_ip(req),
-        )
+    let result = state
+        .connect_callback(&q, nonce.as_deref(), client_ip(req))
         .await;
     let outcome = match result {
         Ok(o) => o,
@@ -102,14 +94,6 @@ async fn answer_callback(req: &HttpRequest, state: &web::Data<AppState>) -> Http
         Callback::Done(drop, outcome) => {
             let ctx = page_context(state, Some(&drop));
             state.drop_cache.evict(&drop.id);
-            let kind = kind_of(state, &drop).map_or("unknown", |k| k.name());
-            match outcome.as_ref() {
-                Outcomes::Accepted { verification, .. } => state
-                    .metrics
-                    .submission(kind, verification.outcome.as_str()),
-                Outcomes::Rejected(r) => state.metrics.submission(kind, r.outcome),
-                Outcomes::Gone(_) => {}
-            }
             match answer(state, &ctx, &Form::default(), *outcome) {
                 Ok(res) => allow_connect(state, res),
                 Err(e) => e.response(&ctx),

@@ -5,8 +5,9 @@
 use crate::clock::from_millis;
 use crate::crypto::link::LinkToken;
 use crate::domain::drop::{DropRecord, DropState};
+use crate::greenhouse::kinds::Intake;
 use crate::greenhouse::{CredentialKind, Outcome, UnknownKind};
-use crate::service::submission::{Form, Outcomes, Rejection, Submitter};
+use crate::service::credentials::{Admission, Form, Outcomes, Posted, Rejection, Visit};
 use crate::web::page_error::PageError;
 use crate::web::pages::{self, DropPage, Handling, PageContext, Problem, Receipt};
 use crate::web::{body, client_ip, AppState};
@@ -81,51 +82,23 @@ async fn find_drop(
     Ok(drop)
 }
 
-/// Whether a found drop still accepts input; otherwise why not (410).
-/// `record`: a GET or POST records on the way the transition the drop's time
-/// or attempts have made due (expired, locked); a HEAD gives the same answer
-/// and changes nothing (SPEC §4: link previewers send HEAD).
-async fn ensure_open(state: &AppState, drop: &DropRecord, record: bool) -> Result<(), PageError> {
-    let now = state.store.now_ms();
-    if drop.state == DropState::Open && drop.expires_at <= now {
-        if record {
-            state.drop_cache.evict(&drop.id);
-            state
-                .store
-                .expire_drops(Some(&drop.id), 1)
-                .await
-                .map_err(|e| PageError::internal(&e))?;
-        }
-        return Err(PageError::gone(DropState::Expired));
-    }
-    if drop.state == DropState::Open && drop.attempts >= drop.max_attempts {
-        // Every attempt is used: once no check is in flight any more (they
-        // end by time even if their process died), the link is locked.
-        let locked = if record {
-            !state
-                .store
-                .lock_exhausted(Some(&drop.id), 1)
-                .await
-                .map_err(|e| PageError::internal(&e))?
-                .is_empty()
-        } else {
-            state
-                .store
-                .would_lock(&drop.id)
-                .await
-                .map_err(|e| PageError::internal(&e))?
-        };
-        if locked {
-            if record {
+/// Whether a found drop still accepts input; otherwise why not (410). `visit`: a GET or
+/// POST records the transition the drop's time or attempts made due; a HEAD changes
+/// nothing (see `service::credentials::admit`).
+async fn ensure_open(state: &AppState, drop: &DropRecord, visit: Visit) -> Result<(), PageError> {
+    match state
+        .admit(drop, visit)
+        .await
+        .map_err(|e| PageError::internal(&e))?
+    {
+        Admission::Open => Ok(()),
+        Admission::Closed { state: s, recorded } => {
+            if recorded {
                 state.drop_cache.evict(&drop.id);
             }
-            return Err(PageError::gone(DropState::Locked));
+            Err(PageError::gone(s))
         }
     }
-    if drop.state != DropState::Open {
-        return Err(PageError::gone(drop.state));
-    }
-    Ok(())
 }
 
 /// The registered kind of a drop; a drop of a kind this build does not know is our fault.
@@ -175,8 +148,9 @@ pub(super) fn allow_connect(state: &AppState, mut res: HttpResponse) -> HttpResp
     res
 }
 
-fn connects(state: &AppState, drop: &DropRecord) -> bool {
-    state.checker.kinds().connects(drop.kind)
+/// Whether the drop's page holds a Connect button rather than a form to paste into.
+fn shows_connect(state: &AppState, drop: &DropRecord) -> bool {
+    kind_of(state, drop).is_ok_and(|k| k.intake() == Intake::Connect)
 }
 
 /// Opening the link never consumes it: link previewers must not burn it.
@@ -198,14 +172,19 @@ pub async fn show(
         Ok(drop) => drop,
         Err(e) => return e.response(&page_context(&state, None)),
     };
-    if let Err(e) = ensure_open(&state, &drop, method != actix_web::http::Method::HEAD).await {
+    let visit = if method == actix_web::http::Method::HEAD {
+        Visit::Look
+    } else {
+        Visit::Record
+    };
+    if let Err(e) = ensure_open(&state, &drop, visit).await {
         return e.response(&page_context(&state, Some(&drop)));
     }
     let page = match drop_page(&state, &drop, None) {
         Ok(page) => web::Bytes::from(page.into_string()),
         Err(e) => return e.response(&page_context(&state, Some(&drop))),
     };
-    if connects(&state, &drop) {
+    if shows_connect(&state, &drop) {
         // Not cached: the cache answers without knowing the drop, so without this header.
         return allow_connect(
             &state,
@@ -267,7 +246,7 @@ async fn post_link(
         Err(e) => return e.response(&page_context(&state, None)),
     };
     let ctx = page_context(&state, Some(&drop));
-    let partner = connects(&state, &drop);
+    let partner = shows_connect(&state, &drop);
     let res = match take_submission(&req, drop, payload, &state, &ctx, connect_route).await {
         Ok(res) => res,
         Err(e) => e.response(&ctx),
@@ -287,11 +266,10 @@ async fn take_submission(
     ctx: &PageContext,
     connect_route: bool,
 ) -> Result<HttpResponse, PageError> {
-    let kind = kind_of(state, &drop)?;
-    if connect_route && !kind.connects() {
+    if connect_route && !shows_connect(state, &drop) {
         return Err(PageError::NotFound);
     }
-    ensure_open(state, &drop, true).await?;
+    ensure_open(state, &drop, Visit::Record).await?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -320,57 +298,32 @@ async fn take_submission(
     {
         return Err(PageError::FormExpired);
     }
-    let submitter = submitter(state);
-    if kind.connects() {
+    let posted = state
+        .post(&drop, &form, client_ip(req))
+        .await
+        .map_err(|e| PageError::internal(&e));
+    state.drop_cache.evict(&drop.id);
+    match posted? {
         // Step 1 of "Connect with Greenhouse": off to Greenhouse's authorize page, with the
         // nonce that binds the flow to this browser in a cookie.
-        let started = submitter
-            .connect_url(&drop, &state.settings.public_url, client_ip(req))
-            .await
-            .map_err(|e| PageError::internal(&e))?;
-        let cookie = crate::web::cookies::set(
-            crate::web::routes::connect::COOKIE,
-            started.browser_nonce.reveal(),
-            crate::web::routes::connect::COOKIE_MAX_AGE_S,
-            state.settings.is_https(),
-        )
-        .ok_or_else(|| {
-            PageError::internal(&crate::service::ServiceError::Internal(
-                "the connect cookie could not be written".into(),
-            ))
-        })?;
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, started.authorize_url))
-            .insert_header((header::SET_COOKIE, cookie))
-            .finish());
-    }
-    let outcome = submitter.submit(&drop, &form, client_ip(req)).await;
-    state.drop_cache.evict(&drop.id);
-    let kind = kind_of(state, &drop).map_or("unknown", |k| k.name());
-    match &outcome {
-        Ok(Outcomes::Accepted { verification, .. }) => {
-            state
-                .metrics
-                .submission(kind, verification.outcome.as_str());
+        Posted::Connect(started) => {
+            let cookie = crate::web::cookies::set(
+                crate::web::routes::connect::COOKIE,
+                started.browser_nonce.reveal(),
+                crate::web::routes::connect::COOKIE_MAX_AGE_S,
+                state.settings.is_https(),
+            )
+            .ok_or_else(|| {
+                PageError::internal(&crate::service::ServiceError::Internal(
+                    "the connect cookie could not be written".into(),
+                ))
+            })?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, started.authorize_url))
+                .insert_header((header::SET_COOKIE, cookie))
+                .finish())
         }
-        Ok(Outcomes::Rejected(r)) => state.metrics.submission(kind, r.outcome),
-        Ok(Outcomes::Gone(_)) | Err(_) => {}
-    }
-    answer(
-        state,
-        ctx,
-        &form,
-        outcome.map_err(|e| PageError::internal(&e))?,
-    )
-}
-
-/// The submission service over this app's state.
-pub(super) fn submitter(state: &AppState) -> Submitter<'_> {
-    Submitter {
-        store: &state.store,
-        keyring: &state.keyring,
-        checker: &state.checker,
-        partner_refresh_every: state.settings.partner_refresh_every,
+        Posted::Submitted(outcome) => answer(state, ctx, &form, *outcome),
     }
 }
 

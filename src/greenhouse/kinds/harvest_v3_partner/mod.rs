@@ -12,6 +12,7 @@
 mod check;
 mod page;
 
+use super::connect::{Authorize, ConnectError, Connected, Connector};
 use super::fields::{FieldSpec, Fields, InputMode, Keep};
 use super::harvest_v3::{resources, PROFILES};
 use super::{Advice, Checked, CredentialKind, NamedProfile, Renewed};
@@ -82,13 +83,60 @@ fn token_field(name: &'static str, value: &str) -> Result<String, ValidationErro
 
 impl HarvestV3Partner {
     /// The secret to store for tokens Greenhouse just issued.
-    pub fn secret_of(&self, tokens: &Tokens) -> Result<Secret, ValidationError> {
+    fn secret_of(&self, tokens: &Tokens) -> Result<Secret, ValidationError> {
         let refresh = tokens.refresh_token.as_deref().map_or("", String::as_str);
         let mut f = Fields::new();
         f.insert("refresh_token", refresh);
         f.insert("access_token", tokens.access_token.as_str());
         f.insert("expires_at", tokens.expires_at.to_string());
         self.parse(&f)
+    }
+}
+
+impl Connector for HarvestV3Partner {
+    /// The operator's partner client at `{auth_url}/authorize`, with the scope
+    /// `harvest:<resource>:list` for every resource of the profile, required and optional.
+    fn authorize(&self, checker: &Checker, profile: &Profile) -> Option<Authorize> {
+        let client = checker.config().partner.as_ref()?;
+        let scope = profile
+            .required
+            .iter()
+            .chain(&profile.optional)
+            .map(|r| format!("harvest:{r}:list"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(Authorize {
+            endpoint: format!("{}/authorize", checker.config().auth_url),
+            client_id: client.client_id.clone(),
+            scope,
+        })
+    }
+
+    fn exchange<'a>(
+        &'a self,
+        checker: &'a Checker,
+        budget: Budget,
+        code: &'a str,
+        redirect_uri: &'a str,
+    ) -> BoxFuture<'a, Result<Connected, ConnectError>> {
+        Box::pin(async move {
+            let client = checker
+                .config()
+                .partner
+                .as_ref()
+                .ok_or(ConnectError::Unavailable)?;
+            let tokens =
+                oauth::exchange_code(checker, budget, client.into(), code, redirect_uri).await?;
+            let secret = self.secret_of(&tokens).map_err(|e| {
+                tracing::error!(field = e.field, "Greenhouse sent a malformed token");
+                ConnectError::Unavailable
+            })?;
+            Ok(Connected {
+                secret,
+                access_token: tokens.access_token.clone(),
+                expires_at: tokens.expires_at,
+            })
+        })
     }
 }
 
@@ -110,8 +158,8 @@ impl CredentialKind for HarvestV3Partner {
         FIELDS
     }
 
-    fn connects(&self) -> bool {
-        true
+    fn connector(&self) -> Option<&dyn Connector> {
+        Some(self)
     }
 
     fn parse(&self, form: &Fields) -> Result<Secret, ValidationError> {

@@ -1,24 +1,33 @@
-//! A customer's submission (SPEC §4 `POST /d/{token}`), from the link to
-//! the answer. The local shape checks run first: a submission they refuse
-//! never reaches Greenhouse, so it costs no attempt, can never lock the
-//! link, changes nothing and therefore writes no audit event (SPEC §2; it
-//! is logged, by drop id and field name only). Only then is an attempt
-//! reserved and the credential checked; a rejection by Greenhouse keeps the
-//! attempt and stores nothing; an accepted credential is sealed and stored
-//! in the same transaction that moves the drop to `submitted` and writes
-//! the audit event.
+//! A customer hands a credential over (SPEC §2, §4 `POST /d/{token}`, §1.5): the one flow
+//! for a pasted credential and a connected one.
+//!
+//! ```text
+//! local checks ─▶ reserve an attempt ─▶ obtain (pasted: as is; connected: code exchange)
+//!   (no attempt)        │                      │ refused ─▶ reject (counted)
+//!                       │                      │ unavailable ─▶ give the attempt back
+//!                       │                      ▼
+//!                       │                  check with Greenhouse
+//!                       │                      │ verified / pending ─▶ accept (stored)
+//!                       │                      │ invalid / insufficient ─▶ reject (counted)
+//!                       └── a fault of keydrop's anywhere after the reserve ─▶ give back
+//! ```
+//!
+//! The local shape checks run first: a submission they refuse never reaches Greenhouse, so
+//! it costs no attempt, can never lock the link, changes nothing and therefore writes no
+//! audit event (SPEC §2; it is logged, by drop id and field name only). A rejection by
+//! Greenhouse keeps the attempt and stores nothing; an accepted credential is sealed and
+//! stored in the same transaction that moves the drop to `submitted` and writes the audit
+//! event; whatever keydrop itself could not finish gives the attempt back.
 
-use super::ServiceError;
+use super::connect::Started;
 use crate::crypto::cipher::{self, Binding};
-use crate::crypto::keyring::Keyring;
 use crate::crypto::random;
 use crate::domain::credential::Status;
 use crate::domain::drop::{DropRecord, DropState};
 use crate::domain::event::{Event, Origin};
-use crate::greenhouse::{
-    Checker, Fields, Kind, Outcome, Registry, Secret, ValidationError, Verification,
-};
-use crate::store::{NewCredential, Store};
+use crate::greenhouse::{Fields, Kind, Outcome, Registry, Secret, ValidationError, Verification};
+use crate::service::{ServiceError, Services};
+use crate::store::NewCredential;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 pub use crate::domain::credential::FIRST_RECHECK_MS;
@@ -89,28 +98,84 @@ pub enum Outcomes {
     Gone(DropState),
 }
 
-/// Everything a submission needs.
-#[derive(Debug, Clone)]
-pub struct Submitter<'a> {
-    pub store: &'a Store,
-    pub keyring: &'a Keyring,
-    pub checker: &'a Checker,
-    /// Keep-alive interval of partner grants (their first refresh is due this long after
-    /// acceptance).
-    pub partner_refresh_every: std::time::Duration,
+/// What a post of a drop's form came to.
+#[derive(Debug)]
+pub enum Posted {
+    /// The drop's kind connects: send the browser to Greenhouse (step 1 of §1.5).
+    Connect(Started),
+    /// A pasted credential, checked: accepted, rejected or gone.
+    Submitted(Box<Outcomes>),
 }
 
-impl Submitter<'_> {
-    /// Check and, if acceptable, store a submission for `drop` (already
-    /// found by its link and seen open by the caller).
-    pub async fn submit(
+/// What obtaining the credential came to, once an attempt is reserved.
+pub(super) enum Obtained {
+    /// Something to check (a connected grant carries its first access token).
+    Secret {
+        secret: Secret,
+        first_access: Option<(Zeroizing<String>, i64)>,
+    },
+    /// Greenhouse refused it before any check (a refused code exchange): counted, with
+    /// what to tell the customer.
+    Refused(String),
+    /// No usable answer from Greenhouse: not the customer's fault, the attempt is given back.
+    Unavailable,
+}
+
+/// What an attempt came to.
+pub(super) enum Attempted {
+    Done(Box<Outcomes>),
+    /// Greenhouse gave nothing usable; the attempt was given back.
+    Unavailable,
+}
+
+impl Services {
+    /// The drop's form was posted (its CSRF token checked by the caller, the drop found by
+    /// its link and admitted): a kind that connects starts the connection, any other kind's
+    /// credential is checked and, if acceptable, stored.
+    pub async fn post(
+        &self,
+        drop: &DropRecord,
+        form: &Form,
+        ip: Option<String>,
+    ) -> Result<Posted, ServiceError> {
+        let connects = self
+            .checker
+            .kinds()
+            .get(drop.kind)
+            .is_some_and(|k| k.connector().is_some());
+        if connects {
+            return Ok(Posted::Connect(self.connect_start(drop, ip).await?));
+        }
+        let outcome = self.submit(drop, form, ip).await?;
+        self.count(drop, &outcome);
+        Ok(Posted::Submitted(Box::new(outcome)))
+    }
+
+    /// `keydrop_submissions_total` for what a submission came to.
+    pub(super) fn count(&self, drop: &DropRecord, outcome: &Outcomes) {
+        let kind = self
+            .checker
+            .kinds()
+            .get(drop.kind)
+            .map_or("unknown", |k| k.name());
+        match outcome {
+            Outcomes::Accepted { verification, .. } => {
+                self.metrics.submission(kind, verification.outcome.as_str())
+            }
+            Outcomes::Rejected(r) => self.metrics.submission(kind, r.outcome),
+            Outcomes::Gone(_) => {}
+        }
+    }
+
+    /// Check and, if acceptable, store a pasted credential for `drop`.
+    async fn submit(
         &self,
         drop: &DropRecord,
         form: &Form,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        // Parse first, then reserve: what the shape checks refuse is
-        // answered without touching the drop.
+        // Parse first, then reserve: what the shape checks refuse is answered without
+        // touching the drop.
         let secret = match parse(self.checker.kinds(), drop.kind, form) {
             Ok(s) => s,
             Err(e) => {
@@ -130,6 +195,28 @@ impl Submitter<'_> {
                 }));
             }
         };
+        let obtained = Obtained::Secret {
+            secret,
+            first_access: None,
+        };
+        match self.attempt(drop, ip, async move { obtained }).await? {
+            Attempted::Done(outcome) => Ok(*outcome),
+            // A pasted credential needs nothing from Greenhouse before its check.
+            Attempted::Unavailable => Err(ServiceError::Internal(
+                "a pasted credential could not be obtained".into(),
+            )),
+        }
+    }
+
+    /// The one flow after the local checks: reserve an attempt, obtain the credential,
+    /// check it, accept or reject it — and give the attempt back on anything that is not
+    /// the customer's doing (Greenhouse unavailable, or a fault of keydrop's).
+    pub(super) async fn attempt(
+        &self,
+        drop: &DropRecord,
+        ip: Option<String>,
+        obtain: impl std::future::Future<Output = Obtained>,
+    ) -> Result<Attempted, ServiceError> {
         let reserve = Origin::new("public", ip.clone()).entry(Event::AttemptReserved {
             drop: drop.id.clone(),
         });
@@ -138,21 +225,31 @@ impl Submitter<'_> {
             .reserve_attempt(&drop.id, self.check_hold_ms(), &reserve)
             .await?
         else {
-            return self.gone(drop).await;
+            return Ok(Attempted::Done(Box::new(self.gone(drop).await?)));
         };
-        match self.check_and_record(&drop, &secret, ip.clone()).await {
-            Ok(outcome) => Ok(outcome),
-            Err(e) => {
-                // Our fault, not the customer's: the attempt is given back
-                // (if the database is down too, the in-flight check still
-                // ends by time, see `reserve_attempt`).
+        let result = match obtain.await {
+            Obtained::Secret {
+                secret,
+                first_access,
+            } => self
+                .check_and_record(&drop, &secret, first_access, ip.clone())
+                .await
+                .map(Some),
+            Obtained::Refused(message) => self.refused(&drop, message, ip.clone()).await.map(Some),
+            Obtained::Unavailable => Ok(None),
+        };
+        match result {
+            Ok(Some(outcome)) => Ok(Attempted::Done(Box::new(outcome))),
+            outcome => {
+                // Not the customer's doing: the attempt is given back (if the database is
+                // down too, the reserved check still ends by time, see `reserve_attempt`).
                 let audit = Origin::new("system", ip).entry(Event::AttemptReturned {
                     drop: drop.id.clone(),
                 });
                 if let Err(err) = self.store.return_attempt(&drop.id, &audit).await {
                     tracing::error!(error = %err, drop = %drop.id, "could not give back an attempt");
                 }
-                Err(e)
+                outcome.map(|_| Attempted::Unavailable)
             }
         }
     }
@@ -168,19 +265,21 @@ impl Submitter<'_> {
         &self,
         drop: &DropRecord,
         secret: &Secret,
+        first_access: Option<(Zeroizing<String>, i64)>,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
         let verification = self.checker.check(secret, &drop.profile).await;
         match verification.outcome {
             Outcome::Verified | Outcome::Pending => {
-                self.accept(drop, secret, verification, ip).await
+                self.accept(drop, secret, first_access, verification, ip)
+                    .await
             }
             Outcome::Invalid | Outcome::Insufficient => self.reject(drop, verification, ip).await,
         }
     }
 
     /// Greenhouse refused it: the reserved attempt stays used.
-    pub(super) async fn reject(
+    async fn reject(
         &self,
         drop: &DropRecord,
         verification: Verification,
@@ -206,10 +305,42 @@ impl Submitter<'_> {
         }))
     }
 
-    pub(super) async fn accept(
+    /// Greenhouse refused what the customer brought before any check could run (a refused
+    /// code exchange): counted, `invalid`.
+    async fn refused(
+        &self,
+        drop: &DropRecord,
+        message: String,
+        ip: Option<String>,
+    ) -> Result<Outcomes, ServiceError> {
+        let audit = Origin::new("public", ip).entry(Event::AttemptFailed {
+            drop: drop.id.clone(),
+            outcome: "invalid".into(),
+            field: None,
+            missing_required: Vec::new(),
+        });
+        let Some(after) = self.store.record_failed_attempt(&drop.id, &audit).await? else {
+            return self.gone(drop).await;
+        };
+        Ok(Outcomes::Rejected(Rejection {
+            outcome: "invalid",
+            message,
+            field: None,
+            missing_required: Vec::new(),
+            missing_optional: Vec::new(),
+            counted: true,
+            drop: after,
+        }))
+    }
+
+    /// Seal and store an accepted credential. A connected grant (`first_access`) has its
+    /// first access token sealed as the vending cache, and its first keep-alive refresh
+    /// scheduled.
+    async fn accept(
         &self,
         drop: &DropRecord,
         secret: &Secret,
+        first_access: Option<(Zeroizing<String>, i64)>,
         verification: Verification,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
@@ -222,35 +353,30 @@ impl Submitter<'_> {
             drop_id: &drop.id,
             kind: drop.kind.as_str(),
         };
-        let envelope = cipher::encrypt(self.keyring, binding, &plaintext)?;
+        let envelope = cipher::encrypt(&self.keyring, binding, &plaintext)?;
         let status = Status::from_outcome(verification.outcome);
         let now = self.store.now_ms();
-        // A partner grant arrives with its first access token: seal it as the vending cache,
-        // and schedule the grant's first keep-alive refresh.
-        let (access, refresh_due_at) = if self.checker.kinds().connects(drop.kind) {
-            let expires_at = secret
-                .get("expires_at")
-                .and_then(|e| e.parse::<i64>().ok())
-                .unwrap_or(now);
-            let json = Zeroizing::new(
-                serde_json::to_vec(&serde_json::json!({
-                    "access_token": secret.get("access_token").unwrap_or(""),
-                    "expires_at": expires_at,
-                }))
-                .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            );
-            let sealed = cipher::seal_aux(
-                self.keyring,
-                binding,
-                &envelope,
-                super::release::ACCESS_PURPOSE,
-                &json,
-            )?;
-            let every =
-                i64::try_from(self.partner_refresh_every.as_millis()).unwrap_or(i64::MAX / 4);
-            (Some((sealed, expires_at)), Some(now.saturating_add(every)))
-        } else {
-            (None, None)
+        let (access, refresh_due_at) = match first_access {
+            Some((token, expires_at)) => {
+                let json = Zeroizing::new(
+                    serde_json::to_vec(&serde_json::json!({
+                        "access_token": token.as_str(),
+                        "expires_at": expires_at,
+                    }))
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                );
+                let sealed = cipher::seal_aux(
+                    &self.keyring,
+                    binding,
+                    &envelope,
+                    crate::service::release::ACCESS_PURPOSE,
+                    &json,
+                )?;
+                let every = i64::try_from(self.settings.partner_refresh_every.as_millis())
+                    .unwrap_or(i64::MAX / 4);
+                (Some((sealed, expires_at)), Some(now.saturating_add(every)))
+            }
+            None => (None, None),
         };
         let metadata_json = drop
             .metadata
@@ -293,6 +419,7 @@ impl Submitter<'_> {
         Ok(Outcomes::Accepted { drop, verification })
     }
 
+    /// Why a drop takes no more input, read again.
     pub(super) async fn gone(&self, drop: &DropRecord) -> Result<Outcomes, ServiceError> {
         let now = self.store.drop_by_id(&drop.id).await?;
         Ok(Outcomes::Gone(match now {
