@@ -6,7 +6,7 @@ use crate::clock::SharedClock;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::crypto::keyring::{Keyring, KeyringSource};
 use crate::crypto::token::ApiToken;
-use crate::greenhouse::{Checker, CheckerConfig};
+use crate::greenhouse::{registry, Checker, CheckerConfig, Registry};
 use crate::jobs::supervisor::Supervisor;
 use crate::service::release::Releases;
 use crate::store::Store;
@@ -123,6 +123,34 @@ impl Application {
         clock: SharedClock,
         sink: BootstrapSink,
     ) -> anyhow::Result<Self> {
+        Self::assemble(store_settings, settings, clock, sink, registry()).await
+    }
+
+    /// [`Application::build`] with another credential-kind registry: tests register a kind
+    /// of their own (a connecting one, say) and drive it over HTTP like a built-in one.
+    pub async fn build_with_kinds(
+        store_settings: &StoreSettings,
+        settings: ServeSettings,
+        clock: SharedClock,
+        kinds: &'static Registry,
+    ) -> anyhow::Result<Self> {
+        Self::assemble(
+            store_settings,
+            settings,
+            clock,
+            BootstrapSink::Memory,
+            kinds,
+        )
+        .await
+    }
+
+    async fn assemble(
+        store_settings: &StoreSettings,
+        settings: ServeSettings,
+        clock: SharedClock,
+        sink: BootstrapSink,
+        kinds: &'static Registry,
+    ) -> anyhow::Result<Self> {
         let store = open_store(store_settings, clock.clone()).await?;
         let keyring = load_keyring(store_settings)?;
         check_keyring(&store, &keyring).await?;
@@ -184,6 +212,7 @@ impl Application {
             },
             clock.clone(),
         )?
+        .with_kinds(kinds)
         .with_metrics(metrics.clone());
         // Let a customer's check in flight finish on shutdown.
         let grace = settings

@@ -13,7 +13,9 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal of `field` (its name, never its value), with what to fix: for a kind's
+    /// [`parse`](super::CredentialKind::parse).
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {
             field,
             message: message.into(),

@@ -221,6 +221,15 @@ impl FakeGreenhouse {
         lock(&self.state).partner.kill_all();
     }
 
+    /// Every access token issued to a partner grant so far stops working, as each does at
+    /// the end of its hour (the fake keeps no time of its own; the test moves keydrop's
+    /// clock and calls this). Refresh tokens are untouched.
+    pub fn expire_partner_access_tokens(&self) {
+        lock(&self.state)
+            .tokens
+            .retain(|_, issued| !issued.client_id.starts_with("partner-grant-"));
+    }
+
     /// Only `/token` answers 503.
     pub fn set_token_outage(&self, on: bool) {
         lock(&self.state).token_outage = on;

@@ -277,6 +277,8 @@ pub struct AppOptions {
     /// Listen on a port chosen up front and make it the public URL, so redirects that
     /// leave the app (Connect with Greenhouse) come back to it.
     pub real_public_url: bool,
+    /// Another credential-kind registry (one with a test-only kind).
+    pub kinds: Option<&'static keydrop::greenhouse::Registry>,
 }
 
 impl AppOptions {
@@ -320,6 +322,7 @@ impl Default for AppOptions {
             tune: None,
             support_email: None,
             real_public_url: false,
+            kinds: None,
         }
     }
 }
@@ -374,7 +377,7 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
         settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
         settings.public_url = format!("http://127.0.0.1:{port}");
     }
-    let mut app = start(db, shared, settings).await;
+    let mut app = start_with(db, shared, settings, opts.kinds).await;
     app.fake = fake;
     app.clock = clock;
     app
@@ -416,7 +419,17 @@ pub async fn spawn_app_on(db: TestDb, clock: SharedClock) -> TestApp {
 }
 
 async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestApp {
-    let app = Application::build(&db.store_settings(), settings, clock.clone())
+    start_with(db, clock, settings, None).await
+}
+
+async fn start_with(
+    db: TestDb,
+    clock: SharedClock,
+    settings: ServeSettings,
+    kinds: Option<&'static keydrop::greenhouse::Registry>,
+) -> TestApp {
+    let kinds = kinds.unwrap_or_else(keydrop::greenhouse::registry);
+    let app = Application::build_with_kinds(&db.store_settings(), settings, clock.clone(), kinds)
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -443,6 +456,36 @@ async fn start(db: TestDb, clock: SharedClock, settings: ServeSettings) -> TestA
         metrics_address,
         server,
         running,
+    }
+}
+
+/// A second keydrop process beside `app`: the same database, settings and clock, its own
+/// memory (caches, single-flight locks) and background tasks; not serving HTTP. Tests run
+/// its background passes against `state` to race two processes.
+pub struct Beside {
+    pub state: Arc<keydrop::web::AppState>,
+    _app: Application,
+}
+
+pub async fn start_beside(app: &TestApp) -> Beside {
+    let mut settings = app.state.settings.clone();
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.metrics_bind = None;
+    let clock: SharedClock = match &app.clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let other = Application::build_with_kinds(
+        &app.db.store_settings(),
+        settings,
+        clock,
+        app.state.checker.kinds(),
+    )
+    .await
+    .unwrap();
+    Beside {
+        state: other.state(),
+        _app: other,
     }
 }
 

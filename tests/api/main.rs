@@ -13,6 +13,7 @@ mod browser_pages;
 mod browser_selftest;
 mod browser_tour;
 mod cli;
+mod connect_kind;
 mod credentials;
 mod drops;
 mod faults;

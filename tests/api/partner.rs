@@ -5,8 +5,8 @@
 //! backends.
 
 use crate::helpers::{
-    assert_no_secret_in, captured_logs, csrf_from, spawn_app_with, AppOptions, Backend, Fetch,
-    TestApp,
+    assert_no_secret_in, captured_logs, csrf_from, spawn_app_with, start_beside, AppOptions,
+    Backend, Fetch, TestApp,
 };
 use crate::on_both_backends;
 use keydrop::greenhouse::PartnerClient;
@@ -25,6 +25,10 @@ on_both_backends!(
     a_connection_approved_in_another_browser_fills_no_drop,
     callbacks_are_shape_checked_and_rate_limited,
     a_malformed_token_from_greenhouse_costs_no_attempt,
+    a_pending_grants_background_recheck_renews_it_first,
+    the_callback_gives_the_attempt_back_on_keydrops_own_fault,
+    greenhouse_misbehaving_at_the_exchange_is_never_a_500,
+    two_processes_keep_each_grant_alive_once_per_pass,
 );
 
 pub const PARTNER_ID: &str = "acme-partner-5150";
@@ -802,4 +806,170 @@ async fn a_malformed_token_from_greenhouse_costs_no_attempt(backend: Backend) {
     assert_eq!(audit_count(&app, "drop.attempt_returned").await, 1);
     let (status, page) = connect(&app, &path).await;
     assert_eq!(status, 200, "{page}");
+}
+
+/// A grant stored `pending` (Greenhouse's API was down when it connected) is re-checked in
+/// the background after its first access token expired: the re-check renews the token first
+/// — once — and reaches a definite outcome, instead of staying `pending` (and workers
+/// getting 409) until the 8-hour keep-alive.
+async fn a_pending_grants_background_recheck_renews_it_first(backend: Backend) {
+    let app = app(backend, true).await;
+    let fake = app.fake.as_ref().unwrap();
+    let clock = app.clock.as_ref().unwrap();
+    let (id, path) = partner_drop(&app, "minimal").await;
+    let back = approve(&app, &click_connect(&app, &path).await).await;
+    fake.set_api_outage(true);
+    let (status, page) = callback(&back).await;
+    assert_eq!(status, 202, "{page}");
+    fake.set_api_outage(false);
+    let cred = drop_json(&app, &id).await["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Two hours on, the first access token is dead at Greenhouse too.
+    clock.advance(Duration::from_secs(2 * 3600));
+    fake.expire_partner_access_tokens();
+    assert_eq!(keydrop::jobs::recheck_pass(&app.state).await, (1, true));
+    let meta: Value = app
+        .get(
+            &format!("/api/v1/credentials/{cred}"),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(meta["status"], "verified", "{meta}");
+    assert_eq!(fake.partner_refreshes(), 1);
+    let renews: Value = app
+        .get(
+            "/api/v1/audit?action=credential.token_renew&limit=10",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(renews["events"].as_array().unwrap().len(), 1, "{renews}");
+
+    // A worker gets the renewed token at once, without another refresh.
+    let (_, worker) = app.create_token("worker", "worker").await;
+    let (status, body) = access_token(&app, &worker, &cred).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(works(&app, body["access_token"].as_str().unwrap()).await);
+    assert_eq!(fake.partner_refreshes(), 1);
+    assert_eq!(fake.refresh_reuses(), 0);
+    // Nothing left to re-check.
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(keydrop::jobs::recheck_pass(&app.state).await, (0, true));
+}
+
+/// keydrop cannot store a connected grant (its own database fails while Greenhouse
+/// answers the exchange): the customer is told to try again, the attempt is given back and
+/// audited, nothing is stored — and connecting again works.
+async fn the_callback_gives_the_attempt_back_on_keydrops_own_fault(backend: Backend) {
+    let app = app(backend, false).await;
+    let fake = app.fake.as_ref().unwrap();
+    let (id, path) = partner_drop(&app, "minimal").await;
+    let back = approve(&app, &click_connect(&app, &path).await).await;
+    fake.set_delay(Duration::from_millis(300));
+    let pending = tokio::spawn(async move { callback(&back).await });
+    // While Greenhouse answers the exchange, the credentials table goes away.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut raw = app.db.raw().await;
+    sqlx::query("ALTER TABLE credentials RENAME TO credentials_away")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (status, page) = pending.await.unwrap();
+    sqlx::query("ALTER TABLE credentials_away RENAME TO credentials")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(status, 500, "{page}");
+    assert_no_secret_in(page.as_bytes(), &[PARTNER_SECRET.to_owned()], "error page");
+    let d = drop_json(&app, &id).await;
+    assert_eq!(
+        (d["state"].as_str(), d["attempts"].as_i64()),
+        (Some("open"), Some(0)),
+        "our fault costs no attempt: {d}"
+    );
+    assert_eq!(audit_count(&app, "drop.attempt_returned").await, 1);
+    fake.set_delay(Duration::ZERO);
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(drop_json(&app, &id).await["state"], "submitted");
+}
+
+/// Whatever Greenhouse does at the code exchange — down, rate limiting, slower than the
+/// budget, an answer keydrop cannot store — the customer gets a "connect again" page (503),
+/// never a 500, and keeps every attempt.
+async fn greenhouse_misbehaving_at_the_exchange_is_never_a_500(backend: Backend) {
+    let app = app(backend, false).await;
+    let fake = app.fake.as_ref().unwrap();
+    let (id, path) = partner_drop(&app, "minimal").await;
+    type Fault = fn(&keydrop::sandbox::FakeGreenhouse, bool);
+    let faults: [(&str, Fault); 4] = [
+        ("token endpoint down", |f, on| f.set_token_outage(on)),
+        ("rate limited", |f, on| {
+            if on {
+                f.rate_limit_next(20, 30)
+            } else {
+                f.rate_limit_next(0, 0)
+            }
+        }),
+        ("slower than the budget", |f, on| {
+            f.set_delay(if on {
+                Duration::from_millis(2500)
+            } else {
+                Duration::ZERO
+            })
+        }),
+        ("an answer keydrop cannot store", |f, on| {
+            f.odd_token_answers(u32::from(on))
+        }),
+    ];
+    for (what, fault) in faults {
+        let back = approve(&app, &click_connect(&app, &path).await).await;
+        fault(fake, true);
+        let (status, page) = callback(&back).await;
+        fault(fake, false);
+        assert_eq!(status, 503, "{what}: {page}");
+        assert!(page.contains("Connect with Greenhouse"), "{what}: {page}");
+        let d = drop_json(&app, &id).await;
+        assert_eq!(
+            (d["state"].as_str(), d["attempts"].as_i64()),
+            (Some("open"), Some(0)),
+            "{what}: {d}"
+        );
+    }
+    assert_eq!(audit_count(&app, "drop.attempt_returned").await, 4);
+    let (status, page) = connect(&app, &path).await;
+    assert_eq!(status, 200, "{page}");
+}
+
+/// Two keydrop processes run their keep-alive passes at the same moment over the same
+/// grants: each grant is refreshed once (not once per process), and no refresh token is
+/// presented twice.
+async fn two_processes_keep_each_grant_alive_once_per_pass(backend: Backend) {
+    let app = app(backend, true).await;
+    let fake = app.fake.as_ref().unwrap();
+    let clock = app.clock.as_ref().unwrap();
+    for _ in 0..3 {
+        connected_credential(&app).await;
+    }
+    let other = start_beside(&app).await;
+    clock.advance(Duration::from_secs(8 * 3600 + 60));
+    let (a, b) = tokio::join!(
+        keydrop::jobs::refresh_pass(&app.state),
+        keydrop::jobs::refresh_pass(&other.state)
+    );
+    assert!(a.1 && b.1, "{a:?} {b:?}");
+    assert_eq!(
+        fake.partner_refreshes(),
+        3,
+        "one refresh per grant: {a:?} {b:?}"
+    );
+    assert_eq!(fake.refresh_reuses(), 0);
+    assert_eq!(fake.alive_grants(), 3);
+    assert_eq!(audit_count(&app, "credential.token_renew").await, 3);
+    // The next pass of either finds nothing due.
+    assert_eq!(keydrop::jobs::refresh_pass(&other.state).await, (0, true));
 }
