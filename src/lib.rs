@@ -1,8 +1,19 @@
-//! keydrop: one-time upload links for Greenhouse Harvest credentials.
+//! keydrop: one-time links through which customers hand over Greenhouse credentials, checked
+//! once, sealed, and released to a vendor's workers (the secret, or access tokens only).
 //!
-//! Layout: `cli` parses commands; `startup` builds the service; `web` holds
-//! routes, pages and middleware; `greenhouse` checks credentials; `store`
-//! is the database; `crypto` owns every key; `domain` has the rules.
+//! The modules are floors; each imports only from the floors below it (`.ci/layers` checks
+//! this, ARCHITECTURE.md draws it):
+//!
+//! - 10 `cli` (commands) and 9 `startup` (builds and wires the service);
+//! - 8 `web` (routes, API, pages, middleware) and 7 `jobs` (background passes and their
+//!   supervisor): doors that parse, authorise, call a service and map its answer;
+//! - 6 `service`: one function per use case, the only way the doors reach a credential
+//!   (`service::credentials`: intake, connect, release, checks, the keep-alive);
+//! - 5 `sandbox`: the fake Greenhouse of the tests, benchmarks and `keydrop demo`;
+//! - 4 `greenhouse` (credential kinds as plug-ins, their checks and token endpoints) and
+//!   `store` (SQLite and PostgreSQL; every transition one audited statement);
+//! - 3 `config`, `metrics`, `health`; 2 `domain` (the rules, typed events); 1 `crypto`
+//!   (every key) and `clock`.
 #![forbid(unsafe_code)]
 #![recursion_limit = "512"]
 

@@ -1,6 +1,8 @@
 //! Building the service: open the store, load and check the keyring, make
 //! sure an admin can get in, and bind the HTTP server. Tests build exactly
 //! this with port 0.
+//!
+//! *Over 400 lines:* building the service is one ordered sequence (store, keyring, keys, listeners, services, tasks, servers); split, its order would be harder to follow.
 
 use crate::clock::SharedClock;
 use crate::config::{ServeSettings, StoreSettings};

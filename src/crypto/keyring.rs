@@ -4,6 +4,8 @@
 //! version 1), a keyring file, or — on a first start with neither — a file
 //! generated in the data directory with mode 0600. The newest version is the
 //! active one: new data keys are wrapped with it, older ones only unwrap.
+//!
+//! *Over 400 lines:* its unit tests are inline (the code is ~360 lines).
 
 use super::{hex, random, CryptoError};
 use base64::engine::general_purpose::STANDARD as B64;

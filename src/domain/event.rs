@@ -1,11 +1,14 @@
 //! Typed events (STYLE 13): every state change and every release is one
 //! [`Event`], and the event alone decides its audit `action`, `subject` and
 //! `details`. Nothing else writes an action string, so two places can never
-//! spell one change differently; the webhook outbox (SPEC §11) will be fed
-//! from the same value in the same transaction.
+//! spell one change differently. The webhook outbox (SPEC §11) is fed from
+//! the same value in the same transaction: `store::audit` appends the entry,
+//! then `store::webhooks::outbox` the event's messages, before the commit.
 //!
 //! Details are metadata only — ids, names, states, outcomes, scope names —
 //! never a secret, a link or a token; times are RFC 3339 UTC.
+//!
+//! *Over 400 lines:* the whole event vocabulary is one `match` per question (action, subject, details), so that no event can be added without answering all three in one place.
 
 use super::audit::AuditEntry;
 use super::release::Release;

@@ -1,7 +1,9 @@
 //! What Greenhouse's OAuth token endpoint answers (SPEC §1.1): an access token and when it
 //! expires. Greenhouse's 2026 answers carry `expires_in` (seconds) **or** `expires_at` (an
 //! ISO 8601 string), or neither (then the token lives one hour). Parsed once here, so the
-//! check, a future token cache (`vend`, SPEC §3) and the partner flow read the same thing.
+//! check, token vending (`service::vend`, SPEC §3) and the partner flow read the same thing.
+//!
+//! *Over 400 lines:* its unit tests (every token-answer shape Greenhouse sends) are inline; the code is ~340 lines.
 
 use std::fmt;
 use time::format_description::well_known::{Iso8601, Rfc3339};

@@ -1,15 +1,16 @@
-//! Background jobs: drop expiry, lock sweep, lease expiry, retention, and
-//! re-checks of pending credentials. Each pass is safe to run in every
-//! keydrop process at once (conditional updates, row locks), and reads
-//! "now" from the store's clock, so tests run a pass directly with a
-//! controlled clock instead of waiting ([`run_once`]).
+//! Background jobs: a door, like `web` and `cli`, that calls the services on a timer. The
+//! rules live in the services; here is only *when* and *how often*: drop expiry, lock sweep,
+//! lease expiry and retention (the `sweeps` task), re-checks of pending credentials
+//! (`rechecks`, [`Services::recheck_due`](crate::service::Services::recheck_due)), the partner keep-alive (`partner_refresher`,
+//! [`Services::keep_alive_pass`](crate::service::Services::keep_alive_pass)) and webhook delivery (`webhook_dispatcher`, [`webhooks`]).
+//! Each pass is safe to run in every keydrop process at once (conditional updates, leases),
+//! and reads "now" from the store's clock, so tests run a pass directly with a controlled
+//! clock instead of waiting ([`run_once`], [`recheck_pass`], [`refresh_pass`]).
 //!
-//! In a running service each kind of work is its own task under the
-//! [`supervisor`] (SPEC §12): `sweeps` and `rechecks` here, and the
-//! service's `release_batcher`. Re-checks call Greenhouse, which may be
-//! slow; they run apart from the sweeps, at most
-//! [`JobSettings::recheck_concurrency`] at once, so a slow Greenhouse never
-//! holds up expiry, leases or retention.
+//! Each kind of work is its own task under the [`supervisor`] (SPEC §12), with the service's
+//! `release_batcher` and the `database_probe`. Passes that call Greenhouse run apart from the
+//! sweeps — re-checks at most [`JobSettings::recheck_concurrency`] at once — so a slow
+//! Greenhouse never holds up expiry, leases or retention.
 
 pub mod supervisor;
 pub mod webhooks;

@@ -34,6 +34,8 @@
 //! spent one. That is made visible: the next refresh gets `invalid_grant`, and the
 //! credential becomes `disconnected` (audited, webhook `credential.disconnected`), never
 //! silently broken.
+//!
+//! *Over 400 lines:* the token lease, the renewal and its failure handling are one protocol (SPEC §8.9: one renewal per grant at a time, a rotated refresh token stored before use); split, the order of its steps would be harder to check.
 
 use super::release::{Releases, ACCESS_PURPOSE};
 use super::ServiceError;

@@ -9,6 +9,8 @@
 //! - Targets must be `https://` on a public address (after DNS
 //!   resolution, re-checked on every delivery and pinned for it) unless
 //!   `KEYDROP_WEBHOOK_ALLOW_PRIVATE`; no userinfo; redirects are never followed.
+//!
+//! *Over 400 lines:* its unit tests (signatures against the Standard Webhooks vectors) are inline; the code is ~420 lines.
 
 use super::ServiceError;
 use crate::crypto::cipher;

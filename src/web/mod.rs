@@ -30,7 +30,7 @@ pub struct AppState {
     pub drop_cache: drop_cache::DropCache,
     /// Runs the background tasks; `/readyz` reads their health.
     pub tasks: crate::jobs::supervisor::Supervisor,
-    /// The Content-Security-Policy of partner pages ([`headers::connect_policy`]).
+    /// The Content-Security-Policy of pages with a Connect button ([`connect_policy`](middleware::headers::connect_policy)).
     pub connect_csp: Option<actix_web::http::header::HeaderValue>,
 }
 

@@ -1,11 +1,11 @@
 //! `/api/v1/audit`: paging by `seq`, filters, clamped limits, and the chain
 //! as the API shows it.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     spawn_app, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET,
 };
-use crate::on_both_backends;
 use keydrop::domain::audit::{event_hash, AuditEntry, AuditEvent, GENESIS_HASH};
 use keydrop::store::Store;
 use serde_json::{json, Value};

@@ -2,8 +2,10 @@
 //! working — never refused because other requests failed, from the same
 //! address or for the same token id (SPEC §5) — and nothing waits for ever.
 
-use crate::helpers::{remember_secret, spawn_app_with, AppOptions, Backend, Fetch, TestApp};
 use crate::on_both_backends;
+use crate::support::helpers::{
+    remember_secret, spawn_app_with, AppOptions, Backend, Fetch, TestApp,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use keydrop::crypto::token::ApiToken;

@@ -1,8 +1,8 @@
 //! `/api/v1/tokens`: roles, bad input, revocation, and no token in any log.
 
-use crate::helpers::Fetch;
-use crate::helpers::{assert_no_secret_in, captured_logs, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{assert_no_secret_in, captured_logs, spawn_app, Backend, TestApp};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -242,7 +242,7 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_owned();
-    crate::helpers::remember_secret(&token);
+    crate::support::helpers::remember_secret(&token);
     assert!(token.starts_with("kd_"));
     assert_eq!(body["name"], "ingest-eu");
     assert_eq!(body["role"], "issuer");

@@ -1,10 +1,12 @@
 //! The `keydrop` binary itself: commands, exit codes, one-line errors.
+//!
+//! *Over 400 lines:* every CLI command's tests, run against the real binary, read best together.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, numbered_secret, seed_verified, Backend, Seed, TestDb,
 };
-use crate::on_both_backends;
 use base64::Engine as _;
 use keydrop::crypto::keyring::Keyring;
 use sqlx::Executor;
@@ -57,7 +59,7 @@ async fn token_commands_work_on_a_brand_new_database(backend: Backend) {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
-    crate::helpers::remember_secret(&token);
+    crate::support::helpers::remember_secret(&token);
     assert!(token.starts_with("kd_") && token.len() == 89, "{token}");
 
     let list = run(&db, &["token", "list"]);
@@ -276,7 +278,7 @@ async fn serve_writes_the_admin_token_to_a_private_file_not_the_log(backend: Bac
         .unwrap_or_else(|e| panic!("no token file ({e}); stdout: {stdout}"))
         .trim()
         .to_owned();
-    crate::helpers::remember_secret(&token);
+    crate::support::helpers::remember_secret(&token);
     assert!(token.starts_with("kd_"), "the file holds a token");
     #[cfg(unix)]
     {
@@ -408,7 +410,7 @@ async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backen
         .unwrap()
         .trim()
         .to_owned();
-    crate::helpers::remember_secret(&token);
+    crate::support::helpers::remember_secret(&token);
     let api = |port: u16, path: &str| format!("http://127.0.0.1:{port}/api/v1{path}");
     let hook: serde_json::Value = http
         .post(api(port, "/webhooks"))
@@ -432,8 +434,8 @@ async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backen
         .await
         .unwrap();
     let second_secret = rotated["secret"].as_str().unwrap().to_owned();
-    crate::helpers::remember_secret(&first_secret);
-    crate::helpers::remember_secret(&second_secret);
+    crate::support::helpers::remember_secret(&first_secret);
+    crate::support::helpers::remember_secret(&second_secret);
     stop(child);
     let ids = seed_credentials(&db, &Keyring::read(&ring).unwrap(), 3).await;
 
@@ -551,7 +553,7 @@ async fn webhook_deliveries_never_go_through_an_http_proxy(backend: Backend) {
         .unwrap()
         .trim()
         .to_owned();
-    crate::helpers::remember_secret(&token);
+    crate::support::helpers::remember_secret(&token);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let hook: serde_json::Value = http
         .post(format!("http://127.0.0.1:{port}/api/v1/webhooks"))
@@ -563,7 +565,7 @@ async fn webhook_deliveries_never_go_through_an_http_proxy(backend: Backend) {
         .json()
         .await
         .unwrap();
-    crate::helpers::remember_secret(hook["secret"].as_str().unwrap());
+    crate::support::helpers::remember_secret(hook["secret"].as_str().unwrap());
     let ping = http
         .post(format!(
             "http://127.0.0.1:{port}/api/v1/webhooks/{}/ping",
@@ -608,14 +610,14 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         url.starts_with("https://keys.example.com/d/") && url.len() == 27 + 43,
         "{url}"
     );
-    crate::helpers::remember_secret(crate::helpers::link_token(&url));
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
     let list = run(&db, &["drop", "list"]);
     assert!(list.status.success());
     let listed = text(&list.stdout);
     assert!(
         listed.contains("Initech")
             && listed.contains("open")
-            && !listed.contains(crate::helpers::link_token(&url))
+            && !listed.contains(crate::support::helpers::link_token(&url))
     );
     let bad = run(&db, &["drop", "create", "--org", "X", "--expires-in", "1m"]);
     assert!(!bad.status.success());
@@ -632,7 +634,9 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         ],
     );
     assert!(ingestion.status.success(), "{}", text(&ingestion.stderr));
-    crate::helpers::remember_secret(crate::helpers::link_token(text(&ingestion.stdout).trim()));
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(
+        text(&ingestion.stdout).trim(),
+    ));
     for (kind, profile) in [
         ("candidate_ingestion", "full-analytics"),
         ("harvest_v2", "minimal"),
@@ -677,7 +681,7 @@ fn create_drop(db: &TestDb, extra: &[&str]) -> Result<(String, String), Output> 
         return Err(out);
     }
     let url = text(&out.stdout).trim().to_owned();
-    crate::helpers::remember_secret(crate::helpers::link_token(&url));
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
     let err = text(&out.stderr);
     let id = err
         .split("created drop ")
@@ -740,7 +744,7 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
     let (id, secret) = (word_after("Client ID:", 0), word_after("Client Secret:", 0));
     let http = reqwest::Client::new();
     let page = http.get(&link).fetch_text().await;
-    let csrf = crate::helpers::csrf_from(&page).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&page).unwrap();
     let res = http
         .post(&link)
         .form(&[
@@ -776,7 +780,7 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
     );
     let page = http.get(&ingestion_link).fetch_text().await;
     assert!(page.contains("Candidate Ingestion"), "{page}");
-    let csrf = crate::helpers::csrf_from(&page).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&page).unwrap();
     let ingestion_status = http
         .post(&ingestion_link)
         .form(&[
@@ -849,7 +853,7 @@ async fn seed_credentials(db: &TestDb, keyring: &Keyring, count: usize) -> Vec<S
                 release: keydrop::domain::release::Release::Handoff,
                 secret: &secret,
                 hint: format!("{i:04}"),
-                verification_json: crate::helpers::SEEDED_VERIFICATION,
+                verification_json: crate::support::helpers::SEEDED_VERIFICATION,
                 refresh_due_at: None,
             },
         )
@@ -918,8 +922,11 @@ async fn rewrap_skips_and_names_a_row_it_cannot_decrypt(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_on_postgres_generates_no_keyring() {
-    if crate::helpers::postgres_url().is_none() {
-        println!("skipped: set {} to run this test", crate::helpers::PG_ENV);
+    if crate::support::helpers::postgres_url().is_none() {
+        println!(
+            "skipped: set {} to run this test",
+            crate::support::helpers::PG_ENV
+        );
         return;
     }
     let db = TestDb::new(Backend::Postgres).await;
@@ -1040,7 +1047,7 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let secret = text(&out.stdout).trim().to_owned();
-    crate::helpers::remember_secret(&secret);
+    crate::support::helpers::remember_secret(&secret);
     assert!(secret.starts_with("whsec_"), "{secret}");
     let bad = run(
         &db,
@@ -1174,7 +1181,7 @@ async fn drop_show_prints_the_fields_but_never_the_link(backend: Backend) {
         );
     }
     assert!(shown.contains("expires_at") && shown.contains("created_at"));
-    let token = crate::helpers::link_token(&url);
+    let token = crate::support::helpers::link_token(&url);
     assert!(!shown.contains(token) && !shown.contains("/d/"), "{shown}");
     assert!(!text(&out.stderr).contains(token));
     let err = one_line_error(&run(

@@ -1,11 +1,13 @@
 //! `/api/v1/credentials`: roles, claim/lease/ack, secrets, re-checks,
 //! destruction and retention.
+//!
+//! *Over 400 lines:* one feature's tests read best together.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     assert_no_secret_in, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET,
 };
-use crate::on_both_backends;
 use keydrop::sandbox::V3Client;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -719,7 +721,7 @@ async fn a_process_with_an_old_keyring_fails_claims_without_parking_them(backend
     let mut ring = keydrop::crypto::keyring::Keyring::read(&settings.keyring_file).unwrap();
     assert_eq!(ring.rotate(&settings.keyring_file).unwrap(), 2);
     // A second process with the rotated keyring, on the same database.
-    let mut serve = crate::helpers::serve_settings();
+    let mut serve = crate::support::helpers::serve_settings();
     let fake = old.fake.as_ref().unwrap().base_url().to_owned();
     serve.greenhouse_auth_url = fake.clone();
     serve.greenhouse_api_url = fake;
@@ -743,7 +745,7 @@ async fn a_process_with_an_old_keyring_fails_claims_without_parking_them(backend
         .send()
         .await
         .unwrap();
-    let csrf = crate::helpers::csrf_from(&page.text().await.unwrap()).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&page.text().await.unwrap()).unwrap();
     let res = old
         .http
         .post(format!("{new_url}{path}"))

@@ -1,11 +1,13 @@
 //! `/api/v1/drops`: roles, validation, paging, revocation.
+//!
+//! *Over 400 lines:* one feature's tests read best together.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     spawn_app, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID,
     PARTIAL_SECRET,
 };
-use crate::on_both_backends;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -215,7 +217,7 @@ async fn created_drop_shows_its_link_once(backend: Backend) {
         .await;
     let url = d["url"].as_str().unwrap();
     assert!(url.starts_with("http://127.0.0.1/d/"), "{url}");
-    let token = crate::helpers::link_token(url);
+    let token = crate::support::helpers::link_token(url);
     assert_eq!(token.len(), 43);
     assert!(token
         .bytes()

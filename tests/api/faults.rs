@@ -2,9 +2,11 @@
 //! fails under a submission, a database that goes away. None of them may
 //! cost the customer an attempt, strand a link, or hang a caller.
 
-use crate::helpers::Fetch;
-use crate::helpers::{spawn_app_with, AppOptions, Backend, TestApp, TestDb, GOOD_ID, GOOD_SECRET};
 use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
+    spawn_app_with, AppOptions, Backend, TestApp, TestDb, GOOD_ID, GOOD_SECRET,
+};
 use keydrop::domain::audit::AuditEntry;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,25 +97,26 @@ async fn pipe(
     ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
 )]
 async fn a_database_outage_answers_503_quickly_and_recovers() {
-    crate::helpers::require_postgres();
+    crate::support::helpers::require_postgres();
     let mut db = TestDb::new(Backend::Postgres).await;
     let (scheme, rest) = db.url.split_once('@').unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
     let hole = BlackHole::start(authority.to_owned()).await;
     db.url = format!("{scheme}@127.0.0.1:{}/{path}", hole.port);
-    let app = crate::helpers::spawn_app_on(db, Arc::new(keydrop::clock::SystemClock)).await;
+    let app =
+        crate::support::helpers::spawn_app_on(db, Arc::new(keydrop::clock::SystemClock)).await;
     let (id, path) = new_link(&app, json!({"org": "A"})).await;
     assert_eq!(app.page(&path).await.0, 200);
-    let credential = crate::helpers::seed_verified(
+    let credential = crate::support::helpers::seed_verified(
         &app.store,
         &app.state.keyring,
-        crate::helpers::Seed {
+        crate::support::helpers::Seed {
             org: "A".into(),
             kind: "harvest_v3",
             release: keydrop::domain::release::Release::Handoff,
-            secret: &crate::helpers::numbered_secret(1),
+            secret: &crate::support::helpers::numbered_secret(1),
             hint: "0001".into(),
-            verification_json: crate::helpers::SEEDED_VERIFICATION,
+            verification_json: crate::support::helpers::SEEDED_VERIFICATION,
             refresh_due_at: None,
         },
     )
@@ -241,7 +244,7 @@ async fn an_internal_failure_gives_the_attempt_back(backend: Backend) {
     fake.set_delay(Duration::from_millis(300));
     let submit = {
         let page = app.page(&path).await.1;
-        let csrf = crate::helpers::csrf_from(&page).unwrap();
+        let csrf = crate::support::helpers::csrf_from(&page).unwrap();
         let req = app.http.post(app.url(&path)).form(&[
             ("csrf_token", csrf.as_str()),
             ("client_id", GOOD_ID),

@@ -2,9 +2,11 @@
 //! sealed in the database, never a master key; every process shares it and
 //! a key rotation leaves it alone, so open forms survive a rotation.
 
-use crate::helpers::{csrf_from, serve_settings, spawn_app_with, AppOptions, Backend, TestApp};
-use crate::helpers::{GOOD_ID, GOOD_SECRET};
 use crate::on_both_backends;
+use crate::support::helpers::{
+    csrf_from, serve_settings, spawn_app_with, AppOptions, Backend, TestApp,
+};
+use crate::support::helpers::{GOOD_ID, GOOD_SECRET};
 use base64::Engine as _;
 use keydrop::crypto::cipher;
 use keydrop::crypto::keyring::Keyring;

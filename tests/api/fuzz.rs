@@ -9,8 +9,8 @@
 //! and replays exactly. URLs it makes never name a host that would be
 //! looked up: IP literals, or shapes refused before any lookup.
 
-use crate::helpers::{spawn_app, Backend, Fetch, TestApp};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, Fetch, TestApp};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 

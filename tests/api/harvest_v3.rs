@@ -3,11 +3,11 @@
 //! shown on the success page; introspection missing changes nothing; a non-Site-Admin answered
 //! with empty lists is refused; customer pages name each scope by Greenhouse's screen label too.
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID,
     PARTIAL_SECRET,
 };
-use crate::on_both_backends;
 use keydrop::sandbox::{Introspection, V3Client};
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Security headers on every response, errors and 404s included.
 
-use crate::helpers::{spawn_app, Backend};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend};
 
 on_both_backends!(every_response_carries_the_security_headers);
 

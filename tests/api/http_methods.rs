@@ -3,8 +3,8 @@
 //! on every public page answers the status and headers of `GET`, with no
 //! body, and consumes or changes nothing.
 
-use crate::helpers::{spawn_app, spawn_app_with, AppOptions, Backend, Fetch, TestApp};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, spawn_app_with, AppOptions, Backend, Fetch, TestApp};
 use keydrop::domain::drop::DropState;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,11 +2,11 @@
 //! outcome through real HTTP against the fake Greenhouse, the background re-check, and a
 //! worker's claim — on both backends.
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, csrf_from, remember_secret, spawn_app_with, AppOptions,
     Backend, Fetch, TestApp,
 };
-use crate::on_both_backends;
 use keydrop::sandbox::{FakeGreenhouse, IngestionUser};
 use serde_json::{json, Value};
 use std::time::Duration;

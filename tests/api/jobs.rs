@@ -2,12 +2,12 @@
 //! shown down on `/readyz` meanwhile; re-checks stuck on a slow Greenhouse
 //! hold up neither the sweeps nor more than a few checks at once.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     assert_no_secret_in, spawn_app, spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID,
     GOOD_SECRET,
 };
-use crate::on_both_backends;
 use keydrop::jobs::supervisor::Backoff;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -117,7 +117,7 @@ async fn a_panicking_task_is_restarted_and_readyz_names_it_while_down(backend: B
     );
     assert_no_secret_in(
         body.to_string().as_bytes(),
-        &crate::helpers::remembered_secrets(),
+        &crate::support::helpers::remembered_secrets(),
         "/readyz",
     );
 }

@@ -4,8 +4,8 @@
 //! backends, and never reaches the database; what the database refuses
 //! anyway (SQLSTATE 22021) is a 422 too, never a 500.
 
-use crate::helpers::{spawn_app, Backend, Fetch};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, Fetch};
 use keydrop::store::{DropFilter, StoreError};
 use keydrop::web::error::ApiError;
 use serde_json::Value;

@@ -1,17 +1,12 @@
 //! keydrop's integration suite: one binary, one module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod helpers;
-mod webdriver;
+mod support;
 
 mod api_audit;
 mod api_auth_limits;
 mod api_tokens;
 mod browser;
-mod browser_axe;
-mod browser_pages;
-mod browser_selftest;
-mod browser_tour;
 mod cli;
 mod connect_kind;
 mod credentials;

@@ -2,8 +2,8 @@
 //! own, series by route pattern, never a token.
 
 use crate::credentials::verified_credential;
-use crate::helpers::{link_token, spawn_app_with, AppOptions, Backend, Fetch, TestApp};
 use crate::on_both_backends;
+use crate::support::helpers::{link_token, spawn_app_with, AppOptions, Backend, Fetch, TestApp};
 use serde_json::json;
 
 on_both_backends!(
@@ -168,7 +168,10 @@ async fn metrics_are_served_on_their_own_listener_without_secrets(backend: Backe
             "{line}"
         );
     }
-    for secret in [crate::helpers::GOOD_ID, crate::helpers::GOOD_SECRET] {
+    for secret in [
+        crate::support::helpers::GOOD_ID,
+        crate::support::helpers::GOOD_SECRET,
+    ] {
         assert!(
             !text.contains(secret),
             "a Greenhouse credential leaked into metrics"

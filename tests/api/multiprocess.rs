@@ -2,9 +2,10 @@
 //! claiming and acking through both: every credential delivered exactly
 //! once, none twice, none left behind, and the audit chain intact.
 
-use crate::helpers::{
+use crate::support::helpers::{
     numbered_secret, require_postgres, seed_verified, Backend, Seed, TestDb, SEEDED_VERIFICATION,
 };
+use crate::support::processes::{free_port, start_server, Server};
 use base64::Engine as _;
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;
@@ -13,61 +14,9 @@ use keydrop::domain::role::Role;
 use keydrop::store::TokenRecord;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 const CREDENTIALS: usize = 200;
 const WORKERS: usize = 8;
-
-pub struct Server(pub Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(db: &TestDb, master_key: &str, port: u16, dir: &std::path::Path) -> Server {
-    start_server_with(db, master_key, port, dir, &[])
-}
-
-/// [`start_server`] with extra environment (e.g. the fake Greenhouse's URLs).
-pub fn start_server_with(
-    db: &TestDb,
-    master_key: &str,
-    port: u16,
-    dir: &std::path::Path,
-    env: &[(&str, &str)],
-) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keydrop"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env_clear()
-        .env("KEYDROP_DATA_DIR", dir)
-        .env("KEYDROP_DATABASE_URL", &db.url)
-        .env("KEYDROP_MASTER_KEY", master_key)
-        .env("KEYDROP_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("is listening on") {
-            break;
-        }
-    }
-    Server(child)
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
@@ -190,7 +139,7 @@ async fn two_processes_deliver_every_credential_exactly_once() {
             .await
             .unwrap();
     assert_eq!(left, 0, "none left behind");
-    crate::helpers::use_audit_key(&store, &keyring).await;
+    crate::support::helpers::use_audit_key(&store, &keyring).await;
     let n = store.verify_audit().await.unwrap().unwrap();
     assert!(
         n >= (1 + 1 + 2 * CREDENTIALS + 2 * CREDENTIALS) as i64,

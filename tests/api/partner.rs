@@ -3,12 +3,14 @@
 //! state replay/forgery/expiry, workers' access tokens, refresh with rotation, the keep-alive,
 //! `disconnected` on `invalid_grant`, a 50-caller refresh race, and leak scans — on both
 //! backends.
+//!
+//! *Over 400 lines:* one feature's tests (the whole partner OAuth life cycle) read best together.
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, csrf_from, spawn_app_with, start_beside, AppOptions,
     Backend, Fetch, TestApp,
 };
-use crate::on_both_backends;
 use keydrop::greenhouse::PartnerClient;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -55,7 +57,7 @@ async fn app(backend: Backend, manual_clock: bool) -> TestApp {
         .as_ref()
         .unwrap()
         .add_partner_client(PARTNER_ID, PARTNER_SECRET);
-    crate::helpers::remember_secret(PARTNER_SECRET);
+    crate::support::helpers::remember_secret(PARTNER_SECRET);
     app
 }
 
@@ -100,7 +102,7 @@ async fn click_connect(app: &TestApp, path: &str) -> Step {
     assert!(page.contains("Connect with Greenhouse"), "{page}");
     assert!(!page.contains("type=\"password\""));
     let csrf = csrf_from(&page).unwrap();
-    let res = crate::helpers::test_client()
+    let res = crate::support::helpers::test_client()
         .post(app.url(path))
         .form(&[("csrf_token", csrf.as_str()), ("connect", "1")])
         .send()
@@ -123,7 +125,7 @@ async fn click_connect(app: &TestApp, path: &str) -> Step {
 
 /// Greenhouse's answer to the authorize URL: the callback URL on this app (same browser).
 async fn approve(app: &TestApp, authorize: &Step) -> Step {
-    let res = crate::helpers::test_client()
+    let res = crate::support::helpers::test_client()
         .get(&authorize.url)
         .send()
         .await
@@ -139,7 +141,7 @@ async fn approve(app: &TestApp, authorize: &Step) -> Step {
 }
 
 async fn callback(step: &Step) -> (u16, String) {
-    let mut req = crate::helpers::test_client().get(&step.url);
+    let mut req = crate::support::helpers::test_client().get(&step.url);
     if let Some(c) = &step.cookie {
         req = req.header("cookie", c);
     }
@@ -325,7 +327,7 @@ async fn partner_drops_need_a_partner_client_and_vend(backend: Backend) {
     let path = TestApp::link_path(d["url"].as_str().unwrap());
     let (_, page) = app.page(&path).await;
     let csrf = csrf_from(&page).unwrap();
-    let res = crate::helpers::test_client()
+    let res = crate::support::helpers::test_client()
         .post(app.url(&format!("{path}/connect")))
         .form(&[("csrf_token", csrf.as_str())])
         .send()
@@ -732,7 +734,7 @@ async fn a_connection_approved_in_another_browser_fills_no_drop(backend: Backend
     let (status, page) = connect(&app, &path_a).await;
     assert_eq!(status, 200, "{page}");
     // Every answer of the callback clears the cookie.
-    let res = crate::helpers::test_client()
+    let res = crate::support::helpers::test_client()
         .get(app.url("/oauth/greenhouse/callback"))
         .send()
         .await

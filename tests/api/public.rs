@@ -1,11 +1,13 @@
 //! The customer page, through real HTTP against a fake Greenhouse.
+//!
+//! *Over 400 lines:* one feature's tests read best together.
 
-use crate::helpers::Fetch;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::Fetch;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, remembered_secrets, spawn_app_with, AppOptions, Backend,
     TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID, PARTIAL_SECRET,
 };
-use crate::on_both_backends;
 use keydrop::config::RateLimit;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -382,7 +384,7 @@ async fn twelve_simultaneous_valid_submissions_accept_exactly_one(backend: Backe
     let app = std::sync::Arc::new(app(backend).await);
     let (id, path) = new_link(&app, json!({"org": "Initech"})).await;
     let (_, html) = app.page(&path).await;
-    let csrf = crate::helpers::csrf_from(&html).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&html).unwrap();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
     let mut tasks = Vec::new();
     for _ in 0..12 {
@@ -447,7 +449,7 @@ async fn pending_is_stored_and_rechecked_in_the_background(backend: Backend) {
     let fake = app.fake.as_ref().unwrap();
     let (id, path) = new_link(&app, json!({"org": "Initech", "profile": "minimal"})).await;
     let (_, html) = app.page(&path).await;
-    let csrf = crate::helpers::csrf_from(&html).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&html).unwrap();
     fake.set_outage(true);
     let res = app
         .post(&path, None)
@@ -580,7 +582,7 @@ async fn simultaneous_failing_submissions_never_exceed_max_attempts(backend: Bac
     )
     .await;
     let (_, html) = app.page(&path).await;
-    let csrf = crate::helpers::csrf_from(&html).unwrap();
+    let csrf = crate::support::helpers::csrf_from(&html).unwrap();
     let fake = app.fake.as_ref().unwrap();
     fake.reset_counters();
     let mut tasks = Vec::new();

@@ -2,7 +2,9 @@
 //! bound, junk links are answered before any body is read, and everyone
 //! else is served meanwhile.
 
-use crate::helpers::{spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_ID, GOOD_SECRET};
+use crate::support::helpers::{
+    spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_ID, GOOD_SECRET,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,7 +1,9 @@
 //! The store conformance suite: the same assertions on SQLite and PostgreSQL.
+//!
+//! *Over 400 lines:* the one conformance suite both backends run, kept together.
 
-use crate::helpers::{assert_no_secret_in, Backend, TestDb};
 use crate::on_both_backends;
+use crate::support::helpers::{assert_no_secret_in, Backend, TestDb};
 use keydrop::crypto::cipher::{self, Binding};
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;

@@ -3,11 +3,11 @@
 //! `POST …/access-token` — minted once and reused until five minutes before expiry, one mint
 //! at a time however many callers ask at once; on both backends.
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, spawn_app_with, AppOptions, Backend, Fetch, TestApp,
     GOOD_ID, GOOD_SECRET,
 };
-use crate::on_both_backends;
 use serde_json::{json, Value};
 use std::time::Duration;
 

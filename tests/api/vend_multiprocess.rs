@@ -6,11 +6,11 @@
 //! killed (-9) in the middle of a refresh: the grant survives or is reported
 //! `disconnected`, never silently broken.
 
-use crate::helpers::{
+use crate::support::helpers::{
     require_postgres, seed_verified, Backend, Seed, TestDb, GOOD_ID, GOOD_SECRET,
     SEEDED_VERIFICATION,
 };
-use crate::multiprocess::{free_port, start_server_with, Server};
+use crate::support::processes::{free_port, start_server_with, Server};
 use base64::Engine as _;
 use keydrop::crypto::keyring::{Keyring, MasterKey};
 use keydrop::crypto::token::ApiToken;
@@ -92,7 +92,7 @@ async fn two_processes_mint_one_token_for_fifty_concurrent_callers() {
     .unwrap();
     assert_eq!(audited, 50);
     let keyring = Keyring::single(MasterKey::from_base64(&key_b64).unwrap());
-    crate::helpers::use_audit_key(&store, &keyring).await;
+    crate::support::helpers::use_audit_key(&store, &keyring).await;
     assert!(
         store.verify_audit().await.unwrap().is_ok(),
         "audit chain intact"

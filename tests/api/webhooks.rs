@@ -2,12 +2,14 @@
 //! Webhooks specify (checked here with an independent implementation),
 //! metadata only, retried with the same `webhook-id`, 410 disables, rotation
 //! signs with both secrets, private targets refused without the flag.
+//!
+//! *Over 400 lines:* one feature's tests read best together.
 
 use crate::credentials::verified_credential;
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     assert_no_secret_in, spawn_app_with, AppOptions, Backend, Fetch, TestApp, GOOD_SECRET,
 };
-use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine as _;
 use keydrop::config::ServeSettings;
@@ -190,7 +192,7 @@ async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
     let (status, hook) = register(&app, json!({ "url": rx.url, "description": "ingest" })).await;
     assert_eq!(status, 201, "{hook}");
     let secret = hook["secret"].as_str().unwrap().to_owned();
-    crate::helpers::remember_secret(&secret);
+    crate::support::helpers::remember_secret(&secret);
     assert!(secret.starts_with("whsec_"));
     assert_eq!(
         base64::engine::general_purpose::STANDARD
@@ -275,7 +277,7 @@ async fn events_arrive_signed_and_carry_metadata_only(backend: Backend) {
     assert_eq!(&rx.types()[4..], ["drop.created", "drop.revoked"]);
     // Metadata only: no secret, no link, no token.
     let all: String = got.iter().map(|r| r.body.clone()).collect();
-    let mut secrets = crate::helpers::remembered_secrets();
+    let mut secrets = crate::support::helpers::remembered_secrets();
     secrets.push(GOOD_SECRET.to_owned());
     secrets.push(w.clone());
     assert_no_secret_in(all.as_bytes(), &secrets, "webhook bodies");
@@ -432,9 +434,9 @@ async fn rotation_signs_with_both_secrets(backend: Backend) {
     ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
 )]
 async fn two_processes_deliver_each_event_once() {
-    crate::helpers::require_postgres();
+    crate::support::helpers::require_postgres();
     let a = app(Backend::Postgres).await;
-    let mut settings = crate::helpers::serve_settings();
+    let mut settings = crate::support::helpers::serve_settings();
     fast(&mut settings);
     let b = keydrop::startup::Application::build(
         &a.db.store_settings(),
@@ -556,7 +558,7 @@ async fn a_restart_in_the_middle_of_the_retry_schedule_loses_nothing(backend: Ba
     );
 
     // A new process on the same database, which the receiver now answers.
-    let mut settings = crate::helpers::serve_settings();
+    let mut settings = crate::support::helpers::serve_settings();
     restartable(&mut settings);
     let b = keydrop::startup::Application::build(
         &a.db.store_settings(),
@@ -1023,9 +1025,9 @@ async fn a_disabled_endpoints_pending_deliveries_leave_the_queue(backend: Backen
     ignore = "PostgreSQL: set KEYDROP_TEST_POSTGRES_URL to run"
 )]
 async fn two_processes_deliver_to_one_endpoint_in_commit_order() {
-    crate::helpers::require_postgres();
+    crate::support::helpers::require_postgres();
     let a = app(Backend::Postgres).await;
-    let mut settings = crate::helpers::serve_settings();
+    let mut settings = crate::support::helpers::serve_settings();
     fast(&mut settings);
     let b = keydrop::startup::Application::build(
         &a.db.store_settings(),

@@ -18,6 +18,8 @@
 //! Greenhouse keeps the attempt and stores nothing; an accepted credential is sealed and
 //! stored in the same transaction that moves the drop to `submitted` and writes the audit
 //! event; whatever keydrop itself could not finish gives the attempt back.
+//!
+//! *Over 400 lines:* the one intake flow (reserve, obtain, check, accept or reject, give back) reads best whole, and the form type it starts from belongs with it.
 
 use super::connect::Started;
 use crate::crypto::cipher::{self, Binding};

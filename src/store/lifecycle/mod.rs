@@ -86,7 +86,7 @@ pub struct NewCredential {
     pub refresh_due_at: Option<i64>,
 }
 
-/// Why [`Store::claim`]'s `open` failed, and whether to set the row aside:
+/// Why [`Store::claim`](crate::store::Store::claim)'s `open` failed, and whether to set the row aside:
 /// `quarantine` = (how long, the audit event) for data that cannot be
 /// opened; `None` for a fault of this process (e.g. a key version missing
 /// from its keyring), which must not park the row for other processes.

@@ -6,11 +6,11 @@
 
 mod doorbell;
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     assert_no_secret_in, captured_logs, csrf_from, spawn_app_with, test_client, AppOptions,
     Backend, Fetch, TestApp,
 };
-use crate::on_both_backends;
 use doorbell::{renewals, tokens_of, DOORBELL};
 use keydrop::greenhouse::{registry, Registry};
 use serde_json::{json, Value};
@@ -95,8 +95,8 @@ async fn a_connecting_kind_defined_in_a_test_works_end_to_end(backend: Backend) 
     let grant = uuid::Uuid::new_v4().simple().to_string();
     for generation in 0..4 {
         let (refresh, access) = tokens_of(&grant, generation);
-        crate::helpers::remember_secret(&refresh);
-        crate::helpers::remember_secret(&access);
+        crate::support::helpers::remember_secret(&refresh);
+        crate::support::helpers::remember_secret(&access);
     }
 
     // Created like any kind; it vends, as a kind that connects must.
@@ -195,7 +195,7 @@ async fn a_connecting_kind_defined_in_a_test_works_end_to_end(backend: Backend) 
     // No token of the grant reached the logs.
     assert_no_secret_in(
         captured_logs().as_bytes(),
-        &crate::helpers::remembered_secrets(),
+        &crate::support::helpers::remembered_secrets(),
         "logs",
     );
 }

@@ -1,10 +1,10 @@
-//! Support for the page tour (`browser_pages`): how each page is looked at
+//! Support for the page tour (`browser::pages`): how each page is looked at
 //! (screenshots at two widths and two colour schemes, heights, axe), the brand
 //! settings the pages are shown with, and filling the form like a customer.
 
-use crate::browser_axe::serious_violations;
-use crate::helpers::{TestApp, GOOD_SECRET, PARTIAL_SECRET};
-use crate::webdriver::Browser;
+use crate::browser::axe::serious_violations;
+use crate::support::helpers::{TestApp, GOOD_SECRET, PARTIAL_SECRET};
+use crate::support::webdriver::Browser;
 use keydrop::config::ServeSettings;
 use serde_json::{json, Value};
 use std::path::PathBuf;

@@ -2,10 +2,15 @@
 //! open the link, fill the form, submit, see the answer. Full-page
 //! screenshots go to target/browser-screenshots/; any CSP violation fails.
 
-use crate::helpers::{
+mod axe;
+mod pages;
+mod selftest;
+mod tour;
+
+use crate::support::helpers::{
     spawn_app_with, AppOptions, Backend, TestApp, GOOD_ID, GOOD_SECRET, PARTIAL_ID, PARTIAL_SECRET,
 };
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -145,8 +150,8 @@ async fn a_customer_submits_a_candidate_ingestion_key_that_verifies() {
     fake.add_ingestion_key(KEY);
     fake.add_ingestion_user(IngestionUser::basic(4002, EMAIL, "Bob Basic"));
     fake.add_job_board("umbrella", "Umbrella");
-    crate::helpers::remember_secret(KEY);
-    crate::helpers::remember_secret(EMAIL);
+    crate::support::helpers::remember_secret(KEY);
+    crate::support::helpers::remember_secret(EMAIL);
     let d = app
         .create_drop(json!({"org": "Umbrella", "kind": "candidate_ingestion"}))
         .await;

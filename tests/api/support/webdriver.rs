@@ -14,6 +14,8 @@
 //! The methods panic with a message naming the command and the page on any
 //! WebDriver error: they are test helpers. [`Browser::command`] is the
 //! fallible escape hatch for anything not covered here.
+//!
+//! *Over 400 lines:* a complete, small W3C WebDriver client (session, elements, screenshots, process control) used by every browser test.
 
 use anyhow::{anyhow, bail, Context};
 use base64::Engine;

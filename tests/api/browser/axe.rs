@@ -15,7 +15,7 @@
 //! WebDriver (DevTools) is not subject to the page's CSP, and keydrop never
 //! serves axe.
 
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
 use serde_json::{json, Value};
 
 /// Path of axe-core's `axe.min.js`; unset means "skip the accessibility test".

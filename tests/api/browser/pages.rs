@@ -4,15 +4,15 @@
 //! target/browser-screenshots/pages/heights.tsv, what each page must say, and
 //! (with `KEYDROP_TEST_AXE`) axe-core's accessibility check of each.
 
-use crate::browser_axe::{axe_source, serious_violations};
-use crate::browser_tour::{
+use crate::browser::axe::{axe_source, serious_violations};
+use crate::browser::tour::{
     assert_reason_first, branded, drop_body, fill, link, text, Tour, MALFORMED, MAX_ANY_390,
     MAX_INSUFFICIENT_390,
 };
-use crate::helpers::{
+use crate::support::helpers::{
     spawn_app_with, AppOptions, Backend, GOOD_ID, GOOD_SECRET, PARTIAL_ID, PARTIAL_SECRET,
 };
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
 use serde_json::json;
 
 /// Every page, in the order a customer meets them.
@@ -280,7 +280,7 @@ async fn every_customer_page_at_desktop_and_phone_width() {
     ignore = "accessibility: set KEYDROP_TEST_AXE=…/node_modules/axe-core/axe.min.js to run"
 )]
 async fn every_customer_page_passes_axe() {
-    // JavaScript on, for axe only: see `browser_axe`.
+    // JavaScript on, for axe only: see `browser::axe`.
     let browser = Browser::start(true).await;
     assert!(browser.javascript_enabled().await);
     let axe = axe_source();
@@ -340,7 +340,7 @@ async fn the_brand_logo_is_served_under_the_page_headers() {
     }
     let d = app.create_drop(json!({"org": "Initech"})).await;
     let (_, html) = app
-        .page(&crate::helpers::TestApp::link_path(
+        .page(&crate::support::helpers::TestApp::link_path(
             d["url"].as_str().unwrap(),
         ))
         .await;

@@ -5,7 +5,7 @@
 //! Ignored unless `KEYDROP_TEST_CHROMEDRIVER` is set (see `build.rs`). The two tests run in
 //! parallel, each with its own chromedriver and profile.
 
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use maud::{html, Markup, DOCTYPE};

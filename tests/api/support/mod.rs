@@ -1,0 +1,7 @@
+//! What the integration tests share: apps and databases to test against ([`helpers`]), a
+//! WebDriver client for headless Chromium ([`webdriver`]) and `keydrop serve` as a child
+//! process ([`processes`]).
+
+pub mod helpers;
+pub mod processes;
+pub mod webdriver;
