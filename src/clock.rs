@@ -76,9 +76,10 @@ pub fn from_millis(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// RFC 3339 in UTC, as every time in the API is written.
+/// RFC 3339 in UTC, as every time in the API is written: to the millisecond, like the times
+/// the database keeps (a time read from the system clock has nanoseconds; they are dropped).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
+    from_millis(to_millis(t))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -145,5 +146,11 @@ mod tests {
         let t = parse_rfc3339("2026-11-23T10:01:30+01:00").unwrap();
         assert_eq!(rfc3339(t), "2026-11-23T09:01:30Z");
         assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn rfc3339_writes_milliseconds_at_most() {
+        let t = datetime!(2026-11-23 09:01:30.123_456_789 UTC);
+        assert_eq!(rfc3339(t), "2026-11-23T09:01:30.123Z");
     }
 }

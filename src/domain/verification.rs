@@ -55,6 +55,11 @@ pub struct Verification {
     /// the `On-Behalf-Of` user). Never the user's e-mail.
     #[serde(default)]
     pub greenhouse_user: Option<Named>,
+    /// The form field the customer must change, when the outcome is about one field rather
+    /// than the credential (a User ID that is not a Site Admin): the page marks it. Only for
+    /// the answer to a submission; never stored or sent.
+    #[serde(skip)]
+    pub field: Option<&'static str>,
 }
 
 /// A Greenhouse object named in a report: `{"id","name"}`.

@@ -152,6 +152,7 @@ impl Checker {
                     message: super::messages::pending_message(Transient::Unexpected),
                     organization: None,
                     greenhouse_user: None,
+                    field: None,
                 }
             }
         };

@@ -46,6 +46,9 @@ pub enum Verdict {
     NotSiteAdmin {
         message: String,
         findings: Vec<Finding>,
+        /// The kind's form field that named the acting user (`user_id`), when one did: the
+        /// customer changes that field, nothing in Greenhouse.
+        field: Option<&'static str>,
     },
 }
 
@@ -78,6 +81,7 @@ pub(crate) fn report(
         message,
         organization,
         greenhouse_user,
+        field: None,
     };
     let (findings, not_site_admin) = match verdict {
         Verdict::Refused(message) => return empty(Outcome::Invalid, message, None, None),
@@ -90,7 +94,11 @@ pub(crate) fn report(
             )
         }
         Verdict::Probed(f) => (f, None),
-        Verdict::NotSiteAdmin { message, findings } => (findings, Some(message)),
+        Verdict::NotSiteAdmin {
+            message,
+            findings,
+            field,
+        } => (findings, Some((message, field))),
     };
 
     let pick = |req: bool, f: &dyn Fn(Probe) -> bool| -> Vec<String> {
@@ -108,6 +116,7 @@ pub(crate) fn report(
         .collect();
     let missing_required = pick(true, &missing);
     let missing_optional = pick(false, &missing);
+    let field = not_site_admin.as_ref().and_then(|(_, field)| *field);
     let unknown: Vec<String> = findings
         .iter()
         .filter(|x| x.probe == Probe::NotFound)
@@ -138,8 +147,9 @@ pub(crate) fn report(
         ));
     }
 
-    let (outcome, mut message) = if let Some(m) = not_site_admin {
-        let mut m = m;
+    let (outcome, mut message) = if let Some((mut m, _)) = not_site_admin {
+        // Scopes refused besides (a kind passes findings only where a refusal still means
+        // a missing scope, e.g. a 403 beside the empty lists of a non-admin).
         if !missing_required.is_empty() {
             m.push_str(&format!(
                 " Also, {} missing: {}.",
@@ -223,6 +233,7 @@ pub(crate) fn report(
         message,
         organization,
         greenhouse_user,
+        field,
     }
 }
 

@@ -135,6 +135,37 @@ async fn an_empty_users_list_is_refused_with_the_site_admin_message(backend: Bac
         html.contains("User ID you entered is not a Site Admin"),
         "{html}"
     );
+    // The page leads with the User ID: nothing to tick in Greenhouse, the field marked and
+    // emptied for a new number, the rest of the form kept.
+    assert!(html.contains("Almost there"), "{html}");
+    assert!(html.contains("Acme Analytics' secure drop box"), "{html}");
+    assert!(!html.contains("Analytics's"), "{html}");
+    assert!(!html.contains("permissions are missing"), "{html}");
+    assert!(!html.contains("Tick them"), "{html}");
+    assert!(html.contains(r##"<a href="#user_id">User ID"##), "{html}");
+    let user_input = html.split(r#"id="user_id""#).nth(1).unwrap();
+    let user_input = &user_input[..user_input.find('>').unwrap()];
+    assert!(
+        user_input.contains(r#"aria-invalid="true""#),
+        "{user_input}"
+    );
+    assert!(!user_input.contains("2002"), "{user_input}");
+    assert!(html.contains(&format!(r#"value="{GOOD_ID}""#)), "{html}");
+    let failed: Value = app
+        .get(
+            "/api/v1/audit?action=drop.attempt_failed&limit=5",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(
+        failed["events"][1]["details"]["field"], "user_id",
+        "{failed}"
+    );
+    assert_eq!(
+        failed["events"][1]["details"]["missing_required"],
+        serde_json::json!([])
+    );
     let d = app
         .get(&format!("/api/v1/drops/{drop_id}"), Some(&app.admin_token))
         .fetch_json()

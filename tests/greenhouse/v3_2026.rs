@@ -139,9 +139,13 @@ async fn a_user_id_that_is_not_a_site_admin_is_insufficient() {
     assert_eq!(v.outcome, Outcome::Insufficient, "{}", v.message);
     assert!(v.message.contains("not a Site Admin"), "{}", v.message);
     assert_eq!(e.gh.requests_to("/v3/users"), 1, "the lookup only");
+    // It is about the User ID, not the scopes: none is listed as missing.
+    assert_eq!(v.field, Some("user_id"));
+    assert!(v.missing_required.is_empty() && v.missing_optional.is_empty());
 
     // Same, when Greenhouse answers non-admins with 403: the lookup is refused, so the
-    // probes decide (every one refused: the usual Site Admin message).
+    // probes decide. Every one refused for the User ID given: the User ID is what to change,
+    // and no scope is listed as missing (none can be judged through that user).
     e.gh.set_non_admin_empty(false);
     let v = e
         .checker
@@ -149,10 +153,13 @@ async fn a_user_id_that_is_not_a_site_admin_is_insufficient() {
         .await;
     assert_eq!(v.outcome, Outcome::Insufficient);
     assert!(
-        v.message.contains("probably not a Site Admin"),
+        v.message
+            .contains("refused every permission for the User ID you entered"),
         "{}",
         v.message
     );
+    assert_eq!(v.field, Some("user_id"));
+    assert!(v.missing_required.is_empty(), "{:?}", v.missing_required);
 }
 
 #[tokio::test]

@@ -290,7 +290,7 @@ impl Services {
         let audit = Origin::new("public", ip).entry(Event::AttemptFailed {
             drop: drop.id.clone(),
             outcome: verification.outcome.as_str().to_owned(),
-            field: None,
+            field: verification.field.map(str::to_owned),
             missing_required: verification.missing_required.clone(),
         });
         let Some(after) = self.store.record_failed_attempt(&drop.id, &audit).await? else {
@@ -299,7 +299,7 @@ impl Services {
         Ok(Outcomes::Rejected(Rejection {
             outcome: verification.outcome.as_str(),
             message: verification.message,
-            field: None,
+            field: verification.field,
             missing_required: verification.missing_required,
             missing_optional: verification.missing_optional,
             counted: true,

@@ -6,6 +6,24 @@ use maud::{html, Markup};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
+/// `name`'s, or `name`' for a name ending in s ("Acme Analytics' import system").
+pub fn possessive(name: &str) -> String {
+    if name.ends_with(['s', 'S']) {
+        format!("{name}'")
+    } else {
+        format!("{name}'s")
+    }
+}
+
+/// `text` followed by a full stop, unless it already ends with one ("Demo Customer Inc.").
+pub fn full_stop(text: &str) -> &'static str {
+    if text.ends_with('.') {
+        ""
+    } else {
+        "."
+    }
+}
+
 /// A time in UTC for people: "Monday 23 November 2026, 09:00 UTC".
 pub fn human_time(t: OffsetDateTime) -> String {
     let fmt = format_description!(
@@ -148,6 +166,17 @@ mod tests {
     use super::*;
     use crate::greenhouse::kinds::HARVEST_V3;
     use time::macros::datetime;
+
+    #[test]
+    fn possessives_and_full_stops_read_right() {
+        assert_eq!(possessive("Acme Analytics"), "Acme Analytics'");
+        assert_eq!(possessive("Acme"), "Acme's");
+        assert_eq!(
+            format!("for Demo Customer Inc{}", full_stop("Inc")),
+            "for Demo Customer Inc."
+        );
+        assert_eq!(full_stop("Demo Customer Inc."), "");
+    }
 
     #[test]
     fn times_are_utc_and_readable() {

@@ -5,7 +5,7 @@
 //! attempt the reason comes first, the form directly under it, and the steps collapse: the
 //! customer has seen them.
 
-use super::components::page_heading;
+use super::components::{full_stop, page_heading};
 use super::form::credential_form;
 use super::instructions::instructions;
 use super::layout::layout;
@@ -37,7 +37,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
             html! {
                 (page_heading(title, Some(html! {
                     strong { (brand) } " asks for a " (p.kind.label()) " for "
-                    strong { (p.org) } "."
+                    strong { (p.org) } (full_stop(&p.org))
                 })))
                 (note(brand, p.note.as_deref()))
                 (facts(p))

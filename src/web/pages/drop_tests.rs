@@ -189,7 +189,7 @@ fn problem_comes_first_then_the_form_then_the_folded_steps() {
         main.starts_with(r##"<main id="main"><div class="error-summary" id="send" role="alert" tabindex="-1" autofocus aria-labelledby="error-title"><h1 id="error-title">"##),
         "{main}"
     );
-    assert!(html.contains(r##"<a href="#client_id">Missing x</a>"##));
+    assert!(html.contains(r##"<a href="#client_id">Client ID</a>: Missing x"##));
     assert!(html.contains("<strong>7 attempts</strong> left"));
     let form = html.find("<form").unwrap();
     assert!(html.find("role=\"alert\"").unwrap() < form);
@@ -335,7 +335,7 @@ fn egress_addresses_are_shown_when_set() {
     };
     let html = drop_page(&p, Some(&invalid)).into_string();
     assert!(html.contains("allow 203.0.113.7 too"));
-    assert!(html.contains(r##"<a href="#client_id">Refused</a>"##));
+    assert!(html.contains(r##"<a href="#client_id">The credential</a>: Refused"##));
 }
 
 #[test]

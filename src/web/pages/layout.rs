@@ -2,6 +2,7 @@
 //! for whom and whom to contact (on every page, 410s included); main; a footer
 //! saying what this page is and what it will never ask for.
 
+use super::components::possessive;
 use super::{PageContact, PageContext};
 use crate::domain::contact::mailto;
 use maud::{html, Markup, DOCTYPE};
@@ -86,7 +87,7 @@ fn site_footer(brand: &str) -> Markup {
         footer.site-footer {
             div.wrap {
                 p {
-                    "This page is " (brand) "'s secure drop box for credentials (keydrop). It "
+                    "This page is " (possessive(brand)) " secure drop box for credentials (keydrop). It "
                     "never asks for your Greenhouse password, and it loads nothing from other "
                     "sites. Unsure whether a request is genuine? Ask your contact through a "
                     "channel you already use before you send anything."

@@ -1,7 +1,7 @@
 //! The pages after an accepted submission: verified (200) and pending (202). Each is a receipt:
 //! a reference to quote, what was received, what happens next and whom to contact.
 
-use super::components::{notice, page_heading, permission_list, time_tag};
+use super::components::{full_stop, notice, page_heading, permission_list, possessive, time_tag};
 use super::layout::layout;
 use super::trust::after_collection;
 use super::PageContext;
@@ -49,9 +49,9 @@ pub fn verified_page(
             (next_steps(ctx, receipt, html! {
                 li {
                     @if ctx.handling.vend {
-                        (brand) "'s import system starts reading your Greenhouse data."
+                        (possessive(brand)) " import system starts reading your Greenhouse data."
                     } @else {
-                        (brand) "'s import system collects the credential."
+                        (possessive(brand)) " import system collects the credential."
                     }
                 }
             }))
@@ -86,7 +86,7 @@ pub fn pending_page(ctx: &PageContext, org: &str, receipt: &Receipt) -> Markup {
         html! {
             (page_heading(title, Some(html! {
                 "Thank you. " strong { (brand) } " received the credential for "
-                strong { (org) } "."
+                strong { (org) } (full_stop(org))
             })))
             (notice("info", html! {
                 p {
@@ -98,7 +98,7 @@ pub fn pending_page(ctx: &PageContext, org: &str, receipt: &Receipt) -> Markup {
             (receipt_box(receipt, org, html! {}))
             (next_steps(ctx, receipt, html! {
                 li {
-                    "Once Greenhouse confirms it, " (brand) "'s import system "
+                    "Once Greenhouse confirms it, " (possessive(brand)) " import system "
                     @if ctx.handling.vend { "starts reading your Greenhouse data" } @else { "collects it" }
                     ". If Greenhouse refuses it, " (ctx.whom()) " will contact you."
                 }
@@ -195,6 +195,7 @@ mod tests {
             message: message.to_owned(),
             organization: None,
             greenhouse_user: None,
+            field: None,
         }
     }
 

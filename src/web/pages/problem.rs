@@ -32,23 +32,43 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
             .missing_required
             .iter()
             .all(|m| problem.message.contains(m.as_str()));
+    // The headline matches the weight of the news: a paste mistake caught here and a
+    // credential that works but needs one more change are "almost there"; only a credential
+    // Greenhouse refused is "not accepted".
+    let headline = if problem.not_counted {
+        "Check what you pasted"
+    } else if required > 0 || problem.field.is_some() {
+        "Almost there"
+    } else {
+        "The credential was not accepted"
+    };
+    // Each error is a short link naming where to look, then plain words.
+    let label = match problem.field {
+        Some(name) => p
+            .kind
+            .fields()
+            .iter()
+            .find(|f| f.name == name)
+            .map_or("The form", |f| f.label),
+        None if missing => "Missing permissions",
+        None => "The credential",
+    };
     html! {
         div.error-summary id=(FORM_ANCHOR) role="alert" tabindex="-1" autofocus
             aria-labelledby="error-title" {
-            h1 #error-title { "The credential was not accepted" }
+            h1 #error-title { (headline) }
             ul.error-list {
                 @if required > 0 {
                     li {
-                        a href={ "#" (MISSING_ANCHOR) } {
-                            "The credential works, but " (required)
-                            @if required == 1 { " required permission is" }
-                            @else { " required permissions are" }
-                            " missing: tick them in Greenhouse as listed below, then send it again."
-                        }
+                        a href={ "#" (MISSING_ANCHOR) } { "Missing permissions" }
+                        ": the credential works, but " (required)
+                        @if required == 1 { " required permission is" }
+                        @else { " required permissions are" }
+                        " missing. Tick them in Greenhouse as listed below, then send it again."
                     }
                 }
                 @if !lists_them {
-                    li { a href={ "#" (target) } { (problem.message) } }
+                    li { a href={ "#" (target) } { (label) } ": " (problem.message) }
                 }
             }
             @if !problem.not_counted && !ips.is_empty() {

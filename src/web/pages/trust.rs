@@ -2,7 +2,7 @@
 //! link's facts (who, for whom, until when), what happens to the credential,
 //! and the one thing to do before creating the secret.
 
-use super::components::{notice, relative_time, time_tag};
+use super::components::{notice, possessive, relative_time, time_tag};
 use super::{DropPage, Handling};
 use maud::{html, Markup};
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub fn handling_box(brand: &str, h: &Handling) -> Markup {
                 li { strong { "Encrypted" } " as soon as it arrives." }
                 @if h.vend {
                     li {
-                        strong { "Never handed out." } " " (brand) "'s named import systems "
+                        strong { "Never handed out." } " " (possessive(brand)) " named import systems "
                         "receive only access tokens that expire within the hour; every one is "
                         "written to an audit log."
                     }
@@ -65,7 +65,7 @@ pub fn handling_box(brand: &str, h: &Handling) -> Markup {
                     }
                 } @else {
                     li {
-                        strong { "Released only" } " to " (brand) "'s named import systems; "
+                        strong { "Released only" } " to " (possessive(brand)) " named import systems; "
                         "every release is written to an audit log."
                     }
                     li {

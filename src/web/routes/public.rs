@@ -368,12 +368,13 @@ fn rejected(state: &AppState, form: &Form, r: Rejection) -> Result<HttpResponse,
     }
     // Each field says when its value may be shown again (never a secret field's; an
     // identifier only once Greenhouse accepted the credential as one, so a secret pasted into
-    // the wrong box never is).
+    // the wrong box never is). The field at fault is never put back: it is to be changed.
     let kind = kind_of(state, &r.drop)?;
-    let credential_worked = !r.missing_required.is_empty();
+    let credential_worked = r.outcome == "insufficient";
     let kept = kind
         .fields()
         .iter()
+        .filter(|f| Some(f.name) != r.field)
         .filter(|f| f.kept(form.fields.get(f.name), credential_worked))
         .map(|f| (f.name, form.fields.get(f.name).to_owned()))
         .collect();

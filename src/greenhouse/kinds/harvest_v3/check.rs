@@ -64,6 +64,7 @@ pub(crate) async fn check(
         Verdict::NotSiteAdmin {
             message: USER_ID_NOT_ADMIN.to_owned(),
             findings: Vec::new(),
+            field: Some("user_id"),
         }
     } else {
         let users_empty = AtomicBool::new(false);
@@ -83,6 +84,19 @@ pub(crate) async fn check(
             Verdict::NotSiteAdmin {
                 message: message.to_owned(),
                 findings,
+                field: user_id.is_some().then_some("user_id"),
+            }
+        } else if user_id.is_some()
+            && !findings.is_empty()
+            && findings.iter().all(|f| f.probe == Probe::Forbidden)
+        {
+            // Every permission refused for the user named: the user, not the scopes, is
+            // what to change first (the scopes cannot be judged through this user).
+            tracing::info!("every probe refused for the User ID given: probably not a Site Admin");
+            Verdict::NotSiteAdmin {
+                message: ALL_REFUSED_WITH_USER_ID.to_owned(),
+                findings: Vec::new(),
+                field: Some("user_id"),
             }
         } else {
             Verdict::Probed(findings)
@@ -106,6 +120,13 @@ const EMPTY_USERS_WITH_USER_ID: &str =
      a Site Admin, so the User ID you entered is almost certainly not a Site Admin. Enter the \
      User ID of a Site Admin (app.greenhouse.io/account/users/<number>), or leave it empty, and \
      submit again.";
+
+const ALL_REFUSED_WITH_USER_ID: &str =
+    "Greenhouse refused every permission for the User ID you entered: it does that when the \
+     user is not a Site Admin. Enter the User ID of a Site Admin (the number at the end of their \
+     page address, app.greenhouse.io/account/users/<number>), or leave the User ID empty to use \
+     the credential's own service account, and submit again. If that user is a Site Admin, the \
+     credential has no permissions ticked yet: tick those listed on this page.";
 
 const EMPTY_USERS_SERVICE_ACCOUNT: &str =
     "Greenhouse answered, but listed no users at all: it does that when the acting user is not \
