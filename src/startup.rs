@@ -187,6 +187,11 @@ impl Application {
             Some(l) => Some(l.local_addr()?.port()),
             None => None,
         };
+        // Listening: links made by the CLI lead here from now on.
+        store
+            .announce_public_url(&settings.public_url)
+            .await
+            .context("cannot record the public URL")?;
         let bootstrap_token = bootstrap_admin(&store, &tokens, &sink).await?;
         let port = listener.local_addr()?.port();
         let https = settings.is_https();

@@ -52,13 +52,10 @@ pub enum DropCommand {
         /// access tokens only; harvest_v3 and harvest_v3_partner).
         #[arg(long)]
         release: Option<String>,
-        /// Base of the link.
-        #[arg(
-            long,
-            env = "KEYDROP_PUBLIC_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        public_url: String,
+        /// Base of the link. Default: the public URL `keydrop serve` announced on this
+        /// database (the CLI warns when none did, or when this one differs).
+        #[arg(long, env = "KEYDROP_PUBLIC_URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         partner: Box<PartnerArgs>,
     },
@@ -145,8 +142,13 @@ pub async fn run(
                 },
                 clock,
             )?;
+            let (public_url, warning) =
+                service::drops::link_base(&store, public_url.as_deref()).await?;
             let created =
                 service::drops::create(&store, &checker, spec, "cli", None, &public_url).await?;
+            if let Some(warning) = warning {
+                eprintln!("keydrop: warning: {warning}");
+            }
             eprintln!(
                 "created drop {} for {}; expires {}. The link is shown only this once:",
                 created.drop.id,

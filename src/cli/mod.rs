@@ -71,8 +71,25 @@ pub fn main() -> ExitCode {
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("keydrop: error: {e:#}");
+    eprintln!("keydrop: error: {}", one_line(e));
     ExitCode::FAILURE
+}
+
+/// The error and its causes on one line, each said once: a cause whose words the line
+/// already holds (a wrapper that quotes its source) is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -100,7 +100,7 @@ pub enum KeyringError {
         .0.display()
     )]
     NotGenerated(PathBuf),
-    #[error("{0}")]
+    #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
 

@@ -34,8 +34,42 @@ pub enum CreateError {
     KindUnavailable(String),
     /// Ours, or `ServiceError::Store(StoreError::Conflict)` when another drop that is not
     /// revoked has the same `external_id`.
-    #[error("{0}")]
+    #[error(transparent)]
     Service(#[from] ServiceError),
+}
+
+/// Where links made outside a running service (`keydrop drop create`) lead when nobody
+/// said: the address `keydrop serve` listens on by default.
+pub const DEFAULT_LINK_BASE: &str = "http://127.0.0.1:8080";
+
+/// The base of a link made by the CLI, and a warning for staff when it may not lead to the
+/// service. `explicit` is `--public-url` or `KEYDROP_PUBLIC_URL`; otherwise the public URL
+/// `keydrop serve` announced on this database; otherwise [`DEFAULT_LINK_BASE`], loudly.
+pub async fn link_base(
+    store: &Store,
+    explicit: Option<&str>,
+) -> Result<(String, Option<String>), ServiceError> {
+    let announced = store.announced_public_url().await?;
+    let explicit = explicit.map(|u| u.trim_end_matches('/').to_owned());
+    Ok(match (explicit, announced) {
+        (Some(url), Some(served)) if url != served => {
+            let warning = format!(
+                "this link starts with {url} (--public-url or KEYDROP_PUBLIC_URL), but the \
+                 service on this database announced {served}: check that the link leads to it"
+            );
+            (url, Some(warning))
+        }
+        (Some(url), _) => (url, None),
+        (None, Some(served)) => (served, None),
+        (None, None) => (
+            DEFAULT_LINK_BASE.to_owned(),
+            Some(format!(
+                "no keydrop serve has run on this database yet, and neither --public-url nor \
+                 KEYDROP_PUBLIC_URL is set: this link assumes {DEFAULT_LINK_BASE} and works \
+                 only where the service listens there"
+            )),
+        ),
+    })
 }
 
 /// Create an open drop, if `checker`'s configuration can serve its kind.

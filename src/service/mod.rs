@@ -46,9 +46,9 @@ impl std::fmt::Debug for Services {
 /// would skip them and hide a `StoreError::Unavailable`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("{0}")]
     Internal(String),

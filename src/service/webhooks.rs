@@ -31,7 +31,7 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 pub enum WebhookError {
     #[error("{0}")]
     Invalid(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Service(#[from] ServiceError),
 }
 

@@ -30,6 +30,7 @@ on_both_backends!(
     drop_create_takes_a_contact_and_an_external_id,
     drop_show_prints_the_fields_but_never_the_link,
     drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open,
+    drop_create_links_lead_to_the_service_that_runs,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -672,6 +673,74 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         .any(|d| d.kind.as_str() == "candidate_ingestion" && d.profile.name == "ingestion"));
 }
 
+/// `drop create` without `--public-url` prints links that lead to the service running on the
+/// database (it announces its public URL when it starts), warns when there is none, and warns
+/// when an explicit base differs from the announced one.
+async fn drop_create_links_lead_to_the_service_that_runs(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // No service yet: the default base, loudly.
+    let out = run(&db, &["drop", "create", "--org", "Initech"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
+    assert!(url.starts_with("http://127.0.0.1:8080/d/"), "{url}");
+    assert!(
+        text(&out.stderr).contains("warning: no keydrop serve has run on this database"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A service on another port announces itself: the CLI's links lead to it, and work.
+    let app = crate::support::helpers::spawn_app_with(
+        backend,
+        crate::support::helpers::AppOptions {
+            real_public_url: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let out = run(&app.db, &["drop", "create", "--org", "Initech"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
+    assert!(url.starts_with(&format!("{}/d/", app.address)), "{url}");
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+
+    // An explicit base that differs is used, with a warning naming the announced one.
+    let out = keydrop(&app.db, &["drop", "create", "--org", "Initech"])
+        .env("KEYDROP_PUBLIC_URL", "https://keys.example.com/")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
+    assert!(url.starts_with("https://keys.example.com/d/"), "{url}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains(&app.address),
+        "{err}"
+    );
+    // Recorded once, audited once.
+    let announced: serde_json::Value = app
+        .get(
+            "/api/v1/audit?action=service.public_url",
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    assert_eq!(
+        announced["events"].as_array().unwrap().len(),
+        1,
+        "{announced}"
+    );
+    assert_eq!(announced["events"][0]["details"]["url"], app.address);
+}
+
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.
 fn create_drop(db: &TestDb, extra: &[&str]) -> Result<(String, String), Output> {
     let mut args = vec!["drop", "create", "--org", "Initech"];
@@ -1109,6 +1178,8 @@ async fn drop_create_takes_a_contact_and_an_external_id(backend: Backend) {
     // The same external id again: refused while the first is not revoked.
     let err = one_line_error(&create_drop(&db, &["--external-id", "cust-42"]).unwrap_err());
     assert!(err.contains("external_id"), "{err}");
+    // Said once, not once per layer it passed through.
+    assert_eq!(err.matches("revoke it first").count(), 1, "{err}");
     let err = one_line_error(
         &create_drop(
             &db,
