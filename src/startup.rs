@@ -187,11 +187,25 @@ impl Application {
             Some(l) => Some(l.local_addr()?.port()),
             None => None,
         };
-        // Listening: links made by the CLI lead here from now on.
-        store
-            .announce_public_url(&settings.public_url)
-            .await
-            .context("cannot record the public URL")?;
+        // Listening: what the CLI must follow (links lead here; webhooks it registers are
+        // ones this service delivers).
+        use crate::store::instance::{PUBLIC_URL, WEBHOOK_ALLOW_PRIVATE};
+        for (name, value) in [
+            (PUBLIC_URL, settings.public_url.as_str()),
+            (
+                WEBHOOK_ALLOW_PRIVATE,
+                if settings.webhook_allow_private {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
+        ] {
+            store
+                .record_setting(name, value)
+                .await
+                .with_context(|| format!("cannot record the setting {name}"))?;
+        }
         let bootstrap_token = bootstrap_admin(&store, &tokens, &sink).await?;
         let port = listener.local_addr()?.port();
         let https = settings.is_https();

@@ -13,20 +13,27 @@ use std::process::ExitCode;
 pub enum WebhookCommand {
     /// Register an endpoint and print its signing secret, once.
     Add {
+        /// The receiver, `https://` on a public address.
         url: String,
         /// Comma-separated event types (default: all).
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
+        /// What the receiver is for, shown in `webhook list`.
         #[arg(long)]
         description: Option<String>,
-        /// Allow a private/loopback address or plain http (as KEYDROP_WEBHOOK_ALLOW_PRIVATE).
-        #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+        /// Allow a private or loopback address, or plain http (as
+        /// KEYDROP_WEBHOOK_ALLOW_PRIVATE). Refused when the service on this database runs
+        /// without that setting: it would not deliver there.
+        #[arg(long, env = "KEYDROP_WEBHOOK_ALLOW_PRIVATE")]
         allow_private: bool,
     },
     /// List endpoints (never their secrets).
     List,
     /// Delete an endpoint and its deliveries.
-    Remove { id: String },
+    Remove {
+        /// The endpoint's id, as `webhook list` shows it.
+        id: String,
+    },
 }
 
 pub async fn run(
@@ -43,6 +50,12 @@ pub async fn run(
             allow_private,
         } => {
             let ring = unlock(&store, settings).await?;
+            // What the service delivers to, not only what this command was told: a receiver
+            // the service would refuse is refused here.
+            let served = store
+                .recorded_setting(crate::store::instance::WEBHOOK_ALLOW_PRIVATE)
+                .await?;
+            let service_refuses = served.as_deref() == Some("false");
             let created = webhooks::create(
                 &store,
                 &ring,
@@ -52,11 +65,15 @@ pub async fn run(
                     events,
                     description,
                 },
-                allow_private,
+                allow_private && !service_refuses,
             )
             .await;
             let (endpoint, secret) = match created {
                 Ok(c) => c,
+                Err(WebhookError::Invalid(m)) if allow_private && service_refuses => bail!(
+                    "{m}; --allow-private is not enough: the service on this database runs \
+                     without KEYDROP_WEBHOOK_ALLOW_PRIVATE and would not deliver there"
+                ),
                 Err(WebhookError::Invalid(m)) => bail!("{m}"),
                 Err(WebhookError::Service(e)) => return Err(e.into()),
             };

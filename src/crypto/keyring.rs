@@ -100,7 +100,7 @@ pub enum KeyringError {
         .0.display()
     )]
     NotGenerated(PathBuf),
-    #[error(transparent)]
+    #[error("{0}")]
     Crypto(#[from] CryptoError),
 }
 

@@ -177,10 +177,11 @@ pub enum Event {
     KeyCheckRecorded {
         version: i64,
     },
-    /// `keydrop serve` started with a public URL other than the one recorded: links made
-    /// by the CLI use it from now on.
-    PublicUrlAnnounced {
-        url: String,
+    /// `keydrop serve` started with a setting the CLI must follow (its public URL, whether
+    /// webhooks may go to private addresses) other than the one recorded.
+    ServiceSettingRecorded {
+        name: String,
+        value: String,
     },
     /// A keydrop-internal secret (e.g. the form-token root) was created.
     ServiceSecretCreated {
@@ -295,7 +296,7 @@ impl Event {
             | Self::ServiceSecretResealed { .. }
             | Self::WebhookSecretResealed { .. } => "keys.rewrap",
             Self::ServiceSecretCreated { .. } => "keys.service_secret_created",
-            Self::PublicUrlAnnounced { .. } => "service.public_url",
+            Self::ServiceSettingRecorded { .. } => "service.setting",
             Self::WebhookCreated { .. } => "webhook.create",
             Self::WebhookUpdated { .. } => "webhook.update",
             Self::WebhookDeleted { .. } => "webhook.delete",
@@ -339,7 +340,7 @@ impl Event {
             Self::ServiceSecretCreated { name } | Self::ServiceSecretResealed { name, .. } => {
                 format!("service_secret:{name}")
             }
-            Self::PublicUrlAnnounced { .. } => "service".to_owned(),
+            Self::ServiceSettingRecorded { name, .. } => format!("setting:{name}"),
             Self::WebhookCreated { endpoint, .. }
             | Self::WebhookUpdated { endpoint }
             | Self::WebhookDeleted { endpoint }
@@ -465,7 +466,7 @@ impl Event {
                 ..
             } => json!({ "generation": generation, "key_version": key_version }),
             Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
-            Self::PublicUrlAnnounced { url } => json!({ "url": url }),
+            Self::ServiceSettingRecorded { name, value } => json!({ "name": name, "value": value }),
             Self::WebhookDeliveryRetried { delivery, .. } => json!({ "delivery": delivery }),
             Self::KeysRewrapped {
                 credentials,

@@ -34,7 +34,7 @@ pub enum CreateError {
     KindUnavailable(String),
     /// Ours, or `ServiceError::Store(StoreError::Conflict)` when another drop that is not
     /// revoked has the same `external_id`.
-    #[error(transparent)]
+    #[error("{0}")]
     Service(#[from] ServiceError),
 }
 
@@ -49,7 +49,9 @@ pub async fn link_base(
     store: &Store,
     explicit: Option<&str>,
 ) -> Result<(String, Option<String>), ServiceError> {
-    let announced = store.announced_public_url().await?;
+    let announced = store
+        .recorded_setting(crate::store::instance::PUBLIC_URL)
+        .await?;
     let explicit = explicit.map(|u| u.trim_end_matches('/').to_owned());
     Ok(match (explicit, announced) {
         (Some(url), Some(served)) if url != served => {

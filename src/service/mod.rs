@@ -46,9 +46,9 @@ impl std::fmt::Debug for Services {
 /// would skip them and hide a `StoreError::Unavailable`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error(transparent)]
+    #[error("{0}")]
     Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
+    #[error("{0}")]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("{0}")]
     Internal(String),

@@ -95,7 +95,7 @@ pub enum VendError {
     /// Greenhouse could not give a token now; try again after this many seconds.
     #[error("Greenhouse cannot issue an access token right now")]
     Unavailable(u64),
-    #[error(transparent)]
+    #[error("{0}")]
     Service(#[from] ServiceError),
 }
 

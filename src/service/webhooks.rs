@@ -31,7 +31,7 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 pub enum WebhookError {
     #[error("{0}")]
     Invalid(String),
-    #[error(transparent)]
+    #[error("{0}")]
     Service(#[from] ServiceError),
 }
 
@@ -72,6 +72,11 @@ pub fn parse_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}
+        "http" => {
+            return Err("the url must start with https:// (plain http only with \
+                 KEYDROP_WEBHOOK_ALLOW_PRIVATE, for internal receivers)"
+                .into())
+        }
         _ => return Err("the url must start with https://".into()),
     }
     if !url.username().is_empty() || url.password().is_some() {

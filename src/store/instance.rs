@@ -1,16 +1,21 @@
 //! Settings a running service records on the database for the other processes and the
-//! CLI (`instance_settings`): the public URL `keydrop serve` runs with.
+//! CLI (`instance_settings`): the public URL `keydrop serve` runs with, and whether it
+//! delivers webhooks to private addresses — so that `keydrop drop create` prints links that
+//! lead to it and `keydrop webhook add` refuses what it would refuse.
 
 use super::{Result, Store};
 use crate::domain::event::{Event, Origin};
 use sqlx::Row;
 
-const PUBLIC_URL: &str = "public_url";
+/// The base of the links the service hands out.
+pub const PUBLIC_URL: &str = "public_url";
+/// `true` or `false`: `KEYDROP_WEBHOOK_ALLOW_PRIVATE` of the service.
+pub const WEBHOOK_ALLOW_PRIVATE: &str = "webhook_allow_private";
 
 impl Store {
-    /// Record `url` as the public URL of the service on this database; audited when it
-    /// changes (a restart with the same URL writes nothing). `true` when it changed.
-    pub async fn announce_public_url(&self, url: &str) -> Result<bool> {
+    /// Record setting `name` of the service on this database; audited when it changes (a
+    /// restart with the same value writes nothing). `true` when it changed.
+    pub async fn record_setting(&self, name: &str, value: &str) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
         let changed = sqlx::query(
@@ -19,16 +24,17 @@ impl Store {
              updated_at = excluded.updated_at \
              WHERE instance_settings.value <> excluded.value",
         )
-        .bind(PUBLIC_URL)
-        .bind(url)
+        .bind(name)
+        .bind(value)
         .bind(now)
         .execute(tx.conn())
         .await?
         .rows_affected()
             == 1;
         if changed {
-            tx.record(&Origin::system().entry(Event::PublicUrlAnnounced {
-                url: url.to_owned(),
+            tx.record(&Origin::system().entry(Event::ServiceSettingRecorded {
+                name: name.to_owned(),
+                value: value.to_owned(),
             }))
             .await?;
         }
@@ -36,10 +42,10 @@ impl Store {
         Ok(changed)
     }
 
-    /// The public URL the service last announced on this database, if any.
-    pub async fn announced_public_url(&self) -> Result<Option<String>> {
+    /// Setting `name` as the service last recorded it on this database, if it did.
+    pub async fn recorded_setting(&self, name: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT value FROM instance_settings WHERE name = $1")
-            .bind(PUBLIC_URL)
+            .bind(name)
             .fetch_optional(self.reader()?)
             .await?;
         Ok(row.map(|r| r.try_get("value")).transpose()?)

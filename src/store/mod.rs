@@ -15,7 +15,7 @@ mod audit;
 mod credentials;
 mod delivery;
 mod drops;
-mod instance;
+pub mod instance;
 mod keys;
 mod lifecycle;
 mod oauth;

@@ -266,9 +266,10 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
         .fetch_json()
         .await;
     let events = audit["events"].as_array().unwrap();
-    // key check, form key, token-tag key, audit key, bootstrap, create
-    assert_eq!(events.len(), 6, "{audit}");
-    let last = &events[5];
+    // key check, form key, token-tag key, audit key, public URL, webhook setting,
+    // bootstrap, create
+    assert_eq!(events.len(), 8, "{audit}");
+    let last = &events[7];
     assert_eq!(last["action"], "token.create");
     assert_eq!(
         last["subject"],

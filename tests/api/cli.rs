@@ -728,7 +728,7 @@ async fn drop_create_links_lead_to_the_service_that_runs(backend: Backend) {
     // Recorded once, audited once.
     let announced: serde_json::Value = app
         .get(
-            "/api/v1/audit?action=service.public_url",
+            "/api/v1/audit?action=service.setting&subject=setting:public_url",
             Some(&app.admin_token),
         )
         .fetch_json()
@@ -738,7 +738,7 @@ async fn drop_create_links_lead_to_the_service_that_runs(backend: Backend) {
         1,
         "{announced}"
     );
-    assert_eq!(announced["events"][0]["details"]["url"], app.address);
+    assert_eq!(announced["events"][0]["details"]["value"], app.address);
 }
 
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.
@@ -1098,7 +1098,14 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
     let refused = run(&db, &["webhook", "add", "https://localhost/hook"]);
     assert!(!refused.status.success());
     assert!(
-        text(&refused.stderr).contains("private"),
+        text(&refused.stderr).contains("KEYDROP_WEBHOOK_ALLOW_PRIVATE"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // Plain http names the setting too.
+    let refused = run(&db, &["webhook", "add", "http://hooks.example.com/"]);
+    assert!(
+        text(&refused.stderr).contains("KEYDROP_WEBHOOK_ALLOW_PRIVATE"),
         "{}",
         text(&refused.stderr)
     );
@@ -1111,7 +1118,6 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
             "--events",
             "drop.created,credential.verified",
             "--allow-private",
-            "true",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -1144,6 +1150,28 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
         .next()
         .unwrap()
         .to_owned();
+    // Once a service ran on this database without KEYDROP_WEBHOOK_ALLOW_PRIVATE, a private
+    // receiver is refused even with --allow-private: the service would not deliver there.
+    db.store()
+        .await
+        .record_setting(keydrop::store::instance::WEBHOOK_ALLOW_PRIVATE, "false")
+        .await
+        .unwrap();
+    let refused = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "http://127.0.0.1:9/other",
+            "--allow-private",
+        ],
+    );
+    assert!(!refused.status.success());
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("--allow-private is not enough") && err.lines().count() == 1,
+        "{err}"
+    );
     let removed = run(&db, &["webhook", "remove", &id]);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     assert_eq!(
