@@ -3,6 +3,15 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# The dependencies first, in a layer of their own, built against an empty crate: a change to
+# keydrop's own code reuses this layer instead of rebuilding ~300 crates.
+RUN mkdir src \
+ && echo 'fn main() {}' > src/main.rs \
+ && touch src/lib.rs \
+ && cargo build --release --locked \
+ && rm -rf src target/release/keydrop* target/release/deps/keydrop-* target/release/deps/libkeydrop-* \
+      target/release/.fingerprint/keydrop-*
+COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY static ./static

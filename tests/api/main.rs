@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod connect_kind;
 mod credentials;
+mod deploy;
 mod drops;
 mod faults;
 mod form_key;
