@@ -274,6 +274,21 @@ fn show(d: &DropRecord, credential: Option<&CredentialMeta>) -> String {
             "credential_status",
             format!("{} ({})", c.status.as_str(), c.delivery.as_str()),
         ));
+        rows.push(("reference", crate::web::pages::short_reference(&c.id)));
+        if let Some(gh) = &c.verification.organization {
+            rows.push((
+                "greenhouse_org",
+                if c.verification.organization_mismatch {
+                    format!(
+                        "{} (WARNING: not {}; the credential may belong to another account)",
+                        one_line(&gh.name),
+                        d.org
+                    )
+                } else {
+                    one_line(&gh.name)
+                },
+            ));
+        }
     }
     rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect()
 }

@@ -132,6 +132,9 @@ pub enum Event {
         status: String,
         hint: String,
         missing_optional: Vec<String>,
+        /// Greenhouse named another organisation than the drop's (see
+        /// `Verification::organization_mismatch`).
+        organization_mismatch: bool,
     },
     CredentialClaimed {
         credential: String,
@@ -151,12 +154,14 @@ pub enum Event {
         credential: String,
         outcome: String,
         missing_required: Vec<String>,
+        organization_mismatch: bool,
     },
     /// The background re-check of a pending credential answered.
     CredentialRechecked {
         credential: String,
         outcome: String,
         missing_required: Vec<String>,
+        organization_mismatch: bool,
     },
     DecryptFailed {
         credential: String,
@@ -407,12 +412,14 @@ impl Event {
                 status,
                 hint,
                 missing_optional,
+                organization_mismatch,
                 ..
             } => json!({
                 "credential": credential,
                 "status": status,
                 "hint": hint,
                 "missing_optional": missing_optional,
+                "organization_mismatch": organization_mismatch,
             }),
             Self::CredentialClaimed {
                 drop,
@@ -428,13 +435,19 @@ impl Event {
             Self::CredentialReverified {
                 outcome,
                 missing_required,
+                organization_mismatch,
                 ..
             }
             | Self::CredentialRechecked {
                 outcome,
                 missing_required,
+                organization_mismatch,
                 ..
-            } => json!({ "outcome": outcome, "missing_required": missing_required }),
+            } => json!({
+                "outcome": outcome,
+                "missing_required": missing_required,
+                "organization_mismatch": organization_mismatch,
+            }),
             Self::DecryptFailed {
                 error,
                 quarantined_for_s,

@@ -77,6 +77,7 @@ impl Event {
                 credential,
                 status,
                 missing_optional,
+                organization_mismatch,
                 ..
             } => {
                 let data = json!({
@@ -84,6 +85,7 @@ impl Event {
                     "credential_id": credential,
                     "status": status,
                     "missing_optional": missing_optional,
+                    "organization_mismatch": organization_mismatch,
                 });
                 let mut out = vec![msg("credential.received", data.clone())];
                 if status == "verified" {
@@ -95,16 +97,19 @@ impl Event {
                 credential,
                 outcome,
                 missing_required,
+                organization_mismatch,
             }
             | Self::CredentialReverified {
                 credential,
                 outcome,
                 missing_required,
+                organization_mismatch,
             } => {
                 let data = json!({
                     "credential_id": credential,
                     "outcome": outcome,
                     "missing_required": missing_required,
+                    "organization_mismatch": organization_mismatch,
                 });
                 match outcome.as_str() {
                     "verified" => vec![msg("credential.verified", data)],
@@ -149,6 +154,7 @@ mod tests {
             status: "verified".into(),
             hint: "1234".into(),
             missing_optional: vec![],
+            organization_mismatch: false,
         };
         let kinds: Vec<_> = e.webhooks().iter().map(|m| m.kind).collect();
         assert_eq!(kinds, ["credential.received", "credential.verified"]);

@@ -153,6 +153,7 @@ impl Checker {
                     organization: None,
                     greenhouse_user: None,
                     field: None,
+                    organization_mismatch: false,
                 }
             }
         };

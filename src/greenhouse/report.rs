@@ -82,6 +82,7 @@ pub(crate) fn report(
         organization,
         greenhouse_user,
         field: None,
+        organization_mismatch: false,
     };
     let (findings, not_site_admin) = match verdict {
         Verdict::Refused(message) => return empty(Outcome::Invalid, message, None, None),
@@ -234,6 +235,7 @@ pub(crate) fn report(
         organization,
         greenhouse_user,
         field,
+        organization_mismatch: false,
     }
 }
 

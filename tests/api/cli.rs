@@ -31,6 +31,7 @@ on_both_backends!(
     drop_show_prints_the_fields_but_never_the_link,
     drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open,
     drop_create_links_lead_to_the_service_that_runs,
+    drop_show_names_the_greenhouse_account_and_warns_of_another,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -739,6 +740,55 @@ async fn drop_create_links_lead_to_the_service_that_runs(backend: Backend) {
         "{announced}"
     );
     assert_eq!(announced["events"][0]["details"]["value"], app.address);
+}
+
+/// `drop show` gives the receipt reference a customer quotes and the Greenhouse account the
+/// credential belongs to, with a warning when it is not the drop's organisation.
+async fn drop_show_names_the_greenhouse_account_and_warns_of_another(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let ring = db.dir.path().join("show-ring.json");
+    let with_ring = |args: &[&str]| {
+        keydrop(&db, args)
+            .env("KEYDROP_KEYRING_FILE", ring.to_str().unwrap())
+            .output()
+            .unwrap()
+    };
+    assert!(with_ring(&["keys", "init"]).status.success());
+    let store = db.store().await;
+    let secret = numbered_secret(1);
+    let verification = r#"{"outcome":"verified","checked_at":"2026-11-23T09:00:00Z","granted":[],"missing_required":[],"missing_optional":[],"message":"ok","organization":{"id":"7","name":"Demo Customer Inc."},"organization_mismatch":true}"#;
+    let id = seed_verified(
+        &store,
+        &Keyring::read(&ring).unwrap(),
+        Seed {
+            org: "Initech".into(),
+            kind: "harvest_v3",
+            release: keydrop::domain::release::Release::Handoff,
+            secret: &secret,
+            hint: "c-1".into(),
+            verification_json: verification,
+            refresh_due_at: None,
+        },
+    )
+    .await;
+    let drop_id = store.credential_meta(&id).await.unwrap().unwrap().drop_id;
+    let out = with_ring(&["drop", "show", &drop_id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let reference: String = id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    assert!(
+        shown.contains(&format!("reference          {reference}")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("greenhouse_org     Demo Customer Inc. (WARNING: not Initech"),
+        "{shown}"
+    );
 }
 
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.

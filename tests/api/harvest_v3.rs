@@ -65,13 +65,29 @@ async fn the_organisation_is_stored_returned_and_shown(backend: Backend) {
     assert_eq!(status, 200, "{html}");
     assert!(
         html.contains(
-            "Connected to <strong>Acme &lt;b&gt;Corp&lt;/b&gt; &amp; Co</strong>'s Greenhouse"
+            "Connected to the account of <strong>Acme &lt;b&gt;Corp&lt;/b&gt; &amp; Co</strong>"
         ),
         "{html}"
     );
     assert!(!html.contains('\u{202E}'));
+    // The drop was for Initech: the receipt says so first, the API flags it, the audit
+    // entry (and with it the credential.verified webhook) carries it.
+    assert!(
+        html.contains("Is this the right Greenhouse account?")
+            && html.contains("but this link was made for <strong>Initech</strong>."),
+        "{html}"
+    );
     let c = credential_of(&app, &drop_id).await;
     assert_eq!(c["status"], "verified");
+    assert_eq!(c["verification"]["organization_mismatch"], true);
+    let submitted: Value = app
+        .get("/api/v1/audit?action=drop.submit", Some(&app.admin_token))
+        .fetch_json()
+        .await;
+    assert_eq!(
+        submitted["events"][0]["details"]["organization_mismatch"], true,
+        "{submitted}"
+    );
     assert_eq!(
         c["verification"]["organization"],
         json!({"id": "4000777", "name": "Acme <b>Corp</b> & Co"})
@@ -95,6 +111,16 @@ async fn the_organisation_is_stored_returned_and_shown(backend: Backend) {
     assert_eq!(c["verification"]["organization"]["name"], "Acme Holdings");
     let c = credential_of(&app, &drop_id).await;
     assert_eq!(c["verification"]["organization"]["name"], "Acme Holdings");
+    assert_eq!(c["verification"]["organization_mismatch"], true);
+
+    // A drop for the organisation Greenhouse names (legal form aside): no warning.
+    let d = app.create_drop(json!({"org": "Acme Holdings, Inc."})).await;
+    let path = TestApp::link_path(d["url"].as_str().unwrap());
+    let (status, html) = app.submit(&path, &good()).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("Is this the right Greenhouse account?"));
+    let c = credential_of(&app, d["id"].as_str().unwrap()).await;
+    assert_eq!(c["verification"]["organization_mismatch"], false);
 }
 
 async fn without_introspection_the_credential_is_still_verified(backend: Backend) {

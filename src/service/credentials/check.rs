@@ -189,7 +189,12 @@ impl Services {
             .secret_from_json(&plaintext)
             .map_err(|e| ServiceError::Internal(format!("credential {id}: {e}")))?;
         std::mem::drop(plaintext);
-        Ok(Some(self.checker.check(&secret, &drop.profile).await))
+        Ok(Some(
+            self.checker
+                .check(&secret, &drop.profile)
+                .await
+                .judged_for(&drop.org),
+        ))
     }
 }
 

@@ -270,7 +270,11 @@ impl Services {
         first_access: Option<(Zeroizing<String>, i64)>,
         ip: Option<String>,
     ) -> Result<Outcomes, ServiceError> {
-        let verification = self.checker.check(secret, &drop.profile).await;
+        let verification = self
+            .checker
+            .check(secret, &drop.profile)
+            .await
+            .judged_for(&drop.org);
         match verification.outcome {
             Outcome::Verified | Outcome::Pending => {
                 self.accept(drop, secret, first_access, verification, ip)
@@ -409,6 +413,7 @@ impl Services {
             status: status.as_str().to_owned(),
             hint: credential.hint.clone(),
             missing_optional: verification.missing_optional.clone(),
+            organization_mismatch: verification.organization_mismatch,
         });
         if !self.store.accept_credential(&credential, &audit).await? {
             return self.gone(drop).await;

@@ -62,16 +62,19 @@ impl Store {
         let outcome = verification.outcome.as_str().to_owned();
         let missing_required = verification.missing_required.clone();
         let credential = id.to_owned();
+        let organization_mismatch = verification.organization_mismatch;
         tx.record(&origin.entry(match by {
             CheckBy::Staff => Event::CredentialReverified {
                 credential,
                 outcome,
                 missing_required,
+                organization_mismatch,
             },
             CheckBy::Recheck { .. } => Event::CredentialRechecked {
                 credential,
                 outcome,
                 missing_required,
+                organization_mismatch,
             },
         }))
         .await?;

@@ -434,7 +434,8 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "granted": { "type": "array", "items": { "type": "string" } }, "missing_required": { "type": "array", "items": { "type": "string" } },
                     "missing_optional": { "type": "array", "items": { "type": "string" } }, "message": { "type": "string" },
                     "organization": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse organisation, when Greenhouse said" },
-                    "greenhouse_user": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse user the credential acts as, when Greenhouse said" }
+                    "greenhouse_user": { "oneOf": [{ "type": "null" }, r("NamedObject")], "description": "The Greenhouse user the credential acts as, when Greenhouse said" },
+                    "organization_mismatch": { "type": "boolean", "description": "Greenhouse named an organisation other than the drop's org (case, punctuation and legal forms aside): the credential may belong to another account" }
                 } },
                 "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
                 "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {

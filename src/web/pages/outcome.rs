@@ -37,9 +37,27 @@ pub fn verified_page(
                 strong { (org) } ", and Greenhouse confirmed that it works. "
                 "You can close the Greenhouse tab now."
             })))
+            @if v.organization_mismatch {
+                @if let Some(gh) = &v.organization {
+                    (notice("warning", html! {
+                        h2 { "Is this the right Greenhouse account?" }
+                        p {
+                            "This credential belongs to the Greenhouse account of "
+                            strong { (gh.name) } ", but this link was made for "
+                            strong { (org) } (full_stop(org)) " "
+                            "If that is not right, tell " (ctx.whom())
+                            " and quote the reference below; "
+                            @if let Some(c) = &ctx.contact {
+                                "(" a href=(mailto(&c.email)) translate="no" { (c.email) } "); "
+                            }
+                            (ctx.brand) " has been told as well."
+                        }
+                    }))
+                }
+            }
             (receipt_box(receipt, org, html! {
                 @if let Some(gh) = &v.organization {
-                    div { dt { "Greenhouse account" } dd { "Connected to " strong { (gh.name) } "'s Greenhouse" } }
+                    div { dt { "Greenhouse account" } dd { "Connected to the account of " strong { (gh.name) } } }
                 }
                 @if let Some(user) = &v.greenhouse_user {
                     div { dt { "Acts as" } dd { (user.name) " (Greenhouse user " (user.id) ")" } }
@@ -196,6 +214,7 @@ mod tests {
             organization: None,
             greenhouse_user: None,
             field: None,
+            organization_mismatch: false,
         }
     }
 
@@ -272,7 +291,7 @@ mod tests {
             &receipt(),
         )
         .into_string();
-        assert!(html.contains("Connected to <strong>Acme &lt;Corp&gt;</strong>'s Greenhouse"));
+        assert!(html.contains("Connected to the account of <strong>Acme &lt;Corp&gt;</strong>"));
     }
 
     #[test]
@@ -291,6 +310,14 @@ mod tests {
             html.contains("Acme &lt;Corp&gt; &amp; &quot;Sons&quot;"),
             "{html}"
         );
+        assert!(!html.contains("Is this the right Greenhouse account?"));
+        // Another organisation than the drop's: said first, with whom to tell.
+        let v = v.judged_for("Initech");
+        assert!(v.organization_mismatch);
+        let html = verified_page(&ctx, "Initech", HARVEST_V3, &v, &receipt()).into_string();
+        let warning = html.find("Is this the right Greenhouse account?").unwrap();
+        assert!(warning < html.find("Your receipt").unwrap(), "{html}");
+        assert!(html.contains("but this link was made for <strong>Initech</strong>."));
     }
 
     #[test]
