@@ -427,9 +427,35 @@ async fn expiry_follows_the_clock(backend: Backend) {
     let (a, path_a) = new_link(&app, json!({"org": "A", "expires_in": 300})).await;
     let (b, _) = new_link(&app, json!({"org": "B", "expires_in": 300})).await;
     let (c, _) = new_link(&app, json!({"org": "C", "expires_in": 3600})).await;
+    // Under 15 minutes left: the page warns, with whom to ask for a new link.
+    let (status, html) = app.page(&path_a).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("This link expires in 5 minutes"), "{html}");
+    let (_, html_c) = app.page(&new_link(&app, json!({"org": "D"})).await.1).await;
+    assert!(!html_c.contains("This link expires in"), "{html_c}");
+    // The customer read the steps, made a credential in Greenhouse, and sends it late.
+    let csrf = crate::support::helpers::csrf_from(&html).unwrap();
     clock.advance(Duration::from_secs(299));
     assert_eq!(app.page(&path_a).await.0, 200);
     clock.advance(Duration::from_secs(2));
+    let res = app
+        .post(&path_a, None)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("client_id", GOOD_ID),
+            ("client_secret", GOOD_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 410);
+    let late = res.text().await.unwrap();
+    assert!(
+        late.contains("expired before your credential arrived")
+            && late.contains("is still active")
+            && late.contains("new link"),
+        "{late}"
+    );
     // On access…
     let (status, html) = app.page(&path_a).await;
     assert_eq!(status, 410);

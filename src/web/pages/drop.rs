@@ -10,7 +10,7 @@ use super::form::credential_form;
 use super::instructions::instructions;
 use super::layout::layout;
 use super::problem::problem_summary;
-use super::trust::{expiry_line, facts, handling_box, keep_tab_open};
+use super::trust::{expiry_line, expiry_warning, facts, handling_box, keep_tab_open};
 use super::{DropPage, Problem};
 use crate::greenhouse::kinds::Intake;
 use maud::{html, Markup};
@@ -41,6 +41,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 })))
                 (note(brand, p.note.as_deref()))
                 (facts(p))
+                (expiry_warning(p))
                 (handling_box(brand, &p.ctx.handling))
                 @if p.kind.intake() == Intake::Paste {
                     // A connection shows no secret to lose; its button says to keep the tab.

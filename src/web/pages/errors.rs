@@ -14,6 +14,9 @@ pub enum GoneReason {
     Submitted,
     /// The link is past its expiry time.
     Expired,
+    /// The link ran out while the customer was making the credential: a paste posted after
+    /// the expiry. The credential they just made in Greenhouse still works.
+    ExpiredBeforeSent,
     /// Staff withdrew the link.
     Revoked,
     /// Too many refused attempts.
@@ -25,6 +28,7 @@ impl GoneReason {
         match self {
             GoneReason::Submitted => "Already received",
             GoneReason::Expired => "This link has expired",
+            GoneReason::ExpiredBeforeSent => "This link expired before your credential arrived",
             GoneReason::Revoked => "This link was withdrawn",
             GoneReason::Locked => "This link is locked",
         }
@@ -42,6 +46,12 @@ impl GoneReason {
             },
             GoneReason::Expired => html! {
                 "Links work for a limited time, and this one has run out. Nothing was stored."
+            },
+            GoneReason::ExpiredBeforeSent => html! {
+                "Links work for a limited time, and this one ran out before your credential "
+                "arrived, so nothing was stored or sent to Greenhouse. The credential you "
+                "created in Greenhouse is still active: send it through a new link (the same "
+                "values work), or delete it in Greenhouse's Dev Center if you no longer need it."
             },
             GoneReason::Revoked => html! { (ctx.brand) " withdrew this link. Nothing was stored." },
             GoneReason::Locked => html! {

@@ -30,12 +30,41 @@ pub fn facts(p: &DropPage) -> Markup {
 /// "This link works until … (in 3 days)." in one line.
 pub fn expiry_line(p: &DropPage) -> Markup {
     html! {
-        p.expiry {
-            "This link works until " (time_tag(p.expires_at))
-            " (" (relative_time(p.now, p.expires_at)) ") and accepts one credential."
+        @if expires_soon(p) {
+            (expiry_warning(p))
+        } @else {
+            p.expiry {
+                "This link works until " (time_tag(p.expires_at))
+                " (" (relative_time(p.now, p.expires_at)) ") and accepts one credential."
+            }
         }
     }
 }
+
+/// Whether the link runs out within [`EXPIRES_SOON`].
+fn expires_soon(p: &DropPage) -> bool {
+    p.expires_at - p.now <= EXPIRES_SOON
+}
+
+/// When the link runs out soon: a warning that says so and whom to ask for a new one
+/// (nothing otherwise).
+pub fn expiry_warning(p: &DropPage) -> Markup {
+    html! {
+        @if expires_soon(p) {
+            (notice("warning", html! {
+                p.expiry {
+                    strong { "This link expires " (relative_time(p.now, p.expires_at)) "." }
+                    " Creating a credential in Greenhouse takes a few minutes: if you cannot "
+                    "send it before " (time_tag(p.expires_at)) ", ask " (p.ctx.whom())
+                    " for a new link first."
+                }
+            }))
+        }
+    }
+}
+
+/// How close to its expiry a link's page warns that time is short.
+pub const EXPIRES_SOON: time::Duration = time::Duration::minutes(15);
 
 /// "What happens to your credential", in plain words.
 pub fn handling_box(brand: &str, h: &Handling) -> Markup {

@@ -9,7 +9,7 @@ use crate::greenhouse::kinds::Intake;
 use crate::greenhouse::{CredentialKind, Outcome, UnknownKind};
 use crate::service::credentials::{Admission, Form, Outcomes, Posted, Rejection, Visit};
 use crate::web::page_error::PageError;
-use crate::web::pages::{self, DropPage, Handling, PageContext, Problem, Receipt};
+use crate::web::pages::{self, DropPage, GoneReason, Handling, PageContext, Problem, Receipt};
 use crate::web::{body, client_ip, AppState};
 use actix_web::http::{header, StatusCode};
 use actix_web::{post, route, web, HttpRequest, HttpResponse};
@@ -269,7 +269,17 @@ async fn take_submission(
     if connect_route && !shows_connect(state, &drop) {
         return Err(PageError::NotFound);
     }
-    ensure_open(state, &drop, Visit::Record).await?;
+    // A paste that arrives after the link ran out: the customer made a credential for it,
+    // which still works (a Connect click made nothing yet).
+    let late = |e: PageError| match e {
+        PageError::Gone(GoneReason::Expired) if !shows_connect(state, &drop) => {
+            PageError::Gone(GoneReason::ExpiredBeforeSent)
+        }
+        e => e,
+    };
+    ensure_open(state, &drop, Visit::Record)
+        .await
+        .map_err(late)?;
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
