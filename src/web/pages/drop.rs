@@ -42,6 +42,14 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 (note(brand, p.note.as_deref()))
                 (facts(p))
                 (expiry_warning(p))
+                // Returning with the credential in hand: straight to the form.
+                p.jump {
+                    @if p.kind.intake() == Intake::Connect {
+                        "Ready to approve? " a href={ "#" (FORM_ANCHOR) } { "Go to the Connect button" }
+                    } @else {
+                        "Already have the credential? " a href={ "#" (FORM_ANCHOR) } { "Go to the form" }
+                    }
+                }
                 (handling_box(brand, &p.ctx.handling))
                 @if p.kind.intake() == Intake::Paste {
                     // A connection shows no secret to lose; its button says to keep the tab.

@@ -79,23 +79,42 @@ fn render(brand: &str, kind: &dyn CredentialKind, profile: &Profile, open: bool)
                 }
             }
             div.details-body {
-                (kind.instructions(brand, permission_groups(&required, &optional)))
+                (kind.instructions(brand, permission_groups(kind.intake(), &required, &optional)))
             }
         }
     }
 }
 
-/// The required permissions and, when there are any, the optional ones.
-fn permission_groups(required: &[&Resource], optional: &[&Resource]) -> Markup {
-    html! {
-        div.permission-group #permissions {
-            p.group-title { strong { "Required" } " — the data cannot be read without these:" }
-            (resource_list(required))
-            @if !optional.is_empty() {
-                p.group-title {
-                    strong { "Optional" } " — tick these too if you can; they add detail:"
+/// The required permissions and, when there are any, the optional ones, folded (a
+/// `<details>`, no JavaScript) so the form stays near: the optional ones always; for a kind
+/// that connects, the whole list, which Greenhouse's consent screen shows anyway.
+fn permission_groups(intake: Intake, required: &[&Resource], optional: &[&Resource]) -> Markup {
+    let groups = html! {
+        p.group-title { strong { "Required" } " — the data cannot be read without these:" }
+        (resource_list(required))
+        @if !optional.is_empty() {
+            details.permission-fold {
+                summary {
+                    strong { "Optional" } " — " (optional.len())
+                    @if intake == Intake::Connect { " more that add detail" }
+                    @else { " more to tick if you can; they add detail" }
                 }
                 (resource_list(optional))
+            }
+        }
+    };
+    html! {
+        div.permission-group #permissions {
+            @if intake == Intake::Connect {
+                details.permission-fold {
+                    summary {
+                        "The permissions Greenhouse will ask you to approve ("
+                        (required.len() + optional.len()) ")"
+                    }
+                    (groups)
+                }
+            } @else {
+                (groups)
             }
         }
     }

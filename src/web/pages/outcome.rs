@@ -46,11 +46,13 @@ pub fn verified_page(
                             strong { (gh.name) } ", but this link was made for "
                             strong { (org) } (full_stop(org)) " "
                             "If that is not right, tell " (ctx.whom())
-                            " and quote the reference below; "
                             @if let Some(c) = &ctx.contact {
-                                "(" a href=(mailto(&c.email)) translate="no" { (c.email) } "); "
+                                " (" a href=(mailto(&c.email)) translate="no" { (c.email) } ")"
                             }
-                            (ctx.brand) " has been told as well."
+                            @if let Some(reference) = &receipt.reference {
+                                " and quote your reference, " strong translate="no" { (reference) }
+                            }
+                            ". " (ctx.brand) " sees this warning too."
                         }
                     }))
                 }

@@ -8,6 +8,14 @@ use super::missing::{missing_permissions, MISSING_ANCHOR};
 use super::{DropPage, Problem};
 use maud::{html, Markup};
 
+/// `text` up to the end of its first sentence (all of it when it has one sentence).
+fn first_sentence(text: &str) -> &str {
+    match text.find(". ") {
+        Some(end) => &text[..=end],
+        None => text,
+    }
+}
+
 /// The summary and, when permissions are missing, the list.
 pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
     let missing = !problem.missing_required.is_empty() || !problem.missing_optional.is_empty();
@@ -68,7 +76,13 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
                     }
                 }
                 @if !lists_them {
-                    li { a href={ "#" (target) } { (label) } ": " (problem.message) }
+                    // At a field, the summary gives the first sentence; the field says the
+                    // rest. Elsewhere the whole message is here.
+                    li {
+                        a href={ "#" (target) } { (label) } ": "
+                        @if problem.field.is_some() { (first_sentence(&problem.message)) }
+                        @else { (problem.message) }
+                    }
                 }
             }
             @if !problem.not_counted && !ips.is_empty() {

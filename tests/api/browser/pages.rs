@@ -202,6 +202,78 @@ async fn tour(t: &mut Tour<'_>) {
     b.goto(&link(&app, &v1)).await;
     t.look("form-v1").await;
 
+    // A User ID that is not a Site Admin: the page leads with the User ID, nothing to tick.
+    let admin = app.create_drop(drop_body(json!({}))).await;
+    b.goto(&link(&app, &admin)).await;
+    fill(
+        b,
+        &[
+            ("client_id", GOOD_ID),
+            ("client_secret", GOOD_SECRET),
+            ("user_id", "4001234"),
+        ],
+    )
+    .await;
+    let (_, alert) = t.look("422-user-not-admin").await;
+    assert_reason_first(b, "422-user-not-admin", alert).await;
+    let summary = text(b, "[role=alert]").await;
+    assert!(
+        summary.starts_with("Almost there") && summary.contains("not a Site Admin"),
+        "{summary}"
+    );
+    assert!(!summary.contains("permissions are missing"), "{summary}");
+    assert_eq!(
+        b.find("#user_id")
+            .await
+            .attr("aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+
+    // The credential belongs to another organisation's Greenhouse than the drop's.
+    app.fake.as_ref().unwrap().add_v3_client(
+        keydrop::sandbox::V3Client::new("demo-other-7007", "gh-secret-OTHER-5d4c3b2a1f0e9d8c7b")
+            .with_all_resources()
+            .with_organization(7_000_001, "Demo Customer Inc."),
+    );
+    crate::support::helpers::remember_secret("gh-secret-OTHER-5d4c3b2a1f0e9d8c7b");
+    let other = app.create_drop(drop_body(json!({}))).await;
+    b.goto(&link(&app, &other)).await;
+    fill(
+        b,
+        &[
+            ("client_id", "demo-other-7007"),
+            ("client_secret", "gh-secret-OTHER-5d4c3b2a1f0e9d8c7b"),
+        ],
+    )
+    .await;
+    t.look("verified-other-account").await;
+    let main = text(b, "main").await;
+    assert!(
+        main.contains("Is this the right Greenhouse account?")
+            && main.contains("Demo Customer Inc."),
+        "{main}"
+    );
+
+    // Little time left, then a paste that arrives after the end.
+    let soon = app.create_drop(drop_body(json!({"expires_in": 600}))).await;
+    b.goto(&link(&app, &soon)).await;
+    t.look("form-expires-soon").await;
+    assert!(
+        text(b, "main")
+            .await
+            .contains("This link expires in 10 minutes"),
+        "no warning"
+    );
+    app.clock
+        .as_ref()
+        .unwrap()
+        .advance(std::time::Duration::from_secs(601));
+    fill(b, &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)]).await;
+    t.look("410-expired-before-sent").await;
+    assert!(text(b, "main").await.contains("is still active"));
+
     b.goto(&app.url("/d/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
         .await;
     t.look("404").await;
