@@ -828,11 +828,44 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = keydrop(&db, &["demo", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The test's own webhook receiver, on the port the demo is told to print.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver_port = receiver.local_addr().unwrap().port().to_string();
+    let (delivered, deliveries) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for stream in receiver.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 204 No Content\r\n\r\n");
+            let _ = delivered.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    let mut child = keydrop(
+        &db,
+        &[
+            "demo",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--receiver-port",
+            &receiver_port,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let mut printed = String::new();
@@ -862,6 +895,22 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .to_owned();
     let (id, secret) = (word_after("Client ID:", 0), word_after("Client Secret:", 0));
     let http = reqwest::Client::new();
+    // The printed `webhook add` line, run as printed, registers the receiver.
+    let add = printed
+        .lines()
+        .find(|l| l.contains(" webhook add "))
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let added = Command::new(&add[0]).args(&add[1..]).output().unwrap();
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let whsec = text(&added.stdout).trim().to_owned();
+    assert!(whsec.starts_with("whsec_"), "{whsec}");
+    // Metrics answer where the demo says.
+    let metrics_url = word_after("/metrics", 0);
+    let metrics = http.get(&metrics_url).fetch_text().await;
+    assert!(metrics.contains("keydrop_"), "{metrics}");
     let page = http.get(&link).fetch_text().await;
     let csrf = crate::support::helpers::csrf_from(&page).unwrap();
     let res = http
@@ -875,6 +924,11 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .await
         .unwrap();
     let status = res.status();
+    // The receiver hears of it.
+    let event = deliveries
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a webhook delivery");
+    assert!(event.contains("credential."), "{event}");
     // The second link takes the printed Candidate Ingestion sample.
     let ingestion_link = printed
         .split_whitespace()
@@ -954,6 +1008,12 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         assert!(!logs.contains(&secret), "the demo logged a secret");
     }
     assert!(printed.contains("--data-dir"), "{printed}");
+    // The demo's own keyring is no production concern; its drops name a contact.
+    assert!(!logs.contains("no master key was configured"), "{logs}");
+    assert!(printed.contains("Dana Demo") && printed.contains("API key (v1):"));
+    assert!(printed.contains("Greenhouse sandbox: http://127.0.0.1:"));
+    crate::support::helpers::remember_secret(&whsec);
+    assert!(!logs.contains(&whsec));
 }
 
 /// `count` verified credentials sealed with `keyring`; their ids, sorted.
