@@ -146,7 +146,7 @@ pub async fn run(
                 service::drops::link_base(&store, public_url.as_deref()).await?;
             let created =
                 service::drops::create(&store, &checker, spec, "cli", None, &public_url).await?;
-            if let Some(warning) = warning {
+            for warning in warning.iter().chain(&created.warnings) {
                 eprintln!("keydrop: warning: {warning}");
             }
             eprintln!(

@@ -16,6 +16,9 @@ pub struct CreatedDrop {
     pub drop: DropRecord,
     link: LinkToken,
     public_url: String,
+    /// What staff should know about this link (its kind's warning), for the API's
+    /// `warnings` and the CLI.
+    pub warnings: Vec<String>,
 }
 
 impl CreatedDrop {
@@ -83,14 +86,17 @@ pub async fn create(
     ip: Option<String>,
     public_url: &str,
 ) -> Result<CreatedDrop, CreateError> {
-    if let Some(why) = checker
-        .kinds()
-        .get(spec.kind)
-        .and_then(|k| k.unavailable(checker))
-    {
+    let kind = checker.kinds().get(spec.kind);
+    if let Some(why) = kind.and_then(|k| k.unavailable(checker)) {
         return Err(CreateError::KindUnavailable(why));
     }
-    Ok(insert(store, spec, actor, ip, public_url).await?)
+    let mut created = insert(store, spec, actor, ip, public_url).await?;
+    created.warnings = kind
+        .and_then(|k| k.staff_warning())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    Ok(created)
 }
 
 async fn insert(
@@ -146,6 +152,7 @@ async fn insert(
         drop,
         link,
         public_url: public_url.trim_end_matches('/').to_owned(),
+        warnings: Vec::new(),
     })
 }
 

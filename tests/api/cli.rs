@@ -658,6 +658,23 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         );
         assert!(!bad.status.success(), "{kind} {profile}");
     }
+    // A retired kind: created, with the reason staff should think twice.
+    let v1 = keydrop(
+        &db,
+        &["drop", "create", "--org", "Hooli", "--kind", "harvest_v1"],
+    )
+    .env("KEYDROP_PUBLIC_URL", "https://keys.example.com")
+    .output()
+    .unwrap();
+    assert!(v1.status.success(), "{}", text(&v1.stderr));
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(
+        text(&v1.stdout).trim(),
+    ));
+    assert!(
+        text(&v1.stderr).contains("keydrop: warning: Greenhouse retired Harvest v1/v2"),
+        "{}",
+        text(&v1.stderr)
+    );
     let help = run(&db, &["drop", "create", "--help"]);
     let help = text(&help.stdout);
     for kind in ["harvest_v3", "candidate_ingestion", "harvest_v1"] {
@@ -668,7 +685,7 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
         .list_drops(&Default::default(), None, 10)
         .await
         .unwrap();
-    assert_eq!(drops.len(), 2);
+    assert_eq!(drops.len(), 3);
     assert!(drops
         .iter()
         .any(|d| d.kind.as_str() == "candidate_ingestion" && d.profile.name == "ingestion"));

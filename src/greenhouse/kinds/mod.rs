@@ -136,6 +136,11 @@ pub trait CredentialKind: Send + Sync + 'static {
     fn connector(&self) -> Option<&dyn Connector> {
         None
     }
+    /// What staff should know before sending a link for this kind, if anything (a retired
+    /// kind): the API returns it in `warnings`, the CLI prints it. The drop is still created.
+    fn staff_warning(&self) -> Option<&'static str> {
+        None
+    }
     /// Why drops of this kind cannot be created with this configuration, if they cannot.
     fn unavailable(&self, checker: &Checker) -> Option<String> {
         let _ = checker;

@@ -46,6 +46,7 @@ pub async fn create(
     })?;
     let mut body = drop_json(&created.drop);
     body["url"] = json!(created.url());
+    body["warnings"] = json!(created.warnings);
     Ok(HttpResponse::Created().json(body))
 }
 

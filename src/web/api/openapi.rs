@@ -427,7 +427,7 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
                     "credential_id": { "type": ["string", "null"], "format": "uuid" }
                 } },
-                "DropCreated": { "allOf": [r("Drop"), { "type": "object", "required": ["url"], "properties": { "url": { "type": "string", "description": "The one-time link; shown only in this response" } } }] },
+                "DropCreated": { "allOf": [r("Drop"), { "type": "object", "required": ["url", "warnings"], "properties": { "url": { "type": "string", "description": "The one-time link; shown only in this response" }, "warnings": { "type": "array", "items": { "type": "string" }, "description": "What staff should know before sending the link (e.g. harvest_v1: Greenhouse retired these keys); the drop is created all the same" } } }] },
                 "DropWithCredential": { "allOf": [r("Drop"), { "type": "object", "properties": { "credential": r("Credential") } }] },
                 "Verification": { "type": "object", "required": ["outcome", "checked_at", "granted", "missing_required", "missing_optional", "message"], "properties": {
                     "outcome": { "type": "string", "enum": ["verified", "insufficient", "invalid", "pending"] }, "checked_at": time,

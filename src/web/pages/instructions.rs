@@ -170,7 +170,10 @@ mod tests {
         let p = Profile::default_for(HARVEST_V1);
         let html = instructions("Acme", HARVEST_V1, &p, true).into_string();
         assert!(html.contains("2026-08-31"));
-        assert!(html.contains("V3 credential instead"));
+        assert!(html.contains("V3 (OAuth) credential"));
+        // Nothing futile: no step asks to create a key Greenhouse no longer issues.
+        assert!(html.contains("no longer creates new ones"));
+        assert!(!html.contains("Create New API Key"), "{html}");
         for r in p.required_resources(HARVEST_V1) {
             assert!(
                 html.replace("<wbr>", "").contains(&r.permission()),

@@ -157,6 +157,14 @@ impl CredentialKind for HarvestV1 {
         page::steps(brand, permissions)
     }
 
+    fn staff_warning(&self) -> Option<&'static str> {
+        Some(
+            "Greenhouse retired Harvest v1/v2 API keys on 2026-08-31 and no longer creates new \
+             ones: this link works only for a customer who still holds a key. Send a harvest_v3 \
+             link unless you know they do.",
+        )
+    }
+
     fn grant_steps(&self) -> Markup {
         page::grant_steps()
     }

@@ -10,33 +10,28 @@ pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     html! {
         div class="notice notice-warning" {
             p {
-                strong { "This link asks for a legacy Harvest API key. " }
+                strong { "This link asks for a Harvest API key you already have. " }
                 "Greenhouse retired these keys (Harvest v1/v2) on "
                 time datetime=(V1_RETIRED_ON) { (V1_RETIRED_ON) }
-                ", so a key may no longer be accepted. A Harvest V3 (OAuth) credential is "
-                "preferred: if you can, ask " (brand) " for a new link for a V3 credential "
+                " and no longer creates new ones. If you do not have one saved, do not try to "
+                "make one: ask " (brand) " for a link for a Harvest V3 (OAuth) credential "
                 "instead."
             }
         }
         ol.steps {
-            li { "Sign in to Greenhouse and click " strong { "Configure" } " (the gear icon)." }
             li {
-                "Open " strong { "Dev Center" } ", then "
-                strong { "API Credential Management" } "."
+                "Find the Harvest API key you saved when it was created (Greenhouse showed it "
+                "only once and cannot show it again)."
             }
             li {
-                "Click " strong { "Create New API Key" } ", choose the API type "
-                strong { "Harvest" } " and a description such as “" (brand) "”."
-            }
-            li {
-                "Under " strong { "Manage permissions" } ", in the Harvest section, tick each "
-                "of these permissions, then save."
+                "Check its permissions: in Greenhouse, " strong { "Configure" } " → "
+                strong { "Dev Center" } " → " strong { "API Credential Management" }
+                ", find the key, click " strong { "Edit" } ", then "
+                strong { "Manage permissions" } ". In the Harvest section, tick each of these "
+                "permissions, then save."
                 (permissions)
             }
-            li {
-                "Copy the " strong { "API key" } " and paste it into the form below. "
-                strong { "Greenhouse shows the key only once" } "."
-            }
+            li { "Paste the " strong { "API key" } " into the form below." }
         }
     }
 }
