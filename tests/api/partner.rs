@@ -239,7 +239,10 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     assert!(q["state"].len() >= 43);
     let (status, page) = callback(&approve(&app, &authorize).await).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Received and verified"), "{page}");
+    // A consent flow's words: connected, not "received the credential".
+    assert!(page.contains("Connected and verified"), "{page}");
+    assert!(!page.contains("close the Greenhouse tab"), "{page}");
+    assert!(!page.contains("received the credential"), "{page}");
     // Introspection (with the partner client) names the organisation that approved.
     assert!(page.contains("Acme Corp"), "{page}");
 

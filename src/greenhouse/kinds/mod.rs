@@ -186,6 +186,16 @@ pub trait CredentialKind: Send + Sync + 'static {
     }
     /// Customer-facing advice for the report (see [`Advice`]).
     fn advice(&self, secret: &Secret, advice: Advice) -> String;
+    /// How the customer adds required permissions the check found missing, one sentence
+    /// after "N required permissions are missing." on the 422 page.
+    fn how_to_add(&self) -> &'static str {
+        "Tick them in Greenhouse as listed below, then send it again."
+    }
+    /// How the customer adds optional permissions that were not granted, on the receipt.
+    fn how_to_add_optional(&self) -> &'static str {
+        "To add them, tick them on the same credential in Greenhouse; you do not need to send \
+         it again."
+    }
     /// The numbered steps for creating the credential in Greenhouse. `permissions` is the
     /// rendered list of required and optional permissions, to place at the step where they
     /// are granted. Depends on nothing but its arguments: link pages keep the rendered

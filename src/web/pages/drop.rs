@@ -50,7 +50,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                         "Already have the credential? " a href={ "#" (FORM_ANCHOR) } { "Go to the form" }
                     }
                 }
-                (handling_box(brand, &p.ctx.handling))
+                (handling_box(brand, &p.ctx.handling, p.kind.intake()))
                 @if p.kind.intake() == Intake::Paste {
                     // A connection shows no secret to lose; its button says to keep the tab.
                     (keep_tab_open())
@@ -73,7 +73,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                     (super::connect::connect_section(p, Some(problem)))
                 }
                 (instructions(brand, p.kind, &p.profile, false))
-                (handling_box(brand, &p.ctx.handling))
+                (handling_box(brand, &p.ctx.handling, p.kind.intake()))
                 (note(brand, p.note.as_deref()))
                 (expiry_line(p))
             },
@@ -85,7 +85,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                 (problem_summary(p, problem))
                 (credential_form(p, Some(problem)))
                 (instructions(brand, p.kind, &p.profile, false))
-                (handling_box(brand, &p.ctx.handling))
+                (handling_box(brand, &p.ctx.handling, p.kind.intake()))
                 (note(brand, p.note.as_deref()))
                 (expiry_line(p))
             },

@@ -7,7 +7,6 @@ use super::components::permission_code;
 use super::Problem;
 use crate::greenhouse::CredentialKind;
 use maud::{html, Markup};
-use std::collections::BTreeMap;
 
 /// Anchor of the list, linked from the error summary.
 pub const MISSING_ANCHOR: &str = "missing";
@@ -37,7 +36,7 @@ pub fn missing_permissions(kind: &dyn CredentialKind, problem: &Problem) -> Mark
             @if !optional.is_empty() {
                 details.optional-missing open[required.is_empty()] {
                     summary {
-                        "Also tick, if you can: " (optional.len()) " optional"
+                        "Also, if you can: " (optional.len()) " optional"
                     }
                     (grouped(kind, optional))
                 }
@@ -46,10 +45,11 @@ pub fn missing_permissions(kind: &dyn CredentialKind, problem: &Problem) -> Mark
     }
 }
 
-/// Permissions by the group Greenhouse's screen shows them under, groups in the screen's
-/// (alphabetical) order; a permission the catalogue does not know is listed by its name.
+/// Permissions by the group Greenhouse's screen shows them under, in the order the link
+/// page's steps list them (the profile's order, as the report gives them); a permission the
+/// catalogue does not know is listed by its name.
 fn grouped(kind: &dyn CredentialKind, permissions: &[String]) -> Markup {
-    let mut groups: BTreeMap<String, Vec<(String, &str)>> = BTreeMap::new();
+    let mut groups: Vec<(String, Vec<(String, &str)>)> = Vec::new();
     for p in permissions {
         let label = kind
             .resource_by_permission(p)
@@ -59,7 +59,10 @@ fn grouped(kind: &dyn CredentialKind, permissions: &[String]) -> Markup {
             .split_once(" > ")
             .map(|(g, e)| (g.to_owned(), e.to_owned()))
             .unwrap_or_else(|| (label.clone(), String::new()));
-        groups.entry(group).or_default().push((entry, p.as_str()));
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, entries)) => entries.push((entry, p.as_str())),
+            None => groups.push((group, vec![(entry, p.as_str())])),
+        }
     }
     html! {
         ul.scope-list {
@@ -107,7 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn steps_once_then_one_line_per_scope_in_screen_order() {
+    fn steps_once_then_one_line_per_scope_in_the_pages_order() {
         let pr = problem(
             &["harvest:offers:list", "harvest:candidates:list", "<x>"],
             &["harvest:notes:list"],
@@ -122,7 +125,7 @@ mod tests {
         assert!(html.contains("same Client ID and Client Secret"));
         let cand = html.find("Candidates &gt; List candidates").unwrap();
         let offers = html.find("Offers &gt; List offers").unwrap();
-        assert!(cand < offers, "grouped in the screen's order");
+        assert!(offers < cand, "in the order the report (and the page's steps) give");
         assert!(html.contains("harvest:<wbr>offers:<wbr>list"));
         assert!(html.contains("<span class=\"scope-label\">Other</span> <code"));
         assert!(html.contains("&lt;x&gt;</code>"));

@@ -6,6 +6,7 @@ use super::layout::layout;
 use super::trust::after_collection;
 use super::PageContext;
 use crate::domain::contact::mailto;
+use crate::greenhouse::kinds::Intake;
 use crate::greenhouse::{CredentialKind, Verification};
 use maud::{html, Markup};
 use time::OffsetDateTime;
@@ -27,15 +28,24 @@ pub fn verified_page(
     receipt: &Receipt,
 ) -> Markup {
     let brand = ctx.brand.as_str();
-    let title = "Received and verified";
+    let title = if kind.intake() == Intake::Connect {
+        "Connected and verified"
+    } else {
+        "Received and verified"
+    };
     layout(
         ctx,
         title,
         html! {
             (page_heading(title, Some(html! {
-                "Thank you. " strong { (brand) } " received the credential for "
-                strong { (org) } ", and Greenhouse confirmed that it works. "
-                "You can close the Greenhouse tab now."
+                @if kind.intake() == Intake::Connect {
+                    "Thank you. " strong { (brand) } " is now connected to the Greenhouse of "
+                    strong { (org) } ", and Greenhouse confirmed that the connection works."
+                } @else {
+                    "Thank you. " strong { (brand) } " received the credential for "
+                    strong { (org) } ", and Greenhouse confirmed that it works. "
+                    "You can close the Greenhouse tab now."
+                }
             })))
             @if v.organization_mismatch {
                 @if let Some(gh) = &v.organization {
@@ -79,9 +89,8 @@ pub fn verified_page(
                 section aria-labelledby="optional-title" {
                     h2 #optional-title { "Optional permissions not granted" }
                     p {
-                        (brand) " can work without these, with less detail. To add them, tick "
-                        "them on the same credential in Greenhouse; you do not need to send it "
-                        "again."
+                        (brand) " can work without these, with less detail. "
+                        (kind.how_to_add_optional())
                     }
                     (permission_list(kind, &v.missing_optional))
                 }

@@ -72,7 +72,7 @@ pub fn problem_summary(p: &DropPage, problem: &Problem) -> Markup {
                         ": the credential works, but " (required)
                         @if required == 1 { " required permission is" }
                         @else { " required permissions are" }
-                        " missing. Tick them in Greenhouse as listed below, then send it again."
+                        " missing. " (p.kind.how_to_add())
                     }
                 }
                 @if !lists_them {

@@ -4,6 +4,7 @@
 
 use super::components::{notice, possessive, relative_time, time_tag};
 use super::{DropPage, Handling};
+use crate::greenhouse::kinds::Intake;
 use maud::{html, Markup};
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ pub fn expiry_warning(p: &DropPage) -> Markup {
 pub const EXPIRES_SOON: time::Duration = time::Duration::minutes(15);
 
 /// "What happens to your credential", in plain words.
-pub fn handling_box(brand: &str, h: &Handling) -> Markup {
+pub fn handling_box(brand: &str, h: &Handling, intake: Intake) -> Markup {
     html! {
         section.handling aria-labelledby="handling-title" {
             h2 #handling-title { "What happens to your credential" }
@@ -102,7 +103,10 @@ pub fn handling_box(brand: &str, h: &Handling) -> Markup {
                         "."
                     }
                 }
-                li { "Never send it by e-mail or chat: only through this page." }
+                // A connection has nothing the customer could send by mistake.
+                @if intake == Intake::Paste {
+                    li { "Never send it by e-mail or chat: only through this page." }
+                }
             }
         }
     }
@@ -165,7 +169,7 @@ mod tests {
     #[test]
     fn handling_names_the_addresses_only_when_set() {
         let mut h = Handling::default();
-        let html = handling_box("Acme", &h).into_string();
+        let html = handling_box("Acme", &h, Intake::Paste).into_string();
         assert!(html.contains("Checked once"));
         assert!(html.contains("Encrypted"));
         assert!(html.contains("audit log"));
@@ -173,7 +177,7 @@ mod tests {
         assert!(!html.contains("IP addresses"));
         h.egress_ips = vec!["203.0.113.7".into(), "198.51.100.0/24".into()];
         h.retain_after_delivery = Duration::ZERO;
-        let html = handling_box("Acme", &h).into_string();
+        let html = handling_box("Acme", &h, Intake::Paste).into_string();
         assert!(html.contains(
             r#"allow <code translate="no">203.0.113.7</code> and <code translate="no">198.51.100.0/24</code> first"#
         ));

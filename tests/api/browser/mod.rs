@@ -253,14 +253,14 @@ async fn a_customer_connects_with_greenhouse() {
     // One click: to Greenhouse (the sandbox approves at once) and back.
     browser.find("button[type=submit]").await.click().await;
     let started = std::time::Instant::now();
-    while !browser.title().await.contains("Received and verified")
+    while !browser.title().await.contains("Connected and verified")
         && started.elapsed() < std::time::Duration::from_secs(20)
     {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(
         browser.find("h1").await.text().await,
-        "Received and verified"
+        "Connected and verified"
     );
     let source = browser.page_source().await;
     for t in fake

@@ -19,9 +19,9 @@ const REFUSED: &str = "Greenhouse refused this API key together with the e-mail 
     exactly the one a Greenhouse user signs in with. The user must be active: a deactivated \
     user is refused too.";
 
-const NO_BOARD: &str = "Greenhouse has no job board with the token you entered under \"Job \
-    board token\" (job_board_token). The token is the last part of your job board's address, \
-    boards.greenhouse.io/<token>; correct it, or leave the field empty.";
+const NO_BOARD: &str = "Greenhouse has no job board with this token. It is the last part of \
+    your job board's address, boards.greenhouse.io/<token>: correct it, or leave the field \
+    empty.";
 
 struct Creds<'a> {
     api_key: &'a str,

@@ -230,6 +230,17 @@ impl CredentialKind for CandidateIngestion {
         .to_owned()
     }
 
+    fn how_to_add(&self) -> &'static str {
+        "They follow the Greenhouse role of the user whose e-mail you entered, not boxes on the \
+         key: see below what to change, then send it again."
+    }
+
+    fn how_to_add_optional(&self) -> &'static str {
+        "They follow the Greenhouse role of the user whose e-mail you entered: a user with a \
+         broader role (such as a Site Admin) would add them. Nothing needs to be sent again \
+         unless you change the user."
+    }
+
     fn instructions(&self, brand: &str, permissions: Markup) -> Markup {
         page::steps(brand, permissions)
     }

@@ -300,6 +300,14 @@ impl CredentialKind for HarvestV3Partner {
         .to_owned()
     }
 
+    fn how_to_add(&self) -> &'static str {
+        "Connect again and approve every permission listed below."
+    }
+
+    fn how_to_add_optional(&self) -> &'static str {
+        "To add them later, connect again through a new link and approve them."
+    }
+
     fn instructions(&self, brand: &str, permissions: Markup) -> Markup {
         page::steps(brand, permissions)
     }
