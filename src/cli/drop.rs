@@ -29,11 +29,10 @@ pub enum DropCommand {
         note: Option<String>,
         #[arg(long, help = kind_help())]
         kind: Option<String>,
-        /// full-analytics (default) or minimal.
-        #[arg(long)]
+        #[arg(long, help = profile_help())]
         profile: Option<String>,
-        /// Lifetime, e.g. 72h, 7d, 3600 (300 s … 30 d).
-        #[arg(long, default_value = "72h", value_parser = parse_duration)]
+        /// Lifetime, e.g. 72h, 7d, 3600 (5m … 30d).
+        #[arg(long, default_value = "72h", value_parser = parse_lifetime)]
         expires_in: std::time::Duration,
         /// Failed submissions before the link locks (1 … 100).
         #[arg(long, default_value_t = 10)]
@@ -50,7 +49,7 @@ pub enum DropCommand {
         external_id: Option<String>,
         /// handoff (workers receive the secret) or vend (workers receive short-lived
         /// access tokens only; harvest_v3 and harvest_v3_partner).
-        #[arg(long)]
+        #[arg(long, value_parser = ["handoff", "vend"])]
         release: Option<String>,
         /// Base of the link. Default: the public URL `keydrop serve` announced on this
         /// database (the CLI warns when none did, or when this one differs).
@@ -62,16 +61,62 @@ pub enum DropCommand {
     /// List drops, newest first.
     List {
         /// Only drops in this state.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            DropState::ALL.map(DropState::as_str)
+        ))]
         state: Option<String>,
         /// Only drops with this external id.
         #[arg(long)]
         external_id: Option<String>,
     },
     /// Show one drop's fields (never its link) and its credential's status.
-    Show { id: String },
+    Show {
+        /// The drop's id, as `drop create` and `drop list` show it.
+        #[arg(required_unless_present = "reference")]
+        id: Option<String>,
+        /// Instead of the id: the 8-character reference on the customer's receipt
+        /// (e.g. F7A45D80).
+        #[arg(long, conflicts_with = "id")]
+        reference: Option<String>,
+    },
     /// Revoke an open drop (audited); fails if it is not open.
-    Revoke { id: String },
+    Revoke {
+        /// The drop's id.
+        id: String,
+    },
+}
+
+/// `--expires-in`: a duration within what a drop allows, refused in the flag's own units.
+fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    if secs < *crate::domain::drop::EXPIRES_IN.start() {
+        return Err(format!("{text} is too short: at least 5m"));
+    }
+    if secs > *crate::domain::drop::EXPIRES_IN.end() {
+        return Err(format!("{text} is too long: at most 30d"));
+    }
+    Ok(d)
+}
+
+/// `--profile` help, from the kind registry: each kind's named profiles, default first.
+fn profile_help() -> String {
+    let lines: Vec<String> = crate::greenhouse::registry()
+        .all()
+        .map(|k| {
+            let names: Vec<&str> = k.profiles().iter().map(|p| p.name).collect();
+            format!(
+                "{}: {} (default {})",
+                k.name(),
+                names.join(", "),
+                names.first().copied().unwrap_or("-")
+            )
+        })
+        .collect();
+    format!(
+        "The named permission profile, per kind. {}",
+        lines.join("; ")
+    )
 }
 
 /// `--kind` help, from the kind registry: each kind's name and what the customer gives.
@@ -159,14 +204,12 @@ pub async fn run(
         }
         DropCommand::List { state, external_id } => {
             let filter = DropFilter {
-                state: state
-                    .map(|s| DropState::parse(&s).ok_or_else(|| anyhow!("unknown state {s:?}")))
-                    .transpose()?,
+                state: state.as_deref().and_then(DropState::parse),
                 external_id,
             };
             println!(
-                "{:<36}  {:<9}  {:<10}  {:<20}  {:>8}  org",
-                "id", "state", "kind", "expires", "attempts"
+                "{:<36}  {:<9}  {:<18}  {:<12}  {:<9}  {:<20}  {:>8}  org",
+                "id", "state", "kind", "credential", "reference", "expires", "attempts"
             );
             let mut after = None;
             loop {
@@ -175,14 +218,28 @@ pub async fn run(
                     .await
                     .context("listing drops")?;
                 for d in &page {
+                    let credential = match &d.credential_id {
+                        Some(id) => store.credential_meta(id).await?,
+                        None => None,
+                    };
+                    let (status, reference) =
+                        credential
+                            .as_ref()
+                            .map_or(("-".to_owned(), "-".to_owned()), |c| {
+                                (
+                                    c.status.as_str().to_owned(),
+                                    crate::web::pages::short_reference(&c.id),
+                                )
+                            });
                     println!(
-                        "{:<36}  {:<9}  {:<10}  {:<20}  {:>4}/{:<3}  {}",
+                        "{:<36}  {:<9}  {:<18}  {:<12}  {:<9}  {:<20}  {:>8}  {}",
                         d.id,
                         d.state.as_str(),
                         d.kind.as_str(),
+                        status,
+                        reference,
                         rfc3339(from_millis(d.expires_at)),
-                        d.attempts,
-                        d.max_attempts,
+                        format!("{}/{}", d.attempts, d.max_attempts),
                         d.org
                     );
                 }
@@ -197,12 +254,37 @@ pub async fn run(
                 }
             }
         }
-        DropCommand::Show { id } => {
-            let id = drop_id(&id)?;
-            let (drop, credential) = service::drops::find(&store, &id)
-                .await?
-                .ok_or_else(|| anyhow!("no drop with id {id}"))?;
-            print!("{}", show(&drop, credential.as_ref()));
+        DropCommand::Show { id, reference } => {
+            let ids = match (id, reference) {
+                (Some(id), _) => vec![drop_id(&id)?],
+                (None, Some(reference)) => {
+                    let r = reference.trim();
+                    if r.len() != 8 || !r.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(anyhow!(
+                            "--reference takes the 8 characters on the customer's receipt, \
+                             such as F7A45D80"
+                        ));
+                    }
+                    let ids = store.drops_by_reference(r).await?;
+                    if ids.is_empty() {
+                        return Err(anyhow!(
+                            "no credential with reference {}",
+                            r.to_ascii_uppercase()
+                        ));
+                    }
+                    ids
+                }
+                (None, None) => return Err(anyhow!("give a drop id or --reference")),
+            };
+            for (i, id) in ids.iter().enumerate() {
+                let (drop, credential) = service::drops::find(&store, id)
+                    .await?
+                    .ok_or_else(|| anyhow!("no drop with id {id}"))?;
+                if i > 0 {
+                    println!();
+                }
+                print!("{}", show(&drop, credential.as_ref()));
+            }
         }
         DropCommand::Revoke { id } => {
             let id = drop_id(&id)?;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 pub enum TokenCommand {
     /// Create a token and print it once.
     Create {
+        /// What the token is for, e.g. "ingest-eu" (shown in `token list` and the audit log).
         #[arg(long)]
         name: String,
         /// admin, issuer or worker.
@@ -23,7 +24,10 @@ pub enum TokenCommand {
     /// List tokens (never their secrets).
     List,
     /// Revoke a token by id.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+    },
 }
 
 impl clap::ValueEnum for Role {

@@ -50,6 +50,22 @@ impl Store {
         row.as_ref().map(meta_from_row).transpose()
     }
 
+    /// The drops whose credential has the receipt reference `reference` (the first 8 hex
+    /// digits of its id, any case; see `web::pages::short_reference`). Usually one; two
+    /// credentials may share a reference, rarely.
+    pub async fn drops_by_reference(&self, reference: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT drop_id FROM credentials \
+             WHERE LOWER(SUBSTR(REPLACE(id, '-', ''), 1, 8)) = $1 ORDER BY created_at",
+        )
+        .bind(reference.to_ascii_lowercase())
+        .fetch_all(self.reader()?)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("drop_id")?))
+            .collect()
+    }
+
     /// How many credentials there are by `(status, delivery)`, for metrics.
     pub async fn credential_counts(&self) -> Result<Vec<(String, String, i64)>> {
         let rows = sqlx::query(

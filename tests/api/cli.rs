@@ -621,9 +621,23 @@ async fn drop_create_prints_the_link_once_and_list_shows_it(backend: Backend) {
             && listed.contains("open")
             && !listed.contains(crate::support::helpers::link_token(&url))
     );
-    let bad = run(&db, &["drop", "create", "--org", "X", "--expires-in", "1m"]);
+    // Out of range, said in the flag's own units.
+    for (value, says) in [("1m", "at least 5m"), ("40d", "at most 30d")] {
+        let bad = run(
+            &db,
+            &["drop", "create", "--org", "X", "--expires-in", value],
+        );
+        assert!(!bad.status.success());
+        let err = text(&bad.stderr);
+        assert!(err.contains("--expires-in") && err.contains(says), "{err}");
+    }
+    // A state that does not exist: the valid ones are listed.
+    let bad = run(&db, &["drop", "list", "--state", "opne"]);
     assert!(!bad.status.success());
-    assert!(text(&bad.stderr).contains("expires_in"));
+    let err = text(&bad.stderr);
+    for state in ["open", "submitted", "expired", "revoked", "locked"] {
+        assert!(err.contains(state), "{err}");
+    }
     let ingestion = run(
         &db,
         &[
@@ -806,6 +820,25 @@ async fn drop_show_names_the_greenhouse_account_and_warns_of_another(backend: Ba
         shown.contains("greenhouse_org     Demo Customer Inc. (WARNING: not Initech"),
         "{shown}"
     );
+    // The reference a customer quotes finds the same drop, in any case.
+    let by_reference = with_ring(&["drop", "show", "--reference", &reference.to_lowercase()]);
+    assert!(
+        by_reference.status.success(),
+        "{}",
+        text(&by_reference.stderr)
+    );
+    assert_eq!(text(&by_reference.stdout), shown);
+    let none = with_ring(&["drop", "show", "--reference", "00000000"]);
+    assert!(text(&none.stderr).contains("no credential with reference 00000000"));
+    // The list shows each drop's credential status and reference, in aligned columns.
+    let listed = text(&with_ring(&["drop", "list"]).stdout);
+    let header = listed.lines().next().unwrap();
+    let row = listed.lines().nth(1).unwrap();
+    assert!(
+        row.contains("verified") && row.contains(&reference),
+        "{listed}"
+    );
+    assert_eq!(header.find("reference"), row.find(&reference), "{listed}");
 }
 
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.

@@ -94,7 +94,10 @@ async fn ingestion_drop_goes_from_creation_to_a_workers_claim(backend: Backend) 
     assert!(html.contains("Bob Basic"), "the Greenhouse user is named");
     // Its permissions follow the user's role: nothing to "tick" on the key.
     assert!(!html.contains("tick them"), "{html}");
-    assert!(html.contains("follow the Greenhouse role of the user"), "{html}");
+    assert!(
+        html.contains("follow the Greenhouse role of the user"),
+        "{html}"
+    );
     assert!(html.contains("GET /v1/partner/candidates"));
     assert!(!html.contains(KEY) && !html.contains(BASIC));
     let c = &drop_json(&app, &id).await["credential"];

@@ -125,7 +125,10 @@ mod tests {
         assert!(html.contains("same Client ID and Client Secret"));
         let cand = html.find("Candidates &gt; List candidates").unwrap();
         let offers = html.find("Offers &gt; List offers").unwrap();
-        assert!(offers < cand, "in the order the report (and the page's steps) give");
+        assert!(
+            offers < cand,
+            "in the order the report (and the page's steps) give"
+        );
         assert!(html.contains("harvest:<wbr>offers:<wbr>list"));
         assert!(html.contains("<span class=\"scope-label\">Other</span> <code"));
         assert!(html.contains("&lt;x&gt;</code>"));
