@@ -65,11 +65,11 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
             .with_all_resources()
             .with_organization(7_000_001, "Demo Customer Inc."),
     );
-    fake.add_v3_client(V3Client::new(&partial.0, &partial.1).with_resources([
-        "users",
-        "jobs",
-        "departments",
-    ]));
+    fake.add_v3_client(
+        V3Client::new(&partial.0, &partial.1)
+            .with_resources(["users", "jobs", "departments"])
+            .with_organization(7_000_001, "Demo Customer Inc."),
+    );
     let ingestion_key = format!("demo-ingest-{}", suffix()?);
     let (ingestion_user, basic_user) = (
         "pat.admin@demo-customer.example",
@@ -88,6 +88,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
     );
     let demo_partner_secret = format!("demo-partner-{}", uuid::Uuid::new_v4().simple());
     fake.add_partner_client(DEMO_PARTNER_ID, &demo_partner_secret);
+    fake.set_partner_organization(7_000_001, "Demo Customer Inc.");
 
     let public_url = format!("http://{}", args.bind);
     let settings = ServeSettings {

@@ -230,6 +230,11 @@ impl FakeGreenhouse {
             .retain(|_, issued| !issued.client_id.starts_with("partner-grant-"));
     }
 
+    /// The organisation that approves new partner grants (introspection names it).
+    pub fn set_partner_organization(&self, id: u64, name: &str) {
+        lock(&self.state).partner.organization = Some((id, name.to_owned()));
+    }
+
     /// Only `/token` answers 503.
     pub fn set_token_outage(&self, on: bool) {
         lock(&self.state).token_outage = on;

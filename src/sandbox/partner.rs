@@ -49,6 +49,8 @@ pub(crate) struct PartnerState {
     pub odd_answers: u32,
     /// Answer with `expires_at` (by the real clock) instead of `expires_in`.
     pub expires_at: bool,
+    /// The organisation new grants belong to (`None`: a v3 client's default).
+    pub organization: Option<(u64, String)>,
     pub refreshes: u64,
     pub refreshes_in_flight: u64,
     pub max_refreshes_in_flight: u64,
@@ -107,6 +109,9 @@ pub(crate) fn new_grant(
     let v3_id = format!("partner-grant-{grant}");
     let mut client = V3Client::new(v3_id.clone(), String::new());
     client.scopes = scopes;
+    if let Some(org) = &s.partner.organization {
+        client.organization = org.clone();
+    }
     s.v3_clients.insert(v3_id, client);
     let refresh = format!("ghr.{}", random());
     s.partner.grants.push(Grant {

@@ -44,7 +44,7 @@ impl V3Client {
             service_account_admin: true,
             users: BTreeSet::new(),
             readers: BTreeSet::new(),
-            organization: (4_000_001, "Acme Corp".to_owned()),
+            organization: (4_000_001, "Initech".to_owned()),
         }
     }
 
@@ -74,7 +74,8 @@ impl V3Client {
         }
     }
 
-    /// The organisation introspection names (default `4000001`, "Acme Corp").
+    /// The organisation introspection names (default `4000001`, "Initech": the org the test
+    /// suite's drops are made for).
     pub fn with_organization(mut self, id: u64, name: impl Into<String>) -> Self {
         self.organization = (id, name.into());
         self

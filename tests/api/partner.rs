@@ -244,7 +244,7 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     assert!(!page.contains("close the Greenhouse tab"), "{page}");
     assert!(!page.contains("received the credential"), "{page}");
     // Introspection (with the partner client) names the organisation that approved.
-    assert!(page.contains("Acme Corp"), "{page}");
+    assert!(page.contains("Initech"), "{page}");
 
     let d = drop_json(&app, &id).await;
     assert_eq!(d["state"], "submitted");
@@ -258,7 +258,7 @@ async fn a_partner_drop_goes_from_connect_to_a_workers_access_token(backend: Bac
     assert_eq!(meta["release"], "vend");
     assert_eq!(meta["status"], "verified");
     assert_eq!(meta["hint"], "");
-    assert_eq!(meta["verification"]["organization"]["name"], "Acme Corp");
+    assert_eq!(meta["verification"]["organization"]["name"], "Initech");
 
     // The worker's claim carries a working access token; the grant itself never leaves.
     let claimed: Value = app

@@ -268,7 +268,7 @@ async fn the_fake_answers_the_documented_shapes() {
         .contains("harvest:users:list"));
     assert_eq!(
         body["https://auth.greenhouse.io/claims"]["organization"],
-        serde_json::json!({"id": 4000001, "name": "Acme Corp"})
+        serde_json::json!({"id": 4000001, "name": "Initech"})
     );
     let r = http
         .post(format!("{base}/introspect"))

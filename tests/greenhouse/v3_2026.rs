@@ -244,7 +244,7 @@ async fn introspection_names_the_organisation() {
         )
         .await;
     assert_eq!(v.outcome, Outcome::Insufficient);
-    assert_eq!(v.organization.map(|o| o.name).as_deref(), Some("Acme Corp"));
+    assert_eq!(v.organization.map(|o| o.name).as_deref(), Some("Initech"));
     e.gh.reset_counters();
     let v = e
         .checker
