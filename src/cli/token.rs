@@ -17,7 +17,8 @@ pub enum TokenCommand {
         /// What the token is for, e.g. "ingest-eu" (shown in `token list` and the audit log).
         #[arg(long)]
         name: String,
-        /// admin, issuer or worker.
+        /// admin, issuer, worker or auditor (reads drops, metadata and the audit log; changes
+        /// nothing).
         #[arg(long)]
         role: Role,
     },

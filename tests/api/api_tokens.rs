@@ -24,6 +24,7 @@ enum Who {
     Admin,
     Issuer,
     Worker,
+    Auditor,
 }
 
 async fn call(app: &TestApp, route: &str, token: Option<&str>, victim: &str) -> reqwest::Response {
@@ -49,6 +50,7 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, issuer) = app.create_token("issuer", "issuer").await;
     let (_, worker) = app.create_token("worker", "worker").await;
+    let (_, auditor) = app.create_token("auditor", "auditor").await;
     let (revoked_id, revoked) = app.create_token("old", "admin").await;
     let res = app
         .delete(
@@ -75,6 +77,7 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
             Who::Admin,
             Who::Issuer,
             Who::Worker,
+            Who::Auditor,
         ] {
             let (victim_id, _) = app.create_token("victim", "worker").await;
             let token = match who {
@@ -84,12 +87,15 @@ async fn every_role_on_every_token_and_audit_route(backend: Backend) {
                 Who::Admin => Some(app.admin_token.as_str()),
                 Who::Issuer => Some(issuer.as_str()),
                 Who::Worker => Some(worker.as_str()),
+                Who::Auditor => Some(auditor.as_str()),
             };
             let res = call(&app, route, token, &victim_id).await;
             let expected = match who {
                 Who::Nobody | Who::Garbage | Who::Revoked => 401,
                 Who::Admin => admin_status,
-                Who::Issuer | Who::Worker => 403,
+                // The auditor reads the audit log and manages no token.
+                Who::Auditor if route == "GET /api/v1/audit" => 200,
+                Who::Issuer | Who::Worker | Who::Auditor => 403,
             };
             assert_eq!(res.status().as_u16(), expected, "{route} as {who:?}");
             if expected == 401 {

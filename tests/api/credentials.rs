@@ -84,11 +84,13 @@ async fn every_role_on_every_credential_route(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::default()).await;
     let (_, issuer) = app.create_token("issuer", "issuer").await;
     let (_, worker) = app.create_token("worker", "worker").await;
-    for who in ["nobody", "admin", "issuer", "worker"] {
+    let (_, auditor) = app.create_token("auditor", "auditor").await;
+    for who in ["nobody", "admin", "issuer", "worker", "auditor"] {
         let token = match who {
             "nobody" => None,
             "admin" => Some(app.admin_token.clone()),
             "issuer" => Some(issuer.clone()),
+            "auditor" => Some(auditor.clone()),
             _ => Some(worker.clone()),
         };
         let t = token.as_deref();
@@ -104,12 +106,12 @@ async fn every_role_on_every_credential_route(backend: Backend) {
             (
                 "GET list",
                 app.get("/api/v1/credentials", t),
-                expect(200, &["admin", "issuer", "worker"]),
+                expect(200, &["admin", "issuer", "worker", "auditor"]),
             ),
             (
                 "GET one",
                 app.get(&format!("/api/v1/credentials/{id}"), t),
-                expect(200, &["admin", "issuer", "worker"]),
+                expect(200, &["admin", "issuer", "worker", "auditor"]),
             ),
             (
                 "POST verify",

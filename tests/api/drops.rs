@@ -32,11 +32,13 @@ async fn every_role_on_every_drop_route(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, issuer) = app.create_token("issuer", "issuer").await;
     let (_, worker) = app.create_token("worker", "worker").await;
-    for who in ["nobody", "admin", "issuer", "worker"] {
+    let (_, auditor) = app.create_token("auditor", "auditor").await;
+    for who in ["nobody", "admin", "issuer", "worker", "auditor"] {
         let token = match who {
             "nobody" => None,
             "admin" => Some(app.admin_token.as_str()),
             "issuer" => Some(issuer.as_str()),
+            "auditor" => Some(auditor.as_str()),
             _ => Some(worker.as_str()),
         };
         let id = app.create_drop(json!({"org": "Initech"})).await["id"]
@@ -63,9 +65,11 @@ async fn every_role_on_every_drop_route(backend: Backend) {
         ];
         for (route, req, ok) in calls {
             let status = req.fetch_status().await;
+            // The auditor reads and changes nothing.
             let expected = match who {
                 "nobody" => 401,
                 "worker" => 403,
+                "auditor" if route.starts_with("POST") => 403,
                 _ => ok,
             };
             assert_eq!(status, expected, "{route} as {who}");

@@ -4,7 +4,7 @@
 use super::page_limit;
 use super::query_text::QueryText;
 use crate::domain::audit::{ActionFilter, AuditFilter};
-use crate::domain::role::Role;
+use crate::domain::role::Capability;
 use crate::web::error::ApiError;
 use crate::web::middleware::auth::Caller;
 use crate::web::AppState;
@@ -27,7 +27,7 @@ pub async fn list(
     query: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.require(Capability::ReadAudit)?;
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
     let after = super::query_seq(query.after.as_deref(), "after")?.unwrap_or(0);

@@ -5,7 +5,7 @@ use super::page_limit;
 use super::views::credential_json;
 use crate::clock::{from_millis, rfc3339};
 use crate::domain::credential::{Delivery, Status};
-use crate::domain::role::Role;
+use crate::domain::role::Capability;
 use crate::service::credentials::{Claimed, Rechecked};
 use crate::service::vend::{AccessToken, VendError};
 use crate::service::ServiceError;
@@ -18,9 +18,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-const READERS: &[Role] = &[Role::Admin, Role::Issuer, Role::Worker];
-const WORKERS: &[Role] = &[Role::Admin, Role::Worker];
-const STAFF: &[Role] = &[Role::Admin, Role::Issuer];
 pub const DEFAULT_LEASE_SECS: i64 = 300;
 pub const LEASE_SECS: std::ops::RangeInclusive<i64> = 10..=3600;
 
@@ -81,7 +78,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(READERS)?;
+    caller.require(Capability::ReadCredentials)?;
     let limit = page_limit(query.limit.as_deref())?;
     let status = super::filter(
         query.status.as_deref(),
@@ -112,7 +109,7 @@ pub async fn get(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(READERS)?;
+    caller.require(Capability::ReadCredentials)?;
     let id = super::path_id(&id, "credential")?;
     let meta = state
         .store
@@ -136,7 +133,7 @@ pub async fn claim(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(WORKERS)?;
+    caller.require(Capability::Release)?;
     let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
     // No body at all is "all defaults"; anything else must be the JSON
     // object the document describes (blank lines are not JSON).
@@ -206,7 +203,7 @@ pub async fn ack(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(WORKERS)?;
+    caller.require(Capability::Release)?;
     let id = super::path_id(&id, "credential")?;
     let input: AckBody = body::json(&req, payload).await?;
     match state
@@ -228,7 +225,7 @@ pub async fn secret(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(WORKERS)?;
+    caller.require(Capability::Release)?;
     let id = super::path_id(&id, "credential")?;
     match state.secret(&id, &caller.origin(&req)).await? {
         // The stored plaintext is exactly the secret JSON of SPEC §4: sent as is.
@@ -322,7 +319,7 @@ pub async fn access_token(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(WORKERS)?;
+    caller.require(Capability::Release)?;
     let id = super::path_id(&id, "credential")?;
     let token = state
         .access_token(&id, &caller.origin(&req))
@@ -341,7 +338,7 @@ pub async fn verify(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(STAFF)?;
+    caller.require(Capability::Recheck)?;
     let id = super::path_id(&id, "credential")?;
     match state
         .check(&id, &caller.origin(&req))
@@ -365,7 +362,7 @@ pub async fn destroy(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.require(Capability::Destroy)?;
     let id = super::path_id(&id, "credential")?;
     let meta = state
         .destroy(&id, &caller.origin(&req))

@@ -4,7 +4,7 @@ use super::page_limit;
 use super::query_text::QueryText;
 use super::views::{credential_json, drop_json};
 use crate::domain::drop::{DropRequest, DropState};
-use crate::domain::role::Role;
+use crate::domain::role::Capability;
 use crate::service;
 use crate::service::drops::{CreateError, Revoked};
 use crate::store::{Cursor, DropFilter};
@@ -15,8 +15,6 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-const STAFF: &[Role] = &[Role::Admin, Role::Issuer];
-
 #[post("/drops")]
 pub async fn create(
     req: HttpRequest,
@@ -24,7 +22,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(STAFF)?;
+    caller.require(Capability::ManageDrops)?;
     let input: DropRequest = body::json(&req, payload).await?;
     let spec = input
         .validate(state.checker.kinds())
@@ -65,7 +63,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(STAFF)?;
+    caller.require(Capability::ReadDrops)?;
     let query = query.into_inner();
     let limit = page_limit(query.limit.as_deref())?;
     let filter = super::filter(
@@ -96,7 +94,7 @@ pub async fn get(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(STAFF)?;
+    caller.require(Capability::ReadDrops)?;
     let id = super::path_id(&id, "drop")?;
     let (drop, credential) = service::drops::find(&state.store, &id)
         .await?
@@ -115,7 +113,7 @@ pub async fn revoke(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(STAFF)?;
+    caller.require(Capability::ManageDrops)?;
     let id = super::path_id(&id, "drop")?;
     let revoked = service::drops::revoke(&state.store, &id, &caller.origin(&req)).await?;
     state.drop_cache.evict(&id);

@@ -6,7 +6,7 @@
 
 use crate::domain::credential::{Delivery, Status};
 use crate::domain::drop::DropState;
-use crate::domain::role::Role;
+use crate::domain::role::{Capability, Role};
 use crate::domain::text::{plain_nonblank_pattern, shown_pattern};
 use crate::greenhouse::{Checker, Registry};
 use crate::store::Cursor;
@@ -56,6 +56,16 @@ fn err(status: &str) -> (String, Value) {
         status.to_owned(),
         json!({ "description": description, "content": { "application/json": { "schema": r("Error") } } }),
     )
+}
+
+/// The roles that may do `what`, as the document lists them ("admin, issuer").
+fn roles(what: Capability) -> String {
+    Role::ALL
+        .into_iter()
+        .filter(|r| r.may(what))
+        .map(Role::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn op(summary: &str, roles: &str, responses: Vec<(String, Value)>) -> Value {
@@ -270,12 +280,12 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
         "security": [{ "bearer": [] }],
         "paths": {
             "/drops": {
-                "post": with(op("Create a drop; the response holds the link, shown only this once", "admin, issuer",
+                "post": with(op("Create a drop; the response holds the link, shown only this once", &roles(Capability::ManageDrops),
                     vec![ok("201", "The new drop with its `url`", Some(r("DropCreated"))), err("400"),
                         ("409".to_owned(), json!({ "description": "Another drop that is not revoked has this `external_id`", "content": { "application/json": { "schema": r("Error") } } })),
                         err("413"), err("415"), err("422")]),
                     "requestBody", body("DropCreate")),
-                "get": with(op("List drops, newest first", "admin, issuer",
+                "get": with(op("List drops, newest first", &roles(Capability::ReadDrops),
                     vec![ok("200", "A page of drops", Some(json!({ "type": "object", "required": ["drops", "next"], "properties": { "drops": { "type": "array", "items": r("Drop") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", paging(&[
                         ("state", enum_of(DropState::ALL.map(DropState::as_str)), "Only drops in this state"),
@@ -283,15 +293,15 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     ]))
             },
             "/drops/{id}": {
-                "get": with(op("A drop, with its credential's metadata when there is one", "admin, issuer",
+                "get": with(op("A drop, with its credential's metadata when there is one", &roles(Capability::ReadDrops),
                     vec![ok("200", "The drop", Some(r("DropWithCredential"))), err("404")]), "parameters", id_param("drop"))
             },
             "/drops/{id}/revoke": {
-                "post": with(op("Revoke an open drop", "admin, issuer",
+                "post": with(op("Revoke an open drop", &roles(Capability::ManageDrops),
                     vec![ok("200", "The revoked drop", Some(r("Drop"))), err("404"), err("409")]), "parameters", id_param("drop"))
             },
             "/credentials": {
-                "get": with(op("List credentials (metadata only), newest first", "admin, issuer, worker",
+                "get": with(op("List credentials (metadata only), newest first", &roles(Capability::ReadCredentials),
                     vec![ok("200", "A page of credentials", Some(json!({ "type": "object", "required": ["credentials", "next"], "properties": { "credentials": { "type": "array", "items": r("Credential") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", paging(&[
                         ("status", enum_of(Status::ALL.map(Status::as_str)), "Only this status"),
@@ -299,46 +309,46 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     ]))
             },
             "/credentials/claim": {
-                "post": with(op("Lease the oldest verified credential that is waiting or whose lease ran out, with its secret", "admin, worker",
+                "post": with(op("Lease the oldest verified credential that is waiting or whose lease ran out, with its secret", &roles(Capability::Release),
                     vec![ok("200", "Leased", Some(r("Claim"))), ok("204", "Nothing to claim", None), err("400"), err("413"), err("415"), err("422")]),
                     "requestBody", json!({ "required": false, "content": { "application/json": { "schema": r("ClaimRequest") } } }))
             },
             "/credentials/{id}": {
-                "get": with(op("A credential's metadata", "admin, issuer, worker",
+                "get": with(op("A credential's metadata", &roles(Capability::ReadCredentials),
                     vec![ok("200", "The credential", Some(r("Credential"))), err("404")]), "parameters", id_param("credential")),
-                "delete": with(op("Destroy the ciphertext and wrapped data key; metadata stays", "admin",
+                "delete": with(op("Destroy the ciphertext and wrapped data key; metadata stays", &roles(Capability::Destroy),
                     vec![ok("200", "The credential, `delivery: destroyed`", Some(r("Credential"))), err("404")]), "parameters", id_param("credential"))
             },
             "/credentials/{id}/ack": {
-                "post": with(with(op("Acknowledge delivery under the current lease", "admin, worker",
+                "post": with(with(op("Acknowledge delivery under the current lease", &roles(Capability::Release),
                     vec![ok("200", "The credential, now delivered", Some(r("Credential"))), err("400"), err("404"), err("409"), err("413"), err("415"), err("422")]),
                     "parameters", id_param("credential")), "requestBody", body("AckRequest"))
             },
             "/credentials/{id}/secret": {
-                "get": with(op("Read the secret (audited); 409 for a `vend` credential", "admin, worker",
+                "get": with(op("Read the secret (audited); 409 for a `vend` credential", &roles(Capability::Release),
                     vec![ok("200", "The secret", Some(r("Secret"))), err("404"), err("409"), err("410")]), "parameters", id_param("credential"))
             },
             "/credentials/{id}/access-token": {
-                "post": with(op("A Greenhouse access token of a `vend` credential, valid at least 5 minutes (audited, never the token itself)", "admin, worker",
+                "post": with(op("A Greenhouse access token of a `vend` credential, valid at least 5 minutes (audited, never the token itself)", &roles(Capability::Release),
                     vec![ok("200", "The access token", Some(r("AccessToken"))), err("404"), err("409"), err("410"), err("503")]), "parameters", id_param("credential"))
             },
             "/credentials/{id}/verify": {
-                "post": with(op("Re-run the Greenhouse check; the caller never sees the secret", "admin, issuer",
+                "post": with(op("Re-run the Greenhouse check; the caller never sees the secret", &roles(Capability::Recheck),
                     vec![ok("200", "The credential with the new report", Some(r("Credential"))), err("404"), err("410")]), "parameters", id_param("credential"))
             },
             "/tokens": {
-                "post": with(op("Create an API token; the token is shown only this once", "admin",
+                "post": with(op("Create an API token; the token is shown only this once", &roles(Capability::ManageTokens),
                     vec![ok("201", "The new token", Some(r("TokenCreated"))), err("400"), err("413"), err("415"), err("422")]),
                     "requestBody", body("TokenCreate")),
-                "get": op("List API tokens (never their secrets)", "admin",
+                "get": op("List API tokens (never their secrets)", &roles(Capability::ManageTokens),
                     vec![ok("200", "All tokens", Some(json!({ "type": "object", "required": ["tokens"], "properties": { "tokens": { "type": "array", "items": r("Token") } } })))])
             },
             "/tokens/{id}": {
-                "delete": with(op("Revoke an API token: at once in the process that serves this call, within 2 s in every other (the spec bound is 5 s)", "admin",
+                "delete": with(op("Revoke an API token: at once in the process that serves this call, within 2 s in every other (the spec bound is 5 s)", &roles(Capability::ManageTokens),
                     vec![ok("200", "The revoked token", Some(r("Token"))), err("404")]), "parameters", id_param("token"))
             },
             "/audit": {
-                "get": with(op("The audit log, oldest first, optionally filtered; filters combine with each other and with `after`/`limit`", "admin",
+                "get": with(op("The audit log, oldest first, optionally filtered; filters combine with each other and with `after`/`limit`", &roles(Capability::ReadAudit),
                     vec![ok("200", "A page of events", Some(json!({ "type": "object", "required": ["events", "next"], "properties": { "events": { "type": "array", "items": r("AuditEvent") }, "next": { "type": ["string", "null"] } } }))), err("422")]),
                     "parameters", query(&[
                         ("after", json!({ "type": "integer", "minimum": 0, "maximum": i64::MAX }), "Events with a greater seq (the `next` of the previous page)"),
@@ -348,36 +358,36 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     ]))
             },
             "/webhooks": {
-                "post": with(op("Register a webhook endpoint; the response holds its signing secret, shown only this once", "admin",
+                "post": with(op("Register a webhook endpoint; the response holds its signing secret, shown only this once", &roles(Capability::ManageWebhooks),
                     vec![ok("201", "The endpoint with its `secret`", Some(r("WebhookCreated"))), err("400"), err("413"), err("415"), err("422")]),
                     "requestBody", body("WebhookCreate")),
-                "get": op("List webhook endpoints (never their secrets)", "admin",
+                "get": op("List webhook endpoints (never their secrets)", &roles(Capability::ManageWebhooks),
                     vec![ok("200", "All endpoints", Some(json!({ "type": "object", "required": ["webhooks"], "properties": { "webhooks": { "type": "array", "items": r("Webhook") } } })))])
             },
             "/webhooks/{id}": {
-                "get": with(op("A webhook endpoint", "admin", vec![ok("200", "The endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook")),
-                "patch": with(with(op("Change an endpoint's events, description or enabled flag", "admin",
+                "get": with(op("A webhook endpoint", &roles(Capability::ManageWebhooks), vec![ok("200", "The endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook")),
+                "patch": with(with(op("Change an endpoint's events, description or enabled flag", &roles(Capability::ManageWebhooks),
                     vec![ok("200", "The endpoint", Some(r("Webhook"))), err("400"), err("404"), err("413"), err("415"), err("422")]),
                     "parameters", id_param("webhook")), "requestBody", body("WebhookUpdate")),
-                "delete": with(op("Delete an endpoint and its deliveries", "admin", vec![ok("200", "The deleted endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook"))
+                "delete": with(op("Delete an endpoint and its deliveries", &roles(Capability::ManageWebhooks), vec![ok("200", "The deleted endpoint", Some(r("Webhook"))), err("404")]), "parameters", id_param("webhook"))
             },
             "/webhooks/{id}/rotate-secret": {
-                "post": with(op("A new signing secret, shown only this once; for 24 h deliveries are signed with both", "admin",
+                "post": with(op("A new signing secret, shown only this once; for 24 h deliveries are signed with both", &roles(Capability::ManageWebhooks),
                     vec![ok("200", "The new secret", Some(json!({ "type": "object", "required": ["id", "secret"], "properties": { "id": uuid, "secret": { "type": "string" }, "previous_secret_valid_for_s": { "type": "integer" } } }))), err("404"), err("422")]),
                     "parameters", id_param("webhook"))
             },
             "/webhooks/{id}/deliveries": {
-                "get": with(op("Deliveries of an endpoint, newest first (kept 30 days)", "admin",
+                "get": with(op("Deliveries of an endpoint, newest first (kept 30 days)", &roles(Capability::ManageWebhooks),
                     vec![ok("200", "Deliveries", Some(json!({ "type": "object", "required": ["deliveries"], "properties": { "deliveries": { "type": "array", "items": r("Delivery") } } }))), err("404"), err("422")]),
                     "parameters", json!([id_param("webhook")[0], query(&[limit()])[0]]))
             },
             "/webhooks/{id}/deliveries/{delivery_id}/retry": {
-                "post": with(op("Send a delivery again now (409 while a dispatcher is sending it)", "admin",
+                "post": with(op("Send a delivery again now (409 while a dispatcher is sending it)", &roles(Capability::ManageWebhooks),
                     vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "id": uuid, "status": { "type": "string" } } }))), err("404"), err("409")]),
                     "parameters", json!([id_param("webhook")[0], { "name": "delivery_id", "in": "path", "required": true, "schema": uuid_schema() }]))
             },
             "/webhooks/{id}/ping": {
-                "post": with(op("Queue a `webhook.ping` for this endpoint", "admin",
+                "post": with(op("Queue a `webhook.ping` for this endpoint", &roles(Capability::ManageWebhooks),
                     vec![ok("202", "Queued", Some(json!({ "type": "object", "properties": { "webhook_id": { "type": "string" } } }))), err("404")]),
                     "parameters", id_param("webhook"))
             },
@@ -457,8 +467,8 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                 } },
                 "AckRequest": { "type": "object", "additionalProperties": false, "required": ["lease_id"], "properties": { "lease_id": uuid_schema() } },
                 "TokenCreate": { "type": "object", "additionalProperties": false, "required": ["name", "role"], "properties": { "name": { "type": "string", "maxLength": 100, "pattern": plain_nonblank_pattern(), "description": "No control characters; trimmed, not blank" }, "role": enum_of(Role::ALL.map(Role::as_str)) } },
-                "Token": { "type": "object", "required": ["id", "name", "role", "created_at", "revoked_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "created_at": time, "revoked_at": nullable_time } },
-                "TokenCreated": { "type": "object", "required": ["id", "name", "role", "token", "created_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": { "type": "string", "enum": ["admin", "issuer", "worker"] }, "token": { "type": "string", "description": "Shown only in this response" }, "created_at": time } },
+                "Token": { "type": "object", "required": ["id", "name", "role", "created_at", "revoked_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": enum_of(Role::ALL.map(Role::as_str)), "created_at": time, "revoked_at": nullable_time } },
+                "TokenCreated": { "type": "object", "required": ["id", "name", "role", "token", "created_at"], "properties": { "id": uuid, "name": { "type": "string" }, "role": enum_of(Role::ALL.map(Role::as_str)), "token": { "type": "string", "description": "Shown only in this response" }, "created_at": time } },
                 "AuditEvent": { "type": "object", "required": ["seq", "at", "actor", "action", "subject", "ip", "details", "hash"], "properties": {
                     "seq": { "type": "integer" }, "at": time, "actor": { "type": "string" }, "action": { "type": "string" }, "subject": { "type": "string" },
                     "ip": { "type": ["string", "null"] }, "details": { "type": "object", "description": "What the event says about itself; never a secret. Times in it are RFC 3339 UTC" }, "hash": { "type": "string", "description": "SHA-256 hex over the previous hash and this event's canonical content" }

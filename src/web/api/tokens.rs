@@ -2,7 +2,7 @@
 
 use crate::clock::{from_millis, rfc3339};
 use crate::domain::event::Event;
-use crate::domain::role::Role;
+use crate::domain::role::{Capability, Role};
 use crate::service::tokens::{self, validate_name};
 use crate::store::TokenRecord;
 use crate::web::error::ApiError;
@@ -48,7 +48,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.require(Capability::ManageTokens)?;
     let input: CreateToken = body::json(&req, payload).await?;
     let name = validate_name(&input.name).map_err(ApiError::unprocessable)?;
     let (record, token) = tokens::create(
@@ -72,7 +72,7 @@ pub async fn create(
 
 #[get("/tokens")]
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.require(Capability::ManageTokens)?;
     let tokens = state.store.list_tokens().await?;
     let views: Vec<TokenView> = tokens.iter().map(TokenView::from).collect();
     Ok(HttpResponse::Ok().json(json!({ "tokens": views })))
@@ -86,7 +86,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     verifier: web::Data<TokenVerifier>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.require(Capability::ManageTokens)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("token"))?;
     let audit = caller.origin(&req).entry(Event::TokenRevoked { token: id });
     let record = state

@@ -3,7 +3,7 @@
 
 use crate::clock::{from_millis, rfc3339};
 use crate::domain::event::Event;
-use crate::domain::role::Role;
+use crate::domain::role::Capability;
 use crate::service::webhooks::{self, NewEndpoint, WebhookError};
 use crate::store::webhooks::{DeliveryRow, Endpoint, Retried};
 use crate::web::error::ApiError;
@@ -12,8 +12,6 @@ use crate::web::{body, AppState};
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-const ADMIN: &[Role] = &[Role::Admin];
 
 fn endpoint_json(e: &Endpoint) -> Value {
     json!({
@@ -65,7 +63,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let input: CreateBody = body::json(&req, payload).await?;
     let (endpoint, secret) = webhooks::create(
         &state.store,
@@ -87,7 +85,7 @@ pub async fn create(
 
 #[get("/webhooks")]
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let all: Vec<Value> = state
         .store
         .list_endpoints()
@@ -104,7 +102,7 @@ pub async fn get(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let e = state
         .store
         .endpoint(&super::path_id(&id, "webhook")?)
@@ -140,7 +138,7 @@ pub async fn update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
     let input: UpdateBody = body::json(&req, payload).await?;
     if let Some(Some(events)) = &input.events {
@@ -181,7 +179,7 @@ pub async fn remove(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
     let e = state
         .store
@@ -204,7 +202,7 @@ pub async fn rotate_secret(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
     let secret = webhooks::rotate(&state.store, &state.keyring, &caller.origin(&req), &id)
         .await
@@ -230,7 +228,7 @@ pub async fn deliveries(
     query: web::Query<DeliveriesQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
     if state.store.endpoint(&id).await?.is_none() {
         return Err(ApiError::not_found("webhook"));
@@ -253,7 +251,7 @@ pub async fn retry(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let (id, delivery) = path.into_inner();
     let id = super::path_id(&id, "webhook")?;
     let delivery = super::path_id(&delivery, "delivery")?;
@@ -275,7 +273,7 @@ pub async fn ping(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(ADMIN)?;
+    caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
     let message = webhooks::ping(&state.store, &caller.origin(&req), &id)
         .await?

@@ -19,7 +19,7 @@
 
 use crate::crypto::random;
 use crate::crypto::token::{ApiToken, Layout};
-use crate::domain::role::Role;
+use crate::domain::role::{Capability, Role};
 use crate::service::tokens::Tokens;
 use crate::store::Store;
 use crate::web::error::ApiError;
@@ -58,8 +58,9 @@ pub struct Caller {
 
 impl Caller {
     /// 403 unless the caller holds one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
+    /// 403 unless the caller's role may do `what` (the matrix is `Role::may`).
+    pub fn require(&self, what: Capability) -> Result<(), ApiError> {
+        if self.role.may(what) {
             Ok(())
         } else {
             Err(ApiError::forbidden())
