@@ -82,6 +82,12 @@ pub struct AuditFilter {
     /// Exactly this subject, e.g. `drop:<id>`.
     pub subject: Option<String>,
     pub action: Option<ActionFilter>,
+    /// Exactly this actor, e.g. `token:<id>`, `user:<e-mail>`, `cli`, `system`.
+    pub actor: Option<String>,
+    /// At or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Before this time (Unix ms).
+    pub until: Option<i64>,
 }
 
 /// One action, or every action under a dotted prefix.

@@ -366,8 +366,8 @@ impl AuditedTx {
 /// The statement behind [`Store::search_audit`] and its text parameters in
 /// order: `$1` is `after`, then one per filter, then the limit. Only the
 /// filters in use are written, so each shape is planned on its own and can
-/// use `audit_events_subject (subject, seq)` or `audit_events_action
-/// (action, seq)`. Actions compare bytewise (PostgreSQL: `COLLATE "C"`, as
+/// use `audit_events_subject (subject, seq)`, `audit_events_action
+/// (action, seq)`, `audit_events_actor (actor, seq)` or `audit_events_at (at)`. Actions compare bytewise (PostgreSQL: `COLLATE "C"`, as
 /// its index is built) so a prefix is the range `[prefix, prefix_range.1)`.
 pub fn audit_query(backend: Backend, filter: &AuditFilter) -> (String, Vec<String>) {
     let action = match backend {
@@ -384,6 +384,16 @@ pub fn audit_query(backend: Backend, filter: &AuditFilter) -> (String, Vec<Strin
     };
     if let Some(subject) = &filter.subject {
         param(&mut sql, " AND subject = ?", subject.clone());
+    }
+    if let Some(actor) = &filter.actor {
+        param(&mut sql, " AND actor = ?", actor.clone());
+    }
+    // Times go in as text and are cast, so every parameter is one type.
+    if let Some(since) = filter.since {
+        param(&mut sql, " AND at >= CAST(? AS BIGINT)", since.to_string());
+    }
+    if let Some(until) = filter.until {
+        param(&mut sql, " AND at < CAST(? AS BIGINT)", until.to_string());
     }
     match &filter.action {
         None => {}

@@ -141,13 +141,39 @@ async fn filters_by_subject_and_action_page_within_the_filter(backend: Backend) 
     // The start-up events are still there for an unfiltered walk.
     // (key check, three service secrets, two recorded settings, the bootstrap token)
     assert_eq!(walk(&app, "").await.len(), 24 + 7);
+    // By actor: the appended events are `test`'s; the start-up ones the system's.
+    assert_eq!(walk(&app, "actor=test").await.len(), 24);
+    assert_eq!(walk(&app, "actor=test&action=drop.submit").await.len(), 4);
+    assert!(walk(&app, "actor=token:nope").await.is_empty());
+    // By time: everything is at or after an hour ago and before an hour from now.
+    let now = keydrop::clock::Clock::now(&keydrop::clock::SystemClock);
+    let stamp = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .replace('+', "%2B")
+    };
+    let hour = time::Duration::hours(1);
+    let window = format!("since={}&until={}", stamp(now - hour), stamp(now + hour));
+    assert_eq!(walk(&app, &window).await.len(), 24 + 7);
+    assert!(walk(&app, &format!("since={}", stamp(now + hour)))
+        .await
+        .is_empty());
+    assert!(walk(&app, &format!("until={}", stamp(now - hour)))
+        .await
+        .is_empty());
     let long = "x".repeat(201);
-    for bad in [format!("subject={long}"), format!("action={long}")] {
+    for bad in [
+        format!("subject={long}"),
+        format!("action={long}"),
+        format!("actor={long}"),
+        "since=yesterday".to_owned(),
+        "until=2026-13-01".to_owned(),
+    ] {
         let status = app
             .get(&format!("/api/v1/audit?{bad}"), Some(&app.admin_token))
             .fetch_status()
             .await;
-        assert_eq!(status, 422);
+        assert_eq!(status, 422, "{bad}");
     }
 }
 

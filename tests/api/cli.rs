@@ -1473,6 +1473,7 @@ async fn drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open(backend: Bac
     let filter = keydrop::domain::audit::AuditFilter {
         subject: Some(format!("drop:{id}")),
         action: None,
+        ..Default::default()
     };
     let events = store.search_audit(&filter, 0, 100).await.unwrap();
     let revokes: Vec<_> = events

@@ -124,6 +124,7 @@ async fn document_and_router_agree() {
             let value = match (schema["enum"].get(0), schema["type"].as_str()) {
                 (Some(v), _) => v.as_str().unwrap().to_owned(),
                 (None, Some("integer")) => "1".to_owned(),
+                _ if schema["format"] == "date-time" => "2026-12-01T00:00:00Z".to_owned(),
                 _ if name == "after" => String::new(),
                 _ => "x".to_owned(),
             };

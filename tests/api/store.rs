@@ -598,6 +598,7 @@ async fn audit_filters_read_an_index(backend: Backend) {
             AuditFilter {
                 subject: Some("drop:5".into()),
                 action: None,
+                ..Default::default()
             },
             "audit_events_subject",
         ),
@@ -605,6 +606,7 @@ async fn audit_filters_read_an_index(backend: Backend) {
             AuditFilter {
                 subject: None,
                 action: Some(ActionFilter::parse("kind3.act1")),
+                ..Default::default()
             },
             "audit_events_action",
         ),
@@ -612,6 +614,7 @@ async fn audit_filters_read_an_index(backend: Backend) {
             AuditFilter {
                 subject: None,
                 action: Some(ActionFilter::parse("kind3.")),
+                ..Default::default()
             },
             "audit_events_action",
         ),
@@ -619,8 +622,16 @@ async fn audit_filters_read_an_index(backend: Backend) {
             AuditFilter {
                 subject: Some("drop:5".into()),
                 action: Some(ActionFilter::parse("kind5.")),
+                ..Default::default()
             },
             "audit_events_subject",
+        ),
+        (
+            AuditFilter {
+                actor: Some("test".into()),
+                ..Default::default()
+            },
+            "audit_events_actor",
         ),
     ];
     for (filter, index) in cases {
@@ -650,6 +661,40 @@ async fn audit_filters_read_an_index(backend: Backend) {
                 .action
                 .as_ref()
                 .map_or(true, |a| a.matches(&e.action)));
+            assert!(filter.actor.as_ref().map_or(true, |a| *a == e.actor));
         }
     }
+    // By time: [since, until) in Unix ms; nothing before the first or after the last.
+    let all = store
+        .search_audit(&AuditFilter::default(), 0, 500)
+        .await
+        .unwrap();
+    let (first, last) = (all[0].at, all[all.len() - 1].at);
+    let within = AuditFilter {
+        since: Some(first),
+        until: Some(last + 1),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.search_audit(&within, 0, 500).await.unwrap().len(),
+        all.len()
+    );
+    let after_all = AuditFilter {
+        since: Some(last + 1),
+        ..Default::default()
+    };
+    assert!(store
+        .search_audit(&after_all, 0, 500)
+        .await
+        .unwrap()
+        .is_empty());
+    let before_all = AuditFilter {
+        until: Some(first),
+        ..Default::default()
+    };
+    assert!(store
+        .search_audit(&before_all, 0, 500)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/audit`: the audit log, oldest first, paged by `seq`, filtered
-//! by subject and by action (exact, or a prefix ending in `.`).
+//! by subject, by action (exact, or a prefix ending in `.`), by actor and by time.
 
 use super::page_limit;
 use super::query_text::QueryText;
@@ -19,6 +19,25 @@ struct Page {
     limit: Option<String>,
     subject: Option<QueryText>,
     action: Option<QueryText>,
+    actor: Option<QueryText>,
+    since: Option<QueryText>,
+    until: Option<QueryText>,
+}
+
+/// An RFC 3339 time in a query, as Unix ms; 422 naming the parameter otherwise.
+fn time_param(value: Option<QueryText>, name: &str) -> Result<Option<i64>, ApiError> {
+    value
+        .and_then(QueryText::filter)
+        .map(|t| {
+            crate::clock::parse_rfc3339(&t)
+                .map(crate::clock::to_millis)
+                .map_err(|_| {
+                    ApiError::unprocessable(format!(
+                        "{name} must be an RFC 3339 time, such as 2026-12-01T00:00:00Z"
+                    ))
+                })
+        })
+        .transpose()
 }
 
 #[get("/audit")]
@@ -38,6 +57,9 @@ pub async fn list(
             .and_then(QueryText::filter)
             .as_deref()
             .map(ActionFilter::parse),
+        actor: query.actor.and_then(QueryText::filter),
+        since: time_param(query.since, "since")?,
+        until: time_param(query.until, "until")?,
     };
     let events = state.store.search_audit(&filter, after, limit).await?;
     let next = match events.last() {

@@ -355,6 +355,9 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                         limit(),
                         ("subject", text_filter(), "Only events about exactly this subject, e.g. `drop:<id>`, `credential:<id>`, `token:<id>`"),
                         ("action", text_filter(), "Only this action (`credential.claim`), or, ending in `.`, every action with that prefix (`credential.`)"),
+                        ("actor", text_filter(), "Only events caused by exactly this actor: `token:<id>`, `user:<e-mail>`, `cli`, `public`, `system`"),
+                        ("since", json!({ "type": "string", "format": "date-time" }), "Only events at or after this RFC 3339 time"),
+                        ("until", json!({ "type": "string", "format": "date-time" }), "Only events before this RFC 3339 time"),
                     ]))
             },
             "/webhooks": {
