@@ -13,7 +13,8 @@
 #        FULL_SQLITE_FROM=<file> FULL_POSTGRES_FROM=<db>  copy a full database loaded
 #                                                         earlier instead of loading
 #        NO_BUILD=1 BIN_DIR=<dir>  use keydrop and examples/ from <dir> as they are
-#        VERIFY=0                  skip `audit verify`
+#        VERIFY=0                  skip `audit verify` and `audit export`
+#        AUDIT_ONLY=1              only load, `audit verify` and `audit export` (no wrk)
 #        KEYDROP_BENCH_KEY=<base64>  master key (the one a FULL_*_FROM copy was loaded with)
 # Needs: wrk; a local PostgreSQL for the postgres run (creates and drops
 # databases named keydrop_scale_*); about 10 GB of disk for the full size.
@@ -71,6 +72,22 @@ verify_run() {
   fi
 }
 
+# export_run <backend> <size> <url> <format>: `keydrop audit export` to /dev/null, events/s and
+# peak RSS
+export_run() {
+  local b=$1 s=$2 url=$3 f=$4 out n secs kib
+  echo "## $b, $s: audit export --format $f" >&2
+  out=$( { KEYDROP_DATABASE_URL="$url" KEYDROP_MASTER_KEY="$KEY" KEYDROP_DATA_DIR="$WORK/data-$b-$s" \
+    /usr/bin/time -f 'TIME %e %M' "$BIN" audit export --format "$f" >/dev/null; } 2>&1 ) || true
+  n=$(awk '/^exported/ {print $2}' <<<"$out")
+  read -r secs kib < <(awk '/^TIME/ {print $2, $3}' <<<"$out")
+  if [ -z "$n" ]; then
+    result "$b" "$s" "audit export $f" "FAILED: $out"
+  else
+    result "$b" "$s" "audit export $f" "$n events in $secs s = $(awk -v n="$n" -v t="$secs" 'BEGIN {printf "%.0f", n/t}') events/s, peak RSS $(awk -v k="$kib" 'BEGIN {printf "%.1f", k/1024}') MiB"
+  fi
+}
+
 # wrk_run <backend> <size> <name> [wrk args…] <url>: req/s, p50, p99
 wrk_run() {
   local b=$1 s=$2 name=$3; shift 3
@@ -109,6 +126,16 @@ run() {
   # writes still to flush, which a long-lived one does not.
   [ "$backend" = postgres ] && psql "${PG%/*}/$db" -qc "CHECKPOINT"
   sync
+  if [ -n "${AUDIT_ONLY:-}" ]; then
+    verify_run "$backend" "$size" "$url"
+    export_run "$backend" "$size" "$url" ndjson
+    export_run "$backend" "$size" "$url" csv
+    case $backend in
+      sqlite) rm -rf "$WORK/$size" ;;
+      postgres) psql "$PG" -qc "DROP DATABASE IF EXISTS $db" ;;
+    esac
+    return
+  fi
   eval "$("$T/examples/bench_setup" "$url" "$KEY")"
   export WORKER
   KEYDROP_DATABASE_URL="$url" KEYDROP_MASTER_KEY="$KEY" KEYDROP_DATA_DIR="$WORK/data-$backend-$size" \
@@ -128,7 +155,11 @@ run() {
     --connections "$CLAIM_CONNS" --seconds "$CLAIM_SECONDS" --max "$CLAIM_MAX")"
   result "$backend" "$size" "serve peak RSS" "$(rss_mib $pid) MiB"
   kill $pid; wait $pid 2>/dev/null || true
-  [ "${VERIFY:-1}" = 0 ] || verify_run "$backend" "$size" "$url"
+  if [ "${VERIFY:-1}" != 0 ]; then
+    verify_run "$backend" "$size" "$url"
+    export_run "$backend" "$size" "$url" ndjson
+    export_run "$backend" "$size" "$url" csv
+  fi
   case $backend in
     sqlite) rm -rf "$WORK/$size" ;;
     postgres) psql "$PG" -qc "DROP DATABASE IF EXISTS $db" ;;

@@ -8,6 +8,7 @@
 //! - [`vend`], [`release`], [`delivery`]: the machinery under `credentials` — token
 //!   renewal, group-committed audited releases, fail-closed opening of stored secrets.
 
+pub mod audit;
 pub mod credentials;
 pub mod delivery;
 pub mod drops;

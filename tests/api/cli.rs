@@ -32,6 +32,7 @@ on_both_backends!(
     drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open,
     drop_create_links_lead_to_the_service_that_runs,
     drop_show_names_the_greenhouse_account_and_warns_of_another,
+    audit_export_streams_ndjson_and_formula_safe_csv,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -839,6 +840,77 @@ async fn drop_show_names_the_greenhouse_account_and_warns_of_another(backend: Ba
         "{listed}"
     );
     assert_eq!(header.find("reference"), row.find(&reference), "{listed}");
+}
+
+/// `audit export` writes every event (or those a filter passes) to stdout: NDJSON exactly
+/// as the API shows events, or CSV whose cells a spreadsheet cannot run.
+async fn audit_export_streams_ndjson_and_formula_safe_csv(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let token = run(
+        &db,
+        &["token", "create", "--name", "ops", "--role", "auditor"],
+    );
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    crate::support::helpers::remember_secret(text(&token.stdout).trim());
+    let store = db.store().await;
+    let hostile = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let entries: Vec<keydrop::domain::audit::AuditEntry> = (0..2500)
+        .map(|i| {
+            keydrop::domain::audit::AuditEntry::untyped(
+                "test",
+                "test.event",
+                if i == 7 {
+                    hostile.to_owned()
+                } else {
+                    format!("drop:{i}")
+                },
+            )
+        })
+        .collect();
+    let mut tx = store.begin_audited().await.unwrap();
+    tx.record_many(&entries).await.unwrap();
+    tx.commit().await.unwrap();
+    let total = store.list_audit(0, 10_000).await.unwrap().len();
+    assert!(total > 2500);
+
+    // NDJSON: one event per line, every one, in seq order, across pages.
+    let out = run(&db, &["audit", "export"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), total);
+    assert!(lines
+        .windows(2)
+        .all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()));
+    assert!(lines[0]["hash"].is_string() && lines[0].get("mac").is_none());
+    assert!(text(&out.stderr).contains(&format!("exported {total} audit events")));
+
+    // CSV: a header, one row per event, the formula defused.
+    let out = run(
+        &db,
+        &["audit", "export", "--format", "csv", "--actor", "test"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    assert!(
+        csv.starts_with("seq,at,actor,action,subject,ip,details,hash\r\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2500 + 1);
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""),
+        "the formula is quoted and prefixed"
+    );
+    assert!(!csv.contains(",=HYPERLINK"));
+
+    // Time filters, and a clear one-line error for a time that is not one.
+    let out = run(&db, &["audit", "export", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).is_empty());
+    let err = one_line_error(&run(&db, &["audit", "export", "--until", "yesterday"]));
+    assert!(err.contains("--until takes an RFC 3339 time"), "{err}");
 }
 
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.
