@@ -28,6 +28,7 @@ fn main() {
             now: datetime!(2026-11-20 09:00 UTC),
             csrf_token: "1764000000000.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".into(),
             attempts_left: 5,
+            returning: false,
         };
         let bytes = drop_page(&page, None).into_string().len();
         let started = Instant::now();

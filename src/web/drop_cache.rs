@@ -40,12 +40,12 @@ impl DropCache {
     }
 
     /// The rendered page alone, without cloning the drop: the hot path.
-    pub fn page(&self, token_hash: &str, now_ms: i64) -> Option<Bytes> {
+    pub fn page(&self, token_hash: &str, now_ms: i64) -> Option<(String, Bytes)> {
         let entries = self.entries.lock().ok()?;
         entries
             .get(token_hash)
             .filter(|e| e.at.elapsed() < TTL && e.drop.accepts_input(now_ms))
-            .and_then(|e| e.page.clone())
+            .and_then(|e| Some((e.drop.id.clone(), e.page.clone()?)))
     }
 
     pub fn put(&self, token_hash: String, drop: DropRecord) {

@@ -26,6 +26,7 @@ on_both_backends!(
     simultaneous_failing_submissions_never_exceed_max_attempts,
     a_link_reached_by_another_spelling_is_still_redacted_in_logs,
     no_secret_or_link_reaches_logs_or_database,
+    a_returning_browser_finds_the_steps_folded,
 );
 
 async fn app(backend: Backend) -> TestApp {
@@ -707,4 +708,56 @@ async fn a_link_reached_by_another_spelling_is_still_redacted_in_logs(backend: B
         token[token.len() - 20..].to_owned(),
     ];
     assert_no_secret_in(captured_logs().as_bytes(), &pieces, "the logs");
+}
+
+/// A browser that saw a link page before comes back with the credential in hand: the steps
+/// are folded and the form is near. The cookie that remembers it holds no secret and names
+/// no drop; another link's page is not folded by it.
+async fn a_returning_browser_finds_the_steps_folded(backend: Backend) {
+    let app = app(backend).await;
+    let (_, path) = new_link(&app, json!({"org": "Initech"})).await;
+    let (_, other) = new_link(&app, json!({"org": "Initech"})).await;
+    let res = app.get(&path, None).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("keydrop-seen=")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(!cookie.contains(crate::support::helpers::link_token(&path)));
+    let first = res.text().await.unwrap();
+    assert!(
+        first.contains(r#"<details class="instructions" open>"#),
+        "open at first"
+    );
+    // Twice: the second answer may come from the page cache, which must not fold it.
+    for _ in 0..2 {
+        let again = app
+            .get(&path, None)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            again.contains(r#"<details class="instructions">"#),
+            "{again}"
+        );
+        assert!(again.contains("Go to the form"));
+    }
+    let elsewhere = app
+        .get(&other, None)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(elsewhere.contains(r#"<details class="instructions" open>"#));
 }

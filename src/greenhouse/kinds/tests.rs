@@ -163,6 +163,7 @@ async fn a_kind_defined_in_a_test_works_end_to_end() {
             now: datetime!(2026-11-22 09:00 UTC),
             csrf_token: "c".into(),
             attempts_left: 3,
+            returning: false,
         },
         None,
     )

@@ -55,7 +55,7 @@ pub fn drop_page(p: &DropPage, problem: Option<&Problem>) -> Markup {
                     // A connection shows no secret to lose; its button says to keep the tab.
                     (keep_tab_open())
                 }
-                (instructions(brand, p.kind, &p.profile, true))
+                (instructions(brand, p.kind, &p.profile, !p.returning))
                 div id=(FORM_ANCHOR) {
                     @if p.kind.intake() == Intake::Connect {
                         (super::connect::connect_section(p, None))

@@ -23,6 +23,7 @@ fn page(kind: &'static dyn CredentialKind, hostile: &str) -> DropPage {
         now: datetime!(2026-11-20 09:00 UTC),
         csrf_token: "csrf-abc".to_owned(),
         attempts_left: 7,
+        returning: false,
     }
 }
 

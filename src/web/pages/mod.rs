@@ -153,6 +153,8 @@ pub struct DropPage {
     pub csrf_token: String,
     /// Submissions left before the link locks.
     pub attempts_left: i64,
+    /// This browser saw the page before (see `web::routes::public`): the steps start folded.
+    pub returning: bool,
 }
 
 impl DropPage {

@@ -118,6 +118,43 @@ pub(super) fn drop_page(
     drop: &DropRecord,
     problem: Option<&Problem>,
 ) -> Result<Markup, PageError> {
+    drop_page_for(state, drop, problem, false)
+}
+
+/// The cookie that tells a link page this browser saw it before: its value is
+/// [`seen_tag`] of the drop (not a secret, not the drop's id), `HttpOnly`, `SameSite=Lax`.
+const SEEN_COOKIE: &str = "keydrop-seen";
+/// How long a browser is remembered as having seen a link page.
+const SEEN_MAX_AGE_S: u64 = 30 * 86_400;
+
+/// What the seen cookie holds for `drop_id`.
+fn seen_tag(drop_id: &str) -> String {
+    let mut tag = crate::crypto::sha256_hex(&[b"keydrop-seen:", drop_id.as_bytes()]);
+    tag.truncate(32);
+    tag
+}
+
+/// A link page's answer, remembering (for the next visit) that this browser saw it.
+fn seen_page(state: &AppState, drop_id: &str, page: web::Bytes) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    res.content_type("text/html; charset=utf-8");
+    if let Some(cookie) = crate::web::cookies::set(
+        SEEN_COOKIE,
+        &seen_tag(drop_id),
+        SEEN_MAX_AGE_S,
+        state.settings.is_https(),
+    ) {
+        res.insert_header((header::SET_COOKIE, cookie));
+    }
+    res.body(page)
+}
+
+fn drop_page_for(
+    state: &AppState,
+    drop: &DropRecord,
+    problem: Option<&Problem>,
+    returning: bool,
+) -> Result<Markup, PageError> {
     let now = state.store.now_ms();
     Ok(pages::drop_page(
         &DropPage {
@@ -130,6 +167,7 @@ pub(super) fn drop_page(
             now: from_millis(now),
             csrf_token: state.csrf.issue(&drop.id, now),
             attempts_left: (drop.max_attempts - drop.attempts).max(0),
+            returning,
         },
         problem,
     ))
@@ -155,18 +193,23 @@ fn shows_connect(state: &AppState, drop: &DropRecord) -> bool {
 
 /// Opening the link never consumes it: link previewers must not burn it.
 /// `HEAD` answers as `GET` (actix sends no body) and changes nothing.
+///
+/// A browser that saw the page before (the seen cookie) gets the steps folded: it comes back
+/// with the credential in hand. Its page is rendered, not cached.
 #[route("/d/{token}", method = "GET", method = "HEAD")]
 pub async fn show(
+    req: HttpRequest,
     method: actix_web::http::Method,
     token: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let hash = LinkToken::parse(&token).map(|l| l.hash());
     let now = state.store.now_ms();
-    if let Some(page) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(page);
+    let seen = crate::web::cookies::get(&req, SEEN_COOKIE, state.settings.is_https());
+    if let Some((drop_id, page)) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
+        if seen.as_deref() != Some(seen_tag(&drop_id).as_str()) {
+            return seen_page(&state, &drop_id, page);
+        }
     }
     let drop = match find_drop(&state, &token, true).await {
         Ok(drop) => drop,
@@ -180,25 +223,19 @@ pub async fn show(
     if let Err(e) = ensure_open(&state, &drop, visit).await {
         return e.response(&page_context(&state, Some(&drop)));
     }
-    let page = match drop_page(&state, &drop, None) {
+    let returning = seen.as_deref() == Some(seen_tag(&drop.id).as_str());
+    let page = match drop_page_for(&state, &drop, None, returning) {
         Ok(page) => web::Bytes::from(page.into_string()),
         Err(e) => return e.response(&page_context(&state, Some(&drop))),
     };
     if shows_connect(&state, &drop) {
         // Not cached: the cache answers without knowing the drop, so without this header.
-        return allow_connect(
-            &state,
-            HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .body(page),
-        );
+        return allow_connect(&state, seen_page(&state, &drop.id, page));
     }
-    if let Some(h) = &hash {
+    if let (Some(h), false) = (&hash, returning) {
         state.drop_cache.put_page(h, &drop.id, page.clone());
     }
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page)
+    seen_page(&state, &drop.id, page)
 }
 
 #[post("/d/{token}")]
