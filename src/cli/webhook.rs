@@ -56,6 +56,13 @@ pub async fn run(
                 .recorded_setting(crate::store::instance::WEBHOOK_ALLOW_PRIVATE)
                 .await?;
             let service_refuses = served.as_deref() == Some("false");
+            if allow_private && service_refuses && needs_private(&url).await {
+                bail!(
+                    "the service on this database runs without KEYDROP_WEBHOOK_ALLOW_PRIVATE \
+                     and would not deliver to this receiver (plain http, or a private or \
+                     loopback address): --allow-private is not enough"
+                );
+            }
             let created = webhooks::create(
                 &store,
                 &ring,
@@ -70,10 +77,6 @@ pub async fn run(
             .await;
             let (endpoint, secret) = match created {
                 Ok(c) => c,
-                Err(WebhookError::Invalid(m)) if allow_private && service_refuses => bail!(
-                    "{m}; --allow-private is not enough: the service on this database runs \
-                     without KEYDROP_WEBHOOK_ALLOW_PRIVATE and would not deliver there"
-                ),
                 Err(WebhookError::Invalid(m)) => bail!("{m}"),
                 Err(WebhookError::Service(e)) => return Err(e.into()),
             };
@@ -111,4 +114,16 @@ pub async fn run(
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `url` passes only with private addresses allowed (plain http, or a host that
+/// resolves to a private or loopback address).
+async fn needs_private(url: &str) -> bool {
+    match webhooks::parse_url(url, false) {
+        Err(_) => webhooks::parse_url(url, true).is_ok(),
+        Ok(parsed) => {
+            webhooks::resolve(&parsed, false).await.is_err()
+                && webhooks::resolve(&parsed, true).await.is_ok()
+        }
+    }
 }

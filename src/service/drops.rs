@@ -65,6 +65,14 @@ pub async fn link_base(
             (url, Some(warning))
         }
         (Some(url), _) => (url, None),
+        (None, Some(served)) if is_local(&served) => {
+            let warning = format!(
+                "the service on this database runs with the public URL {served}, a local \
+                 address customers cannot open: set KEYDROP_PUBLIC_URL on the service (or pass \
+                 --public-url here)"
+            );
+            (served, Some(warning))
+        }
         (None, Some(served)) => (served, None),
         (None, None) => (
             DEFAULT_LINK_BASE.to_owned(),
@@ -75,6 +83,21 @@ pub async fn link_base(
             )),
         ),
     })
+}
+
+/// Whether a public URL names this machine or every address (`http://0.0.0.0:8080`, the
+/// default of a `serve` started without `KEYDROP_PUBLIC_URL`): a link to it leads nowhere
+/// for a customer.
+fn is_local(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => host.is_empty() || host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// Create an open drop, if `checker`'s configuration can serve its kind.
@@ -208,4 +231,23 @@ pub async fn revoke(store: &Store, id: &str, origin: &Origin) -> Result<Revoked,
             Some(Err(drop)) => Revoked::NotOpen(drop),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn local_public_urls_are_told_apart() {
+        for local in [
+            "http://0.0.0.0:8080",
+            "http://127.0.0.1:8081",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://[::]:8080",
+        ] {
+            assert!(super::is_local(local), "{local}");
+        }
+        for public in ["https://keys.acme.example", "http://10.0.0.7:8080"] {
+            assert!(!super::is_local(public), "{public}");
+        }
+    }
 }

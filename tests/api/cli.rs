@@ -737,10 +737,12 @@ async fn drop_create_links_lead_to_the_service_that_runs(backend: Backend) {
     let url = text(&out.stdout).trim().to_owned();
     crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
     assert!(url.starts_with(&format!("{}/d/", app.address)), "{url}");
+    // It leads there — and the service runs on a loopback address, which customers cannot
+    // open: said once, with the setting to fix it.
+    let err = text(&out.stderr);
     assert!(
-        !text(&out.stderr).contains("warning"),
-        "{}",
-        text(&out.stderr)
+        err.contains("a local address customers cannot open") && err.contains("KEYDROP_PUBLIC_URL"),
+        "{err}"
     );
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
 
@@ -1402,6 +1404,39 @@ async fn webhook_commands_add_list_remove(backend: Backend) {
     let err = text(&refused.stderr);
     assert!(
         err.contains("--allow-private is not enough") && err.lines().count() == 1,
+        "{err}"
+    );
+    // Any other refusal is named for what it is, not blamed on the setting.
+    let refused = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "http://127.0.0.1:9/other",
+            "--allow-private",
+            "--events",
+            "nope",
+        ],
+    );
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("--allow-private is not enough"),
+        "the private address is still the first thing to fix: {err}"
+    );
+    let refused = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "https://1.1.1.1/",
+            "--allow-private",
+            "--events",
+            "nope",
+        ],
+    );
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("not an event type") && !err.contains("--allow-private"),
         "{err}"
     );
     let removed = run(&db, &["webhook", "remove", &id]);
