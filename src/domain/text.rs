@@ -147,6 +147,15 @@ pub fn clean_shown(text: &str, max_chars: usize) -> String {
         .to_owned()
 }
 
+/// `name`'s, or `name`' for a name ending in s ("Acme Analytics' import system").
+pub fn possessive(name: &str) -> String {
+    if name.ends_with(['s', 'S']) {
+        format!("{name}'")
+    } else {
+        format!("{name}'s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

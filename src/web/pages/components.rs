@@ -6,14 +6,7 @@ use maud::{html, Markup};
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-/// `name`'s, or `name`' for a name ending in s ("Acme Analytics' import system").
-pub fn possessive(name: &str) -> String {
-    if name.ends_with(['s', 'S']) {
-        format!("{name}'")
-    } else {
-        format!("{name}'s")
-    }
-}
+pub use crate::domain::text::possessive;
 
 /// `text` followed by a full stop, unless it already ends with one ("Demo Customer Inc.").
 pub fn full_stop(text: &str) -> &'static str {

@@ -22,7 +22,10 @@ pub fn facts(p: &DropPage) -> Markup {
             }
             div {
                 dt { "Accepts" }
-                dd { "one credential" }
+                dd {
+                    @if p.kind.intake() == Intake::Connect { "one connection" }
+                    @else { "one credential" }
+                }
             }
         }
     }
@@ -71,7 +74,10 @@ pub const EXPIRES_SOON: time::Duration = time::Duration::minutes(15);
 pub fn handling_box(brand: &str, h: &Handling, intake: Intake) -> Markup {
     html! {
         section.handling aria-labelledby="handling-title" {
-            h2 #handling-title { "What happens to your credential" }
+            h2 #handling-title {
+                @if intake == Intake::Connect { "What happens to your connection" }
+                @else { "What happens to your credential" }
+            }
             ul {
                 li {
                     strong { "Checked once" } " with Greenhouse, right away; the next page "

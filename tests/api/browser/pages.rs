@@ -202,6 +202,19 @@ async fn tour(t: &mut Tour<'_>) {
     b.goto(&link(&app, &v1)).await;
     t.look("form-v1").await;
 
+    // Connect with Greenhouse: one button near the top, the permissions folded.
+    let partner = app
+        .create_drop(drop_body(json!({"kind": "harvest_v3_partner"})))
+        .await;
+    b.goto(&link(&app, &partner)).await;
+    t.look("form-partner").await;
+    let main = text(b, "main").await;
+    assert!(main.contains("Connect with Greenhouse"), "{main}");
+    assert!(main.contains("The permissions Greenhouse will ask you to approve"));
+    assert!(!main.contains("Never send it by e-mail"));
+    assert!(main.contains("What happens to your connection") && main.contains("one connection"));
+    assert!(main.contains("You approve Acme Analytics' access"), "{main}");
+
     // A User ID that is not a Site Admin: the page leads with the User ID, nothing to tick.
     let admin = app.create_drop(drop_body(json!({}))).await;
     b.goto(&link(&app, &admin)).await;

@@ -40,6 +40,11 @@ pub fn branded(s: &mut ServeSettings) {
     std::fs::rename(&tmp, &logo).unwrap();
     s.brand_logo = Some(keydrop::config::brand::BrandLogo::load(&logo).unwrap());
     s.egress_ips = keydrop::config::brand::egress_ips(&["203.0.113.7".into()]).unwrap();
+    // A partner client too, so the tour shows the Connect page.
+    s.partner = Some(keydrop::greenhouse::PartnerClient::new(
+        crate::partner::PARTNER_ID,
+        zeroize::Zeroizing::new(crate::partner::PARTNER_SECRET.to_owned()),
+    ));
 }
 
 /// Looks at each page the same way: CSP, logo and contact, screenshots and

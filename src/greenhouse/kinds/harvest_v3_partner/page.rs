@@ -1,13 +1,14 @@
 //! What the customer page says for `harvest_v3_partner`: what connecting does, and how to
 //! grant a permission (connect again and approve it).
 
+use crate::domain::text::possessive;
 use maud::{html, Markup};
 
 pub(super) fn steps(brand: &str, permissions: Markup) -> Markup {
     html! {
         p {
-            "There is nothing to create or copy. You approve " (brand)
-            "'s access inside Greenhouse; it takes about a minute."
+            "There is nothing to create or copy. You approve " (possessive(brand))
+            " access inside Greenhouse; it takes about a minute."
         }
         ol.steps {
             li {
