@@ -213,7 +213,10 @@ async fn tour(t: &mut Tour<'_>) {
     assert!(main.contains("The permissions Greenhouse will ask you to approve"));
     assert!(!main.contains("Never send it by e-mail"));
     assert!(main.contains("What happens to your connection") && main.contains("one connection"));
-    assert!(main.contains("You approve Acme Analytics' access"), "{main}");
+    assert!(
+        main.contains("You approve Acme Analytics' access"),
+        "{main}"
+    );
 
     // A User ID that is not a Site Admin: the page leads with the User ID, nothing to tick.
     let admin = app.create_drop(drop_body(json!({}))).await;
