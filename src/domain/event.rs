@@ -188,6 +188,21 @@ pub enum Event {
         name: String,
         value: String,
     },
+    /// A single-use console sign-in link was made for `email` as `role` (`console link`).
+    ConsoleLinkCreated {
+        email: String,
+        role: String,
+    },
+    /// A person signed in to the console (`how`: `link` or `oidc`) with `role`.
+    ConsoleSignIn {
+        email: String,
+        how: String,
+        role: String,
+    },
+    /// A person signed out of the console.
+    ConsoleSignOut {
+        email: String,
+    },
     /// A keydrop-internal secret (e.g. the form-token root) was created.
     ServiceSecretCreated {
         name: String,
@@ -302,6 +317,9 @@ impl Event {
             | Self::WebhookSecretResealed { .. } => "keys.rewrap",
             Self::ServiceSecretCreated { .. } => "keys.service_secret_created",
             Self::ServiceSettingRecorded { .. } => "service.setting",
+            Self::ConsoleLinkCreated { .. } => "console.link_created",
+            Self::ConsoleSignIn { .. } => "console.sign_in",
+            Self::ConsoleSignOut { .. } => "console.sign_out",
             Self::WebhookCreated { .. } => "webhook.create",
             Self::WebhookUpdated { .. } => "webhook.update",
             Self::WebhookDeleted { .. } => "webhook.delete",
@@ -346,6 +364,9 @@ impl Event {
                 format!("service_secret:{name}")
             }
             Self::ServiceSettingRecorded { name, .. } => format!("setting:{name}"),
+            Self::ConsoleLinkCreated { email, .. }
+            | Self::ConsoleSignIn { email, .. }
+            | Self::ConsoleSignOut { email } => format!("user:{email}"),
             Self::WebhookCreated { endpoint, .. }
             | Self::WebhookUpdated { endpoint }
             | Self::WebhookDeleted { endpoint }
@@ -480,6 +501,9 @@ impl Event {
             } => json!({ "generation": generation, "key_version": key_version }),
             Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
             Self::ServiceSettingRecorded { name, value } => json!({ "name": name, "value": value }),
+            Self::ConsoleLinkCreated { role, .. } => json!({ "role": role }),
+            Self::ConsoleSignIn { how, role, .. } => json!({ "how": how, "role": role }),
+            Self::ConsoleSignOut { .. } => json!({}),
             Self::WebhookDeliveryRetried { delivery, .. } => json!({ "delivery": delivery }),
             Self::KeysRewrapped {
                 credentials,

@@ -9,6 +9,7 @@
 //!   renewal, group-committed audited releases, fail-closed opening of stored secrets.
 
 pub mod audit;
+pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod drops;

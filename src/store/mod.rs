@@ -12,6 +12,7 @@
 //! *Over 400 lines:* the `Store` type, its pools, backend dialect and error mapping, which every statement file uses; its unit tests are inline.
 
 mod audit;
+mod console;
 mod credentials;
 mod delivery;
 mod drops;
@@ -24,6 +25,7 @@ mod tokens;
 pub mod webhooks;
 
 pub use audit::{audit_query, AuditedTx};
+pub use console::{NewSession, SessionRow};
 pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};

@@ -9,6 +9,7 @@ mod api_tokens;
 mod browser;
 mod cli;
 mod connect_kind;
+mod console;
 mod credentials;
 mod deploy;
 mod drops;

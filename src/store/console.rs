@@ -1,0 +1,184 @@
+//! The staff console's sessions and single-use sign-in links (SPEC §13, §8.12): each row
+//! holds only a hash of its 256-bit secret; every transition is one conditional statement,
+//! audited in the same transaction.
+
+use super::{Result, Store};
+use crate::domain::audit::AuditEntry;
+use crate::domain::role::Role;
+use sqlx::Row;
+
+/// A signed-in person, as a live session names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// A new session: its id's hash, who, until when at most.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+}
+
+fn role_of(text: &str) -> Result<Role> {
+    text.parse()
+        .map_err(|_| super::StoreError::Corrupt(format!("unknown console role {text:?}")))
+}
+
+impl Store {
+    /// Store a sign-in link for `email` as `role` until `expires_at`; audited.
+    pub async fn insert_console_link(
+        &self,
+        token_hash: &str,
+        email: &str,
+        role: Role,
+        expires_at: i64,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        sqlx::query(
+            "INSERT INTO console_links (token_hash, email, role, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(email)
+        .bind(role.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await?;
+        tx.record(audit).await?;
+        tx.commit().await
+    }
+
+    /// Whether a sign-in link is there to be used (unused, not expired): who it signs in.
+    pub async fn console_link(&self, token_hash: &str) -> Result<Option<(String, Role)>> {
+        let now = self.now_ms();
+        let row = sqlx::query(
+            "SELECT email, role FROM console_links \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.reader()?)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("email")?,
+                role_of(&r.try_get::<String, _>("role")?)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Use a sign-in link and start the session it grants, in one transaction: the link is
+    /// taken by one conditional update (so it signs in once, however many posts race), the
+    /// session stored, `audit(email, role)` written. `None` when the link is unknown, used or
+    /// expired.
+    pub async fn sign_in_with_link(
+        &self,
+        token_hash: &str,
+        session: impl FnOnce(&str, Role) -> NewSession,
+        audit: impl FnOnce(&str, Role) -> AuditEntry,
+    ) -> Result<Option<NewSession>> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let row = sqlx::query(
+            "UPDATE console_links SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING email, role",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let email: String = row.try_get("email")?;
+        let role = role_of(&row.try_get::<String, _>("role")?)?;
+        let new = session(&email, role);
+        insert_session(&mut tx, &new, now).await?;
+        tx.record(&audit(&email, role)).await?;
+        tx.commit().await?;
+        Ok(Some(new))
+    }
+
+    /// The live session with id hash `id_hash` — not revoked, not past its absolute end, and
+    /// seen within `idle_ms` — touched as seen now. `None` otherwise.
+    pub async fn console_session(&self, id_hash: &str, idle_ms: i64) -> Result<Option<SessionRow>> {
+        let now = self.now_ms();
+        // A touch is not a state change worth an audit event; it is a write all the same.
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE console_sessions SET last_seen_at = $1 \
+             WHERE id_hash = $2 AND revoked_at IS NULL AND expires_at > $1 \
+             AND last_seen_at > $3 \
+             RETURNING email, role, created_at, last_seen_at, expires_at",
+        )
+        .bind(now)
+        .bind(id_hash)
+        .bind(now.saturating_sub(idle_ms))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                email: r.try_get("email")?,
+                role: role_of(&r.try_get::<String, _>("role")?)?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// End session `id_hash` (sign-out, or revoked by an admin); audited. `false` when it
+    /// was not live.
+    pub async fn end_console_session(&self, id_hash: &str, audit: &AuditEntry) -> Result<bool> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        let ended = sqlx::query(
+            "UPDATE console_sessions SET revoked_at = $1 \
+             WHERE id_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id_hash)
+        .execute(tx.conn())
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit_if(ended, audit).await
+    }
+}
+
+async fn insert_session(
+    tx: &mut super::audit::AuditedTx,
+    new: &NewSession,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO console_sessions \
+         (id_hash, email, role, created_at, last_seen_at, expires_at, ip) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6)",
+    )
+    .bind(&new.id_hash)
+    .bind(&new.email)
+    .bind(new.role.as_str())
+    .bind(now)
+    .bind(new.expires_at)
+    .bind(&new.ip)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

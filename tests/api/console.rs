@@ -1,0 +1,225 @@
+//! The console's sessions and single-use sign-in links (SPEC §13, §8.12), at the service
+//! layer the console pages will call: a link signs in once however many posts race, lives at
+//! most an hour, names a person, never a worker; sessions end when idle, at their absolute
+//! end, or at sign-out; only hashes are stored; every change names the person.
+
+use crate::on_both_backends;
+use crate::support::helpers::{manual_clock, Backend, TestDb};
+use keydrop::domain::event::Origin;
+use keydrop::domain::role::Role;
+use keydrop::service::console::{self, LinkError};
+use std::time::Duration;
+
+on_both_backends!(
+    a_sign_in_link_signs_in_once_and_sessions_end_as_they_should,
+    links_are_for_people_and_live_at_most_an_hour,
+);
+
+const IDLE: Duration = Duration::from_secs(30 * 60);
+const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
+
+async fn a_sign_in_link_signs_in_once_and_sessions_end_as_they_should(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let clock = manual_clock();
+    let store = db.store_with_clock(clock.clone()).await;
+    let token = console::create_link(
+        &store,
+        "ada@acme.example",
+        Role::Admin,
+        Duration::from_secs(600),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    let token = token.reveal().to_owned();
+    crate::support::helpers::remember_secret(&token);
+
+    // Looking at it does not use it.
+    for _ in 0..2 {
+        let holder = console::link_holder(&store, &token).await.unwrap().unwrap();
+        assert_eq!(
+            (holder.email.as_str(), holder.role),
+            ("ada@acme.example", Role::Admin)
+        );
+    }
+    // Eight posts at once: one session.
+    let mut racing = Vec::new();
+    for _ in 0..8 {
+        let (store, token) = (store.clone(), token.clone());
+        racing.push(tokio::spawn(async move {
+            console::sign_in_with_link(&store, &token, MAX_AGE, Some("198.51.100.4".into()))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut sessions = Vec::new();
+    for r in racing {
+        if let Some(s) = r.await.unwrap() {
+            sessions.push(s);
+        }
+    }
+    assert_eq!(sessions.len(), 1, "a link signs in once");
+    let (id, person) = sessions.pop().unwrap();
+    let id = id.reveal().to_owned();
+    crate::support::helpers::remember_secret(&id);
+    assert_eq!(person.actor(), "user:ada@acme.example");
+    assert!(console::link_holder(&store, &token)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(console::sign_in_with_link(&store, &token, MAX_AGE, None)
+        .await
+        .unwrap()
+        .is_none());
+
+    // The session is live while used; idle for longer than IDLE, it ends.
+    clock.advance(Duration::from_secs(29 * 60));
+    assert_eq!(
+        console::session(&store, &id, IDLE).await.unwrap(),
+        Some(person.clone())
+    );
+    clock.advance(Duration::from_secs(29 * 60));
+    assert!(console::session(&store, &id, IDLE).await.unwrap().is_some());
+    clock.advance(Duration::from_secs(31 * 60));
+    assert!(
+        console::session(&store, &id, IDLE).await.unwrap().is_none(),
+        "idle"
+    );
+
+    // Used all day, it still ends at its absolute end.
+    let token = console::create_link(
+        &store,
+        "ada@acme.example",
+        Role::Admin,
+        Duration::from_secs(600),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    let (id, _) = console::sign_in_with_link(&store, token.reveal(), MAX_AGE, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = id.reveal().to_owned();
+    for _ in 0..(12 * 3) {
+        assert!(console::session(&store, &id, IDLE).await.unwrap().is_some());
+        clock.advance(Duration::from_secs(20 * 60));
+    }
+    assert!(
+        console::session(&store, &id, IDLE).await.unwrap().is_none(),
+        "absolute end"
+    );
+
+    // Sign-out ends a session at once; a second sign-out changes nothing.
+    let token = console::create_link(
+        &store,
+        "ada@acme.example",
+        Role::Auditor,
+        Duration::from_secs(60),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    let (id, auditor) = console::sign_in_with_link(&store, token.reveal(), MAX_AGE, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = id.reveal().to_owned();
+    assert_eq!(auditor.role, Role::Auditor);
+    assert!(console::sign_out(&store, &id, &auditor, None)
+        .await
+        .unwrap());
+    assert!(!console::sign_out(&store, &id, &auditor, None)
+        .await
+        .unwrap());
+    assert!(console::session(&store, &id, IDLE).await.unwrap().is_none());
+
+    // The audit log names the person; the database holds no token or session id.
+    let events = store.list_audit(0, 1000).await.unwrap();
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.action.starts_with("console."))
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("console.link_created", "cli"),
+            ("console.sign_in", "user:ada@acme.example"),
+            ("console.link_created", "cli"),
+            ("console.sign_in", "user:ada@acme.example"),
+            ("console.link_created", "cli"),
+            ("console.sign_in", "user:ada@acme.example"),
+            ("console.sign_out", "user:ada@acme.example"),
+        ]
+    );
+    let signed_in = events
+        .iter()
+        .find(|e| e.action == "console.sign_in")
+        .unwrap();
+    assert_eq!(signed_in.ip.as_deref(), Some("198.51.100.4"));
+    assert_eq!(signed_in.details["how"], "link");
+    crate::support::helpers::assert_no_secret_in(
+        &db.raw_dump().await,
+        &crate::support::helpers::remembered_secrets(),
+        "database",
+    );
+}
+
+async fn links_are_for_people_and_live_at_most_an_hour(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let clock = manual_clock();
+    let store = db.store_with_clock(clock.clone()).await;
+    for (email, role, ttl, says) in [
+        (
+            "ada@acme.example",
+            Role::Worker,
+            600,
+            "role must be admin, issuer or auditor",
+        ),
+        ("ada@acme.example", Role::Admin, 3601, "at most 1h"),
+        ("not an address", Role::Admin, 600, "email"),
+    ] {
+        match console::create_link(
+            &store,
+            email,
+            role,
+            Duration::from_secs(ttl),
+            &Origin::cli(),
+        )
+        .await
+        {
+            Err(LinkError::Invalid(m)) => assert!(m.contains(says), "{m}"),
+            other => panic!("{email} {role:?} {ttl}: {other:?}"),
+        }
+    }
+    // An expired link signs nobody in.
+    let token = console::create_link(
+        &store,
+        "ada@acme.example",
+        Role::Issuer,
+        Duration::from_secs(600),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    clock.advance(Duration::from_secs(601));
+    assert!(console::link_holder(&store, token.reveal())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        console::sign_in_with_link(&store, token.reveal(), MAX_AGE, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Anything not shaped like a token is refused before any database work.
+    for junk in ["", "x", &"A".repeat(200)] {
+        assert!(console::link_holder(&store, junk).await.unwrap().is_none());
+        assert!(console::session(&store, junk, IDLE)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
