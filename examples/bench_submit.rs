@@ -58,6 +58,7 @@ async fn main() {
         partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
+        console: keydrop::config::ConsoleSettings::default(),
         jobs: keydrop::jobs::JobSettings::default(),
     };
     let app = Application::build(&store, settings, Arc::new(SystemClock))

@@ -2,6 +2,7 @@
 //! reason on error.
 
 mod audit;
+mod console;
 mod demo;
 mod drop;
 mod keys;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Manage webhook endpoints.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// The staff console: single-use sign-in links.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
 }
 
 /// Parse the command line, run the command, turn any error into one line.
@@ -112,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd, &store_settings, clock).await,
         Command::Audit(cmd) => audit::run(cmd, &store_settings, clock).await,
         Command::Webhook(cmd) => webhook::run(cmd, &store_settings, clock).await,
+        Command::Console(cmd) => console::run(cmd, &store_settings, clock).await,
     }
 }
 

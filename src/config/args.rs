@@ -150,6 +150,12 @@ pub struct ServeArgs {
     /// without use).
     #[arg(long, env = "KEYDROP_PARTNER_REFRESH_EVERY", default_value = "8h", value_parser = parse_duration)]
     pub partner_refresh_every: Duration,
+    /// A console session ends after this long without use (1m … 24h).
+    #[arg(long, env = "KEYDROP_CONSOLE_IDLE", default_value = "30m", value_parser = parse_duration)]
+    pub console_idle: Duration,
+    /// A console session ends this long after sign-in, however used (5m … 7d).
+    #[arg(long, env = "KEYDROP_CONSOLE_MAX_AGE", default_value = "12h", value_parser = parse_duration)]
+    pub console_max_age: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -25,7 +25,7 @@ pub use parse::{
     parse_duration, parse_rate_limit, RateLimit, RateLimitSetting, GREENHOUSE_BUDGET_RANGE,
     GREENHOUSE_TIMEOUT_RANGE,
 };
-pub use serve::{ServeSettings, BODY_TIMEOUT};
+pub use serve::{ConsoleSettings, ServeSettings, BODY_TIMEOUT};
 pub use store::{DatabaseUrl, StoreSettings};
 
 #[cfg(test)]

@@ -40,11 +40,29 @@ pub struct ServeSettings {
     pub partner: Option<PartnerClient>,
     /// `KEYDROP_PARTNER_REFRESH_EVERY`.
     pub partner_refresh_every: Duration,
+    /// The staff console's sessions (SPEC §13).
+    pub console: ConsoleSettings,
     /// How long a client may take to send a request body, counted from the
     /// end of its headers ([`BODY_TIMEOUT`]; not a setting, tests shorten it).
     pub body_timeout: Duration,
     /// Background tasks (fixed in production; tests shorten them).
     pub jobs: JobSettings,
+}
+
+/// How long console sessions last (`KEYDROP_CONSOLE_IDLE`, `KEYDROP_CONSOLE_MAX_AGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    pub idle: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            max_age: Duration::from_secs(12 * 3600),
+        }
+    }
 }
 
 /// The bound on receiving a whole request body. Headers and idle
@@ -111,6 +129,18 @@ impl ServeSettings {
                 (Duration::from_secs(1), Duration::from_secs(23 * 3600)),
             )?,
             body_timeout: BODY_TIMEOUT,
+            console: ConsoleSettings {
+                idle: bounded(
+                    "KEYDROP_CONSOLE_IDLE",
+                    args.console_idle,
+                    (Duration::from_secs(60), Duration::from_secs(24 * 3600)),
+                )?,
+                max_age: bounded(
+                    "KEYDROP_CONSOLE_MAX_AGE",
+                    args.console_max_age,
+                    (Duration::from_secs(300), Duration::from_secs(7 * 86_400)),
+                )?,
+            },
             trusted_proxies: args
                 .trusted_proxies
                 .iter()

@@ -64,6 +64,17 @@ fn is_live_external_id_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Store {
+    /// How many drops there are in each state, for the console's dashboard.
+    pub async fn drop_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM drops GROUP BY state ORDER BY state")
+                .fetch_all(self.reader()?)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// Insert an open drop with its audit event. [`StoreError::Conflict`]
     /// when another drop that is not revoked has the same `external_id`:
     /// the database's unique index decides, so two creations at the same

@@ -13,7 +13,7 @@ pub mod pages;
 pub mod routes;
 
 use middleware::{auth, methods, rate_limit};
-use routes::{connect, health, public, static_files};
+use routes::{connect, console, health, public, static_files};
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -91,6 +91,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(public::submit)
     .service(public::connect)
     .service(connect::callback)
+    .service(console::dashboard)
+    .service(console::sign_in_page)
+    .service(console::link_page)
+    .service(console::link_sign_in)
+    .service(console::sign_out)
     .service(
         web::scope("/api/v1")
             .app_data(

@@ -33,6 +33,7 @@ on_both_backends!(
     drop_create_links_lead_to_the_service_that_runs,
     drop_show_names_the_greenhouse_account_and_warns_of_another,
     audit_export_streams_ndjson_and_formula_safe_csv,
+    console_link_prints_a_single_use_sign_in_link,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -913,6 +914,71 @@ async fn audit_export_streams_ndjson_and_formula_safe_csv(backend: Backend) {
     assert!(text(&out.stdout).is_empty());
     let err = one_line_error(&run(&db, &["audit", "export", "--until", "yesterday"]));
     assert!(err.contains("--until takes an RFC 3339 time"), "{err}");
+}
+
+/// `console link` prints a sign-in link once (only its hash is stored) for a person, never
+/// for a worker.
+async fn console_link_prints_a_single_use_sign_in_link(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let out = keydrop(
+        &db,
+        &[
+            "console",
+            "link",
+            "--email",
+            "ada@acme.example",
+            "--role",
+            "admin",
+        ],
+    )
+    .env("KEYDROP_PUBLIC_URL", "https://keys.acme.example")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    let token = url
+        .strip_prefix("https://keys.acme.example/console/link/")
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_owned();
+    crate::support::helpers::remember_secret(&token);
+    assert_eq!(token.len(), 43);
+    assert!(text(&out.stderr).contains("ada@acme.example (admin)"));
+    let holder = keydrop::service::console::link_holder(&db.store().await, &token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder.role, keydrop::domain::role::Role::Admin);
+    assert_no_secret_in(&db.raw_dump().await, &[token], "database");
+    let worker = run(
+        &db,
+        &[
+            "console",
+            "link",
+            "--email",
+            "ada@acme.example",
+            "--role",
+            "worker",
+        ],
+    );
+    assert!(!worker.status.success());
+    let long = run(
+        &db,
+        &[
+            "console",
+            "link",
+            "--email",
+            "ada@acme.example",
+            "--role",
+            "admin",
+            "--ttl",
+            "2h",
+        ],
+    );
+    assert!(
+        text(&long.stderr).contains("at most 1h"),
+        "{}",
+        text(&long.stderr)
+    );
 }
 
 /// Run `keydrop drop create …`; returns (drop id, link) or the failed output.

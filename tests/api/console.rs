@@ -4,7 +4,7 @@
 //! end, or at sign-out; only hashes are stored; every change names the person.
 
 use crate::on_both_backends;
-use crate::support::helpers::{manual_clock, Backend, TestDb};
+use crate::support::helpers::{csrf_from, manual_clock, spawn_app, Backend, TestDb};
 use keydrop::domain::event::Origin;
 use keydrop::domain::role::Role;
 use keydrop::service::console::{self, LinkError};
@@ -13,6 +13,7 @@ use std::time::Duration;
 on_both_backends!(
     a_sign_in_link_signs_in_once_and_sessions_end_as_they_should,
     links_are_for_people_and_live_at_most_an_hour,
+    a_person_signs_in_with_a_link_sees_the_dashboard_and_signs_out,
 );
 
 const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -222,4 +223,148 @@ async fn links_are_for_people_and_live_at_most_an_hour(backend: Backend) {
             .unwrap()
             .is_none());
     }
+}
+
+/// Over HTTP: the console sends a stranger to sign in; a link's page names the person and
+/// shows a button (opening it uses nothing); the post signs in once and sets an `HttpOnly`
+/// session cookie; the dashboard names the person; sign-out ends the session. No page holds
+/// the link token or the session id.
+async fn a_person_signs_in_with_a_link_sees_the_dashboard_and_signs_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_drop(serde_json::json!({"org": "Initech"})).await;
+    let token = console::create_link(
+        &app.store,
+        "ada@acme.example",
+        Role::Issuer,
+        Duration::from_secs(600),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    let token = token.reveal().to_owned();
+    crate::support::helpers::remember_secret(&token);
+
+    let res = app.get("/console", None).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/console/sign-in");
+    let res = app.get("/console/sign-in", None).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("content-security-policy"));
+    assert!(res.text().await.unwrap().contains("keydrop console link"));
+
+    let link = format!("/console/link/{token}");
+    let page = app
+        .get(&link, None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("ada@acme.example") && page.contains("Sign in"),
+        "{page}"
+    );
+    assert!(!page.contains(&token), "the page does not repeat the token");
+    let csrf = csrf_from(&page).unwrap();
+    // Without the form token: refused, the link still usable.
+    let res = app
+        .post(&link, None)
+        .form(&[("csrf_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post(&link, None)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/console");
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("keydrop-console=")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let session_id = cookie.trim_start_matches("keydrop-console=").to_owned();
+    crate::support::helpers::remember_secret(&session_id);
+    // Used: the link is gone.
+    assert_eq!(app.get(&link, None).send().await.unwrap().status(), 410);
+
+    let dash = app
+        .get("/console", None)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dash.status(), 200);
+    let dash = dash.text().await.unwrap();
+    assert!(
+        dash.contains("Signed in as <strong>ada@acme.example</strong> (issuer)"),
+        "{dash}"
+    );
+    assert!(
+        dash.contains("Links by state") && dash.contains("open"),
+        "{dash}"
+    );
+    assert!(!dash.contains(&session_id) && !dash.contains(&token));
+
+    // Sign-out needs the session's form token; then the cookie opens nothing.
+    let res = app
+        .post("/console/sign-out", None)
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let csrf = csrf_from(&dash).unwrap();
+    let res = app
+        .post("/console/sign-out", None)
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let res = app
+        .get("/console", None)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let signed_out: serde_json::Value = app
+        .get(
+            "/api/v1/audit?action=console.sign_out",
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(signed_out["events"][0]["actor"], "user:ada@acme.example");
+    // Neither the link token nor the session id reached the logs (the access log shows the
+    // link's route with the token hidden) or the database.
+    crate::support::helpers::assert_no_secret_in(
+        crate::support::helpers::captured_logs().as_bytes(),
+        &[token.clone(), session_id.clone()],
+        "logs",
+    );
+    crate::support::helpers::assert_no_secret_in(
+        &app.db.raw_dump().await,
+        &[token, session_id],
+        "database",
+    );
 }

@@ -129,6 +129,9 @@ pub fn redact_path(path: &str) -> String {
     if path.starts_with("/d/") {
         return format!("/d/{REDACTED}");
     }
+    if path.starts_with("/console/link/") {
+        return format!("/console/link/{REDACTED}");
+    }
     let mut shown = redact(path);
     if let Some((cut, _)) = shown.char_indices().nth(MAX_LOGGED) {
         shown.truncate(cut);

@@ -12,6 +12,10 @@ fn hidden(shown: &str, secret: &str) -> bool {
 fn drop_links_are_redacted() {
     assert_eq!(redact_path("/d/abcDEF123"), "/d/<redacted>");
     assert_eq!(redact_path("/d/"), "/d/<redacted>");
+    assert_eq!(
+        redact_path("/console/link/abcDEF123"),
+        "/console/link/<redacted>"
+    );
     assert_eq!(redact_path("/api/v1/tokens"), "/api/v1/tokens");
     assert_eq!(redact_path(&format!("/%64/{T}")), "/%64/<redacted>");
     assert_eq!(redact_path(&format!("//d/{T}")), "//d/<redacted>");

@@ -7,13 +7,13 @@
 //! (`org`, `note`, the brand, kept form values) can never become markup. Handlers choose the
 //! status code; these functions only render.
 
-mod components;
+pub mod components;
 mod connect;
 mod drop;
 mod errors;
 mod form;
 mod instructions;
-mod layout;
+pub mod layout;
 mod missing;
 mod outcome;
 mod problem;

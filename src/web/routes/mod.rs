@@ -2,6 +2,7 @@
 //! Greenhouse" callback (`connect`), health checks, static files, and the metrics listener.
 
 pub mod connect;
+pub mod console;
 pub mod health;
 pub mod metrics;
 pub mod public;
