@@ -166,6 +166,18 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         Ok(all) => all,
         Err(_) => anyhow::bail!("the demo's drops could not be created"),
     };
+    let console_link = match crate::service::console::create_link(
+        &store,
+        "admin@keydrop-demo.example",
+        Role::Admin,
+        crate::service::console::MAX_LINK_TTL,
+        &crate::domain::event::Origin::cli(),
+    )
+    .await
+    {
+        Ok(token) => format!("{public_url}/console/link/{}", token.reveal()),
+        Err(e) => anyhow::bail!("the demo's console link: {e}"),
+    };
     let tokens = &app.state().tokens;
     let issuer = demo_token(&store, tokens, "demo issuer", Role::Issuer).await?;
     let worker = demo_token(&store, tokens, "demo worker", Role::Worker).await?;
@@ -227,6 +239,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
          \x20    {exe} --data-dir {dir} webhook add http://127.0.0.1:{receiver}/ --allow-private\n\n\
          6. Metrics (Prometheus text), on a listener of their own:\n\
          \x20    curl -s {metrics_url}\n\n\
+         7. The staff console (first pages), signed in as an admin by a single-use link (1 hour):\n\
+         \x20    {console_link}\n\n\
          Customers see {contact_name} ({contact_email}) as their contact, and {support} on the \
          unknown-link page.\n\n\
          Ctrl-C stops the demo.\n",

@@ -1202,6 +1202,13 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
     assert!(!logs.contains("no master key was configured"), "{logs}");
     assert!(printed.contains("Dana Demo") && printed.contains("API key (v1):"));
     assert!(printed.contains("Greenhouse sandbox: http://127.0.0.1:"));
+    // A console sign-in link, never logged.
+    let console_link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/console/link/"))
+        .unwrap()
+        .to_owned();
+    assert!(!logs.contains(console_link.rsplit('/').next().unwrap()));
     crate::support::helpers::remember_secret(&whsec);
     assert!(!logs.contains(&whsec));
 }
