@@ -943,10 +943,12 @@ async fn console_link_prints_a_single_use_sign_in_link(backend: Backend) {
     crate::support::helpers::remember_secret(&token);
     assert_eq!(token.len(), 43);
     assert!(text(&out.stderr).contains("ada@acme.example (admin)"));
-    let holder = keydrop::service::console::link_holder(&db.store().await, &token)
+    let store = db.store().await;
+    let holder = keydrop::service::console::link_holder(&store, &token)
         .await
         .unwrap()
         .unwrap();
+    store.close().await;
     assert_eq!(holder.role, keydrop::domain::role::Role::Admin);
     assert_no_secret_in(&db.raw_dump().await, &[token], "database");
     let worker = run(

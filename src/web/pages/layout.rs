@@ -24,7 +24,11 @@ pub fn layout(ctx: &PageContext, title: &str, content: Markup) -> Markup {
                 main #main {
                     (content)
                 }
-                (site_footer(brand))
+                @if ctx.console {
+                    (console_footer())
+                } @else {
+                    (site_footer(brand))
+                }
             }
         }
     }
@@ -56,9 +60,13 @@ fn site_header(ctx: &PageContext) -> Markup {
                     span.brand-name { (ctx.brand) }
                 }
                 p.request {
-                    "Secure credential request"
-                    @if let Some(org) = &ctx.org {
-                        " for " strong { (org) }
+                    @if ctx.console {
+                        "Staff console"
+                    } @else {
+                        "Secure credential request"
+                        @if let Some(org) = &ctx.org {
+                            " for " strong { (org) }
+                        }
                     }
                 }
                 @if let Some(contact) = &ctx.contact {
@@ -78,6 +86,19 @@ pub fn contact_line(c: &PageContact) -> Markup {
                 strong { (name) } ", "
             }
             a href=(mailto(&c.email)) translate="no" { (c.email) }
+        }
+    }
+}
+
+fn console_footer() -> Markup {
+    html! {
+        footer.site-footer {
+            div.wrap {
+                p {
+                    "keydrop staff console. Every change made here is written to the audit log "
+                    "with your name."
+                }
+            }
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct PageContext {
     /// The short reference of the credential received through the link.
     pub reference: Option<String>,
     pub handling: Handling,
+    /// A staff console page: its header and footer speak to staff, not to a customer.
+    pub console: bool,
 }
 
 impl PageContext {
@@ -89,6 +91,7 @@ impl PageContext {
             contact: None,
             reference: None,
             handling: Handling::default(),
+            console: false,
         }
     }
 

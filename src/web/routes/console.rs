@@ -37,7 +37,11 @@ struct FormToken {
 }
 
 fn context(state: &AppState) -> PageContext {
-    page_context(state, None)
+    let mut ctx = page_context(state, None);
+    ctx.console = true;
+    // Staff pages name no customer contact and no support address.
+    ctx.contact = None;
+    ctx
 }
 
 fn see_other(to: &str) -> HttpResponse {

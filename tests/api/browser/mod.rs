@@ -3,6 +3,7 @@
 //! screenshots go to target/browser-screenshots/; any CSP violation fails.
 
 mod axe;
+mod console;
 mod pages;
 mod selftest;
 mod tour;

@@ -152,7 +152,12 @@ impl TestDb {
                         .to_string_lossy()
                         .starts_with("keydrop.db")
                     {
-                        all.extend(std::fs::read(&path).unwrap());
+                        // A -wal or -shm file may go away while we list (a pool closing).
+                        match std::fs::read(&path) {
+                            Ok(bytes) => all.extend(bytes),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => panic!("{}: {e}", path.display()),
+                        }
                     }
                 }
                 all
