@@ -20,7 +20,8 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug)]
 struct Entry {
     drop: DropRecord,
-    page: Option<Bytes>,
+    /// The rendered page and the value of the cookie it is served with.
+    page: Option<(Bytes, String)>,
     at: Instant,
 }
 
@@ -36,16 +37,16 @@ impl DropCache {
         entries
             .get(token_hash)
             .filter(|e| e.at.elapsed() < TTL)
-            .map(|e| (e.drop.clone(), e.page.clone()))
+            .map(|e| (e.drop.clone(), e.page.as_ref().map(|(p, _)| p.clone())))
     }
 
     /// The rendered page alone, without cloning the drop: the hot path.
-    pub fn page(&self, token_hash: &str, now_ms: i64) -> Option<(String, Bytes)> {
+    pub fn page(&self, token_hash: &str, now_ms: i64) -> Option<(Bytes, String)> {
         let entries = self.entries.lock().ok()?;
         entries
             .get(token_hash)
             .filter(|e| e.at.elapsed() < TTL && e.drop.accepts_input(now_ms))
-            .and_then(|e| Some((e.drop.id.clone(), e.page.clone()?)))
+            .and_then(|e| e.page.clone())
     }
 
     pub fn put(&self, token_hash: String, drop: DropRecord) {
@@ -67,11 +68,12 @@ impl DropCache {
         }
     }
 
-    /// Keep the page rendered for a cached drop.
-    pub fn put_page(&self, token_hash: &str, drop_id: &str, page: Bytes) {
+    /// Keep the page rendered for a cached drop, with the value of the cookie it is served
+    /// with (computed once, not per view).
+    pub fn put_page(&self, token_hash: &str, drop_id: &str, page: Bytes, cookie: String) {
         if let Ok(mut entries) = self.entries.lock() {
             if let Some(e) = entries.get_mut(token_hash).filter(|e| e.drop.id == drop_id) {
-                e.page = Some(page);
+                e.page = Some((page, cookie));
             }
         }
     }

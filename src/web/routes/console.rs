@@ -44,6 +44,27 @@ fn context(state: &AppState) -> PageContext {
     ctx
 }
 
+/// A console page: the staff layout, a heading (with an optional lead), then `body`.
+fn page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    lead: Option<maud::Markup>,
+    body: maud::Markup,
+) -> HttpResponse {
+    html(
+        status,
+        layout(
+            &context(state),
+            title,
+            markup! {
+                (page_heading(title, lead))
+                (body)
+            },
+        ),
+    )
+}
+
 fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
@@ -83,53 +104,47 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     let form = state
         .csrf
         .issue(&bound("session", &id), state.store.now_ms());
-    let title = "Console";
-    html(
+    page(
+        &state,
         StatusCode::OK,
-        layout(
-            &context(&state),
-            title,
-            markup! {
-                (page_heading(title, Some(markup! {
-                    "Signed in as " strong { (person.email) } " (" (person.role.as_str()) ")."
-                })))
-                section aria-labelledby="counts-title" {
-                    h2 #counts-title { "Links by state" }
-                    dl.facts {
-                        @for (state, n) in &counts {
-                            div { dt { (state) } dd { (n) } }
-                        }
-                        @if counts.is_empty() {
-                            div { dt { "No links yet" } dd { "—" } }
-                        }
+        "Console",
+        Some(markup! {
+            "Signed in as " strong { (person.email) } " (" (person.role.as_str()) ")."
+        }),
+        markup! {
+            section aria-labelledby="counts-title" {
+                h2 #counts-title { "Links by state" }
+                dl.facts {
+                    @for (state, n) in &counts {
+                        div { dt { (state) } dd { (n) } }
+                    }
+                    @if counts.is_empty() {
+                        div { dt { "No links yet" } dd { "—" } }
                     }
                 }
-                form method="post" action="/console/sign-out" {
-                    input type="hidden" name="csrf_token" value=(form);
-                    button.button type="submit" { "Sign out" }
-                }
-            },
-        ),
+            }
+            form method="post" action="/console/sign-out" {
+                input type="hidden" name="csrf_token" value=(form);
+                button.button type="submit" { "Sign out" }
+            }
+        },
     )
 }
 
 #[get("/console/sign-in")]
 pub async fn sign_in_page(state: web::Data<AppState>) -> HttpResponse {
-    let title = "Sign in to the console";
-    html(
+    page(
+        &state,
         StatusCode::OK,
-        layout(
-            &context(&state),
-            title,
-            markup! {
-                (page_heading(title, None))
-                p {
-                    "Ask an administrator for a sign-in link: they make one with "
-                    code { "keydrop console link --email you@example.com --role issuer" }
-                    ". It works once, for a few minutes."
-                }
-            },
-        ),
+        "Sign in to the console",
+        None,
+        markup! {
+            p {
+                "Ask an administrator for a sign-in link: they make one with "
+                code { "keydrop console link --email you@example.com --role issuer" }
+                ". It works once, for a few minutes."
+            }
+        },
     )
 }
 
@@ -144,38 +159,33 @@ pub async fn link_page(token: web::Path<String>, state: web::Data<AppState>) -> 
     let form = state
         .csrf
         .issue(&bound("link", &token), state.store.now_ms());
-    let title = "Sign in to the console";
-    html(
+    page(
+        &state,
         StatusCode::OK,
-        layout(
-            &context(&state),
-            title,
-            markup! {
-                (page_heading(title, Some(markup! {
-                    "This link signs in " strong { (person.email) } " as "
-                    strong { (person.role.as_str()) } ", once."
-                })))
-                form method="post" {
-                    input type="hidden" name="csrf_token" value=(form);
-                    button.button type="submit" { "Sign in" }
-                }
-            },
-        ),
+        "Sign in to the console",
+        Some(markup! {
+            "This link signs in " strong { (person.email) } " as "
+            strong { (person.role.as_str()) } ", once."
+        }),
+        markup! {
+            form method="post" {
+                input type="hidden" name="csrf_token" value=(form);
+                button.button type="submit" { "Sign in" }
+            }
+        },
     )
 }
 
 fn link_gone(state: &AppState) -> HttpResponse {
-    let title = "This sign-in link cannot be used";
-    html(
+    page(
+        state,
         StatusCode::GONE,
-        layout(
-            &context(state),
-            title,
+        "This sign-in link cannot be used",
+        None,
+        notice(
+            "warning",
             markup! {
-                (page_heading(title, None))
-                (notice("warning", markup! {
-                    p { "It was used already, it has expired, or it was never made. Ask an administrator for a new one." }
-                }))
+                p { "It was used already, it has expired, or it was never made. Ask an administrator for a new one." }
             },
         ),
     )

@@ -135,15 +135,12 @@ fn seen_tag(drop_id: &str) -> String {
 }
 
 /// A link page's answer, remembering (for the next visit) that this browser saw it.
-fn seen_page(state: &AppState, drop_id: &str, page: web::Bytes) -> HttpResponse {
+fn seen_page(state: &AppState, tag: &str, page: web::Bytes) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     res.content_type("text/html; charset=utf-8");
-    if let Some(cookie) = crate::web::cookies::set(
-        SEEN_COOKIE,
-        &seen_tag(drop_id),
-        SEEN_MAX_AGE_S,
-        state.settings.is_https(),
-    ) {
+    if let Some(cookie) =
+        crate::web::cookies::set(SEEN_COOKIE, tag, SEEN_MAX_AGE_S, state.settings.is_https())
+    {
         res.insert_header((header::SET_COOKIE, cookie));
     }
     res.body(page)
@@ -206,9 +203,9 @@ pub async fn show(
     let hash = LinkToken::parse(&token).map(|l| l.hash());
     let now = state.store.now_ms();
     let seen = crate::web::cookies::get(&req, SEEN_COOKIE, state.settings.is_https());
-    if let Some((drop_id, page)) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
-        if seen.as_deref() != Some(seen_tag(&drop_id).as_str()) {
-            return seen_page(&state, &drop_id, page);
+    if let Some((page, tag)) = hash.as_deref().and_then(|h| state.drop_cache.page(h, now)) {
+        if seen.as_deref() != Some(tag.as_str()) {
+            return seen_page(&state, &tag, page);
         }
     }
     let drop = match find_drop(&state, &token, true).await {
@@ -223,19 +220,22 @@ pub async fn show(
     if let Err(e) = ensure_open(&state, &drop, visit).await {
         return e.response(&page_context(&state, Some(&drop)));
     }
-    let returning = seen.as_deref() == Some(seen_tag(&drop.id).as_str());
+    let tag = seen_tag(&drop.id);
+    let returning = seen.as_deref() == Some(tag.as_str());
     let page = match drop_page_for(&state, &drop, None, returning) {
         Ok(page) => web::Bytes::from(page.into_string()),
         Err(e) => return e.response(&page_context(&state, Some(&drop))),
     };
     if shows_connect(&state, &drop) {
         // Not cached: the cache answers without knowing the drop, so without this header.
-        return allow_connect(&state, seen_page(&state, &drop.id, page));
+        return allow_connect(&state, seen_page(&state, &tag, page));
     }
     if let (Some(h), false) = (&hash, returning) {
-        state.drop_cache.put_page(h, &drop.id, page.clone());
+        state
+            .drop_cache
+            .put_page(h, &drop.id, page.clone(), tag.clone());
     }
-    seen_page(&state, &drop.id, page)
+    seen_page(&state, &tag, page)
 }
 
 #[post("/d/{token}")]
