@@ -11,7 +11,8 @@
 //!   (`service::credentials`: intake, connect, release, checks, the keep-alive);
 //! - 5 `sandbox`: the fake Greenhouse of the tests, benchmarks and `keydrop demo`;
 //! - 4 `greenhouse` (credential kinds as plug-ins, their checks and token endpoints) and
-//!   `store` (SQLite and PostgreSQL; every transition one audited statement);
+//!   `store` (SQLite and PostgreSQL; every transition one audited statement) and `oidc` (the
+//!   console's OpenID Connect relying party);
 //! - 3 `config`, `metrics`, `health`; 2 `domain` (the rules, typed events); 1 `crypto`
 //!   (every key) and `clock`.
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod greenhouse;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
+pub mod oidc;
 pub mod sandbox;
 pub mod service;
 pub mod startup;

@@ -255,7 +255,15 @@ impl Application {
             crate::web::middleware::headers::connect_policy(&checker.config().auth_url);
         let tasks = Supervisor::new(clock.clone(), settings.jobs.restart_backoff);
         let limiter = settings.rate_limit.map(RateLimiter::new);
+        let oidc = settings
+            .console
+            .oidc
+            .clone()
+            .map(|o| crate::oidc::Provider::new(o, settings.greenhouse_timeout).map(Arc::new))
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
         let services = Arc::new(crate::service::Services {
+            oidc,
             store: store.clone(),
             releases,
             vendor,

@@ -156,6 +156,8 @@ pub struct ServeArgs {
     /// A console session ends this long after sign-in, however used (5m … 7d).
     #[arg(long, env = "KEYDROP_CONSOLE_MAX_AGE", default_value = "12h", value_parser = parse_duration)]
     pub console_max_age: Duration,
+    #[command(flatten)]
+    pub oidc: super::oidc::OidcArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@
 //! - [`store`]: where the data and the keys are (every command);
 //! - [`serve`]: the running service's settings, checked once at start;
 //! - [`greenhouse`]: Greenhouse's URLs and the operator's partner client;
+//! - [`oidc`]: the console's OpenID Connect provider and who may sign in;
 //! - [`jobs`]: how the background tasks run;
 //! - [`brand`]: what the customer pages show of the operator;
 //! - [`parse`]: durations, rates and their bounds.
@@ -14,6 +15,7 @@ pub mod args;
 pub mod brand;
 pub mod greenhouse;
 pub mod jobs;
+pub mod oidc;
 pub mod parse;
 pub mod serve;
 pub mod store;
@@ -21,6 +23,7 @@ pub mod store;
 pub use args::{GlobalArgs, LogFormat, PartnerArgs, ServeArgs};
 pub use greenhouse::{greenhouse_url, partner_client, PartnerClient};
 pub use jobs::{Backoff, JobSettings};
+pub use oidc::{OidcArgs, OidcSettings};
 pub use parse::{
     parse_duration, parse_rate_limit, RateLimit, RateLimitSetting, GREENHOUSE_BUDGET_RANGE,
     GREENHOUSE_TIMEOUT_RANGE,

@@ -50,10 +50,15 @@ pub struct ServeSettings {
 }
 
 /// How long console sessions last (`KEYDROP_CONSOLE_IDLE`, `KEYDROP_CONSOLE_MAX_AGE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ConsoleSettings {
     pub idle: Duration,
     pub max_age: Duration,
+    /// The console's base URL (`KEYDROP_CONSOLE_URL`, else `KEYDROP_PUBLIC_URL`); its scheme
+    /// decides whether the session cookie is `Secure`.
+    pub url: String,
+    /// The OpenID Connect provider people sign in with, if any.
+    pub oidc: Option<super::oidc::OidcSettings>,
 }
 
 impl Default for ConsoleSettings {
@@ -61,6 +66,8 @@ impl Default for ConsoleSettings {
         Self {
             idle: Duration::from_secs(30 * 60),
             max_age: Duration::from_secs(12 * 3600),
+            url: String::new(),
+            oidc: None,
         }
     }
 }
@@ -140,6 +147,11 @@ impl ServeSettings {
                     args.console_max_age,
                     (Duration::from_secs(300), Duration::from_secs(7 * 86_400)),
                 )?,
+                url: super::oidc::console_url(&args.oidc, &public_url)?,
+                oidc: super::oidc::oidc_settings(
+                    &args.oidc,
+                    &super::oidc::console_url(&args.oidc, &public_url)?,
+                )?,
             },
             trusted_proxies: args
                 .trusted_proxies
@@ -150,6 +162,16 @@ impl ServeSettings {
                 .collect::<Result<_, _>>()?,
             jobs: JobSettings::default(),
         })
+    }
+
+    /// Whether the console is served over TLS (then its cookie is `Secure`, `__Host-`).
+    pub fn console_is_https(&self) -> bool {
+        let url = if self.console.url.is_empty() {
+            &self.public_url
+        } else {
+            &self.console.url
+        };
+        url.starts_with("https://")
     }
 
     /// Whether the links are served over TLS (then HSTS is sent).

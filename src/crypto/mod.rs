@@ -39,6 +39,14 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2): base64url, no padding, of its
+/// SHA-256.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
 /// SHA-256, hex encoded.
 pub fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);

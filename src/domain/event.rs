@@ -203,6 +203,12 @@ pub enum Event {
     ConsoleSignOut {
         email: String,
     },
+    /// The identity provider vouched for someone the console does not let in; `who` is
+    /// their verified e-mail, or `sub:<subject>` without one.
+    ConsoleSignInRefused {
+        who: String,
+        reason: String,
+    },
     /// A keydrop-internal secret (e.g. the form-token root) was created.
     ServiceSecretCreated {
         name: String,
@@ -320,6 +326,7 @@ impl Event {
             Self::ConsoleLinkCreated { .. } => "console.link_created",
             Self::ConsoleSignIn { .. } => "console.sign_in",
             Self::ConsoleSignOut { .. } => "console.sign_out",
+            Self::ConsoleSignInRefused { .. } => "console.sign_in_refused",
             Self::WebhookCreated { .. } => "webhook.create",
             Self::WebhookUpdated { .. } => "webhook.update",
             Self::WebhookDeleted { .. } => "webhook.delete",
@@ -367,6 +374,7 @@ impl Event {
             Self::ConsoleLinkCreated { email, .. }
             | Self::ConsoleSignIn { email, .. }
             | Self::ConsoleSignOut { email } => format!("user:{email}"),
+            Self::ConsoleSignInRefused { who, .. } => format!("user:{who}"),
             Self::WebhookCreated { endpoint, .. }
             | Self::WebhookUpdated { endpoint }
             | Self::WebhookDeleted { endpoint }
@@ -504,6 +512,7 @@ impl Event {
             Self::ConsoleLinkCreated { role, .. } => json!({ "role": role }),
             Self::ConsoleSignIn { how, role, .. } => json!({ "how": how, "role": role }),
             Self::ConsoleSignOut { .. } => json!({}),
+            Self::ConsoleSignInRefused { reason, .. } => json!({ "reason": reason }),
             Self::WebhookDeliveryRetried { delivery, .. } => json!({ "delivery": delivery }),
             Self::KeysRewrapped {
                 credentials,

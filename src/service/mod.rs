@@ -34,6 +34,8 @@ pub struct Services {
     pub tokens: tokens::Tokens,
     /// Prometheus series (served only with `KEYDROP_METRICS_BIND`).
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The console's OpenID Connect provider, when one is configured.
+    pub oidc: Option<std::sync::Arc<crate::oidc::Provider>>,
 }
 
 impl std::fmt::Debug for Services {

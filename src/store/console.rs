@@ -143,6 +143,73 @@ impl Store {
         .transpose()
     }
 
+    /// Start session `new` for a person the identity provider vouched for; audited.
+    pub async fn start_console_session(&self, new: &NewSession, audit: &AuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        let now = tx.now_ms();
+        insert_session(&mut tx, new, now).await?;
+        tx.record(audit).await?;
+        tx.commit().await
+    }
+
+    /// Record an audit event that changes nothing else (a refused sign-in).
+    pub async fn record_only(&self, audit: &AuditEntry) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        tx.record(audit).await?;
+        tx.commit().await
+    }
+
+    /// Remember an OpenID Connect sign-in under way until `expires_at`: its `state`'s hash,
+    /// the hash of the browser's secret, the console page to land on. Sign-ins abandoned
+    /// more than an hour ago are swept in the same statement's transaction.
+    pub async fn insert_oidc_state(
+        &self,
+        state_hash: &str,
+        browser_hash: &str,
+        next_path: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let now = self.now_ms();
+        sqlx::query("DELETE FROM console_oidc_states WHERE expires_at < $1")
+            .bind(now.saturating_sub(3_600_000))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO console_oidc_states \
+             (state_hash, browser_hash, next_path, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(state_hash)
+        .bind(browser_hash)
+        .bind(next_path)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Take a sign-in under way by its `state`'s hash, once: the browser hash and the page
+    /// to land on. `None` when unknown, used or expired — however many callbacks race.
+    pub async fn take_oidc_state(&self, state_hash: &str) -> Result<Option<(String, String)>> {
+        let now = self.now_ms();
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE console_oidc_states SET used_at = $1 \
+             WHERE state_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING browser_hash, next_path",
+        )
+        .bind(now)
+        .bind(state_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Ok((r.try_get("browser_hash")?, r.try_get("next_path")?)))
+            .transpose()
+    }
+
     /// End session `id_hash` (sign-out, or revoked by an admin); audited. `false` when it
     /// was not live.
     pub async fn end_console_session(&self, id_hash: &str, audit: &AuditEntry) -> Result<bool> {

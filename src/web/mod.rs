@@ -93,6 +93,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(connect::callback)
     .service(console::dashboard)
     .service(console::sign_in_page)
+    .service(console::sign_in_start)
+    .service(console::oidc_callback)
     .service(console::link_page)
     .service(console::link_sign_in)
     .service(console::sign_out)

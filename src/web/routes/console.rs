@@ -1,5 +1,5 @@
-//! The staff console (SPEC §13), first pages: sign-in by a single-use link (`keydrop console
-//! link`), the dashboard, sign-out. Server-rendered like the customer pages (no JavaScript,
+//! The staff console (SPEC §13): sign-in with OpenID Connect or by a single-use link
+//! (`keydrop console link`), the dashboard, sign-out. Server-rendered like the customer pages (no JavaScript,
 //! the same CSP and headers); every rule is in `service::console`.
 //!
 //! The session cookie is `keydrop-console` (`HttpOnly`, `SameSite=Lax`; `Secure` and
@@ -80,7 +80,7 @@ async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<(String, Person)>, HttpResponse> {
-    let Some(id) = cookies::get(req, COOKIE, state.settings.is_https()) else {
+    let Some(id) = cookies::get(req, COOKIE, state.settings.console_is_https()) else {
         return Ok(None);
     };
     match console::session(&state.store, &id, state.settings.console.idle).await {
@@ -131,21 +131,212 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     )
 }
 
+/// The cookie holding the browser's secret of an OpenID Connect sign-in under way.
+const OIDC_COOKIE: &str = "keydrop-console-oidc";
+
+#[derive(serde::Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
 #[get("/console/sign-in")]
-pub async fn sign_in_page(state: web::Data<AppState>) -> HttpResponse {
-    page(
-        &state,
-        StatusCode::OK,
-        "Sign in to the console",
-        None,
+pub async fn sign_in_page(query: web::Query<Next>, state: web::Data<AppState>) -> HttpResponse {
+    let link_help = markup! {
+        "Ask an administrator for a sign-in link: they make one with "
+        code { "keydrop console link --email you@example.com --role issuer" }
+        ". It works once, for a few minutes."
+    };
+    let body = if state.oidc.is_some() {
+        let form = state
+            .csrf
+            .issue(&bound("sign-in", ""), state.store.now_ms());
         markup! {
-            p {
-                "Ask an administrator for a sign-in link: they make one with "
-                code { "keydrop console link --email you@example.com --role issuer" }
-                ". It works once, for a few minutes."
+            form method="post" action="/console/sign-in" {
+                input type="hidden" name="csrf_token" value=(form);
+                input type="hidden" name="next" value=(console::landing(query.next.as_deref()));
+                button.button type="submit" { "Sign in with single sign-on" }
             }
-        },
-    )
+            p.hint { "Identity provider down? " (link_help) }
+        }
+    } else {
+        markup! { p { (link_help) } }
+    };
+    page(&state, StatusCode::OK, "Sign in to the console", None, body)
+}
+
+#[derive(serde::Deserialize)]
+struct SignInForm {
+    csrf_token: String,
+    next: Option<String>,
+}
+
+/// Start single sign-on: the browser keeps a secret in a cookie and goes to the provider.
+#[post("/console/sign-in")]
+pub async fn sign_in_start(
+    form: web::Form<SignInForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(provider) = state.oidc.clone() else {
+        return crate::web::page_error::PageError::NotFound.response(&context(&state));
+    };
+    if !state.csrf.verify(
+        &bound("sign-in", ""),
+        &form.csrf_token,
+        state.store.now_ms(),
+    ) {
+        return crate::web::page_error::PageError::FormExpired.response(&context(&state));
+    }
+    let started = console::start_oidc(&state.store, &provider, form.next.as_deref()).await;
+    let start = match started {
+        Ok(s) => s,
+        Err(e) => return sign_in_failed(&state, &e),
+    };
+    let https = state.settings.console_is_https();
+    let ttl = console::OIDC_SIGN_IN_TTL.as_secs();
+    match cookies::set(OIDC_COOKIE, start.browser.reveal(), ttl, https) {
+        Some(cookie) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, start.redirect))
+            .insert_header((header::SET_COOKIE, cookie))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        None => internal(
+            &state,
+            &crate::service::ServiceError::Internal(
+                "the sign-in cookie could not be written".into(),
+            ),
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Back from the provider: a session, or a page that says why not.
+#[get("/console/oidc/callback")]
+pub async fn oidc_callback(
+    req: HttpRequest,
+    query: web::Query<Callback>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(provider) = state.oidc.clone() else {
+        return crate::web::page_error::PageError::NotFound.response(&context(&state));
+    };
+    let https = state.settings.console_is_https();
+    let finished = match (&query.error, &query.code, &query.state) {
+        (Some(error), _, _) => Err(console::SignInError::Rejected(format!(
+            "the identity provider did not sign you in ({})",
+            error
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(60)
+                .collect::<String>()
+        ))),
+        (None, Some(code), Some(st)) => {
+            console::finish_oidc(
+                &state.store,
+                &provider,
+                cookies::get(&req, OIDC_COOKIE, https).as_deref(),
+                st,
+                code,
+                state.settings.console.max_age,
+                client_ip(&req),
+            )
+            .await
+        }
+        _ => Err(console::SignInError::Rejected(
+            "the callback carries no code and state".into(),
+        )),
+    };
+    let mut res = match finished {
+        Ok((session, _, next)) => {
+            let max_age = state.settings.console.max_age.as_secs();
+            match cookies::set(COOKIE, session.reveal(), max_age, https) {
+                Some(cookie) => HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, next))
+                    .insert_header((header::SET_COOKIE, cookie))
+                    .finish(),
+                None => internal(
+                    &state,
+                    &crate::service::ServiceError::Internal(
+                        "the session cookie could not be written".into(),
+                    ),
+                ),
+            }
+        }
+        Err(e) => sign_in_failed(&state, &e),
+    };
+    // The sign-in's secret has done its work, whatever the outcome.
+    if let Some(gone) = cookies::set(OIDC_COOKIE, "", 0, https) {
+        res.headers_mut().append(header::SET_COOKIE, gone);
+    }
+    res
+}
+
+/// The page of a sign-in that did not end in a session: 400 (start again), 403 (refused,
+/// and why), 503 (the provider is down: use a sign-in link).
+fn sign_in_failed(state: &AppState, e: &console::SignInError) -> HttpResponse {
+    use console::SignInError as E;
+    let again = markup! { p { a href="/console/sign-in" { "Start again" } } };
+    match e {
+        E::Rejected(why) => {
+            tracing::info!(reason = %why, "console sign-in rejected");
+            page(
+                state,
+                StatusCode::BAD_REQUEST,
+                "This sign-in did not work",
+                None,
+                markup! {
+                    (notice("warning", markup! { p { (why) "." } }))
+                    (again)
+                },
+            )
+        }
+        E::Refused(reason) => {
+            let why = match *reason {
+                "no_email" => "Your identity provider did not tell keydrop your e-mail address.",
+                "email_unverified" => "Your identity provider has not verified your e-mail address.",
+                "domain_not_allowed" => "Your e-mail address is not in a domain allowed to use this console.",
+                _ => "You are not in a group (and your e-mail address is not on a list) that gives a role in this console.",
+            };
+            page(
+                state,
+                StatusCode::FORBIDDEN,
+                "You cannot use this console",
+                None,
+                markup! {
+                    (notice("warning", markup! {
+                        p { (why) }
+                        p { "If you should have access, ask an administrator to add you (reason: " code { (reason) } ")." }
+                    }))
+                },
+            )
+        }
+        E::Unavailable(why) => {
+            tracing::warn!(reason = %why, "identity provider unavailable");
+            let mut res = page(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Single sign-on is unavailable",
+                None,
+                markup! {
+                    (notice("warning", markup! {
+                        p { "The identity provider could not be reached or answered unexpectedly. Try again in a minute." }
+                        p { "In a hurry? An administrator can make you a single-use sign-in link with "
+                            code { "keydrop console link" } "." }
+                    }))
+                    (again)
+                },
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            res
+        }
+        E::Service(e) => internal(state, e),
+    }
 }
 
 /// A link's page: who it signs in and a button; a `GET` never uses the link.
@@ -219,7 +410,12 @@ pub async fn link_sign_in(
         Err(e) => return internal(&state, &e),
     };
     let max_age = state.settings.console.max_age.as_secs();
-    match cookies::set(COOKIE, session.reveal(), max_age, state.settings.is_https()) {
+    match cookies::set(
+        COOKIE,
+        session.reveal(),
+        max_age,
+        state.settings.console_is_https(),
+    ) {
         Some(cookie) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, "/console"))
             .insert_header((header::SET_COOKIE, cookie))
@@ -255,7 +451,7 @@ pub async fn sign_out(
         return internal(&state, &e);
     }
     let mut res = see_other("/console/sign-in");
-    if let Some(gone) = cookies::set(COOKIE, "", 0, state.settings.is_https()) {
+    if let Some(gone) = cookies::set(COOKIE, "", 0, state.settings.console_is_https()) {
         res.headers_mut().insert(header::SET_COOKIE, gone);
     }
     res

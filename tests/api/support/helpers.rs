@@ -286,6 +286,8 @@ pub struct AppOptions {
     pub real_public_url: bool,
     /// Another credential-kind registry (one with a test-only kind).
     pub kinds: Option<&'static keydrop::greenhouse::Registry>,
+    /// An OpenID Connect provider for the console; its `redirect_uri` is made the app's.
+    pub oidc: Option<keydrop::config::OidcSettings>,
 }
 
 impl AppOptions {
@@ -330,6 +332,7 @@ impl Default for AppOptions {
             support_email: None,
             real_public_url: false,
             kinds: None,
+            oidc: None,
         }
     }
 }
@@ -383,6 +386,10 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
             .port();
         settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
         settings.public_url = format!("http://127.0.0.1:{port}");
+    }
+    if let Some(mut oidc) = opts.oidc {
+        oidc.redirect_uri = format!("{}/console/oidc/callback", settings.public_url);
+        settings.console.oidc = Some(oidc);
     }
     let mut app = start_with(db, shared, settings, opts.kinds).await;
     app.fake = fake;
