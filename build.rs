@@ -7,7 +7,10 @@
 //! - `keydrop_no_browser` when `KEYDROP_TEST_CHROMEDRIVER` is unset (the
 //!   headless-Chromium tests);
 //! - `keydrop_no_axe` when `KEYDROP_TEST_AXE` (the path of axe-core's
-//!   `axe.min.js`, installed by `.ci/run`) is unset (the accessibility check).
+//!   `axe.min.js`, installed by `.ci/run`) is unset (the accessibility check);
+//! - `keydrop_no_oidc_provider` when `KEYDROP_TEST_OIDC_PROVIDER` (a directory where the npm
+//!   package `oidc-provider` v9 is installed, as `.ci/run` does) is unset (console single
+//!   sign-on through a real provider).
 //!
 //! Cargo re-runs this when one of the variables changes, so setting one rebuilds
 //! the crate and its tests once. Nothing in the service itself uses these.
@@ -20,6 +23,7 @@ fn main() {
         ("KEYDROP_TEST_POSTGRES_URL", "keydrop_no_postgres"),
         ("KEYDROP_TEST_CHROMEDRIVER", "keydrop_no_browser"),
         ("KEYDROP_TEST_AXE", "keydrop_no_axe"),
+        ("KEYDROP_TEST_OIDC_PROVIDER", "keydrop_no_oidc_provider"),
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

@@ -122,6 +122,27 @@ impl Provider {
         &self.settings
     }
 
+    /// The origins the sign-in form must be allowed to post to, redirect included (CSP
+    /// `form-action`): the issuer's, and the authorization endpoint's when discovery answers.
+    pub async fn form_origins(&self) -> Vec<String> {
+        let mut origins = Vec::new();
+        let issuer = Some(self.settings.issuer.clone());
+        let endpoint = self
+            .discovery()
+            .await
+            .ok()
+            .map(|d| d.authorization_endpoint);
+        for url in [issuer, endpoint].into_iter().flatten() {
+            if let Ok(u) = reqwest::Url::parse(&url) {
+                let o = u.origin().ascii_serialization();
+                if o != "null" && !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
+        }
+        origins
+    }
+
     /// Where to send the browser: the provider's authorization endpoint with the code flow,
     /// PKCE (S256) `challenge`, `state` and `nonce`.
     pub async fn authorization_url(

@@ -13,9 +13,20 @@ pub fn connect_policy(auth_url: &str) -> Option<actix_web::http::header::HeaderV
         .ok()
         .map(|u| u.origin().ascii_serialization())
         .filter(|o| o != "null")?;
+    policy_with_form_action(&[origin])
+}
+
+/// [`CONTENT_SECURITY_POLICY`] whose forms may also go (or be redirected) to `origins`: the
+/// Connect pages (Greenhouse) and the console's sign-in page (the identity provider).
+pub fn policy_with_form_action(origins: &[String]) -> Option<actix_web::http::header::HeaderValue> {
+    if origins.iter().any(|o| {
+        o.is_empty() || o.contains([';', ',', '\'', ' ']) || o.chars().any(char::is_control)
+    }) {
+        return None;
+    }
     let csp = CONTENT_SECURITY_POLICY.replace(
         "form-action 'self'",
-        &format!("form-action 'self' {origin}"),
+        &format!("form-action 'self' {}", origins.join(" ")),
     );
     actix_web::http::header::HeaderValue::from_str(&csp).ok()
 }

@@ -146,6 +146,12 @@ pub async fn sign_in_page(query: web::Query<Next>, state: web::Data<AppState>) -
         code { "keydrop console link --email you@example.com --role issuer" }
         ". It works once, for a few minutes."
     };
+    let mut csp = None;
+    if let Some(provider) = &state.oidc {
+        csp = crate::web::middleware::headers::policy_with_form_action(
+            &provider.form_origins().await,
+        );
+    }
     let body = if state.oidc.is_some() {
         let form = state
             .csrf
@@ -161,7 +167,12 @@ pub async fn sign_in_page(query: web::Query<Next>, state: web::Data<AppState>) -
     } else {
         markup! { p { (link_help) } }
     };
-    page(&state, StatusCode::OK, "Sign in to the console", None, body)
+    let mut res = page(&state, StatusCode::OK, "Sign in to the console", None, body);
+    if let Some(csp) = csp {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    res
 }
 
 #[derive(serde::Deserialize)]
@@ -213,6 +224,8 @@ struct Callback {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// RFC 9207: the provider names itself in the response, when it supports that.
+    iss: Option<String>,
 }
 
 /// Back from the provider: a session, or a page that says why not.
@@ -227,6 +240,15 @@ pub async fn oidc_callback(
     };
     let https = state.settings.console_is_https();
     let finished = match (&query.error, &query.code, &query.state) {
+        _ if query
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != provider.settings().issuer) =>
+        {
+            Err(console::SignInError::Rejected(
+                "the callback names another identity provider".into(),
+            ))
+        }
         (Some(error), _, _) => Err(console::SignInError::Rejected(format!(
             "the identity provider did not sign you in ({})",
             error
