@@ -206,6 +206,7 @@ pub async fn run(
             let filter = DropFilter {
                 state: state.as_deref().and_then(DropState::parse),
                 external_id,
+                ..DropFilter::default()
             };
             println!(
                 "{:<36}  {:<9}  {:<18}  {:<12}  {:<9}  {:<20}  {:>8}  org",

@@ -35,6 +35,23 @@ pub struct NewDrop {
 pub struct DropFilter {
     pub state: Option<DropState>,
     pub external_id: Option<String>,
+    /// Exactly this kind (`harvest_v3`, …).
+    pub kind: Option<String>,
+    /// The org or the external_id starts with this text (the console's search; any case).
+    pub prefix: Option<String>,
+}
+
+/// `text` as a `LIKE` prefix pattern, lower-cased, its wildcards escaped (escape `\`).
+fn like_prefix(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// The unique index that keeps an `external_id` to one drop that is not revoked.
@@ -148,6 +165,9 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM drops WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
              AND (CAST($5 AS TEXT) IS NULL OR external_id = $5) \
+             AND (CAST($6 AS TEXT) IS NULL OR kind = $6) \
+             AND (CAST($7 AS TEXT) IS NULL OR lower(org) LIKE $7 ESCAPE '\\' \
+                  OR lower(external_id) LIKE $7 ESCAPE '\\') \
              AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
              ORDER BY created_at DESC, id DESC LIMIT $4"
         );
@@ -157,6 +177,8 @@ impl Store {
             .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
             .bind(limit)
             .bind(filter.external_id.as_deref())
+            .bind(filter.kind.as_deref())
+            .bind(filter.prefix.as_deref().map(like_prefix))
             .fetch_all(self.reader()?)
             .await?;
         rows.iter().map(drop_from_row).collect()

@@ -13,7 +13,7 @@ pub mod pages;
 pub mod routes;
 
 use middleware::{auth, methods, rate_limit};
-use routes::{connect, console, health, public, static_files};
+use routes::{connect, console, console_drops, health, public, static_files};
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -98,6 +98,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(console::link_page)
     .service(console::link_sign_in)
     .service(console::sign_out)
+    // `/console/drops/new` before `/console/drops/{id}`.
+    .service(console_drops::new_form)
+    .service(console_drops::create)
+    .service(console_drops::list)
+    .service(console_drops::detail)
+    .service(console_drops::revoke)
+    .service(console_drops::recheck)
     .service(
         web::scope("/api/v1")
             .app_data(

@@ -84,6 +84,7 @@ async fn text_the_database_cannot_store_is_a_422_not_a_500(backend: Backend) {
     let filter = DropFilter {
         state: None,
         external_id: Some("cust\u{0}1".to_owned()),
+        ..DropFilter::default()
     };
     let listed = app.store.list_drops(&filter, None, 10).await;
     match backend {

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod connect_kind;
 mod console;
+mod console_drops;
 mod console_oidc;
 mod credentials;
 mod deploy;

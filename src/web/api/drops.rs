@@ -75,6 +75,7 @@ pub async fn list(
     let filter = DropFilter {
         state: filter,
         external_id: query.external_id.and_then(QueryText::filter),
+        ..DropFilter::default()
     };
     let drops = state
         .store

@@ -19,10 +19,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use maud::html as markup;
 
 /// The session cookie's base name.
-const COOKIE: &str = "keydrop-console";
+pub(super) const COOKIE: &str = "keydrop-console";
 
 /// The form token's binding for a session id or a link token (never the value itself).
-fn bound(purpose: &str, secret: &str) -> String {
+pub(super) fn bound(purpose: &str, secret: &str) -> String {
     crate::crypto::sha256_hex(&[
         b"keydrop/console-form/",
         purpose.as_bytes(),
@@ -32,11 +32,11 @@ fn bound(purpose: &str, secret: &str) -> String {
 }
 
 #[derive(serde::Deserialize)]
-struct FormToken {
-    csrf_token: String,
+pub(super) struct FormToken {
+    pub(super) csrf_token: String,
 }
 
-fn context(state: &AppState) -> PageContext {
+pub(super) fn context(state: &AppState) -> PageContext {
     let mut ctx = page_context(state, None);
     ctx.console = true;
     // Staff pages name no customer contact and no support address.
@@ -45,7 +45,7 @@ fn context(state: &AppState) -> PageContext {
 }
 
 /// A console page: the staff layout, a heading (with an optional lead), then `body`.
-fn page(
+pub(super) fn page(
     state: &AppState,
     status: StatusCode,
     title: &str,
@@ -65,18 +65,18 @@ fn page(
     )
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(super) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .finish()
 }
 
-fn internal(state: &AppState, e: &crate::service::ServiceError) -> HttpResponse {
+pub(super) fn internal(state: &AppState, e: &crate::service::ServiceError) -> HttpResponse {
     crate::web::page_error::PageError::internal(e).response(&context(state))
 }
 
 /// The person of the request's session, if it has a live one.
-async fn signed_in(
+pub(super) async fn signed_in(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<(String, Person)>, HttpResponse> {
@@ -88,6 +88,52 @@ async fn signed_in(
         Ok(None) => Ok(None),
         Err(e) => Err(internal(state, &e)),
     }
+}
+
+/// The signed-in person who may do `what`, with their session id; otherwise the answer: a
+/// 303 to sign in (coming back to `here`), or a 403 page that says what their role lacks.
+pub(super) async fn person_who_may(
+    req: &HttpRequest,
+    state: &AppState,
+    what: crate::domain::role::Capability,
+) -> Result<(String, Person), HttpResponse> {
+    let Some((id, person)) = signed_in(req, state).await? else {
+        let here = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/console");
+        let back = serde_urlencoded::to_string([("next", console::landing(Some(here)))])
+            .unwrap_or_default();
+        return Err(see_other(&format!("/console/sign-in?{back}")));
+    };
+    if !person.role.may(what) {
+        return Err(page(
+            state,
+            StatusCode::FORBIDDEN,
+            "Not for your role",
+            None,
+            notice(
+                "warning",
+                markup! { p { "You are signed in as " (person.role.as_str()) ", which may not do this. Ask an administrator if you need to." } },
+            ),
+        ));
+    }
+    Ok((id, person))
+}
+
+/// A form token for `session` (console POSTs are checked against the session).
+pub(super) fn form_token(state: &AppState, session: &str) -> String {
+    state
+        .csrf
+        .issue(&bound("session", session), state.store.now_ms())
+}
+
+/// Whether `token` was issued for `session`.
+pub(super) fn form_ok(state: &AppState, session: &str, token: &str) -> bool {
+    state
+        .csrf
+        .verify(&bound("session", session), token, state.store.now_ms())
 }
 
 #[get("/console")]
@@ -112,6 +158,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
             "Signed in as " strong { (person.email) } " (" (person.role.as_str()) ")."
         }),
         markup! {
+            (super::console_drops::nav(&person))
             section aria-labelledby="counts-title" {
                 h2 #counts-title { "Links by state" }
                 dl.facts {

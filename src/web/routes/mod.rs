@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod console;
+pub mod console_drops;
 pub mod health;
 pub mod metrics;
 pub mod public;

@@ -1,0 +1,655 @@
+//! The console's drops (SPEC §13): the list (filters, search by org or external_id prefix,
+//! cursor pages), the new-drop form (the API's field names, the link shown once), a drop's
+//! page (its credential's report, its timeline, actions by role). Every rule is the API's:
+//! the same validation (`DropRequest::validate`), the same service calls, the same role
+//! matrix (`Role::may`), with the signed-in person as the audit log's actor.
+
+use super::console::{context, form_ok, form_token, internal, page, person_who_may, see_other};
+use crate::domain::audit::{AuditEvent, AuditFilter};
+use crate::domain::contact::Contact;
+use crate::domain::drop::{DropRecord, DropRequest, DropState};
+use crate::domain::role::Capability;
+use crate::service;
+use crate::service::console::Person;
+use crate::service::credentials::Rechecked;
+use crate::service::drops::{CreateError, Revoked};
+use crate::store::{Cursor, DropFilter};
+use crate::web::page_error::PageError;
+use crate::web::pages::components::notice;
+use crate::web::{client_ip, AppState};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use maud::{html as markup, Markup};
+
+/// Drops per page.
+const PAGE: i64 = 50;
+
+fn when(ms: i64) -> String {
+    let t = crate::clock::from_millis(ms);
+    crate::clock::rfc3339(t)
+        .replace('T', " ")
+        .chars()
+        .take(16)
+        .collect::<String>()
+        + " UTC"
+}
+
+fn origin(person: &Person, req: &HttpRequest) -> crate::domain::event::Origin {
+    crate::domain::event::Origin::new(person.actor(), client_ip(req))
+}
+
+/// The console's navigation, on every signed-in page.
+pub(super) fn nav(person: &Person) -> Markup {
+    markup! {
+        nav.console-nav aria-label="Console" {
+            a href="/console" { "Dashboard" }
+            " · " a href="/console/drops" { "Drops" }
+            @if person.role.may(Capability::ManageDrops) {
+                " · " a href="/console/drops/new" { "New drop" }
+            }
+            @if person.role.may(Capability::ReadAudit) {
+                " · " a href="/console/audit" { "Audit log" }
+            }
+            " — " (person.email) " (" (person.role.as_str()) ")"
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    q: Option<String>,
+    after: Option<String>,
+}
+
+/// A query-string value as a filter: trimmed, empty means none; control characters or more
+/// than 200 characters are refused (the API's rule for list filters).
+fn text_filter(v: Option<&str>) -> Result<Option<String>, ()> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if s.chars().count() > 200 || s.chars().any(char::is_control) => Err(()),
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}
+
+fn bad_filter(state: &AppState, what: &str) -> HttpResponse {
+    page(
+        state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "That filter cannot be used",
+        None,
+        markup! {
+            (notice("warning", markup! { p { (what) } }))
+            p { a href="/console/drops" { "All drops" } }
+        },
+    )
+}
+
+#[get("/console/drops")]
+pub async fn list(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (_, person) = match person_who_may(&req, &state, Capability::ReadDrops).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let drop_state = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match DropState::parse(s) {
+            Some(st) => Some(st),
+            None => {
+                return bad_filter(
+                    &state,
+                    "state must be one of open, submitted, expired, revoked, locked.",
+                )
+            }
+        },
+    };
+    let kind = match query.kind.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(k) => match state.checker.kinds().by_name(k) {
+            Some(kind) => Some(kind.name().to_owned()),
+            None => return bad_filter(&state, "kind is not a credential kind keydrop knows."),
+        },
+    };
+    let Ok(q) = text_filter(query.q.as_deref()) else {
+        return bad_filter(
+            &state,
+            "Search for at most 200 characters, without control characters.",
+        );
+    };
+    let after = match query.after.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => match Cursor::decode(a) {
+            Some(c) => Some(c),
+            None => return bad_filter(&state, "That page link is not one of this console's."),
+        },
+    };
+    let filter = DropFilter {
+        state: drop_state,
+        kind: kind.clone(),
+        prefix: q.clone(),
+        ..DropFilter::default()
+    };
+    let drops = match state.store.list_drops(&filter, after.as_ref(), PAGE).await {
+        Ok(d) => d,
+        Err(e) => return internal(&state, &e.into()),
+    };
+    let next = crate::web::api::next(&drops, PAGE, |d| Cursor {
+        created_at: d.created_at,
+        id: d.id.clone(),
+    })
+    .map(|cursor| {
+        let mut pairs = vec![("after", cursor)];
+        if let Some(s) = drop_state {
+            pairs.push(("state", s.as_str().to_owned()));
+        }
+        if let Some(k) = &kind {
+            pairs.push(("kind", k.clone()));
+        }
+        if let Some(q) = &q {
+            pairs.push(("q", q.clone()));
+        }
+        format!(
+            "/console/drops?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    });
+    page(
+        &state,
+        StatusCode::OK,
+        "Drops",
+        Some(markup! { "Every link sent, newest first." }),
+        markup! {
+            (nav(&person))
+            form.filters method="get" action="/console/drops" role="search" {
+                label { "State "
+                    select name="state" {
+                        option value="" { "any" }
+                        @for s in DropState::ALL {
+                            option value=(s.as_str()) selected[drop_state == Some(s)] { (s.as_str()) }
+                        }
+                    }
+                }
+                " "
+                label { "Kind "
+                    select name="kind" {
+                        option value="" { "any" }
+                        @for k in state.checker.kinds().all() {
+                            option value=(k.name()) selected[kind.as_deref() == Some(k.name())] { (k.name()) }
+                        }
+                    }
+                }
+                " "
+                label { "Org or external id starts with "
+                    input type="search" name="q" maxlength="200" value=(q.as_deref().unwrap_or(""));
+                }
+                " "
+                button.button type="submit" { "Filter" }
+            }
+            @if drops.is_empty() {
+                p { "No drops match." }
+            } @else {
+                div.table-wrap {
+                    table {
+                        caption { "Drops" }
+                        thead { tr { th scope="col" { "Org" } th scope="col" { "State" } th scope="col" { "Kind" } th scope="col" { "External id" } th scope="col" { "Created" } } }
+                        tbody {
+                            @for d in &drops {
+                                tr {
+                                    td { a href={ "/console/drops/" (d.id) } { (d.org) } }
+                                    td { (d.state.as_str()) }
+                                    td { (d.kind.as_str()) }
+                                    td { (d.external_id.as_deref().unwrap_or("—")) }
+                                    td { (when(d.created_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = next {
+                p { a href=(next) { "Older drops →" } }
+            }
+        },
+    )
+}
+
+/// The new-drop form: the API's field names; kind and profile from the kinds' catalogue;
+/// contact defaulting to the signed-in person.
+#[get("/console/drops/new")]
+pub async fn new_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let form = NewDropForm {
+        contact_email: Some(person.email.clone()),
+        ..NewDropForm::default()
+    };
+    new_page(&state, &session, &person, &form, None, StatusCode::OK)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct NewDropForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    org: String,
+    note: Option<String>,
+    kind: Option<String>,
+    profile: Option<String>,
+    release: Option<String>,
+    expires_in: Option<String>,
+    max_attempts: Option<String>,
+    external_id: Option<String>,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+}
+
+fn blank(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl NewDropForm {
+    /// The API's request from the form; a number that is not one is the caller's to fix.
+    fn request(&self) -> Result<DropRequest, String> {
+        let number = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+            blank(v)
+                .map(|s| {
+                    s.parse::<i64>()
+                        .map_err(|_| format!("{name} must be a whole number"))
+                })
+                .transpose()
+        };
+        let json = |v: Option<String>| v.map(serde_json::Value::String);
+        let contact = match (blank(&self.contact_name), blank(&self.contact_email)) {
+            (None, None) => None,
+            (name, Some(email)) => Some(Contact {
+                name: name.unwrap_or_else(|| email.clone()),
+                email,
+            }),
+            (Some(_), None) => return Err("contact_email is needed with contact_name".into()),
+        };
+        let mut req = DropRequest {
+            org: self.org.clone(),
+            note: blank(&self.note),
+            profile: blank(&self.profile),
+            expires_in: number("expires_in", &self.expires_in)?,
+            max_attempts: number("max_attempts", &self.max_attempts)?,
+            contact,
+            external_id: blank(&self.external_id),
+            ..DropRequest::default()
+        };
+        if let Some(k) = json(blank(&self.kind)) {
+            req.kind = Some(serde_json::from_value(k).map_err(|e| format!("kind: {e}"))?);
+        }
+        if let Some(r) = json(blank(&self.release)) {
+            req.release = Some(
+                serde_json::from_value(r)
+                    .map_err(|_| "release must be handoff or vend".to_owned())?,
+            );
+        }
+        Ok(req)
+    }
+}
+
+fn new_page(
+    state: &AppState,
+    session: &str,
+    person: &Person,
+    form: &NewDropForm,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let kinds: Vec<_> = state.checker.kinds().all().collect();
+    let chosen_kind = blank(&form.kind);
+    page(
+        state,
+        status,
+        "New drop",
+        Some(
+            markup! { "A one-time link for one customer. You will see the link once, on the next page." },
+        ),
+        markup! {
+            (nav(person))
+            @if let Some(e) = error {
+                (notice("error", markup! { p { (e) } }))
+            }
+            form.stack method="post" action="/console/drops/new" {
+                input type="hidden" name="csrf_token" value=(form_token(state, session));
+                label for="org" { "Customer (org)" }
+                input #org type="text" name="org" required maxlength="200" value=(form.org);
+                label for="external_id" { "External id (optional: your id for this customer)" }
+                input #external_id type="text" name="external_id" maxlength="200" value=(form.external_id.as_deref().unwrap_or(""));
+                label for="kind" { "Credential kind" }
+                select #kind name="kind" {
+                    @for k in &kinds {
+                        option value=(k.name()) selected[chosen_kind.as_deref() == Some(k.name())] { (k.label()) " (" (k.name()) ")" }
+                    }
+                }
+                label for="profile" { "Permissions profile" }
+                select #profile name="profile" {
+                    option value="" { "the kind's default" }
+                    @for k in &kinds {
+                        @for p in k.profiles() {
+                            option value=(p.name) selected[form.profile.as_deref() == Some(p.name)] { (k.name()) ": " (p.name) " (" (p.required.len()) " required, " (p.optional.len()) " optional)" }
+                        }
+                    }
+                }
+                label for="release" { "Release" }
+                select #release name="release" {
+                    option value="" { "the kind's default" }
+                    option value="handoff" selected[form.release.as_deref() == Some("handoff")] { "handoff: workers get the secret" }
+                    option value="vend" selected[form.release.as_deref() == Some("vend")] { "vend: workers get short-lived access tokens only" }
+                }
+                label for="expires_in" { "Link lifetime in seconds (optional; default 7 days)" }
+                input #expires_in type="number" name="expires_in" min="60" value=(form.expires_in.as_deref().unwrap_or(""));
+                label for="max_attempts" { "Failed attempts allowed (optional)" }
+                input #max_attempts type="number" name="max_attempts" min="1" value=(form.max_attempts.as_deref().unwrap_or(""));
+                label for="contact_name" { "Contact shown to the customer: name" }
+                input #contact_name type="text" name="contact_name" maxlength="200" value=(form.contact_name.as_deref().unwrap_or(""));
+                label for="contact_email" { "Contact shown to the customer: e-mail" }
+                input #contact_email type="email" name="contact_email" maxlength="254" value=(form.contact_email.as_deref().unwrap_or(""));
+                label for="note" { "Note to the customer (optional)" }
+                textarea #note name="note" rows="3" maxlength="2000" { (form.note.as_deref().unwrap_or("")) }
+                button.button type="submit" { "Create the link" }
+            }
+        },
+    )
+}
+
+#[post("/console/drops/new")]
+pub async fn create(
+    req: HttpRequest,
+    form: web::Form<NewDropForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    if !form_ok(&state, &session, &form.csrf_token) {
+        return PageError::FormExpired.response(&context(&state));
+    }
+    let spec = form
+        .request()
+        .and_then(|r| r.validate(state.checker.kinds()));
+    let spec = match spec {
+        Ok(s) => s,
+        Err(why) => {
+            return new_page(
+                &state,
+                &session,
+                &person,
+                &form,
+                Some(&why),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    };
+    let created = service::drops::create(
+        &state.store,
+        &state.checker,
+        spec,
+        &person.actor(),
+        client_ip(&req),
+        &state.settings.public_url,
+    )
+    .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(CreateError::KindUnavailable(why)) => {
+            return new_page(
+                &state,
+                &session,
+                &person,
+                &form,
+                Some(&why),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(CreateError::Service(service::ServiceError::Store(
+            crate::store::StoreError::Conflict(_),
+        ))) => {
+            return new_page(
+                &state,
+                &session,
+                &person,
+                &form,
+                Some("Another live drop already has this external id."),
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(CreateError::Service(e)) => return internal(&state, &e),
+    };
+    let url = created.url();
+    page(
+        &state,
+        StatusCode::CREATED,
+        "Link created",
+        Some(
+            markup! { "Send this link to " (created.drop.org) ". It is shown only now: copy it before you leave this page." },
+        ),
+        markup! {
+            (nav(&person))
+            p.link-once { code { (url) } }
+            @for w in &created.warnings {
+                (notice("warning", markup! { p { (w) } }))
+            }
+            p { a href={ "/console/drops/" (created.drop.id) } { "Follow this drop" } }
+        },
+    )
+}
+
+fn parse_id(id: &str) -> Option<String> {
+    uuid::Uuid::parse_str(id).ok().map(|u| u.to_string())
+}
+
+#[get("/console/drops/{id}")]
+pub async fn detail(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::ReadDrops).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let (drop, credential) = match service::drops::find(&state.store, &id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return PageError::NotFound.response(&context(&state)),
+        Err(e) => return internal(&state, &e),
+    };
+    let mut timeline = match events_of(&state, &format!("drop:{id}")).await {
+        Ok(t) => t,
+        Err(res) => return res,
+    };
+    if let Some(c) = &credential {
+        match events_of(&state, &format!("credential:{}", c.id)).await {
+            Ok(more) => timeline.extend(more),
+            Err(res) => return res,
+        }
+    }
+    timeline.sort_by_key(|e| e.seq);
+    timeline.dedup_by_key(|e| e.seq);
+    let token = form_token(&state, &session);
+    let kind = state.checker.kinds().get(drop.kind);
+    page(
+        &state,
+        StatusCode::OK,
+        &drop.org,
+        Some(markup! { "A " (drop.kind.as_str()) " drop, " strong { (drop.state.as_str()) } "." }),
+        markup! {
+            (nav(&person))
+            (facts(&drop))
+            @if let Some(c) = &credential {
+                section aria-labelledby="credential-title" {
+                    h2 #credential-title { "Credential" }
+                    dl.facts {
+                        div { dt { "Status" } dd { (c.status.as_str()) } }
+                        div { dt { "Delivery" } dd { (c.delivery.as_str()) } }
+                        div { dt { "Identifies as" } dd { "…" (c.hint) } }
+                        div { dt { "Last checked" } dd { (crate::clock::rfc3339(c.verification.checked_at)) } }
+                    }
+                    p { (c.verification.message) }
+                    @let label = |p: &str| kind.and_then(|k| k.screen_label(p)).unwrap_or_else(|| p.to_owned());
+                    @if !c.verification.missing_required.is_empty() {
+                        h3 { "Missing, required" }
+                        ul { @for p in &c.verification.missing_required { li { (label(p)) } } }
+                    }
+                    @if !c.verification.missing_optional.is_empty() {
+                        h3 { "Missing, optional" }
+                        ul { @for p in &c.verification.missing_optional { li { (label(p)) } } }
+                    }
+                    @if !c.verification.granted.is_empty() {
+                        details {
+                            summary { "Granted (" (c.verification.granted.len()) ")" }
+                            ul { @for p in &c.verification.granted { li { (label(p)) } } }
+                        }
+                    }
+                    @if person.role.may(Capability::Recheck) && c.delivery.as_str() != "destroyed" {
+                        form method="post" action={ "/console/drops/" (drop.id) "/recheck" } {
+                            input type="hidden" name="csrf_token" value=(token);
+                            button.button type="submit" { "Check it again now" }
+                        }
+                    }
+                }
+            }
+            @if drop.state == DropState::Open && person.role.may(Capability::ManageDrops) {
+                form method="post" action={ "/console/drops/" (drop.id) "/revoke" } {
+                    input type="hidden" name="csrf_token" value=(token);
+                    button.button.button-secondary type="submit" { "Revoke the link" }
+                }
+            }
+            section aria-labelledby="timeline-title" {
+                h2 #timeline-title { "Timeline" }
+                div.table-wrap {
+                    table {
+                        caption { "Every audited event of this drop and its credential" }
+                        thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Who" } } }
+                        tbody {
+                            @for e in &timeline {
+                                tr { td { (when(e.at)) } td { code { (e.action) } } td { (e.actor) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn facts(drop: &DropRecord) -> Markup {
+    markup! {
+        dl.facts {
+            div { dt { "State" } dd { (drop.state.as_str()) } }
+            div { dt { "Kind" } dd { (drop.kind.as_str()) } }
+            div { dt { "Profile" } dd { (drop.profile.name) } }
+            div { dt { "Release" } dd { (drop.release.as_str()) } }
+            div { dt { "External id" } dd { (drop.external_id.as_deref().unwrap_or("—")) } }
+            div { dt { "Created" } dd { (when(drop.created_at)) } }
+            div { dt { "Expires" } dd { (when(drop.expires_at)) } }
+            div { dt { "Attempts" } dd { (drop.attempts) " of " (drop.max_attempts) } }
+            @if let Some(c) = &drop.contact {
+                div { dt { "Contact" } dd { (c.name) " <" (c.email) ">" } }
+            }
+        }
+    }
+}
+
+async fn events_of(state: &AppState, subject: &str) -> Result<Vec<AuditEvent>, HttpResponse> {
+    let filter = AuditFilter {
+        subject: Some(subject.to_owned()),
+        ..AuditFilter::default()
+    };
+    state
+        .store
+        .search_audit(&filter, 0, 500)
+        .await
+        .map_err(|e| internal(state, &e.into()))
+}
+
+#[derive(serde::Deserialize)]
+struct Token {
+    csrf_token: String,
+}
+
+#[post("/console/drops/{id}/revoke")]
+pub async fn revoke(
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<Token>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    if !form_ok(&state, &session, &form.csrf_token) {
+        return PageError::FormExpired.response(&context(&state));
+    }
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let revoked = service::drops::revoke(&state.store, &id, &origin(&person, &req)).await;
+    state.drop_cache.evict(&id);
+    match revoked {
+        Ok(Revoked::NotFound) => PageError::NotFound.response(&context(&state)),
+        Ok(Revoked::Now(_) | Revoked::NotOpen(_)) => see_other(&format!("/console/drops/{id}")),
+        Err(e) => internal(&state, &e),
+    }
+}
+
+#[post("/console/drops/{id}/recheck")]
+pub async fn recheck(
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<Token>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::Recheck).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    if !form_ok(&state, &session, &form.csrf_token) {
+        return PageError::FormExpired.response(&context(&state));
+    }
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let credential_id = match service::drops::find(&state.store, &id).await {
+        Ok(Some((drop, _))) => drop.credential_id,
+        Ok(None) => return PageError::NotFound.response(&context(&state)),
+        Err(e) => return internal(&state, &e),
+    };
+    let Some(cid) = credential_id else {
+        return see_other(&format!("/console/drops/{id}"));
+    };
+    match state.check(&cid, &origin(&person, &req)).await {
+        Ok(Rechecked::Checked(_) | Rechecked::NotFound | Rechecked::Destroyed) => {
+            see_other(&format!("/console/drops/{id}"))
+        }
+        Err(crate::service::vend::VendError::Service(e)) => internal(&state, &e),
+        // Greenhouse could not renew the token first: the report stays as it was.
+        Err(e) => page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The check could not run",
+            None,
+            markup! {
+                (notice("warning", markup! { p { (e.to_string()) "." } }))
+                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
+            },
+        ),
+    }
+}
