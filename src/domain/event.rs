@@ -203,6 +203,10 @@ pub enum Event {
     ConsoleSignOut {
         email: String,
     },
+    /// An admin ended someone's console session.
+    ConsoleSessionRevoked {
+        email: String,
+    },
     /// The identity provider vouched for someone the console does not let in; `who` is
     /// their verified e-mail, or `sub:<subject>` without one.
     ConsoleSignInRefused {
@@ -327,6 +331,7 @@ impl Event {
             Self::ConsoleSignIn { .. } => "console.sign_in",
             Self::ConsoleSignOut { .. } => "console.sign_out",
             Self::ConsoleSignInRefused { .. } => "console.sign_in_refused",
+            Self::ConsoleSessionRevoked { .. } => "console.session_revoked",
             Self::WebhookCreated { .. } => "webhook.create",
             Self::WebhookUpdated { .. } => "webhook.update",
             Self::WebhookDeleted { .. } => "webhook.delete",
@@ -375,6 +380,7 @@ impl Event {
             | Self::ConsoleSignIn { email, .. }
             | Self::ConsoleSignOut { email } => format!("user:{email}"),
             Self::ConsoleSignInRefused { who, .. } => format!("user:{who}"),
+            Self::ConsoleSessionRevoked { email } => format!("user:{email}"),
             Self::WebhookCreated { endpoint, .. }
             | Self::WebhookUpdated { endpoint }
             | Self::WebhookDeleted { endpoint }
@@ -513,6 +519,7 @@ impl Event {
             Self::ConsoleSignIn { how, role, .. } => json!({ "how": how, "role": role }),
             Self::ConsoleSignOut { .. } => json!({}),
             Self::ConsoleSignInRefused { reason, .. } => json!({ "reason": reason }),
+            Self::ConsoleSessionRevoked { .. } => json!({}),
             Self::WebhookDeliveryRetried { delivery, .. } => json!({ "delivery": delivery }),
             Self::KeysRewrapped {
                 credentials,

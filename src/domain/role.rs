@@ -38,6 +38,8 @@ pub enum Capability {
     ManageWebhooks,
     /// Read and export the audit log.
     ReadAudit,
+    /// Console sessions (list, revoke), key custody and background-task status.
+    ManageConsole,
 }
 
 impl Role {

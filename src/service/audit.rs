@@ -45,36 +45,66 @@ pub async fn export(
     format: Format,
     out: &mut impl Write,
 ) -> Result<u64, ServiceError> {
-    let io = |e: std::io::Error| ServiceError::Internal(format!("cannot write the export: {e}"));
+    let mut failed = None;
+    let written = export_chunks(store, filter, format, |chunk| {
+        let ok = failed.is_none() && out.write_all(&chunk).is_ok();
+        if !ok && failed.is_none() {
+            failed = Some(());
+        }
+        std::future::ready(ok)
+    })
+    .await?;
+    if failed.is_some() || out.flush().is_err() {
+        return Err(ServiceError::Internal("cannot write the export".into()));
+    }
+    Ok(written)
+}
+
+/// The export as chunks (about a page of events each) handed to `emit`, which answers
+/// whether to go on (a download whose reader went away stops the export); returns how many
+/// events were handed over. The console streams its download with this.
+pub async fn export_chunks<F, Fut>(
+    store: &Store,
+    filter: &AuditFilter,
+    format: Format,
+    mut emit: F,
+) -> Result<u64, ServiceError>
+where
+    F: FnMut(Vec<u8>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut chunk = Vec::with_capacity(256 * 1024);
     if format == Format::Csv {
-        out.write_all(CSV_COLUMNS.join(",").as_bytes())
-            .map_err(io)?;
-        out.write_all(b"\r\n").map_err(io)?;
+        chunk.extend_from_slice(CSV_COLUMNS.join(",").as_bytes());
+        chunk.extend_from_slice(b"\r\n");
     }
     let mut after = 0;
     let mut written = 0_u64;
-    let mut line = Vec::with_capacity(512);
     loop {
         let page = store.search_audit(filter, after, PAGE).await?;
         for event in &page {
-            line.clear();
             match format {
                 Format::Ndjson => {
-                    serde_json::to_writer(&mut line, event)
+                    serde_json::to_writer(&mut chunk, event)
                         .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                    line.push(b'\n');
+                    chunk.push(b'\n');
                 }
-                Format::Csv => csv_row(event, &mut line),
+                Format::Csv => csv_row(event, &mut chunk),
             }
-            out.write_all(&line).map_err(io)?;
             written += 1;
         }
+        let full = i64::try_from(page.len()).unwrap_or(0) == PAGE;
+        if !chunk.is_empty() {
+            let next = Vec::with_capacity(chunk.capacity());
+            if !emit(std::mem::replace(&mut chunk, next)).await {
+                return Ok(written);
+            }
+        }
         match page.last() {
-            Some(last) if i64::try_from(page.len()).unwrap_or(0) == PAGE => after = last.seq,
+            Some(last) if full => after = last.seq,
             _ => break,
         }
     }
-    out.flush().map_err(io)?;
     Ok(written)
 }
 

@@ -186,6 +186,59 @@ pub async fn sign_out(
     Ok(store.end_console_session(&id.hash(SESSION), &audit).await?)
 }
 
+/// A live session as an admin sees it: whose, since when, last seen, from where; `key` is
+/// its id's hash (what revoking names; never the id).
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub key: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+}
+
+/// Every live session (seen within `idle`), most recently seen first.
+pub async fn live_sessions(
+    store: &Store,
+    idle: Duration,
+) -> Result<Vec<LiveSession>, ServiceError> {
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    Ok(store
+        .live_console_sessions(idle_ms)
+        .await?
+        .into_iter()
+        .map(|(key, s, ip)| LiveSession {
+            key,
+            email: s.email,
+            role: s.role,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            ip,
+        })
+        .collect())
+}
+
+/// End the session whose id hashes to `key`, by `admin`; audited with the admin as actor. It
+/// stops at once: every request looks its session up. `false` when it was not live.
+pub async fn revoke_session(
+    store: &Store,
+    key: &str,
+    admin: &Person,
+    ip: Option<String>,
+) -> Result<bool, ServiceError> {
+    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let Some(email) = store.console_session_owner(key).await? else {
+        return Ok(false);
+    };
+    let audit = Origin::new(admin.actor(), ip).entry(Event::ConsoleSessionRevoked { email });
+    Ok(store.end_console_session(key, &audit).await?)
+}
+
 /// The console page a sign-in lands on: `next` when it is a path of the console itself
 /// (`/console`, `/console/…`, `/console?…`), else `/console` — never another site, never a
 /// scheme-relative `//host` or a backslash trick.

@@ -87,6 +87,17 @@ pub async fn create(
     Ok((record, token))
 }
 
+/// Revoke token `id`, audited by `origin`. `None` when there is no such token. The caller
+/// also tells its token cache to forget the id.
+pub async fn revoke(
+    store: &Store,
+    id: uuid::Uuid,
+    origin: &Origin,
+) -> Result<Option<TokenRecord>, ServiceError> {
+    let audit = origin.entry(Event::TokenRevoked { token: id });
+    Ok(store.revoke_token(id, &audit).await?)
+}
+
 /// On an empty database, create the first admin token and hand it to
 /// `deliver` before it is committed: if delivery fails, no token exists
 /// that nobody holds, and the next start tries again. `Ok(false)`: the

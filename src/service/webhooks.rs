@@ -267,6 +267,22 @@ pub async fn create(
 }
 
 /// A new signing secret; the old one signs too for [`ROTATION_OVERLAP_MS`].
+/// Remove endpoint `id` and its pending deliveries, audited by `origin`; what it was, or
+/// `None` when there is no such endpoint.
+pub async fn remove(
+    store: &Store,
+    origin: &Origin,
+    id: &str,
+) -> Result<Option<Endpoint>, ServiceError> {
+    let Some(e) = store.endpoint(id).await? else {
+        return Ok(None);
+    };
+    let audit = origin.entry(Event::WebhookDeleted {
+        endpoint: id.to_owned(),
+    });
+    Ok(store.delete_endpoint(id, &audit).await?.then_some(e))
+}
+
 pub async fn rotate(
     store: &Store,
     keyring: &Keyring,

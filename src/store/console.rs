@@ -210,6 +210,56 @@ impl Store {
             .transpose()
     }
 
+    /// The live sessions (not revoked, not past their end, seen within `idle_ms`), most
+    /// recently seen first, with their id hashes (for revoking; never the ids).
+    pub async fn live_console_sessions(
+        &self,
+        idle_ms: i64,
+    ) -> Result<Vec<(String, SessionRow, Option<String>)>> {
+        let now = self.now_ms();
+        let rows = sqlx::query(
+            "SELECT id_hash, email, role, created_at, last_seen_at, expires_at, ip \
+             FROM console_sessions \
+             WHERE revoked_at IS NULL AND expires_at > $1 AND last_seen_at > $2 \
+             ORDER BY last_seen_at DESC LIMIT 500",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(idle_ms))
+        .fetch_all(self.reader()?)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id_hash")?,
+                    SessionRow {
+                        email: r.try_get("email")?,
+                        role: role_of(&r.try_get::<String, _>("role")?)?,
+                        created_at: r.try_get("created_at")?,
+                        last_seen_at: r.try_get("last_seen_at")?,
+                        expires_at: r.try_get("expires_at")?,
+                    },
+                    r.try_get("ip")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Who session `id_hash` belongs to, if it is live.
+    pub async fn console_session_owner(&self, id_hash: &str) -> Result<Option<String>> {
+        let now = self.now_ms();
+        let row = sqlx::query(
+            "SELECT email FROM console_sessions \
+             WHERE id_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(self.reader()?)
+        .await?;
+        row.map(|r| r.try_get("email"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
     /// End session `id_hash` (sign-out, or revoked by an admin); audited. `false` when it
     /// was not live.
     pub async fn end_console_session(&self, id_hash: &str, audit: &AuditEntry) -> Result<bool> {

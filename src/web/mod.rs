@@ -13,7 +13,9 @@ pub mod pages;
 pub mod routes;
 
 use middleware::{auth, methods, rate_limit};
-use routes::{connect, console, console_drops, health, public, static_files};
+use routes::{
+    connect, console, console_admin, console_audit, console_drops, health, public, static_files,
+};
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -105,6 +107,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(console_drops::detail)
     .service(console_drops::revoke)
     .service(console_drops::recheck)
+    .service(console_audit::log)
+    .service(console_audit::export)
+    .service(console_admin::tokens_page)
+    .service(console_admin::token_create)
+    .service(console_admin::token_revoke)
+    .service(console_admin::webhooks_page)
+    .service(console_admin::webhook_create)
+    .service(console_admin::webhook_rotate)
+    .service(console_admin::webhook_remove)
+    .service(console_admin::webhook_deliveries)
+    .service(console_admin::sessions_page)
+    .service(console_admin::session_revoke)
+    .service(console_admin::status_page)
     .service(
         web::scope("/api/v1")
             .app_data(

@@ -1,7 +1,6 @@
 //! `/api/v1/tokens`: admins mint, list and revoke API tokens.
 
 use crate::clock::{from_millis, rfc3339};
-use crate::domain::event::Event;
 use crate::domain::role::{Capability, Role};
 use crate::service::tokens::{self, validate_name};
 use crate::store::TokenRecord;
@@ -88,10 +87,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Capability::ManageTokens)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("token"))?;
-    let audit = caller.origin(&req).entry(Event::TokenRevoked { token: id });
-    let record = state
-        .store
-        .revoke_token(id, &audit)
+    let record = tokens::revoke(&state.store, id, &caller.origin(&req))
         .await?
         .ok_or_else(|| ApiError::not_found("token"))?;
     verifier.forget(id);

@@ -181,17 +181,9 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Capability::ManageWebhooks)?;
     let id = super::path_id(&id, "webhook")?;
-    let e = state
-        .store
-        .endpoint(&id)
+    let e = webhooks::remove(&state.store, &caller.origin(&req), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    let audit = caller.origin(&req).entry(Event::WebhookDeleted {
-        endpoint: id.clone(),
-    });
-    if !state.store.delete_endpoint(&id, &audit).await? {
-        return Err(ApiError::not_found("webhook"));
-    }
     Ok(HttpResponse::Ok().json(endpoint_json(&e)))
 }
 

@@ -159,6 +159,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         }),
         markup! {
             (super::console_drops::nav(&person))
+            (super::console_admin::dashboard_links(&person))
             section aria-labelledby="counts-title" {
                 h2 #counts-title { "Links by state" }
                 dl.facts {

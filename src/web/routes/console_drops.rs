@@ -320,7 +320,7 @@ fn new_page(
         markup! {
             (nav(person))
             @if let Some(e) = error {
-                (notice("error", markup! { p { (e) } }))
+                (notice("warning", markup! { p { (e) } }))
             }
             form.stack method="post" action="/console/drops/new" {
                 input type="hidden" name="csrf_token" value=(form_token(state, session));

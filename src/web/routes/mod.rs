@@ -3,6 +3,8 @@
 
 pub mod connect;
 pub mod console;
+pub mod console_admin;
+pub mod console_audit;
 pub mod console_drops;
 pub mod health;
 pub mod metrics;
