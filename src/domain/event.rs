@@ -551,6 +551,35 @@ impl Event {
     }
 }
 
+/// An audit action in a few plain words, for people reading a timeline (the console shows
+/// the action beside them); empty for actions without words yet.
+pub fn plain_words(action: &str) -> &'static str {
+    match action {
+        "drop.create" => "Link created",
+        "drop.revoke" => "Link revoked",
+        "drop.expire" => "Link expired",
+        "drop.lock" => "Link locked after too many failed attempts",
+        "drop.attempt" => "The customer sent a credential (one attempt used)",
+        "drop.attempt_failed" => "It was refused (the customer was told why)",
+        "drop.attempt_returned" => "Greenhouse did not answer; the attempt was given back",
+        "drop.submit" => "Credential accepted",
+        "drop.connect" => "The customer started connecting Greenhouse",
+        "credential.claim" => "Claimed by a worker",
+        "credential.ack" => "Delivered to a worker",
+        "credential.secret_read" => "Secret read by a worker",
+        "credential.lease_returned" | "credential.lease_expired" => "Worker's claim ended",
+        "credential.access_token" => "Access token issued",
+        "credential.token_renew" => "Access token renewed",
+        "credential.refresh_failed" => "Renewing its token failed",
+        "credential.disconnect" => "Greenhouse connection withdrawn",
+        "credential.verify" => "Checked again by staff",
+        "credential.recheck" => "Checked again in the background",
+        "credential.decrypt_failed" => "Could not be decrypted",
+        "credential.destroy" => "Destroyed",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

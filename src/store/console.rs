@@ -27,6 +27,22 @@ pub struct NewSession {
     pub ip: Option<String>,
 }
 
+/// What the dashboard's "needs attention" list shows (at most [`ATTENTION`] of each).
+#[derive(Debug, Clone, Default)]
+pub struct Attention {
+    /// Credentials not (or no longer) verified: drop id, org, status.
+    pub credentials: Vec<(String, String, String)>,
+    /// Links that expired or locked in the last 30 days with nothing received: drop id, org,
+    /// state (`expired` also for an open drop past its expiry).
+    pub links: Vec<(String, String, String)>,
+    /// Webhook endpoints that are disabled or whose deliveries fail: id, url, enabled,
+    /// deliveries failed or being retried.
+    pub webhooks: Vec<(String, String, bool, i64)>,
+}
+
+/// Rows of each sort the dashboard lists.
+pub const ATTENTION: i64 = 20;
+
 fn role_of(text: &str) -> Result<Role> {
     text.parse()
         .map_err(|_| super::StoreError::Corrupt(format!("unknown console role {text:?}")))
@@ -141,6 +157,79 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// What needs a person's attention (SPEC §13's dashboard): each list newest first.
+    pub async fn attention(&self) -> Result<Attention> {
+        let now = self.now_ms();
+        let db = self.reader()?;
+        let credentials = sqlx::query(
+            "SELECT drop_id, org, status FROM credentials \
+             WHERE status IN ('pending', 'insufficient', 'invalid', 'disconnected') \
+             AND delivery <> 'destroyed' ORDER BY created_at DESC LIMIT $1",
+        )
+        .bind(ATTENTION)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("drop_id")?,
+                r.try_get("org")?,
+                r.try_get("status")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let links = sqlx::query(
+            "SELECT id, org, state FROM drops WHERE credential_id IS NULL \
+             AND (state IN ('expired', 'locked') OR (state = 'open' AND expires_at <= $1)) \
+             AND expires_at > $2 ORDER BY expires_at DESC LIMIT $3",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(30 * 86_400_000))
+        .bind(ATTENTION)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            let state: String = r.try_get("state")?;
+            let state = if state == "open" {
+                "expired".to_owned()
+            } else {
+                state
+            };
+            Ok((r.try_get("id")?, r.try_get("org")?, state))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let webhooks = sqlx::query(
+            "SELECT e.id, e.url, e.enabled, \
+             (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+              AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0)) \
+              AND d.updated_at > $1) AS failing \
+             FROM webhook_endpoints e ORDER BY e.created_at",
+        )
+        .bind(now.saturating_sub(86_400_000))
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            let enabled: i64 = r.try_get("enabled")?;
+            Ok((
+                r.try_get("id")?,
+                r.try_get("url")?,
+                enabled != 0,
+                r.try_get("failing")?,
+            ))
+        })
+        .collect::<Result<Vec<(String, String, bool, i64)>>>()?
+        .into_iter()
+        .filter(|w| !w.2 || w.3 > 0)
+        .collect();
+        Ok(Attention {
+            credentials,
+            links,
+            webhooks,
+        })
     }
 
     /// Start session `new` for a person the identity provider vouched for; audited.

@@ -25,7 +25,7 @@ mod tokens;
 pub mod webhooks;
 
 pub use audit::{audit_query, AuditedTx};
-pub use console::{NewSession, SessionRow};
+pub use console::{Attention, NewSession, SessionRow};
 pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};

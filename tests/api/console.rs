@@ -305,7 +305,7 @@ async fn a_person_signs_in_with_a_link_sees_the_dashboard_and_signs_out(backend:
     assert_eq!(dash.status(), 200);
     let dash = dash.text().await.unwrap();
     assert!(
-        dash.contains("Signed in as <strong>ada@acme.example</strong> (issuer)"),
+        dash.contains("signed in as ada@acme.example (issuer)"),
         "{dash}"
     );
     assert!(

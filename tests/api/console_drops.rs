@@ -17,6 +17,7 @@ on_both_backends!(
     an_issuer_creates_a_drop_follows_it_to_verified_and_sees_who_did_what,
     an_auditor_looks_but_cannot_touch,
     console_posts_need_the_sessions_form_token,
+    the_dashboard_lists_what_needs_attention,
 );
 
 /// A console session for `email` as `role`, through a single-use sign-in link.
@@ -213,7 +214,11 @@ async fn an_issuer_creates_a_drop_follows_it_to_verified_and_sees_who_did_what(b
     // The timeline names the person who created it and the customer's submission.
     let timeline = &detail[detail.find("Timeline").unwrap()..];
     assert!(
-        timeline.contains("drop.create") && timeline.contains("user:ada@acme.example"),
+        timeline.contains("Link created") && timeline.contains(" — ada@acme.example"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("the customer (through the link)"),
         "{timeline}"
     );
     assert!(timeline.contains("drop.submit"), "{timeline}");
@@ -366,4 +371,53 @@ async fn console_posts_need_the_sessions_form_token(backend: Backend) {
         .unwrap()
         .iter()
         .any(|e| e.action == "drop.revoke"));
+}
+
+async fn the_dashboard_lists_what_needs_attention(backend: Backend) {
+    // Greenhouse unreachable: a submitted credential stays pending.
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            greenhouse: false,
+            manual_clock: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let ada = sign_in(&app, "ada@acme.example", Role::Issuer).await;
+    let (_, dash) = console_get(&app, &ada, "/console").await;
+    assert!(
+        dash.contains("Needs attention") && dash.contains("Nothing: every credential is verified"),
+        "{dash}"
+    );
+    let lapsing = app
+        .create_drop(serde_json::json!({"org": "Hooli", "expires_in": 300}))
+        .await;
+    let pending = app.create_drop(serde_json::json!({"org": "Initech"})).await;
+    let (status, _) = app
+        .submit(
+            &TestApp::link_path(pending["url"].as_str().unwrap()),
+            &[("client_id", GOOD_ID), ("client_secret", GOOD_SECRET)],
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.clock
+        .as_ref()
+        .unwrap()
+        .advance(Duration::from_secs(600));
+    let (_, dash) = console_get(&app, &ada, "/console").await;
+    let attention =
+        &dash[dash.find("Needs attention").unwrap()..dash.find("Links by state").unwrap()];
+    assert!(
+        attention.contains("Initech") && attention.contains("still pending"),
+        "{attention}"
+    );
+    assert!(
+        attention.contains("Hooli") && attention.contains("expired"),
+        "{attention}"
+    );
+    assert!(attention.contains(&format!(
+        "/console/drops/{}",
+        lapsing["id"].as_str().unwrap()
+    )));
 }

@@ -18,7 +18,7 @@ pub fn layout(ctx: &PageContext, title: &str, content: Markup) -> Markup {
         (DOCTYPE)
         html lang="en" {
             (head(brand, title))
-            body {
+            body class=[ctx.console.then_some("console")] {
                 a.skip-link href="#main" { "Skip to content" }
                 (site_header(ctx))
                 main #main {

@@ -147,6 +147,25 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         Ok(c) => c,
         Err(e) => return internal(&state, &e.into()),
     };
+    let attention = match state.store.attention().await {
+        Ok(a) => a,
+        Err(e) => return internal(&state, &e.into()),
+    };
+    let tasks_down: Vec<String> = {
+        let now = std::time::Instant::now();
+        state
+            .tasks
+            .registry()
+            .snapshot()
+            .into_iter()
+            .filter(|t| t.is_down() || t.is_degraded(now))
+            .map(|t| t.name)
+            .collect()
+    };
+    let calm = attention.credentials.is_empty()
+        && attention.links.is_empty()
+        && attention.webhooks.is_empty()
+        && tasks_down.is_empty();
     let form = state
         .csrf
         .issue(&bound("session", &id), state.store.now_ms());
@@ -154,17 +173,44 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
         &state,
         StatusCode::OK,
         "Console",
-        Some(markup! {
-            "Signed in as " strong { (person.email) } " (" (person.role.as_str()) ")."
-        }),
+        Some(markup! { "What needs you, and every link by state." }),
         markup! {
             (super::console_drops::nav(&person))
             (super::console_admin::dashboard_links(&person))
+            section aria-labelledby="attention-title" {
+                h2 #attention-title { "Needs attention" }
+                @if calm {
+                    p { "Nothing: every credential is verified, no link lapsed unused in the last 30 days, webhooks and background tasks are healthy." }
+                }
+                @if !attention.credentials.is_empty() {
+                    h3 { "Credentials not verified" }
+                    ul { @for (drop, org, status) in &attention.credentials {
+                        li { a href={ "/console/drops/" (drop) } { (org) } " — " (attention_word(status)) }
+                    } }
+                }
+                @if !attention.links.is_empty() {
+                    h3 { "Links that lapsed with nothing received" }
+                    ul { @for (drop, org, st) in &attention.links {
+                        li { a href={ "/console/drops/" (drop) } { (org) } " — " (st) }
+                    } }
+                }
+                @if !attention.webhooks.is_empty() {
+                    h3 { "Webhook endpoints failing" }
+                    ul { @for (_, url, enabled, failing) in &attention.webhooks {
+                        li { (url) " — "
+                            @if !enabled { "disabled" } @else { (failing) " deliveries failed or retrying in the last day" } }
+                    } }
+                }
+                @if !tasks_down.is_empty() {
+                    h3 { "Background tasks down" }
+                    p { (tasks_down.join(", ")) }
+                }
+            }
             section aria-labelledby="counts-title" {
                 h2 #counts-title { "Links by state" }
                 dl.facts {
                     @for (state, n) in &counts {
-                        div { dt { (state) } dd { (n) } }
+                        div { dt { a href={ "/console/drops?state=" (state) } { (state) } } dd { (n) } }
                     }
                     @if counts.is_empty() {
                         div { dt { "No links yet" } dd { "—" } }
@@ -173,7 +219,7 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
             }
             form method="post" action="/console/sign-out" {
                 input type="hidden" name="csrf_token" value=(form);
-                button.button type="submit" { "Sign out" }
+                button.button.button-secondary type="submit" { "Sign out" }
             }
         },
     )
@@ -185,6 +231,17 @@ const OIDC_COOKIE: &str = "keydrop-console-oidc";
 #[derive(serde::Deserialize)]
 struct Next {
     next: Option<String>,
+}
+
+/// A credential status in the words of the "needs attention" list.
+fn attention_word(status: &str) -> &'static str {
+    match status {
+        "pending" => "its check is still pending (Greenhouse did not answer yet)",
+        "insufficient" => "permissions are missing",
+        "invalid" => "Greenhouse refuses it (revoked or wrong)",
+        "disconnected" => "the customer's Greenhouse connection was withdrawn",
+        _ => "needs a look",
+    }
 }
 
 #[get("/console/sign-in")]

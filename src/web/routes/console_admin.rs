@@ -120,7 +120,7 @@ pub async fn tokens_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
                 }
                 button.button type="submit" { "Create token" }
             }
-            div.table-wrap { table {
+            div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                 caption { "Tokens" }
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Role" } th scope="col" { "Created" } th scope="col" { "State" } } }
                 tbody { @for t in &all { tr {
@@ -249,7 +249,7 @@ pub async fn webhooks_page(req: HttpRequest, state: web::Data<AppState>) -> Http
                 button.button type="submit" { "Add endpoint" }
             }
             @if all.is_empty() { p { "No endpoints yet." } } @else {
-                div.table-wrap { table {
+                div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                     caption { "Endpoints" }
                     thead { tr { th scope="col" { "URL" } th scope="col" { "Events" } th scope="col" { "State" } th scope="col" { "Actions" } } }
                     tbody { @for e in &all { tr {
@@ -260,7 +260,7 @@ pub async fn webhooks_page(req: HttpRequest, state: web::Data<AppState>) -> Http
                         td {
                             form method="post" action={ "/console/admin/webhooks/" (e.id) "/rotate" } {
                                 input type="hidden" name="csrf_token" value=(csrf);
-                                button.button.button-secondary type="submit" aria-label={ "Rotate the secret of " (e.url) } { "Rotate secret" }
+                                button.button.button-secondary type="submit" aria-label={ "Rotate secret of " (e.url) } { "Rotate secret" }
                             }
                             form method="post" action={ "/console/admin/webhooks/" (e.id) "/remove" } {
                                 input type="hidden" name="csrf_token" value=(csrf);
@@ -419,7 +419,7 @@ pub async fn webhook_deliveries(
         markup! {
             (nav(&person)) (admin_nav())
             @if rows.is_empty() { p { "Nothing sent yet." } } @else {
-                div.table-wrap { table {
+                div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                     caption { "Deliveries" }
                     thead { tr { th scope="col" { "Created" } th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Last answer" } } }
                     tbody { @for d in &rows { tr {
@@ -454,7 +454,7 @@ pub async fn sessions_page(req: HttpRequest, state: web::Data<AppState>) -> Http
         ),
         markup! {
             (nav(&person)) (admin_nav())
-            div.table-wrap { table {
+            div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                 caption { "Live sessions" }
                 thead { tr { th scope="col" { "Person" } th scope="col" { "Role" } th scope="col" { "Signed in" } th scope="col" { "Last seen" } th scope="col" { "From" } th scope="col" { "" } } }
                 tbody { @for s in &live { tr {
@@ -521,7 +521,7 @@ pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         ),
         markup! {
             (nav(&person)) (admin_nav())
-            div.table-wrap { table {
+            div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                 caption { "Master key versions" }
                 thead { tr { th scope="col" { "Version" } th scope="col" { "In this keyring" } th scope="col" { "Check value" } th scope="col" { "Credentials" } th scope="col" { "Service secrets" } th scope="col" { "Webhook secrets" } } }
                 tbody { @for k in &keys { tr {
@@ -531,7 +531,7 @@ pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
                     td { (k.uses.credentials) } td { (k.uses.service_secrets) } td { (k.uses.webhook_secrets) }
                 } } }
             } }
-            div.table-wrap { table {
+            div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                 caption { "Background tasks" }
                 thead { tr { th scope="col" { "Task" } th scope="col" { "State" } th scope="col" { "Restarts" } th scope="col" { "Last good pass" } } }
                 tbody { @for t in &tasks { tr {

@@ -172,7 +172,7 @@ pub async fn log(
             @if events.is_empty() {
                 p { "No events match." }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" {
                     table {
                         caption { "Events" }
                         thead { tr {
@@ -183,7 +183,7 @@ pub async fn log(
                             @for e in &events {
                                 tr {
                                     td { (e.seq) }
-                                    td { (crate::clock::rfc3339(crate::clock::from_millis(e.at))) }
+                                    td.nowrap { (crate::clock::rfc3339(crate::clock::from_millis(e.at)).replace('T', " ")) }
                                     td { (e.actor) @if let Some(ip) = &e.ip { br; small { (ip) } } }
                                     td { code { (e.action) } }
                                     td { (e.subject) }

@@ -34,6 +34,30 @@ fn when(ms: i64) -> String {
         + " UTC"
 }
 
+/// The date alone, for lists.
+fn day(ms: i64) -> String {
+    crate::clock::rfc3339(crate::clock::from_millis(ms))
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// Who caused an event, in words a colleague reads at a glance.
+fn who(actor: &str) -> String {
+    match actor {
+        "public" => "the customer (through the link)".into(),
+        "system" => "keydrop".into(),
+        "cli" => "the command line".into(),
+        a => match a.strip_prefix("user:") {
+            Some(email) => email.to_owned(),
+            None => match a.strip_prefix("token:") {
+                Some(id) => format!("API token {}…", id.chars().take(8).collect::<String>()),
+                None => a.to_owned(),
+            },
+        },
+    }
+}
+
 fn origin(person: &Person, req: &HttpRequest) -> crate::domain::event::Origin {
     crate::domain::event::Origin::new(person.actor(), client_ip(req))
 }
@@ -50,7 +74,7 @@ pub(super) fn nav(person: &Person) -> Markup {
             @if person.role.may(Capability::ReadAudit) {
                 " · " a href="/console/audit" { "Audit log" }
             }
-            " — " (person.email) " (" (person.role.as_str()) ")"
+            " — signed in as " (person.email) " (" (person.role.as_str()) ")"
         }
     }
 }
@@ -193,18 +217,23 @@ pub async fn list(
             @if drops.is_empty() {
                 p { "No drops match." }
             } @else {
-                div.table-wrap {
+                div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" {
                     table {
                         caption { "Drops" }
-                        thead { tr { th scope="col" { "Org" } th scope="col" { "State" } th scope="col" { "Kind" } th scope="col" { "External id" } th scope="col" { "Created" } } }
+                        thead { tr { th scope="col" { "Customer" } th scope="col" { "State" } th scope="col" { "Created" } } }
                         tbody {
                             @for d in &drops {
                                 tr {
-                                    td { a href={ "/console/drops/" (d.id) } { (d.org) } }
+                                    td {
+                                        a href={ "/console/drops/" (d.id) } { (d.org) }
+                                        br;
+                                        small.muted {
+                                            (d.kind.as_str())
+                                            @if let Some(x) = &d.external_id { " · " (x) }
+                                        }
+                                    }
                                     td { (d.state.as_str()) }
-                                    td { (d.kind.as_str()) }
-                                    td { (d.external_id.as_deref().unwrap_or("—")) }
-                                    td { (when(d.created_at)) }
+                                    td.nowrap { (day(d.created_at)) }
                                 }
                             }
                         }
@@ -349,9 +378,13 @@ fn new_page(
                     option value="handoff" selected[form.release.as_deref() == Some("handoff")] { "handoff: workers get the secret" }
                     option value="vend" selected[form.release.as_deref() == Some("vend")] { "vend: workers get short-lived access tokens only" }
                 }
-                label for="expires_in" { "Link lifetime in seconds (optional; default 7 days)" }
-                input #expires_in type="number" name="expires_in" min="60" value=(form.expires_in.as_deref().unwrap_or(""));
-                label for="max_attempts" { "Failed attempts allowed (optional)" }
+                label for="expires_in" { "The link works for" }
+                select #expires_in name="expires_in" {
+                    @for (secs, words) in [("86400", "1 day"), ("259200", "3 days"), ("", "7 days (the default)"), ("1209600", "14 days"), ("2592000", "30 days")] {
+                        option value=(secs) selected[form.expires_in.as_deref().unwrap_or("") == secs] { (words) }
+                    }
+                }
+                label for="max_attempts" { "Failed attempts before the link locks (optional; default 10)" }
                 input #max_attempts type="number" name="max_attempts" min="1" value=(form.max_attempts.as_deref().unwrap_or(""));
                 label for="contact_name" { "Contact shown to the customer: name" }
                 input #contact_name type="text" name="contact_name" maxlength="200" value=(form.contact_name.as_deref().unwrap_or(""));
@@ -499,7 +532,7 @@ pub async fn detail(
                         div { dt { "Status" } dd { (c.status.as_str()) } }
                         div { dt { "Delivery" } dd { (c.delivery.as_str()) } }
                         div { dt { "Identifies as" } dd { "…" (c.hint) } }
-                        div { dt { "Last checked" } dd { (crate::clock::rfc3339(c.verification.checked_at)) } }
+                        div { dt { "Last checked" } dd { (when(crate::clock::to_millis(c.verification.checked_at))) } }
                     }
                     p { (c.verification.message) }
                     @let label = |p: &str| kind.and_then(|k| k.screen_label(p)).unwrap_or_else(|| p.to_owned());
@@ -533,14 +566,15 @@ pub async fn detail(
             }
             section aria-labelledby="timeline-title" {
                 h2 #timeline-title { "Timeline" }
-                div.table-wrap {
-                    table {
-                        caption { "Every audited event of this drop and its credential" }
-                        thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Who" } } }
-                        tbody {
-                            @for e in &timeline {
-                                tr { td { (when(e.at)) } td { code { (e.action) } } td { (e.actor) } }
-                            }
+                p.hint { "Every audited event of this drop and its credential, oldest first." }
+                ol.timeline {
+                    @for e in &timeline {
+                        @let words = crate::domain::event::plain_words(&e.action);
+                        li {
+                            strong { @if words.is_empty() { (e.action) } @else { (words) } }
+                            " — " (who(&e.actor))
+                            br;
+                            small.muted { (when(e.at)) " · " code { (e.action) } }
                         }
                     }
                 }

@@ -86,7 +86,7 @@ async fn a_person_signs_in_to_the_console_with_a_link_and_out() {
     }
     let main = browser.find("main").await.text().await;
     assert!(
-        main.contains("Signed in as ada@acme.example (issuer)"),
+        main.contains("signed in as ada@acme.example (issuer)"),
         "{main}"
     );
     assert!(main.contains("Links by state"), "{main}");

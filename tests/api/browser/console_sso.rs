@@ -140,7 +140,7 @@ async fn a_person_signs_in_through_a_real_provider() {
     wait_for_title(&browser, "Console").await;
     let main = browser.find("main").await.text().await;
     assert!(
-        main.contains("Signed in as grace@acme.example (issuer)"),
+        main.contains("signed in as grace@acme.example (issuer)"),
         "{main}"
     );
     let log = app.store.list_audit(0, 1000).await.unwrap();

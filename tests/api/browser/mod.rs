@@ -4,6 +4,7 @@
 
 mod axe;
 mod console;
+mod console_pages;
 mod console_sso;
 mod pages;
 mod selftest;
