@@ -31,6 +31,9 @@ pub struct Application {
     /// The metrics listener's port and server, with `KEYDROP_METRICS_BIND`.
     metrics_port: Option<u16>,
     metrics_server: Option<Server>,
+    /// The console's own listener's port and server, with `KEYDROP_CONSOLE_BIND`.
+    console_port: Option<u16>,
+    console_server: Option<Server>,
     store: Store,
     state: Arc<AppState>,
     /// The admin token created on the first start, with [`BootstrapSink::Memory`].
@@ -183,6 +186,18 @@ impl Application {
                     .with_context(|| format!("cannot listen for metrics on {addr}"))
             })
             .transpose()?;
+        let console_listener = settings
+            .console
+            .bind
+            .map(|addr| {
+                TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen for the console on {addr}"))
+            })
+            .transpose()?;
+        let console_port = match &console_listener {
+            Some(l) => Some(l.local_addr()?.port()),
+            None => None,
+        };
         let metrics_port = match &metrics_listener {
             Some(l) => Some(l.local_addr()?.port()),
             None => None,
@@ -217,6 +232,7 @@ impl Application {
             keyring = %keyring.source(),
             key_versions = ?keyring.versions(),
             metrics = ?settings.metrics_bind.map(|a| a.to_string()),
+            console = ?settings.console.bind.map(|a| a.to_string()),
             "keydrop starting"
         );
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -311,11 +327,39 @@ impl Application {
         };
         let verifier =
             actix_web::web::Data::new(TokenVerifier::new(store.clone(), state.tokens.clone())?);
+        let main_routes = if console_listener.is_some() {
+            web::Listener::Main
+        } else {
+            web::Listener::All
+        };
+        let console_server = match console_listener {
+            Some(listener) => {
+                let (state, verifier) = (state.clone(), verifier.clone());
+                Some(
+                    HttpServer::new(move || {
+                        App::new()
+                            .app_data(state.clone())
+                            .app_data(verifier.clone())
+                            .configure(|c| web::routes_for(c, web::Listener::Console))
+                            .wrap(web::middleware::headers::security_headers(https))
+                            .wrap(from_fn(web::middleware::access_log::access_log))
+                            .wrap(from_fn(web::middleware::body_deadline::bound_bodies))
+                    })
+                    .workers(2)
+                    // Stopped with the main server, not by signals of its own.
+                    .disable_signals()
+                    .listen(listener)?
+                    .shutdown_timeout(grace)
+                    .run(),
+                )
+            }
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(verifier.clone())
-                .configure(web::routes)
+                .configure(|c| web::routes_for(c, main_routes))
                 .wrap(web::middleware::headers::security_headers(https))
                 .wrap(from_fn(web::middleware::access_log::access_log))
                 .wrap(from_fn(web::middleware::body_deadline::bound_bodies))
@@ -328,6 +372,8 @@ impl Application {
             server,
             metrics_port,
             metrics_server,
+            console_port,
+            console_server,
             store,
             state: shared,
             bootstrap_token,
@@ -336,6 +382,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the console's listener, when `KEYDROP_CONSOLE_BIND` is set.
+    pub fn console_port(&self) -> Option<u16> {
+        self.console_port
     }
 
     /// The port of the metrics listener, when `KEYDROP_METRICS_BIND` is set.
@@ -362,12 +413,16 @@ impl Application {
     /// Serve until SIGTERM or Ctrl-C, then finish in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let store = self.store.clone();
-        let metrics = self.metrics_server.map(|server| {
-            let handle = server.handle();
-            (handle, tokio::spawn(server))
-        });
+        let beside: Vec<_> = [self.metrics_server, self.console_server]
+            .into_iter()
+            .flatten()
+            .map(|server| {
+                let handle = server.handle();
+                (handle, tokio::spawn(server))
+            })
+            .collect();
         let result = self.server.await;
-        if let Some((handle, task)) = metrics {
+        for (handle, task) in beside {
             handle.stop(true).await;
             let _ = task.await;
         }

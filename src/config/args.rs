@@ -156,6 +156,10 @@ pub struct ServeArgs {
     /// A console session ends this long after sign-in, however used (5m … 7d).
     #[arg(long, env = "KEYDROP_CONSOLE_MAX_AGE", default_value = "12h", value_parser = parse_duration)]
     pub console_max_age: Duration,
+    /// Serve the staff console only on this separate listener (e.g. `127.0.0.1:8081`;
+    /// keep it off the internet); the main listener then answers 404 under `/console`.
+    #[arg(long, env = "KEYDROP_CONSOLE_BIND")]
+    pub console_bind: Option<SocketAddr>,
     #[command(flatten)]
     pub oidc: super::oidc::OidcArgs,
 }

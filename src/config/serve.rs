@@ -59,6 +59,8 @@ pub struct ConsoleSettings {
     pub url: String,
     /// The OpenID Connect provider people sign in with, if any.
     pub oidc: Option<super::oidc::OidcSettings>,
+    /// `KEYDROP_CONSOLE_BIND`: the console's own listener, if it has one.
+    pub bind: Option<SocketAddr>,
 }
 
 impl Default for ConsoleSettings {
@@ -68,6 +70,7 @@ impl Default for ConsoleSettings {
             max_age: Duration::from_secs(12 * 3600),
             url: String::new(),
             oidc: None,
+            bind: None,
         }
     }
 }
@@ -147,6 +150,7 @@ impl ServeSettings {
                     args.console_max_age,
                     (Duration::from_secs(300), Duration::from_secs(7 * 86_400)),
                 )?,
+                bind: args.console_bind,
                 url: super::oidc::console_url(&args.oidc, &public_url)?,
                 oidc: super::oidc::oidc_settings(
                     &args.oidc,

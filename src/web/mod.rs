@@ -67,8 +67,56 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     client_addr(req).map(|a| a.to_string())
 }
 
+/// What a listener serves (SPEC §13: with `KEYDROP_CONSOLE_BIND`, the console only on its
+/// own listener, and the main listener answers 404 under `/console`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Everything (no `KEYDROP_CONSOLE_BIND`).
+    All,
+    /// Links, the API and health, without the console.
+    Main,
+    /// The console alone (and the stylesheet its pages use).
+    Console,
+}
+
 /// Routes and per-scope configuration, shared by the server and tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    routes_for(cfg, Listener::All)
+}
+
+/// The console's pages.
+fn console_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(console::dashboard)
+        .service(console::sign_in_page)
+        .service(console::sign_in_start)
+        .service(console::oidc_callback)
+        .service(console::link_page)
+        .service(console::link_sign_in)
+        .service(console::sign_out)
+        // `/console/drops/new` before `/console/drops/{id}`.
+        .service(console_drops::new_form)
+        .service(console_drops::create)
+        .service(console_drops::list)
+        .service(console_drops::detail)
+        .service(console_drops::revoke)
+        .service(console_drops::recheck)
+        .service(console_audit::log)
+        .service(console_audit::export)
+        .service(console_admin::tokens_page)
+        .service(console_admin::token_create)
+        .service(console_admin::token_revoke)
+        .service(console_admin::webhooks_page)
+        .service(console_admin::webhook_create)
+        .service(console_admin::webhook_rotate)
+        .service(console_admin::webhook_remove)
+        .service(console_admin::webhook_deliveries)
+        .service(console_admin::sessions_page)
+        .service(console_admin::session_revoke)
+        .service(console_admin::status_page);
+}
+
+/// The routes of one listener.
+pub fn routes_for(cfg: &mut web::ServiceConfig, listener: Listener) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
         // Never the raw serde text: it quotes the query's values. The
         // validated text type's own rules quote nothing and pass as they are.
@@ -85,42 +133,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         };
         ApiError::unprocessable(format!("invalid query: {detail}")).into()
     }))
-    .service(health::healthz)
-    .service(health::readyz)
     .service(static_files::brand_logo)
-    .service(static_files::serve)
-    .service(public::show)
-    .service(public::submit)
-    .service(public::connect)
-    .service(connect::callback)
-    .service(console::dashboard)
-    .service(console::sign_in_page)
-    .service(console::sign_in_start)
-    .service(console::oidc_callback)
-    .service(console::link_page)
-    .service(console::link_sign_in)
-    .service(console::sign_out)
-    // `/console/drops/new` before `/console/drops/{id}`.
-    .service(console_drops::new_form)
-    .service(console_drops::create)
-    .service(console_drops::list)
-    .service(console_drops::detail)
-    .service(console_drops::revoke)
-    .service(console_drops::recheck)
-    .service(console_audit::log)
-    .service(console_audit::export)
-    .service(console_admin::tokens_page)
-    .service(console_admin::token_create)
-    .service(console_admin::token_revoke)
-    .service(console_admin::webhooks_page)
-    .service(console_admin::webhook_create)
-    .service(console_admin::webhook_rotate)
-    .service(console_admin::webhook_remove)
-    .service(console_admin::webhook_deliveries)
-    .service(console_admin::sessions_page)
-    .service(console_admin::session_revoke)
-    .service(console_admin::status_page)
-    .service(
+    .service(static_files::serve);
+    if listener != Listener::Console {
+        cfg.service(health::healthz)
+            .service(health::readyz)
+            .service(public::show)
+            .service(public::submit)
+            .service(public::connect)
+            .service(connect::callback);
+    }
+    if listener != Listener::Main {
+        console_routes(cfg);
+    }
+    if listener == Listener::Console {
+        cfg.service(methods::public())
+            .default_service(web::to(public::not_found));
+        return;
+    }
+    cfg.service(
         web::scope("/api/v1")
             .app_data(
                 web::PathConfig::default()

@@ -14,6 +14,7 @@ on_both_backends!(
     a_sign_in_link_signs_in_once_and_sessions_end_as_they_should,
     links_are_for_people_and_live_at_most_an_hour,
     a_person_signs_in_with_a_link_sees_the_dashboard_and_signs_out,
+    with_a_console_listener_the_console_is_only_there,
 );
 
 const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -367,4 +368,82 @@ async fn a_person_signs_in_with_a_link_sees_the_dashboard_and_signs_out(backend:
         &[token, session_id],
         "database",
     );
+}
+
+async fn with_a_console_listener_the_console_is_only_there(backend: Backend) {
+    let app = crate::support::helpers::spawn_app_with(
+        backend,
+        crate::support::helpers::AppOptions {
+            tune: Some(|s| s.console.bind = Some("127.0.0.1:0".parse().unwrap())),
+            ..crate::support::helpers::AppOptions::default()
+        },
+    )
+    .await;
+    let console = app.console_address.clone().expect("a console listener");
+    let http = crate::support::helpers::test_client();
+    // The main listener: links, the API and health, no console.
+    for path in [
+        "/console",
+        "/console/sign-in",
+        "/console/drops",
+        "/console/link/x",
+    ] {
+        let res = app.get(path, None).send().await.unwrap();
+        assert_eq!(res.status(), 404, "main {path}");
+    }
+    assert_eq!(
+        app.get("/healthz", None).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.get("/api/v1/drops", Some(&app.admin_token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The console's listener: the console and its stylesheet, nothing else.
+    let res = http.get(format!("{console}/console")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = http
+        .get(format!("{console}/console/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("content-security-policy"));
+    assert_eq!(
+        http.get(format!("{console}/static/keydrop.css"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for path in ["/api/v1/drops", "/healthz", "/d/abc"] {
+        let res = http.get(format!("{console}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), 404, "console {path}");
+    }
+    // Signing in works there.
+    let token = console::create_link(
+        &app.store,
+        "ada@acme.example",
+        Role::Admin,
+        Duration::from_secs(600),
+        &Origin::cli(),
+    )
+    .await
+    .unwrap();
+    crate::support::helpers::remember_secret(token.reveal());
+    let link = format!("{console}/console/link/{}", token.reveal());
+    let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_from(&page).unwrap();
+    let res = http
+        .post(&link)
+        .form(&[("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
 }

@@ -255,6 +255,8 @@ pub struct TestApp {
     pub clock: Option<Arc<ManualClock>>,
     /// `http://127.0.0.1:<port>` of the metrics listener, when one was configured.
     pub metrics_address: Option<String>,
+    /// `http://127.0.0.1:<port>` of the console's own listener, with `KEYDROP_CONSOLE_BIND`.
+    pub console_address: Option<String>,
     /// Stops the server, and with it its background tasks ([`TestApp::stop`]).
     server: actix_web::dev::ServerHandle,
     running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -449,6 +451,7 @@ async fn start_with(
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
+    let console_address = app.console_port().map(|p| format!("http://127.0.0.1:{p}"));
     let admin_token = app
         .bootstrap_token
         .as_ref()
@@ -469,6 +472,7 @@ async fn start_with(
         fake: None,
         clock: None,
         metrics_address,
+        console_address,
         server,
         running,
     }
