@@ -130,33 +130,49 @@ impl Store {
     }
 
     /// The live session with id hash `id_hash` — not revoked, not past its absolute end, and
-    /// seen within `idle_ms` — touched as seen now. `None` otherwise.
+    /// seen within `idle_ms` — marked as seen now. `None` otherwise. Reading is a read; the
+    /// mark is written only when the last one is older than a small part of `idle_ms` (at
+    /// most 30 s), so a busy person's page views are not each a database write.
     pub async fn console_session(&self, id_hash: &str, idle_ms: i64) -> Result<Option<SessionRow>> {
         let now = self.now_ms();
-        // A touch is not a state change worth an audit event; it is a write all the same.
-        let mut tx = self.begin().await?;
         let row = sqlx::query(
-            "UPDATE console_sessions SET last_seen_at = $1 \
-             WHERE id_hash = $2 AND revoked_at IS NULL AND expires_at > $1 \
-             AND last_seen_at > $3 \
-             RETURNING email, role, created_at, last_seen_at, expires_at",
+            "SELECT email, role, created_at, last_seen_at, expires_at FROM console_sessions \
+             WHERE id_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND last_seen_at > $3",
         )
-        .bind(now)
         .bind(id_hash)
+        .bind(now)
         .bind(now.saturating_sub(idle_ms))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.reader()?)
         .await?;
-        tx.commit().await?;
-        row.map(|r| {
-            Ok(SessionRow {
-                email: r.try_get("email")?,
-                role: role_of(&r.try_get::<String, _>("role")?)?,
-                created_at: r.try_get("created_at")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut session = SessionRow {
+            email: row.try_get("email")?,
+            role: role_of(&row.try_get::<String, _>("role")?)?,
+            created_at: row.try_get("created_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        let touch_every = (idle_ms / 4).min(30_000);
+        if now.saturating_sub(session.last_seen_at) >= touch_every {
+            // A touch is not a state change worth an audit event; it is a write all the same.
+            // Conditional, so a revocation committed meanwhile is not undone and wins.
+            let mut tx = self.begin().await?;
+            let touched = sqlx::query(
+                "UPDATE console_sessions SET last_seen_at = $1 \
+                 WHERE id_hash = $2 AND revoked_at IS NULL AND last_seen_at < $1",
+            )
+            .bind(now)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            if touched.rows_affected() == 1 {
+                session.last_seen_at = now;
+            }
+        }
+        Ok(Some(session))
     }
 
     /// What needs a person's attention (SPEC §13's dashboard): each list newest first.

@@ -41,17 +41,101 @@ pub struct DropFilter {
     pub prefix: Option<String>,
 }
 
-/// `text` as a `LIKE` prefix pattern, lower-cased, its wildcards escaped (escape `\`).
-fn like_prefix(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 1);
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
+/// Below this many drops with a prefix, the search goes through the prefix indexes.
+const PREFIX_SPARSE: i64 = 2000;
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The lower-cased org and external_id as the prefix indexes hold them (`indexed`), or as
+/// an expression no index matches (so the planner walks the drops newest first instead).
+fn prefix_columns(backend: super::Backend, indexed: bool) -> (&'static str, &'static str) {
+    match (backend, indexed) {
+        // Byte order, as the indexes are built: a prefix is then a range.
+        (super::Backend::Postgres, true) => (
+            "lower(org) COLLATE \"C\"",
+            "lower(external_id) COLLATE \"C\"",
+        ),
+        (super::Backend::Postgres, false) => (
+            "lower(org || '') COLLATE \"C\"",
+            "lower(external_id || '') COLLATE \"C\"",
+        ),
+        (super::Backend::Sqlite, true) => ("lower(org)", "lower(external_id)"),
+        (super::Backend::Sqlite, false) => ("lower(org || '')", "lower(external_id || '')"),
     }
-    out.push('%');
-    out
+}
+
+/// The range `[lo, hi)` of lower-cased texts that start with `prefix`, lower-cased as the
+/// backend's `lower()` does it (SQLite: ASCII letters only; PostgreSQL: every letter).
+fn prefix_range(backend: super::Backend, prefix: &str) -> (String, String) {
+    let lo = match backend {
+        super::Backend::Sqlite => prefix.to_ascii_lowercase(),
+        super::Backend::Postgres => prefix.to_lowercase(),
+    };
+    // The smallest text above every text that starts with `lo`: its last character one up
+    // (a character that cannot go up is dropped and the one before it goes up instead).
+    let mut chars: Vec<char> = lo.chars().collect();
+    let hi = loop {
+        match chars.pop() {
+            None => break String::from(char::MAX),
+            Some(c) => {
+                let next = (u32::from(c) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+                if let Some(n) = next {
+                    chars.push(n);
+                    break chars.into_iter().collect();
+                }
+            }
+        }
+    };
+    (lo, hi)
+}
+
+/// The listing statement with only the filters given, and its parameters in order.
+fn drops_query(
+    backend: super::Backend,
+    filter: &DropFilter,
+    prefix: Option<&(String, String, bool)>,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> (String, Vec<Bind>) {
+    let mut sql = format!("SELECT {COLUMNS} FROM drops WHERE TRUE");
+    let mut binds = Vec::new();
+    let next = |b: Bind, binds: &mut Vec<Bind>| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    if let Some(state) = filter.state {
+        let p = next(Bind::Text(state.as_str().to_owned()), &mut binds);
+        sql.push_str(&format!(" AND state = {p}"));
+    }
+    if let Some(x) = &filter.external_id {
+        let p = next(Bind::Text(x.clone()), &mut binds);
+        sql.push_str(&format!(" AND external_id = {p}"));
+    }
+    if let Some(kind) = &filter.kind {
+        let p = next(Bind::Text(kind.clone()), &mut binds);
+        sql.push_str(&format!(" AND kind = {p}"));
+    }
+    if let Some((lo, hi, sparse)) = prefix {
+        let (org, ext) = prefix_columns(backend, *sparse);
+        let lo = next(Bind::Text(lo.clone()), &mut binds);
+        let hi = next(Bind::Text(hi.clone()), &mut binds);
+        sql.push_str(&format!(
+            " AND (({org} >= {lo} AND {org} < {hi}) OR ({ext} >= {lo} AND {ext} < {hi}))"
+        ));
+    }
+    if let Some(c) = after {
+        let at = next(Bind::Int(c.created_at), &mut binds);
+        let id = next(Bind::Text(c.id.clone()), &mut binds);
+        sql.push_str(&format!(
+            " AND (created_at < {at} OR (created_at = {at} AND id < {id}))"
+        ));
+    }
+    let l = next(Bind::Int(limit), &mut binds);
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {l}"));
+    (sql, binds)
 }
 
 /// The unique index that keeps an `external_id` to one drop that is not revoked.
@@ -154,34 +238,54 @@ impl Store {
         row.as_ref().map(drop_from_row).transpose()
     }
 
-    /// Newest first, filtered, after a cursor.
+    /// Newest first, filtered, after a cursor. Only the filters given are in the statement,
+    /// so each can use its index: `(state, created_at, id)`, `(kind, created_at, id)`,
+    /// `external_id`, and for the prefix search the indexes on `lower(org)` and
+    /// `lower(external_id)`. A prefix that few drops have (fewer than [`PREFIX_SPARSE`]) is
+    /// found through those indexes and its matches sorted; one that many have is found by
+    /// walking the drops newest first (matches are dense there, so a page fills quickly).
+    /// Either way a page costs a bounded amount of work, on any page.
     pub async fn list_drops(
         &self,
         filter: &DropFilter,
         after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<DropRecord>> {
-        // CAST(… IS NULL) lets PostgreSQL type a parameter that may be NULL.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM drops WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
-             AND (CAST($5 AS TEXT) IS NULL OR external_id = $5) \
-             AND (CAST($6 AS TEXT) IS NULL OR kind = $6) \
-             AND (CAST($7 AS TEXT) IS NULL OR lower(org) LIKE $7 ESCAPE '\\' \
-                  OR lower(external_id) LIKE $7 ESCAPE '\\') \
-             AND (CAST($2 AS BIGINT) IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
-             ORDER BY created_at DESC, id DESC LIMIT $4"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(filter.state.map(DropState::as_str))
-            .bind(after.map(|c| c.created_at))
-            .bind(after.map(|c| c.id.as_str()).unwrap_or(""))
-            .bind(limit)
-            .bind(filter.external_id.as_deref())
-            .bind(filter.kind.as_deref())
-            .bind(filter.prefix.as_deref().map(like_prefix))
-            .fetch_all(self.reader()?)
-            .await?;
+        let prefix = match filter.prefix.as_deref() {
+            Some(p) => {
+                let (lo, hi) = prefix_range(self.backend, p);
+                let sparse = self.prefix_count(&lo, &hi).await? < PREFIX_SPARSE;
+                Some((lo, hi, sparse))
+            }
+            None => None,
+        };
+        let (sql, binds) = drops_query(self.backend, filter, prefix.as_ref(), after, limit);
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query.fetch_all(self.reader()?).await?;
         rows.iter().map(drop_from_row).collect()
+    }
+
+    /// How many drops (up to [`PREFIX_SPARSE`]) an org or external_id prefix range holds,
+    /// read from the two indexes alone.
+    async fn prefix_count(&self, lo: &str, hi: &str) -> Result<i64> {
+        let (org, ext) = prefix_columns(self.backend, true);
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {org} >= $1 AND {org} < $2 LIMIT $3) a) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {ext} >= $1 AND {ext} < $2 LIMIT $3) b) AS n"
+        );
+        let row = sqlx::query(&sql)
+            .bind(lo)
+            .bind(hi)
+            .bind(PREFIX_SPARSE)
+            .fetch_one(self.reader()?)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Move an open, unexpired drop to `to` (revoked by staff). `Ok(drop)`

@@ -18,6 +18,7 @@ on_both_backends!(
     an_auditor_looks_but_cannot_touch,
     console_posts_need_the_sessions_form_token,
     the_dashboard_lists_what_needs_attention,
+    the_prefix_search_is_right_whether_few_or_many_drops_match,
 );
 
 /// A console session for `email` as `role`, through a single-use sign-in link.
@@ -420,4 +421,90 @@ async fn the_dashboard_lists_what_needs_attention(backend: Backend) {
         "/console/drops/{}",
         lapsing["id"].as_str().unwrap()
     )));
+}
+
+/// 2 100 drops written straight to the store: "Acme 0" … "Acme 2099", every seventh with an
+/// external id "CUST-<i>". A broad prefix (more than 2 000 matches) takes the newest-first
+/// walk, a narrow one the prefix indexes; both must give exactly the matching drops, newest
+/// first, page after page.
+async fn the_prefix_search_is_right_whether_few_or_many_drops_match(backend: Backend) {
+    use keydrop::domain::audit::AuditEntry;
+    use keydrop::store::{Cursor, DropFilter, NewDrop};
+    let app = spawn_app_with(backend, AppOptions::with_manual_clock()).await;
+    let clock = app.clock.clone().unwrap();
+    let mut all = Vec::new();
+    for i in 0..2100 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let org = format!("Acme {i}");
+        let external_id = (i % 7 == 0).then(|| format!("CUST-{i}"));
+        app.store
+            .insert_drop(
+                &NewDrop {
+                    release: keydrop::domain::release::Release::Handoff,
+                    id: id.clone(),
+                    token_hash: keydrop::crypto::sha256_hex(&[id.as_bytes()]),
+                    org: org.clone(),
+                    note: None,
+                    kind: "harvest_v3".into(),
+                    profile_json: r#"{"name":"minimal","required":["users"],"optional":[]}"#.into(),
+                    expires_at: i64::MAX / 2,
+                    max_attempts: 10,
+                    created_by: "test".into(),
+                    contact: None,
+                    external_id: external_id.clone(),
+                    metadata_json: None,
+                },
+                &AuditEntry::untyped("test", "drop.create", format!("drop:{id}")),
+            )
+            .await
+            .unwrap();
+        all.push((id, org, external_id));
+        clock.advance(Duration::from_millis(1));
+    }
+    all.reverse(); // newest first
+    for q in [
+        "acme",
+        "ACME 1",
+        "acme 20",
+        "acme 2099",
+        "cust-",
+        "Cust-14",
+        "acme 9999",
+        "é",
+    ] {
+        let lower = q.to_lowercase();
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|(_, org, x)| {
+                org.to_lowercase().starts_with(&lower)
+                    || x.as_deref()
+                        .is_some_and(|x| x.to_lowercase().starts_with(&lower))
+            })
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        let filter = DropFilter {
+            prefix: Some(q.to_owned()),
+            ..DropFilter::default()
+        };
+        let mut got = Vec::new();
+        let mut after: Option<Cursor> = None;
+        loop {
+            let page = app
+                .store
+                .list_drops(&filter, after.as_ref(), 500)
+                .await
+                .unwrap();
+            got.extend(page.iter().map(|d| d.id.clone()));
+            match page.last() {
+                Some(last) if page.len() == 500 => {
+                    after = Some(Cursor {
+                        created_at: last.created_at,
+                        id: last.id.clone(),
+                    })
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(got, want, "{q}: {} wanted, {} got", want.len(), got.len());
+    }
 }
