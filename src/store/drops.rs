@@ -42,7 +42,7 @@ pub struct DropFilter {
 }
 
 /// Below this many drops with a prefix, the search goes through the prefix indexes.
-const PREFIX_SPARSE: i64 = 2000;
+const PREFIX_SPARSE: i64 = 1000;
 
 enum Bind {
     Text(String),
@@ -130,7 +130,9 @@ fn drops_query(
         let at = next(Bind::Int(c.created_at), &mut binds);
         let id = next(Bind::Text(c.id.clone()), &mut binds);
         sql.push_str(&format!(
-            " AND (created_at < {at} OR (created_at = {at} AND id < {id}))"
+            // The first term is a plain range on the index's leading column: PostgreSQL does
+            // not seek on the OR alone, and a deep page then read half the table.
+            " AND created_at <= {at} AND (created_at < {at} OR id < {id})"
         ));
     }
     let l = next(Bind::Int(limit), &mut binds);

@@ -100,6 +100,7 @@ fn console_routes(cfg: &mut web::ServiceConfig) {
         .service(console_drops::detail)
         .service(console_drops::revoke)
         .service(console_drops::recheck)
+        .service(console_drops::destroy)
         .service(console_audit::log)
         .service(console_audit::export)
         .service(console_admin::tokens_page)

@@ -249,6 +249,43 @@ async fn an_issuer_creates_a_drop_follows_it_to_verified_and_sees_who_did_what(b
     let timeline = &detail[detail.find("Timeline").unwrap()..];
     assert!(timeline.contains("<code>credential."), "{timeline}");
 
+    // Only an admin destroys the credential.
+    let (_, detail) = console_get(&app, &session, &format!("/console/drops/{id}")).await;
+    assert!(!detail.contains("Destroy the credential"));
+    let res = console_post(
+        &app,
+        &session,
+        &format!("/console/drops/{id}/destroy"),
+        &[("csrf_token", &csrf_from(&detail).unwrap())],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let root = sign_in(&app, "root@acme.example", Role::Admin).await;
+    let (_, detail) = console_get(&app, &root, &format!("/console/drops/{id}")).await;
+    assert!(detail.contains("Destroy the credential"));
+    let res = console_post(
+        &app,
+        &root,
+        &format!("/console/drops/{id}/destroy"),
+        &[("csrf_token", &csrf_from(&detail).unwrap())],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let (_, detail) = console_get(&app, &root, &format!("/console/drops/{id}")).await;
+    assert!(
+        detail.contains("destroyed") && !detail.contains("Destroy the credential"),
+        "{detail}"
+    );
+    let destroyed = app
+        .store
+        .list_audit(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "credential.destroy")
+        .unwrap();
+    assert_eq!(destroyed.actor, "user:root@acme.example");
+
     // No console page shows a secret: not the credential, not the link token (after the
     // one page that shows it), not the session id.
     for path in [
@@ -424,7 +461,7 @@ async fn the_dashboard_lists_what_needs_attention(backend: Backend) {
 }
 
 /// 2 100 drops written straight to the store: "Acme 0" … "Acme 2099", every seventh with an
-/// external id "CUST-<i>". A broad prefix (more than 2 000 matches) takes the newest-first
+/// external id "CUST-<i>". A broad prefix (1 000 matches or more) takes the newest-first
 /// walk, a narrow one the prefix indexes; both must give exactly the matching drops, newest
 /// first, page after page.
 async fn the_prefix_search_is_right_whether_few_or_many_drops_match(backend: Backend) {

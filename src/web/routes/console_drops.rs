@@ -556,6 +556,13 @@ pub async fn detail(
                             button.button type="submit" { "Check it again now" }
                         }
                     }
+                    @if person.role.may(Capability::Destroy) && c.delivery.as_str() != "destroyed" {
+                        form method="post" action={ "/console/drops/" (drop.id) "/destroy" } {
+                            input type="hidden" name="csrf_token" value=(token);
+                            p.hint { "Destroying erases the secret for good; workers can no longer have it." }
+                            button.button.button-secondary type="submit" { "Destroy the credential" }
+                        }
+                    }
                 }
             }
             @if drop.state == DropState::Open && person.role.may(Capability::ManageDrops) {
@@ -686,4 +693,34 @@ pub async fn recheck(
             },
         ),
     }
+}
+
+#[post("/console/drops/{id}/destroy")]
+pub async fn destroy(
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<Token>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (session, person) = match person_who_may(&req, &state, Capability::Destroy).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    if !form_ok(&state, &session, &form.csrf_token) {
+        return PageError::FormExpired.response(&context(&state));
+    }
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let credential_id = match service::drops::find(&state.store, &id).await {
+        Ok(Some((drop, _))) => drop.credential_id,
+        Ok(None) => return PageError::NotFound.response(&context(&state)),
+        Err(e) => return internal(&state, &e),
+    };
+    if let Some(cid) = credential_id {
+        if let Err(e) = state.destroy(&cid, &origin(&person, &req)).await {
+            return internal(&state, &e);
+        }
+    }
+    see_other(&format!("/console/drops/{id}"))
 }

@@ -96,6 +96,7 @@ async fn a_person_signs_in_through_a_real_provider() {
         "http://127.0.0.1/console/oidc/callback",
     );
     oidc.scopes = "openid email profile groups".into();
+    oidc.admins = vec!["keydrop-admins".into()];
     oidc.issuers = vec!["keydrop-issuers".into()];
     oidc.auditors = vec!["keydrop-auditors".into()];
     oidc.allowed_domains = vec!["acme.example".into()];
@@ -112,7 +113,7 @@ async fn a_person_signs_in_through_a_real_provider() {
         provider_port,
         &app.url("/console/oidc/callback"),
         serde_json::json!({
-            "grace@acme.example": ["keydrop-issuers"],
+            "grace@acme.example": ["keydrop-admins"],
             "mallory@acme.example": ["marketing"],
         }),
     )
@@ -140,7 +141,7 @@ async fn a_person_signs_in_through_a_real_provider() {
     wait_for_title(&browser, "Console").await;
     let main = browser.find("main").await.text().await;
     assert!(
-        main.contains("signed in as grace@acme.example (issuer)"),
+        main.contains("signed in as grace@acme.example (admin)"),
         "{main}"
     );
     let log = app.store.list_audit(0, 1000).await.unwrap();
@@ -148,8 +149,83 @@ async fn a_person_signs_in_through_a_real_provider() {
     assert_eq!(signed_in.actor, "user:grace@acme.example");
     assert_eq!(signed_in.details["how"], "oidc");
 
+    // She creates a drop, the customer hands over a credential, she follows it to verified
+    // and sees who did what; then she exports the audit log.
+    browser.goto(&app.url("/console/drops/new")).await;
+    browser.find("#org").await.send_keys("Initech").await;
+    browser.submit("form.stack").await;
+    wait_for_title(&browser, "Link created").await;
+    let url = browser.find(".link-once code").await.text().await;
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
+    let (status, _) = app
+        .submit(
+            &crate::support::helpers::TestApp::link_path(&url),
+            &[
+                ("client_id", crate::support::helpers::GOOD_ID),
+                ("client_secret", crate::support::helpers::GOOD_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser
+        .find("a[href^='/console/drops/']:not([href$='/new'])")
+        .await
+        .click()
+        .await;
+    wait_for_title(&browser, "Initech").await;
+    let main = browser.find("main").await.text().await;
+    assert!(main.contains("verified"), "{main}");
+    assert!(main.contains("Link created — grace@acme.example"), "{main}");
+    assert!(
+        main.contains("Credential accepted — the customer"),
+        "{main}"
+    );
+    let cookies = browser
+        .command(reqwest::Method::GET, "/cookie", None)
+        .await
+        .unwrap();
+    let session = cookies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "keydrop-console")
+        .and_then(|c| c["value"].as_str())
+        .unwrap()
+        .to_owned();
+    crate::support::helpers::remember_secret(&session);
+    let export = app
+        .get(
+            "/console/audit/export?format=ndjson&actor=user%3Agrace%40acme.example",
+            None,
+        )
+        .header(
+            reqwest::header::COOKIE,
+            format!("keydrop-console={session}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let actions: Vec<String> = export
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        actions.contains(&"console.sign_in".to_owned())
+            && actions.contains(&"drop.create".to_owned()),
+        "{actions:?}"
+    );
+
     // Someone the provider knows but the console gives no role: told why. Cookies are per
     // host, not per port, so this forgets the provider's session too.
+    browser.goto(&app.url("/console")).await;
     browser.submit("form[action='/console/sign-out']").await;
     wait_for_title(&browser, "Sign in").await;
     browser
