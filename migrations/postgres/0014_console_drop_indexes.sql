@@ -3,5 +3,8 @@
 -- page): newest first within a state or a kind, and the org / external_id prefix search.
 CREATE INDEX drops_state_created ON drops (state, created_at, id);
 CREATE INDEX drops_kind_created ON drops (kind, created_at, id);
-CREATE INDEX drops_org_prefix ON drops ((lower(org) COLLATE "C"));
-CREATE INDEX drops_external_id_prefix ON drops ((lower(external_id) COLLATE "C"));
+-- INCLUDE the column itself: PostgreSQL answers from an expression index alone (an index-only
+-- scan, which the search's count needs to stay cheap) only when it holds the columns the
+-- expression reads.
+CREATE INDEX drops_org_prefix ON drops ((lower(org) COLLATE "C")) INCLUDE (org);
+CREATE INDEX drops_external_id_prefix ON drops ((lower(external_id) COLLATE "C")) INCLUDE (external_id);

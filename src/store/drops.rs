@@ -274,12 +274,15 @@ impl Store {
     }
 
     /// How many drops (up to [`PREFIX_SPARSE`]) an org or external_id prefix range holds,
-    /// read from the two indexes alone.
+    /// read from the two indexes alone (ordered by the indexed expression, so no planner
+    /// prefers a table scan; on PostgreSQL an index-only scan, the indexes holding the column).
     async fn prefix_count(&self, lo: &str, hi: &str) -> Result<i64> {
         let (org, ext) = prefix_columns(self.backend, true);
         let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {org} >= $1 AND {org} < $2 LIMIT $3) a) \
-             + (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {ext} >= $1 AND {ext} < $2 LIMIT $3) b) AS n"
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {org} >= $1 AND {org} < $2 \
+             ORDER BY {org} LIMIT $3) a) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM drops WHERE {ext} >= $1 AND {ext} < $2 \
+             ORDER BY {ext} LIMIT $3) b) AS n"
         );
         let row = sqlx::query(&sql)
             .bind(lo)

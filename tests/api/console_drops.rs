@@ -169,6 +169,60 @@ async fn an_issuer_creates_a_drop_follows_it_to_verified_and_sees_who_did_what(b
     assert!(url.starts_with("http://127.0.0.1/d/"), "{url}");
     remember_secret(link_token(&url));
 
+    // Permissions chosen one by one instead of a profile: the API's `required`/`optional`.
+    let res = console_post(
+        &app,
+        &session,
+        "/console/drops/new",
+        &[
+            ("csrf_token", &csrf),
+            ("org", "Hooli"),
+            ("kind", "harvest_v3"),
+            ("perm.harvest_v3.users", "required"),
+            ("perm.harvest_v3.jobs", "optional"),
+            ("perm.candidate_ingestion.candidates", "required"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let page = res.text().await.unwrap();
+    remember_secret(link_token(code_after(&page, "Link created")));
+    let follow = page.find("Follow this drop").unwrap();
+    let at =
+        page[..follow].rfind("href=\"/console/drops/").unwrap() + "href=\"/console/drops/".len();
+    let hooli = &page[at..at + 36];
+    let d: serde_json::Value = app
+        .get(&format!("/api/v1/drops/{hooli}"), Some(&app.admin_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        d["profile"]["required"],
+        serde_json::json!(["users"]),
+        "{d}"
+    );
+    assert_eq!(d["profile"]["optional"], serde_json::json!(["jobs"]), "{d}");
+    let res = console_post(
+        &app,
+        &session,
+        "/console/drops/new",
+        &[
+            ("csrf_token", &csrf),
+            ("org", "Hooli"),
+            ("perm.harvest_v3.jobs", "optional"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("optional needs a required list"));
+
     // The customer hands over a working credential.
     let path = TestApp::link_path(&url);
     let (status, _) = app

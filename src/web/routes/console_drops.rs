@@ -277,6 +277,49 @@ struct NewDropForm {
     external_id: Option<String>,
     contact_name: Option<String>,
     contact_email: Option<String>,
+    /// Permissions chosen one by one: (kind, resource, "required" | "optional").
+    #[serde(skip)]
+    perms: Vec<(String, String, String)>,
+}
+
+impl NewDropForm {
+    /// The posted form: the API's fields by name, and `perm.<kind>.<resource>` selections.
+    /// Unknown names are ignored, as a browser may add none but a tampered form might.
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = Self::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "csrf_token" => f.csrf_token = v,
+                "org" => f.org = v,
+                "note" => f.note = Some(v),
+                "kind" => f.kind = Some(v),
+                "profile" => f.profile = Some(v),
+                "release" => f.release = Some(v),
+                "expires_in" => f.expires_in = Some(v),
+                "max_attempts" => f.max_attempts = Some(v),
+                "external_id" => f.external_id = Some(v),
+                "contact_name" => f.contact_name = Some(v),
+                "contact_email" => f.contact_email = Some(v),
+                other => {
+                    if let Some((kind, resource)) =
+                        other.strip_prefix("perm.").and_then(|r| r.split_once('.'))
+                    {
+                        if v == "required" || v == "optional" {
+                            f.perms.push((kind.to_owned(), resource.to_owned(), v));
+                        }
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    fn perm(&self, kind: &str, resource: &str) -> &str {
+        self.perms
+            .iter()
+            .find(|(k, r, _)| k == kind && r == resource)
+            .map_or("", |(_, _, c)| c.as_str())
+    }
 }
 
 fn blank(v: &Option<String>) -> Option<String> {
@@ -288,7 +331,8 @@ fn blank(v: &Option<String>) -> Option<String> {
 
 impl NewDropForm {
     /// The API's request from the form; a number that is not one is the caller's to fix.
-    fn request(&self) -> Result<DropRequest, String> {
+    /// `default_kind` is the kind a drop gets when none is chosen.
+    fn request(&self, default_kind: &str) -> Result<DropRequest, String> {
         let number = |name: &str, v: &Option<String>| -> Result<Option<i64>, String> {
             blank(v)
                 .map(|s| {
@@ -325,6 +369,18 @@ impl NewDropForm {
                     .map_err(|_| "release must be handoff or vend".to_owned())?,
             );
         }
+        // Permissions chosen one by one, for the chosen kind only.
+        let kind = blank(&self.kind).unwrap_or_else(|| default_kind.to_owned());
+        let chosen = |which: &str| -> Vec<String> {
+            self.perms
+                .iter()
+                .filter(|(k, _, c)| *k == kind && c == which)
+                .map(|(_, r, _)| r.clone())
+                .collect()
+        };
+        let (required, optional) = (chosen("required"), chosen("optional"));
+        req.required = (!required.is_empty()).then_some(required);
+        req.optional = (!optional.is_empty()).then_some(optional);
         Ok(req)
     }
 }
@@ -378,6 +434,29 @@ fn new_page(
                     option value="handoff" selected[form.release.as_deref() == Some("handoff")] { "handoff: workers get the secret" }
                     option value="vend" selected[form.release.as_deref() == Some("vend")] { "vend: workers get short-lived access tokens only" }
                 }
+                details.permissions open[!form.perms.is_empty()] {
+                    summary { "Or choose the permissions one by one" }
+                    p.hint { "Instead of a profile (leave it on the kind's default): mark what the customer must grant, and what they may. Only the kind chosen above counts." }
+                    @for k in &kinds {
+                        fieldset {
+                            legend { (k.label()) }
+                            @for r in k.resources() {
+                                @let name = format!("perm.{}.{}", k.name(), r.name);
+                                @let chosen = form.perm(k.name(), r.name);
+                                div.perm-choice {
+                                    label for=(name) {
+                                        (r.screen_label()) " " small { code { (r.permission()) } }
+                                    }
+                                    select id=(name) name=(name) {
+                                        option value="" { "not asked" }
+                                        option value="required" selected[chosen == "required"] { "required" }
+                                        option value="optional" selected[chosen == "optional"] { "optional" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 label for="expires_in" { "The link works for" }
                 select #expires_in name="expires_in" {
                     @for (secs, words) in [("86400", "1 day"), ("259200", "3 days"), ("", "7 days (the default)"), ("1209600", "14 days"), ("2592000", "30 days")] {
@@ -401,9 +480,10 @@ fn new_page(
 #[post("/console/drops/new")]
 pub async fn create(
     req: HttpRequest,
-    form: web::Form<NewDropForm>,
+    form: web::Form<Vec<(String, String)>>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let form = NewDropForm::from_pairs(form.into_inner());
     let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
         Ok(p) => p,
         Err(res) => return res,
@@ -411,8 +491,9 @@ pub async fn create(
     if !form_ok(&state, &session, &form.csrf_token) {
         return PageError::FormExpired.response(&context(&state));
     }
+    let default_kind = state.checker.kinds().default().map_or("", |k| k.name());
     let spec = form
-        .request()
+        .request(default_kind)
         .and_then(|r| r.validate(state.checker.kinds()));
     let spec = match spec {
         Ok(s) => s,
