@@ -275,7 +275,7 @@ impl Application {
             .console
             .oidc
             .clone()
-            .map(|o| crate::oidc::Provider::new(o, settings.greenhouse_timeout).map(Arc::new))
+            .map(|o| crate::oidc::Provider::new(o, crate::oidc::TIMEOUT).map(Arc::new))
             .transpose()
             .map_err(anyhow::Error::msg)?;
         let services = Arc::new(crate::service::Services {

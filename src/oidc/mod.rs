@@ -20,6 +20,9 @@ use tokio::sync::Mutex;
 
 /// How long discovery and the JWKS are trusted before they are fetched again.
 const CACHE_FOR: Duration = Duration::from_secs(3600);
+/// How long one request to the provider may take (discovery, JWKS, token, userinfo): a
+/// person is waiting, but identity providers are sometimes slow to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
 /// The signature algorithms an ID token may use: asymmetric only.

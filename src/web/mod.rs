@@ -92,6 +92,7 @@ fn console_routes(cfg: &mut web::ServiceConfig) {
         .service(console::oidc_callback)
         .service(console::link_page)
         .service(console::link_sign_in)
+        .service(console::sign_out_page)
         .service(console::sign_out)
         // `/console/drops/new` before `/console/drops/{id}`.
         .service(console_drops::new_form)

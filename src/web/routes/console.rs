@@ -556,6 +556,30 @@ pub async fn link_sign_in(
     }
 }
 
+/// The sign-out page (linked from every console page): a button whose form token is bound
+/// to the session; the `GET` itself changes nothing.
+#[get("/console/sign-out")]
+pub async fn sign_out_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (id, person) = match signed_in(&req, &state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return see_other("/console/sign-in"),
+        Err(res) => return res,
+    };
+    page(
+        &state,
+        StatusCode::OK,
+        "Sign out",
+        Some(markup! { "You are signed in as " (person.email) "." }),
+        markup! {
+            form method="post" action="/console/sign-out" {
+                input type="hidden" name="csrf_token" value=(form_token(&state, &id));
+                button.button type="submit" { "Sign out" }
+            }
+            p { a href="/console" { "Back to the console" } }
+        },
+    )
+}
+
 #[post("/console/sign-out")]
 pub async fn sign_out(
     req: HttpRequest,

@@ -74,7 +74,8 @@ pub(super) fn nav(person: &Person) -> Markup {
             @if person.role.may(Capability::ReadAudit) {
                 " · " a href="/console/audit" { "Audit log" }
             }
-            " — signed in as " (person.email) " (" (person.role.as_str()) ")"
+            " — signed in as " (person.email) " (" (person.role.as_str()) ") · "
+            a href="/console/sign-out" { "Sign out" }
         }
     }
 }

@@ -124,6 +124,7 @@ fn pages(drop_id: &str) -> Vec<(&'static str, String)> {
         ("admin-webhooks", "/console/admin/webhooks".into()),
         ("admin-sessions", "/console/admin/sessions".into()),
         ("admin-status", "/console/admin/status".into()),
+        ("sign-out", "/console/sign-out".into()),
     ]
 }
 
