@@ -60,6 +60,21 @@ impl Drop for RealProvider {
     }
 }
 
+/// The first element matching `css`, waiting for it: after a click the browser may still be
+/// following the redirects between keydrop and the provider.
+async fn wait_find<'a>(browser: &'a Browser, css: &str) -> crate::support::webdriver::Element<'a> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(el) = browser.try_find(css).await {
+            return el;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            return browser.find(css).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn wait_for_title(browser: &Browser, part: &str) {
     let started = std::time::Instant::now();
     while !browser.title().await.contains(part) {
@@ -124,19 +139,17 @@ async fn a_person_signs_in_through_a_real_provider() {
     browser.goto(&app.url("/console")).await;
     wait_for_title(&browser, "Sign in").await;
     browser.submit("form[action='/console/sign-in']").await;
-    browser
-        .find("input[name=login]")
+    wait_find(&browser, "input[name=login]")
         .await
         .send_keys("grace@acme.example")
         .await;
-    browser
-        .find("input[name=password]")
+    wait_find(&browser, "input[name=password]")
         .await
         .send_keys("any password")
         .await;
     browser.submit("form").await;
     // The provider's consent page: "Continue".
-    browser.find("form button[type=submit]").await;
+    wait_find(&browser, "form button[type=submit]").await;
     browser.submit("form").await;
     wait_for_title(&browser, "Console").await;
     let main = browser.find("main").await.text().await;
@@ -234,18 +247,16 @@ async fn a_person_signs_in_through_a_real_provider() {
         .unwrap();
     browser.goto(&app.url("/console/sign-in")).await;
     browser.submit("form[action='/console/sign-in']").await;
-    browser
-        .find("input[name=login]")
+    wait_find(&browser, "input[name=login]")
         .await
         .send_keys("mallory@acme.example")
         .await;
-    browser
-        .find("input[name=password]")
+    wait_find(&browser, "input[name=password]")
         .await
         .send_keys("any password")
         .await;
     browser.submit("form").await;
-    browser.find("form button[type=submit]").await;
+    wait_find(&browser, "form button[type=submit]").await;
     browser.submit("form").await;
     wait_for_title(&browser, "cannot use this console").await;
     let main = browser.find("main").await.text().await;
