@@ -122,6 +122,22 @@ pub(super) async fn person_who_may(
     Ok((id, person))
 }
 
+/// The person behind a console `POST` who may do `what`, with their session id, once the
+/// form's token checks against that session; otherwise the answer (303, 403 page, or the
+/// expired-form page).
+pub(super) async fn posted_by(
+    req: &HttpRequest,
+    state: &AppState,
+    what: crate::domain::role::Capability,
+    csrf_token: &str,
+) -> Result<(String, Person), HttpResponse> {
+    let (session, person) = person_who_may(req, state, what).await?;
+    if !form_ok(state, &session, csrf_token) {
+        return Err(crate::web::page_error::PageError::FormExpired.response(&context(state)));
+    }
+    Ok((session, person))
+}
+
 /// A form token for `session` (console POSTs are checked against the session).
 pub(super) fn form_token(state: &AppState, session: &str) -> String {
     state

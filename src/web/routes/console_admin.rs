@@ -4,7 +4,7 @@
 //! background-task health. Admins only, by the same role matrix as the API; every change is
 //! the same service call as the API's, audited with the admin as actor.
 
-use super::console::{context, form_ok, form_token, internal, page, person_who_may, see_other};
+use super::console::{context, form_token, internal, page, person_who_may, posted_by, see_other};
 use super::console_drops::nav;
 use crate::domain::event::Origin;
 use crate::domain::role::{Capability, Role};
@@ -152,13 +152,11 @@ pub async fn token_create(
     form: web::Form<NewToken>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageTokens).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageTokens, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let back = "/console/admin/tokens";
     let name = match tokens::validate_name(&form.name) {
         Ok(n) => n,
@@ -202,13 +200,11 @@ pub async fn token_revoke(
     state: web::Data<AppState>,
     verifier: web::Data<TokenVerifier>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageTokens).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageTokens, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let Some(id) = uuid(&id) else {
         return PageError::NotFound.response(&context(&state));
     };
@@ -299,13 +295,11 @@ pub async fn webhook_create(
     form: web::Form<NewWebhook>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageWebhooks).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageWebhooks, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let created = webhooks::create(
         &state.store,
         &state.keyring,
@@ -338,13 +332,11 @@ pub async fn webhook_rotate(
     form: web::Form<Token>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageWebhooks).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageWebhooks, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let Some(id) = uuid(&id).map(|u| u.to_string()) else {
         return PageError::NotFound.response(&context(&state));
     };
@@ -372,13 +364,11 @@ pub async fn webhook_remove(
     form: web::Form<Token>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageWebhooks).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageWebhooks, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let Some(id) = uuid(&id).map(|u| u.to_string()) else {
         return PageError::NotFound.response(&context(&state));
     };
@@ -485,13 +475,11 @@ pub async fn session_revoke(
     form: web::Form<RevokeSession>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageConsole).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (_, person) =
+        match posted_by(&req, &state, Capability::ManageConsole, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     match console::revoke_session(&state.store, &form.session, &person, client_ip(&req)).await {
         Ok(_) => see_other("/console/admin/sessions"),
         Err(e) => internal(&state, &e),

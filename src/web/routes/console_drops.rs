@@ -4,7 +4,7 @@
 //! the same validation (`DropRequest::validate`), the same service calls, the same role
 //! matrix (`Role::may`), with the signed-in person as the audit log's actor.
 
-use super::console::{context, form_ok, form_token, internal, page, person_who_may, see_other};
+use super::console::{context, form_token, internal, page, person_who_may, posted_by, see_other};
 use crate::domain::audit::{AuditEvent, AuditFilter};
 use crate::domain::contact::Contact;
 use crate::domain::drop::{DropRecord, DropRequest, DropState};
@@ -485,13 +485,11 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let form = NewDropForm::from_pairs(form.into_inner());
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
-        Ok(p) => p,
-        Err(res) => return res,
-    };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
+    let (session, person) =
+        match posted_by(&req, &state, Capability::ManageDrops, &form.csrf_token).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
     let default_kind = state.checker.kinds().default().map_or("", |k| k.name());
     let spec = form
         .request(default_kind)
@@ -714,13 +712,11 @@ pub async fn revoke(
     form: web::Form<Token>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::ManageDrops).await {
+    let (_, person) = match posted_by(&req, &state, Capability::ManageDrops, &form.csrf_token).await
+    {
         Ok(p) => p,
         Err(res) => return res,
     };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
     let Some(id) = parse_id(&id) else {
         return PageError::NotFound.response(&context(&state));
     };
@@ -740,13 +736,10 @@ pub async fn recheck(
     form: web::Form<Token>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::Recheck).await {
+    let (_, person) = match posted_by(&req, &state, Capability::Recheck, &form.csrf_token).await {
         Ok(p) => p,
         Err(res) => return res,
     };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
     let Some(id) = parse_id(&id) else {
         return PageError::NotFound.response(&context(&state));
     };
@@ -784,13 +777,10 @@ pub async fn destroy(
     form: web::Form<Token>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (session, person) = match person_who_may(&req, &state, Capability::Destroy).await {
+    let (_, person) = match posted_by(&req, &state, Capability::Destroy, &form.csrf_token).await {
         Ok(p) => p,
         Err(res) => return res,
     };
-    if !form_ok(&state, &session, &form.csrf_token) {
-        return PageError::FormExpired.response(&context(&state));
-    }
     let Some(id) = parse_id(&id) else {
         return PageError::NotFound.response(&context(&state));
     };
