@@ -27,7 +27,7 @@ fn main() {
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");
-        if std::env::var_os(var).map_or(true, |v| v.is_empty()) {
+        if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
             println!("cargo::rustc-cfg={cfg}");
         }
     }

@@ -161,7 +161,7 @@ impl Generator {
         let created_at = self.now - span - DAY_MS + (span as u128 * i as u128 / n as u128) as i64;
         let drop_id = uuid_from(i, self.salt + 1);
         let cred_id = uuid_from(i, self.salt + 2);
-        let kind = if r % 10 == 0 {
+        let kind = if r.is_multiple_of(10) {
             "harvest_v1"
         } else {
             "harvest_v3"

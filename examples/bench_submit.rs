@@ -36,6 +36,7 @@ async fn main() {
         keyring_file: dir.path().join("keyring.json"),
         keyring_file_set: false,
         master_key: None,
+        custody: keydrop::config::CustodySettings::file(),
     };
     let settings = ServeSettings {
         bind: "127.0.0.1:0".parse().unwrap(),

@@ -12,7 +12,8 @@
 //! - 5 `sandbox`: the fake Greenhouse of the tests, benchmarks and `keydrop demo`;
 //! - 4 `greenhouse` (credential kinds as plug-ins, their checks and token endpoints) and
 //!   `store` (SQLite and PostgreSQL; every transition one audited statement) and `oidc` (the
-//!   console's OpenID Connect relying party);
+//!   console's OpenID Connect relying party) and `custody` (the KMS or HSM that wraps the
+//!   master keys, called only at start and by `keydrop keys`);
 //! - 3 `config`, `metrics`, `health`; 2 `domain` (the rules, typed events); 1 `crypto`
 //!   (every key) and `clock`.
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod custody;
 pub mod domain;
 pub mod greenhouse;
 pub mod health;

@@ -19,7 +19,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
 use anyhow::{bail, Context};
-use secrecy::ExposeSecret;
 use std::io::{IsTerminal, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -60,25 +59,13 @@ pub async fn open_store(settings: &StoreSettings, clock: SharedClock) -> anyhow:
         .with_context(|| format!("cannot open database {}", settings.database_url))
 }
 
-/// Load the keyring as configured.
-pub fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
-    let master_key = settings.master_key.as_ref().map(|k| k.expose_secret());
+/// Load the keyring as configured, its wrapped versions unwrapped by their
+/// key custodies (SPEC §14).
+pub async fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
     // Several processes may share a PostgreSQL database: a keyring generated
     // by each would seal data the others cannot open. Only SQLite (one
     // process, one data directory) gets one generated on first start.
-    let ring = if settings.database_url.is_postgres() {
-        Keyring::load_shared(
-            master_key,
-            &settings.keyring_file,
-            settings.keyring_file_set,
-        )?
-    } else {
-        Keyring::load(
-            master_key,
-            &settings.keyring_file,
-            settings.keyring_file_set,
-        )?
-    };
+    let ring = crate::custody::load(settings, !settings.database_url.is_postgres()).await?;
     if let KeyringSource::Generated(path) = ring.source() {
         let msg = format!(
             "WARNING: no master key was configured, so a new one was generated at {}. \
@@ -94,13 +81,39 @@ pub fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
 /// Get a command ready to change state: the keyring loaded and checked against the
 /// database, and the audit chain's key in use, so every event it writes is MACed.
 pub async fn unlock(store: &Store, settings: &StoreSettings) -> anyhow::Result<Keyring> {
-    let keyring = load_keyring(settings)?;
+    let keyring = load_keyring(settings).await?;
     check_keyring(store, &keyring).await?;
     let key = crate::service::secrets::audit_key(store, &keyring)
         .await
         .context("cannot set up the audit chain's key")?;
     store.use_audit_key(key);
     Ok(keyring)
+}
+
+/// Audit the versions a key custody unwrapped for this start (`keys.unsealed`);
+/// a keyring of plain keys unseals nothing and records nothing.
+async fn record_unsealed(store: &Store, keyring: &Keyring) -> anyhow::Result<()> {
+    let versions: Vec<i64> = keyring
+        .versions()
+        .into_iter()
+        .filter(|v| keyring.custody_of(*v) != "file")
+        .collect();
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let mut kinds: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let c = keyring.custody_of(*v);
+            c.split(':').next().unwrap_or(c).to_owned()
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    store
+        .record_keys_unsealed(kinds, versions)
+        .await
+        .context("cannot audit the unsealed key versions")
 }
 
 /// Refuse to go on with a keyring that does not fit the database.
@@ -157,8 +170,9 @@ impl Application {
         kinds: &'static Registry,
     ) -> anyhow::Result<Self> {
         let store = open_store(store_settings, clock.clone()).await?;
-        let keyring = load_keyring(store_settings)?;
+        let keyring = load_keyring(store_settings).await?;
         check_keyring(&store, &keyring).await?;
+        record_unsealed(&store, &keyring).await?;
         let form_root = crate::service::secrets::get_or_create(
             &store,
             &keyring,
@@ -231,6 +245,7 @@ impl Application {
             backend = store.backend().name(),
             keyring = %keyring.source(),
             key_versions = ?keyring.versions(),
+            key_custody = ?keyring.versions().iter().map(|v| keyring.custody_of(*v).to_owned()).collect::<Vec<_>>(),
             metrics = ?settings.metrics_bind.map(|a| a.to_string()),
             console = ?settings.console.bind.map(|a| a.to_string()),
             "keydrop starting"

@@ -80,7 +80,7 @@ pub async fn run(
     }
     // The MACs need the keyring: a chain that someone with write access to the database
     // rewrote (hashes recomputed) passes a check of the hashes alone.
-    let keyring = load_keyring(settings)?;
+    let keyring = load_keyring(settings).await?;
     check_keyring(&store, &keyring).await?;
     let key = crate::service::secrets::existing_audit_key(&store, &keyring).await?;
     let has_key = key.is_some();

@@ -49,6 +49,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         keyring_file,
         keyring_file_set: true,
         master_key: None,
+        custody: crate::config::CustodySettings::file(),
     };
     let fake = FakeGreenhouse::start().await?;
     let suffix = || -> anyhow::Result<String> { Ok(hex(&random::bytes::<12>()?)) };

@@ -1,24 +1,34 @@
-//! `keydrop keys init | rotate | rewrap | status`.
+//! `keydrop keys init | rotate | rewrap | status | custody`.
 
 use crate::clock::SharedClock;
-use crate::config::StoreSettings;
-use crate::crypto::keyring::{Keyring, KeyringSource, MasterKey};
+use crate::config::{CustodyRef, StoreSettings};
+use crate::crypto::keyring::KeyringSource;
 use crate::startup::{check_keyring, load_keyring, open_store, unlock};
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Write a new keyring file (or move KEYDROP_MASTER_KEY into one).
-    Init,
-    /// Add a new master key version and make it the active one.
+    Init {
+        /// Who keeps the master key (SPEC §14): file, aws-kms:<key>,
+        /// transit:<mount>/<key> or pkcs11:<label>. Default: KEYDROP_KEY_CUSTODY.
+        #[arg(long)]
+        custody: Option<String>,
+    },
+    /// Add a new master key version, wrapped by KEYDROP_KEY_CUSTODY, and make it the active one.
     Rotate,
     /// Re-wrap every data key under the active master key (resumable).
     Rewrap,
-    /// Show key versions, their check values and what they protect.
+    /// Show key versions, their custody, check values and what they protect.
     Status,
+    /// Re-wrap every master key version with another custody (the data keys are untouched).
+    Custody {
+        /// The custody to move to: file, aws-kms:<key>, transit:<mount>/<key> or pkcs11:<label>.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 const BATCH: i64 = 100;
@@ -29,28 +39,36 @@ pub async fn run(
     clock: SharedClock,
 ) -> anyhow::Result<ExitCode> {
     match cmd {
-        KeysCommand::Init => init(settings),
+        KeysCommand::Init { custody } => init(settings, custody.as_deref()).await,
         KeysCommand::Rotate => rotate(settings, clock).await,
         KeysCommand::Rewrap => rewrap(settings, clock).await,
         KeysCommand::Status => status(settings, clock).await,
+        KeysCommand::Custody { to } => move_custody(settings, clock, &to).await,
     }
 }
 
-fn init(settings: &StoreSettings) -> anyhow::Result<ExitCode> {
+async fn init(settings: &StoreSettings, custody: Option<&str>) -> anyhow::Result<ExitCode> {
     let path = &settings.keyring_file;
-    let ring = match &settings.master_key {
-        Some(k) => Keyring::single(MasterKey::from_base64(k.expose_secret())?),
-        None => Keyring::single(MasterKey::generate()?),
+    let custody = match custody {
+        Some(text) => CustodyRef::parse(text)
+            .map_err(|e| anyhow::anyhow!(e.replacen("KEYDROP_KEY_CUSTODY", "--custody", 1)))?,
+        None => settings.custody.custody.clone(),
     };
-    ring.write_new(path)?;
+    for said in crate::custody::init(settings, &custody).await? {
+        println!("{said}");
+    }
+    let kept = match custody {
+        CustodyRef::File => "(mode 0600)".to_owned(),
+        _ => format!("wrapped by {custody}; the file alone opens nothing"),
+    };
     if settings.master_key.is_some() {
         println!(
-            "wrote KEYDROP_MASTER_KEY into {} as key version 1; unset KEYDROP_MASTER_KEY and set KEYDROP_KEYRING_FILE to use it",
+            "wrote KEYDROP_MASTER_KEY into {} as key version 1 {kept}; unset KEYDROP_MASTER_KEY and set KEYDROP_KEYRING_FILE to use it",
             path.display()
         );
     } else {
         println!(
-            "wrote a new keyring with key version 1 to {} (mode 0600)",
+            "wrote a new keyring with key version 1 to {} {kept}",
             path.display()
         );
     }
@@ -64,15 +82,25 @@ async fn rotate(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         );
     }
     let path = &settings.keyring_file;
-    let mut ring = Keyring::read(path)?;
+    if !path.exists() {
+        bail!(
+            "keyring file {}: does not exist (create it with `keydrop keys init`)",
+            path.display()
+        );
+    }
+    let ring = load_keyring(settings).await?;
     let store = open_store(settings, clock).await?;
     check_keyring(&store, &ring).await?;
     store.use_audit_key(crate::service::secrets::audit_key(&store, &ring).await?);
-    let version = ring.rotate(path)?;
+    let (version, ring) = crate::custody::rotate(settings, &ring).await?;
     check_keyring(&store, &ring).await?;
     let pending = store.count_needing_rewrap(version).await?;
     store.close().await;
-    println!("key version {version} is now active in {}", path.display());
+    println!(
+        "key version {version} is now active in {} ({})",
+        path.display(),
+        ring.custody_of(version)
+    );
     println!("{pending} credential(s) still use older versions: give the new keyring to every keydrop process and restart them, then run `keydrop keys rewrap`");
     Ok(ExitCode::SUCCESS)
 }
@@ -133,7 +161,7 @@ async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
 }
 
 async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<ExitCode> {
-    let ring = load_keyring(settings)?;
+    let ring = load_keyring(settings).await?;
     let store = open_store(settings, clock).await?;
     let rows = store.key_status(&ring).await?;
     store.close().await;
@@ -146,7 +174,7 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         ring.active_version()
     );
     println!(
-        "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}",
+        "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  custody",
         "version", "in keyring", "check value", "credentials", "service secrets", "webhook secrets"
     );
     let mut ok = true;
@@ -162,13 +190,18 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
             removable.push(r.version.to_string());
         }
         println!(
-            "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}",
+            "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  {}",
             r.version,
             if r.in_keyring { "yes" } else { "NO" },
             check,
             r.uses.credentials,
             r.uses.service_secrets,
-            r.uses.webhook_secrets
+            r.uses.webhook_secrets,
+            if r.in_keyring {
+                ring.custody_of(r.version)
+            } else {
+                "-"
+            }
         );
     }
     if !removable.is_empty() {
@@ -182,4 +215,37 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `keys custody --to`: every version re-wrapped by another custody; the
+/// master keys stay the same, so no data key moves and the check values
+/// still match.
+async fn move_custody(
+    settings: &StoreSettings,
+    clock: SharedClock,
+    to: &str,
+) -> anyhow::Result<ExitCode> {
+    let to = CustodyRef::parse(to)
+        .map_err(|e| anyhow::anyhow!(e.replacen("KEYDROP_KEY_CUSTODY", "--to", 1)))?;
+    if settings.master_key.is_some() {
+        bail!("KEYDROP_MASTER_KEY is not a keyring file; run `keydrop keys init --custody {to}` instead");
+    }
+    let ring = load_keyring(settings).await?;
+    let store = open_store(settings, clock).await?;
+    check_keyring(&store, &ring).await?;
+    store.close().await;
+    let (moved, said) = crate::custody::move_to(settings, &ring, &to).await?;
+    for said in said {
+        println!("{said}");
+    }
+    let list = moved
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "key version(s) {list} in {} are now kept by {to}; set KEYDROP_KEY_CUSTODY={to} so new versions are too",
+        settings.keyring_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

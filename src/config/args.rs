@@ -45,6 +45,38 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub master_key: Option<String>,
+    /// Who wraps new master key versions (SPEC §14): `file`,
+    /// `aws-kms:<key id or ARN>`, `transit:<mount>/<key name>` or
+    /// `pkcs11:<key label>`.
+    #[arg(long, global = true, env = "KEYDROP_KEY_CUSTODY")]
+    pub key_custody: Option<String>,
+    /// AWS KMS endpoint (tests, private endpoints; plain http only on loopback).
+    #[arg(long, global = true, env = "KEYDROP_AWS_KMS_ENDPOINT")]
+    pub aws_kms_endpoint: Option<String>,
+    /// Vault or OpenBao address for the `transit` custody.
+    #[arg(long, global = true, env = "KEYDROP_VAULT_ADDR")]
+    pub vault_addr: Option<String>,
+    /// A file holding the Vault/OpenBao token (else VAULT_TOKEN).
+    #[arg(long, global = true, env = "KEYDROP_VAULT_TOKEN_FILE")]
+    pub vault_token_file: Option<PathBuf>,
+    /// The PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so).
+    #[arg(long, global = true, env = "KEYDROP_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the PKCS#11 token holding the wrapping key.
+    #[arg(long, global = true, env = "KEYDROP_PKCS11_TOKEN")]
+    pub pkcs11_token: Option<String>,
+    /// A file holding the token's user PIN.
+    #[arg(long, global = true, env = "KEYDROP_PKCS11_PIN_FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// How long start-up waits for an unreachable key custody (§14: 30 s).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYDROP_KEY_CUSTODY_WAIT",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub key_custody_wait: Duration,
     /// Log format.
     #[arg(
         long,

@@ -13,6 +13,7 @@
 
 pub mod args;
 pub mod brand;
+pub mod custody;
 pub mod greenhouse;
 pub mod jobs;
 pub mod oidc;
@@ -21,6 +22,7 @@ pub mod serve;
 pub mod store;
 
 pub use args::{GlobalArgs, LogFormat, PartnerArgs, ServeArgs};
+pub use custody::{CustodyRef, CustodySettings};
 pub use greenhouse::{greenhouse_url, partner_client, PartnerClient};
 pub use jobs::{Backoff, JobSettings};
 pub use oidc::{OidcArgs, OidcSettings};
@@ -286,6 +288,7 @@ mod tests {
             keyring_file: "/d/keyring.json".into(),
             keyring_file_set: false,
             master_key: Some(SecretString::from(key)),
+            custody: CustodySettings::file(),
         };
         let shown = format!("{s:?}");
         assert!(!shown.contains(key), "{shown}");

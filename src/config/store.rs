@@ -67,6 +67,8 @@ pub struct StoreSettings {
     pub keyring_file: PathBuf,
     pub keyring_file_set: bool,
     pub master_key: Option<SecretString>,
+    /// Who wraps new key versions and how each custody is reached (§14).
+    pub custody: super::CustodySettings,
 }
 
 impl StoreSettings {
@@ -99,6 +101,7 @@ impl StoreSettings {
                 .clone()
                 .filter(|k| !k.is_empty())
                 .map(SecretString::from),
+            custody: super::CustodySettings::from_args(args)?,
         })
     }
 }

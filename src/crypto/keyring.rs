@@ -5,7 +5,15 @@
 //! generated in the data directory with mode 0600. The newest version is the
 //! active one: new data keys are wrapped with it, older ones only unwrap.
 //!
-//! *Over 400 lines:* its unit tests are inline (the code is ~360 lines).
+//! A keyring file is format 1 (every version a plain key: the `file`
+//! custody) or format 2 (SPEC §14: per version the custody, its key
+//! reference and the key as that custody wrapped it). This module reads and
+//! writes both ([`StoredKeyring`]) but opens only plain keys; wrapped ones
+//! are opened by `crate::custody`, which hands the keys back through
+//! [`Keyring::from_unwrapped`]. A keyring never writes a key of another
+//! custody in plain.
+//!
+//! *Over 400 lines:* its unit tests are inline (the code is ~450 lines).
 
 use super::{hex, random, CryptoError};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -42,6 +50,13 @@ impl MasterKey {
         let mut k = Zeroizing::new([0u8; 32]);
         k.copy_from_slice(&raw);
         Ok(Self(k))
+    }
+
+    /// A key from its 32 bytes (a custody's unwrap); the array is wiped.
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        let k = Zeroizing::new(bytes);
+        bytes.zeroize();
+        Self(k)
     }
 
     pub(crate) fn bytes(&self) -> &[u8; 32] {
@@ -108,6 +123,9 @@ pub enum KeyringError {
 #[derive(Clone)]
 pub struct Keyring {
     keys: BTreeMap<i64, MasterKey>,
+    /// Each version's custody as `KEYDROP_KEY_CUSTODY` writes it (`file`,
+    /// `aws-kms:<key>`, …); a version missing here is `file`.
+    custody: BTreeMap<i64, String>,
     source: KeyringSource,
     /// Versions that stored data asked for and this keyring lacks (seen
     /// since start; shared by clones). `/readyz` reports them.
@@ -129,10 +147,19 @@ struct KeyringFile {
     keys: Vec<KeyEntry>,
 }
 
+/// One version in a keyring file: `key` (format 1, or custody `file` in
+/// format 2), or `custody`, `key_ref` and `wrapped` (format 2).
 #[derive(Serialize, Deserialize)]
 struct KeyEntry {
     version: i64,
-    key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custody: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrapped: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
 impl Drop for KeyEntry {
@@ -142,15 +169,190 @@ impl Drop for KeyEntry {
 }
 
 const FORMAT: &str = "keydrop-keyring/1";
+const FORMAT_2: &str = "keydrop-keyring/2";
+
+/// One version as a keyring file holds it.
+pub enum StoredKey {
+    /// The master key itself (the `file` custody).
+    Plain(MasterKey),
+    /// The master key as a KMS or HSM wrapped it; only that custody opens it.
+    Wrapped {
+        /// `aws-kms`, `transit` or `pkcs11`.
+        custody: String,
+        /// The custody's key: a KMS key id, `mount/key`, a PKCS#11 label.
+        key_ref: String,
+        wrapped: Vec<u8>,
+    },
+}
+
+impl StoredKey {
+    /// `file`, or the custody and key reference as `KEYDROP_KEY_CUSTODY`
+    /// writes them.
+    pub fn custody_label(&self) -> String {
+        match self {
+            Self::Plain(_) => "file".into(),
+            Self::Wrapped {
+                custody, key_ref, ..
+            } => format!("{custody}:{key_ref}"),
+        }
+    }
+}
+
+/// A keyring file as stored: every version, opened or not.
+pub struct StoredKeyring {
+    pub path: PathBuf,
+    pub versions: BTreeMap<i64, StoredKey>,
+}
+
+impl StoredKeyring {
+    /// Read a keyring file of format 1 or 2.
+    pub fn read(path: &Path) -> Result<Self, KeyringError> {
+        let err = |reason: String| KeyringError::File {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
+        let parsed: KeyringFile = serde_json::from_str(&text)
+            .map_err(|_| err("is not a keydrop keyring (bad JSON)".into()))?;
+        if parsed.format != FORMAT && parsed.format != FORMAT_2 {
+            return Err(err(format!("unknown format {:?}", parsed.format)));
+        }
+        let v2 = parsed.format == FORMAT_2;
+        let mut versions = BTreeMap::new();
+        for entry in &parsed.keys {
+            let v = entry.version;
+            let custody = entry.custody.as_deref().unwrap_or("file");
+            let stored = match (custody, &entry.key, &entry.wrapped) {
+                ("file", Some(key), None) if v2 || entry.custody.is_none() => StoredKey::Plain(
+                    MasterKey::from_base64(key)
+                        .map_err(|_| err(format!("key version {v} is not base64 of 32 bytes")))?,
+                ),
+                (kind, None, Some(wrapped)) if v2 && kind != "file" => StoredKey::Wrapped {
+                    custody: kind.to_owned(),
+                    key_ref: entry.key_ref.clone().unwrap_or_default(),
+                    wrapped: B64
+                        .decode(wrapped)
+                        .map_err(|_| err(format!("key version {v}: `wrapped` is not base64")))?,
+                },
+                _ => {
+                    return Err(err(format!(
+                        "key version {v} is neither a key nor a wrapped key of a custody"
+                    )))
+                }
+            };
+            if v < 1 || versions.insert(v, stored).is_some() {
+                return Err(err(format!("bad or repeated key version {v}")));
+            }
+        }
+        if versions.is_empty() {
+            return Err(err("holds no keys".into()));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            versions,
+        })
+    }
+
+    /// Write to `self.path` atomically (mode 0600): format 1 when every
+    /// version is a plain key, else format 2.
+    pub fn write(&self) -> Result<(), KeyringError> {
+        let all_plain = self
+            .versions
+            .values()
+            .all(|k| matches!(k, StoredKey::Plain(_)));
+        let file = KeyringFile {
+            format: if all_plain { FORMAT } else { FORMAT_2 }.into(),
+            keys: self
+                .versions
+                .iter()
+                .map(|(v, k)| match k {
+                    StoredKey::Plain(key) => KeyEntry {
+                        version: *v,
+                        custody: (!all_plain).then(|| "file".into()),
+                        key_ref: None,
+                        wrapped: None,
+                        key: Some(key.to_base64().to_string()),
+                    },
+                    StoredKey::Wrapped {
+                        custody,
+                        key_ref,
+                        wrapped,
+                    } => KeyEntry {
+                        version: *v,
+                        custody: Some(custody.clone()),
+                        key_ref: Some(key_ref.clone()),
+                        wrapped: Some(B64.encode(wrapped)),
+                        key: None,
+                    },
+                })
+                .collect(),
+        };
+        write_file(&self.path, &file)
+    }
+
+    /// [`StoredKeyring::write`] to a file that must not exist yet.
+    pub fn write_new(&self) -> Result<(), KeyringError> {
+        refuse_existing(&self.path)?;
+        self.write()
+    }
+
+    pub fn next_version(&self) -> i64 {
+        self.versions.keys().next_back().copied().unwrap_or(0) + 1
+    }
+}
+
+/// What [`Keyring::open`] found.
+pub enum Opened {
+    /// Every key is at hand.
+    Ready(Keyring),
+    /// A keyring file with versions that a KMS or HSM must unwrap.
+    Sealed(StoredKeyring),
+}
 
 impl Keyring {
     /// A keyring of one key at version 1.
     pub fn single(key: MasterKey) -> Self {
         Self {
             keys: BTreeMap::from([(1, key)]),
+            custody: BTreeMap::new(),
             source: KeyringSource::Environment,
             missing: Default::default(),
         }
+    }
+
+    /// A keyring of keys a custody unwrapped: version → (key, its custody
+    /// as `KEYDROP_KEY_CUSTODY` writes it).
+    pub fn from_unwrapped(
+        keys: BTreeMap<i64, (MasterKey, String)>,
+        path: &Path,
+    ) -> Result<Self, KeyringError> {
+        if keys.is_empty() {
+            return Err(KeyringError::File {
+                path: path.to_owned(),
+                reason: "holds no keys".into(),
+            });
+        }
+        let mut ring = Self {
+            keys: BTreeMap::new(),
+            custody: BTreeMap::new(),
+            source: KeyringSource::File(path.to_owned()),
+            missing: Default::default(),
+        };
+        for (v, (key, custody)) in keys {
+            ring.keys.insert(v, key);
+            ring.custody.insert(v, custody);
+        }
+        Ok(ring)
+    }
+
+    /// The custody of `version` (`file`, `aws-kms:<key>`, …).
+    pub fn custody_of(&self, version: i64) -> &str {
+        self.custody.get(&version).map_or("file", String::as_str)
+    }
+
+    /// Whether every version is a plain key (the `file` custody).
+    pub fn is_plain(&self) -> bool {
+        self.custody.values().all(|c| c == "file")
     }
 
     /// The keyring as configured: the environment key, else the file, else a
@@ -182,12 +384,33 @@ impl Keyring {
         file_was_set: bool,
         may_generate: bool,
     ) -> Result<Self, KeyringError> {
-        match master_key {
+        match Self::open(master_key, file, file_was_set, may_generate)? {
+            Opened::Ready(ring) => Ok(ring),
+            Opened::Sealed(stored) => Err(sealed_error(&stored)),
+        }
+    }
+
+    /// The keyring as configured, or the keyring file when some of its
+    /// versions must be unwrapped by a key custody first. Generates a file
+    /// keyring when `may_generate` and there is nothing.
+    pub fn open(
+        master_key: Option<&str>,
+        file: &Path,
+        file_was_set: bool,
+        may_generate: bool,
+    ) -> Result<Opened, KeyringError> {
+        if master_key.is_none() && file.exists() {
+            let stored = StoredKeyring::read(file)?;
+            return Ok(match Self::from_plain(&stored) {
+                Some(ring) => Opened::Ready(ring),
+                None => Opened::Sealed(stored),
+            });
+        }
+        let ring = match master_key {
             Some(_) if file_was_set => Err(KeyringError::Usage(
                 "set only one of KEYDROP_MASTER_KEY and KEYDROP_KEYRING_FILE".into(),
             )),
             Some(text) => Ok(Self::single(MasterKey::from_base64(text)?)),
-            None if file.exists() => Self::read(file),
             None if file_was_set => Err(KeyringError::File {
                 path: file.to_owned(),
                 reason: "does not exist (create it with `keydrop keys init`)".into(),
@@ -196,6 +419,7 @@ impl Keyring {
             None => {
                 let mut ring = Self {
                     keys: BTreeMap::from([(1, MasterKey::generate()?)]),
+                    custody: BTreeMap::new(),
                     source: KeyringSource::File(file.to_owned()),
                     missing: Default::default(),
                 };
@@ -203,97 +427,72 @@ impl Keyring {
                 ring.source = KeyringSource::Generated(file.to_owned());
                 Ok(ring)
             }
-        }
+        }?;
+        Ok(Opened::Ready(ring))
     }
 
-    /// Read a keyring file.
-    pub fn read(path: &Path) -> Result<Self, KeyringError> {
-        let err = |reason: String| KeyringError::File {
-            path: path.to_owned(),
-            reason,
-        };
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
-        let parsed: KeyringFile = serde_json::from_str(&text)
-            .map_err(|_| err("is not a keydrop keyring (bad JSON)".into()))?;
-        if parsed.format != FORMAT {
-            return Err(err(format!("unknown format {:?}", parsed.format)));
-        }
+    /// The keyring of a file whose versions are all plain keys.
+    fn from_plain(stored: &StoredKeyring) -> Option<Self> {
         let mut keys = BTreeMap::new();
-        for entry in &parsed.keys {
-            let key = MasterKey::from_base64(&entry.key).map_err(|_| {
-                err(format!(
-                    "key version {} is not base64 of 32 bytes",
-                    entry.version
-                ))
-            })?;
-            if entry.version < 1 || keys.insert(entry.version, key).is_some() {
-                return Err(err(format!(
-                    "bad or repeated key version {}",
-                    entry.version
-                )));
-            }
+        for (v, k) in &stored.versions {
+            match k {
+                StoredKey::Plain(key) => keys.insert(*v, key.clone()),
+                StoredKey::Wrapped { .. } => return None,
+            };
         }
-        if keys.is_empty() {
-            return Err(err("holds no keys".into()));
-        }
-        Ok(Self {
+        Some(Self {
             keys,
-            source: KeyringSource::File(path.to_owned()),
+            custody: BTreeMap::new(),
+            source: KeyringSource::File(stored.path.clone()),
             missing: Default::default(),
         })
     }
 
+    /// Read a keyring file of plain keys. A version a KMS or HSM wrapped is
+    /// refused: only its custody opens it (`crate::custody`).
+    pub fn read(path: &Path) -> Result<Self, KeyringError> {
+        let stored = StoredKeyring::read(path)?;
+        Self::from_plain(&stored).ok_or_else(|| sealed_error(&stored))
+    }
+
     /// Write this keyring to a file that must not exist yet (mode 0600).
     pub fn write_new(&self, path: &Path) -> Result<(), KeyringError> {
-        if path.exists() {
-            return Err(KeyringError::File {
-                path: path.to_owned(),
-                reason: "already exists; refusing to overwrite keys".into(),
-            });
-        }
+        refuse_existing(path)?;
         self.write(path)
     }
 
-    /// Add a new active version and save the file atomically.
+    /// Add a new active version and save the file atomically. Only for a
+    /// keyring of plain keys: one with keys of a custody rotates through it
+    /// (`keydrop keys rotate`).
     pub fn rotate(&mut self, path: &Path) -> Result<i64, KeyringError> {
         let next = self.active_version() + 1;
-        self.keys.insert(next, MasterKey::generate()?);
-        self.write(path)?;
+        let key = MasterKey::generate()?;
+        let mut with_next = self.clone();
+        with_next.keys.insert(next, key);
+        with_next.write(path)?;
+        *self = with_next;
         self.source = KeyringSource::File(path.to_owned());
         Ok(next)
     }
 
+    /// Save as a file of plain keys; refused when a version belongs to
+    /// another custody (it would be written out unwrapped).
     fn write(&self, path: &Path) -> Result<(), KeyringError> {
-        let err = |reason: String| KeyringError::File {
+        if !self.is_plain() {
+            return Err(KeyringError::Usage(format!(
+                "this keyring holds keys of a key custody; {} is changed only by `keydrop keys` commands",
+                path.display()
+            )));
+        }
+        StoredKeyring {
             path: path.to_owned(),
-            reason,
-        };
-        let file = KeyringFile {
-            format: FORMAT.into(),
-            keys: self
+            versions: self
                 .keys
                 .iter()
-                .map(|(v, k)| KeyEntry {
-                    version: *v,
-                    key: k.to_base64().to_string(),
-                })
+                .map(|(v, k)| (*v, StoredKey::Plain(k.clone())))
                 .collect(),
-        };
-        let text =
-            Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| err(e.to_string()))?);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         }
-        let tmp = path.with_extension("json.tmp");
-        write_private(&tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
-        // Make the rename itself durable: a rotated key must survive a crash.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| err(e.to_string()))?;
-        }
-        Ok(())
+        .write()
     }
 
     pub fn source(&self) -> &KeyringSource {
@@ -340,6 +539,53 @@ impl Keyring {
         let v = self.active_version();
         Ok((v, self.get(v)?))
     }
+}
+
+fn sealed_error(stored: &StoredKeyring) -> KeyringError {
+    let (v, custody) = stored
+        .versions
+        .iter()
+        .find(|(_, k)| matches!(k, StoredKey::Wrapped { .. }))
+        .map(|(v, k)| (*v, k.custody_label()))
+        .unwrap_or((0, String::new()));
+    KeyringError::File {
+        path: stored.path.clone(),
+        reason: format!(
+            "key version {v} is wrapped by the key custody {custody} and opens only through it"
+        ),
+    }
+}
+
+fn refuse_existing(path: &Path) -> Result<(), KeyringError> {
+    if path.exists() {
+        return Err(KeyringError::File {
+            path: path.to_owned(),
+            reason: "already exists; refusing to overwrite keys".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Write a keyring file atomically and durably, mode 0600.
+fn write_file(path: &Path, file: &KeyringFile) -> Result<(), KeyringError> {
+    let err = |reason: String| KeyringError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = Zeroizing::new(serde_json::to_string_pretty(file).map_err(|e| err(e.to_string()))?);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    write_private(&tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+    // Make the rename itself durable: a rotated key must survive a crash.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| err(e.to_string()))?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -182,6 +182,12 @@ pub enum Event {
     KeyCheckRecorded {
         version: i64,
     },
+    /// A process started and its key custodies unwrapped these master key
+    /// versions (SPEC §14): `custody` kinds (`aws-kms`, …), never key material.
+    KeysUnsealed {
+        custody: Vec<String>,
+        versions: Vec<i64>,
+    },
     /// `keydrop serve` started with a setting the CLI must follow (its public URL, whether
     /// webhooks may go to private addresses) other than the one recorded.
     ServiceSettingRecorded {
@@ -322,6 +328,7 @@ impl Event {
             Self::CredentialDestroyed { .. } => "credential.destroy",
             Self::LeaseExpired { .. } => "credential.lease_expired",
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
+            Self::KeysUnsealed { .. } => "keys.unsealed",
             Self::KeysRewrapped { .. }
             | Self::ServiceSecretResealed { .. }
             | Self::WebhookSecretResealed { .. } => "keys.rewrap",
@@ -376,6 +383,7 @@ impl Event {
                 format!("service_secret:{name}")
             }
             Self::ServiceSettingRecorded { name, .. } => format!("setting:{name}"),
+            Self::KeysUnsealed { .. } => "keyring".into(),
             Self::ConsoleLinkCreated { email, .. }
             | Self::ConsoleSignIn { email, .. }
             | Self::ConsoleSignOut { email } => format!("user:{email}"),
@@ -515,6 +523,9 @@ impl Event {
             } => json!({ "generation": generation, "key_version": key_version }),
             Self::WebhookCreated { url_host, .. } => json!({ "host": url_host }),
             Self::ServiceSettingRecorded { name, value } => json!({ "name": name, "value": value }),
+            Self::KeysUnsealed { custody, versions } => {
+                json!({ "custody": custody, "versions": versions })
+            }
             Self::ConsoleLinkCreated { role, .. } => json!({ "role": role }),
             Self::ConsoleSignIn { how, role, .. } => json!({ "how": how, "role": role }),
             Self::ConsoleSignOut { .. } => json!({}),

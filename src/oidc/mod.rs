@@ -188,7 +188,7 @@ impl Provider {
         match self.settings.client_secret() {
             Some(secret) => {
                 let methods = d.token_endpoint_auth_methods_supported.as_deref();
-                let basic = methods.map_or(true, |m| m.iter().any(|x| x == "client_secret_basic"));
+                let basic = methods.is_none_or(|m| m.iter().any(|x| x == "client_secret_basic"));
                 if basic {
                     // RFC 6749 §2.3.1: each part form-encoded, then HTTP Basic.
                     let enc = |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default();
@@ -320,7 +320,7 @@ impl Provider {
         if claims
             .get("sub")
             .and_then(Value::as_str)
-            .map_or(true, str::is_empty)
+            .is_none_or(str::is_empty)
         {
             return Err(OidcError::Rejected("the ID token names no subject".into()));
         }
@@ -481,7 +481,7 @@ fn pick<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a Jw
     let fits = |k: &&Jwk| {
         k.common
             .key_algorithm
-            .map_or(true, |a| format!("{a:?}") == format!("{alg:?}"))
+            .is_none_or(|a| format!("{a:?}") == format!("{alg:?}"))
     };
     match kid {
         Some(kid) => keys

@@ -231,7 +231,7 @@ async fn v3(
         client
             .directory()
             .into_iter()
-            .filter(|(id, _)| ids.as_ref().map_or(true, |ids| ids.contains(&id.as_str())))
+            .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(&id.as_str())))
             .map(|(id, site_admin)| {
                 let id = id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n));
                 json!({"id": id, "first_name": "User", "site_admin": site_admin})

@@ -82,7 +82,7 @@ pub fn parse_url(text: &str, allow_private: bool) -> Result<reqwest::Url, String
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the url must not contain a user name or password".into());
     }
-    if url.host_str().map_or(true, str::is_empty) {
+    if url.host_str().is_none_or(str::is_empty) {
         return Err("the url has no host".into());
     }
     Ok(url)

@@ -75,6 +75,19 @@ const USES: &str = "\
       WHERE previous_version IS NOT NULL AND previous_until > $1 GROUP BY previous_version";
 
 impl Store {
+    /// Audit a start whose key custodies unwrapped `versions` (SPEC §14).
+    pub async fn record_keys_unsealed(
+        &self,
+        custody: Vec<String>,
+        versions: Vec<i64>,
+    ) -> Result<()> {
+        let mut tx = self.begin_audited().await?;
+        tx.record(&Origin::system().entry(Event::KeysUnsealed { custody, versions }))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// What is sealed under each master key version, by sort.
     pub async fn key_uses(&self) -> Result<std::collections::BTreeMap<i64, KeyUses>> {
         let rows = sqlx::query(USES)

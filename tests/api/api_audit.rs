@@ -229,7 +229,7 @@ fn check_times(action: &str, v: &Value, key: &str) {
             .for_each(|(k, inner)| check_times(action, inner, k)),
         Value::Array(items) => items.iter().for_each(|i| check_times(action, i, key)),
         Value::Number(n) => assert!(
-            n.as_i64().map_or(true, |n| n.abs() < 1_000_000_000),
+            n.as_i64().is_none_or(|n| n.abs() < 1_000_000_000),
             "{action}: {key} = {n} looks like a Unix time"
         ),
         Value::String(s) if key.ends_with("_at") => {

@@ -457,7 +457,11 @@ async fn the_key_rotation_runbook_ends_with_every_instance_ready(backend: Backen
         .find(|l| l.trim_start().starts_with("1 "))
         .unwrap_or_else(|| panic!("{shown}"));
     assert_eq!(
-        v1.split_whitespace().rev().take(3).collect::<Vec<_>>(),
+        v1.split_whitespace()
+            .rev()
+            .skip(1)
+            .take(3)
+            .collect::<Vec<_>>(),
         ["0", "0", "0"],
         "nothing is sealed under version 1 any more: {shown}"
     );

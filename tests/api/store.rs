@@ -656,12 +656,9 @@ async fn audit_filters_read_an_index(backend: Backend) {
         let found = store.search_audit(&filter, 0, 500).await.unwrap();
         assert!(!found.is_empty(), "{filter:?}");
         for e in &found {
-            assert!(filter.subject.as_ref().map_or(true, |s| *s == e.subject));
-            assert!(filter
-                .action
-                .as_ref()
-                .map_or(true, |a| a.matches(&e.action)));
-            assert!(filter.actor.as_ref().map_or(true, |a| *a == e.actor));
+            assert!(filter.subject.as_ref().is_none_or(|s| *s == e.subject));
+            assert!(filter.action.as_ref().is_none_or(|a| a.matches(&e.action)));
+            assert!(filter.actor.as_ref().is_none_or(|a| *a == e.actor));
         }
     }
     // By time: [since, until) in Unix ms; nothing before the first or after the last.

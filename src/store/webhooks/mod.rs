@@ -37,7 +37,7 @@ impl Endpoint {
     pub fn wants(&self, kind: &str) -> bool {
         self.events
             .as_ref()
-            .map_or(true, |e| e.iter().any(|t| t == kind))
+            .is_none_or(|e| e.iter().any(|t| t == kind))
     }
 }
 

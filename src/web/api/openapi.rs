@@ -497,12 +497,12 @@ mod tests {
         let n = text.chars().count();
         let pattern = schema["pattern"]
             .as_str()
-            .map_or(true, |p| re(p).is_match(text));
+            .is_none_or(|p| re(p).is_match(text));
         let not = schema["not"]["pattern"]
             .as_str()
-            .map_or(true, |p| !re(p).is_match(text));
-        let max = schema["maxLength"].as_u64().map_or(true, |m| n as u64 <= m);
-        let min = schema["minLength"].as_u64().map_or(true, |m| n as u64 >= m);
+            .is_none_or(|p| !re(p).is_match(text));
+        let max = schema["maxLength"].as_u64().is_none_or(|m| n as u64 <= m);
+        let min = schema["minLength"].as_u64().is_none_or(|m| n as u64 >= m);
         pattern && not && max && min
     }
 

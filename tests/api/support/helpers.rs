@@ -102,6 +102,7 @@ impl TestDb {
             keyring_file: self.dir.path().join("keyring.json"),
             keyring_file_set: false,
             master_key: None,
+            custody: keydrop::config::CustodySettings::file(),
         }
     }
 
@@ -235,7 +236,7 @@ async fn drop_stale_databases(conn: &mut sqlx::AnyConnection) {
             .and_then(|rest| rest.split_once('_'))
             .and_then(|(secs, _)| secs.parse::<u64>().ok());
         // Names without a time are from before this rule: stale too.
-        if made.map_or(true, |made| now.saturating_sub(made) > 6 * 3600) {
+        if made.is_none_or(|made| now.saturating_sub(made) > 6 * 3600) {
             let _ = conn
                 .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
                 .await;
