@@ -10,13 +10,20 @@
 //!   `axe.min.js`, installed by `.ci/run`) is unset (the accessibility check);
 //! - `keydrop_no_oidc_provider` when `KEYDROP_TEST_OIDC_PROVIDER` (a directory where the npm
 //!   package `oidc-provider` v9 is installed, as `.ci/run` does) is unset (console single
-//!   sign-on through a real provider).
+//!   sign-on through a real provider);
+//! - `keydrop_no_moto`, `keydrop_no_bao`, `keydrop_no_softhsm2` when
+//!   `KEYDROP_TEST_MOTO_SERVER` (the `moto_server` command), `KEYDROP_TEST_BAO` (the `bao`
+//!   command) or `KEYDROP_TEST_SOFTHSM2` (the path of `libsofthsm2.so`) is unset (the key
+//!   custodies of SPEC §14 against real servers; `.ci/run` installs all three).
+//!
+//! `keydrop_never` is declared and never set (a test macro's "no extra condition").
 //!
 //! Cargo re-runs this when one of the variables changes, so setting one rebuilds
 //! the crate and its tests once. Nothing in the service itself uses these.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(keydrop_never)");
     // The migrations are embedded by `sqlx::migrate!`: a new file must rebuild.
     println!("cargo::rerun-if-changed=migrations");
     for (var, cfg) in [
@@ -24,6 +31,9 @@ fn main() {
         ("KEYDROP_TEST_CHROMEDRIVER", "keydrop_no_browser"),
         ("KEYDROP_TEST_AXE", "keydrop_no_axe"),
         ("KEYDROP_TEST_OIDC_PROVIDER", "keydrop_no_oidc_provider"),
+        ("KEYDROP_TEST_MOTO_SERVER", "keydrop_no_moto"),
+        ("KEYDROP_TEST_BAO", "keydrop_no_bao"),
+        ("KEYDROP_TEST_SOFTHSM2", "keydrop_no_softhsm2"),
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

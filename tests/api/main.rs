@@ -15,6 +15,7 @@ mod console_audit;
 pub mod console_drops;
 mod console_oidc;
 mod credentials;
+mod custody;
 mod deploy;
 mod drops;
 mod faults;

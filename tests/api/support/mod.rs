@@ -2,6 +2,7 @@
 //! WebDriver client for headless Chromium ([`webdriver`]) and `keydrop serve` as a child
 //! process ([`processes`]).
 
+pub mod custody;
 pub mod fake_idp;
 pub mod helpers;
 pub mod processes;
