@@ -90,13 +90,18 @@ impl AwsKms {
         }
         // `__type` is e.g. `InvalidCiphertextException` or
         // `com.amazonaws.kms#AccessDeniedException`; KMS errors name no key material.
+        // (Authentication errors may come as XML: `<Code>SignatureDoesNotMatch</Code>`.)
+        let xml_code = || {
+            let start = text.find("<Code>")? + "<Code>".len();
+            let end = text[start..].find("</Code>")? + start;
+            Some(text[start..end].to_owned())
+        };
         let kind = value["__type"]
             .as_str()
-            .unwrap_or("")
-            .rsplit('#')
-            .next()
-            .unwrap_or("")
-            .to_owned();
+            .map(|t| t.rsplit('#').next().unwrap_or("").to_owned())
+            .or_else(xml_code)
+            .filter(|k| !k.is_empty() && k.len() < 100)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
         let message = value["message"]
             .as_str()
             .or_else(|| value["Message"].as_str())

@@ -401,6 +401,20 @@ async fn lifecycle(backend: Backend, kind: Kind) {
         );
     }
 
+    // moto checks signatures: a request signed with the wrong secret is refused.
+    if kind == Kind::AwsKms {
+        let mut e = env.clone();
+        e.push(("AWS_SECRET_ACCESS_KEY".into(), "not-the-secret".into()));
+        let out = run(&db, &e, &["keys", "status"]);
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains("key version 2: the key custody refused to unwrap it")
+                && err.contains("SignatureDoesNotMatch"),
+            "{err}"
+        );
+    }
+
     // Every instance starts with the keyring of version 2 alone, is ready,
     // and opens the credential sealed under version 1 and rewrapped.
     let (port, child) = serve(&db, &env);

@@ -5,6 +5,7 @@
 //! `KEYDROP_TEST_SOFTHSM2`; without the variable the tests are ignored with
 //! the reason (build.rs).
 
+use super::helpers::remember_secret;
 use super::processes::free_port;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -80,8 +81,11 @@ impl CustodyServer {
 
     async fn start_moto(&mut self) {
         self.port = free_port();
+        // moto checks SigV4 signatures and IAM policies once its first
+        // five actions (the set-up below) are done.
         let mut child = Command::new(var("KEYDROP_TEST_MOTO_SERVER"))
             .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "5")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -91,9 +95,39 @@ impl CustodyServer {
         let (a, b) = (self.kms_key().await, self.kms_key().await);
         self.custody = format!("aws-kms:{a}");
         self.other = format!("aws-kms:{b}");
+        // An IAM user with README's policy; keydrop signs as that user.
+        self.iam(&[("Action", "CreateUser"), ("UserName", "keydrop")])
+            .await;
+        let created = self
+            .iam(&[("Action", "CreateAccessKey"), ("UserName", "keydrop")])
+            .await;
+        let field = |tag: &str| {
+            let start = created.find(&format!("<{tag}>")).unwrap() + tag.len() + 2;
+            let end = created[start..].find(&format!("</{tag}>")).unwrap() + start;
+            created[start..end].to_owned()
+        };
+        let (id, secret) = (field("AccessKeyId"), field("SecretAccessKey"));
+        remember_secret(&secret);
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "kms:EncryptionContext:keydrop": "kek" } }
+            }]
+        })
+        .to_string();
+        self.iam(&[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "keydrop"),
+            ("PolicyName", "keydrop-kms"),
+            ("PolicyDocument", &policy),
+        ])
+        .await;
         self.set("AWS_REGION", "us-east-1");
-        self.set("AWS_ACCESS_KEY_ID", "AKIAKEYDROPTEST");
-        self.set("AWS_SECRET_ACCESS_KEY", "keydrop-test-secret");
+        self.set("AWS_ACCESS_KEY_ID", id);
+        self.set("AWS_SECRET_ACCESS_KEY", secret);
         self.set("AWS_EC2_METADATA_DISABLED", "true");
         self.set(
             "KEYDROP_AWS_KMS_ENDPOINT",
@@ -101,7 +135,26 @@ impl CustodyServer {
         );
     }
 
-    /// A new symmetric KMS key (moto accepts any signature).
+    /// One IAM Query API call during moto's unauthenticated set-up.
+    async fn iam(&self, form: &[(&str, &str)]) -> String {
+        let mut form = form.to_vec();
+        form.push(("Version", "2010-05-08"));
+        let res = self
+            .http
+            .post(format!("http://127.0.0.1:{}/", self.port))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAKEYDROPTEST/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "IAM {form:?}: {}", res.status());
+        res.text().await.unwrap()
+    }
+
+    /// A new symmetric KMS key (during moto's unauthenticated set-up).
     async fn kms_key(&self) -> String {
         let res: serde_json::Value = self
             .http
@@ -183,7 +236,7 @@ impl CustodyServer {
             .await
             .unwrap();
         let token = token["auth"]["client_token"].as_str().unwrap().to_owned();
-        super::helpers::remember_secret(&token);
+        remember_secret(&token);
         let file = self.dir.path().join("vault-token");
         std::fs::write(&file, &token).unwrap();
         self.custody = "transit:transit/keydrop".into();
