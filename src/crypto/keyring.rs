@@ -671,6 +671,72 @@ mod tests {
     }
 
     #[test]
+    fn format_2_keeps_wrapped_keys_and_never_writes_them_out_plain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.json");
+        let plain = MasterKey::generate().unwrap();
+        let stored = StoredKeyring {
+            path: path.clone(),
+            versions: BTreeMap::from([
+                (1, StoredKey::Plain(plain.clone())),
+                (
+                    2,
+                    StoredKey::Wrapped {
+                        custody: "aws-kms".into(),
+                        key_ref: "alias/keydrop".into(),
+                        wrapped: vec![1, 2, 3],
+                    },
+                ),
+            ]),
+        };
+        stored.write_new().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("keydrop-keyring/2") && text.contains("\"custody\": \"file\""));
+        let again = StoredKeyring::read(&path).unwrap();
+        assert_eq!(again.versions[&2].custody_label(), "aws-kms:alias/keydrop");
+        assert!(
+            matches!(&again.versions[&1], StoredKey::Plain(k) if k.check_value() == plain.check_value())
+        );
+        // Alone, the file opens only its plain versions' keyring: not at all.
+        let err = Keyring::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("key version 2 is wrapped by the key custody aws-kms:alias/keydrop"),
+            "{err}"
+        );
+        assert!(matches!(
+            Keyring::open(None, &path, true, false).unwrap(),
+            Opened::Sealed(_)
+        ));
+        // A keyring holding a custody's key refuses to save itself in plain.
+        let mut ring = Keyring::from_unwrapped(
+            BTreeMap::from([(
+                2,
+                (
+                    MasterKey::generate().unwrap(),
+                    "aws-kms:alias/keydrop".into(),
+                ),
+            )]),
+            &path,
+        )
+        .unwrap();
+        assert!(ring.rotate(&path).is_err());
+        assert_eq!(ring.versions(), vec![2]);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "file unchanged"
+        );
+        // A format-1 file with a custody field, or a wrapped key without one, is refused.
+        for bad in [
+            r#"{"format":"keydrop-keyring/1","keys":[{"version":1,"custody":"aws-kms","key_ref":"k","wrapped":"AQ=="}]}"#,
+            r#"{"format":"keydrop-keyring/2","keys":[{"version":1,"custody":"file","wrapped":"AQ=="}]}"#,
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(StoredKeyring::read(&path).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn env_key_and_file_together_is_an_error() {
         let key = B64.encode([1u8; 32]);
         let err = Keyring::load(Some(&key), Path::new("/nonexistent"), true).unwrap_err();

@@ -302,6 +302,29 @@ async fn lifecycle(backend: Backend, kind: Kind) {
     assert_eq!(events[0]["details"]["versions"], json!([1]));
     let stderr = stop(child);
 
+    // The keyring file alone decrypts nothing: no stretch of it, read as a
+    // key, is the master key the database was written with.
+    let check: String = sqlx::query_scalar("SELECT check_value FROM key_checks WHERE version = 1")
+        .fetch_one(&mut db.raw().await)
+        .await
+        .unwrap();
+    let file_bytes = std::fs::read(&ring).unwrap();
+    let wrapped = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        file["keys"][0]["wrapped"].as_str().unwrap(),
+    )
+    .unwrap();
+    for bytes in [&file_bytes, &wrapped] {
+        for window in bytes.windows(32) {
+            let key = keydrop::crypto::keyring::MasterKey::from_bytes(window.try_into().unwrap());
+            assert_ne!(
+                key.check_value(),
+                check,
+                "a stretch of the keyring file is the key"
+            );
+        }
+    }
+
     // The runbook: rotate, restart, rewrap, status, remove version 1.
     let rotated = ok(&run(&db, &env, &["keys", "rotate"]), "keys rotate");
     assert!(
@@ -451,4 +474,168 @@ async fn lifecycle(backend: Backend, kind: Kind) {
     // Nothing secret reached the logs of any of these processes.
     let secrets = crate::support::helpers::remembered_secrets();
     assert_no_secret_in((stderr + &err).as_bytes(), &secrets, "keydrop's logs");
+}
+
+/// The faults a real KMS does not produce on demand, with a small fake one
+/// ([`crate::support::fake_kms`]): throttling and KMS's own failures at start
+/// are waited for, a KMS that stays down stops the start after the wait,
+/// one that comes back within it is used, and a KMS that gives back another
+/// key is never trusted with one.
+mod faults {
+    use super::*;
+    use crate::support::fake_kms::FakeKms;
+
+    fn env_for(db: &TestDb, url: &str) -> Vec<(String, String)> {
+        [
+            ("AWS_REGION", "eu-west-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "AKIAFAKEKMS".into()),
+            ("AWS_SECRET_ACCESS_KEY", "fake-kms-secret".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("KEYDROP_AWS_KMS_ENDPOINT", url.to_owned()),
+            ("KEYDROP_KEY_CUSTODY", "aws-kms:alias/keydrop".into()),
+            ("KEYDROP_KEY_CUSTODY_WAIT", "3s".into()),
+            (
+                "KEYDROP_KEYRING_FILE",
+                db.data_dir()
+                    .join("custody-keyring.json")
+                    .display()
+                    .to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn throttling_and_kms_failures_at_start_are_waited_for() {
+        let kms = FakeKms::start().await;
+        let db = TestDb::new(Backend::Sqlite).await;
+        let env = env_for(&db, &kms.url);
+        ok(&run(&db, &env, &["keys", "init"]), "keys init");
+        for fault in [(400, "ThrottlingException"), (500, "KMSInternalException")] {
+            kms.set(|s| {
+                s.failures_left = 3;
+                s.fail_with = fault;
+                s.requests = 0;
+            });
+            let (port, child) = serve(&db, &env);
+            let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 200);
+            stop(child);
+            assert_eq!(kms.requests(), 4, "three failures, then the unwrap");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kms_that_stays_down_stops_the_start_after_the_wait() {
+        let kms = FakeKms::start().await;
+        let db = TestDb::new(Backend::Sqlite).await;
+        let env = env_for(&db, &kms.url);
+        ok(&run(&db, &env, &["keys", "init"]), "keys init");
+        kms.set(|s| {
+            s.failures_left = usize::MAX;
+            s.fail_with = (503, "KMSInternalException");
+        });
+        let started = Instant::now();
+        let out = run(&db, &env, &["serve", "--bind", "127.0.0.1:0"]);
+        let waited = started.elapsed();
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        let last = err.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "keydrop: error: the key custody aws-kms:alias/keydrop is unreachable"
+            ) && last.contains("503 KMSInternalException")
+                && last.contains("gave up after 3 s"),
+            "{err}"
+        );
+        assert!(
+            waited >= Duration::from_secs(3) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
+        // A refusal is not waited for.
+        kms.set(|s| s.fail_with = (400, "AccessDeniedException"));
+        let started = Instant::now();
+        let out = run(&db, &env, &["serve", "--bind", "127.0.0.1:0"]);
+        let err = text(&out.stderr);
+        assert!(
+            err.lines().last().unwrap().contains(
+                "key version 1: the key custody refused to unwrap it (aws-kms:alias/keydrop: 400 AccessDeniedException"
+            ),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kms_that_comes_back_within_the_wait_is_used() {
+        let kms = FakeKms::start().await;
+        let db = TestDb::new(Backend::Sqlite).await;
+        let mut env = env_for(&db, &kms.url);
+        ok(&run(&db, &env, &["keys", "init"]), "keys init");
+        let keyring = std::fs::read_to_string(db.data_dir().join("custody-keyring.json")).unwrap();
+        // The same keys, now at an address where nothing listens yet.
+        let port = crate::support::processes::free_port();
+        env.retain(|(k, _)| k != "KEYDROP_AWS_KMS_ENDPOINT" && k != "KEYDROP_KEY_CUSTODY_WAIT");
+        env.push((
+            "KEYDROP_AWS_KMS_ENDPOINT".into(),
+            format!("http://127.0.0.1:{port}"),
+        ));
+        env.push(("KEYDROP_KEY_CUSTODY_WAIT".into(), "20s".into()));
+        let started = Instant::now();
+        let db2 = &db;
+        let env2 = env.clone();
+        let serving = tokio::task::spawn_blocking({
+            let url = db2.url.clone();
+            let dir = db2.data_dir();
+            move || {
+                let mut cmd = Command::new(env!("CARGO_BIN_EXE_keydrop"));
+                cmd.args(["serve", "--bind", "127.0.0.1:0"])
+                    .env_clear()
+                    .env("KEYDROP_DATA_DIR", dir)
+                    .env("KEYDROP_DATABASE_URL", url)
+                    .env("KEYDROP_LOG", "warn")
+                    .envs(env2.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let mut child = cmd.spawn().unwrap();
+                let stdout = child.stdout.take().unwrap();
+                let listening = BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                    .any(|l| l.contains("is listening on"));
+                (listening, child)
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let back = FakeKms::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+        // The fake's blobs are self-contained: the restarted one opens them.
+        drop(kms);
+        let (listening, child) = serving.await.unwrap();
+        let stderr = stop(child);
+        assert!(listening, "{stderr}");
+        assert!(started.elapsed() >= Duration::from_millis(1500));
+        assert!(back.requests() >= 1);
+        assert!(stderr.contains("unreachable; trying again"), "{stderr}");
+        assert!(keyring.contains("keydrop-keyring/2"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kms_that_gives_back_another_key_is_never_trusted_with_one() {
+        let kms = FakeKms::start().await;
+        let db = TestDb::new(Backend::Sqlite).await;
+        let env = env_for(&db, &kms.url);
+        kms.set(|s| s.corrupt = true);
+        let out = run(&db, &env, &["keys", "init"]);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("gave back another key for version 1; nothing was written"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!db.data_dir().join("custody-keyring.json").exists());
+    }
 }

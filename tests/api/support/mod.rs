@@ -4,6 +4,7 @@
 
 pub mod custody;
 pub mod fake_idp;
+pub mod fake_kms;
 pub mod helpers;
 pub mod processes;
 pub mod webdriver;
