@@ -266,4 +266,9 @@ async fn an_admin_revokes_a_session_and_it_stops_at_once(backend: Backend) {
         status.contains("Master key versions") && status.contains("<td>1</td>"),
         "{status}"
     );
+    // …and who keeps it (SPEC §14).
+    assert!(
+        status.contains("Kept by") && status.contains("<td><code>file</code></td>"),
+        "{status}"
+    );
 }
