@@ -66,6 +66,18 @@ pub async fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
     // by each would seal data the others cannot open. Only SQLite (one
     // process, one data directory) gets one generated on first start.
     let ring = crate::custody::load(settings, !settings.database_url.is_postgres()).await?;
+    let custody = &settings.custody.custody;
+    let plain: Vec<i64> = ring
+        .versions()
+        .into_iter()
+        .filter(|v| ring.custody_of(*v) == "file")
+        .collect();
+    if *custody != crate::config::CustodyRef::File && !plain.is_empty() {
+        tracing::warn!(
+            "KEYDROP_KEY_CUSTODY is {custody}, but key version(s) {plain:?} sit in plain in the keyring: \
+             run `keydrop keys custody --to {custody}` to wrap them"
+        );
+    }
     if let KeyringSource::Generated(path) = ring.source() {
         let msg = format!(
             "WARNING: no master key was configured, so a new one was generated at {}. \

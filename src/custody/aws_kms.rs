@@ -80,10 +80,12 @@ impl AwsKms {
             .await
             .map_err(|e| self.unreachable(super::describe_http_error(&e)))?;
         let status = res.status();
-        let text = res
-            .text()
-            .await
-            .map_err(|e| self.unreachable(super::describe_http_error(&e)))?;
+        // The answer to a Decrypt holds the key: wiped once parsed.
+        let text = zeroize::Zeroizing::new(
+            res.text()
+                .await
+                .map_err(|e| self.unreachable(super::describe_http_error(&e)))?,
+        );
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(value);

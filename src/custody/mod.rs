@@ -8,6 +8,10 @@
 //! nothing. An unreachable custody is retried for `KEYDROP_KEY_CUSTODY_WAIT`
 //! (30 s); a refusal stops at once, naming the key version.
 //!
+//! Key material in transit is wiped where this code holds it (the base64
+//! text of a request or answer, the parsed key); the HTTP client's own
+//! buffers and a PKCS#11 library's are beyond its reach.
+//!
 //! The keyring file's format is `crate::crypto::keyring`'s; this module
 //! adds the custody calls: load, `keys init`, `keys rotate` and
 //! `keys custody --to`.

@@ -84,7 +84,9 @@ impl Transit {
                 ))
             })?;
         let status = res.status();
-        let value: Value = res.json().await.unwrap_or(Value::Null);
+        // The answer to a decrypt holds the key: wiped once parsed.
+        let text = zeroize::Zeroizing::new(res.text().await.unwrap_or_default());
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(value);
         }
