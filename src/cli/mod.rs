@@ -3,6 +3,7 @@
 
 mod audit;
 mod console;
+mod credential;
 mod demo;
 mod drop;
 mod keys;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage one-time upload links.
     #[command(subcommand)]
     Drop(drop::DropCommand),
+    /// Credentials: relink one that broke.
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -113,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&args, clock).await,
         Command::Drop(cmd) => drop::run(cmd, &store_settings, clock).await,
         Command::Token(cmd) => token::run(cmd, &store_settings, clock).await,
+        Command::Credential(cmd) => credential::run(cmd, &store_settings, clock).await,
         Command::Keys(cmd) => keys::run(cmd, &store_settings, clock).await,
         Command::Audit(cmd) => audit::run(cmd, &store_settings, clock).await,
         Command::Webhook(cmd) => webhook::run(cmd, &store_settings, clock).await,

@@ -105,4 +105,6 @@ pub struct CredentialMeta {
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     pub destroyed_at: Option<i64>,
+    /// The credential of a relink that replaced this one (SPEC §15).
+    pub superseded_by: Option<String>,
 }

@@ -73,6 +73,8 @@ pub struct DropRecord {
     pub attempts: i64,
     pub max_attempts: i64,
     pub credential_id: Option<String>,
+    /// The credential this drop's credential replaces once accepted (a relink, SPEC §15).
+    pub replaces: Option<String>,
 }
 
 impl DropRecord {

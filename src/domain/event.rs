@@ -61,6 +61,8 @@ pub enum DestroyReason {
     Retention,
     /// A later check found Greenhouse refusing it (invalid or insufficient).
     Refused,
+    /// A relink's new credential replaced it (SPEC §15).
+    Superseded,
 }
 
 impl DestroyReason {
@@ -70,6 +72,7 @@ impl DestroyReason {
             Self::Retention => "retention",
             Self::Refused => "refused",
             Self::Disconnected => "disconnected",
+            Self::Superseded => "superseded",
         }
     }
 }
@@ -174,6 +177,12 @@ pub enum Event {
     },
     LeaseExpired {
         credential: String,
+    },
+    /// A relink's credential `by` was accepted and replaced `credential` (SPEC §15).
+    CredentialSuperseded {
+        credential: String,
+        by: String,
+        drop: String,
     },
     /// A claim gave its lease back because it could not hand out what it leased.
     LeaseReturned {
@@ -327,6 +336,7 @@ impl Event {
             Self::DecryptFailed { .. } => "credential.decrypt_failed",
             Self::CredentialDestroyed { .. } => "credential.destroy",
             Self::LeaseExpired { .. } => "credential.lease_expired",
+            Self::CredentialSuperseded { .. } => "credential.superseded",
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
             Self::KeysUnsealed { .. } => "keys.unsealed",
             Self::KeysRewrapped { .. }
@@ -375,7 +385,8 @@ impl Event {
             | Self::AccessTokenRenewed { credential, .. }
             | Self::RenewFailed { credential, .. }
             | Self::CredentialDisconnected { credential, .. }
-            | Self::LeaseExpired { credential } => format!("credential:{credential}"),
+            | Self::LeaseExpired { credential }
+            | Self::CredentialSuperseded { credential, .. } => format!("credential:{credential}"),
             Self::KeyCheckRecorded { version } | Self::KeysRewrapped { version, .. } => {
                 format!("key:{version}")
             }
@@ -503,6 +514,9 @@ impl Event {
                 d
             }
             Self::CredentialDestroyed { reason, .. } => json!({ "reason": reason.as_str() }),
+            Self::CredentialSuperseded { by, drop, .. } => {
+                json!({ "superseded_by": by, "drop": drop })
+            }
             Self::AccessTokenRenewed {
                 how,
                 why,
@@ -587,6 +601,7 @@ pub fn plain_words(action: &str) -> &'static str {
         "credential.recheck" => "Checked again in the background",
         "credential.decrypt_failed" => "Could not be decrypted",
         "credential.destroy" => "Destroyed",
+        "credential.superseded" => "Replaced by the credential of a new link",
         _ => "",
     }
 }

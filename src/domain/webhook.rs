@@ -10,7 +10,7 @@ use super::event::Event;
 use serde_json::{json, Value};
 
 /// Every webhook type, in the order of SPEC §11.
-pub const TYPES: [&str; 13] = [
+pub const TYPES: [&str; 14] = [
     "drop.created",
     "drop.revoked",
     "drop.expired",
@@ -24,6 +24,7 @@ pub const TYPES: [&str; 13] = [
     "credential.disconnected",
     "credential.refresh_failed",
     "webhook.ping",
+    "credential.superseded",
 ];
 
 /// Whether `name` is a webhook type (for endpoint `events` filters).
@@ -132,6 +133,14 @@ impl Event {
             } => vec![msg(
                 "credential.refresh_failed",
                 json!({ "credential_id": credential, "reason": reason, "failures": failures }),
+            )],
+            Self::CredentialSuperseded {
+                credential,
+                by,
+                drop,
+            } => vec![msg(
+                "credential.superseded",
+                json!({ "credential_id": credential, "superseded_by": by, "drop_id": drop }),
             )],
             Self::CredentialDestroyed { credential, reason } => vec![msg(
                 "credential.destroyed",

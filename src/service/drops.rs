@@ -113,7 +113,7 @@ pub async fn create(
     if let Some(why) = kind.and_then(|k| k.unavailable(checker)) {
         return Err(CreateError::KindUnavailable(why));
     }
-    let mut created = insert(store, spec, actor, ip, public_url).await?;
+    let mut created = insert(store, spec, None, actor, ip, public_url).await?;
     created.warnings = kind
         .and_then(|k| k.staff_warning())
         .map(str::to_owned)
@@ -125,6 +125,7 @@ pub async fn create(
 async fn insert(
     store: &Store,
     spec: DropSpec,
+    replaces: Option<String>,
     actor: &str,
     ip: Option<String>,
     public_url: &str,
@@ -155,6 +156,7 @@ async fn insert(
         external_id: spec.external_id.clone(),
         metadata_json,
         release: spec.release,
+        replaces,
     };
     let audit = Origin::new(actor, ip).entry(Event::DropCreated {
         drop: id.clone(),
@@ -177,6 +179,129 @@ async fn insert(
         public_url: public_url.trim_end_matches('/').to_owned(),
         warnings: Vec::new(),
     })
+}
+
+/// What staff may change when they relink a credential (SPEC §15); everything else is the
+/// replaced credential's drop's.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelinkRequest {
+    #[serde(default)]
+    pub send_to: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::number::whole")]
+    pub expires_in: Option<i64>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub required: Option<Vec<String>>,
+    #[serde(default)]
+    pub optional: Option<Vec<String>>,
+}
+
+/// Why no relink drop was made.
+#[derive(Debug, thiserror::Error)]
+pub enum RelinkError {
+    #[error("no such credential")]
+    NotFound,
+    /// Another relink's credential already replaced it.
+    #[error("this credential was already replaced by credential {0}; relink that one")]
+    Replaced(String),
+    /// The request does not make a valid drop (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// `send_to` while keydrop sends no e-mail (422).
+    #[error("keydrop does not send e-mail yet: leave send_to out and hand the link over yourself")]
+    NoMail,
+    #[error("{0}")]
+    Create(#[from] CreateError),
+}
+
+/// A new drop whose credential will replace credential `id` once accepted (SPEC §15): the
+/// same org, kind, release, contact, external_id, metadata and limits as the replaced
+/// credential's drop, its permissions unless `req` names others. Works for a broken
+/// (destroyed) credential too — that is what relinking is for. When the new drop's
+/// credential is accepted, the old one is superseded and destroyed in the same transaction
+/// and any other open relink of it is revoked (`Store::accept_credential`).
+pub async fn relink(
+    store: &Store,
+    checker: &Checker,
+    id: &str,
+    req: RelinkRequest,
+    actor: &str,
+    ip: Option<String>,
+    public_url: &str,
+) -> Result<CreatedDrop, RelinkError> {
+    let Some(old) = store
+        .credential_meta(id)
+        .await
+        .map_err(ServiceError::from)
+        .map_err(CreateError::from)?
+    else {
+        return Err(RelinkError::NotFound);
+    };
+    if let Some(by) = old.superseded_by {
+        return Err(RelinkError::Replaced(by));
+    }
+    if req.send_to.is_some() {
+        return Err(RelinkError::NoMail);
+    }
+    let Some(drop) = store
+        .drop_by_id(&old.drop_id)
+        .await
+        .map_err(ServiceError::from)
+        .map_err(CreateError::from)?
+    else {
+        return Err(RelinkError::NotFound);
+    };
+    let request = |profile, required, optional| crate::domain::drop::DropRequest {
+        org: drop.org.clone(),
+        note: drop.note.clone(),
+        kind: Some(drop.kind),
+        profile,
+        required,
+        optional,
+        expires_in: req.expires_in,
+        max_attempts: Some(drop.max_attempts),
+        contact: drop.contact.clone(),
+        external_id: drop.external_id.clone(),
+        metadata: drop.metadata.clone(),
+        release: Some(drop.release),
+    };
+    let spec = if req.profile.is_some() || req.required.is_some() || req.optional.is_some() {
+        request(
+            req.profile.clone(),
+            req.required.clone(),
+            req.optional.clone(),
+        )
+        .validate(checker.kinds())
+        .map_err(RelinkError::Invalid)?
+    } else {
+        // The old drop's permissions: under its profile's name while the catalogue still
+        // means the same by it, else as lists.
+        match request(Some(drop.profile.name.clone()), None, None).validate(checker.kinds()) {
+            Ok(spec) if spec.profile == drop.profile => spec,
+            _ => request(
+                None,
+                Some(drop.profile.required.clone()),
+                Some(drop.profile.optional.clone()),
+            )
+            .validate(checker.kinds())
+            .map_err(RelinkError::Invalid)?,
+        }
+    };
+    let kind = checker.kinds().get(spec.kind);
+    if let Some(why) = kind.and_then(|k| k.unavailable(checker)) {
+        return Err(CreateError::KindUnavailable(why).into());
+    }
+    let mut created = insert(store, spec, Some(old.id), actor, ip, public_url)
+        .await
+        .map_err(CreateError::from)?;
+    created.warnings = kind
+        .and_then(|k| k.staff_warning())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    Ok(created)
 }
 
 /// A drop and, once one was accepted, its credential's metadata.

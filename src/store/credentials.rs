@@ -38,7 +38,7 @@ impl Store {
 /// The metadata columns of a credential row (never its sealed secret).
 pub(super) const META: &str =
     "id, drop_id, org, external_id, metadata, kind, release, status, hint, verification, delivery, \
-     lease_expires_at, created_at, delivered_at, destroyed_at";
+     lease_expires_at, created_at, delivered_at, destroyed_at, superseded_by";
 
 impl Store {
     pub async fn credential_meta(&self, id: &str) -> Result<Option<CredentialMeta>> {
@@ -135,5 +135,6 @@ pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
         created_at: row.try_get("created_at")?,
         delivered_at: row.try_get("delivered_at")?,
         destroyed_at: row.try_get("destroyed_at")?,
+        superseded_by: row.try_get("superseded_by")?,
     })
 }

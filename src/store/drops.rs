@@ -28,6 +28,8 @@ pub struct NewDrop {
     /// The metadata object as JSON.
     pub metadata_json: Option<String>,
     pub release: Release,
+    /// The credential this drop's credential will replace (a relink, SPEC §15).
+    pub replaces: Option<String>,
 }
 
 /// Which drops a listing returns; every filter is optional.
@@ -151,7 +153,7 @@ pub(crate) fn live_checks(now: &str) -> String {
 
 const COLUMNS: &str =
     "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id, \
-     contact_name, contact_email, external_id, metadata, release";
+     contact_name, contact_email, external_id, metadata, release, replaces";
 
 /// Whether an insert failed on [`LIVE_EXTERNAL_ID`]: PostgreSQL names the
 /// index; SQLite names the column it covers.
@@ -188,8 +190,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
              attempts, max_attempts, credential_id, created_by, updated_at, \
-             contact_name, contact_email, external_id, metadata, release) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15)",
+             contact_name, contact_email, external_id, metadata, release, replaces) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&d.id)
         .bind(&d.token_hash)
@@ -206,6 +208,7 @@ impl Store {
         .bind(d.external_id.as_deref())
         .bind(d.metadata_json.as_deref())
         .bind(d.release.as_str())
+        .bind(d.replaces.as_deref())
         .execute(tx.conn())
         .await;
         match inserted {
@@ -213,7 +216,7 @@ impl Store {
             Err(e) if is_live_external_id_violation(&e) => {
                 tx.rollback().await?;
                 return Err(StoreError::Conflict(
-                    "another drop that is not revoked has this external_id; revoke it first".into(),
+                    "another open drop has this external_id; revoke it first".into(),
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -543,5 +546,6 @@ pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
         attempts: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         credential_id: row.try_get("credential_id")?,
+        replaces: row.try_get("replaces")?,
     })
 }

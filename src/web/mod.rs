@@ -101,6 +101,7 @@ fn console_routes(cfg: &mut web::ServiceConfig) {
         .service(console_drops::detail)
         .service(console_drops::revoke)
         .service(console_drops::recheck)
+        .service(console_drops::relink)
         .service(console_drops::destroy)
         .service(console_audit::log)
         .service(console_audit::export)

@@ -34,6 +34,7 @@ on_both_backends!(
     drop_show_names_the_greenhouse_account_and_warns_of_another,
     audit_export_streams_ndjson_and_formula_safe_csv,
     console_link_prints_a_single_use_sign_in_link,
+    credential_relink_prints_a_new_link_once,
 );
 
 fn keydrop(db: &TestDb, args: &[&str]) -> Command {
@@ -1669,4 +1670,72 @@ async fn drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open(backend: Bac
     assert_eq!(revokes.len(), 1, "one event, for the revoke that happened");
     assert_eq!(revokes[0].actor, "cli");
     assert!(db.verify_audit().await.is_ok());
+}
+
+/// `keydrop credential relink ID` (SPEC §7, §15): a new drop that will replace the
+/// credential, its link printed once; an unknown id and `--send-to` (no e-mail yet) are
+/// one-line refusals.
+async fn credential_relink_prints_a_new_link_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let ring = db.data_dir().join("keyring.json");
+    if !ring.exists() {
+        let init = run(&db, &["keys", "init"]);
+        assert!(init.status.success(), "{}", text(&init.stderr));
+    }
+    let ids = seed_credentials(&db, &Keyring::read(&ring).unwrap(), 1).await;
+    let out = keydrop(&db, &["credential", "relink", &ids[0]])
+        .env("KEYDROP_PUBLIC_URL", "https://keys.example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_owned();
+    assert!(url.starts_with("https://keys.example.com/d/"), "{url}");
+    crate::support::helpers::remember_secret(crate::support::helpers::link_token(&url));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("replacing credential {}", ids[0])),
+        "{said}"
+    );
+    let store = db.store().await;
+    let open = store
+        .list_drops(
+            &keydrop::store::DropFilter {
+                state: Some(keydrop::domain::drop::DropState::Open),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].replaces.as_deref(), Some(ids[0].as_str()));
+    for (args, why) in [
+        (
+            vec![
+                "credential",
+                "relink",
+                "6f1c2b9e-1d2a-4c3b-8e7f-0a1b2c3d4e5f",
+            ],
+            "no such credential",
+        ),
+        (
+            vec![
+                "credential",
+                "relink",
+                &ids[0],
+                "--send-to",
+                "it@initech.example",
+            ],
+            "does not send e-mail yet",
+        ),
+    ] {
+        let out = run(&db, &args);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.trim().lines().count() == 1 && err.contains(why),
+            "{err}"
+        );
+    }
 }

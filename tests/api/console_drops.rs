@@ -303,6 +303,32 @@ async fn an_issuer_creates_a_drop_follows_it_to_verified_and_sees_who_did_what(b
     let timeline = &detail[detail.find("Timeline").unwrap()..];
     assert!(timeline.contains("<code>credential."), "{timeline}");
 
+    // Relink (SPEC §15): a new link, shown once, that will replace the credential; a
+    // second one while the first is open carries the same external id: refused, said why.
+    assert!(detail.contains(">Relink</button>"), "{detail}");
+    let res = console_post(
+        &app,
+        &session,
+        &format!("/console/drops/{id}/relink"),
+        &[("csrf_token", &csrf_from(&detail).unwrap())],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("/d/") && page.contains("replaces the one it was made for"),
+        "{page}"
+    );
+    let res = console_post(
+        &app,
+        &session,
+        &format!("/console/drops/{id}/relink"),
+        &[("csrf_token", &csrf_from(&detail).unwrap())],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("external id"));
+
     // Only an admin destroys the credential.
     let (_, detail) = console_get(&app, &session, &format!("/console/drops/{id}")).await;
     assert!(!detail.contains("Destroy the credential"));
@@ -544,6 +570,7 @@ async fn the_prefix_search_is_right_whether_few_or_many_drops_match(backend: Bac
                     contact: None,
                     external_id: external_id.clone(),
                     metadata_json: None,
+                    replaces: None,
                 },
                 &AuditEntry::untyped("test", "drop.create", format!("drop:{id}")),
             )

@@ -20,7 +20,7 @@ on_both_backends!(
     revoke_closes_an_open_drop_once,
     contact_external_id_and_metadata_are_stored_and_returned,
     contact_external_id_and_metadata_are_validated,
-    external_id_is_unique_among_drops_not_revoked,
+    external_id_is_unique_among_open_drops,
     simultaneous_creations_with_one_external_id_make_one_drop,
     listing_filters_by_external_id,
     credential_carries_the_drops_external_id_and_metadata,
@@ -559,7 +559,7 @@ async fn contact_external_id_and_metadata_are_validated(backend: Backend) {
     }
 }
 
-async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
+async fn external_id_is_unique_among_open_drops(backend: Backend) {
     let app = spawn_app_with(backend, AppOptions::default()).await;
     let first = app.create_drop(full_body("cust-1")).await;
     let (status, err) = post_drop(&app, &full_body("cust-1")).await;
@@ -576,7 +576,8 @@ async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
     app.create_drop(full_body("cust-2")).await;
     app.create_drop(json!({"org": "X"})).await;
     app.create_drop(json!({"org": "Y"})).await;
-    // A submitted drop still holds its id…
+    // A submitted drop frees its id (SPEC §2: unique among open drops, so a relink can
+    // carry it)…
     let used = app.create_drop(full_body("cust-3")).await;
     let path = TestApp::link_path(used["url"].as_str().unwrap());
     let (status, _) = app
@@ -586,6 +587,7 @@ async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200);
+    app.create_drop(full_body("cust-3")).await;
     assert_eq!(post_drop(&app, &full_body("cust-3")).await.0, 409);
     let id = first["id"].as_str().unwrap();
     let revoked = app
@@ -596,7 +598,7 @@ async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
         .fetch_status()
         .await;
     assert_eq!(revoked, 200);
-    // …a revoked one frees it.
+    // …and so does a revoked one.
     let second = app.create_drop(full_body("cust-1")).await;
     assert_ne!(second["id"], first["id"]);
     assert_eq!(post_drop(&app, &full_body("cust-1")).await.0, 409);
@@ -608,7 +610,7 @@ async fn external_id_is_unique_among_drops_not_revoked(backend: Backend) {
         )
         .fetch_json()
         .await;
-    assert_eq!(audit["events"].as_array().unwrap().len(), 6, "{audit}");
+    assert_eq!(audit["events"].as_array().unwrap().len(), 7, "{audit}");
     assert!(app.store.verify_audit().await.unwrap().is_ok());
 }
 

@@ -32,6 +32,7 @@ mod multiprocess;
 mod openapi;
 pub mod partner;
 mod public;
+mod relink;
 mod slow_bodies;
 mod store;
 mod vend;

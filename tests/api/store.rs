@@ -212,6 +212,7 @@ fn new_drop(id: &str) -> NewDrop {
         contact: None,
         external_id: None,
         metadata_json: None,
+        replaces: None,
     }
 }
 

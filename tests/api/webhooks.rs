@@ -691,6 +691,7 @@ async fn created_elsewhere(store: &keydrop::store::Store, org: &str) -> String {
                 contact: None,
                 external_id: None,
                 metadata_json: None,
+                replaces: None,
             },
             &audit,
         )

@@ -1,14 +1,42 @@
-//! Accepting a credential: stored sealed, the drop `submitted`, in one transaction.
+//! Accepting a credential: stored sealed, the drop `submitted`, in one transaction — and,
+//! for a relink's drop (SPEC §15), the credential it replaces superseded and destroyed and
+//! the other open drops that would replace it revoked, in that same transaction.
 
+use super::destroy::destroy_in;
 use super::NewCredential;
 use crate::domain::audit::AuditEntry;
+use crate::domain::event::{DestroyReason, Event, Origin};
 use crate::store::{Result, Store};
 
 impl Store {
-    /// drop no longer accepts input (another submission won, or it closed).
+    /// drop no longer accepts input (another submission won, or it closed), or — for a
+    /// relink's drop — another relink of the same credential was accepted first.
     pub async fn accept_credential(&self, c: &NewCredential, audit: &AuditEntry) -> Result<bool> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
+        let replaces: Option<String> =
+            sqlx::query_scalar("SELECT replaces FROM drops WHERE id = $1")
+                .bind(&c.drop_id)
+                .fetch_optional(tx.conn())
+                .await?
+                .flatten();
+        // The replaced credential's row first: two relinks of one credential accepted at
+        // once queue here (one lock order: credential, then drops), and only the first
+        // supersedes it.
+        if let Some(old) = &replaces {
+            let marked = sqlx::query(
+                "UPDATE credentials SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL",
+            )
+            .bind(&c.id)
+            .bind(old)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+            if marked != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
         let moved = sqlx::query(
             "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2, checking = 0 \
              WHERE id = $3 AND state = 'open' AND expires_at > $2",
@@ -50,6 +78,29 @@ impl Store {
         .execute(tx.conn())
         .await?;
         tx.record(audit).await?;
+        if let Some(old) = &replaces {
+            let system = Origin::system();
+            destroy_in(&mut tx, old, DestroyReason::Superseded, None, &system).await?;
+            tx.record(&system.entry(Event::CredentialSuperseded {
+                credential: old.clone(),
+                by: c.id.clone(),
+                drop: c.drop_id.clone(),
+            }))
+            .await?;
+            let others: Vec<String> = sqlx::query_scalar(
+                "UPDATE drops SET state = 'revoked', updated_at = $1 \
+                 WHERE replaces = $2 AND state = 'open' AND id <> $3 RETURNING id",
+            )
+            .bind(now)
+            .bind(old)
+            .bind(&c.drop_id)
+            .fetch_all(tx.conn())
+            .await?;
+            for drop in others {
+                tx.record(&system.entry(Event::DropRevoked { drop }))
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(true)
     }

@@ -331,6 +331,54 @@ pub async fn access_token(
         .body(secret_body(body)))
 }
 
+/// `POST /credentials/{id}/relink` (SPEC §15): a new drop whose credential will replace
+/// this one; 201 with the link once and `replaces`.
+#[post("/credentials/{id}/relink")]
+pub async fn relink(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::service::drops::{CreateError, RelinkError, RelinkRequest};
+    caller.require(Capability::ManageDrops)?;
+    let id = super::path_id(&id, "credential")?;
+    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
+    // No body is "change nothing", like a claim's.
+    let input: RelinkRequest = if raw.is_empty() {
+        RelinkRequest::default()
+    } else {
+        body::parse_json(&req, &raw)?
+    };
+    let created = crate::service::drops::relink(
+        &state.store,
+        &state.checker,
+        &id,
+        input,
+        &caller.actor(),
+        crate::web::client_ip(&req),
+        &state.settings.public_url,
+    )
+    .await
+    .map_err(|e| match e {
+        RelinkError::NotFound => ApiError::not_found("credential"),
+        RelinkError::Replaced(_) => ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "conflict",
+            e.to_string(),
+        ),
+        RelinkError::Invalid(why) => ApiError::unprocessable(why),
+        RelinkError::NoMail => ApiError::unprocessable(e.to_string()),
+        RelinkError::Create(CreateError::KindUnavailable(why)) => ApiError::unprocessable(why),
+        RelinkError::Create(CreateError::Service(e)) => ApiError::from(e),
+    })?;
+    let mut body = super::views::drop_json(&created.drop);
+    body["url"] = json!(created.url());
+    body["warnings"] = json!(created.warnings);
+    Ok(HttpResponse::Created().json(body))
+}
+
 #[post("/credentials/{id}/verify")]
 pub async fn verify(
     req: HttpRequest,

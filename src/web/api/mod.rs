@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(credentials::secret)
         .service(credentials::access_token)
         .service(credentials::verify)
+        .service(credentials::relink)
         .service(credentials::destroy)
         .service(webhooks::create)
         .service(webhooks::list)

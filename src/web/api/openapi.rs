@@ -184,7 +184,7 @@ fn drop_create(kinds: &Registry, unavailable: &[&str]) -> Value {
         "expires_in": { "type": ["integer", "null"], "minimum": crate::domain::drop::EXPIRES_IN.start(), "maximum": crate::domain::drop::EXPIRES_IN.end(), "default": crate::domain::drop::DEFAULT_EXPIRES_IN },
         "max_attempts": { "type": ["integer", "null"], "minimum": crate::domain::drop::MAX_ATTEMPTS.start(), "maximum": crate::domain::drop::MAX_ATTEMPTS.end(), "default": crate::domain::drop::DEFAULT_MAX_ATTEMPTS },
         "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
-        "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": shown_pattern(false, false), "description": "The vendor's own id for this customer; unique among drops that are not revoked (409)" },
+        "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": shown_pattern(false, false), "description": "The vendor's own id for this customer; unique among open drops (409)" },
         "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
     });
     let default = kinds.default().map(|k| k.name());
@@ -332,6 +332,11 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                 "post": with(op("A Greenhouse access token of a `vend` credential, valid at least 5 minutes (audited, never the token itself)", &roles(Capability::Release),
                     vec![ok("200", "The access token", Some(r("AccessToken"))), err("404"), err("409"), err("410"), err("503")]), "parameters", id_param("credential"))
             },
+            "/credentials/{id}/relink": {
+                "post": with(with(op("A new drop whose credential will replace this one: the same org, kind, release, contact, external_id, metadata and profile unless given; the link is shown only in this response", &roles(Capability::ManageDrops),
+                    vec![ok("201", "The new drop, with its link once and `replaces`", Some(r("DropCreated"))), err("400"), err("404"), err("409"), err("413"), err("415"), err("422")]), "parameters", id_param("credential")),
+                    "requestBody", json!({ "required": false, "content": { "application/json": { "schema": r("RelinkRequest") } } }))
+            },
             "/credentials/{id}/verify": {
                 "post": with(op("Re-run the Greenhouse check; the caller never sees the secret", &roles(Capability::Recheck),
                     vec![ok("200", "The credential with the new report", Some(r("Credential"))), err("404"), err("410")]), "parameters", id_param("credential"))
@@ -433,12 +438,13 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "kind": r("Kind"), "access_token": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_at": time,
                     "api_url": { "type": "string", "description": "Base URL of the Harvest API the token is for" }
                 } },
-                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "release", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id"], "properties": {
+                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "release", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id", "replaces"], "properties": {
                     "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"), "release": r("Release"),
                     "contact": { "oneOf": [r("Contact"), { "type": "null" }] }, "external_id": { "type": ["string", "null"] }, "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
                     "state": { "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] },
                     "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
-                    "credential_id": { "type": ["string", "null"], "format": "uuid" }
+                    "credential_id": { "type": ["string", "null"], "format": "uuid" },
+                    "replaces": { "type": ["string", "null"], "format": "uuid", "description": "A relink's drop: the credential its credential replaces once accepted (SPEC §15)" }
                 } },
                 "DropCreated": { "allOf": [r("Drop"), { "type": "object", "required": ["url", "warnings"], "properties": { "url": { "type": "string", "description": "The one-time link; shown only in this response" }, "warnings": { "type": "array", "items": { "type": "string" }, "description": "What staff should know before sending the link (e.g. harvest_v1: Greenhouse retired these keys); the drop is created all the same" } } }] },
                 "DropWithCredential": { "allOf": [r("Drop"), { "type": "object", "properties": { "credential": r("Credential") } }] },
@@ -451,7 +457,7 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "organization_mismatch": { "type": "boolean", "description": "Greenhouse named an organisation other than the drop's org (case, punctuation and legal forms aside): the credential may belong to another account" }
                 } },
                 "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
-                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at"], "properties": {
+                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at", "superseded_by"], "properties": {
                     "id": uuid, "drop_id": uuid, "org": { "type": "string" },
                     "external_id": { "type": ["string", "null"], "description": "The drop's, copied when the credential was accepted" },
                     "metadata": { "oneOf": [r("Metadata"), { "type": "null" }], "description": "The drop's, copied when the credential was accepted" },
@@ -460,9 +466,17 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "hint": { "type": "string", "description": "The last 4 characters of the client id or key" },
                     "verification": r("Verification"),
                     "delivery": { "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] },
-                    "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time
+                    "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time,
+                    "superseded_by": { "type": ["string", "null"], "format": "uuid", "description": "The credential of a relink that replaced this one (destroyed with it)" }
                 } },
                 "Secret": secret_schema,
+                "RelinkRequest": { "type": "object", "additionalProperties": false, "properties": {
+                    "expires_in": { "type": ["integer", "null"], "minimum": crate::domain::drop::EXPIRES_IN.start(), "maximum": crate::domain::drop::EXPIRES_IN.end(), "default": crate::domain::drop::DEFAULT_EXPIRES_IN },
+                    "profile": { "type": ["string", "null"], "description": "A profile of the credential's kind; default: the replaced credential's drop's permissions" },
+                    "required": { "type": ["array", "null"], "items": { "type": "string" } },
+                    "optional": { "type": ["array", "null"], "items": { "type": "string" } },
+                    "send_to": { "type": ["string", "null"], "description": "E-mail the link (SPEC §15); 422 while keydrop sends no e-mail" }
+                } },
                 "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": ["integer", "null"], "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {
                     "credential": r("Credential"), "secret": { "oneOf": [r("Secret"), r("AccessToken")], "description": "The secret; for a `vend` credential an access token instead" },

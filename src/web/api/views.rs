@@ -26,6 +26,7 @@ pub fn drop_json(d: &DropRecord) -> Value {
         "attempts": d.attempts,
         "max_attempts": d.max_attempts,
         "credential_id": d.credential_id,
+        "replaces": d.replaces,
     })
 }
 
@@ -45,5 +46,6 @@ pub fn credential_json(c: &CredentialMeta) -> Value {
         "created_at": time(c.created_at),
         "delivered_at": c.delivered_at.map(time),
         "destroyed_at": c.destroyed_at.map(time),
+        "superseded_by": c.superseded_by,
     })
 }

@@ -542,23 +542,98 @@ pub async fn create(
         }
         Err(CreateError::Service(e)) => return internal(&state, &e),
     };
+    link_created(&state, &person, &created)
+}
+
+/// The 201 page that shows a new link, once (a new drop, a relink).
+fn link_created(
+    state: &AppState,
+    person: &Person,
+    created: &service::drops::CreatedDrop,
+) -> HttpResponse {
     let url = created.url();
     page(
-        &state,
+        state,
         StatusCode::CREATED,
         "Link created",
         Some(
             markup! { "Send this link to " (created.drop.org) ". It is shown only now: copy it before you leave this page." },
         ),
         markup! {
-            (nav(&person))
+            (nav(person))
             p.link-once { code { (url) } }
+            @if created.drop.replaces.is_some() {
+                p { "When " (created.drop.org) " hands a credential over through it, that credential replaces the one it was made for; the old one is destroyed then." }
+            }
             @for w in &created.warnings {
                 (notice("warning", markup! { p { (w) } }))
             }
             p { a href={ "/console/drops/" (created.drop.id) } { "Follow this drop" } }
         },
     )
+}
+
+/// Relink the drop's credential (SPEC §15): a new drop whose credential will replace it.
+#[post("/console/drops/{id}/relink")]
+pub async fn relink(
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<Token>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    use service::drops::RelinkError;
+    let (_, person) = match posted_by(&req, &state, Capability::ManageDrops, &form.csrf_token).await
+    {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let credential_id = match service::drops::find(&state.store, &id).await {
+        Ok(Some((drop, _))) => drop.credential_id,
+        Ok(None) => return PageError::NotFound.response(&context(&state)),
+        Err(e) => return internal(&state, &e),
+    };
+    let Some(cid) = credential_id else {
+        return see_other(&format!("/console/drops/{id}"));
+    };
+    let created = service::drops::relink(
+        &state.store,
+        &state.checker,
+        &cid,
+        service::drops::RelinkRequest::default(),
+        &person.actor(),
+        client_ip(&req),
+        &state.settings.public_url,
+    )
+    .await;
+    match created {
+        Ok(created) => link_created(&state, &person, &created),
+        Err(RelinkError::Create(CreateError::Service(service::ServiceError::Store(
+            crate::store::StoreError::Conflict(_),
+        )))) => page(
+            &state,
+            StatusCode::CONFLICT,
+            "No new link was made",
+            None,
+            markup! {
+                (notice("warning", markup! { p { "Another open link already carries this customer's external id (an earlier relink, perhaps). Revoke it first, or send that one." } }))
+                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
+            },
+        ),
+        Err(RelinkError::Create(CreateError::Service(e))) => internal(&state, &e),
+        Err(e) => page(
+            &state,
+            StatusCode::CONFLICT,
+            "No new link was made",
+            None,
+            markup! {
+                (notice("warning", markup! { p { (e.to_string()) "." } }))
+                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
+            },
+        ),
+    }
 }
 
 fn parse_id(id: &str) -> Option<String> {
@@ -634,6 +709,15 @@ pub async fn detail(
                         form method="post" action={ "/console/drops/" (drop.id) "/recheck" } {
                             input type="hidden" name="csrf_token" value=(token);
                             button.button type="submit" { "Check it again now" }
+                        }
+                    }
+                    @if let Some(by) = &c.superseded_by {
+                        p { "Replaced by the credential " code { (by) } " of a relink; this one was destroyed then." }
+                    } @else if person.role.may(Capability::ManageDrops) {
+                        form method="post" action={ "/console/drops/" (drop.id) "/relink" } {
+                            input type="hidden" name="csrf_token" value=(token);
+                            p.hint { "Relinking makes a new link for " (drop.org) " with the same permissions; the credential handed over through it replaces this one." }
+                            button.button.button-secondary type="submit" { "Relink" }
                         }
                     }
                     @if person.role.may(Capability::Destroy) && c.delivery.as_str() != "destroyed" {

@@ -727,6 +727,7 @@ pub async fn seed_verified(store: &Store, keyring: &Keyring, seed: Seed<'_>) -> 
                 contact: None,
                 external_id: None,
                 metadata_json: None,
+                replaces: None,
             },
             &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
         )
