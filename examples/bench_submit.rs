@@ -57,6 +57,7 @@ async fn main() {
         metrics_bind: None,
         partner: None,
         partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
+        health_check_every: Some(std::time::Duration::from_secs(24 * 3600)),
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         console: keydrop::config::ConsoleSettings::default(),

@@ -117,6 +117,7 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
             zeroize::Zeroizing::new(demo_partner_secret.clone()),
         )),
         partner_refresh_every: Duration::from_secs(8 * 3600),
+        health_check_every: Some(Duration::from_secs(24 * 3600)),
         body_timeout: crate::config::BODY_TIMEOUT,
         console: crate::config::ConsoleSettings::default(),
         jobs: crate::jobs::JobSettings::default(),

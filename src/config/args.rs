@@ -182,6 +182,10 @@ pub struct ServeArgs {
     /// without use).
     #[arg(long, env = "KEYDROP_PARTNER_REFRESH_EVERY", default_value = "8h", value_parser = parse_duration)]
     pub partner_refresh_every: Duration,
+    /// How often each live credential is checked again against Greenhouse (SPEC §15;
+    /// 1s … 30d, or `off`).
+    #[arg(long, env = "KEYDROP_HEALTH_CHECK_EVERY", default_value = "24h")]
+    pub health_check_every: String,
     /// A console session ends after this long without use (1m … 24h).
     #[arg(long, env = "KEYDROP_CONSOLE_IDLE", default_value = "30m", value_parser = parse_duration)]
     pub console_idle: Duration,

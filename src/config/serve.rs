@@ -40,6 +40,8 @@ pub struct ServeSettings {
     pub partner: Option<PartnerClient>,
     /// `KEYDROP_PARTNER_REFRESH_EVERY`.
     pub partner_refresh_every: Duration,
+    /// `KEYDROP_HEALTH_CHECK_EVERY` (SPEC §15); `None` is `off`.
+    pub health_check_every: Option<Duration>,
     /// The staff console's sessions (SPEC §13).
     pub console: ConsoleSettings,
     /// How long a client may take to send a request body, counted from the
@@ -138,6 +140,15 @@ impl ServeSettings {
                 args.partner_refresh_every,
                 (Duration::from_secs(1), Duration::from_secs(23 * 3600)),
             )?,
+            health_check_every: match args.health_check_every.trim() {
+                "off" => None,
+                text => Some(bounded(
+                    "KEYDROP_HEALTH_CHECK_EVERY",
+                    super::parse_duration(text)
+                        .map_err(|e| format!("KEYDROP_HEALTH_CHECK_EVERY: {e} (or off)"))?,
+                    (Duration::from_secs(1), Duration::from_secs(30 * 86_400)),
+                )?),
+            },
             body_timeout: BODY_TIMEOUT,
             console: ConsoleSettings {
                 idle: bounded(

@@ -107,4 +107,9 @@ pub struct CredentialMeta {
     pub destroyed_at: Option<i64>,
     /// The credential of a relink that replaced this one (SPEC §15).
     pub superseded_by: Option<String>,
+    /// The last health check (SPEC §15), if one ran.
+    pub last_checked_at: Option<i64>,
+    /// Health checks in a row that Greenhouse could not answer (the credential stays
+    /// verified; staff see "last check failed").
+    pub health_failures: i64,
 }

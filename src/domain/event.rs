@@ -178,6 +178,13 @@ pub enum Event {
     LeaseExpired {
         credential: String,
     },
+    /// A health check found a verified credential refused (`invalid`) or short of a required
+    /// permission (`insufficient`) (SPEC §15); it is destroyed in the same transaction.
+    CredentialBroken {
+        credential: String,
+        outcome: String,
+        missing_required: Vec<String>,
+    },
     /// A relink's credential `by` was accepted and replaced `credential` (SPEC §15).
     CredentialSuperseded {
         credential: String,
@@ -337,6 +344,7 @@ impl Event {
             Self::CredentialDestroyed { .. } => "credential.destroy",
             Self::LeaseExpired { .. } => "credential.lease_expired",
             Self::CredentialSuperseded { .. } => "credential.superseded",
+            Self::CredentialBroken { .. } => "credential.broken",
             Self::KeyCheckRecorded { .. } => "keys.check_recorded",
             Self::KeysUnsealed { .. } => "keys.unsealed",
             Self::KeysRewrapped { .. }
@@ -386,7 +394,8 @@ impl Event {
             | Self::RenewFailed { credential, .. }
             | Self::CredentialDisconnected { credential, .. }
             | Self::LeaseExpired { credential }
-            | Self::CredentialSuperseded { credential, .. } => format!("credential:{credential}"),
+            | Self::CredentialSuperseded { credential, .. }
+            | Self::CredentialBroken { credential, .. } => format!("credential:{credential}"),
             Self::KeyCheckRecorded { version } | Self::KeysRewrapped { version, .. } => {
                 format!("key:{version}")
             }
@@ -514,6 +523,11 @@ impl Event {
                 d
             }
             Self::CredentialDestroyed { reason, .. } => json!({ "reason": reason.as_str() }),
+            Self::CredentialBroken {
+                outcome,
+                missing_required,
+                ..
+            } => json!({ "outcome": outcome, "missing_required": missing_required }),
             Self::CredentialSuperseded { by, drop, .. } => {
                 json!({ "superseded_by": by, "drop": drop })
             }
@@ -602,6 +616,7 @@ pub fn plain_words(action: &str) -> &'static str {
         "credential.decrypt_failed" => "Could not be decrypted",
         "credential.destroy" => "Destroyed",
         "credential.superseded" => "Replaced by the credential of a new link",
+        "credential.broken" => "Stopped working (a health check: Greenhouse refused it)",
         _ => "",
     }
 }

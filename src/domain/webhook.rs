@@ -10,7 +10,7 @@ use super::event::Event;
 use serde_json::{json, Value};
 
 /// Every webhook type, in the order of SPEC §11.
-pub const TYPES: [&str; 14] = [
+pub const TYPES: [&str; 15] = [
     "drop.created",
     "drop.revoked",
     "drop.expired",
@@ -24,6 +24,7 @@ pub const TYPES: [&str; 14] = [
     "credential.disconnected",
     "credential.refresh_failed",
     "webhook.ping",
+    "credential.broken",
     "credential.superseded",
 ];
 
@@ -133,6 +134,14 @@ impl Event {
             } => vec![msg(
                 "credential.refresh_failed",
                 json!({ "credential_id": credential, "reason": reason, "failures": failures }),
+            )],
+            Self::CredentialBroken {
+                credential,
+                outcome,
+                missing_required,
+            } => vec![msg(
+                "credential.broken",
+                json!({ "credential_id": credential, "outcome": outcome, "missing_required": missing_required }),
             )],
             Self::CredentialSuperseded {
                 credential,

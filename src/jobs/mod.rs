@@ -77,16 +77,34 @@ pub async fn sweep(state: &Services) -> (PassReport, Option<&'static str>) {
 /// One pass of re-checks of due pending credentials, a few at a time;
 /// returns how many ran and whether every one went through.
 pub async fn recheck_pass(state: &Services) -> (usize, bool) {
-    match state
-        .recheck_due(RECHECK_BATCH, state.settings.jobs.recheck_concurrency)
-        .await
-    {
+    let concurrency = state.settings.jobs.recheck_concurrency;
+    let (mut ran, mut ok) = match state.recheck_due(RECHECK_BATCH, concurrency).await {
         Ok(pass) => (pass.ran, pass.failed == 0),
         Err(e) => {
             tracing::error!(error = %e, "pending re-check failed");
             (0, false)
         }
+    };
+    // Then the health checks that are due (SPEC §15), by the same `concurrency` (4).
+    if let Some(every) = state.settings.health_check_every {
+        match state
+            .health_check_due(every, RECHECK_BATCH, concurrency)
+            .await
+        {
+            Ok(pass) => {
+                ran += pass.ran;
+                ok &= pass.failed == 0;
+                if pass.ran > 0 {
+                    tracing::info!(checked = pass.ran, broken = pass.broken, "health checks");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "health checks failed");
+                ok = false;
+            }
+        }
     }
+    (ran, ok)
 }
 
 /// Passes in a row a scheduled task may miss before it counts as degraded.

@@ -98,6 +98,14 @@ impl FakeGreenhouse {
         lock(&self.state).v3_clients.remove(client_id);
     }
 
+    /// The customer unticked a resource of this Harvest v3 credential in Greenhouse (its
+    /// list scope is gone from new tokens).
+    pub fn remove_v3_resource(&self, client_id: &str, resource: &str) {
+        if let Some(c) = lock(&self.state).v3_clients.get_mut(client_id) {
+            c.scopes.remove(&format!("harvest:{resource}:list"));
+        }
+    }
+
     /// A legacy key permitted to call the given endpoints (`users`, `tags/candidate`, …).
     pub fn add_v1_key<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, key: &str, endpoints: I) {
         let set: BTreeSet<String> = endpoints

@@ -38,7 +38,8 @@ impl Store {
 /// The metadata columns of a credential row (never its sealed secret).
 pub(super) const META: &str =
     "id, drop_id, org, external_id, metadata, kind, release, status, hint, verification, delivery, \
-     lease_expires_at, created_at, delivered_at, destroyed_at, superseded_by";
+     lease_expires_at, created_at, delivered_at, destroyed_at, superseded_by, last_checked_at, \
+     health_failures";
 
 impl Store {
     pub async fn credential_meta(&self, id: &str) -> Result<Option<CredentialMeta>> {
@@ -136,5 +137,7 @@ pub(crate) fn meta_from_row(row: &AnyRow) -> Result<CredentialMeta> {
         delivered_at: row.try_get("delivered_at")?,
         destroyed_at: row.try_get("destroyed_at")?,
         superseded_by: row.try_get("superseded_by")?,
+        last_checked_at: row.try_get("last_checked_at")?,
+        health_failures: row.try_get("health_failures")?,
     })
 }

@@ -23,6 +23,7 @@ mod form_key;
 mod fuzz;
 mod harvest_v3;
 mod headers;
+mod health_checks;
 mod http_methods;
 mod ingestion;
 mod jobs;

@@ -42,6 +42,18 @@ pub enum Rechecked {
     Destroyed,
 }
 
+/// What one pass of health checks did (SPEC §15).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HealthPass {
+    /// Checks that ran to the end.
+    pub ran: usize,
+    /// Of those, credentials Greenhouse refused: now `invalid` / `insufficient`, destroyed.
+    pub broken: usize,
+    /// Checks that failed on keydrop's side (logged; the hold lapses and a later pass
+    /// takes them again).
+    pub failed: usize,
+}
+
 /// What one pass of background re-checks did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RecheckPass {
@@ -108,6 +120,100 @@ impl Services {
             }
         }
         Ok(pass)
+    }
+
+    /// Run the health checks that are due (up to `limit`), at most `concurrency` at once,
+    /// after giving every live credential its place in the period `every` (SPEC §15). Safe
+    /// in every process at once: a due check is taken by one conditional update.
+    pub async fn health_check_due(
+        &self,
+        every: std::time::Duration,
+        limit: i64,
+        concurrency: usize,
+    ) -> Result<HealthPass, ServiceError> {
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.store.schedule_health_checks(every_ms, 1000).await?;
+        let due = self.store.health_due(limit).await?;
+        let results: Vec<Result<Option<Outcome>, ServiceError>> = stream::iter(due)
+            .map(|id| async move {
+                let now = self.store.now_ms();
+                if !self.store.claim_health_check(&id, now + HOLD_MS).await? {
+                    return Ok(None);
+                }
+                self.health_check_one(&id, every_ms).await
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut pass = HealthPass::default();
+        for result in results {
+            match result {
+                Ok(Some(outcome)) => {
+                    pass.ran += 1;
+                    if matches!(outcome, Outcome::Invalid | Outcome::Insufficient) {
+                        pass.broken += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "a health check failed");
+                    pass.failed += 1;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// One taken health check. A grant whose access token is about to expire is renewed
+    /// first by the one renewal path (as for every check), never by the check itself; when
+    /// Greenhouse cannot renew it now, the hold lapses and a later pass tries again.
+    async fn health_check_one(
+        &self,
+        id: &str,
+        every_ms: i64,
+    ) -> Result<Option<Outcome>, ServiceError> {
+        let system = Origin::system();
+        let Some(meta) = self.store.credential_meta(id).await? else {
+            return Ok(None);
+        };
+        match self.renew_before_check(&meta).await {
+            Ok(()) => {}
+            Err(VendError::Service(e)) => return Err(e),
+            Err(e) => {
+                tracing::info!(credential = %id, reason = %e, "health check waits");
+                return Ok(None);
+            }
+        }
+        let Some(verification) = self.check_stored(id, &system).await? else {
+            return Ok(None);
+        };
+        let now = self.store.now_ms();
+        // Greenhouse could not answer: try again sooner (1, 2, 4 … 30 min), never later
+        // than the period.
+        let next_due = if verification.outcome == Outcome::Pending {
+            now + backoff_ms(meta.health_failures).min(every_ms)
+        } else {
+            now + every_ms
+        };
+        let outcome = verification.outcome;
+        if self
+            .store
+            .apply_health_check(id, &verification, next_due)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        match outcome {
+            Outcome::Invalid | Outcome::Insufficient => {
+                tracing::warn!(credential = %id, outcome = outcome.as_str(), "a health check found the credential broken");
+            }
+            Outcome::Pending => {
+                tracing::info!(credential = %id, "a health check could not reach a verdict; the credential stays verified");
+            }
+            Outcome::Verified => {}
+        }
+        Ok(Some(outcome))
     }
 
     /// One taken re-check; `false` when it could not run now (Greenhouse could not renew

@@ -28,7 +28,7 @@ mod keep_alive;
 mod release;
 
 pub use admit::{Admission, Visit};
-pub use check::{backoff_ms, RecheckPass, Rechecked, MAX_INTERVAL_MS};
+pub use check::{backoff_ms, HealthPass, RecheckPass, Rechecked, MAX_INTERVAL_MS};
 pub use connect::{redirect_uri, Callback, CallbackQuery, Started, CALLBACK_PATH, STATE_TTL_MS};
 pub use intake::{Form, Outcomes, Posted, Rejection, FIRST_RECHECK_MS};
 pub use keep_alive::{KeepAlivePass, REFRESH_BATCH, REFRESH_PASS_LIMIT};

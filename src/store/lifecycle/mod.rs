@@ -22,6 +22,7 @@
 
 mod accept;
 mod destroy;
+mod health;
 mod lease;
 pub(crate) mod vend;
 mod verify;

@@ -457,7 +457,7 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "organization_mismatch": { "type": "boolean", "description": "Greenhouse named an organisation other than the drop's org (case, punctuation and legal forms aside): the credential may belong to another account" }
                 } },
                 "NamedObject": { "type": "object", "required": ["id", "name"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
-                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at", "superseded_by"], "properties": {
+                "Credential": { "type": "object", "required": ["id", "drop_id", "org", "external_id", "metadata", "kind", "release", "status", "hint", "verification", "delivery", "created_at", "delivered_at", "destroyed_at", "superseded_by", "last_checked_at", "last_check_failed"], "properties": {
                     "id": uuid, "drop_id": uuid, "org": { "type": "string" },
                     "external_id": { "type": ["string", "null"], "description": "The drop's, copied when the credential was accepted" },
                     "metadata": { "oneOf": [r("Metadata"), { "type": "null" }], "description": "The drop's, copied when the credential was accepted" },
@@ -467,7 +467,9 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "verification": r("Verification"),
                     "delivery": { "type": "string", "enum": ["waiting", "leased", "delivered", "destroyed"] },
                     "created_at": time, "delivered_at": nullable_time, "destroyed_at": nullable_time,
-                    "superseded_by": { "type": ["string", "null"], "format": "uuid", "description": "The credential of a relink that replaced this one (destroyed with it)" }
+                    "superseded_by": { "type": ["string", "null"], "format": "uuid", "description": "The credential of a relink that replaced this one (destroyed with it)" },
+                    "last_checked_at": nullable_time,
+                    "last_check_failed": { "type": "boolean", "description": "The last health check could not reach Greenhouse (the credential stays verified; it is tried again sooner)" }
                 } },
                 "Secret": secret_schema,
                 "RelinkRequest": { "type": "object", "additionalProperties": false, "properties": {

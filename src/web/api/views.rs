@@ -47,5 +47,7 @@ pub fn credential_json(c: &CredentialMeta) -> Value {
         "delivered_at": c.delivered_at.map(time),
         "destroyed_at": c.destroyed_at.map(time),
         "superseded_by": c.superseded_by,
+        "last_checked_at": c.last_checked_at.map(time),
+        "last_check_failed": c.health_failures > 0,
     })
 }

@@ -688,6 +688,15 @@ pub async fn detail(
                         div { dt { "Delivery" } dd { (c.delivery.as_str()) } }
                         div { dt { "Identifies as" } dd { "…" (c.hint) } }
                         div { dt { "Last checked" } dd { (when(crate::clock::to_millis(c.verification.checked_at))) } }
+                        @if let Some(at) = c.last_checked_at {
+                            div { dt { "Last health check" } dd {
+                                (when(at))
+                                @if c.health_failures > 0 {
+                                    " — " strong { "last check failed" } " (Greenhouse did not answer; "
+                                    (c.health_failures) " in a row). It stays verified and is tried again sooner."
+                                }
+                            } }
+                        }
                     }
                     p { (c.verification.message) }
                     @let label = |p: &str| kind.and_then(|k| k.screen_label(p)).unwrap_or_else(|| p.to_owned());

@@ -421,6 +421,7 @@ pub fn serve_settings() -> ServeSettings {
         metrics_bind: None,
         partner: None,
         partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
+        health_check_every: Some(std::time::Duration::from_secs(24 * 3600)),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         console: keydrop::config::ConsoleSettings::default(),
         jobs: keydrop::jobs::JobSettings::default(),
