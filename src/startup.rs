@@ -72,10 +72,11 @@ pub async fn load_keyring(settings: &StoreSettings) -> anyhow::Result<Keyring> {
         .into_iter()
         .filter(|v| ring.custody_of(*v) == "file")
         .collect();
-    if *custody != crate::config::CustodyRef::File && !plain.is_empty() {
+    let wrapped = ring.versions().len() > plain.len();
+    if !plain.is_empty() && (*custody != crate::config::CustodyRef::File || wrapped) {
         tracing::warn!(
-            "KEYDROP_KEY_CUSTODY is {custody}, but key version(s) {plain:?} sit in plain in the keyring: \
-             run `keydrop keys custody --to {custody}` to wrap them"
+            "key version(s) {plain:?} sit in plain in the keyring beside versions a key custody keeps \
+             (KEYDROP_KEY_CUSTODY is {custody}): run `keydrop keys custody --to <custody>` to wrap them"
         );
     }
     if let KeyringSource::Generated(path) = ring.source() {

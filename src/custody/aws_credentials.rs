@@ -119,7 +119,11 @@ async fn web_identity(
         })?;
     let status = res.status();
     let body = zeroize::Zeroizing::new(res.text().await.unwrap_or_default());
-    if status.is_server_error() {
+    if status.is_server_error()
+        || status.as_u16() == 429
+        || body.contains("<Code>Throttling")
+        || body.contains("<Code>IDPCommunicationError")
+    {
         return Err(CustodyError::Unreachable(format!(
             "{name}: STS answered {}",
             status.as_u16()
@@ -175,6 +179,12 @@ async fn container(
             super::describe_http_error(&e)
         ))
     })?;
+    if res.status().is_server_error() || res.status().as_u16() == 429 {
+        return Err(CustodyError::Unreachable(format!(
+            "{name}: the container credentials endpoint answered {}",
+            res.status().as_u16()
+        )));
+    }
     let body = zeroize::Zeroizing::new(res.text().await.unwrap_or_default());
     from_json(&body, "container role").map(Some).ok_or_else(|| {
         CustodyError::Refused(format!(

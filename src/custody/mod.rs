@@ -8,9 +8,11 @@
 //! nothing. An unreachable custody is retried for `KEYDROP_KEY_CUSTODY_WAIT`
 //! (30 s); a refusal stops at once, naming the key version.
 //!
-//! Key material in transit is wiped where this code holds it (the base64
-//! text of a request or answer, the parsed key); the HTTP client's own
-//! buffers and a PKCS#11 library's are beyond its reach.
+//! Key material in transit is wiped where this code holds it on the way
+//! back (the answer's text, the parsed key); a request body that carries a
+//! key to be wrapped (`keys init`, `rotate`, `custody`, never `serve`) is
+//! handed to the HTTP client, whose buffers — like a PKCS#11 library's — are
+//! beyond its reach.
 //!
 //! The keyring file's format is `crate::crypto::keyring`'s; this module
 //! adds the custody calls: load, `keys init`, `keys rotate` and
@@ -241,7 +243,9 @@ pub async fn unseal(
                     connected.insert(label.clone(), reach(&custody, settings).await?);
                 }
                 let Some(client) = connected.get(&label) else {
-                    continue;
+                    return Err(LoadError::Config(format!(
+                        "key version {version}: {label} could not be reached"
+                    )));
                 };
                 let key = patiently(&custody, settings.wait, || async {
                     match client.unwrap(version, wrapped).await {
@@ -377,6 +381,22 @@ pub async fn rotate(settings: &StoreSettings, ring: &Keyring) -> Result<(i64, Ke
     let mut stored = StoredKeyring::read(&settings.keyring_file)?;
     let version = stored.next_version().max(ring.active_version() + 1);
     let custody = &settings.custody.custody;
+    // A keyring a KMS or HSM keeps never gets a plain active key because
+    // KEYDROP_KEY_CUSTODY was left unset on this host.
+    if *custody == CustodyRef::File {
+        if let Some((v, kept)) = stored
+            .versions
+            .iter()
+            .find(|(_, k)| matches!(k, StoredKey::Wrapped { .. }))
+            .map(|(v, k)| (*v, k.custody_label()))
+        {
+            return Err(LoadError::Config(format!(
+                "key version {v} is kept by {kept} but KEYDROP_KEY_CUSTODY is file (unset?): \
+                 set KEYDROP_KEY_CUSTODY={kept} to rotate under it, or move every version to \
+                 file first (`keydrop keys custody --to file`)"
+            )));
+        }
+    }
     let client = reach(custody, &settings.custody).await?;
     let key = MasterKey::generate().map_err(KeyringError::from)?;
     let entry = seal_checked(&client, custody, version, &key).await?;

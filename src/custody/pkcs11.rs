@@ -14,7 +14,7 @@ use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use secrecy::SecretString;
@@ -137,7 +137,7 @@ impl Pkcs11Key {
     fn find(&self, session: &Session) -> Result<Option<ObjectHandle>, CustodyError> {
         let found = session
             .find_objects(&self.template())
-            .map_err(|e| CustodyError::Unreachable(format!("{}: {e}", self.name)))?;
+            .map_err(|e| self.failed("finding the key", e))?;
         match found.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(*one)),
@@ -148,13 +148,57 @@ impl Pkcs11Key {
         }
     }
 
+    /// The key under the label — only if the token keeps it sensitive and never lets it
+    /// out: a key that could be read off the token is no custody.
     fn key(&self, session: &Session) -> Result<ObjectHandle, CustodyError> {
-        self.find(session)?.ok_or_else(|| {
+        let handle = self.find(session)?.ok_or_else(|| {
             CustodyError::Refused(format!(
                 "{}: the token has no AES key with this label (`keydrop keys init` creates one)",
                 self.name
             ))
-        })
+        })?;
+        let attributes = session
+            .get_attributes(
+                handle,
+                &[AttributeType::Sensitive, AttributeType::Extractable],
+            )
+            .map_err(|e| self.failed("reading the key's attributes", e))?;
+        let sensitive = attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::Sensitive(true)));
+        let extractable = attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::Extractable(true)));
+        if !sensitive || extractable {
+            return Err(CustodyError::Refused(format!(
+                "{}: the key under this label can leave the token (it must be sensitive and not extractable)",
+                self.name
+            )));
+        }
+        Ok(handle)
+    }
+
+    /// A token's error: the token or device failing is worth waiting for; anything else
+    /// (wrong data, wrong key, no permission) is a refusal.
+    fn failed(&self, what: &str, e: P11Error) -> CustodyError {
+        let shown = format!("{}: {what}: {e}", self.name);
+        match e {
+            P11Error::Pkcs11(
+                RvError::DeviceError
+                | RvError::DeviceMemory
+                | RvError::DeviceRemoved
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized
+                | RvError::SessionClosed
+                | RvError::SessionHandleInvalid
+                | RvError::SessionCount
+                | RvError::HostMemory
+                | RvError::FunctionFailed
+                | RvError::CryptokiNotInitialized,
+                _,
+            ) => CustodyError::Unreachable(shown),
+            _ => CustodyError::Refused(shown),
+        }
     }
 
     /// The key under the label, created (AES-256, sensitive, not
@@ -192,8 +236,9 @@ impl Pkcs11Key {
             .map_err(|e| CustodyError::Refused(format!("{}: {e}", self.name)))?;
         let sealed = session
             .encrypt(&Mechanism::AesGcm(params), handle, key.bytes())
-            .map_err(|e| CustodyError::Refused(format!("{}: encrypt: {e}", self.name)))?;
-        let mut out = iv.to_vec();
+            .map_err(|e| self.failed("encrypt", e))?;
+        // The IV the token used (one that makes its own writes it back here).
+        let mut out = iv_param.to_vec();
         out.extend(sealed);
         Ok(out)
     }
@@ -214,7 +259,10 @@ impl Pkcs11Key {
         let plain = zeroize::Zeroizing::new(
             session
                 .decrypt(&Mechanism::AesGcm(params), handle, &wrapped[IV..])
-                .map_err(|_| refused())?,
+                .map_err(|e| match self.failed("decrypt", e) {
+                    CustodyError::Unreachable(reason) => CustodyError::Unreachable(reason),
+                    _ => refused(),
+                })?,
         );
         let bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| refused())?;
         let key = MasterKey::from_bytes(bytes);

@@ -72,7 +72,17 @@ impl Transit {
         let res = self
             .http
             .post(&url)
-            .header("x-vault-token", self.token.expose_secret())
+            .header("x-vault-token", {
+                let mut v = reqwest::header::HeaderValue::from_str(self.token.expose_secret())
+                    .map_err(|_| {
+                        CustodyError::Config(format!(
+                            "{}: the token is not a valid header value",
+                            self.name
+                        ))
+                    })?;
+                v.set_sensitive(true);
+                v
+            })
             .json(body)
             .send()
             .await
@@ -85,7 +95,9 @@ impl Transit {
             })?;
         let status = res.status();
         // The answer to a decrypt holds the key: wiped once parsed.
-        let text = zeroize::Zeroizing::new(res.text().await.unwrap_or_default());
+        let text = zeroize::Zeroizing::new(res.text().await.map_err(|e| {
+            CustodyError::Unreachable(format!("{}: {}", self.name, super::describe_http_error(&e)))
+        })?);
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(value);

@@ -45,6 +45,14 @@ pub(super) async fn token(
         }
     }
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if s.admit_v3_prefix
+        .as_deref()
+        .is_some_and(|p| id.starts_with(p))
+        && !s.v3_clients.contains_key(&id)
+    {
+        let client = super::V3Client::new(id.clone(), secret.clone()).with_all_resources();
+        s.v3_clients.insert(id.clone(), client);
+    }
     let Some(client) = s.v3_clients.get(&id).filter(|c| c.client_secret == secret) else {
         return HttpResponse::Unauthorized().json(json!({"error":"invalid_client"}));
     };

@@ -98,6 +98,12 @@ impl FakeGreenhouse {
         lock(&self.state).v3_clients.remove(client_id);
     }
 
+    /// Benchmarks: every v3 client id starting with `prefix` is known on first use, with
+    /// every resource (so bulk-loaded credentials check as verified).
+    pub fn admit_v3_clients_with_prefix(&self, prefix: &str) {
+        lock(&self.state).admit_v3_prefix = Some(prefix.to_owned());
+    }
+
     /// The customer unticked a resource of this Harvest v3 credential in Greenhouse (its
     /// list scope is gone from new tokens).
     pub fn remove_v3_resource(&self, client_id: &str, resource: &str) {

@@ -202,6 +202,9 @@ pub(crate) struct Issued {
 #[derive(Debug)]
 pub(crate) struct State {
     pub v3_clients: BTreeMap<String, V3Client>,
+    /// Benchmarks: a v3 client id with this prefix is known on first use, with every
+    /// resource, whatever its secret (bulk-loaded credentials check as verified).
+    pub admit_v3_prefix: Option<String>,
     pub v1_keys: BTreeMap<String, BTreeSet<String>>,
     pub ingestion_keys: BTreeSet<String>,
     /// By lower-cased e-mail.
@@ -241,6 +244,7 @@ impl State {
         Self {
             partner: Default::default(),
             v3_clients: BTreeMap::new(),
+            admit_v3_prefix: None,
             v1_keys: BTreeMap::new(),
             ingestion_keys: BTreeSet::new(),
             ingestion_users: BTreeMap::new(),

@@ -28,8 +28,8 @@ pub use audit::{audit_query, AuditedTx};
 pub use console::{Attention, NewSession, SessionRow};
 pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
+pub use lifecycle::{next_slot as next_health_slot, Need, Renewing, TokenLease};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
-pub use lifecycle::{Need, Renewing, TokenLease};
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;

@@ -325,6 +325,22 @@ async fn lifecycle(backend: Backend, kind: Kind) {
         }
     }
 
+    // A host where KEYDROP_KEY_CUSTODY was left unset does not add a plain key to a
+    // keyring a KMS or HSM keeps.
+    let unset: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "KEYDROP_KEY_CUSTODY")
+        .cloned()
+        .collect();
+    let out = run(&db, &unset, &["keys", "rotate"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("KEYDROP_KEY_CUSTODY is file (unset?)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!std::fs::read_to_string(&ring).unwrap().contains("\"key\""));
+
     // The runbook: rotate, restart, rewrap, status, remove version 1.
     let rotated = ok(&run(&db, &env, &["keys", "rotate"]), "keys rotate");
     assert!(

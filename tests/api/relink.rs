@@ -14,6 +14,7 @@ on_both_backends!(
     a_relink_replaces_the_credential_once_its_credential_is_accepted,
     relink_answers_404_409_and_422_and_changes_nothing,
     two_relinks_submitted_at_once_replace_exactly_once,
+    a_relink_accepted_pending_replaces_only_once_verified,
 );
 
 async fn app_on(backend: Backend) -> TestApp {
@@ -260,4 +261,52 @@ async fn two_relinks_submitted_at_once_replace_exactly_once(backend: Backend) {
         .fetch_json()
         .await;
     assert_eq!(list["credentials"].as_array().unwrap().len(), 3, "{list}");
+}
+
+/// Only a verified credential replaces one: a relink accepted while Greenhouse does not
+/// answer (`pending`) leaves the old credential working until a check verifies the new one.
+async fn a_relink_accepted_pending_replaces_only_once_verified(backend: Backend) {
+    let app = app_on(backend).await;
+    let (_, old) = handed_over(&app, Some("cust-p")).await;
+    let (_, drop) = relink(&app, &old, None).await;
+    let fake = app.fake.as_ref().unwrap();
+    fake.set_outage(true);
+    let (status, _) = submit(&app, drop["url"].as_str().unwrap()).await;
+    assert_eq!(status, 202, "accepted, pending");
+    let shown: Value = app
+        .get(
+            &format!("/api/v1/drops/{}", drop["id"].as_str().unwrap()),
+            Some(&app.admin_token),
+        )
+        .fetch_json()
+        .await;
+    let new = shown["credential_id"].as_str().unwrap().to_owned();
+    let before = credential(&app, &old).await;
+    assert_eq!(before["superseded_by"], Value::Null);
+    assert_eq!(before["delivery"], "waiting", "the old one still works");
+    assert!(audit(&app, "credential.superseded").await.is_empty());
+    // Greenhouse answers again; a check verifies the new one, which now replaces the old.
+    fake.set_outage(false);
+    let res = app
+        .post(
+            &format!("/api/v1/credentials/{new}/verify"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let after = credential(&app, &old).await;
+    assert_eq!(after["superseded_by"], new.as_str());
+    assert_eq!(after["delivery"], "destroyed");
+    assert_eq!(audit(&app, "credential.superseded").await.len(), 1);
+    // Checking it again changes nothing more.
+    app.post(
+        &format!("/api/v1/credentials/{new}/verify"),
+        Some(&app.admin_token),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(audit(&app, "credential.superseded").await.len(), 1);
 }

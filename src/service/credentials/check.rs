@@ -132,7 +132,11 @@ impl Services {
         concurrency: usize,
     ) -> Result<HealthPass, ServiceError> {
         let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
-        self.store.schedule_health_checks(every_ms, 1000).await?;
+        // 2000 a pass: a million credentials get their places within an hour of an upgrade,
+        // and one pass never holds SQLite's writer for long.
+        self.store
+            .schedule_health_checks(every_ms, HOLD_MS, 2000)
+            .await?;
         let due = self.store.health_due(limit).await?;
         let results: Vec<Result<Option<Outcome>, ServiceError>> = stream::iter(due)
             .map(|id| async move {
@@ -140,7 +144,14 @@ impl Services {
                 if !self.store.claim_health_check(&id, now + HOLD_MS).await? {
                     return Ok(None);
                 }
-                self.health_check_one(&id, every_ms).await
+                let checked = self.health_check_one(&id, every_ms).await;
+                if checked.is_err() {
+                    // Failed on our side (a row that does not decrypt is audited once per
+                    // period, not at every hold): its next place in the period.
+                    let next = crate::store::next_health_slot(&id, self.store.now_ms(), every_ms);
+                    self.store.defer_health_check(&id, next).await?;
+                }
+                checked
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
@@ -193,7 +204,7 @@ impl Services {
         let next_due = if verification.outcome == Outcome::Pending {
             now + backoff_ms(meta.health_failures).min(every_ms)
         } else {
-            now + every_ms
+            crate::store::next_health_slot(id, now, every_ms)
         };
         let outcome = verification.outcome;
         if self

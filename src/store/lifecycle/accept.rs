@@ -1,12 +1,62 @@
 //! Accepting a credential: stored sealed, the drop `submitted`, in one transaction — and,
-//! for a relink's drop (SPEC §15), the credential it replaces superseded and destroyed and
-//! the other open drops that would replace it revoked, in that same transaction.
+//! for a relink's drop (SPEC §15) whose credential is accepted `verified`, the credential it
+//! replaces superseded and destroyed and the other open drops that would replace it revoked,
+//! in that same transaction ([`supersede_in`]; a relink accepted `pending` supersedes when a
+//! later check verifies it, `verify.rs`). Only a verified credential ever replaces one: a
+//! key that does not work never costs the customer one that does.
 
 use super::destroy::destroy_in;
 use super::NewCredential;
 use crate::domain::audit::AuditEntry;
 use crate::domain::event::{DestroyReason, Event, Origin};
-use crate::store::{Result, Store};
+use crate::store::{AuditedTx, Result, Store};
+
+/// Credential `new` (of relink drop `drop`) replaces credential `old`: marked superseded,
+/// destroyed, audited `credential.superseded`, and the other open drops that would replace
+/// `old` revoked. `false` when `old` was already superseded (another relink won): nothing
+/// was changed. Audited transactions queue on the audit head (`begin_audited`), so two
+/// relinks verified at once run one after the other and the conditional update decides.
+pub(super) async fn supersede_in(
+    tx: &mut AuditedTx,
+    old: &str,
+    new: &str,
+    drop: &str,
+) -> Result<bool> {
+    let marked = sqlx::query(
+        "UPDATE credentials SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL",
+    )
+    .bind(new)
+    .bind(old)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if marked != 1 {
+        return Ok(false);
+    }
+    let now = tx.now_ms();
+    let system = Origin::system();
+    destroy_in(tx, old, DestroyReason::Superseded, None, &system).await?;
+    tx.record(&system.entry(Event::CredentialSuperseded {
+        credential: old.to_owned(),
+        by: new.to_owned(),
+        drop: drop.to_owned(),
+    }))
+    .await?;
+    let others: Vec<String> = sqlx::query_scalar(
+        "UPDATE drops SET state = 'revoked', updated_at = $1 \
+         WHERE replaces = $2 AND state = 'open' AND id <> $3 RETURNING id",
+    )
+    .bind(now)
+    .bind(old)
+    .bind(drop)
+    .fetch_all(tx.conn())
+    .await?;
+    for drop in others {
+        tx.record(&system.entry(Event::DropRevoked { drop }))
+            .await?;
+    }
+    Ok(true)
+}
 
 impl Store {
     /// drop no longer accepts input (another submission won, or it closed), or — for a
@@ -20,23 +70,6 @@ impl Store {
                 .fetch_optional(tx.conn())
                 .await?
                 .flatten();
-        // The replaced credential's row first: two relinks of one credential accepted at
-        // once queue here (one lock order: credential, then drops), and only the first
-        // supersedes it.
-        if let Some(old) = &replaces {
-            let marked = sqlx::query(
-                "UPDATE credentials SET superseded_by = $1 WHERE id = $2 AND superseded_by IS NULL",
-            )
-            .bind(&c.id)
-            .bind(old)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-            if marked != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-        }
         let moved = sqlx::query(
             "UPDATE drops SET state = 'submitted', credential_id = $1, updated_at = $2, checking = 0 \
              WHERE id = $3 AND state = 'open' AND expires_at > $2",
@@ -78,27 +111,12 @@ impl Store {
         .execute(tx.conn())
         .await?;
         tx.record(audit).await?;
-        if let Some(old) = &replaces {
-            let system = Origin::system();
-            destroy_in(&mut tx, old, DestroyReason::Superseded, None, &system).await?;
-            tx.record(&system.entry(Event::CredentialSuperseded {
-                credential: old.clone(),
-                by: c.id.clone(),
-                drop: c.drop_id.clone(),
-            }))
-            .await?;
-            let others: Vec<String> = sqlx::query_scalar(
-                "UPDATE drops SET state = 'revoked', updated_at = $1 \
-                 WHERE replaces = $2 AND state = 'open' AND id <> $3 RETURNING id",
-            )
-            .bind(now)
-            .bind(old)
-            .bind(&c.drop_id)
-            .fetch_all(tx.conn())
-            .await?;
-            for drop in others {
-                tx.record(&system.entry(Event::DropRevoked { drop }))
-                    .await?;
+        // A relink's credential accepted verified replaces the old one now — unless another
+        // relink already did: then this drop was revoked by it, and nothing is accepted.
+        if let Some(old) = replaces.as_deref().filter(|_| c.status == "verified") {
+            if !supersede_in(&mut tx, old, &c.id, &c.drop_id).await? {
+                tx.rollback().await?;
+                return Ok(false);
             }
         }
         tx.commit().await?;

@@ -22,38 +22,66 @@ pub fn offset_ms(id: &str, every_ms: i64) -> i64 {
     n.rem_euclid(every_ms.max(1))
 }
 
+/// The next moment after `now` at credential `id`'s place in a period of `every_ms`: where
+/// every check of it falls, so the checks stay spread however late one ran.
+pub fn next_slot(id: &str, now: i64, every_ms: i64) -> i64 {
+    let every = every_ms.max(1);
+    let into = (now - offset_ms(id, every)).rem_euclid(every);
+    now + (every - into)
+}
+
 impl Store {
     /// Give live credentials without a due time (new ones, or all of them after an upgrade)
     /// one within the next period, and bring in those due further out than a period (after
     /// `KEYDROP_HEALTH_CHECK_EVERY` shrank). Returns how many were scheduled.
-    pub async fn schedule_health_checks(&self, every_ms: i64, limit: i64) -> Result<usize> {
+    /// A check held by a claim (until at most `hold_ms` from now) is left alone.
+    pub async fn schedule_health_checks(
+        &self,
+        every_ms: i64,
+        hold_ms: i64,
+        limit: i64,
+    ) -> Result<usize> {
         let now = self.now_ms();
+        let horizon = now.saturating_add(every_ms.max(hold_ms));
         let sql = format!(
             "SELECT id FROM credentials WHERE {LIVE} \
              AND (health_due_at IS NULL OR health_due_at > $1) LIMIT $2"
         );
         let ids: Vec<String> = sqlx::query_scalar(&sql)
-            .bind(now.saturating_add(every_ms))
+            .bind(horizon)
             .bind(limit)
             .fetch_all(self.reader()?)
             .await?;
-        let mut conn = self.write.acquire().await?;
+        // One transaction for the batch: a write each, one commit (SQLite: one sync).
+        let mut tx = self.begin().await?;
         for id in &ids {
-            // The next moment on this credential's place in the period.
-            let phase = offset_ms(id, every_ms);
-            let into = (now - phase).rem_euclid(every_ms.max(1));
-            let due = now + (every_ms - into);
+            let due = next_slot(id, now, every_ms);
             sqlx::query(&format!(
                 "UPDATE credentials SET health_due_at = $1 WHERE id = $2 AND {LIVE} \
                  AND (health_due_at IS NULL OR health_due_at > $3)"
             ))
             .bind(due)
             .bind(id)
-            .bind(now.saturating_add(every_ms))
-            .execute(&mut *conn)
+            .bind(horizon)
+            .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
         Ok(ids.len())
+    }
+
+    /// Put a credential's next health check off until `at` (its check failed on keydrop's
+    /// side: it waits for its next place in the period instead of every hold).
+    pub async fn defer_health_check(&self, id: &str, at: i64) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query(&format!(
+            "UPDATE credentials SET health_due_at = $1 WHERE id = $2 AND {LIVE}"
+        ))
+        .bind(at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// Live credentials whose health check is due, oldest due first.

@@ -27,6 +27,7 @@ mod lease;
 pub(crate) mod vend;
 mod verify;
 
+pub use health::next_slot;
 pub use vend::{Need, Renewing, TokenLease};
 
 use crate::crypto::cipher::Envelope;

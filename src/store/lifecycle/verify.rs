@@ -78,6 +78,18 @@ impl Store {
             },
         }))
         .await?;
+        // A relink's credential accepted pending replaces the old one once it verifies.
+        if meta.status == Status::Verified {
+            let replaces: Option<String> =
+                sqlx::query_scalar("SELECT replaces FROM drops WHERE id = $1")
+                    .bind(&meta.drop_id)
+                    .fetch_optional(tx.conn())
+                    .await?
+                    .flatten();
+            if let Some(old) = replaces {
+                super::accept::supersede_in(&mut tx, &old, id, &meta.drop_id).await?;
+            }
+        }
         if matches!(
             verification.outcome,
             Outcome::Invalid | Outcome::Insufficient

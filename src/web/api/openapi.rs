@@ -477,7 +477,7 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "profile": { "type": ["string", "null"], "description": "A profile of the credential's kind; default: the replaced credential's drop's permissions" },
                     "required": { "type": ["array", "null"], "items": { "type": "string" } },
                     "optional": { "type": ["array", "null"], "items": { "type": "string" } },
-                    "send_to": { "type": ["string", "null"], "description": "E-mail the link (SPEC §15); 422 while keydrop sends no e-mail" }
+                    "send_to": { "type": "null", "description": "E-mail the link (SPEC §15): not built yet, so only null; an address is a 422" }
                 } },
                 "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": ["integer", "null"], "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {

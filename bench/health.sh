@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Health checks (SPEC §10, §15): page views and releases of one keydrop process holding
+# 100 000 live credentials, with daily health checks spread evenly over the day against the
+# fake Greenhouse, side by side with the same process and KEYDROP_HEALTH_CHECK_EVERY=off;
+# then a stress variant (every 2 hours: ~14 checks a second) to show the headroom.
+# Usage: bench/health.sh        (SQLite; CREDENTIALS=100000 ROUNDS=3 DURATION=10s CONNS=64)
+# Needs: wrk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CREDENTIALS=${CREDENTIALS:-100000}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+cargo build --release --quiet --bin keydrop --example bench_setup --example bench_scale_load --example bench_greenhouse
+T=target/release
+KEY=$(head -c 32 /dev/urandom | base64)
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+URL="sqlite://$WORK/keydrop.db"
+
+"$T/examples/bench_scale_load" "$URL" "$KEY" --credentials "$CREDENTIALS" --events 0 --mix waiting >&2
+eval "$("$T/examples/bench_setup" "$URL" "$KEY")"
+export WORKER
+"$T/examples/bench_greenhouse" > "$WORK/gh.txt" &
+for _ in $(seq 100); do grep -q GREENHOUSE= "$WORK/gh.txt" 2>/dev/null && break; sleep 0.1; done
+eval "$(cat "$WORK/gh.txt")"
+live() { sqlite3 "$WORK/keydrop.db" "SELECT COUNT(*) FROM credentials WHERE status = 'verified' AND delivery <> 'destroyed'"; }
+echo "live credentials: $(live)"
+
+wrk_rps() { awk '/Requests\/sec/ {print $2}'; }
+serve() { # health check period
+  KEYDROP_DATABASE_URL="$URL" KEYDROP_DATA_DIR="$WORK/data" KEYDROP_MASTER_KEY="$KEY" \
+    KEYDROP_GREENHOUSE_AUTH_URL="$GREENHOUSE" KEYDROP_GREENHOUSE_API_URL="$GREENHOUSE" \
+    KEYDROP_HEALTH_CHECK_EVERY="$1" KEYDROP_LOG=warn KEYDROP_RATE_LIMIT=off \
+    "$T/keydrop" serve --bind 127.0.0.1:18570 >/dev/null 2>&1 &
+  SERVED=$!
+  for _ in $(seq 200); do curl -fs http://127.0.0.1:18570/healthz >/dev/null && break; sleep 0.05; done
+  if [ "$1" != off ]; then
+    # Wait until every live credential has its place in the period (the first passes after
+    # an upgrade), so the measurement sees the steady state.
+    for _ in $(seq 600); do
+      [ "$(sqlite3 "$WORK/keydrop.db" "SELECT COUNT(*) FROM credentials WHERE status = 'verified' AND delivery <> 'destroyed' AND health_due_at IS NULL")" = 0 ] && break
+      sleep 1
+    done
+  fi
+}
+checked() { sqlite3 "$WORK/keydrop.db" "SELECT COUNT(*) FROM credentials WHERE last_checked_at IS NOT NULL"; }
+
+declare -A PAGE SECRET CHECKS
+for round in $(seq "$ROUNDS"); do
+  for every in off 24h 2h; do
+    serve "$every"
+    before=$(checked); t0=$(date +%s)
+    p=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "http://127.0.0.1:18570$LINK_PATH" | wrk_rps)
+    s=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/secret.lua \
+      "http://127.0.0.1:18570/api/v1/credentials/$CREDENTIAL/secret" | wrk_rps)
+    after=$(checked); t1=$(date +%s)
+    kill "$SERVED"; wait "$SERVED" 2>/dev/null || true
+    PAGE[$every]+="$p "
+    SECRET[$every]+="$s "
+    CHECKS[$every]+="$(awk -v n=$((after - before)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", (t > 0 ? n / t : 0) }') "
+    echo "round $round, checks $every: page $p/s, release $s/s, health checks $((after - before)) in $((t1 - t0)) s"
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2) }'; }
+po=$(echo "${PAGE[off]}" | median)
+so=$(echo "${SECRET[off]}" | median)
+echo
+echo "| health checks | checks/s during the run | page view req/s (median of $ROUNDS) | vs off | release req/s | vs off |"
+echo "|---|---|---|---|---|---|"
+for every in off 24h 2h; do
+  awk -v e="$every" -v c="$(echo "${CHECKS[$every]}" | median)" -v p="$(echo "${PAGE[$every]}" | median)" \
+    -v s="$(echo "${SECRET[$every]}" | median)" -v po="$po" -v so="$so" \
+    'BEGIN { printf "| %s | %s | %.0f | %+.1f %% | %.0f | %+.1f %% |\n", e, c, p, (p / po - 1) * 100, s, (s / so - 1) * 100 }'
+done
+echo "live credentials at the end: $(live) (none broken by the checks)"
