@@ -563,7 +563,7 @@ fn link_created(
             (nav(person))
             p.link-once { code { (url) } }
             @if created.drop.replaces.is_some() {
-                p { "When " (created.drop.org) " hands a credential over through it, that credential replaces the one it was made for; the old one is destroyed then." }
+                p { "When " (created.drop.org) " hands a credential over through it and Greenhouse verifies it, that credential replaces the one it was made for; the old one is destroyed then." }
             }
             @for w in &created.warnings {
                 (notice("warning", markup! { p { (w) } }))
@@ -725,7 +725,7 @@ pub async fn detail(
                     } @else if person.role.may(Capability::ManageDrops) {
                         form method="post" action={ "/console/drops/" (drop.id) "/relink" } {
                             input type="hidden" name="csrf_token" value=(token);
-                            p.hint { "Relinking makes a new link for " (drop.org) " with the same permissions; the credential handed over through it replaces this one." }
+                            p.hint { "Relinking makes a new link for " (drop.org) " with the same permissions. Once Greenhouse verifies the credential handed over through it, that one replaces this one." }
                             button.button.button-secondary type="submit" { "Relink" }
                         }
                     }
