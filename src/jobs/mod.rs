@@ -80,34 +80,40 @@ pub async fn sweep(state: &Services) -> (PassReport, Option<&'static str>) {
 /// One pass of re-checks of due pending credentials, a few at a time;
 /// returns how many ran and whether every one went through.
 pub async fn recheck_pass(state: &Services) -> (usize, bool) {
-    let concurrency = state.settings.jobs.recheck_concurrency;
-    let (mut ran, mut ok) = match state.recheck_due(RECHECK_BATCH, concurrency).await {
+    match state
+        .recheck_due(RECHECK_BATCH, state.settings.jobs.recheck_concurrency)
+        .await
+    {
         Ok(pass) => (pass.ran, pass.failed == 0),
         Err(e) => {
             tracing::error!(error = %e, "pending re-check failed");
             (0, false)
         }
+    }
+}
+
+/// One pass of the health checks that are due (SPEC §15), `recheck_concurrency` (4) at a
+/// time; returns how many ran and whether every one went through. Nothing when
+/// `KEYDROP_HEALTH_CHECK_EVERY` is `off`.
+pub async fn health_pass(state: &Services) -> (usize, bool) {
+    let Some(every) = state.settings.health_check_every else {
+        return (0, true);
     };
-    // Then the health checks that are due (SPEC §15), by the same `concurrency` (4).
-    if let Some(every) = state.settings.health_check_every {
-        match state
-            .health_check_due(every, HEALTH_BATCH, concurrency)
-            .await
-        {
-            Ok(pass) => {
-                ran += pass.ran;
-                ok &= pass.failed == 0;
-                if pass.ran > 0 {
-                    tracing::info!(checked = pass.ran, broken = pass.broken, "health checks");
-                }
+    match state
+        .health_check_due(every, HEALTH_BATCH, state.settings.jobs.recheck_concurrency)
+        .await
+    {
+        Ok(pass) => {
+            if pass.ran > 0 {
+                tracing::info!(checked = pass.ran, broken = pass.broken, "health checks");
             }
-            Err(e) => {
-                tracing::error!(error = %e, "health checks failed");
-                ok = false;
-            }
+            (pass.ran, pass.failed == 0)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health checks failed");
+            (0, false)
         }
     }
-    (ran, ok)
 }
 
 /// Passes in a row a scheduled task may miss before it counts as degraded.
@@ -175,11 +181,13 @@ async fn rechecks(state: Arc<Services>, every: Duration, beat: Beat) -> Result<(
     let mut tick = ticker(every);
     loop {
         tick.tick().await;
-        let (ran, ok) = recheck_pass(&state).await;
-        if ok {
-            beat.pass();
-        } else {
-            beat.failed("a pending re-check failed");
+        let (ran, rechecks_ok) = recheck_pass(&state).await;
+        // Then the health checks, in the same task (the same 4-at-a-time budget).
+        let (_, health_ok) = health_pass(&state).await;
+        match (rechecks_ok, health_ok) {
+            (true, true) => beat.pass(),
+            (false, _) => beat.failed("a pending re-check failed"),
+            (true, false) => beat.failed("a health check failed"),
         }
         if ran > 0 {
             tracing::info!(rechecked = ran, "background re-checks");

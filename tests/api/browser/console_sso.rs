@@ -75,6 +75,18 @@ async fn wait_find<'a>(browser: &'a Browser, css: &str) -> crate::support::webdr
     }
 }
 
+/// Wait until nothing matches `css` (the page it was on has been left).
+async fn wait_gone(browser: &Browser, css: &str) {
+    let started = std::time::Instant::now();
+    while browser.try_find(css).await.is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "`{css}` is still there after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn wait_for_title(browser: &Browser, part: &str) {
     let started = std::time::Instant::now();
     while !browser.title().await.contains(part) {
@@ -148,7 +160,9 @@ async fn a_person_signs_in_through_a_real_provider() {
         .send_keys("any password")
         .await;
     browser.submit("form").await;
-    // The provider's consent page: "Continue".
+    // The provider's consent page: "Continue" — once the login form is gone (its own submit
+    // button would otherwise be found, then go stale as the page changes).
+    wait_gone(&browser, "input[name=password]").await;
     wait_find(&browser, "form button[type=submit]").await;
     browser.submit("form").await;
     wait_for_title(&browser, "Console").await;
@@ -256,6 +270,7 @@ async fn a_person_signs_in_through_a_real_provider() {
         .send_keys("any password")
         .await;
     browser.submit("form").await;
+    wait_gone(&browser, "input[name=password]").await;
     wait_find(&browser, "form button[type=submit]").await;
     browser.submit("form").await;
     wait_for_title(&browser, "cannot use this console").await;
