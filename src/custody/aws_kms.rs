@@ -164,12 +164,7 @@ impl KeyCustody for AwsKms {
             "EncryptionContext": Self::context(version),
         });
         let mut out = self.call("Decrypt", &body).await?;
-        let plain = out["Plaintext"].take();
-        let text = zeroize::Zeroizing::new(plain.as_str().unwrap_or("").to_owned());
-        if let Value::String(mut s) = plain {
-            zeroize::Zeroize::zeroize(&mut s);
-        }
-        MasterKey::from_base64(&text).map_err(|_| {
+        super::take_key(&mut out["Plaintext"]).ok_or_else(|| {
             CustodyError::Refused(format!("{}: Decrypt returned no 32-byte key", self.name))
         })
     }

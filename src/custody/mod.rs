@@ -143,6 +143,17 @@ fn http_client() -> Result<reqwest::Client, CustodyError> {
         .map_err(|e| CustodyError::Config(format!("the key custody's HTTP client: {e}")))
 }
 
+/// The master key in a JSON answer's base64 field (a KMS `Plaintext`, Transit's
+/// `plaintext`), taken out and its text wiped; `None` unless it is base64 of 32 bytes.
+pub(crate) fn take_key(field: &mut serde_json::Value) -> Option<MasterKey> {
+    let serde_json::Value::String(mut text) = field.take() else {
+        return None;
+    };
+    let key = MasterKey::from_base64(&text).ok();
+    zeroize::Zeroize::zeroize(&mut text);
+    key
+}
+
 /// A transport error in a few words, without the URL's query.
 pub(crate) fn describe_http_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {

@@ -157,12 +157,7 @@ impl KeyCustody for Transit {
             "associated_data": Self::associated_data(version),
         });
         let mut out = self.call("decrypt", &body).await?;
-        let plain = out["data"]["plaintext"].take();
-        let text = zeroize::Zeroizing::new(plain.as_str().unwrap_or("").to_owned());
-        if let Value::String(mut s) = plain {
-            zeroize::Zeroize::zeroize(&mut s);
-        }
-        MasterKey::from_base64(&text).map_err(|_| {
+        super::take_key(&mut out["data"]["plaintext"]).ok_or_else(|| {
             CustodyError::Refused(format!("{}: decrypt returned no 32-byte key", self.name))
         })
     }

@@ -587,13 +587,9 @@ pub async fn relink(
         Ok(p) => p,
         Err(res) => return res,
     };
-    let Some(id) = parse_id(&id) else {
-        return PageError::NotFound.response(&context(&state));
-    };
-    let credential_id = match service::drops::find(&state.store, &id).await {
-        Ok(Some((drop, _))) => drop.credential_id,
-        Ok(None) => return PageError::NotFound.response(&context(&state)),
-        Err(e) => return internal(&state, &e),
+    let (id, credential_id) = match drop_and_credential(&state, &id).await {
+        Ok(found) => found,
+        Err(res) => return res,
     };
     let Some(cid) = credential_id else {
         return see_other(&format!("/console/drops/{id}"));
@@ -633,6 +629,22 @@ pub async fn relink(
                 p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
             },
         ),
+    }
+}
+
+/// The drop a POST names (its id as the path gave it) and its credential's id, once one was
+/// accepted — or the page to answer with (404, or the internal-error page).
+async fn drop_and_credential(
+    state: &AppState,
+    raw: &str,
+) -> Result<(String, Option<String>), HttpResponse> {
+    let Some(id) = parse_id(raw) else {
+        return Err(PageError::NotFound.response(&context(state)));
+    };
+    match service::drops::find(&state.store, &id).await {
+        Ok(Some((drop, _))) => Ok((id, drop.credential_id)),
+        Ok(None) => Err(PageError::NotFound.response(&context(state))),
+        Err(e) => Err(internal(state, &e)),
     }
 }
 
@@ -833,13 +845,9 @@ pub async fn recheck(
         Ok(p) => p,
         Err(res) => return res,
     };
-    let Some(id) = parse_id(&id) else {
-        return PageError::NotFound.response(&context(&state));
-    };
-    let credential_id = match service::drops::find(&state.store, &id).await {
-        Ok(Some((drop, _))) => drop.credential_id,
-        Ok(None) => return PageError::NotFound.response(&context(&state)),
-        Err(e) => return internal(&state, &e),
+    let (id, credential_id) = match drop_and_credential(&state, &id).await {
+        Ok(found) => found,
+        Err(res) => return res,
     };
     let Some(cid) = credential_id else {
         return see_other(&format!("/console/drops/{id}"));
@@ -874,13 +882,9 @@ pub async fn destroy(
         Ok(p) => p,
         Err(res) => return res,
     };
-    let Some(id) = parse_id(&id) else {
-        return PageError::NotFound.response(&context(&state));
-    };
-    let credential_id = match service::drops::find(&state.store, &id).await {
-        Ok(Some((drop, _))) => drop.credential_id,
-        Ok(None) => return PageError::NotFound.response(&context(&state)),
-        Err(e) => return internal(&state, &e),
+    let (id, credential_id) = match drop_and_credential(&state, &id).await {
+        Ok(found) => found,
+        Err(res) => return res,
     };
     if let Some(cid) = credential_id {
         if let Err(e) = state.destroy(&cid, &origin(&person, &req)).await {
