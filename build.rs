@@ -14,7 +14,9 @@
 //! - `keydrop_no_moto`, `keydrop_no_bao`, `keydrop_no_softhsm2` when
 //!   `KEYDROP_TEST_MOTO_SERVER` (the `moto_server` command), `KEYDROP_TEST_BAO` (the `bao`
 //!   command) or `KEYDROP_TEST_SOFTHSM2` (the path of `libsofthsm2.so`) is unset (the key
-//!   custodies of SPEC §14 against real servers; `.ci/run` installs all three).
+//!   custodies of SPEC §14 against real servers; `.ci/run` installs all three);
+//! - `keydrop_no_smtpd` when `KEYDROP_TEST_SMTPD` (a Python that imports `aiosmtpd`) is unset
+//!   (links by e-mail, SPEC §15, through a real SMTP server).
 //!
 //! `keydrop_never` is declared and never set (a test macro's "no extra condition").
 //!
@@ -34,6 +36,7 @@ fn main() {
         ("KEYDROP_TEST_MOTO_SERVER", "keydrop_no_moto"),
         ("KEYDROP_TEST_BAO", "keydrop_no_bao"),
         ("KEYDROP_TEST_SOFTHSM2", "keydrop_no_softhsm2"),
+        ("KEYDROP_TEST_SMTPD", "keydrop_no_smtpd"),
     ] {
         println!("cargo::rerun-if-env-changed={var}");
         println!("cargo::rustc-check-cfg=cfg({cfg})");

@@ -35,15 +35,28 @@ async fn main() {
     }
     .validate(keydrop::greenhouse::registry())
     .unwrap();
-    let open =
-        keydrop::service::drops::create(&store, &checker, spec.clone(), "bench", None, "http://x")
-            .await
-            .unwrap();
+    let open = keydrop::service::drops::create(
+        &store,
+        &checker,
+        spec.clone(),
+        &keydrop::domain::event::Origin::new("bench", None),
+        "http://x",
+        None,
+    )
+    .await
+    .unwrap();
     let url_path = open.url().trim_start_matches("http://x").to_owned();
 
-    let used = keydrop::service::drops::create(&store, &checker, spec, "bench", None, "http://x")
-        .await
-        .unwrap();
+    let used = keydrop::service::drops::create(
+        &store,
+        &checker,
+        spec,
+        &keydrop::domain::event::Origin::new("bench", None),
+        "http://x",
+        None,
+    )
+    .await
+    .unwrap();
     let id = keydrop::crypto::random::uuid().unwrap().to_string();
     let secret = br#"{"kind":"harvest_v3","client_id":"bench-1234","client_secret":"bench-secret","user_id":null}"#;
     let binding = Binding {
@@ -91,9 +104,9 @@ async fn main() {
             v.note = None;
             v
         },
-        "bench",
-        None,
+        &keydrop::domain::event::Origin::new("bench", None),
         "http://x",
+        None,
     )
     .await
     .unwrap();

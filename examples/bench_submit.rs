@@ -58,6 +58,8 @@ async fn main() {
         partner: None,
         partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         health_check_every: Some(std::time::Duration::from_secs(24 * 3600)),
+        smtp: None,
+        reminder_before: None,
         trusted_proxies: Vec::new(),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         console: keydrop::config::ConsoleSettings::default(),
@@ -90,9 +92,9 @@ async fn main() {
             &state.store,
             &state.checker,
             spec,
-            "bench",
-            None,
+            &keydrop::domain::event::Origin::new("bench", None),
             &base,
+            None,
         )
         .await
         .unwrap();

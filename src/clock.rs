@@ -84,6 +84,15 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A time in UTC for people: "Monday 23 November 2026, 09:00 UTC" (pages and e-mails).
+pub fn human_time(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday] [day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
+    );
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    utc.format(&fmt).unwrap_or_else(|_| rfc3339(utc))
+}
+
 /// Parses an RFC 3339 time and converts it to UTC.
 pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)

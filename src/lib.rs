@@ -28,6 +28,7 @@ pub mod domain;
 pub mod greenhouse;
 pub mod health;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod oidc;
 pub mod sandbox;

@@ -102,6 +102,7 @@ pub struct Metrics {
     token_renewals: Family<RenewalLabels, Counter>,
     claims: Counter,
     webhook_deliveries: Family<OutcomeLabel, Counter>,
+    mail: Family<OutcomeLabel, Counter>,
     credentials: Family<CredentialLabels, Gauge>,
     webhook_queue: Gauge,
     task_up: Family<TaskLabel, Gauge>,
@@ -202,6 +203,12 @@ impl Metrics {
             "Webhook delivery attempts, by outcome (succeeded, retrying, failed, gone)",
             webhook_deliveries.clone(),
         );
+        let mail = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "link_emails",
+            "Attempts to e-mail a link, by outcome (sent, retried, failed)",
+            mail.clone(),
+        );
         let credentials = Family::<CredentialLabels, Gauge>::default();
         registry.register(
             "credentials",
@@ -246,6 +253,7 @@ impl Metrics {
             token_renewals,
             claims,
             webhook_deliveries,
+            mail,
             credentials,
             webhook_queue,
             task_up,
@@ -315,6 +323,11 @@ impl Metrics {
         self.webhook_deliveries
             .get_or_create(&OutcomeLabel { outcome })
             .inc();
+    }
+
+    /// An attempt to e-mail a link ended with `outcome` (`sent`, `retried`, `failed`).
+    pub fn record_mail(&self, outcome: &'static str) {
+        self.mail.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// The Prometheus text exposition (format 0.0.4), with the scrape-time

@@ -231,9 +231,22 @@ impl Application {
         };
         // Listening: what the CLI must follow (links lead here; webhooks it registers are
         // ones this service delivers).
-        use crate::store::instance::{PUBLIC_URL, WEBHOOK_ALLOW_PRIVATE};
+        use crate::store::instance::{PUBLIC_URL, SENDS_MAIL, WEBHOOK_ALLOW_PRIVATE};
+        let mailer = settings
+            .smtp
+            .as_ref()
+            .map(|smtp| {
+                let hello = reqwest::Url::parse(&settings.public_url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".into());
+                crate::mail::Mailer::new(smtp, &hello)
+            })
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
         for (name, value) in [
             (PUBLIC_URL, settings.public_url.as_str()),
+            (SENDS_MAIL, if mailer.is_some() { "true" } else { "false" }),
             (
                 WEBHOOK_ALLOW_PRIVATE,
                 if settings.webhook_allow_private {
@@ -260,6 +273,7 @@ impl Application {
             key_versions = ?keyring.versions(),
             key_custody = ?keyring.versions().iter().map(|v| keyring.custody_of(*v).to_owned()).collect::<Vec<_>>(),
             metrics = ?settings.metrics_bind.map(|a| a.to_string()),
+            mail = ?mailer.as_ref().map(|m| m.label().to_owned()),
             console = ?settings.console.bind.map(|a| a.to_string()),
             "keydrop starting"
         );
@@ -308,6 +322,7 @@ impl Application {
             .map_err(anyhow::Error::msg)?;
         let services = Arc::new(crate::service::Services {
             oidc,
+            mailer,
             store: store.clone(),
             releases,
             vendor,

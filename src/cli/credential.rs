@@ -40,7 +40,8 @@ pub async fn run(
             public_url,
             partner,
         } => {
-            unlock(&store, settings).await?;
+            let keyring = unlock(&store, settings).await?;
+            let mail = service::mail::recorded_mail(&store, &keyring).await?;
             let checker = Checker::new(
                 CheckerConfig {
                     partner: partner_client(&partner).map_err(|e| anyhow!(e))?,
@@ -59,12 +60,17 @@ pub async fn run(
                 &checker,
                 id.trim(),
                 request,
-                "cli",
-                None,
+                &crate::domain::event::Origin::cli(),
                 &public_url,
+                mail,
             )
             .await
-            .map_err(|e| anyhow!(e))?;
+            .map_err(|e| match e {
+                service::drops::RelinkError::Create(service::drops::CreateError::NoMail) => {
+                    anyhow!(service::mail::NO_RECORDED_MAIL)
+                }
+                e => anyhow!(e),
+            })?;
             for warning in warning.iter().chain(&created.warnings) {
                 eprintln!("keydrop: warning: {warning}");
             }

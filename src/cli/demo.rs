@@ -118,6 +118,8 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         )),
         partner_refresh_every: Duration::from_secs(8 * 3600),
         health_check_every: Some(Duration::from_secs(24 * 3600)),
+        smtp: None,
+        reminder_before: Some(Duration::from_secs(24 * 3600)),
         body_timeout: crate::config::BODY_TIMEOUT,
         console: crate::config::ConsoleSettings::default(),
         jobs: crate::jobs::JobSettings::default(),
@@ -160,7 +162,14 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
         ),
     ] {
         let created =
-            service::drops::create(&store, checker, make(kind, note)?, "cli", None, &public_url)
+            service::drops::create(
+                &store,
+                checker,
+                make(kind, note)?,
+                &crate::domain::event::Origin::cli(),
+                &public_url,
+                None,
+            )
                 .await?;
         links.push(created);
     }

@@ -20,43 +20,14 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum DropCommand {
     /// Create a one-time link and print it (it is shown only this once).
-    Create {
-        /// The customer organisation, shown on the page.
+    Create(Box<CreateArgs>),
+    /// E-mail a new link for an open drop (the previous link stops working).
+    Send {
+        /// The drop's id.
+        id: String,
+        /// The address; default: where its link was e-mailed before.
         #[arg(long)]
-        org: String,
-        /// A note shown to the customer.
-        #[arg(long)]
-        note: Option<String>,
-        #[arg(long, help = kind_help())]
-        kind: Option<String>,
-        #[arg(long, help = profile_help())]
-        profile: Option<String>,
-        /// Lifetime, e.g. 72h, 7d, 3600 (5m … 30d).
-        #[arg(long, default_value = "72h", value_parser = parse_lifetime)]
-        expires_in: std::time::Duration,
-        /// Failed submissions before the link locks (1 … 100).
-        #[arg(long, default_value_t = 10)]
-        max_attempts: i64,
-        /// The staff member the customer can reach (with --contact-email);
-        /// shown on every page of the link.
-        #[arg(long, requires = "contact_email")]
-        contact_name: Option<String>,
-        /// The contact's e-mail address (with --contact-name).
-        #[arg(long, requires = "contact_name")]
-        contact_email: Option<String>,
-        /// Your own id for this customer; unique among drops that are not revoked.
-        #[arg(long)]
-        external_id: Option<String>,
-        /// handoff (workers receive the secret) or vend (workers receive short-lived
-        /// access tokens only; harvest_v3 and harvest_v3_partner).
-        #[arg(long, value_parser = ["handoff", "vend"])]
-        release: Option<String>,
-        /// Base of the link. Default: the public URL `keydrop serve` announced on this
-        /// database (the CLI warns when none did, or when this one differs).
-        #[arg(long, env = "KEYDROP_PUBLIC_URL")]
-        public_url: Option<String>,
-        #[command(flatten)]
-        partner: Box<PartnerArgs>,
+        to: Option<String>,
     },
     /// List drops, newest first.
     List {
@@ -84,6 +55,50 @@ pub enum DropCommand {
         /// The drop's id.
         id: String,
     },
+}
+
+/// `drop create`'s flags.
+#[derive(clap::Args)]
+pub struct CreateArgs {
+    /// The customer organisation, shown on the page.
+    #[arg(long)]
+    org: String,
+    /// A note shown to the customer.
+    #[arg(long)]
+    note: Option<String>,
+    #[arg(long, help = kind_help())]
+    kind: Option<String>,
+    #[arg(long, help = profile_help())]
+    profile: Option<String>,
+    /// Lifetime, e.g. 72h, 7d, 3600 (5m … 30d).
+    #[arg(long, default_value = "72h", value_parser = parse_lifetime)]
+    expires_in: std::time::Duration,
+    /// Failed submissions before the link locks (1 … 100).
+    #[arg(long, default_value_t = 10)]
+    max_attempts: i64,
+    /// The staff member the customer can reach (with --contact-email);
+    /// shown on every page of the link.
+    #[arg(long, requires = "contact_email")]
+    contact_name: Option<String>,
+    /// The contact's e-mail address (with --contact-name).
+    #[arg(long, requires = "contact_name")]
+    contact_email: Option<String>,
+    /// Your own id for this customer; unique among drops that are not revoked.
+    #[arg(long)]
+    external_id: Option<String>,
+    /// handoff (workers receive the secret) or vend (workers receive short-lived
+    /// access tokens only; harvest_v3 and harvest_v3_partner).
+    #[arg(long, value_parser = ["handoff", "vend"])]
+    release: Option<String>,
+    /// Base of the link. Default: the public URL `keydrop serve` announced on this
+    /// database (the CLI warns when none did, or when this one differs).
+    #[arg(long, env = "KEYDROP_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// E-mail the link to this address (the running service sends it; SPEC §15).
+    #[arg(long)]
+    send_to: Option<String>,
+    #[command(flatten)]
+    partner: Box<PartnerArgs>,
 }
 
 /// `--expires-in`: a duration within what a drop allows, refused in the flag's own units.
@@ -136,21 +151,23 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let store = open_store(settings, clock.clone()).await?;
     match cmd {
-        DropCommand::Create {
-            org,
-            note,
-            kind,
-            profile,
-            expires_in,
-            max_attempts,
-            contact_name,
-            contact_email,
-            external_id,
-            release,
-            public_url,
-            partner,
-        } => {
-            unlock(&store, settings).await?;
+        DropCommand::Create(args) => {
+            let CreateArgs {
+                org,
+                note,
+                kind,
+                profile,
+                expires_in,
+                max_attempts,
+                contact_name,
+                contact_email,
+                external_id,
+                release,
+                public_url,
+                send_to,
+                partner,
+            } = *args;
+            let keyring = unlock(&store, settings).await?;
             let release = release
                 .map(|r| {
                     Release::parse(&r)
@@ -176,6 +193,7 @@ pub async fn run(
                 external_id,
                 metadata: None,
                 release,
+                send_to,
             }
             .validate(crate::greenhouse::registry())
             .map_err(|e| anyhow!(e))?;
@@ -189,8 +207,16 @@ pub async fn run(
             )?;
             let (public_url, warning) =
                 service::drops::link_base(&store, public_url.as_deref()).await?;
+            let mail = service::mail::recorded_mail(&store, &keyring).await?;
             let created =
-                service::drops::create(&store, &checker, spec, "cli", None, &public_url).await?;
+                service::drops::create(&store, &checker, spec, &Origin::cli(), &public_url, mail)
+                    .await
+                    .map_err(|e| match e {
+                        service::drops::CreateError::NoMail => {
+                            anyhow!(service::mail::NO_RECORDED_MAIL)
+                        }
+                        e => anyhow!(e),
+                    })?;
             for warning in warning.iter().chain(&created.warnings) {
                 eprintln!("keydrop: warning: {warning}");
             }
@@ -200,7 +226,38 @@ pub async fn run(
                 created.drop.org,
                 rfc3339(from_millis(created.drop.expires_at))
             );
+            if let Some(to) = &created.drop.send_to {
+                eprintln!("keydrop: the service e-mails it to {to}");
+            }
             println!("{}", created.url());
+        }
+        DropCommand::Send { id, to } => {
+            use service::mail::SentAgain;
+            let id = drop_id(&id)?;
+            let keyring = unlock(&store, settings).await?;
+            let to = to
+                .as_deref()
+                .map(|t| crate::domain::contact::check_email("--to", t))
+                .transpose()
+                .map_err(|e| anyhow!(e))?;
+            let Some(keyring) = service::mail::recorded_mail(&store, &keyring).await? else {
+                return Err(anyhow!(service::mail::NO_RECORDED_MAIL));
+            };
+            match service::mail::send_again(&store, keyring, &id, to, &Origin::cli()).await? {
+                SentAgain::Queued(d) => println!(
+                    "a new link for drop {} ({}) is on its way to {}; the previous link no longer works",
+                    d.id,
+                    d.org,
+                    d.send_to.as_deref().unwrap_or("?")
+                ),
+                SentAgain::NotOpen(d) => return Err(anyhow!("{}", Revoked::reason(&d))),
+                SentAgain::NoRecipient => {
+                    return Err(anyhow!(
+                        "this drop's link was never e-mailed: give the address with --to"
+                    ))
+                }
+                SentAgain::NotFound => return Err(anyhow!("no drop with id {id}")),
+            }
         }
         DropCommand::List { state, external_id } => {
             let filter = DropFilter {

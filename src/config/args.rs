@@ -186,6 +186,8 @@ pub struct ServeArgs {
     /// 1s … 30d, or `off`).
     #[arg(long, env = "KEYDROP_HEALTH_CHECK_EVERY", default_value = "24h")]
     pub health_check_every: String,
+    #[command(flatten)]
+    pub mail: super::mail::MailArgs,
     /// A console session ends after this long without use (1m … 24h).
     #[arg(long, env = "KEYDROP_CONSOLE_IDLE", default_value = "30m", value_parser = parse_duration)]
     pub console_idle: Duration,

@@ -62,6 +62,9 @@ pub struct JobSettings {
     pub webhook_poll: Duration,
     /// How long a webhook receiver has to answer (SPEC §11: 15 s).
     pub webhook_timeout: Duration,
+    /// How often the mailer looks for due link e-mails and reminders (SPEC §15: a reminder
+    /// within 30 s of its moment).
+    pub mail_poll: Duration,
 }
 
 impl Default for JobSettings {
@@ -73,6 +76,7 @@ impl Default for JobSettings {
             webhook_retries: RETRIES.to_vec(),
             webhook_poll: Duration::from_millis(500),
             webhook_timeout: TIMEOUT,
+            mail_poll: Duration::from_secs(2),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod brand;
 pub mod custody;
 pub mod greenhouse;
 pub mod jobs;
+pub mod mail;
 pub mod oidc;
 pub mod parse;
 pub mod serve;
@@ -25,6 +26,7 @@ pub use args::{GlobalArgs, LogFormat, PartnerArgs, ServeArgs};
 pub use custody::{CustodyRef, CustodySettings};
 pub use greenhouse::{greenhouse_url, partner_client, PartnerClient};
 pub use jobs::{Backoff, JobSettings};
+pub use mail::{MailArgs, SmtpSecurity, SmtpSettings};
 pub use oidc::{OidcArgs, OidcSettings};
 pub use parse::{
     parse_duration, parse_rate_limit, RateLimit, RateLimitSetting, GREENHOUSE_BUDGET_RANGE,

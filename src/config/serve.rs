@@ -42,6 +42,10 @@ pub struct ServeSettings {
     pub partner_refresh_every: Duration,
     /// `KEYDROP_HEALTH_CHECK_EVERY` (SPEC §15); `None` is `off`.
     pub health_check_every: Option<Duration>,
+    /// `KEYDROP_SMTP_*` (SPEC §15): the mail server links are e-mailed through, if any.
+    pub smtp: Option<super::mail::SmtpSettings>,
+    /// `KEYDROP_REMINDER_BEFORE_EXPIRY`; `None` is `off`.
+    pub reminder_before: Option<Duration>,
     /// The staff console's sessions (SPEC §13).
     pub console: ConsoleSettings,
     /// How long a client may take to send a request body, counted from the
@@ -149,6 +153,8 @@ impl ServeSettings {
                     (Duration::from_secs(1), Duration::from_secs(30 * 86_400)),
                 )?),
             },
+            smtp: super::mail::smtp_settings(&args.mail)?,
+            reminder_before: super::mail::reminder_before(&args.mail.reminder_before_expiry)?,
             body_timeout: BODY_TIMEOUT,
             console: ConsoleSettings {
                 idle: bounded(

@@ -294,9 +294,57 @@ pub fn reseal_service_secret(
     seal_service_secret(keyring, name, &secret)
 }
 
+/// A link token in the mail outbox (SPEC §8.14), sealed directly under the active master key
+/// until the message is sent. The associated data names the outbox row, its drop and the key
+/// version, so a sealed link moved to another message or drop fails to open.
+pub fn seal_link(
+    keyring: &Keyring,
+    mail_id: &str,
+    drop_id: &str,
+    token: &[u8],
+) -> Result<SealedSecret, CryptoError> {
+    let (version, kek) = keyring.active()?;
+    Ok(SealedSecret {
+        key_version: version,
+        sealed: seal(kek.bytes(), token, &link_aad(mail_id, drop_id, version))?,
+    })
+}
+
+/// Open a link sealed by [`seal_link`].
+pub fn open_link(
+    keyring: &Keyring,
+    mail_id: &str,
+    drop_id: &str,
+    sealed: &SealedSecret,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let kek = keyring.get(sealed.key_version)?;
+    open(
+        kek.bytes(),
+        &sealed.sealed,
+        &link_aad(mail_id, drop_id, sealed.key_version),
+    )
+}
+
+fn link_aad(mail_id: &str, drop_id: &str, key_version: i64) -> Vec<u8> {
+    format!("keydrop/mail-link/v1\0mail={mail_id}\0drop={drop_id}\0kv={key_version}").into_bytes()
+}
+
 #[cfg(test)]
 mod aux_tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_link_opens_only_for_its_row() {
+        let keyring = Keyring::single(super::super::keyring::MasterKey::generate().unwrap());
+        let sealed = seal_link(&keyring, "m1", "d1", b"token").unwrap();
+        assert_eq!(
+            &open_link(&keyring, "m1", "d1", &sealed).unwrap()[..],
+            b"token"
+        );
+        assert!(open_link(&keyring, "m2", "d1", &sealed).is_err());
+        assert!(open_link(&keyring, "m1", "d2", &sealed).is_err());
+        assert!(!sealed.sealed.windows(5).any(|w| w == b"token"));
+    }
 
     #[test]
     fn aux_values_are_bound_to_row_and_purpose_and_survive_rewrap_and_reseal() {

@@ -75,6 +75,10 @@ pub struct DropRecord {
     pub credential_id: Option<String>,
     /// The credential this drop's credential replaces once accepted (a relink, SPEC §15).
     pub replaces: Option<String>,
+    /// Where its link was last e-mailed (SPEC §15): shown to staff, never logged.
+    pub send_to: Option<String>,
+    /// When a message with its current link last reached the mail server.
+    pub link_sent_at: Option<i64>,
 }
 
 impl DropRecord {
@@ -112,6 +116,9 @@ pub struct DropRequest {
     pub metadata: Option<Metadata>,
     #[serde(default)]
     pub release: Option<Release>,
+    /// E-mail the link to this address (SPEC §15).
+    #[serde(default)]
+    pub send_to: Option<String>,
 }
 
 /// A validated request.
@@ -127,6 +134,8 @@ pub struct DropSpec {
     pub contact: Option<Contact>,
     pub external_id: Option<String>,
     pub metadata: Option<Metadata>,
+    /// The checked address to e-mail the link to.
+    pub send_to: Option<String>,
 }
 
 impl DropRequest {
@@ -209,6 +218,11 @@ impl DropRequest {
             contact,
             external_id: self.external_id,
             metadata: self.metadata,
+            send_to: self
+                .send_to
+                .as_deref()
+                .map(|to| super::contact::check_email("send_to", to))
+                .transpose()?,
         })
     }
 }

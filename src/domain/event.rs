@@ -110,6 +110,29 @@ pub enum Event {
         drop: String,
         attempts: i64,
     },
+    /// A new link replaced the drop's link (SPEC §15): sent again by staff (`reason`
+    /// `send`) or for the reminder (`reminder`). The old link answers 410.
+    LinkRenewed {
+        drop: String,
+        reason: &'static str,
+        /// The outbox message that carries the new link.
+        mail: String,
+    },
+    /// The mail server took a message with the drop's link (`reminder`: the reminder).
+    LinkSent {
+        drop: String,
+        mail: String,
+        reminder: bool,
+        attempts: i64,
+    },
+    /// A message with the drop's link will not be sent: the mail server refused it for
+    /// good, or kept failing for 24 h (`reason`: a status or category, never its text).
+    LinkUndelivered {
+        drop: String,
+        mail: String,
+        reason: String,
+        attempts: i64,
+    },
     /// A submission took one of the drop's attempts (before its check).
     AttemptReserved {
         drop: String,
@@ -325,6 +348,9 @@ impl Event {
             Self::DropRevoked { .. } => "drop.revoke",
             Self::DropExpired { .. } => "drop.expire",
             Self::DropLocked { .. } => "drop.lock",
+            Self::LinkRenewed { .. } => "drop.link_renewed",
+            Self::LinkSent { .. } => "drop.link_sent",
+            Self::LinkUndelivered { .. } => "drop.link_undelivered",
             Self::AttemptReserved { .. } => "drop.attempt",
             Self::AttemptFailed { .. } => "drop.attempt_failed",
             Self::AttemptReturned { .. } => "drop.attempt_returned",
@@ -376,6 +402,9 @@ impl Event {
             | Self::DropRevoked { drop }
             | Self::DropExpired { drop }
             | Self::DropLocked { drop, .. }
+            | Self::LinkRenewed { drop, .. }
+            | Self::LinkSent { drop, .. }
+            | Self::LinkUndelivered { drop, .. }
             | Self::AttemptReserved { drop }
             | Self::AttemptFailed { drop, .. }
             | Self::AttemptReturned { drop }
@@ -459,6 +488,23 @@ impl Event {
                 d
             }
             Self::DropLocked { attempts, .. } => json!({ "attempts": attempts }),
+            Self::LinkRenewed { reason, mail, .. } => json!({ "reason": reason, "mail": mail }),
+            Self::LinkSent {
+                mail,
+                reminder,
+                attempts,
+                ..
+            } => json!({
+                "mail": mail,
+                "purpose": if *reminder { "reminder" } else { "link" },
+                "attempts": attempts,
+            }),
+            Self::LinkUndelivered {
+                mail,
+                reason,
+                attempts,
+                ..
+            } => json!({ "mail": mail, "reason": reason, "attempts": attempts }),
             Self::AttemptFailed {
                 outcome,
                 field,
@@ -598,6 +644,11 @@ pub fn plain_words(action: &str) -> &'static str {
         "drop.revoke" => "Link revoked",
         "drop.expire" => "Link expired",
         "drop.lock" => "Link locked after too many failed attempts",
+        "drop.link_renewed" => {
+            "A new link replaced the old one (the old one answers \"a newer link was sent\")"
+        }
+        "drop.link_sent" => "Link e-mailed to the customer",
+        "drop.link_undelivered" => "The link e-mail could not be delivered",
         "drop.attempt" => "The customer sent a credential (one attempt used)",
         "drop.attempt_failed" => "It was refused (the customer was told why)",
         "drop.attempt_returned" => "Greenhouse did not answer; the attempt was given back",

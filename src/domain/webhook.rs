@@ -10,8 +10,10 @@ use super::event::Event;
 use serde_json::{json, Value};
 
 /// Every webhook type, in the order of SPEC §11.
-pub const TYPES: [&str; 15] = [
+pub const TYPES: [&str; 17] = [
     "drop.created",
+    "drop.link_sent",
+    "drop.reminded",
     "drop.revoked",
     "drop.expired",
     "drop.locked",
@@ -60,6 +62,14 @@ impl Event {
                 json!({ "drop_id": drop, "org": org, "kind": kind, "profile": profile, "release": release.as_str() }),
             )],
             Self::DropRevoked { drop } => vec![msg("drop.revoked", json!({ "drop_id": drop }))],
+            Self::LinkSent { drop, reminder, .. } => vec![msg(
+                if *reminder {
+                    "drop.reminded"
+                } else {
+                    "drop.link_sent"
+                },
+                json!({ "drop_id": drop }),
+            )],
             Self::DropExpired { drop } => vec![msg("drop.expired", json!({ "drop_id": drop }))],
             Self::DropLocked { drop, attempts } => vec![msg(
                 "drop.locked",

@@ -2,7 +2,8 @@
 //! rules live in the services; here is only *when* and *how often*: drop expiry, lock sweep,
 //! lease expiry and retention (the `sweeps` task), re-checks of pending credentials
 //! (`rechecks`, [`Services::recheck_due`](crate::service::Services::recheck_due)), the partner keep-alive (`partner_refresher`,
-//! [`Services::keep_alive_pass`](crate::service::Services::keep_alive_pass)) and webhook delivery (`webhook_dispatcher`, [`webhooks`]).
+//! [`Services::keep_alive_pass`](crate::service::Services::keep_alive_pass)), webhook delivery (`webhook_dispatcher`, [`webhooks`]) and,
+//! with a mail server, reminders and link e-mails (`mailer`, [`mail_pass`]).
 //! Each pass is safe to run in every keydrop process at once (conditional updates, leases),
 //! and reads "now" from the store's clock, so tests run a pass directly with a controlled
 //! clock instead of waiting ([`run_once`], [`recheck_pass`], [`refresh_pass`]).
@@ -27,6 +28,9 @@ const RECHECK_BATCH: i64 = 20;
 /// Most health checks one pass takes (SPEC §15): with a pass every 5 s, up to 20 a second
 /// per process — 1.7 million a day, while 100 000 credentials checked daily need 1.2.
 const HEALTH_BATCH: i64 = 100;
+/// Most messages one mail pass hands to the mail server (one at a time, each bounded by
+/// `mail::SEND_TIMEOUT`), and most reminders it queues.
+const MAIL_BATCH: i64 = 10;
 /// Rows one sweep step handles per pass.
 const SWEEP_BATCH: i64 = 500;
 
@@ -116,6 +120,43 @@ pub async fn health_pass(state: &Services) -> (usize, bool) {
     }
 }
 
+/// One pass of the mail outbox (SPEC §15): reminders that fell due are queued (each with a
+/// new link), then due messages are handed to the mail server. Nothing without
+/// `KEYDROP_SMTP_URL`. The second value is false when the database failed us (a mail server
+/// that fails is retried later, and is no fault of this task).
+pub async fn mail_pass(state: &Services) -> (crate::service::mail::MailPass, bool) {
+    let mut ok = true;
+    let reminders = match state.remind_due(MAIL_BATCH).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "queueing reminders failed");
+            ok = false;
+            0
+        }
+    };
+    let mut pass = match state.send_mail_due(MAIL_BATCH).await {
+        Ok(pass) => pass,
+        Err(e) => {
+            tracing::error!(error = %e, "sending link e-mails failed");
+            ok = false;
+            Default::default()
+        }
+    };
+    pass.reminders = reminders;
+    (pass, ok)
+}
+
+async fn mailer(state: Arc<Services>, beat: Beat) -> Result<(), String> {
+    let mut tick = ticker(state.settings.jobs.mail_poll);
+    loop {
+        tick.tick().await;
+        match mail_pass(&state).await {
+            (_, true) => beat.pass(),
+            (_, false) => beat.failed("the mail outbox could not be read or written"),
+        }
+    }
+}
+
 /// Passes in a row a scheduled task may miss before it counts as degraded.
 const DEGRADED_AFTER_PASSES: u32 = 5;
 
@@ -142,6 +183,15 @@ pub fn spawn(state: Arc<Services>, supervisor: &Supervisor) {
         passes + REFRESH_PASS_LIMIT + budget,
         move |beat| refresher(k.clone(), every, beat),
     );
+    if state.mailer.is_some() {
+        let m = state.clone();
+        let longest = crate::mail::SEND_TIMEOUT * u32::try_from(MAIL_BATCH).unwrap_or(10);
+        supervisor.supervise_periodic(
+            "mailer",
+            state.settings.jobs.mail_poll * DEGRADED_AFTER_PASSES + longest,
+            move |beat| mailer(m.clone(), beat),
+        );
+    }
     let poll = state.settings.jobs.webhook_poll;
     supervisor.supervise_periodic(
         "webhook_dispatcher",

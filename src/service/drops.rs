@@ -2,13 +2,14 @@
 //! link token, only its hash stored, the link shown once), find, revoke.
 
 use super::ServiceError;
+use crate::crypto::keyring::Keyring;
 use crate::crypto::link::LinkToken;
 use crate::crypto::random;
 use crate::domain::credential::CredentialMeta;
 use crate::domain::drop::{DropRecord, DropSpec, DropState};
 use crate::domain::event::{Event, Origin};
 use crate::greenhouse::Checker;
-use crate::store::{NewDrop, Store};
+use crate::store::{NewDrop, Purpose, Store};
 
 /// A new drop and its link. The link holds the token: show it once, never log it.
 #[derive(Debug)]
@@ -35,6 +36,9 @@ pub enum CreateError {
     /// the caller's to fix (422, or the CLI's message).
     #[error("{0}")]
     KindUnavailable(String),
+    /// `send_to` while no mail server is configured (422).
+    #[error("{}", super::mail::NO_MAIL)]
+    NoMail,
     /// Ours, or `ServiceError::Store(StoreError::Conflict)` when another drop that is not
     /// revoked has the same `external_id`.
     #[error("{0}")]
@@ -100,20 +104,28 @@ fn is_local(url: &str) -> bool {
     }
 }
 
-/// Create an open drop, if `checker`'s configuration can serve its kind.
+/// Create an open drop, if `checker`'s configuration can serve its kind. `mail`: the keyring
+/// a link to e-mail is sealed under until it is sent, when a mail server will send it (the
+/// door decides: `Services::mail_keyring`, or the CLI from what the service recorded);
+/// `None` refuses `send_to`.
 pub async fn create(
     store: &Store,
     checker: &Checker,
     spec: DropSpec,
-    actor: &str,
-    ip: Option<String>,
+    origin: &Origin,
     public_url: &str,
+    mail: Option<&Keyring>,
 ) -> Result<CreatedDrop, CreateError> {
     let kind = checker.kinds().get(spec.kind);
     if let Some(why) = kind.and_then(|k| k.unavailable(checker)) {
         return Err(CreateError::KindUnavailable(why));
     }
-    let mut created = insert(store, spec, None, actor, ip, public_url).await?;
+    let mail = match (&spec.send_to, mail) {
+        (None, _) => None,
+        (Some(_), None) => return Err(CreateError::NoMail),
+        (Some(_), Some(keyring)) => Some(keyring),
+    };
+    let mut created = insert(store, spec, None, origin, public_url, mail).await?;
     created.warnings = kind
         .and_then(|k| k.staff_warning())
         .map(str::to_owned)
@@ -126,13 +138,25 @@ async fn insert(
     store: &Store,
     spec: DropSpec,
     replaces: Option<String>,
-    actor: &str,
-    ip: Option<String>,
+    origin: &Origin,
     public_url: &str,
+    mail: Option<&Keyring>,
 ) -> Result<CreatedDrop, ServiceError> {
     let link = LinkToken::generate()?;
     let id = random::uuid()?.to_string();
     let now = store.now_ms();
+    let mail = match (&spec.send_to, mail) {
+        (Some(to), Some(keyring)) => Some(super::mail::new_mail(
+            keyring,
+            &id,
+            &link,
+            to,
+            Purpose::Link,
+            &origin.actor,
+            now,
+        )?),
+        _ => None,
+    };
     let expires_at = now.saturating_add(spec.expires_in.saturating_mul(1000));
     let profile_json =
         serde_json::to_string(&spec.profile).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -151,14 +175,15 @@ async fn insert(
         profile_json,
         expires_at,
         max_attempts: spec.max_attempts,
-        created_by: actor.to_owned(),
+        created_by: origin.actor.clone(),
         contact: spec.contact.clone(),
         external_id: spec.external_id.clone(),
         metadata_json,
         release: spec.release,
         replaces,
+        mail,
     };
-    let audit = Origin::new(actor, ip).entry(Event::DropCreated {
+    let audit = origin.entry(Event::DropCreated {
         drop: id.clone(),
         org: spec.org.clone(),
         kind: spec.kind.as_str().to_owned(),
@@ -209,9 +234,6 @@ pub enum RelinkError {
     /// The request does not make a valid drop (422).
     #[error("{0}")]
     Invalid(String),
-    /// `send_to` while keydrop sends no e-mail (422).
-    #[error("keydrop does not send e-mail yet: leave send_to out and hand the link over yourself")]
-    NoMail,
     #[error("{0}")]
     Create(#[from] CreateError),
 }
@@ -227,9 +249,9 @@ pub async fn relink(
     checker: &Checker,
     id: &str,
     req: RelinkRequest,
-    actor: &str,
-    ip: Option<String>,
+    origin: &Origin,
     public_url: &str,
+    mail: Option<&Keyring>,
 ) -> Result<CreatedDrop, RelinkError> {
     let Some(old) = store
         .credential_meta(id)
@@ -241,9 +263,6 @@ pub async fn relink(
     };
     if let Some(by) = old.superseded_by {
         return Err(RelinkError::Replaced(by));
-    }
-    if req.send_to.is_some() {
-        return Err(RelinkError::NoMail);
     }
     let Some(drop) = store
         .drop_by_id(&old.drop_id)
@@ -266,6 +285,7 @@ pub async fn relink(
         external_id: drop.external_id.clone(),
         metadata: drop.metadata.clone(),
         release: Some(drop.release),
+        send_to: req.send_to.clone(),
     };
     let spec = if req.profile.is_some() || req.required.is_some() || req.optional.is_some() {
         request(
@@ -293,7 +313,10 @@ pub async fn relink(
     if let Some(why) = kind.and_then(|k| k.unavailable(checker)) {
         return Err(CreateError::KindUnavailable(why).into());
     }
-    let mut created = insert(store, spec, Some(old.id), actor, ip, public_url)
+    if spec.send_to.is_some() && mail.is_none() {
+        return Err(CreateError::NoMail.into());
+    }
+    let mut created = insert(store, spec, Some(old.id), origin, public_url, mail)
         .await
         .map_err(CreateError::from)?;
     created.warnings = kind

@@ -13,6 +13,7 @@ pub mod console;
 pub mod credentials;
 pub mod delivery;
 pub mod drops;
+pub mod mail;
 pub mod release;
 pub mod secrets;
 pub mod tokens;
@@ -36,6 +37,8 @@ pub struct Services {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// The console's OpenID Connect provider, when one is configured.
     pub oidc: Option<std::sync::Arc<crate::oidc::Provider>>,
+    /// The mail server links are e-mailed through (`KEYDROP_SMTP_URL`), when one is set.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl std::fmt::Debug for Services {

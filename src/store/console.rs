@@ -38,6 +38,11 @@ pub struct Attention {
     /// Webhook endpoints that are disabled or whose deliveries fail: id, url, enabled,
     /// deliveries failed or being retried.
     pub webhooks: Vec<(String, String, bool, i64)>,
+    /// Credentials a health check found broken in the last 30 days and nothing replaced yet
+    /// (SPEC §15: relink them): drop id, org, status.
+    pub broken: Vec<(String, String, String)>,
+    /// Link e-mails given up in the last 30 days: drop id, org, recipient.
+    pub undelivered: Vec<(String, String, String)>,
 }
 
 /// Rows of each sort the dashboard lists.
@@ -241,10 +246,50 @@ impl Store {
         .into_iter()
         .filter(|w| !w.2 || w.3 > 0)
         .collect();
+        let month_ago = now.saturating_sub(30 * 86_400_000);
+        let triples = |rows: Vec<sqlx::any::AnyRow>, cols: [&str; 3]| {
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(cols[0])?,
+                        r.try_get(cols[1])?,
+                        r.try_get(cols[2])?,
+                    ))
+                })
+                .collect::<Result<Vec<(String, String, String)>>>()
+        };
+        let broken = triples(
+            sqlx::query(
+                "SELECT drop_id, org, status FROM credentials \
+                 WHERE status IN ('insufficient', 'invalid') AND delivery = 'destroyed' \
+                 AND last_checked_at IS NOT NULL AND superseded_by IS NULL \
+                 AND destroyed_at > $1 ORDER BY destroyed_at DESC LIMIT $2",
+            )
+            .bind(month_ago)
+            .bind(ATTENTION)
+            .fetch_all(db)
+            .await?,
+            ["drop_id", "org", "status"],
+        )?;
+        let undelivered = triples(
+            sqlx::query(
+                "SELECT m.drop_id, d.org, m.recipient FROM mail_outbox m \
+                 JOIN drops d ON d.id = m.drop_id \
+                 WHERE m.state = 'failed' AND m.created_at > $1 \
+                 ORDER BY m.created_at DESC LIMIT $2",
+            )
+            .bind(month_ago)
+            .bind(ATTENTION)
+            .fetch_all(db)
+            .await?,
+            ["drop_id", "org", "recipient"],
+        )?;
         Ok(Attention {
             credentials,
             links,
             webhooks,
+            broken,
+            undelivered,
         })
     }
 

@@ -30,6 +30,8 @@ pub struct NewDrop {
     pub release: Release,
     /// The credential this drop's credential will replace (a relink, SPEC §15).
     pub replaces: Option<String>,
+    /// Its link's first e-mail (SPEC §15), queued in the same transaction.
+    pub mail: Option<super::mail::NewMail>,
 }
 
 /// Which drops a listing returns; every filter is optional.
@@ -151,9 +153,9 @@ pub(crate) fn live_checks(now: &str) -> String {
     format!("(CASE WHEN checking_until > {now} THEN checking ELSE 0 END)")
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id, \
-     contact_name, contact_email, external_id, metadata, release, replaces";
+     contact_name, contact_email, external_id, metadata, release, replaces, send_to, link_sent_at";
 
 /// Whether an insert failed on [`LIVE_EXTERNAL_ID`]: PostgreSQL names the
 /// index; SQLite names the column it covers.
@@ -190,8 +192,8 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
              attempts, max_attempts, credential_id, created_by, updated_at, \
-             contact_name, contact_email, external_id, metadata, release, replaces) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15, $16)",
+             contact_name, contact_email, external_id, metadata, release, replaces, send_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&d.id)
         .bind(&d.token_hash)
@@ -209,6 +211,7 @@ impl Store {
         .bind(d.metadata_json.as_deref())
         .bind(d.release.as_str())
         .bind(d.replaces.as_deref())
+        .bind(d.mail.as_ref().map(|m| m.recipient.as_str()))
         .execute(tx.conn())
         .await;
         match inserted {
@@ -220,6 +223,9 @@ impl Store {
                 ));
             }
             Err(e) => return Err(e.into()),
+        }
+        if let Some(mail) = &d.mail {
+            super::mail::insert_mail(tx.conn(), mail, now).await?;
         }
         tx.record(audit).await?;
         tx.commit().await
@@ -236,6 +242,19 @@ impl Store {
 
     pub async fn drop_by_token_hash(&self, hash: &str) -> Result<Option<DropRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM drops WHERE token_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .fetch_optional(self.reader()?)
+            .await?;
+        row.as_ref().map(drop_from_row).transpose()
+    }
+
+    /// The drop whose link `hash` was, before a newer link replaced it (SPEC §15).
+    pub async fn drop_by_replaced_link(&self, hash: &str) -> Result<Option<DropRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM drops WHERE id = \
+             (SELECT drop_id FROM replaced_links WHERE token_hash = $1)"
+        );
         let row = sqlx::query(&sql)
             .bind(hash)
             .fetch_optional(self.reader()?)
@@ -547,5 +566,7 @@ pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
         max_attempts: row.try_get("max_attempts")?,
         credential_id: row.try_get("credential_id")?,
         replaces: row.try_get("replaces")?,
+        send_to: row.try_get("send_to")?,
+        link_sent_at: row.try_get("link_sent_at")?,
     })
 }

@@ -9,6 +9,9 @@ use sqlx::Row;
 
 /// The base of the links the service hands out.
 pub const PUBLIC_URL: &str = "public_url";
+/// `true` or `false`: whether the service e-mails links (`KEYDROP_SMTP_URL`), so that
+/// `drop create --send-to` queues only what a service will send.
+pub const SENDS_MAIL: &str = "sends_mail";
 /// `true` or `false`: `KEYDROP_WEBHOOK_ALLOW_PRIVATE` of the service.
 pub const WEBHOOK_ALLOW_PRIVATE: &str = "webhook_allow_private";
 

@@ -3,8 +3,9 @@
 //! previewers, reloads, load) costs no database read and no rendering. Only
 //! *showing* the page uses it: every submission reads the database, and
 //! every state change is a conditional statement there, so a stale entry
-//! can never let input in. Changes made by this process evict at once;
-//! another process's change shows within 1 s. The form token in a cached
+//! can never let input in. Changes made by this process's requests evict at
+//! once; another process's change — or a link the mailer replaced with a
+//! reminder's — shows within 1 s. The form token in a cached
 //! page is the same for everyone who sees it within that second; it is bound
 //! to the drop and its issue time, not to a viewer.
 

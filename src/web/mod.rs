@@ -102,6 +102,7 @@ fn console_routes(cfg: &mut web::ServiceConfig) {
         .service(console_drops::revoke)
         .service(console_drops::recheck)
         .service(console_drops::relink)
+        .service(console_drops::send)
         .service(console_drops::destroy)
         .service(console_audit::log)
         .service(console_audit::export)

@@ -15,6 +15,8 @@ pub enum PageError {
     NotFound,
     /// 410: the link no longer accepts input, and why.
     Gone(GoneReason),
+    /// 410: a newer link replaced this one (SPEC §15); the drop, whose contact the page names.
+    Replaced(Box<crate::domain::drop::DropRecord>),
     /// 429: too many posts from this address; seconds to wait.
     RateLimited(u64),
     /// 415: not a form post.
@@ -57,10 +59,18 @@ impl PageError {
         })
     }
 
+    /// The drop the error concerns, when the caller could not know it (a replaced link).
+    pub fn drop(&self) -> Option<&crate::domain::drop::DropRecord> {
+        match self {
+            Self::Replaced(drop) => Some(drop),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Gone(_) => StatusCode::GONE,
+            Self::Gone(_) | Self::Replaced(_) => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,6 +95,7 @@ impl PageError {
         match self {
             Self::NotFound => pages::not_found_page(ctx),
             Self::Gone(reason) => pages::gone_page(ctx, *reason),
+            Self::Replaced(_) => pages::gone_page(ctx, GoneReason::Replaced),
             Self::RateLimited(wait) => pages::rate_limited_page(ctx, *wait),
             Self::UnsupportedForm => error(
                 "Unsupported form",

@@ -22,7 +22,7 @@ async fn pages_walk_the_whole_log_and_hashes_chain(backend: Backend) {
     for i in 0..4 {
         app.create_token(&format!("t{i}"), "worker").await;
     }
-    // 7 events from start-up (key check, three service secrets, two recorded settings, the
+    // 8 events from start-up (key check, three service secrets, three recorded settings, the
     // bootstrap token) + 4 creations.
     let mut seen = Vec::new();
     let mut after = String::from("0");
@@ -41,7 +41,7 @@ async fn pages_walk_the_whole_log_and_hashes_chain(backend: Backend) {
         }
     }
     let seqs: Vec<i64> = seen.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=11).collect::<Vec<i64>>());
+    assert_eq!(seqs, (1..=12).collect::<Vec<i64>>());
     // Each hash can be recomputed by anyone from what the API shows.
     let events = app.store.list_audit(0, 100).await.unwrap();
     let mut prev = GENESIS_HASH.to_owned();
@@ -139,8 +139,8 @@ async fn filters_by_subject_and_action_page_within_the_filter(backend: Backend) 
     }
     assert!(walk(&app, "subject=drop:nope").await.is_empty());
     // The start-up events are still there for an unfiltered walk.
-    // (key check, three service secrets, two recorded settings, the bootstrap token)
-    assert_eq!(walk(&app, "").await.len(), 24 + 7);
+    // (key check, three service secrets, three recorded settings, the bootstrap token)
+    assert_eq!(walk(&app, "").await.len(), 24 + 8);
     // By actor: the appended events are `test`'s; the start-up ones the system's.
     assert_eq!(walk(&app, "actor=test").await.len(), 24);
     assert_eq!(walk(&app, "actor=test&action=drop.submit").await.len(), 4);
@@ -154,7 +154,7 @@ async fn filters_by_subject_and_action_page_within_the_filter(backend: Backend) 
     };
     let hour = time::Duration::hours(1);
     let window = format!("since={}&until={}", stamp(now - hour), stamp(now + hour));
-    assert_eq!(walk(&app, &window).await.len(), 24 + 7);
+    assert_eq!(walk(&app, &window).await.len(), 24 + 8);
     assert!(walk(&app, &format!("since={}", stamp(now + hour)))
         .await
         .is_empty());

@@ -272,10 +272,10 @@ async fn created_token_works_once_shown_and_is_listed_without_secret(backend: Ba
         .fetch_json()
         .await;
     let events = audit["events"].as_array().unwrap();
-    // key check, form key, token-tag key, audit key, public URL, webhook setting,
+    // key check, form key, token-tag key, audit key, public URL, mail, webhook setting,
     // bootstrap, create
-    assert_eq!(events.len(), 8, "{audit}");
-    let last = &events[7];
+    assert_eq!(events.len(), 9, "{audit}");
+    let last = &events[8];
     assert_eq!(last["action"], "token.create");
     assert_eq!(
         last["subject"],

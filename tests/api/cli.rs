@@ -1673,7 +1673,7 @@ async fn drop_revoke_is_audited_and_refuses_a_drop_that_is_not_open(backend: Bac
 }
 
 /// `keydrop credential relink ID` (SPEC §7, §15): a new drop that will replace the
-/// credential, its link printed once; an unknown id and `--send-to` (no e-mail yet) are
+/// credential, its link printed once; an unknown id and `--send-to` (no service that sends e-mail) are
 /// one-line refusals.
 async fn credential_relink_prints_a_new_link_once(backend: Backend) {
     let db = TestDb::new(backend).await;
@@ -1727,7 +1727,7 @@ async fn credential_relink_prints_a_new_link_once(backend: Backend) {
                 "--send-to",
                 "it@initech.example",
             ],
-            "does not send e-mail yet",
+            "sends no e-mail",
         ),
     ] {
         let out = run(&db, &args);

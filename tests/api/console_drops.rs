@@ -88,7 +88,7 @@ pub async fn console_post(
 }
 
 /// The text between `<code>` and `</code>` after `after`.
-fn code_after<'a>(html: &'a str, after: &str) -> &'a str {
+pub fn code_after<'a>(html: &'a str, after: &str) -> &'a str {
     let at = html.find(after).unwrap();
     let rest = &html[at..];
     let start = rest.find("<code>").unwrap() + 6;
@@ -571,6 +571,7 @@ async fn the_prefix_search_is_right_whether_few_or_many_drops_match(backend: Bac
                     external_id: external_id.clone(),
                     metadata_json: None,
                     replaces: None,
+                    mail: None,
                 },
                 &AuditEntry::untyped("test", "drop.create", format!("drop:{id}")),
             )

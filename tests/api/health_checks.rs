@@ -114,6 +114,15 @@ async fn a_revoked_key_is_reported_broken_and_a_relink_replaces_it(backend: Back
     assert_eq!(events[0]["actor"], "system");
     // A broken credential is not checked again.
     assert_eq!(a_period_later(&app).await.ran, 0);
+    // Staff see it on the console's dashboard, until a relink replaces it.
+    let session = crate::console_drops::sign_in(
+        &app,
+        "ops@vendor.example",
+        keydrop::domain::role::Role::Admin,
+    )
+    .await;
+    let (_, html) = crate::console_drops::console_get(&app, &session, "/console").await;
+    assert!(html.contains("Credentials that stopped working"), "{html}");
 
     // Relinked: the customer makes a new credential and hands it over.
     app.fake
@@ -145,6 +154,8 @@ async fn a_revoked_key_is_reported_broken_and_a_relink_replaces_it(backend: Back
     assert!(old["superseded_by"].is_string(), "{old}");
     let new = credential(&app, old["superseded_by"].as_str().unwrap()).await;
     assert_eq!(new["status"], "verified");
+    let (_, html) = crate::console_drops::console_get(&app, &session, "/console").await;
+    assert!(!html.contains("Credentials that stopped working"), "{html}");
 }
 
 async fn a_removed_permission_is_insufficient_and_an_outage_changes_nothing(backend: Backend) {

@@ -28,6 +28,7 @@ mod http_methods;
 mod ingestion;
 mod jobs;
 mod list_filters;
+mod mail;
 mod metrics;
 mod multiprocess;
 mod openapi;

@@ -213,6 +213,7 @@ fn new_drop(id: &str) -> NewDrop {
         external_id: None,
         metadata_json: None,
         replaces: None,
+        mail: None,
     }
 }
 

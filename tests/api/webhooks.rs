@@ -692,6 +692,7 @@ async fn created_elsewhere(store: &keydrop::store::Store, org: &str) -> String {
                 external_id: None,
                 metadata_json: None,
                 replaces: None,
+                mail: None,
             },
             &audit,
         )

@@ -341,7 +341,7 @@ pub async fn relink(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::service::drops::{CreateError, RelinkError, RelinkRequest};
+    use crate::service::drops::{RelinkError, RelinkRequest};
     caller.require(Capability::ManageDrops)?;
     let id = super::path_id(&id, "credential")?;
     let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
@@ -356,9 +356,9 @@ pub async fn relink(
         &state.checker,
         &id,
         input,
-        &caller.actor(),
-        crate::web::client_ip(&req),
+        &caller.origin(&req),
         &state.settings.public_url,
+        state.mail_keyring(),
     )
     .await
     .map_err(|e| match e {
@@ -369,9 +369,7 @@ pub async fn relink(
             e.to_string(),
         ),
         RelinkError::Invalid(why) => ApiError::unprocessable(why),
-        RelinkError::NoMail => ApiError::unprocessable(e.to_string()),
-        RelinkError::Create(CreateError::KindUnavailable(why)) => ApiError::unprocessable(why),
-        RelinkError::Create(CreateError::Service(e)) => ApiError::from(e),
+        RelinkError::Create(e) => super::drops::create_error(e),
     })?;
     let mut body = super::views::drop_json(&created.drop);
     body["url"] = json!(created.url());

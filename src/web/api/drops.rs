@@ -10,7 +10,7 @@ use crate::service::drops::{CreateError, Revoked};
 use crate::store::{Cursor, DropFilter};
 use crate::web::error::ApiError;
 use crate::web::middleware::auth::Caller;
-use crate::web::{body, client_ip, AppState};
+use crate::web::{body, AppState};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -33,19 +33,73 @@ pub async fn create(
         &state.store,
         &state.checker,
         spec,
-        &caller.actor(),
-        client_ip(&req),
+        &caller.origin(&req),
         &state.settings.public_url,
+        state.mail_keyring(),
     )
     .await
-    .map_err(|e| match e {
-        CreateError::KindUnavailable(why) => ApiError::unprocessable(why),
-        CreateError::Service(e) => ApiError::from(e),
-    })?;
+    .map_err(create_error)?;
     let mut body = drop_json(&created.drop);
     body["url"] = json!(created.url());
     body["warnings"] = json!(created.warnings);
     Ok(HttpResponse::Created().json(body))
+}
+
+/// A drop that was not created: 422 for what the caller can fix (a kind or e-mail this
+/// configuration cannot serve), 409 for a live drop with the same external_id.
+pub(super) fn create_error(e: CreateError) -> ApiError {
+    match e {
+        CreateError::KindUnavailable(why) => ApiError::unprocessable(why),
+        CreateError::NoMail => ApiError::unprocessable(e.to_string()),
+        CreateError::Service(e) => ApiError::from(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    #[serde(default)]
+    send_to: Option<String>,
+}
+
+/// `POST /api/v1/drops/{id}/send` (SPEC §15): a new link for an open drop, e-mailed to
+/// `send_to` or where the link went before; the old link answers 410 from now on.
+#[post("/drops/{id}/send")]
+pub async fn send(
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::service::mail::{send_again, SentAgain, NO_MAIL};
+    caller.require(Capability::ManageDrops)?;
+    let id = super::path_id(&id, "drop")?;
+    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
+    let input: SendRequest = if raw.is_empty() {
+        SendRequest::default()
+    } else {
+        body::parse_json(&req, &raw)?
+    };
+    let to = input
+        .send_to
+        .as_deref()
+        .map(|to| crate::domain::contact::check_email("send_to", to))
+        .transpose()
+        .map_err(ApiError::unprocessable)?;
+    let Some(keyring) = state.mail_keyring() else {
+        return Err(ApiError::unprocessable(NO_MAIL));
+    };
+    let sent = send_again(&state.store, keyring, &id, to, &caller.origin(&req)).await?;
+    state.drop_cache.evict(&id);
+    match sent {
+        SentAgain::Queued(drop) => Ok(HttpResponse::Ok().json(drop_json(&drop))),
+        SentAgain::NotOpen(drop) => Err(ApiError::conflict(Revoked::reason(&drop))),
+        SentAgain::NoRecipient => Err(ApiError::unprocessable(
+            "send_to is required: this drop's link was never e-mailed",
+        )),
+        SentAgain::NotFound => Err(ApiError::not_found("drop")),
+    }
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(drops::list)
         .service(drops::get)
         .service(drops::revoke)
+        .service(drops::send)
         // `claim` before `{id}` routes so "claim" is never taken for an id,
         // whatever the method: its other methods are a 405.
         .service(credentials::claim)

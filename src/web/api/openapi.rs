@@ -186,6 +186,7 @@ fn drop_create(kinds: &Registry, unavailable: &[&str]) -> Value {
         "contact": { "oneOf": [r("Contact"), { "type": "null" }] },
         "external_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 200, "pattern": shown_pattern(false, false), "description": "The vendor's own id for this customer; unique among open drops (409)" },
         "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
+        "send_to": send_to(),
     });
     let default = kinds.default().map(|k| k.name());
     let mut variants = Vec::new();
@@ -240,6 +241,11 @@ fn drop_create(kinds: &Registry, unavailable: &[&str]) -> Value {
         }
     }
     json!({ "oneOf": variants })
+}
+
+/// `send_to` (SPEC §15): where keydrop e-mails the link.
+fn send_to() -> Value {
+    json!({ "oneOf": [email_schema(), { "type": "null" }], "description": "E-mail the link to this address (SPEC §15); a 422 when keydrop has no mail server (KEYDROP_SMTP_URL)" })
 }
 
 /// The e-mail addresses [`crate::domain::contact::check_email`] takes, with
@@ -299,6 +305,11 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
             "/drops/{id}/revoke": {
                 "post": with(op("Revoke an open drop", &roles(Capability::ManageDrops),
                     vec![ok("200", "The revoked drop", Some(r("Drop"))), err("404"), err("409")]), "parameters", id_param("drop"))
+            },
+            "/drops/{id}/send": {
+                "post": with(with(op("E-mail a new link for an open drop; the previous link answers 410 from now on (SPEC §15)", &roles(Capability::ManageDrops),
+                    vec![ok("200", "The drop, its new link on its way", Some(r("Drop"))), err("400"), err("404"), err("409"), err("413"), err("415"), err("422")]), "parameters", id_param("drop")),
+                    "requestBody", json!({ "required": false, "content": { "application/json": { "schema": r("SendRequest") } } }))
             },
             "/credentials": {
                 "get": with(op("List credentials (metadata only), newest first", &roles(Capability::ReadCredentials),
@@ -438,13 +449,18 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "kind": r("Kind"), "access_token": { "type": "string" }, "token_type": { "const": "Bearer" }, "expires_at": time,
                     "api_url": { "type": "string", "description": "Base URL of the Harvest API the token is for" }
                 } },
-                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "release", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id", "replaces"], "properties": {
+                "Drop": { "type": "object", "required": ["id", "org", "note", "kind", "profile", "release", "contact", "external_id", "metadata", "state", "created_at", "expires_at", "attempts", "max_attempts", "credential_id", "replaces", "send_to", "link_sent_at"], "properties": {
                     "id": uuid, "org": { "type": "string" }, "note": { "type": ["string", "null"] }, "kind": r("Kind"), "profile": r("Profile"), "release": r("Release"),
                     "contact": { "oneOf": [r("Contact"), { "type": "null" }] }, "external_id": { "type": ["string", "null"] }, "metadata": { "oneOf": [r("Metadata"), { "type": "null" }] },
                     "state": { "type": "string", "enum": ["open", "submitted", "expired", "revoked", "locked"] },
                     "created_at": time, "expires_at": time, "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
                     "credential_id": { "type": ["string", "null"], "format": "uuid" },
-                    "replaces": { "type": ["string", "null"], "format": "uuid", "description": "A relink's drop: the credential its credential replaces once accepted (SPEC §15)" }
+                    "replaces": { "type": ["string", "null"], "format": "uuid", "description": "A relink's drop: the credential its credential replaces once accepted (SPEC §15)" },
+                    "send_to": { "type": ["string", "null"], "description": "Where its link was last e-mailed (SPEC §15)" },
+                    "link_sent_at": nullable_time
+                } },
+                "SendRequest": { "type": "object", "additionalProperties": false, "properties": {
+                    "send_to": { "oneOf": [email_schema(), { "type": "null" }], "description": "Default: where its link was e-mailed before (a 422 when it never was)" }
                 } },
                 "DropCreated": { "allOf": [r("Drop"), { "type": "object", "required": ["url", "warnings"], "properties": { "url": { "type": "string", "description": "The one-time link; shown only in this response" }, "warnings": { "type": "array", "items": { "type": "string" }, "description": "What staff should know before sending the link (e.g. harvest_v1: Greenhouse retired these keys); the drop is created all the same" } } }] },
                 "DropWithCredential": { "allOf": [r("Drop"), { "type": "object", "properties": { "credential": r("Credential") } }] },
@@ -477,7 +493,7 @@ pub fn build_for(kinds: &Registry, unavailable: &[&str]) -> Value {
                     "profile": { "type": ["string", "null"], "description": "A profile of the credential's kind; default: the replaced credential's drop's permissions" },
                     "required": { "type": ["array", "null"], "items": { "type": "string" } },
                     "optional": { "type": ["array", "null"], "items": { "type": "string" } },
-                    "send_to": { "type": "null", "description": "E-mail the link (SPEC §15): not built yet, so only null; an address is a 422" }
+                    "send_to": send_to()
                 } },
                 "ClaimRequest": { "type": "object", "additionalProperties": false, "properties": { "lease_seconds": { "type": ["integer", "null"], "minimum": 10, "maximum": 3600, "default": 300 } } },
                 "Claim": { "type": "object", "required": ["credential", "secret", "lease"], "properties": {

@@ -27,6 +27,8 @@ pub fn drop_json(d: &DropRecord) -> Value {
         "max_attempts": d.max_attempts,
         "credential_id": d.credential_id,
         "replaces": d.replaces,
+        "send_to": d.send_to,
+        "link_sent_at": d.link_sent_at.map(time),
     })
 }
 

@@ -3,8 +3,7 @@
 use crate::clock::rfc3339;
 use crate::greenhouse::{CredentialKind, Resource};
 use maud::{html, Markup};
-use time::macros::format_description;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 pub use crate::domain::text::possessive;
 
@@ -17,14 +16,7 @@ pub fn full_stop(text: &str) -> &'static str {
     }
 }
 
-/// A time in UTC for people: "Monday 23 November 2026, 09:00 UTC".
-pub fn human_time(t: OffsetDateTime) -> String {
-    let fmt = format_description!(
-        "[weekday] [day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
-    );
-    let utc = t.to_offset(UtcOffset::UTC);
-    utc.format(&fmt).unwrap_or_else(|_| rfc3339(utc))
-}
+pub use crate::clock::human_time;
 
 /// `<time datetime="2026-11-23T09:00:00Z">Monday 23 November 2026, 09:00 UTC</time>`.
 pub fn time_tag(t: OffsetDateTime) -> Markup {

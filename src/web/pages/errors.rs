@@ -21,6 +21,8 @@ pub enum GoneReason {
     Revoked,
     /// Too many refused attempts.
     Locked,
+    /// A newer link for the same request was sent (send again, a reminder; SPEC §15).
+    Replaced,
 }
 
 impl GoneReason {
@@ -31,6 +33,7 @@ impl GoneReason {
             GoneReason::ExpiredBeforeSent => "This link expired before your credential arrived",
             GoneReason::Revoked => "This link was withdrawn",
             GoneReason::Locked => "This link is locked",
+            GoneReason::Replaced => "A newer link was sent to you",
         }
     }
 
@@ -57,6 +60,12 @@ impl GoneReason {
             GoneReason::Locked => html! {
                 "Too many attempts were refused, so the link was locked to protect your "
                 "account. Nothing was stored."
+            },
+            GoneReason::Replaced => html! {
+                (ctx.brand) " sent you a newer link"
+                @if let Some(org) = &ctx.org { " for " strong { (org) } }
+                ", so this one no longer works. Nothing was stored. Use the link in the most "
+                "recent e-mail."
             },
         }
     }
@@ -89,7 +98,11 @@ pub fn gone_page(ctx: &PageContext, reason: GoneReason) -> Markup {
         html! {
             (page_heading(title, None))
             (notice(tone, html! { p { (reason.explain(ctx)) } }))
-            (ask_for_new_link(ctx, "If you still need to send a credential,"))
+            @if reason == GoneReason::Replaced {
+                (ask_for_new_link(ctx, "If you cannot find it,"))
+            } @else {
+                (ask_for_new_link(ctx, "If you still need to send a credential,"))
+            }
         },
     )
 }
@@ -194,11 +207,12 @@ mod tests {
         PageContext::new("Acme")
     }
 
-    const REASONS: [GoneReason; 4] = [
+    const REASONS: [GoneReason; 5] = [
         GoneReason::Submitted,
         GoneReason::Expired,
         GoneReason::Revoked,
         GoneReason::Locked,
+        GoneReason::Replaced,
     ];
 
     #[test]

@@ -181,6 +181,8 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     let calm = attention.credentials.is_empty()
         && attention.links.is_empty()
         && attention.webhooks.is_empty()
+        && attention.broken.is_empty()
+        && attention.undelivered.is_empty()
         && tasks_down.is_empty();
     let form = state
         .csrf
@@ -202,6 +204,19 @@ pub async fn dashboard(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
                     h3 { "Credentials not verified" }
                     ul { @for (drop, org, status) in &attention.credentials {
                         li { a href={ "/console/drops/" (drop) } { (org) } " — " (attention_word(status)) }
+                    } }
+                }
+                @if !attention.broken.is_empty() {
+                    h3 { "Credentials that stopped working" }
+                    p.hint { "A health check found Greenhouse refusing them. Relink each from its drop's page." }
+                    ul { @for (drop, org, status) in &attention.broken {
+                        li { a href={ "/console/drops/" (drop) } { (org) } " — " (attention_word(status)) }
+                    } }
+                }
+                @if !attention.undelivered.is_empty() {
+                    h3 { "Link e-mails that could not be delivered" }
+                    ul { @for (drop, org, to) in &attention.undelivered {
+                        li { a href={ "/console/drops/" (drop) } { (org) } " — to " (to) }
                     } }
                 }
                 @if !attention.links.is_empty() {

@@ -278,6 +278,7 @@ struct NewDropForm {
     external_id: Option<String>,
     contact_name: Option<String>,
     contact_email: Option<String>,
+    send_to: Option<String>,
     /// Permissions chosen one by one: (kind, resource, "required" | "optional").
     #[serde(skip)]
     perms: Vec<(String, String, String)>,
@@ -301,6 +302,7 @@ impl NewDropForm {
                 "external_id" => f.external_id = Some(v),
                 "contact_name" => f.contact_name = Some(v),
                 "contact_email" => f.contact_email = Some(v),
+                "send_to" => f.send_to = Some(v),
                 other => {
                     if let Some((kind, resource)) =
                         other.strip_prefix("perm.").and_then(|r| r.split_once('.'))
@@ -359,6 +361,7 @@ impl NewDropForm {
             max_attempts: number("max_attempts", &self.max_attempts)?,
             contact,
             external_id: blank(&self.external_id),
+            send_to: blank(&self.send_to),
             ..DropRequest::default()
         };
         if let Some(k) = json(blank(&self.kind)) {
@@ -472,6 +475,13 @@ fn new_page(
                 input #contact_email type="email" name="contact_email" maxlength="254" value=(form.contact_email.as_deref().unwrap_or(""));
                 label for="note" { "Note to the customer (optional)" }
                 textarea #note name="note" rows="3" maxlength="2000" { (form.note.as_deref().unwrap_or("")) }
+                @if state.mailer.is_some() {
+                    label for="send_to" { "E-mail the link to (optional)" }
+                    input #send_to type="email" name="send_to" maxlength="254" value=(form.send_to.as_deref().unwrap_or(""));
+                    p.hint { "keydrop e-mails the link to this address and, if it is still unused shortly before it expires, one reminder with a new link." }
+                } @else {
+                    p.hint { "To have keydrop e-mail links, set KEYDROP_SMTP_URL; until then, copy the link from the next page." }
+                }
                 button.button type="submit" { "Create the link" }
             }
         },
@@ -511,13 +521,23 @@ pub async fn create(
         &state.store,
         &state.checker,
         spec,
-        &person.actor(),
-        client_ip(&req),
+        &origin(&person, &req),
         &state.settings.public_url,
+        state.mail_keyring(),
     )
     .await;
     let created = match created {
         Ok(c) => c,
+        Err(e @ CreateError::NoMail) => {
+            return new_page(
+                &state,
+                &session,
+                &person,
+                &form,
+                Some(&e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
         Err(CreateError::KindUnavailable(why)) => {
             return new_page(
                 &state,
@@ -599,9 +619,9 @@ pub async fn relink(
         &state.checker,
         &cid,
         service::drops::RelinkRequest::default(),
-        &person.actor(),
-        client_ip(&req),
+        &origin(&person, &req),
         &state.settings.public_url,
+        state.mail_keyring(),
     )
     .await;
     match created {
@@ -682,8 +702,15 @@ pub async fn detail(
     }
     timeline.sort_by_key(|e| e.seq);
     timeline.dedup_by_key(|e| e.seq);
+    let mails = match state.store.mail_of_drop(&id).await {
+        Ok(m) => m,
+        Err(e) => return internal(&state, &service::ServiceError::from(e)),
+    };
     let token = form_token(&state, &session);
     let kind = state.checker.kinds().get(drop.kind);
+    let can_send = drop.state == DropState::Open
+        && person.role.may(Capability::ManageDrops)
+        && state.mailer.is_some();
     page(
         &state,
         StatusCode::OK,
@@ -746,6 +773,46 @@ pub async fn detail(
                             input type="hidden" name="csrf_token" value=(token);
                             p.hint { "Destroying erases the secret for good; workers can no longer have it." }
                             button.button.button-secondary type="submit" { "Destroy the credential" }
+                        }
+                    }
+                }
+            }
+            @if !mails.is_empty() || can_send {
+                section aria-labelledby="mail-title" {
+                    h2 #mail-title { "E-mail" }
+                    @if !mails.is_empty() {
+                        table {
+                            thead { tr { th { "Queued" } th { "To" } th { "What" } th { "State" } } }
+                            tbody {
+                                @for m in &mails {
+                                    tr {
+                                        td { (when(m.created_at)) }
+                                        td { (m.recipient) }
+                                        td { @if m.purpose == "reminder" { "reminder, new link" } @else { "link" } }
+                                        td {
+                                            @match m.state.as_str() {
+                                                "sent" => { "sent " @if let Some(at) = m.sent_at { (when(at)) } },
+                                                "queued" if m.attempts > 0 => {
+                                                    strong { "not sent yet" } " — " (m.attempts) " attempt(s); "
+                                                    (m.last_error.as_deref().unwrap_or("")) "; next try " (when(m.next_attempt_at))
+                                                },
+                                                "queued" => { "on its way" },
+                                                "failed" => { strong { "could not be delivered" } " — " (m.last_error.as_deref().unwrap_or("")) },
+                                                _ => { "withdrawn (a newer link replaced it, or the link closed)" },
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if can_send {
+                        form method="post" action={ "/console/drops/" (drop.id) "/send" } {
+                            input type="hidden" name="csrf_token" value=(token);
+                            label for="send_to" { "E-mail a new link to" }
+                            input #send_to type="email" name="send_to" maxlength="254" required[drop.send_to.is_none()] value=(drop.send_to.as_deref().unwrap_or(""));
+                            p.hint { "The link sent before stops working at once; whoever opens it is told a newer one was sent." }
+                            button.button.button-secondary type="submit" { "Send a new link" }
                         }
                     }
                 }
@@ -830,6 +897,68 @@ pub async fn revoke(
     match revoked {
         Ok(Revoked::NotFound) => PageError::NotFound.response(&context(&state)),
         Ok(Revoked::Now(_) | Revoked::NotOpen(_)) => see_other(&format!("/console/drops/{id}")),
+        Err(e) => internal(&state, &e),
+    }
+}
+
+/// The console's "send a new link" form.
+#[derive(serde::Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    send_to: String,
+}
+
+/// E-mail a new link for an open drop (SPEC §15); the old link answers 410 from now on.
+#[post("/console/drops/{id}/send")]
+pub async fn send(
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<SendForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    use service::mail::{send_again, SentAgain, NO_MAIL};
+    let (_, person) = match posted_by(&req, &state, Capability::ManageDrops, &form.csrf_token).await
+    {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    let Some(id) = parse_id(&id) else {
+        return PageError::NotFound.response(&context(&state));
+    };
+    let refused = |status, why: &str| {
+        page(
+            &state,
+            status,
+            "No new link was sent",
+            None,
+            markup! {
+                (notice("warning", markup! { p { (why) } }))
+                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
+            },
+        )
+    };
+    let to = match form.send_to.trim() {
+        "" => None,
+        to => match crate::domain::contact::check_email("send_to", to) {
+            Ok(to) => Some(to),
+            Err(why) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &why),
+        },
+    };
+    let Some(keyring) = state.mail_keyring() else {
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, NO_MAIL);
+    };
+    let sent = send_again(&state.store, keyring, &id, to, &origin(&person, &req)).await;
+    state.drop_cache.evict(&id);
+    match sent {
+        Ok(SentAgain::Queued(_)) => see_other(&format!("/console/drops/{id}")),
+        Ok(SentAgain::NotOpen(d)) => refused(StatusCode::CONFLICT, &Revoked::reason(&d)),
+        Ok(SentAgain::NoRecipient) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Give the address to send the link to.",
+        ),
+        Ok(SentAgain::NotFound) => PageError::NotFound.response(&context(&state)),
         Err(e) => internal(&state, &e),
     }
 }

@@ -67,12 +67,25 @@ async fn find_drop(
     let drop = match cached {
         Some((d, _)) => d,
         None => {
-            let d = state
+            let found = state
                 .store
                 .drop_by_token_hash(&hash)
                 .await
-                .map_err(|e| PageError::internal(&e))?
-                .ok_or(PageError::NotFound)?;
+                .map_err(|e| PageError::internal(&e))?;
+            let Some(d) = found else {
+                // A link replaced by a newer one (send again, reminder) answers 410.
+                return Err(
+                    match state
+                        .store
+                        .drop_by_replaced_link(&hash)
+                        .await
+                        .map_err(|e| PageError::internal(&e))?
+                    {
+                        Some(d) => PageError::Replaced(Box::new(d)),
+                        None => PageError::NotFound,
+                    },
+                );
+            };
             if for_display && d.state == DropState::Open {
                 state.drop_cache.put(hash, d.clone());
             }
@@ -210,7 +223,7 @@ pub async fn show(
     }
     let drop = match find_drop(&state, &token, true).await {
         Ok(drop) => drop,
-        Err(e) => return e.response(&page_context(&state, None)),
+        Err(e) => return e.response(&page_context(&state, e.drop())),
     };
     let visit = if method == actix_web::http::Method::HEAD {
         Visit::Look
@@ -280,7 +293,7 @@ async fn post_link(
     // so junk posts cannot hold connections open.
     let drop = match find_drop(&state, &token, false).await {
         Ok(drop) => drop,
-        Err(e) => return e.response(&page_context(&state, None)),
+        Err(e) => return e.response(&page_context(&state, e.drop())),
     };
     let ctx = page_context(&state, Some(&drop));
     let partner = shows_connect(&state, &drop);

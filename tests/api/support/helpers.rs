@@ -291,6 +291,8 @@ pub struct AppOptions {
     pub kinds: Option<&'static keydrop::greenhouse::Registry>,
     /// An OpenID Connect provider for the console; its `redirect_uri` is made the app's.
     pub oidc: Option<keydrop::config::OidcSettings>,
+    /// A mail server for e-mailed links (SPEC §15).
+    pub smtp: Option<keydrop::config::SmtpSettings>,
 }
 
 impl AppOptions {
@@ -336,6 +338,7 @@ impl Default for AppOptions {
             real_public_url: false,
             kinds: None,
             oidc: None,
+            smtp: None,
         }
     }
 }
@@ -377,6 +380,7 @@ pub async fn spawn_app_with(backend: Backend, opts: AppOptions) -> TestApp {
     if let Some(t) = opts.body_timeout {
         settings.body_timeout = t;
     }
+    settings.smtp = opts.smtp;
     if let Some(tune) = opts.tune {
         tune(&mut settings);
     }
@@ -422,6 +426,8 @@ pub fn serve_settings() -> ServeSettings {
         partner: None,
         partner_refresh_every: std::time::Duration::from_secs(8 * 3600),
         health_check_every: Some(std::time::Duration::from_secs(24 * 3600)),
+        smtp: None,
+        reminder_before: Some(std::time::Duration::from_secs(24 * 3600)),
         body_timeout: keydrop::config::BODY_TIMEOUT,
         console: keydrop::config::ConsoleSettings::default(),
         jobs: keydrop::jobs::JobSettings::default(),
@@ -729,6 +735,7 @@ pub async fn seed_verified(store: &Store, keyring: &Keyring, seed: Seed<'_>) -> 
                 external_id: None,
                 metadata_json: None,
                 replaces: None,
+                mail: None,
             },
             &AuditEntry::untyped("test", "drop.create", format!("drop:{drop_id}")),
         )

@@ -7,4 +7,5 @@ pub mod fake_idp;
 pub mod fake_kms;
 pub mod helpers;
 pub mod processes;
+pub mod smtpd;
 pub mod webdriver;
