@@ -112,6 +112,20 @@ impl Mailer {
     }
 }
 
+/// Whether a connection error is TLS refusing the server (a certificate no root vouches for,
+/// a failed handshake): rustls's words, found in the error's source chain.
+fn tls_failed(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("handshake") || text.contains("tls") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A status code or a category; never the server's text.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     if let Some(code) = e.status() {
@@ -123,9 +137,15 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
         };
     }
     SendError::Transient(
-        if e.is_timeout() {
+        // A client error's text is lettre's own, never the server's.
+        if e.is_client() && e.to_string().contains("STARTTLS") {
+            "the mail server does not offer STARTTLS, which smtp:// requires off loopback (use \
+             smtps://, or enable STARTTLS on the server)"
+        } else if e.is_client() {
+            "the mail server's answer could not be understood"
+        } else if e.is_timeout() {
             "the mail server timed out"
-        } else if e.is_tls() {
+        } else if e.is_tls() || tls_failed(e) {
             "TLS with the mail server failed (STARTTLS required, certificate checked)"
         } else {
             "could not reach the mail server"

@@ -643,3 +643,120 @@ async fn the_console_emails_and_sends_again(backend: Backend) {
     assert_eq!(res.status(), 422);
     assert_eq!(app.page(&TestApp::link_path(&fresh)).await.0, 200);
 }
+
+/// A mail server that refuses every recipient for good (550): a small in-process fake, as
+/// aiosmtpd cannot be told to. Returns its port.
+async fn refusing_smtp_server() -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 refuser ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 refuser\r\n",
+                        "MAIL" => b"250 OK\r\n",
+                        "RCPT" => b"550 5.1.1 <someone@example> no such user here\r\n",
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"503 bad sequence\r\n",
+                    };
+                    if write.write_all(answer).await.is_err() || verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lasting_refusal_is_given_up_at_once_without_the_servers_words() {
+    let port = refusing_smtp_server().await;
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        AppOptions {
+            manual_clock: true,
+            smtp: Some(keydrop::config::SmtpSettings {
+                host: "127.0.0.1".into(),
+                port,
+                security: keydrop::config::SmtpSecurity::Plain,
+                username: None,
+                password: None,
+                from: "links@acme.example".into(),
+            }),
+            tune: Some(|s| s.jobs.mail_poll = Duration::from_secs(3600)),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let d = app
+        .create_drop(json!({ "org": "Nowhere", "send_to": "someone@example.com" }))
+        .await;
+    let p = pass(&app).await;
+    assert_eq!((p.sent, p.retried, p.failed), (0, 0, 1), "{p:?}");
+    let failed = audit(&app, "drop.link_undelivered").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0]["details"]["reason"],
+        "the mail server answered 550"
+    );
+    assert!(
+        !failed[0].to_string().contains("no such user"),
+        "the server's words are not kept"
+    );
+    no_link_at_rest(&app, &[d["url"].as_str().unwrap()]).await;
+}
+
+/// `smtp://` to a host that is not loopback requires STARTTLS with a certificate the webpki
+/// roots vouch for: a server that does not offer it, or offers it with a self-signed
+/// certificate, is never sent the message (aiosmtpd, reached as if it were remote).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    keydrop_no_smtpd,
+    ignore = "aiosmtpd: set KEYDROP_TEST_SMTPD to a Python that imports it"
+)]
+async fn starttls_is_required_off_loopback() {
+    let plain = Smtpd::start().await;
+    let why = send_starttls(&plain).await;
+    assert!(why.contains("does not offer STARTTLS"), "{why}");
+    let untrusted = Smtpd::start_with_untrusted_tls().await;
+    let why = send_starttls(&untrusted).await;
+    assert!(why.contains("TLS with the mail server failed"), "{why}");
+}
+
+/// Send one message with STARTTLS required through `smtpd`; why it was not sent.
+async fn send_starttls(smtpd: &Smtpd) -> String {
+    let mut settings = smtpd.settings();
+    settings.security = keydrop::config::SmtpSecurity::StartTls;
+    let mailer = keydrop::mail::Mailer::new(&settings, "keys.acme.example").unwrap();
+    let from = mailer.from().clone();
+    let message = keydrop::mail::compose(&keydrop::mail::LinkMail {
+        mail_id: "m1",
+        from: &from,
+        to: "it@initech.example",
+        brand: "Acme",
+        org: "Initech",
+        note: None,
+        url: "https://keys.acme.example/d/x",
+        expires_at: 0,
+        contact: None,
+        support: None,
+        reminder: false,
+        logo: None,
+        now_ms: 0,
+    })
+    .unwrap();
+    let why = match mailer.send(message).await {
+        Err(keydrop::mail::SendError::Transient(why)) => why,
+        other => panic!("sent without trusted TLS: {other:?}"),
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(smtpd.messages().is_empty());
+    why
+}

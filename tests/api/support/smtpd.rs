@@ -11,6 +11,8 @@ pub struct Smtpd {
     child: Option<Child>,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// Offer STARTTLS with a self-signed certificate (`openssl` makes it).
+    tls: bool,
 }
 
 impl Smtpd {
@@ -27,7 +29,31 @@ impl Smtpd {
             child: None,
             port,
             dir: tempfile::tempdir().unwrap(),
+            tls: false,
         }
+    }
+
+    /// A server that offers STARTTLS with a self-signed certificate for `localhost`: one no
+    /// client that checks certificates may trust.
+    pub async fn start_with_untrusted_tls() -> Self {
+        let mut s = Self::on(free_port());
+        let (key, cert) = (s.dir.path().join("key.pem"), s.dir.path().join("cert.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=localhost", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(made.success(), "openssl could not make a certificate");
+        s.tls = true;
+        s.restart().await;
+        s
     }
 
     /// Start (again) on the same port and Maildir.
@@ -39,6 +65,16 @@ impl Smtpd {
         let mut child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(if self.tls {
+                vec![
+                    "--tlscert".to_owned(),
+                    self.dir.path().join("cert.pem").display().to_string(),
+                    "--tlskey".to_owned(),
+                    self.dir.path().join("key.pem").display().to_string(),
+                ]
+            } else {
+                Vec::new()
+            })
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(self.dir.path().join("mail"))
             .stdout(Stdio::null())
