@@ -141,6 +141,9 @@ async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     let webhook_secrets = crate::service::webhooks::reseal_all(&store, &ring)
         .await
         .context("re-sealing the webhook signing secrets failed; run it again to resume")?;
+    let mail_links = crate::service::mail::reseal_all(&store, &ring)
+        .await
+        .context("re-sealing the links of queued e-mails failed; run it again to resume")?;
     store.close().await;
     println!("{moved} data key(s) now wrapped by key version {active}");
     if resealed > 0 {
@@ -148,6 +151,9 @@ async fn rewrap(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
     }
     if webhook_secrets > 0 {
         println!("{webhook_secrets} webhook signing secret(s) now sealed by key version {active}");
+    }
+    if mail_links > 0 {
+        println!("{mail_links} queued e-mail link(s) now sealed by key version {active}");
     }
     if !failed.is_empty() {
         bail!(
@@ -174,8 +180,14 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
         ring.active_version()
     );
     println!(
-        "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  custody",
-        "version", "in keyring", "check value", "credentials", "service secrets", "webhook secrets"
+        "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  {:>12}  custody",
+        "version",
+        "in keyring",
+        "check value",
+        "credentials",
+        "service secrets",
+        "webhook secrets",
+        "e-mail links"
     );
     let mut ok = true;
     let mut removable = Vec::new();
@@ -190,13 +202,14 @@ async fn status(settings: &StoreSettings, clock: SharedClock) -> anyhow::Result<
             removable.push(r.version.to_string());
         }
         println!(
-            "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  {}",
+            "{:>7}  {:<10}  {:<12}  {:>11}  {:>15}  {:>15}  {:>12}  {}",
             r.version,
             if r.in_keyring { "yes" } else { "NO" },
             check,
             r.uses.credentials,
             r.uses.service_secrets,
             r.uses.webhook_secrets,
+            r.uses.mail_links,
             if r.in_keyring {
                 ring.custody_of(r.version)
             } else {

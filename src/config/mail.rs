@@ -10,7 +10,7 @@ use std::time::Duration;
 pub struct MailArgs {
     /// The mail server links are e-mailed through: `smtp://host:port` (STARTTLS required
     /// unless the host is loopback) or `smtps://host:port`. Unset: keydrop sends no e-mail.
-    #[arg(long, env = "KEYDROP_SMTP_URL")]
+    #[arg(long, env = "KEYDROP_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The user keydrop signs in to the mail server as (with KEYDROP_SMTP_PASSWORD_FILE).
     #[arg(long, env = "KEYDROP_SMTP_USERNAME")]

@@ -294,39 +294,58 @@ pub fn reseal_service_secret(
     seal_service_secret(keyring, name, &secret)
 }
 
+/// Where a link in the mail outbox goes: its message, drop and recipient.
+#[derive(Debug, Clone, Copy)]
+pub struct MailBinding<'a> {
+    pub mail_id: &'a str,
+    pub drop_id: &'a str,
+    pub recipient: &'a str,
+}
+
+impl MailBinding<'_> {
+    fn aad(&self, key_version: i64) -> Vec<u8> {
+        format!(
+            "keydrop/mail-link/v1\0mail={}\0drop={}\0to={}\0kv={key_version}",
+            self.mail_id, self.drop_id, self.recipient
+        )
+        .into_bytes()
+    }
+}
+
 /// A link token in the mail outbox (SPEC §8.14), sealed directly under the active master key
-/// until the message is sent. The associated data names the outbox row, its drop and the key
-/// version, so a sealed link moved to another message or drop fails to open.
+/// until the message is sent. The associated data names the outbox row, its drop, its
+/// recipient and the key version, so a sealed link moved to another message or drop, or
+/// redirected to another address in the database, fails to open.
 pub fn seal_link(
     keyring: &Keyring,
-    mail_id: &str,
-    drop_id: &str,
+    to: MailBinding<'_>,
     token: &[u8],
 ) -> Result<SealedSecret, CryptoError> {
     let (version, kek) = keyring.active()?;
     Ok(SealedSecret {
         key_version: version,
-        sealed: seal(kek.bytes(), token, &link_aad(mail_id, drop_id, version))?,
+        sealed: seal(kek.bytes(), token, &to.aad(version))?,
     })
 }
 
 /// Open a link sealed by [`seal_link`].
 pub fn open_link(
     keyring: &Keyring,
-    mail_id: &str,
-    drop_id: &str,
+    to: MailBinding<'_>,
     sealed: &SealedSecret,
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let kek = keyring.get(sealed.key_version)?;
-    open(
-        kek.bytes(),
-        &sealed.sealed,
-        &link_aad(mail_id, drop_id, sealed.key_version),
-    )
+    open(kek.bytes(), &sealed.sealed, &to.aad(sealed.key_version))
 }
 
-fn link_aad(mail_id: &str, drop_id: &str, key_version: i64) -> Vec<u8> {
-    format!("keydrop/mail-link/v1\0mail={mail_id}\0drop={drop_id}\0kv={key_version}").into_bytes()
+/// Seal a queued link again under the active master key (`keys rewrap`).
+pub fn reseal_link(
+    keyring: &Keyring,
+    to: MailBinding<'_>,
+    sealed: &SealedSecret,
+) -> Result<SealedSecret, CryptoError> {
+    let token = open_link(keyring, to, sealed)?;
+    seal_link(keyring, to, &token)
 }
 
 #[cfg(test)]
@@ -336,13 +355,17 @@ mod aux_tests {
     #[test]
     fn a_sealed_link_opens_only_for_its_row() {
         let keyring = Keyring::single(super::super::keyring::MasterKey::generate().unwrap());
-        let sealed = seal_link(&keyring, "m1", "d1", b"token").unwrap();
-        assert_eq!(
-            &open_link(&keyring, "m1", "d1", &sealed).unwrap()[..],
-            b"token"
-        );
-        assert!(open_link(&keyring, "m2", "d1", &sealed).is_err());
-        assert!(open_link(&keyring, "m1", "d2", &sealed).is_err());
+        let to = |mail_id, drop_id, recipient| MailBinding {
+            mail_id,
+            drop_id,
+            recipient,
+        };
+        let sealed = seal_link(&keyring, to("m1", "d1", "a@x.example"), b"token").unwrap();
+        let open = |b| open_link(&keyring, b, &sealed);
+        assert_eq!(&open(to("m1", "d1", "a@x.example")).unwrap()[..], b"token");
+        assert!(open(to("m2", "d1", "a@x.example")).is_err());
+        assert!(open(to("m1", "d2", "a@x.example")).is_err());
+        assert!(open(to("m1", "d1", "b@x.example")).is_err());
         assert!(!sealed.sealed.windows(5).any(|w| w == b"token"));
     }
 

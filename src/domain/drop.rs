@@ -79,6 +79,9 @@ pub struct DropRecord {
     pub send_to: Option<String>,
     /// When a message with its current link last reached the mail server.
     pub link_sent_at: Option<i64>,
+    /// The hash its current link token is found by (not a secret: SHA-256 of 256 random
+    /// bits); a submission names the link it came through with it.
+    pub link_hash: String,
 }
 
 impl DropRecord {

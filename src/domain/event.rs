@@ -118,7 +118,8 @@ pub enum Event {
         /// The outbox message that carries the new link.
         mail: String,
     },
-    /// The mail server took a message with the drop's link (`reminder`: the reminder).
+    /// The mail server took a message with the drop's link (`reminder`: the reminder, whose
+    /// new link replaced the old one then; audited as `drop.reminded`).
     LinkSent {
         drop: String,
         mail: String,
@@ -349,7 +350,10 @@ impl Event {
             Self::DropExpired { .. } => "drop.expire",
             Self::DropLocked { .. } => "drop.lock",
             Self::LinkRenewed { .. } => "drop.link_renewed",
-            Self::LinkSent { .. } => "drop.link_sent",
+            Self::LinkSent {
+                reminder: false, ..
+            } => "drop.link_sent",
+            Self::LinkSent { reminder: true, .. } => "drop.reminded",
             Self::LinkUndelivered { .. } => "drop.link_undelivered",
             Self::AttemptReserved { .. } => "drop.attempt",
             Self::AttemptFailed { .. } => "drop.attempt_failed",
@@ -648,6 +652,7 @@ pub fn plain_words(action: &str) -> &'static str {
             "A new link replaced the old one (the old one answers \"a newer link was sent\")"
         }
         "drop.link_sent" => "Link e-mailed to the customer",
+        "drop.reminded" => "Reminder e-mailed, with a new link (the old one stopped working)",
         "drop.link_undelivered" => "The link e-mail could not be delivered",
         "drop.attempt" => "The customer sent a credential (one attempt used)",
         "drop.attempt_failed" => "It was refused (the customer was told why)",

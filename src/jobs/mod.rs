@@ -31,6 +31,10 @@ const HEALTH_BATCH: i64 = 100;
 /// Most messages one mail pass hands to the mail server (one at a time, each bounded by
 /// `mail::SEND_TIMEOUT`), and most reminders it queues.
 const MAIL_BATCH: i64 = 10;
+/// How long one mail pass may spend sending; the rest wait for the next pass, so reminders
+/// (queued first in each pass) stay within seconds of their moment however slow the mail
+/// server is.
+const MAIL_BUDGET: Duration = Duration::from_secs(20);
 /// Rows one sweep step handles per pass.
 const SWEEP_BATCH: i64 = 500;
 
@@ -77,6 +81,11 @@ pub async fn sweep(state: &Services) -> (PassReport, Option<&'static str>) {
     match state.store.destroy_retained(retain_ms, SWEEP_BATCH).await {
         Ok(n) => report.destroyed = n,
         Err(e) => fail("retention sweep", &e),
+    }
+    // The mail outbox, in every process (with or without a mail server): links of closed
+    // drops destroyed, messages past 24 h given up, old rows deleted.
+    if let Err(e) = state.sweep_mail(SWEEP_BATCH).await {
+        fail("mail outbox sweep", &e);
     }
     (report, failed)
 }
@@ -125,6 +134,14 @@ pub async fn health_pass(state: &Services) -> (usize, bool) {
 /// `KEYDROP_SMTP_URL`. The second value is false when the database failed us (a mail server
 /// that fails is retried later, and is no fault of this task).
 pub async fn mail_pass(state: &Services) -> (crate::service::mail::MailPass, bool) {
+    mail_pass_with(state, &|| {}).await
+}
+
+/// [`mail_pass`], calling `alive` after each message sent or tried.
+async fn mail_pass_with(
+    state: &Services,
+    alive: &(dyn Fn() + Send + Sync),
+) -> (crate::service::mail::MailPass, bool) {
     let mut ok = true;
     let reminders = match state.remind_due(MAIL_BATCH).await {
         Ok(n) => n,
@@ -134,7 +151,7 @@ pub async fn mail_pass(state: &Services) -> (crate::service::mail::MailPass, boo
             0
         }
     };
-    let mut pass = match state.send_mail_due(MAIL_BATCH).await {
+    let mut pass = match state.send_mail_due(MAIL_BATCH, MAIL_BUDGET, alive).await {
         Ok(pass) => pass,
         Err(e) => {
             tracing::error!(error = %e, "sending link e-mails failed");
@@ -150,7 +167,8 @@ async fn mailer(state: Arc<Services>, beat: Beat) -> Result<(), String> {
     let mut tick = ticker(state.settings.jobs.mail_poll);
     loop {
         tick.tick().await;
-        match mail_pass(&state).await {
+        let alive = || beat.pass();
+        match mail_pass_with(&state, &alive).await {
             (_, true) => beat.pass(),
             (_, false) => beat.failed("the mail outbox could not be read or written"),
         }
@@ -185,7 +203,9 @@ pub fn spawn(state: Arc<Services>, supervisor: &Supervisor) {
     );
     if state.mailer.is_some() {
         let m = state.clone();
-        let longest = crate::mail::SEND_TIMEOUT * u32::try_from(MAIL_BATCH).unwrap_or(10);
+        // A pass sends for at most MAIL_BUDGET, plus the one send under way then; each
+        // message beats.
+        let longest = MAIL_BUDGET + crate::mail::SEND_TIMEOUT + Duration::from_secs(5);
         supervisor.supervise_periodic(
             "mailer",
             state.settings.jobs.mail_poll * DEGRADED_AFTER_PASSES + longest,

@@ -25,8 +25,10 @@ pub struct LinkMail<'a> {
     pub contact: Option<&'a Contact>,
     /// `KEYDROP_SUPPORT_EMAIL`, when the drop names no contact.
     pub support: Option<&'a str>,
-    /// The one reminder rather than the first message.
-    pub reminder: bool,
+    /// Which message of the drop this is.
+    pub why: Why,
+    /// The drop's kind connects (Connect with Greenhouse) rather than takes a pasted key.
+    pub connect: bool,
     /// The brand's logo: its bytes and content type.
     pub logo: Option<(&'a [u8], &'a str)>,
     /// When it is sent (the `Date` header).
@@ -41,21 +43,78 @@ impl std::fmt::Debug for LinkMail<'_> {
     }
 }
 
+/// Which message of a drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The drop's first link.
+    First,
+    /// Staff sent a new link; the earlier one stopped working then.
+    Again,
+    /// The one reminder, with a new link that replaced the earlier one.
+    Reminder,
+}
+
 const LOGO_CID: &str = "brand-logo";
 
 impl LinkMail<'_> {
-    fn subject(&self) -> String {
-        if self.reminder {
-            format!(
-                "Reminder: {} is waiting for a Greenhouse credential for {}",
-                self.brand, self.org
-            )
+    /// What is asked of the customer, after "to": "hand over a Greenhouse credential" or
+    /// "connect Greenhouse".
+    fn task(&self) -> &'static str {
+        if self.connect {
+            "connect Greenhouse"
         } else {
-            format!(
-                "{} asks for a Greenhouse credential for {}",
-                self.brand, self.org
-            )
+            "hand over a Greenhouse credential"
         }
+    }
+
+    fn subject(&self) -> String {
+        let what = if self.connect {
+            "a Greenhouse connection"
+        } else {
+            "a Greenhouse credential"
+        };
+        match self.why {
+            Why::First => format!("{} asks for {what} for {}", self.brand, self.org),
+            Why::Again => format!("New link: {} asks for {what} for {}", self.brand, self.org),
+            Why::Reminder => format!(
+                "Reminder: {} is waiting for {what} for {}",
+                self.brand, self.org
+            ),
+        }
+    }
+
+    /// The opening sentences.
+    fn opening(&self) -> (String, Option<&'static str>) {
+        let first = match self.why {
+            Why::Reminder => format!(
+                "{} is still waiting for you to {} for {}.",
+                self.brand,
+                self.task(),
+                self.org
+            ),
+            Why::First | Why::Again => format!(
+                "{} asks you to {} for {} through this secure link.",
+                self.brand,
+                self.task(),
+                self.org
+            ),
+        };
+        let replaced = match self.why {
+            Why::First => None,
+            Why::Again => {
+                Some("This link replaces any link sent to you before, which no longer works.")
+            }
+            Why::Reminder => Some("Here is a new link; the one sent before no longer works."),
+        };
+        (first, replaced)
+    }
+
+    /// The host the link leads to, in plain words, so the reader can check it.
+    fn host(&self) -> String {
+        reqwest::Url::parse(self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     fn expiry(&self) -> String {
@@ -74,28 +133,26 @@ impl LinkMail<'_> {
     fn text(&self) -> String {
         let mut t = String::new();
         t.push_str("Hello,\n\n");
-        if self.reminder {
-            t.push_str(&format!(
-                "{} is still waiting for a Greenhouse credential for {}. Here is a new link; \
-                 the one sent before no longer works.\n\n",
-                self.brand, self.org
-            ));
-        } else {
-            t.push_str(&format!(
-                "{} asks you to hand over a Greenhouse credential for {} through this secure \
-                 link.\n\n",
-                self.brand, self.org
-            ));
+        let (first, replaced) = self.opening();
+        t.push_str(&first);
+        if let Some(r) = replaced {
+            t.push(' ');
+            t.push_str(r);
         }
+        t.push_str("\n\n");
         if let Some(note) = self.note {
             t.push_str(&format!("Their note: {note}\n\n"));
         }
         t.push_str(&format!("{}\n\n", self.url));
         t.push_str(&format!(
-            "This link works once and expires on {}. Do not forward it: whoever opens it can \
-             hand over a credential for {}.\n\n",
+            "The link leads to {}. It works once and expires on {}. Do not forward it: whoever \
+             opens it can {} for {}. {} will never ask you to send a credential by e-mail: do \
+             not reply with one.\n\n",
+            self.host(),
             self.expiry(),
-            self.org
+            self.task(),
+            self.org,
+            self.brand
         ));
         match self.ask() {
             Some((who, _)) => t.push_str(&format!(
@@ -107,13 +164,14 @@ impl LinkMail<'_> {
             )),
         }
         t.push_str(&format!(
-            "\n{} sent this message through keydrop. It contains no tracking.\n",
+            "\n{} sent this message through keydrop.\n",
             self.brand
         ));
         t
     }
 
-    fn html(&self) -> Markup {
+    /// The HTML part (also for looking at it in a browser).
+    pub fn html(&self) -> Markup {
         let p = "margin:0 0 16px 0;font:16px/1.5 -apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1f2328";
         html! {
             (PreEscaped("<!DOCTYPE html>"))
@@ -131,16 +189,10 @@ impl LinkMail<'_> {
                             p style={ (p) ";font-weight:600" } { (self.brand) }
                         }
                         p style=(p) { "Hello," }
-                        @if self.reminder {
-                            p style=(p) {
-                                (self.brand) " is still waiting for a Greenhouse credential for "
-                                strong { (self.org) } ". Here is a new link; the one sent before no longer works."
-                            }
-                        } @else {
-                            p style=(p) {
-                                (self.brand) " asks you to hand over a Greenhouse credential for "
-                                strong { (self.org) } " through this secure link."
-                            }
+                        @let (first, replaced) = self.opening();
+                        p style=(p) {
+                            (first)
+                            @if let Some(r) = replaced { " " strong { (r) } }
                         }
                         @if let Some(note) = self.note {
                             p style={ (p) ";padding:12px;background:#f6f8fa;border-left:3px solid #0969da" } {
@@ -156,9 +208,10 @@ impl LinkMail<'_> {
                             "Or copy this address into your browser: " (self.url)
                         }
                         p style=(p) {
-                            "This link " strong { "works once" } " and expires on "
+                            "The link leads to " strong { (self.host()) } ". It " strong { "works once" } " and expires on "
                             strong { (self.expiry()) } ". "
-                            strong { "Do not forward it:" } " whoever opens it can hand over a credential for " (self.org) "."
+                            strong { "Do not forward it:" } " whoever opens it can " (self.task()) " for " (self.org) ". "
+                            (self.brand) " will never ask you to send a credential by e-mail: do not reply with one."
                         }
                         @match self.ask() {
                             Some((who, email)) => p style=(p) {
@@ -171,7 +224,7 @@ impl LinkMail<'_> {
                             },
                         }
                         p style={ (p) ";font-size:13px;color:#57606a;margin:0" } {
-                            (self.brand) " sent this message through keydrop. It contains no tracking."
+                            (self.brand) " sent this message through keydrop."
                         }
                     }
                 }
@@ -233,7 +286,8 @@ mod tests {
             expires_at: 1_796_000_000_000,
             contact,
             support: None,
-            reminder: false,
+            why: Why::First,
+            connect: false,
             logo: None,
             now_ms: 1_795_000_000_000,
         }
@@ -255,6 +309,10 @@ mod tests {
             assert!(body.contains("https://keys.acme.example/d/TOKEN"));
             assert!(body.contains("UTC"));
             assert!(body.contains("Do not forward it"));
+            assert!(body
+                .replace("<strong>", "")
+                .contains("The link leads to keys.acme.example"));
+            assert!(body.contains("never ask you to send a credential by e-mail"));
             assert!(body.contains("dana@acme.example"));
         }
         assert!(html.contains("Customer &lt;Inc&gt;"), "escaped");
@@ -272,7 +330,7 @@ mod tests {
         let mut m = mail(&from, None);
         let png = [0x89, b'P', b'N', b'G'];
         m.logo = Some((&png, "image/png"));
-        m.reminder = true;
+        m.why = Why::Reminder;
         let raw = String::from_utf8(compose(&m).unwrap().formatted()).unwrap();
         assert!(raw.contains("multipart/related"));
         assert!(raw.contains("Content-ID: <brand-logo>"));

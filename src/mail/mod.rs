@@ -9,7 +9,7 @@
 
 mod message;
 
-pub use message::{compose, LinkMail};
+pub use message::{compose, LinkMail, Why};
 
 use crate::config::{SmtpSecurity, SmtpSettings};
 use lettre::transport::smtp::authentication::Credentials;

@@ -13,7 +13,7 @@
 //! link token's hash. The text is composed at sending and never stored.
 
 use super::{ServiceError, Services};
-use crate::crypto::cipher::{open_link, seal_link, SealedSecret};
+use crate::crypto::cipher::{open_link, reseal_link, seal_link, MailBinding, SealedSecret};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::link::LinkToken;
 use crate::crypto::random;
@@ -40,7 +40,8 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     STEPS_S.get(i).copied().unwrap_or(3600) * 1000
 }
 
-/// The outbox row for `link` of drop `drop_id`, the link sealed for it.
+/// The outbox row for `link` of drop `drop_id`, the link sealed for it (and, for a reminder,
+/// its hash, which becomes the drop's link once the reminder is sent).
 pub fn new_mail(
     keyring: &Keyring,
     drop_id: &str,
@@ -51,16 +52,22 @@ pub fn new_mail(
     now: i64,
 ) -> Result<NewMail, ServiceError> {
     let id = format!("mail_{}", random::uuid()?.simple());
-    let sealed = seal_link(keyring, &id, drop_id, link.reveal().as_bytes())?;
+    let binding = MailBinding {
+        mail_id: &id,
+        drop_id,
+        recipient: to,
+    };
+    let sealed = seal_link(keyring, binding, link.reveal().as_bytes())?;
     Ok(NewMail {
-        id,
         drop_id: drop_id.to_owned(),
         purpose,
         recipient: to.to_owned(),
         key_version: sealed.key_version,
         sealed_link: sealed.sealed,
+        new_token_hash: (purpose == Purpose::Reminder).then(|| link.hash()),
         give_up_at: now.saturating_add(GIVE_UP_AFTER_MS),
         created_by: actor.to_owned(),
+        id,
     })
 }
 
@@ -112,7 +119,7 @@ pub async fn send_again(
     let Some(to) = to.or_else(|| drop.send_to.clone()) else {
         return Ok(SentAgain::NoRecipient);
     };
-    match rotate(store, keyring, &drop, &to, Purpose::Link, origin).await? {
+    match rotate(store, keyring, &drop, &to, Purpose::Again, origin).await? {
         Rotated::Done => {}
         Rotated::NotOpen => {
             let now = store.drop_by_id(id).await?.unwrap_or(drop);
@@ -126,7 +133,8 @@ pub async fn send_again(
     Ok(SentAgain::Queued(drop))
 }
 
-/// A new link for `drop`, queued to `to`, the old one replaced: one audited transaction.
+/// A new link for `drop`, queued to `to`: for staff (`Again`) the old link is replaced at
+/// once; for a reminder once the reminder is sent. One audited transaction.
 async fn rotate(
     store: &Store,
     keyring: &Keyring,
@@ -148,12 +156,55 @@ async fn rotate(
     let audit = origin.entry(Event::LinkRenewed {
         drop: drop.id.clone(),
         reason: match purpose {
-            Purpose::Link => "send",
+            Purpose::Link | Purpose::Again => "send",
             Purpose::Reminder => "reminder",
         },
         mail: mail.id.clone(),
     });
-    Ok(store.rotate_link(&link.hash(), &mail, &audit).await?)
+    Ok(match purpose {
+        Purpose::Reminder => store.queue_reminder(&mail, &audit).await?,
+        Purpose::Link | Purpose::Again => store.rotate_link(&link.hash(), &mail, &audit).await?,
+    })
+}
+
+/// Seal the link of every queued message under the active master key (`keys rewrap`);
+/// returns how many. A message sent or withdrawn meanwhile is left as it is; one whose
+/// link does not open is left for the sender to give up (named in the error log).
+pub async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<usize, ServiceError> {
+    let active = keyring.active_version();
+    let mut after = String::new();
+    let mut n = 0;
+    loop {
+        let batch = store.mail_to_reseal(active, &after, 200).await?;
+        let Some(last) = batch.last() else {
+            return Ok(n);
+        };
+        after = last.id.clone();
+        for m in &batch {
+            let to = MailBinding {
+                mail_id: &m.id,
+                drop_id: &m.drop_id,
+                recipient: &m.recipient,
+            };
+            let sealed = SealedSecret {
+                key_version: m.key_version,
+                sealed: m.sealed_link.clone(),
+            };
+            match reseal_link(keyring, to, &sealed) {
+                Ok(new) => {
+                    if store
+                        .reseal_mail(&m.id, m.key_version, new.key_version, &new.sealed)
+                        .await?
+                    {
+                        n += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(mail = %m.id, error = %e, "a queued e-mail's link does not open")
+                }
+            }
+        }
+    }
 }
 
 /// What one sending pass did.
@@ -183,7 +234,7 @@ impl Services {
         let (Some(before), Some(_)) = (self.settings.reminder_before, &self.mailer) else {
             return Ok(0);
         };
-        let before_ms = i64::try_from(before.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = i64::try_from(before.as_millis()).unwrap_or(i64::MAX / 4);
         let mut queued = 0;
         for drop in self.store.reminders_due(before_ms, limit).await? {
             let Some(to) = drop.send_to.clone() else {
@@ -205,22 +256,34 @@ impl Services {
         Ok(queued)
     }
 
-    /// Hand up to `limit` due messages to the mail server, one at a time: each leased first
-    /// (several processes never send one message at once), sent, then marked sent with its
-    /// sealed link destroyed and `drop.link_sent` (or `drop.reminded`) audited — or retried
-    /// with backoff, or given up after 24 h or a lasting refusal (`drop.link_undelivered`).
-    pub async fn send_mail_due(&self, limit: i64) -> Result<MailPass, ServiceError> {
+    /// Hand due messages to the mail server, one at a time, for at most `budget` (then the
+    /// rest wait for the next pass): each leased first (several processes never send one
+    /// message at once), sent, then marked sent with its sealed link destroyed and
+    /// `drop.link_sent` (`drop.reminded`) audited — or retried with backoff, or given up
+    /// after 24 h or a lasting refusal (`drop.link_undelivered`). `beat` is called after
+    /// each message (the task's heartbeat: a slow mail server is not a stuck task).
+    pub async fn send_mail_due(
+        &self,
+        limit: i64,
+        budget: std::time::Duration,
+        beat: &(dyn Fn() + Send + Sync),
+    ) -> Result<MailPass, ServiceError> {
         let mut pass = MailPass::default();
         let Some(mailer) = &self.mailer else {
             return Ok(pass);
         };
+        let started = std::time::Instant::now();
         for id in self.store.mail_due(limit).await? {
-            let Some(mail) = self.store.claim_mail(&id, LEASE_MS).await? else {
+            if started.elapsed() >= budget {
+                break;
+            }
+            let lease = random::uuid()?.simple().to_string();
+            let Some(mail) = self.store.claim_mail(&id, &lease, LEASE_MS).await? else {
                 continue;
             };
             let now = self.store.now_ms();
             if !mail.drop.accepts_input(now) {
-                self.store.cancel_mail(&mail.id).await?;
+                self.store.cancel_mail(&mail).await?;
                 pass.cancelled += 1;
                 continue;
             }
@@ -237,14 +300,16 @@ impl Services {
                         reminder: mail.purpose == Purpose::Reminder,
                         attempts: mail.attempts,
                     });
-                    self.store.mail_sent(&mail.id, &drop, &audit).await?;
+                    if !self.store.mail_sent(&mail, &audit).await? {
+                        tracing::warn!(mail = %mail.id, drop = %drop, "a link e-mail was sent after its lease ended or it was withdrawn");
+                    }
                     tracing::info!(mail = %mail.id, drop = %drop, attempts = mail.attempts, "link e-mailed");
                     self.metrics.record_mail("sent");
                     pass.sent += 1;
                 }
                 Err(SendError::Transient(why)) if now < mail.give_up_at => {
                     let next = now.saturating_add(backoff_ms(mail.attempts));
-                    self.store.mail_retry(&mail.id, next, &why).await?;
+                    self.store.mail_retry(&mail, next, &why).await?;
                     tracing::warn!(mail = %mail.id, drop = %drop, attempts = mail.attempts, reason = %why, "link e-mail not sent; will retry");
                     self.metrics.record_mail("retried");
                     pass.retried += 1;
@@ -256,14 +321,38 @@ impl Services {
                         reason: why.clone(),
                         attempts: mail.attempts,
                     });
-                    self.store.mail_failed(&mail.id, &why, &audit).await?;
+                    self.store
+                        .mail_failed(&mail.id, Some(&mail.lease), &why, &audit)
+                        .await?;
                     tracing::error!(mail = %mail.id, drop = %drop, attempts = mail.attempts, reason = %why, "link e-mail given up");
                     self.metrics.record_mail("failed");
                     pass.failed += 1;
                 }
             }
+            beat();
         }
         Ok(pass)
+    }
+
+    /// The outbox's upkeep, in every process whether it sends e-mail or not: messages of
+    /// drops that closed are withdrawn (their links destroyed), messages past their 24 h that
+    /// nobody holds are given up (audited), old rows are deleted. Returns how many were
+    /// given up.
+    pub async fn sweep_mail(&self, limit: i64) -> Result<usize, ServiceError> {
+        let mut given_up = 0;
+        for (id, drop, attempts) in self.store.sweep_mail(limit).await? {
+            let why = "not sent within 24 hours";
+            let audit = Origin::system().entry(Event::LinkUndelivered {
+                drop,
+                mail: id.clone(),
+                reason: why.into(),
+                attempts,
+            });
+            if self.store.mail_failed(&id, None, why, &audit).await? {
+                given_up += 1;
+            }
+        }
+        Ok(given_up)
     }
 
     /// The message for a claimed row: its sealed link opened (fail closed: a link that does
@@ -281,7 +370,12 @@ impl Services {
             key_version: version,
             sealed: blob,
         };
-        let token = open_link(&self.keyring, &mail.id, &mail.drop.id, &sealed)
+        let to = MailBinding {
+            mail_id: &mail.id,
+            drop_id: &mail.drop.id,
+            recipient: &mail.recipient,
+        };
+        let token = open_link(&self.keyring, to, &sealed)
             .map_err(|_| "its sealed link does not open with this keyring".to_owned())?;
         let token = std::str::from_utf8(&token).map_err(|_| "its sealed link is damaged")?;
         let url = zeroize::Zeroizing::new(format!("{}/d/{token}", self.settings.public_url));
@@ -298,7 +392,16 @@ impl Services {
             expires_at: mail.drop.expires_at,
             contact: mail.drop.contact.as_ref(),
             support: s.support_email.as_deref(),
-            reminder: mail.purpose == Purpose::Reminder,
+            why: match mail.purpose {
+                Purpose::Link => crate::mail::Why::First,
+                Purpose::Again => crate::mail::Why::Again,
+                Purpose::Reminder => crate::mail::Why::Reminder,
+            },
+            connect: self
+                .checker
+                .kinds()
+                .get(mail.drop.kind)
+                .is_some_and(|k| k.intake() == crate::greenhouse::kinds::Intake::Connect),
             logo: logo
                 .as_deref()
                 .zip(s.brand_logo.as_ref().map(|l| l.content_type())),

@@ -155,7 +155,7 @@ pub(crate) fn live_checks(now: &str) -> String {
 
 pub(super) const COLUMNS: &str =
     "id, org, note, kind, profile, state, created_at, expires_at, attempts, max_attempts, credential_id, \
-     contact_name, contact_email, external_id, metadata, release, replaces, send_to, link_sent_at";
+     contact_name, contact_email, external_id, metadata, release, replaces, send_to, link_sent_at, token_hash";
 
 /// Whether an insert failed on [`LIVE_EXTERNAL_ID`]: PostgreSQL names the
 /// index; SQLite names the column it covers.
@@ -192,8 +192,9 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO drops (id, token_hash, org, note, kind, profile, state, created_at, expires_at, \
              attempts, max_attempts, credential_id, created_by, updated_at, \
-             contact_name, contact_email, external_id, metadata, release, replaces, send_to) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15, $16, $17)",
+             contact_name, contact_email, external_id, metadata, release, replaces, send_to, \
+             emailed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, 0, $9, NULL, $10, $7, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&d.id)
         .bind(&d.token_hash)
@@ -212,6 +213,7 @@ impl Store {
         .bind(d.release.as_str())
         .bind(d.replaces.as_deref())
         .bind(d.mail.as_ref().map(|m| m.recipient.as_str()))
+        .bind(d.mail.as_ref().map(|_| now))
         .execute(tx.conn())
         .await;
         match inserted {
@@ -357,21 +359,25 @@ impl Store {
     /// attempts are all taken.
     pub async fn reserve_attempt(
         &self,
-        id: &str,
+        drop: &DropRecord,
         hold_ms: i64,
         audit: &AuditEntry,
     ) -> Result<Option<DropRecord>> {
         let mut tx = self.begin_audited().await?;
         let now = tx.now_ms();
+        // Through the link it was posted to: a link replaced meanwhile (send again, a
+        // reminder) takes nothing.
         let sql = format!(
             "UPDATE drops SET attempts = attempts + 1, checking = {} + 1, checking_until = $3, updated_at = $1 \
-             WHERE id = $2 AND state = 'open' AND expires_at > $1 AND attempts < max_attempts RETURNING {COLUMNS}",
+             WHERE id = $2 AND token_hash = $4 AND state = 'open' AND expires_at > $1 \
+             AND attempts < max_attempts RETURNING {COLUMNS}",
             live_checks("$1")
         );
         let Some(row) = sqlx::query(&sql)
             .bind(now)
-            .bind(id)
+            .bind(&drop.id)
             .bind(now.saturating_add(hold_ms))
+            .bind(&drop.link_hash)
             .fetch_optional(tx.conn())
             .await?
         else {
@@ -568,5 +574,6 @@ pub(crate) fn drop_from_row(row: &AnyRow) -> Result<DropRecord> {
         replaces: row.try_get("replaces")?,
         send_to: row.try_get("send_to")?,
         link_sent_at: row.try_get("link_sent_at")?,
+        link_hash: row.try_get("token_hash")?,
     })
 }

@@ -36,11 +36,13 @@ pub struct KeyUses {
     pub credentials: i64,
     pub service_secrets: i64,
     pub webhook_secrets: i64,
+    /// Links of e-mails still queued (SPEC §8.14), sealed until sent.
+    pub mail_links: i64,
 }
 
 impl KeyUses {
     pub fn total(&self) -> i64 {
-        self.credentials + self.service_secrets + self.webhook_secrets
+        self.credentials + self.service_secrets + self.webhook_secrets + self.mail_links
     }
 }
 
@@ -48,8 +50,9 @@ impl std::fmt::Display for KeyUses {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} credential(s), {} service secret(s), {} webhook signing secret(s)",
-            self.credentials, self.service_secrets, self.webhook_secrets
+            "{} credential(s), {} service secret(s), {} webhook signing secret(s), {} queued \
+             e-mail link(s)",
+            self.credentials, self.service_secrets, self.webhook_secrets, self.mail_links
         )
     }
 }
@@ -72,7 +75,9 @@ const USES: &str = "\
     UNION ALL SELECT 's', key_version, COUNT(*) FROM service_secrets GROUP BY key_version \
     UNION ALL SELECT 'w', secret_version, COUNT(*) FROM webhook_endpoints GROUP BY secret_version \
     UNION ALL SELECT 'w', previous_version, COUNT(*) FROM webhook_endpoints \
-      WHERE previous_version IS NOT NULL AND previous_until > $1 GROUP BY previous_version";
+      WHERE previous_version IS NOT NULL AND previous_until > $1 GROUP BY previous_version \
+    UNION ALL SELECT 'm', key_version, COUNT(*) FROM mail_outbox \
+      WHERE key_version IS NOT NULL GROUP BY key_version";
 
 impl Store {
     /// Audit a start whose key custodies unwrapped `versions` (SPEC §14).
@@ -103,6 +108,7 @@ impl Store {
             match what.as_str() {
                 "c" => u.credentials += n,
                 "s" => u.service_secrets += n,
+                "m" => u.mail_links += n,
                 _ => u.webhook_secrets += n,
             }
         }

@@ -31,7 +31,7 @@ pub use delivery::{Sealed, SecretRead, Want};
 pub use drops::{DropFilter, NewDrop};
 pub use lifecycle::{next_slot as next_health_slot, Need, Renewing, TokenLease};
 pub use lifecycle::{AckResult, CheckBy, Lease, NewCredential, OpenFailure};
-pub use mail::{ClaimedMail, MailRow, NewMail, Purpose, Rotated};
+pub use mail::{ClaimedMail, MailRow, NewMail, Purpose, Rotated, SealedMail};
 pub use tokens::TokenRecord;
 
 use crate::clock::SharedClock;

@@ -17,6 +17,8 @@ pub enum PageError {
     Gone(GoneReason),
     /// 410: a newer link replaced this one (SPEC §15); the drop, whose contact the page names.
     Replaced(Box<crate::domain::drop::DropRecord>),
+    /// 410: an old link of a drop that no longer takes input: as the drop's state says.
+    Closed(Box<crate::domain::drop::DropRecord>),
     /// 429: too many posts from this address; seconds to wait.
     RateLimited(u64),
     /// 415: not a form post.
@@ -62,7 +64,7 @@ impl PageError {
     /// The drop the error concerns, when the caller could not know it (a replaced link).
     pub fn drop(&self) -> Option<&crate::domain::drop::DropRecord> {
         match self {
-            Self::Replaced(drop) => Some(drop),
+            Self::Replaced(drop) | Self::Closed(drop) => Some(drop),
             _ => None,
         }
     }
@@ -70,7 +72,7 @@ impl PageError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Gone(_) | Self::Replaced(_) => StatusCode::GONE,
+            Self::Gone(_) | Self::Replaced(_) | Self::Closed(_) => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -96,6 +98,10 @@ impl PageError {
             Self::NotFound => pages::not_found_page(ctx),
             Self::Gone(reason) => pages::gone_page(ctx, *reason),
             Self::Replaced(_) => pages::gone_page(ctx, GoneReason::Replaced),
+            Self::Closed(drop) => match Self::gone(drop.state) {
+                Self::Gone(reason) => pages::gone_page(ctx, reason),
+                _ => pages::gone_page(ctx, GoneReason::Expired),
+            },
             Self::RateLimited(wait) => pages::rate_limited_page(ctx, *wait),
             Self::UnsupportedForm => error(
                 "Unsupported form",

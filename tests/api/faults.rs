@@ -208,7 +208,12 @@ async fn a_check_left_in_flight_by_a_dead_process_ends_by_time(backend: Backend)
     let (b, _) = new_link(&app, json!({"org": "B", "max_attempts": 1})).await;
     for id in [&a, &b] {
         let audit = AuditEntry::untyped("public", "drop.attempt", format!("drop:{id}"));
-        let reserved = app.store.reserve_attempt(id, 60_000, &audit).await.unwrap();
+        let drop = app.store.drop_by_id(id).await.unwrap().unwrap();
+        let reserved = app
+            .store
+            .reserve_attempt(&drop, 60_000, &audit)
+            .await
+            .unwrap();
         assert!(reserved.is_some());
         // …and the process is gone: nothing ends this check.
     }

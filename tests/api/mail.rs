@@ -40,6 +40,7 @@ with_smtpd!(
     sending_again_replaces_the_link,
     a_mail_server_that_is_down_loses_nothing_and_sends_nothing_twice,
     a_relink_is_emailed,
+    queued_links_move_with_keys_rewrap,
     the_cli_queues_and_a_killed_server_loses_nothing,
     the_console_emails_and_sends_again,
 );
@@ -210,8 +211,10 @@ async fn a_link_is_emailed_reminded_once_and_submitted(backend: Backend) {
         audit(&app, "drop.link_renewed").await[0]["details"]["reason"],
         "reminder"
     );
-    let sent = audit(&app, "drop.link_sent").await;
-    assert_eq!(sent.len(), 2);
+    assert_eq!(audit(&app, "drop.link_sent").await.len(), 1);
+    let reminded = audit(&app, "drop.reminded").await;
+    assert_eq!(reminded.len(), 1);
+    assert_eq!(reminded[0]["details"]["purpose"], "reminder");
     // One reminder only.
     app.clock.as_ref().unwrap().advance(DAY / 4);
     assert_eq!(pass(&app).await, Default::default());
@@ -264,8 +267,21 @@ async fn sending_again_replaces_the_link(backend: Backend) {
         200,
         "a refused send changes nothing"
     );
+    // A submission that found the drop through the first link before it was replaced:
+    let stale = app.store.drop_by_id(id).await.unwrap().unwrap();
     let (status, body) = send(&app, id, Some(json!({ "send_to": "ops@globex.example" }))).await;
     assert_eq!(status, 200, "{body}");
+    // … takes no attempt once it is (the reservation names the link).
+    let reserved = app
+        .store
+        .reserve_attempt(
+            &stale,
+            60_000,
+            &keydrop::domain::audit::AuditEntry::untyped("test", "drop.attempt", "t"),
+        )
+        .await
+        .unwrap();
+    assert!(reserved.is_none(), "a replaced link reserved an attempt");
     assert_eq!(body["send_to"], "ops@globex.example");
     assert!(
         body.get("url").is_none(),
@@ -292,6 +308,8 @@ async fn sending_again_replaces_the_link(backend: Backend) {
     let third = link_in(&m[1]);
     remember_secret(link_token(&third));
     assert_eq!(header(&m[1], "To"), Some("ops@globex.example"));
+    assert!(header(&m[1], "Subject").unwrap().starts_with("New link:"));
+    assert!(unfold_qp(&m[1]).contains("replaces any link sent to you before"));
     assert_eq!(app.page(&TestApp::link_path(&second)).await.0, 410);
     assert_eq!(app.page(&TestApp::link_path(&third)).await.0, 200);
     assert_eq!(audit(&app, "drop.link_renewed").await.len(), 3);
@@ -373,6 +391,9 @@ async fn a_mail_server_that_is_down_loses_nothing_and_sends_nothing_twice(backen
         pass(&app).await
     };
     assert_eq!(p.retried, 3);
+    // While queued, each link is sealed under the keyring: `keys status` counts them.
+    let uses = app.store.key_uses().await.unwrap();
+    assert_eq!(uses[&1].mail_links, 3, "{uses:?}");
     // Back: every message arrives once; later passes send nothing more.
     smtpd.restart().await;
     app.clock.as_ref().unwrap().advance(Duration::from_secs(31));
@@ -392,8 +413,28 @@ async fn a_mail_server_that_is_down_loses_nothing_and_sends_nothing_twice(backen
     let refs: Vec<&str> = urls.iter().map(String::as_str).collect();
     no_link_at_rest(&app, &refs).await;
 
-    // Down for good: given up after 24 h, audited, its link destroyed, never sent.
+    assert_eq!(app.store.key_uses().await.unwrap()[&1].mail_links, 0);
+
+    // A drop revoked while its message waits: the sweep destroys the sealed link at once.
     smtpd.stop();
+    let d = app
+        .create_drop(json!({ "org": "Revoked", "send_to": "it@revoked.example" }))
+        .await;
+    let revoked_url = d["url"].as_str().unwrap().to_owned();
+    let status = app
+        .post(
+            &format!("/api/v1/drops/{}/revoke", d["id"].as_str().unwrap()),
+            Some(&app.admin_token),
+        )
+        .fetch_status()
+        .await;
+    assert_eq!(status, 200);
+    app.state.sweep_mail(100).await.unwrap();
+    no_link_at_rest(&app, &[&revoked_url]).await;
+    assert_eq!(app.store.key_uses().await.unwrap()[&1].mail_links, 0);
+    assert_eq!(pass(&app).await.sent, 0);
+
+    // Down for good: given up after 24 h, audited, its link destroyed, never sent.
     let d = app
         .create_drop(
             json!({ "org": "Late", "expires_in": 7 * 86_400, "send_to": "it@late.example" }),
@@ -747,7 +788,8 @@ async fn send_starttls(smtpd: &Smtpd) -> String {
         expires_at: 0,
         contact: None,
         support: None,
-        reminder: false,
+        why: keydrop::mail::Why::First,
+        connect: false,
         logo: None,
         now_ms: 0,
     })
@@ -759,4 +801,37 @@ async fn send_starttls(smtpd: &Smtpd) -> String {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(smtpd.messages().is_empty());
     why
+}
+
+/// `keys rewrap` seals the links of queued messages under the active version too, so
+/// `keys status` can show a version unused and it can be removed (the runbook of SPEC §14).
+async fn queued_links_move_with_keys_rewrap(backend: Backend) {
+    let smtpd = Smtpd::on(crate::support::processes::free_port());
+    let app = app_with(backend, &smtpd).await;
+    for i in 0..2 {
+        app.create_drop(json!({ "org": format!("Org {i}"), "send_to": "it@customer.example" }))
+            .await;
+    }
+    assert_eq!(app.store.key_uses().await.unwrap()[&1].mail_links, 2);
+    let ring_file = app.db.store_settings().keyring_file;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring.json");
+    std::fs::copy(&ring_file, &path).unwrap();
+    let mut ring = keydrop::crypto::keyring::Keyring::read(&path).unwrap();
+    assert_eq!(ring.rotate(&path).unwrap(), 2);
+    assert_eq!(
+        keydrop::service::mail::reseal_all(&app.store, &ring)
+            .await
+            .unwrap(),
+        2
+    );
+    let uses = app.store.key_uses().await.unwrap();
+    assert_eq!(uses.get(&1).map_or(0, |u| u.mail_links), 0, "{uses:?}");
+    assert_eq!(uses[&2].mail_links, 2);
+    assert_eq!(
+        keydrop::service::mail::reseal_all(&app.store, &ring)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -224,6 +224,9 @@ impl Services {
                     Outcomes::Accepted { drop, .. } => drop.clone(),
                     Outcomes::Rejected(r) => r.drop.clone(),
                     Outcomes::Gone(s) => return Ok(Callback::Gone(drop, *s)),
+                    // Only if the link was replaced in the instant between the callback's
+                    // read and its reservation: closed to this connection.
+                    Outcomes::Replaced(_) => return Ok(Callback::Gone(drop, DropState::Expired)),
                 };
                 Callback::Done(after, outcome)
             }

@@ -98,6 +98,8 @@ pub enum Outcomes {
     Rejected(Rejection),
     /// 410: the drop no longer accepts input.
     Gone(DropState),
+    /// 410: a newer link replaced the one posted to (the drop, whose contact the page names).
+    Replaced(Box<DropRecord>),
 }
 
 /// What a post of a drop's form came to.
@@ -165,7 +167,7 @@ impl Services {
                 self.metrics.submission(kind, verification.outcome.as_str())
             }
             Outcomes::Rejected(r) => self.metrics.submission(kind, r.outcome),
-            Outcomes::Gone(_) => {}
+            Outcomes::Gone(_) | Outcomes::Replaced(_) => {}
         }
     }
 
@@ -224,7 +226,7 @@ impl Services {
         });
         let Some(drop) = self
             .store
-            .reserve_attempt(&drop.id, self.check_hold_ms(), &reserve)
+            .reserve_attempt(drop, self.check_hold_ms(), &reserve)
             .await?
         else {
             return Ok(Attempted::Done(Box::new(self.gone(drop).await?)));
@@ -431,6 +433,8 @@ impl Services {
         let now = self.store.drop_by_id(&drop.id).await?;
         Ok(Outcomes::Gone(match now {
             Some(d) if d.state != DropState::Open => d.state,
+            // A newer link replaced the one this came through.
+            Some(d) if d.link_hash != drop.link_hash => return Ok(Outcomes::Replaced(Box::new(d))),
             // Open, but every attempt is taken by checks still running: it
             // ends submitted or locked, either way closed to this one.
             Some(d) if d.attempts >= d.max_attempts => DropState::Locked,

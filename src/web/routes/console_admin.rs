@@ -511,13 +511,13 @@ pub async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
             (nav(&person)) (admin_nav())
             div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {
                 caption { "Master key versions" }
-                thead { tr { th scope="col" { "Version" } th scope="col" { "In this keyring" } th scope="col" { "Kept by" } th scope="col" { "Check value" } th scope="col" { "Credentials" } th scope="col" { "Service secrets" } th scope="col" { "Webhook secrets" } } }
+                thead { tr { th scope="col" { "Version" } th scope="col" { "In this keyring" } th scope="col" { "Kept by" } th scope="col" { "Check value" } th scope="col" { "Credentials" } th scope="col" { "Service secrets" } th scope="col" { "Webhook secrets" } th scope="col" { "E-mail links" } } }
                 tbody { @for k in &keys { tr {
                     td { (k.version) }
                     td { @if k.in_keyring { "yes" } @else { strong { "missing" } } }
                     td { @if k.in_keyring { code { (state.keyring.custody_of(k.version)) } } @else { "—" } }
                     td { @match k.check_matches { Some(true) => "matches", Some(false) => strong { "MISMATCH" }, None => "not recorded" } }
-                    td { (k.uses.credentials) } td { (k.uses.service_secrets) } td { (k.uses.webhook_secrets) }
+                    td { (k.uses.credentials) } td { (k.uses.service_secrets) } td { (k.uses.webhook_secrets) } td { (k.uses.mail_links) }
                 } } }
             } }
             div.table-wrap tabindex="0" role="region" aria-label="Table (scrolls sideways on narrow screens)" { table {

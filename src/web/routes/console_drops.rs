@@ -598,7 +598,7 @@ fn link_created(
 pub async fn relink(
     req: HttpRequest,
     id: web::Path<String>,
-    form: web::Form<Token>,
+    form: web::Form<SendForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     use service::drops::RelinkError;
@@ -618,7 +618,10 @@ pub async fn relink(
         &state.store,
         &state.checker,
         &cid,
-        service::drops::RelinkRequest::default(),
+        service::drops::RelinkRequest {
+            send_to: Some(form.send_to.trim().to_owned()).filter(|t| !t.is_empty()),
+            ..service::drops::RelinkRequest::default()
+        },
         &origin(&person, &req),
         &state.settings.public_url,
         state.mail_keyring(),
@@ -764,6 +767,10 @@ pub async fn detail(
                     } @else if person.role.may(Capability::ManageDrops) {
                         form method="post" action={ "/console/drops/" (drop.id) "/relink" } {
                             input type="hidden" name="csrf_token" value=(token);
+                            @if state.mailer.is_some() {
+                                label for="relink_send_to" { "E-mail the new link to (optional)" }
+                                input #relink_send_to type="email" name="send_to" maxlength="254" value=(drop.send_to.as_deref().unwrap_or(""));
+                            }
                             p.hint { "Relinking makes a new link for " (drop.org) " with the same permissions. Once Greenhouse verifies the credential handed over through it, that one replaces this one." }
                             button.button.button-secondary type="submit" { "Relink" }
                         }

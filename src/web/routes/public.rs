@@ -81,7 +81,12 @@ async fn find_drop(
                         .await
                         .map_err(|e| PageError::internal(&e))?
                     {
-                        Some(d) => PageError::Replaced(Box::new(d)),
+                        // Only while the drop still takes input through its newer link;
+                        // after, its real state (received, expired, revoked, locked).
+                        Some(d) if d.accepts_input(state.store.now_ms()) => {
+                            PageError::Replaced(Box::new(d))
+                        }
+                        Some(d) => PageError::Closed(Box::new(d)),
                         None => PageError::NotFound,
                     },
                 );
@@ -396,6 +401,7 @@ pub(super) fn answer(
 ) -> Result<HttpResponse, PageError> {
     match outcome {
         Outcomes::Gone(s) => Err(PageError::gone(s)),
+        Outcomes::Replaced(d) => Err(PageError::Replaced(d)),
         Outcomes::Accepted { drop, verification } => {
             let receipt = Receipt {
                 reference: drop.credential_id.as_deref().map(pages::short_reference),

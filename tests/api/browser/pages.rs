@@ -178,6 +178,74 @@ async fn tour(t: &mut Tour<'_>) {
     b.goto(&link(&app, &revoked)).await;
     t.look("410-revoked").await;
 
+    // A newer link was sent (send again, a reminder): the old one says so, and whom to ask.
+    let replaced = app.create_drop(drop_body(json!({}))).await;
+    keydrop::service::mail::send_again(
+        &app.store,
+        &app.state.keyring,
+        replaced["id"].as_str().unwrap(),
+        Some("it@initech.example".into()),
+        &keydrop::domain::event::Origin::cli(),
+    )
+    .await
+    .unwrap();
+    b.goto(&link(&app, &replaced)).await;
+    t.look("410-replaced").await;
+    assert_eq!(text(b, "h1").await, "A newer link was sent to you");
+    assert!(text(b, "main").await.contains("Jane Doe"));
+
+    // The link e-mail itself (its HTML part, as a mail client shows it), first and reminder.
+    let from: lettre::message::Mailbox = "Acme Analytics <links@acme-analytics.example>"
+        .parse()
+        .unwrap();
+    let contact = keydrop::domain::contact::Contact {
+        name: "Jane Doe".into(),
+        email: "jane.doe@acme-analytics.example".into(),
+    };
+    for (name, why) in [
+        ("email-link", keydrop::mail::Why::First),
+        ("email-again", keydrop::mail::Why::Again),
+        ("email-reminder", keydrop::mail::Why::Reminder),
+    ] {
+        let mail = keydrop::mail::LinkMail {
+            mail_id: "mail_demo",
+            from: &from,
+            to: "it@initech.example",
+            brand: "Acme Analytics",
+            org: "Initech",
+            note: Some("We need read access to candidates and jobs for the nightly sync."),
+            url:
+                "https://keys.acme-analytics.example/d/3q2-Fx9Yv0aZk8Lm1Np4Rs7Tu6Wx5Yz0Ab3Cd2Ef1Gh",
+            expires_at: 1_795_683_600_000,
+            contact: Some(&contact),
+            support: None,
+            why,
+            connect: false,
+            logo: None,
+            now_ms: 1_795_424_400_000,
+        };
+        let file = std::env::temp_dir().join(format!("keydrop-{name}-{}.html", std::process::id()));
+        std::fs::write(&file, mail.html().into_string()).unwrap();
+        b.goto(&format!("file://{}", file.display())).await;
+        // Not `look`: an e-mail has no page chrome (header logo, CSP). Screenshots only.
+        if t.screenshots {
+            for (width, mobile) in [(1280, false), (390, true)] {
+                for dark in [false, true] {
+                    let scheme = if dark { "dark" } else { "light" };
+                    let shot = crate::browser::tour::out_dir()
+                        .join(format!("{name}-{width}-{scheme}.png"));
+                    b.screenshot_at(&shot, width, mobile, dark).await;
+                }
+            }
+        }
+        let body = text(b, "body").await;
+        assert!(
+            body.contains("Do not forward it") && body.contains("UTC"),
+            "{body}"
+        );
+        let _ = std::fs::remove_file(&file);
+    }
+
     // The other kinds.
     let ingestion = app
         .create_drop(drop_body(json!({"kind": "candidate_ingestion"})))
