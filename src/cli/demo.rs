@@ -117,7 +117,9 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
             zeroize::Zeroizing::new(demo_partner_secret.clone()),
         )),
         partner_refresh_every: Duration::from_secs(8 * 3600),
-        health_check_every: Some(Duration::from_secs(24 * 3600)),
+        // Every minute (not daily), so a credential broken in the sandbox (step 8) is found
+        // while you watch.
+        health_check_every: Some(Duration::from_secs(60)),
         smtp: None,
         reminder_before: Some(Duration::from_secs(24 * 3600)),
         body_timeout: crate::config::BODY_TIMEOUT,
@@ -252,6 +254,12 @@ pub async fn run(args: &DemoArgs, clock: SharedClock) -> anyhow::Result<ExitCode
          \x20    curl -s {metrics_url}\n\n\
          7. The staff console (first pages), signed in as an admin by a single-use link (1 hour):\n\
          \x20    {console_link}\n\n\
+         8. Break a credential the way a customer would in Greenhouse, after submitting it above:\n\
+         \x20    curl -s -X POST {sandbox}/_sandbox/v3/{good_id}/revoke              (deleted)\n\
+         \x20    curl -s -X POST {sandbox}/_sandbox/v3/{good_id}/remove/candidates   (a permission unticked)\n\
+         \x20    curl -s -X POST {sandbox}/_sandbox/partner/disconnect                (the app disconnected)\n\
+         \x20  Within a minute the health check reports it (`credential.broken`, the console's dashboard);\n\
+         \x20  relink it from its drop's page in the console.\n\n\
          Customers see {contact_name} ({contact_email}) as their contact, and {support} on the \
          unknown-link page.\n\n\
          Ctrl-C stops the demo.\n",

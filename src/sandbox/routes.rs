@@ -27,9 +27,58 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/partner/{resource}", web::get().to(partner))
         .route("/v1/boards/{token}", web::get().to(board))
         .route("/v1/{tail:.*}", web::get().to(v1))
+        // The sandbox's own controls (no Greenhouse has these): what a customer does in
+        // Greenhouse while keydrop holds their credential, for `keydrop demo` and by hand.
+        .route("/_sandbox/v3/{client_id}/revoke", web::post().to(revoke_v3))
+        .route(
+            "/_sandbox/v3/{client_id}/remove/{resource}",
+            web::post().to(remove_v3_resource),
+        )
+        .route("/_sandbox/partner/disconnect", web::post().to(kill_grants))
         .default_service(web::to(|| async {
             HttpResponse::NotFound().json(json!({"message":"Resource not found"}))
         }));
+}
+
+/// The customer deleted a Harvest v3 credential in Greenhouse.
+async fn revoke_v3(path: web::Path<String>, state: web::Data<Mutex<State>>) -> HttpResponse {
+    let removed = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .v3_clients
+        .remove(path.as_str())
+        .is_some();
+    if removed {
+        HttpResponse::Ok().json(json!({ "revoked": path.as_str() }))
+    } else {
+        HttpResponse::NotFound().json(json!({ "message": "no such client" }))
+    }
+}
+
+/// The customer unticked a resource of a Harvest v3 credential (`candidates`, `jobs`, …).
+async fn remove_v3_resource(
+    path: web::Path<(String, String)>,
+    state: web::Data<Mutex<State>>,
+) -> HttpResponse {
+    let (client_id, resource) = path.into_inner();
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    match s.v3_clients.get_mut(&client_id) {
+        Some(c) => {
+            let removed = c.scopes.remove(&format!("harvest:{resource}:list"));
+            HttpResponse::Ok().json(json!({ "client_id": client_id, "removed": removed }))
+        }
+        None => HttpResponse::NotFound().json(json!({ "message": "no such client" })),
+    }
+}
+
+/// Every customer disconnected the partner app in Greenhouse: every grant dies.
+async fn kill_grants(state: web::Data<Mutex<State>>) -> HttpResponse {
+    state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .partner
+        .kill_all();
+    HttpResponse::Ok().json(json!({ "disconnected": true }))
 }
 
 /// Decrements the in-flight counter however the request ends.

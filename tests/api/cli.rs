@@ -1185,10 +1185,23 @@ async fn demo_serves_a_link_that_verifies_with_the_printed_credentials() {
         .bearer_auth(&worker)
         .fetch_status()
         .await;
+    // Step 8's sandbox controls answer as printed: the submitted credential is deleted in the
+    // sandbox (its health check then finds it refused).
+    let revoke = printed
+        .lines()
+        .find(|l| l.contains("/_sandbox/v3/") && l.contains("/revoke"))
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .to_owned();
+    let revoked = http.post(&revoke).fetch_status().await;
+    let again = http.post(&revoke).fetch_status().await;
     child.kill().unwrap();
     child.wait().unwrap();
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut logs).unwrap();
+    assert_eq!((revoked, again), (200, 404), "{printed}");
     assert_eq!(status, 200, "{printed}");
     assert_eq!(ingestion_status, 200, "{printed}");
     assert_eq!((drops, claim), (200, 200), "{printed}");
