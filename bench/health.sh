@@ -3,7 +3,10 @@
 # 100 000 live credentials, with daily health checks spread evenly over the day against the
 # fake Greenhouse, side by side with the same process and KEYDROP_HEALTH_CHECK_EVERY=off;
 # then a stress variant (every 2 hours: ~14 checks a second) to show the headroom.
-# Usage: bench/health.sh        (SQLite; CREDENTIALS=100000 ROUNDS=3 DURATION=10s CONNS=64)
+# Then, without load: the CPU the service (and the fake Greenhouse) spend in IDLE seconds with
+# checks and without — the cost itself, free of the load test's round-to-round noise.
+# Usage: bench/health.sh        (SQLite; CREDENTIALS=100000 ROUNDS=3 DURATION=10s CONNS=64
+#                                IDLE=60 STRESS=1: the 2-hour variant, 0 to skip it)
 # Needs: wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +15,8 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-60}
+STRESS=${STRESS:-1}
 cargo build --release --quiet --bin keydrop --example bench_setup --example bench_scale_load --example bench_greenhouse
 T=target/release
 KEY=$(head -c 32 /dev/urandom | base64)
@@ -54,7 +59,8 @@ checked_since() { sqlite3 "$WORK/keydrop.db" "SELECT COUNT(*) FROM credentials W
 declare -A PAGE SECRET CHECKS
 # Daily checks against none, the order swapped every round; then the stress variant once
 # (a 2-hour period: every credential gets a new place first, then ~14 checks a second).
-for round in $(seq "$ROUNDS") stress; do
+extra=""; [ "$STRESS" = 1 ] && extra=stress
+for round in $(seq "$ROUNDS") $extra; do
   if [ "$round" = stress ]; then periods="2h"
   elif [ $((round % 2)) = 1 ]; then periods="off 24h"
   else periods="24h off"; fi
@@ -84,6 +90,25 @@ for round in $(seq "$ROUNDS") stress; do
     echo "round $round, checks $every: page $p/s, release $s/s, health checks $n in $((t1 - t0)) s"
   done
 done
+# CPU seconds (user + system) a process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+declare -A IDLE_CPU IDLE_GH
+for every in off 24h off 24h; do
+  restore
+  sqlite3 "$WORK/keydrop.db" "UPDATE credentials SET health_due_at = health_due_at + $(( $(date +%s%3N) - SNAP_AT )) WHERE health_due_at IS NOT NULL" >/dev/null
+  start "$every"
+  sleep 5 # past start-up
+  GH_PID=$(pgrep -f examples/bench_greenhouse | head -1)
+  k0=$(cpu "$SERVED"); g0=$(cpu "$GH_PID"); t0=$(date +%s%3N)
+  sleep "$IDLE"
+  k1=$(cpu "$SERVED"); g1=$(cpu "$GH_PID"); t1=$(date +%s%3N)
+  stop
+  k=$(awk -v a="$k0" -v b="$k1" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", (b - a) * 1e6 / t }')
+  g=$(awk -v a="$g0" -v b="$g1" -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", (b - a) * 1e6 / t }')
+  IDLE_CPU[$every]+="$k "
+  IDLE_GH[$every]+="$g "
+  echo "idle, checks $every: keydrop $k ms of CPU per second, fake Greenhouse $g ms/s, checks $(checked_since "$t0")"
+done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2) }'; }
 po=$(echo "${PAGE[off]}" | median)
 so=$(echo "${SECRET[off]}" | median)
@@ -94,6 +119,12 @@ for every in off 24h 2h; do
   awk -v e="$every" -v c="$(echo "${CHECKS[$every]}" | median)" -v p="$(echo "${PAGE[$every]}" | median)" \
     -v s="$(echo "${SECRET[$every]}" | median)" -v po="$po" -v so="$so" \
     'BEGIN { printf "| %s | %s | %.0f | %+.1f %% | %.0f | %+.1f %% |\n", e, c, p, (p / po - 1) * 100, s, (s / so - 1) * 100 }'
+done
+echo
+echo "| without load, ${IDLE} s | keydrop CPU ms per second (runs) | fake Greenhouse CPU ms per second (runs) |"
+echo "|---|---|---|"
+for every in off 24h; do
+  echo "| $every | ${IDLE_CPU[$every]}| ${IDLE_GH[$every]}|"
 done
 echo "live credentials at the end of the last run: $(live) (the fake Greenhouse knows only bulk-loaded"
 echo "Harvest v3 clients; the fixture's other kinds are refused and leave the live set when checked)"

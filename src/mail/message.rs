@@ -214,9 +214,13 @@ impl LinkMail<'_> {
                             (self.brand) " will never ask you to send a credential by e-mail: do not reply with one."
                         }
                         @match self.ask() {
-                            Some((who, email)) => p style=(p) {
+                            Some((_, email)) => p style=(p) {
                                 "Questions, or not expecting this? Ask "
-                                a href={ "mailto:" (email) } { (who) }
+                                @if let Some(c) = self.contact {
+                                    (c.name) " (" a href={ "mailto:" (email) } { (email) } ")"
+                                } @else {
+                                    a href={ "mailto:" (email) } { (email) }
+                                }
                                 " before you use the link."
                             },
                             None => p style=(p) {
