@@ -115,7 +115,7 @@ so=$(echo "${SECRET[off]}" | median)
 echo
 echo "| health checks | checks/s during the run | page view req/s (median of $ROUNDS; 2h: one run) | vs off | release req/s | vs off |"
 echo "|---|---|---|---|---|---|"
-for every in off 24h 2h; do
+for every in off 24h $([ "$STRESS" = 1 ] && echo 2h); do
   awk -v e="$every" -v c="$(echo "${CHECKS[$every]}" | median)" -v p="$(echo "${PAGE[$every]}" | median)" \
     -v s="$(echo "${SECRET[$every]}" | median)" -v po="$po" -v so="$so" \
     'BEGIN { printf "| %s | %s | %.0f | %+.1f %% | %.0f | %+.1f %% |\n", e, c, p, (p / po - 1) * 100, s, (s / so - 1) * 100 }'
