@@ -132,7 +132,13 @@ impl Smtpd {
 
     /// Wait (up to 20 s) until at least `n` messages arrived; all of them.
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..400 {
+        self.wait_for_within(n, Duration::from_secs(20)).await
+    }
+
+    /// [`Smtpd::wait_for`], up to `limit`.
+    pub async fn wait_for_within(&self, n: usize, limit: Duration) -> Vec<String> {
+        let rounds = limit.as_millis() / 50;
+        for _ in 0..rounds {
             let m = self.messages();
             if m.len() >= n {
                 return m;
