@@ -171,6 +171,20 @@ pub async fn json<T: DeserializeOwned>(
     parse_json(req, &body)
 }
 
+/// An optional JSON body: none at all is `T::default()` ("all defaults"); anything else must
+/// be the JSON object the document describes (blank lines are not JSON).
+pub async fn optional_json<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = read_limited(req, payload, API_LIMIT).await?;
+    if body.is_empty() {
+        Ok(T::default())
+    } else {
+        parse_json(req, &body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

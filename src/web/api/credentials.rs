@@ -134,14 +134,7 @@ pub async fn claim(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Capability::Release)?;
-    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
-    // No body at all is "all defaults"; anything else must be the JSON
-    // object the document describes (blank lines are not JSON).
-    let input: ClaimBody = if raw.is_empty() {
-        ClaimBody::default()
-    } else {
-        body::parse_json(&req, &raw)?
-    };
+    let input: ClaimBody = body::optional_json(&req, payload).await?;
     let lease = input.lease_seconds.unwrap_or(DEFAULT_LEASE_SECS);
     if !LEASE_SECS.contains(&lease) {
         return Err(ApiError::unprocessable(
@@ -344,13 +337,8 @@ pub async fn relink(
     use crate::service::drops::{RelinkError, RelinkRequest};
     caller.require(Capability::ManageDrops)?;
     let id = super::path_id(&id, "credential")?;
-    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
     // No body is "change nothing", like a claim's.
-    let input: RelinkRequest = if raw.is_empty() {
-        RelinkRequest::default()
-    } else {
-        body::parse_json(&req, &raw)?
-    };
+    let input: RelinkRequest = body::optional_json(&req, payload).await?;
     let created = crate::service::drops::relink(
         &state.store,
         &state.checker,

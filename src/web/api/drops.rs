@@ -75,12 +75,7 @@ pub async fn send(
     use crate::service::mail::{send_again, SentAgain, NO_MAIL};
     caller.require(Capability::ManageDrops)?;
     let id = super::path_id(&id, "drop")?;
-    let raw = body::read_limited(&req, payload, body::API_LIMIT).await?;
-    let input: SendRequest = if raw.is_empty() {
-        SendRequest::default()
-    } else {
-        body::parse_json(&req, &raw)?
-    };
+    let input: SendRequest = body::optional_json(&req, payload).await?;
     let to = input
         .send_to
         .as_deref()

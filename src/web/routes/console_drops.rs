@@ -631,28 +631,42 @@ pub async fn relink(
         Ok(created) => link_created(&state, &person, &created),
         Err(RelinkError::Create(CreateError::Service(service::ServiceError::Store(
             crate::store::StoreError::Conflict(_),
-        )))) => page(
+        )))) => not_done(
             &state,
+            &id,
             StatusCode::CONFLICT,
             "No new link was made",
-            None,
-            markup! {
-                (notice("warning", markup! { p { "Another open link already carries this customer's external id (an earlier relink, perhaps). Revoke it first, or send that one." } }))
-                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
-            },
+            "Another open link already carries this customer's external id (an earlier relink, perhaps). Revoke it first, or send that one.",
         ),
         Err(RelinkError::Create(CreateError::Service(e))) => internal(&state, &e),
-        Err(e) => page(
+        Err(e) => not_done(
             &state,
+            &id,
             StatusCode::CONFLICT,
             "No new link was made",
-            None,
-            markup! {
-                (notice("warning", markup! { p { (e.to_string()) "." } }))
-                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
-            },
+            &format!("{e}."),
         ),
     }
+}
+
+/// A drop-page action that did not happen: `title`, why, and the way back to the drop.
+fn not_done(
+    state: &AppState,
+    id: &str,
+    status: StatusCode,
+    title: &str,
+    why: &str,
+) -> HttpResponse {
+    page(
+        state,
+        status,
+        title,
+        None,
+        markup! {
+            (notice("warning", markup! { p { (why) } }))
+            p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
+        },
+    )
 }
 
 /// The drop a POST names (its id as the path gave it) and its credential's id, once one was
@@ -934,18 +948,7 @@ pub async fn send(
     let Some(id) = parse_id(&id) else {
         return PageError::NotFound.response(&context(&state));
     };
-    let refused = |status, why: &str| {
-        page(
-            &state,
-            status,
-            "No new link was sent",
-            None,
-            markup! {
-                (notice("warning", markup! { p { (why) } }))
-                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
-            },
-        )
-    };
+    let refused = |status, why: &str| not_done(&state, &id, status, "No new link was sent", why);
     let to = match form.send_to.trim() {
         "" => None,
         to => match crate::domain::contact::check_email("send_to", to) {
@@ -994,15 +997,12 @@ pub async fn recheck(
         }
         Err(crate::service::vend::VendError::Service(e)) => internal(&state, &e),
         // Greenhouse could not renew the token first: the report stays as it was.
-        Err(e) => page(
+        Err(e) => not_done(
             &state,
+            &id,
             StatusCode::SERVICE_UNAVAILABLE,
             "The check could not run",
-            None,
-            markup! {
-                (notice("warning", markup! { p { (e.to_string()) "." } }))
-                p { a href={ "/console/drops/" (id) } { "Back to the drop" } }
-            },
+            &format!("{e}."),
         ),
     }
 }
